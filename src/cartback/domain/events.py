@@ -1,0 +1,111 @@
+"""Domain events: what every shop integration turns its payloads into.
+
+Integrations produce these; the ingest service applies them to the store. Nothing here does I/O.
+Identifiers from platforms are kept as strings so that 64-bit ids never pass through a float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    RCS = "rcs"
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    title: str
+    quantity: int
+    price: Decimal
+    sku: str | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+    image_url: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """Who the cart belongs to, as the platform described them.
+
+    `phone` is E.164 when it could be normalised; `phone_raw` keeps what the platform sent, so that
+    an invalid number can be reported as such instead of being mistaken for a missing one.
+    """
+
+    external_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    phone_raw: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+    orders_count: int | None = None
+    total_spent: Decimal | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """Marketing consent per channel; None means the payload said nothing about it."""
+
+    sms: bool | None = None
+    email: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CartUpdated:
+    store_id: str
+    cart_key: str  # the platform's id for the cart (Shopify: checkout token)
+    occurred_at: datetime
+    currency: str
+    total: Decimal
+    customer: Customer
+    consent: Consent
+    recovery_url: str | None = None
+    cart_token: str | None = None
+    items: tuple[LineItem, ...] = ()
+    discount_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CartDeleted:
+    store_id: str
+    cart_key: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    store_id: str
+    order_key: str
+    occurred_at: datetime
+    currency: str
+    total: Decimal
+    customer: Customer
+    cart_key: str | None = None  # checkout token where the platform gives one
+    cart_token: str | None = None
+    paid: bool = False
+    discount_codes: tuple[str, ...] = ()
+    discount_total: Decimal = field(default=Decimal("0"))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChanged:
+    store_id: str
+    channel: Channel
+    granted: bool
+    occurred_at: datetime
+    source: str  # e.g. "shopify:customers_marketing_consent/update"
+    phone: str | None = None
+    email: str | None = None
+    customer_external_id: str | None = None
+    detail: str | None = None  # the field or wording the consent came from
+
+
+Event = CartUpdated | CartDeleted | OrderPlaced | ConsentChanged
