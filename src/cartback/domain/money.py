@@ -35,7 +35,9 @@ class Money:
 
     def __post_init__(self) -> None:
         if len(self.currency) != 3 or not self.currency.isalpha():
-            raise MoneyError(f"currency must be a three-letter ISO 4217 code, got {self.currency!r}")
+            raise MoneyError(
+                f"currency must be a three-letter ISO 4217 code, got {self.currency!r}"
+            )
 
     def __add__(self, other: Money) -> Money:
         if other.currency != self.currency:

@@ -1,0 +1,43 @@
+"""Short links: `/r/{code}` records the click and sends the shopper back to the basket."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from cartback.api.deps import RuntimeDep
+from cartback.runtime import Runtime
+from cartback.store import messages
+
+router = APIRouter(tags=["links"])
+log = logging.getLogger("cartback.links")
+
+
+@router.get(
+    "/r/{code}",
+    summary="Follow a short link",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={302: {"description": "to the recovery URL"}, 404: {"description": "unknown code"}},
+)
+async def follow(code: str, request: Request, rt: RuntimeDep) -> Response:
+    target = await run_in_threadpool(_click, rt, code, request.headers.get("user-agent"))
+    if target is None:
+        return JSONResponse(status_code=404, content={"error": "this link does not exist"})
+    return RedirectResponse(target, status_code=302)
+
+
+def _click(rt: Runtime, code: str, user_agent: str | None) -> str | None:
+    if not code.replace("-", "").replace("_", "").isalnum() or len(code) > 32:
+        return None
+    with rt.engine.begin() as conn:
+        row = messages.link(conn, code)
+        if row is None:
+            return None
+        messages.record_click(conn, row, rt.clock.now(), user_agent)
+    log.info("link followed", extra={"message_id": row.message_id, "cart_id": row.cart_id})
+    target: str = row.target_url
+    return target

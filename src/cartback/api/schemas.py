@@ -1,0 +1,127 @@
+"""Response shapes of the REST API (also what /docs shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class CartSummary(BaseModel):
+    id: int
+    store_id: str
+    cart_key: str
+    status: str
+    currency: str
+    total: Decimal
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    sms_consent: bool | None
+    email_consent: bool | None
+    recovery_url: str | None
+    update_count: int
+    created_at: datetime
+    updated_at: datetime
+    abandoned_at: datetime | None
+    purchased_at: datetime | None
+
+
+class MessageOut(BaseModel):
+    id: str
+    store_id: str
+    cart_id: int
+    flow_id: str | None
+    step_index: int | None
+    channel: str
+    provider: str
+    recipient: str
+    sender: str | None
+    body: str
+    encoding: str | None
+    segments: int
+    cost: Decimal
+    currency: str
+    link_code: str | None
+    status: str
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str  # decision | message | click | order
+    action: str | None = None
+    reason: str | None = None
+    detail: str
+    flow_id: str | None = None
+    step_index: int | None = None
+    message_id: str | None = None
+    until: datetime | None = None
+
+
+class RunOut(BaseModel):
+    flow_id: str
+    step_index: int
+    status: str
+    next_run_at: datetime | None
+    ended_reason: str | None
+
+
+class OrderOut(BaseModel):
+    order_key: str
+    total: Decimal
+    currency: str
+    placed_at: datetime
+    paid: bool
+    recovered: bool
+    attribution: str | None
+    attributed_message_id: str | None
+
+
+class CartDetail(CartSummary):
+    items: list[dict[str, Any]]
+    run: RunOut | None
+    order: OrderOut | None
+    messages: list[MessageOut]
+    timeline: list[TimelineEntry]
+
+
+class StoreReport(BaseModel):
+    store: str
+    currency: str | None
+    carts_abandoned: int
+    messages_sent: int
+    messages_delivered: int
+    sms_segments: int
+    spend: Decimal
+    orders_recovered: int
+    recovered_revenue: Decimal
+    roas: Decimal | None
+    skipped: dict[str, int]
+
+
+class Report(StoreReport):
+    since: datetime | None
+    stores: list[StoreReport]
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    platform: str
+    store_id: str
+    topic: str | None
+    delivery_key: str | None
+    received_at: datetime
+    status: str
+    error: str | None
+    attempts: int
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    version: str

@@ -1,0 +1,143 @@
+"""`cartback serve | worker | migrate | report`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from cartback import logs
+from cartback.config import ConfigError, Settings, load_config
+from cartback.runtime import Runtime, WorkerThread, build, prepare_database
+from cartback.store import migrate
+
+log = logging.getLogger("cartback")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.setup(args.log_level)
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        print(f"cartback: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError:
+        print(f"cartback: config file {args.config} does not exist", file=sys.stderr)
+        return 2
+    command: int = args.func(settings, args)
+    return command
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cartback", description=__doc__)
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve", help="run the HTTP API (and, unless --no-worker, the worker)"
+    )
+    _config_arg(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-worker", action="store_true", help="API only; run `cartback worker` apart"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="also run a simulated shop against this server"
+    )
+    serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser("worker", help="run the scheduler only")
+    _config_arg(worker)
+    worker.set_defaults(func=_worker)
+
+    migrate_cmd = commands.add_parser("migrate", help="bring the database schema up to date")
+    _config_arg(migrate_cmd)
+    migrate_cmd.set_defaults(func=_migrate)
+
+    report = commands.add_parser("report", help="print the recovery report as JSON")
+    _config_arg(report)
+    report.add_argument("--store", default=None)
+    report.set_defaults(func=_report)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", required=True, help="the YAML config file")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cartback.api.app import create_app
+
+    runtime = _runtime(settings, echo_outbox=args.demo)
+    worker = None if args.no_worker else WorkerThread(runtime)
+    if worker is not None:
+        worker.start()
+    demo = None
+    if args.demo:
+        from cartback.demo import DemoShop
+
+        demo = DemoShop(settings, f"http://{args.host}:{args.port}")
+        demo.start()
+    try:
+        uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level="warning")
+    finally:
+        for thread in (demo, worker):
+            if thread is not None:
+                thread.stop()
+                thread.join(timeout=10)
+    return 0
+
+
+def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    runtime = _runtime(settings)
+    worker = WorkerThread(runtime)
+    stopped = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    worker.start()
+    log.info("worker started", extra={"database": runtime.engine.dialect.name})
+    stopped.wait()
+    worker.stop()
+    worker.join(timeout=30)
+    log.info("worker stopped")
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    runtime = _runtime(settings, migrate_now=True)
+    print(f"database at revision {migrate.current_revision(runtime.engine)}")
+    return 0
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.api.views import report
+
+    runtime = _runtime(settings)
+    print(report(runtime, args.store, None).model_dump_json(indent=2))
+    return 0
+
+
+def _runtime(
+    settings: Settings, *, echo_outbox: bool = False, migrate_now: bool = False
+) -> Runtime:
+    runtime = build(settings, echo_outbox=echo_outbox)
+    prepare_database(runtime, auto_migrate=migrate_now)
+    return runtime
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Phone numbers: normalise what shops send into E.164, and learn the number's zones.
+
+Error messages never repeat the number: they end up in logs and API answers.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import timezone as pn_timezone
+
+_UNKNOWN_ZONE = "Etc/Unknown"
+_NON_GEOGRAPHIC_REGIONS = frozenset({"001", "ZZ"})
+
+_LENGTH_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: "is too short",
+    phonenumbers.ValidationResult.TOO_LONG: "is too long",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "has the wrong number of digits",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
+}
+
+_PARSE_PROBLEMS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
+        "has no valid country code and no known country to assume"
+    ),
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "is too long",
+}
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+def normalize_phone(raw: str | None, country: str | None) -> str | None:
+    """Return `raw` as E.164, or None when there is no number.
+
+    `country` (ISO 3166 alpha-2) is only used for numbers written without a country code.
+    """
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if any(char.isalpha() for char in text):
+        raise InvalidPhone("phone number contains letters")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    number = _parse(text, country.strip().upper() if country else None)
+    _require_valid(number)
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def phone_timezones(e164: str) -> tuple[str, ...]:
+    """IANA zones the number may be in; empty when the library cannot tell."""
+    zones = pn_timezone.time_zones_for_number(_parse(e164, None))
+    return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
+
+
+def phone_country(e164: str) -> str | None:
+    """ISO region code of the number; None for non-geographic or unknown numbers."""
+    region = phonenumbers.region_code_for_number(_parse(e164, None))
+    if not region or region in _NON_GEOGRAPHIC_REGIONS:
+        return None
+    return str(region)
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        problem = _PARSE_PROBLEMS.get(exc.error_type, "cannot be read")
+        raise InvalidPhone(f"phone number {problem}") from None
+
+
+def _require_valid(number: phonenumbers.PhoneNumber) -> None:
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason in _LENGTH_PROBLEMS:
+        raise InvalidPhone(f"phone number {_LENGTH_PROBLEMS[reason]}")
+    if not phonenumbers.is_valid_number(number):
+        region = phonenumbers.region_code_for_number(number)
+        raise InvalidPhone(f"phone number is not a valid number for country {region}")

@@ -1,0 +1,154 @@
+"""The checks made right before every send. Pure: the caller gathers the facts, this decides.
+
+A step is sent, skipped (with a reason a person can read), or deferred to a later instant
+(quiet hours). Reasons are stable machine-readable codes; `detail` is the sentence shown to people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cartback.domain.events import Channel
+from cartback.domain.quiet_hours import QuietHours, next_allowed
+
+
+class Action(StrEnum):
+    SEND = "send"
+    SKIP = "skip"
+    DEFER = "defer"
+    CANCEL = "cancel"  # the whole recovery stops (bought, deleted)
+
+
+class Reason(StrEnum):
+    OK = "ok"
+    PURCHASED = "purchased"
+    DELETED = "deleted"
+    NO_CONTACT = "no_contact"
+    NO_PHONE = "no_phone"
+    INVALID_PHONE = "invalid_phone"
+    NO_EMAIL = "no_email"
+    NO_CONSENT = "no_consent"
+    SUPPRESSED = "suppressed"
+    QUIET_HOURS = "quiet_hours"
+    COOLDOWN = "cooldown"
+    CHANNEL_NOT_CONFIGURED = "channel_not_configured"
+    NO_RECOVERY_URL = "no_recovery_url"
+    FLOW_REMOVED = "flow_removed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    reason: Reason
+    detail: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendFacts:
+    """Everything the policy needs to know about one intended send, read just before it."""
+
+    channel: Channel
+    now: datetime
+    purchased: bool
+    deleted: bool
+    address: str | None  # E.164 phone for sms/rcs, email for email
+    phone_raw: str | None
+    consent: bool
+    suppressed: bool
+    channel_configured: bool
+    has_recovery_url: bool
+    last_promotional_at: datetime | None  # other messages to this address, any flow or store
+    cooldown: timedelta
+    quiet_hours: QuietHours | None
+    zones: Sequence[str]  # the recipient's zones; the store's when the number tells none
+    store_zone: str = "UTC"
+
+
+def decide(facts: SendFacts) -> Decision:
+    for check in (_lifecycle, _configured, _address, _consent, _link, _cooldown, _quiet):
+        decision = check(facts)
+        if decision is not None:
+            return decision
+    return Decision(Action.SEND, Reason.OK, f"sent by {facts.channel}")
+
+
+def _lifecycle(facts: SendFacts) -> Decision | None:
+    if facts.purchased:
+        return Decision(
+            Action.CANCEL, Reason.PURCHASED, "The customer has bought; nothing more is sent."
+        )
+    if facts.deleted:
+        return Decision(Action.CANCEL, Reason.DELETED, "The shop deleted the cart.")
+    return None
+
+
+def _configured(facts: SendFacts) -> Decision | None:
+    if facts.channel_configured:
+        return None
+    detail = f"No {facts.channel} channel is configured, so this step was skipped."
+    return Decision(Action.SKIP, Reason.CHANNEL_NOT_CONFIGURED, detail)
+
+
+def _address(facts: SendFacts) -> Decision | None:
+    if facts.address:
+        return None
+    if facts.channel == Channel.EMAIL:
+        return Decision(Action.SKIP, Reason.NO_EMAIL, "The cart has no email address.")
+    if facts.phone_raw:
+        detail = "The phone number given is not a valid number, so no SMS was sent."
+        return Decision(Action.SKIP, Reason.INVALID_PHONE, detail)
+    return Decision(Action.SKIP, Reason.NO_PHONE, "The cart has no phone number.")
+
+
+def _consent(facts: SendFacts) -> Decision | None:
+    if facts.suppressed:
+        detail = f"The recipient opted out of {facts.channel}; the address is suppressed."
+        return Decision(Action.SKIP, Reason.SUPPRESSED, detail)
+    if not facts.consent:
+        detail = f"No marketing consent for {facts.channel} is on record for this recipient."
+        return Decision(Action.SKIP, Reason.NO_CONSENT, detail)
+    return None
+
+
+def _link(facts: SendFacts) -> Decision | None:
+    if facts.has_recovery_url:
+        return None
+    detail = "The platform gave no link back to the basket, so there is nothing to send."
+    return Decision(Action.SKIP, Reason.NO_RECOVERY_URL, detail)
+
+
+def _cooldown(facts: SendFacts) -> Decision | None:
+    last = facts.last_promotional_at
+    if last is None or facts.now - last >= facts.cooldown:
+        return None
+    detail = (
+        f"Another promotional message reached this recipient at {last:%Y-%m-%d %H:%M} UTC, "
+        f"inside the {_human(facts.cooldown)} cooldown."
+    )
+    return Decision(Action.SKIP, Reason.COOLDOWN, detail)
+
+
+def _quiet(facts: SendFacts) -> Decision | None:
+    if facts.quiet_hours is None:
+        return None
+    zones = tuple(facts.zones)
+    try:
+        allowed = next_allowed(facts.now, zones, facts.quiet_hours)
+    except ValueError:
+        # A number spanning zones too far apart to share an allowed minute: use the store's.
+        zones = (facts.store_zone,)
+        allowed = next_allowed(facts.now, zones, facts.quiet_hours)
+    if allowed == facts.now:
+        return None
+    zones_text = ", ".join(zones)
+    detail = f"Quiet hours in the recipient's time zone ({zones_text}); moved to {allowed:%Y-%m-%d %H:%M} UTC."
+    return Decision(Action.DEFER, Reason.QUIET_HOURS, detail, until=allowed)
+
+
+def _human(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g}h" if hours < 48 else f"{hours / 24:g}d"

@@ -1,0 +1,54 @@
+"""Masks for anything that identifies a person or grants access, for use in log lines.
+
+A mask keeps just enough to tell two values apart when debugging, never the whole value.
+Missing values mask to the empty string.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+_STARS = "***"
+_SECRET_MIN_LENGTH_TO_HINT = 12
+_PHONE_MIN_NATIONAL_DIGITS_TO_HINT = 6
+
+
+def mask_phone(e164: str | None) -> str:
+    """`+4520123456` -> `+45******56`: country code and the last two digits."""
+    if e164 is None or not e164.strip():
+        return ""
+    digits = "".join(char for char in e164 if char.isdigit())
+    country_code = _country_code_prefix(digits) if e164.strip().startswith("+") else None
+    if country_code is None:
+        return _STARS
+    national = digits[len(country_code) :]
+    if len(national) < _PHONE_MIN_NATIONAL_DIGITS_TO_HINT:
+        return f"+{country_code}{'*' * len(national)}"
+    return f"+{country_code}{'*' * (len(national) - 2)}{national[-2:]}"
+
+
+def mask_email(email: str | None) -> str:
+    """`alice@example.com` -> `a***@example.com`."""
+    if email is None or not email.strip():
+        return ""
+    local, at, domain = email.strip().rpartition("@")
+    if not at or not local or not domain:
+        return _STARS
+    hint = local[0] if len(local) > 1 else ""
+    return f"{hint}{_STARS}@{domain}"
+
+
+def mask_secret(secret: str | None) -> str:
+    """`***` plus the last two characters of a long secret, enough to tell keys apart."""
+    if secret is None or len(secret) < _SECRET_MIN_LENGTH_TO_HINT:
+        return _STARS
+    return _STARS + secret[-2:]
+
+
+def _country_code_prefix(digits: str) -> str | None:
+    # Country calling codes are prefix-free, so at most one of these matches.
+    for length in (1, 2, 3):
+        prefix = digits[:length]
+        if len(prefix) == length and int(prefix) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return prefix
+    return None

@@ -1,0 +1,387 @@
+"""Shopify webhooks: verify the signature, turn the JSON body into domain events.
+
+Payload shapes differ by API version. Since 2025-01 the checkout's nested `customer` carries no
+consent, tags or order count, and since 2026-04 a checkout has no `id` (its `token` is the key).
+Older versions keep SMS consent on `customer.sms_marketing_consent`. Both are read here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from cartback.domain.events import (
+    CartDeleted,
+    CartUpdated,
+    Channel,
+    Consent,
+    ConsentChanged,
+    Customer,
+    Event,
+    LineItem,
+    OrderPlaced,
+)
+from cartback.domain.phone import InvalidPhone, normalize_phone
+from cartback.integrations._json import JsonObject, PayloadError, load_object
+
+__all__ = [
+    "API_VERSION_HEADER",
+    "EVENT_ID_HEADER",
+    "HMAC_HEADER",
+    "SHOP_DOMAIN_HEADER",
+    "TOPICS",
+    "TOPIC_HEADER",
+    "TRIGGERED_AT_HEADER",
+    "WEBHOOK_ID_HEADER",
+    "PayloadError",
+    "parse",
+    "sign",
+    "verify",
+]
+
+HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+TOPIC_HEADER = "X-Shopify-Topic"
+SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
+WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
+EVENT_ID_HEADER = "X-Shopify-Event-Id"
+TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
+API_VERSION_HEADER = "X-Shopify-API-Version"
+
+CHECKOUT_CREATE = "checkouts/create"
+CHECKOUT_UPDATE = "checkouts/update"
+CHECKOUT_DELETE = "checkouts/delete"
+ORDER_CREATE = "orders/create"
+ORDER_PAID = "orders/paid"
+SMS_CONSENT_UPDATE = "customers_marketing_consent/update"
+EMAIL_CONSENT_UPDATE = "customers_email_marketing_consent/update"
+
+PAID_STATUSES = frozenset({"paid", "partially_paid"})
+SUBSCRIBED = "subscribed"
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+
+def _digest(body: bytes, secret: str) -> bytes:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The `X-Shopify-Hmac-Sha256` value for `body`: base64 of its HMAC-SHA256 under `secret`."""
+    return base64.b64encode(_digest(body, secret)).decode("ascii")
+
+
+def verify(body: bytes, signature: str | None, secret: str) -> bool:
+    """Whether `signature` is Shopify's signature of the raw `body`. Never raises."""
+    if not signature or not secret:
+        return False
+    try:
+        received = base64.b64decode(signature.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(received, _digest(body, secret))
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    topic: str
+    store_id: str
+    default_country: str | None
+    received_at: datetime
+
+
+def parse(
+    topic: str,
+    body: bytes,
+    *,
+    store_id: str,
+    default_country: str | None,
+    received_at: datetime,
+) -> list[Event]:
+    """Turn one webhook delivery into domain events; a topic we don't handle gives none.
+
+    `received_at` (aware) stands in for the time of any event whose payload carries none.
+    Raises PayloadError naming the JSON path when the body can't be read.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be an aware datetime")
+    handler = _HANDLERS.get(topic)
+    if handler is None:
+        return []
+    root, build = handler
+    context = _Context(topic, store_id, default_country, received_at)
+    return [build(load_object(body, root), context)]
+
+
+def _checkout(doc: JsonObject, ctx: _Context) -> CartUpdated:
+    return CartUpdated(
+        store_id=ctx.store_id,
+        cart_key=doc.require_text("token"),
+        occurred_at=_first_time(doc, ("updated_at", "created_at"), ctx),
+        currency=_currency(doc, ("presentment_currency", "currency")),
+        total=_required_amount(doc, ("total_price",)),
+        customer=_customer(doc, ("email",), ctx.default_country),
+        consent=_consent(doc),
+        recovery_url=doc.text("abandoned_checkout_url"),
+        cart_token=doc.text("cart_token"),
+        items=tuple(_line_item(item) for item in doc.children("line_items")),
+        discount_codes=_discount_codes(doc),
+    )
+
+
+def _checkout_deleted(doc: JsonObject, ctx: _Context) -> CartDeleted:
+    return CartDeleted(
+        store_id=ctx.store_id,
+        cart_key=doc.require_text("token"),
+        occurred_at=_first_time(doc, ("updated_at",), ctx),
+    )
+
+
+def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
+    return OrderPlaced(
+        store_id=ctx.store_id,
+        order_key=doc.require_ident("id"),
+        occurred_at=_first_time(doc, ("created_at", "processed_at"), ctx),
+        currency=_currency(doc, ("currency", "presentment_currency")),
+        total=_required_amount(doc, ("total_price", "current_total_price")),
+        customer=_customer(doc, ("email", "contact_email"), ctx.default_country),
+        cart_key=doc.text("checkout_token"),
+        cart_token=doc.text("cart_token"),
+        paid=ctx.topic == ORDER_PAID or doc.text("financial_status") in PAID_STATUSES,
+        discount_codes=_discount_codes(doc),
+        discount_total=doc.amount("total_discounts") or Decimal("0"),
+    )
+
+
+def _sms_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
+    consent = _required_child(doc, "sms_marketing_consent")
+    return ConsentChanged(
+        store_id=ctx.store_id,
+        channel=Channel.SMS,
+        granted=_granted(consent),
+        occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
+        source=f"shopify:{ctx.topic}",
+        phone=_phone(doc.text("phone"), ctx.default_country)[0],
+        customer_external_id=doc.ident("customer_id") or doc.ident("id"),
+        detail=_consent_detail(consent, ("opt_in_level", "consent_collected_from")),
+    )
+
+
+def _email_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
+    consent = _required_child(doc, "email_marketing_consent")
+    return ConsentChanged(
+        store_id=ctx.store_id,
+        channel=Channel.EMAIL,
+        granted=_granted(consent),
+        occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
+        source=f"shopify:{ctx.topic}",
+        email=doc.text("email_address"),
+        customer_external_id=doc.ident("customer_id") or doc.ident("id"),
+        detail=_consent_detail(consent, ("opt_in_level",)),
+    )
+
+
+_Handler = tuple[str, Callable[[JsonObject, _Context], Event]]
+
+_HANDLERS: dict[str, _Handler] = {
+    CHECKOUT_CREATE: ("checkout", _checkout),
+    CHECKOUT_UPDATE: ("checkout", _checkout),
+    CHECKOUT_DELETE: ("checkout", _checkout_deleted),
+    ORDER_CREATE: ("order", _order),
+    ORDER_PAID: ("order", _order),
+    SMS_CONSENT_UPDATE: ("body", _sms_consent),
+    EMAIL_CONSENT_UPDATE: ("body", _email_consent),
+}
+
+TOPICS: frozenset[str] = frozenset(_HANDLERS)
+
+
+# --- fields shared by several topics ----------------------------------------------------------
+
+
+def _first_time(doc: JsonObject, keys: tuple[str, ...], ctx: _Context) -> datetime:
+    for key in keys:
+        moment = doc.timestamp(key)
+        if moment is not None:
+            return moment
+    return ctx.received_at
+
+
+def _currency(doc: JsonObject, keys: tuple[str, ...]) -> str:
+    for key in keys:
+        code = doc.text(key)
+        if code is not None:
+            return code.upper()
+    doc.fail(keys[0], "missing")
+
+
+def _required_amount(doc: JsonObject, keys: tuple[str, ...]) -> Decimal:
+    for key in keys:
+        amount = doc.amount(key)
+        if amount is not None:
+            return amount
+    doc.fail(keys[0], "missing")
+
+
+def _required_child(doc: JsonObject, key: str) -> JsonObject:
+    child = doc.child(key)
+    if child is None:
+        doc.fail(key, "missing")
+    return child
+
+
+def _line_item(item: JsonObject) -> LineItem:
+    quantity = item.integer("quantity")
+    price = item.amount("price")
+    if quantity is None:
+        item.fail("quantity", "missing")
+    if price is None:
+        item.fail("price", "missing")
+    return LineItem(
+        title=item.text("title") or item.text("presentment_title") or "",
+        quantity=quantity,
+        price=price,
+        sku=item.text("sku"),
+        product_id=item.ident("product_id"),
+        variant_id=item.ident("variant_id"),
+        image_url=_image_url(item),
+    )
+
+
+def _image_url(item: JsonObject) -> str | None:
+    """Some versions send `image_url`, some `image` as a URL or as an object with `src`."""
+    if item.text("image_url") is not None:
+        return item.text("image_url")
+    if isinstance(item.data.get("image"), str):
+        return item.text("image")
+    image = item.child("image")
+    return image.text("src") if image is not None else None
+
+
+def _discount_codes(doc: JsonObject) -> tuple[str, ...]:
+    codes = (entry.text("code") for entry in doc.children("discount_codes"))
+    return tuple(code for code in codes if code is not None)
+
+
+# --- who the customer is ----------------------------------------------------------------------
+
+
+def _customer(
+    doc: JsonObject, email_keys: tuple[str, ...], default_country: str | None
+) -> Customer:
+    nested = doc.child("customer")
+    addresses = _addresses(doc)
+    country = _country(addresses, nested)
+    phone, phone_raw = _phone(_raw_phone(doc, nested, addresses), country or default_country)
+    return Customer(
+        external_id=nested.ident("id") if nested else None,
+        email=_first_text([doc, *_present(nested)], email_keys),
+        phone=phone,
+        phone_raw=phone_raw,
+        first_name=_first_text([*_present(nested), *addresses], ("first_name",)),
+        last_name=_first_text([*_present(nested), *addresses], ("last_name",)),
+        country=country,
+        orders_count=nested.integer("orders_count") if nested else None,
+        total_spent=nested.amount("total_spent") if nested else None,
+        tags=_tags(nested.text("tags") if nested else None),
+    )
+
+
+def _present(doc: JsonObject | None) -> list[JsonObject]:
+    return [doc] if doc is not None else []
+
+
+def _addresses(doc: JsonObject) -> list[JsonObject]:
+    """Billing first, then shipping: the billing address is the one the buyer typed themself."""
+    return [*_present(doc.child("billing_address")), *_present(doc.child("shipping_address"))]
+
+
+def _first_text(sources: list[JsonObject], keys: tuple[str, ...]) -> str | None:
+    for source in sources:
+        for key in keys:
+            value = source.text(key)
+            if value is not None:
+                return value
+    return None
+
+
+def _country(addresses: list[JsonObject], nested: JsonObject | None) -> str | None:
+    default_address = nested.child("default_address") if nested else None
+    code = _first_text([*addresses, *_present(default_address)], ("country_code",))
+    return code.upper() if code is not None else None
+
+
+def _raw_phone(
+    doc: JsonObject, nested: JsonObject | None, addresses: list[JsonObject]
+) -> str | None:
+    """The number the buyer gave for SMS marketing wins over any other on the checkout."""
+    return _first_text([doc], ("sms_marketing_phone", "phone")) or _first_text(
+        [*_present(nested), *addresses], ("phone",)
+    )
+
+
+def _phone(raw: str | None, country: str | None) -> tuple[str | None, str | None]:
+    """(E.164 or None, what was sent). An invalid number keeps its raw text for reporting."""
+    if raw is None:
+        return None, None
+    try:
+        return normalize_phone(raw, country), raw
+    except InvalidPhone:
+        return None, raw
+
+
+def _tags(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+
+def _consent(doc: JsonObject) -> Consent:
+    """Checkout-level answers win; older versions only have them on the nested customer."""
+    nested = doc.child("customer")
+    return Consent(sms=_sms_consent_of(doc, nested), email=_email_consent_of(doc, nested))
+
+
+def _sms_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
+    answer = doc.flag("buyer_accepts_sms_marketing")
+    if answer is not None or nested is None:
+        return answer
+    return _state_of(nested, "sms_marketing_consent")
+
+
+def _email_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
+    answer = doc.flag("buyer_accepts_marketing")
+    if answer is not None or nested is None:
+        return answer
+    state = _state_of(nested, "email_marketing_consent")
+    return state if state is not None else nested.flag("accepts_marketing")
+
+
+def _state_of(nested: JsonObject, key: str) -> bool | None:
+    consent = nested.child(key)
+    state = consent.text("state") if consent is not None else None
+    return state.lower() == SUBSCRIBED if state is not None else None
+
+
+def _granted(consent: JsonObject) -> bool:
+    return consent.require_text("state").lower() == SUBSCRIBED
+
+
+def _consent_detail(consent: JsonObject, extras: tuple[str, ...]) -> str:
+    state = consent.require_text("state")
+    name = consent.path.rsplit(".", 1)[-1]
+    known = [f"{key}={consent.text(key)}" for key in extras if consent.text(key) is not None]
+    suffix = f" ({', '.join(known)})" if known else ""
+    return f"{name}.state={state}{suffix}"

@@ -1,0 +1,174 @@
+"""Wiring: from validated settings to a database engine, an ingest service and a scheduler."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from cartback.channels.base import Gateway
+from cartback.channels.outbox import OutboxGateway
+from cartback.clock import Clock, SystemClock
+from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig
+from cartback.domain.events import Channel
+from cartback.domain.flow import Flow
+from cartback.domain.quiet_hours import QuietHours
+from cartback.engine.apply import Windows
+from cartback.engine.ingest import IngestService
+from cartback.engine.scheduler import Scheduler, SchedulerSettings
+from cartback.engine.sender import ChannelSetup, Sender, SenderSettings, StoreInfo
+from cartback.store import migrate
+from cartback.store.db import connect
+
+log = logging.getLogger("cartback")
+
+
+class UnsupportedProvider(ValueError):
+    pass
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    ingest: IngestService
+    scheduler: Scheduler
+    gateways: dict[Channel, Gateway] = field(default_factory=dict)
+
+    def flow(self, flow_id: str) -> Flow | None:
+        return next((f for f in self.settings.domain_flows() if f.id == flow_id), None)
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    gateways: Mapping[Channel, Gateway] | None = None,
+    echo_outbox: bool = False,
+    engine: Engine | None = None,
+) -> Runtime:
+    clock = clock or SystemClock()
+    engine = engine or connect(settings.database_url)
+    flows = {f.id: f for f in settings.domain_flows()}
+    built = dict(gateways) if gateways is not None else _gateways(settings, clock, echo_outbox)
+    windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
+    ingest = IngestService(engine, clock, settings.flows_for_store, windows)
+    sender = Sender(
+        engine,
+        clock,
+        _store_info(settings),
+        _channel_setups(settings, built),
+        _sender_settings(settings),
+    )
+    scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
+    scheduler = Scheduler(engine, clock, flows.get, sender, scheduling)
+    return Runtime(settings, engine, clock, ingest, scheduler, built)
+
+
+def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> None:
+    """SQLite migrates itself at startup; PostgreSQL must be migrated with `cartback migrate`."""
+    if runtime.engine.dialect.name == "sqlite" or auto_migrate:
+        migrate.upgrade(runtime.engine)
+    elif not migrate.is_current(runtime.engine):
+        raise RuntimeError(
+            "the database schema is not current; run `cartback migrate --config FILE` first"
+        )
+
+
+def _sender_settings(settings: Settings) -> SenderSettings:
+    window = settings.policy.quiet_hours
+    quiet = QuietHours(window.start, window.end) if window is not None else None
+    return SenderSettings(settings.public_url, settings.policy.cooldown, quiet)
+
+
+def _store_info(settings: Settings) -> StoreInfoLookup:
+    return StoreInfoLookup(
+        {s.id: StoreInfo(s.id, s.name, s.timezone, s.currency) for s in settings.stores}
+    )
+
+
+class StoreInfoLookup:
+    def __init__(self, stores: dict[str, StoreInfo]) -> None:
+        self.stores = stores
+
+    def __call__(self, store_id: str) -> StoreInfo:
+        found = self.stores.get(store_id)
+        if found is None:
+            # A store removed from the config while its carts still run: keep going neutrally.
+            return StoreInfo(store_id, store_id, "UTC", None)
+        return found
+
+
+def _gateways(settings: Settings, clock: Clock, echo: bool) -> dict[Channel, Gateway]:
+    built: dict[Channel, Gateway] = {}
+    outboxes: dict[str, OutboxGateway] = {}
+    sms = settings.channels.sms
+    if sms is not None:
+        built[Channel.SMS] = _sms_gateway(sms, clock, echo, outboxes)
+    email = settings.channels.email
+    if email is not None:
+        built[Channel.EMAIL] = _email_gateway(email, clock, echo, outboxes)
+    return built
+
+
+def _outbox(
+    path: str, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
+) -> OutboxGateway:
+    if path not in outboxes:  # sms and email may share one file; one writer per file
+        outboxes[path] = OutboxGateway(path, clock, echo=echo)
+    return outboxes[path]
+
+
+def _sms_gateway(
+    config: SmsChannelConfig, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
+) -> Gateway:
+    if config.provider == "outbox":
+        return _outbox(config.path, clock, echo, outboxes)
+    raise UnsupportedProvider(f"channels.sms.provider: {config.provider!r} is not available yet")
+
+
+def _email_gateway(
+    config: EmailChannelConfig, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
+) -> Gateway:
+    if config.provider == "outbox":
+        return _outbox(config.path, clock, echo, outboxes)
+    raise UnsupportedProvider(f"channels.email.provider: {config.provider!r} is not available yet")
+
+
+def _channel_setups(
+    settings: Settings, gateways: Mapping[Channel, Gateway]
+) -> dict[Channel, ChannelSetup]:
+    setups: dict[Channel, ChannelSetup] = {}
+    sms, email = settings.channels.sms, settings.channels.email
+    if Channel.SMS in gateways and sms is not None:
+        setups[Channel.SMS] = ChannelSetup(gateways[Channel.SMS], sms.sender, sms.cost_per_segment)
+    if Channel.EMAIL in gateways and email is not None:
+        setups[Channel.EMAIL] = ChannelSetup(gateways[Channel.EMAIL], email.from_address)
+    return setups
+
+
+class WorkerThread(threading.Thread):
+    """The scheduler on a loop, in a thread of `cartback serve` or in `cartback worker`."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(name="cartback-worker", daemon=True)
+        self.runtime = runtime
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        interval = self.runtime.settings.worker.poll_interval.total_seconds()
+        while not self.stopping.is_set():
+            try:
+                busy = self.runtime.scheduler.tick() >= self.runtime.settings.worker.batch_size
+            except Exception:
+                log.exception("scheduler tick failed; trying again")
+                busy = False
+            if not busy:
+                self.stopping.wait(interval)
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,67 @@
+"""The consent ledger and the suppression list. The latest ledger entry for an address wins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from cartback.store.tables import consent_ledger, suppressions
+
+
+def latest(conn: Connection, store_id: str, channel: str, address: str) -> Row[Any] | None:
+    return conn.execute(
+        select(consent_ledger)
+        .where(
+            consent_ledger.c.store_id == store_id,
+            consent_ledger.c.channel == channel,
+            consent_ledger.c.address == address,
+        )
+        .order_by(consent_ledger.c.occurred_at.desc(), consent_ledger.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def granted(conn: Connection, store_id: str, channel: str, address: str) -> bool:
+    row = latest(conn, store_id, channel, address)
+    return bool(row is not None and row.granted)
+
+
+def record(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(consent_ledger).values(**values))
+
+
+def history(conn: Connection, store_id: str, addresses: Sequence[str]) -> Sequence[Row[Any]]:
+    return conn.execute(
+        select(consent_ledger)
+        .where(consent_ledger.c.store_id == store_id, consent_ledger.c.address.in_(addresses))
+        .order_by(consent_ledger.c.occurred_at, consent_ledger.c.id)
+    ).all()
+
+
+def is_suppressed(conn: Connection, channel: str, address: str) -> bool:
+    found = conn.execute(
+        select(suppressions.c.id).where(
+            suppressions.c.channel == channel, suppressions.c.address == address
+        )
+    ).first()
+    return found is not None
+
+
+def suppress(
+    conn: Connection, channel: str, address: str, reason: str, source: str, at: datetime
+) -> None:
+    if is_suppressed(conn, channel, address):
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(suppressions).values(
+                    channel=channel, address=address, reason=reason, source=source, created_at=at
+                )
+            )
+    except IntegrityError:
+        pass  # suppressed concurrently: the outcome is the same

@@ -1,0 +1,120 @@
+"""Messages, their short links and the clicks on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from cartback.domain.attribution import Touch
+from cartback.store.tables import clicks, links, messages
+
+QUEUED = "queued"
+SENT = "sent"
+FAILED = "failed"
+DELIVERED = "delivered"
+OUT = (SENT, DELIVERED)
+
+
+def for_step(conn: Connection, run_id: int, step_index: int) -> Row[Any] | None:
+    return conn.execute(
+        select(messages).where(messages.c.run_id == run_id, messages.c.step_index == step_index)
+    ).first()
+
+
+def insert_message(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(messages).values(**values))
+
+
+def insert_link(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(links).values(**values))
+
+
+def set_status(conn: Connection, message_id: str, **values: Any) -> None:
+    conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+
+
+def link(conn: Connection, code: str) -> Row[Any] | None:
+    return conn.execute(select(links).where(links.c.code == code)).first()
+
+
+def record_click(conn: Connection, row: Row[Any], at: datetime, user_agent: str | None) -> None:
+    conn.execute(
+        insert(clicks).values(
+            code=row.code,
+            message_id=row.message_id,
+            cart_id=row.cart_id,
+            at=at,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
+
+
+def touches(conn: Connection, cart_id: int) -> list[Touch]:
+    """Every message that went out for a cart, with its latest click, for attribution."""
+    last_click = (
+        select(clicks.c.message_id, func.max(clicks.c.at).label("clicked_at"))
+        .where(clicks.c.cart_id == cart_id)
+        .group_by(clicks.c.message_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(messages.c.id, messages.c.sent_at, last_click.c.clicked_at)
+        .select_from(messages.outerjoin(last_click, last_click.c.message_id == messages.c.id))
+        .where(messages.c.cart_id == cart_id, messages.c.status.in_(OUT))
+    ).all()
+    return [_touch(r) for r in rows if r.sent_at is not None]
+
+
+def _touch(row: Row[Any]) -> Touch:
+    return Touch(row.id, row.sent_at, row.clicked_at)
+
+
+def last_to_recipient(
+    conn: Connection, recipient: str, *, exclude_run: int | None
+) -> datetime | None:
+    """When this address last got a message that went out, from any flow or store."""
+    query = select(func.max(messages.c.sent_at)).where(
+        messages.c.recipient == recipient, messages.c.status.in_(OUT)
+    )
+    if exclude_run is not None:
+        query = query.where(messages.c.run_id != exclude_run)
+    value: datetime | None = conn.execute(query).scalar()
+    return value
+
+
+def for_cart(conn: Connection, cart_id: int) -> Sequence[Row[Any]]:
+    return conn.execute(
+        select(messages).where(messages.c.cart_id == cart_id).order_by(messages.c.created_at)
+    ).all()
+
+
+def clicks_for_cart(conn: Connection, cart_id: int) -> Sequence[Row[Any]]:
+    return conn.execute(
+        select(clicks).where(clicks.c.cart_id == cart_id).order_by(clicks.c.at)
+    ).all()
+
+
+def listing(
+    conn: Connection,
+    *,
+    store_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> Sequence[Row[Any]]:
+    query = select(messages)
+    if store_id:
+        query = query.where(messages.c.store_id == store_id)
+    if status:
+        query = query.where(messages.c.status == status)
+    query = query.order_by(messages.c.created_at.desc(), messages.c.id)
+    return conn.execute(query.limit(limit).offset(offset)).all()
+
+
+def sent_for_run(conn: Connection, run_id: int) -> bool:
+    """Whether the run has written any message (queued counts: it may be on its way)."""
+    found = conn.execute(select(messages.c.id).where(messages.c.run_id == run_id).limit(1)).first()
+    return found is not None

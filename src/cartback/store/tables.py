@@ -1,0 +1,243 @@
+"""The schema, one for SQLite and PostgreSQL. Migrations under `migrations/` create exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from cartback.store.types import Amount, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Column[int]:
+    return Column("id", BigId, primary_key=True, autoincrement=True)
+
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    _id(),
+    Column("platform", String(32), nullable=False),
+    Column("store_id", String(64), nullable=False),
+    Column("topic", String(128)),
+    Column("delivery_key", String(255)),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # received | processed | failed
+    Column("error", Text),
+    Column("processed_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("platform", "store_id", "delivery_key"),
+    Index(None, "status", "received_at"),
+)
+
+carts = Table(
+    "carts",
+    metadata,
+    _id(),
+    Column("store_id", String(64), nullable=False),
+    Column("cart_key", String(255), nullable=False),
+    Column("cart_token", String(255)),
+    Column("customer_external_id", String(64)),
+    Column("email", String(320)),
+    Column("phone", String(20)),
+    Column("phone_raw", String(64)),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("country", String(2)),
+    Column("currency", String(3), nullable=False),
+    Column("total", Amount, nullable=False),
+    Column("items", JSON, nullable=False),
+    Column("discount_codes", JSON, nullable=False),
+    Column("recovery_url", Text),
+    Column("sms_consent", Boolean),
+    Column("email_consent", Boolean),
+    Column("status", String(16), nullable=False),  # open | abandoned | purchased | deleted
+    Column("occurred_at", UTCDateTime, nullable=False),  # platform time of the latest update
+    Column("last_activity_at", UTCDateTime, nullable=False),
+    Column("update_count", Integer, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("abandoned_at", UTCDateTime),
+    Column("purchased_at", UTCDateTime),
+    Column("deleted_at", UTCDateTime),
+    UniqueConstraint("store_id", "cart_key"),
+    Index(None, "store_id", "cart_token"),
+    Index(None, "store_id", "email"),
+    Index(None, "store_id", "phone"),
+    Index(None, "store_id", "customer_external_id"),
+    Index(None, "store_id", "status", "updated_at"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    _id(),
+    Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False, unique=True),
+    Column("flow_id", String(64), nullable=False),
+    Column("step_index", Integer, nullable=False),  # -1: waiting for abandonment
+    Column("status", String(16), nullable=False),  # pending | done | cancelled
+    Column("next_run_at", UTCDateTime),
+    Column("claim_token", String(32)),
+    Column("claimed_at", UTCDateTime),
+    Column("ended_reason", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(
+        "ix_runs_due",
+        "next_run_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    _id(),
+    Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False),
+    Column("run_id", BigId, ForeignKey("runs.id")),
+    Column("flow_id", String(64)),
+    Column("step_index", Integer),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),  # send | skip | defer | cancel | abandon
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("until", UTCDateTime),
+    Index(None, "cart_id", "at"),
+    Index(None, "reason"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(40), primary_key=True),  # ours; the gateway's idempotency key
+    Column("store_id", String(64), nullable=False),
+    Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False),
+    Column("run_id", BigId, ForeignKey("runs.id")),
+    Column("flow_id", String(64)),
+    Column("step_index", Integer),
+    Column("channel", String(16), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("sender", String(64)),
+    Column("body", Text, nullable=False),
+    Column("encoding", String(8)),
+    Column("segments", Integer, nullable=False, server_default="0"),
+    Column("cost", Amount, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("link_code", String(32)),
+    Column(
+        "status", String(16), nullable=False
+    ),  # queued | sent | delivered | failed | undelivered
+    Column("provider_message_id", String(128)),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("status_at", UTCDateTime),
+    UniqueConstraint("run_id", "step_index"),
+    Index(None, "cart_id"),
+    Index(None, "store_id", "created_at"),
+    Index(None, "recipient", "created_at"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
+    Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False),
+    Column("target_url", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+clicks = Table(
+    "clicks",
+    metadata,
+    _id(),
+    Column("code", String(32), ForeignKey("links.code"), nullable=False),
+    Column("message_id", String(40), nullable=False),
+    Column("cart_id", BigId, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user_agent", String(300)),
+    Index(None, "cart_id", "at"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    _id(),
+    Column("store_id", String(64), nullable=False),
+    Column("order_key", String(64), nullable=False),
+    Column("cart_id", BigId, ForeignKey("carts.id")),
+    Column("checkout_token", String(255)),
+    Column("cart_token", String(255)),
+    Column("customer_external_id", String(64)),
+    Column("email", String(320)),
+    Column("phone", String(20)),
+    Column("currency", String(3), nullable=False),
+    Column("total", Amount, nullable=False),
+    Column("discount_total", Amount, nullable=False),
+    Column("paid", Boolean, nullable=False),
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("recovered", Boolean, nullable=False),
+    Column("attributed_message_id", String(40)),
+    Column("attribution", String(16)),  # click | send
+    UniqueConstraint("store_id", "order_key"),
+    Index(None, "store_id", "placed_at"),
+)
+
+consent_ledger = Table(
+    "consent_ledger",
+    metadata,
+    _id(),
+    Column("store_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(320), nullable=False),  # E.164 for sms, lower-cased email
+    Column("granted", Boolean, nullable=False),
+    Column("customer_external_id", String(64)),
+    Column("source", String(128), nullable=False),
+    Column("detail", Text),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index(None, "store_id", "channel", "address", "occurred_at"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    _id(),
+    Column("channel", String(16), nullable=False),  # sms | email
+    Column("address", String(320), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "address"),
+)
