@@ -75,9 +75,12 @@ class CartUpdated:
 
 @dataclass(frozen=True, slots=True)
 class CartDeleted:
+    """A cart the shop removed. Shopify's 2026-04 delete names only the `cart_token`."""
+
     store_id: str
-    cart_key: str
+    cart_key: str | None
     occurred_at: datetime
+    cart_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ class EventApplier:
                 )
 
     def _cart_deleted(self, conn: Connection, event: CartDeleted, now: datetime) -> None:
-        row = carts.find(conn, event.store_id, event.cart_key)
+        row = carts.find_deleted_target(conn, event.store_id, event.cart_key, event.cart_token)
         if row is None or row.status not in carts.LIVE or event.occurred_at < row.occurred_at:
             return
         carts.update_cart(

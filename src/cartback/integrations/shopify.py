@@ -139,9 +139,13 @@ def _checkout(doc: JsonObject, ctx: _Context) -> CartUpdated:
 
 
 def _checkout_deleted(doc: JsonObject, ctx: _Context) -> CartDeleted:
+    token, cart_token = doc.text("token"), doc.text("cart_token")
+    if token is None and cart_token is None:
+        doc.require_text("token")  # raises, naming the field
     return CartDeleted(
         store_id=ctx.store_id,
-        cart_key=doc.require_text("token"),
+        cart_key=token,
+        cart_token=cart_token,
         occurred_at=_first_time(doc, ("updated_at",), ctx),
     )
 

@@ -23,6 +23,20 @@ def find(conn: Connection, store_id: str, cart_key: str) -> Row[Any] | None:
     ).first()
 
 
+def find_deleted_target(
+    conn: Connection, store_id: str, cart_key: str | None, cart_token: str | None
+) -> Row[Any] | None:
+    """The cart a delete names: by its key, else the newest live cart with that cart token."""
+    if cart_key:
+        return find(conn, store_id, cart_key)
+    return conn.execute(
+        select(carts)
+        .where(carts.c.store_id == store_id, carts.c.cart_token == cart_token)
+        .order_by(carts.c.updated_at.desc())
+        .limit(1)
+    ).first()
+
+
 def get(conn: Connection, cart_id: int) -> Row[Any] | None:
     return conn.execute(select(carts).where(carts.c.id == cart_id)).first()
 

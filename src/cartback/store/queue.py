@@ -88,10 +88,12 @@ def restart_timer(conn: Connection, run_id: int, due: datetime, now: datetime) -
 def advance(
     conn: Connection, claim: Claimed, step_index: int, due: datetime, now: datetime
 ) -> bool:
-    """Move a claimed run to `step_index`, due at `due`. False if the claim was lost."""
-    return _owned_update(
-        conn, claim, step_index=step_index, next_run_at=due, claim_token=None, updated_at=now
-    )
+    """Move a claimed run to `step_index`, due at `due`. False if the claim was lost.
+
+    The claim token stays: the worker may go straight on to the next step, and the next claim
+    replaces the token anyway.
+    """
+    return _owned_update(conn, claim, step_index=step_index, next_run_at=due, updated_at=now)
 
 
 def finish(conn: Connection, claim: Claimed, status: str, reason: str, now: datetime) -> bool:

@@ -1,0 +1,412 @@
+"""A real `cartback serve` process, driven over HTTP the way a shop and its owner would.
+
+Each test starts the server on a free port with its own config and database (SQLite file or the
+session's PostgreSQL database), sends Shopify's published sample payloads signed exactly like
+Shopify signs them, and watches what comes out: SMS lines in the outbox file, redirects, the
+REST API. Time is never moved by sleeping a fixed amount: every wait polls for a condition with a
+bounded deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.acceptance
+
+SHOPIFY_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify"
+SHOP_DOMAIN = "acme.myshopify.com"
+WEBHOOK_SECRET = "acme-webhook-secret"
+API_TOKEN = "acme-api-token"
+DANISH_MOBILE = "+4520123456"
+API_VERSION = "2026-04"
+STARTUP_DEADLINE = 30.0  # seconds: interpreter start, imports, SQLite migration
+CONDITION_DEADLINE = 20.0  # seconds: abandon_after is 2s and the worker polls every 1s
+STOP_DEADLINE = 20.0
+
+T = TypeVar("T")
+
+
+# --- the server process ------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    outbox: Path
+    stderr_path: Path
+    http: httpx.Client = field(repr=False)
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def webhook(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        webhook_id: str | None = None,
+        shop_domain: str = SHOP_DOMAIN,
+        signature: str | None = "sign",
+    ) -> httpx.Response:
+        """POST like Shopify does; `signature="sign"` signs the body with the store's secret."""
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": shop_domain,
+            "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+            "X-Shopify-API-Version": API_VERSION,
+        }
+        if signature == "sign":
+            signature = shopify_signature(body, WEBHOOK_SECRET)
+        if signature is not None:
+            headers["X-Shopify-Hmac-Sha256"] = signature
+        return self.http.post("/webhooks/shopify", content=body, headers=headers)
+
+    def api(self, path: str, **params: str) -> Any:
+        response = self.http.get(
+            path, params=params, headers={"Authorization": f"Bearer {API_TOKEN}"}
+        )
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()
+
+    def sms_lines(self) -> list[dict[str, Any]]:
+        if not self.outbox.exists():
+            return []
+        text = self.outbox.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def wait_for(self, what: str, condition: Callable[[], T | None]) -> T:
+        """Poll `condition` until it gives something truthy; fail naming `what` at the deadline."""
+        deadline = time.monotonic() + CONDITION_DEADLINE
+        while True:
+            found = condition()
+            if found:
+                return found
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited ({self.process.returncode}) while waiting {what}")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"waited {CONDITION_DEADLINE:g}s {what}; server stderr:\n{self.stderr()}"
+                )
+            time.sleep(0.1)
+
+
+def shopify_signature(body: bytes, secret: str) -> str:
+    """Computed here, independently of cartback, so the test checks the server's verification."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def write_config(path: Path, database_url: str, port: int, outbox: Path) -> None:
+    path.write_text(
+        f"""\
+database_url: {database_url}
+public_url: http://127.0.0.1:{port}
+api_token: {API_TOKEN}
+stores:
+  - id: acme
+    platform: shopify
+    shop_domain: {SHOP_DOMAIN}
+    webhook_secret: {WEBHOOK_SECRET}
+    name: Acme
+    timezone: Europe/Copenhagen
+    default_country: DK
+    currency: USD
+channels:
+  sms:
+    provider: outbox
+    path: {outbox}
+    sender: Acme
+    cost_per_segment: 0.30
+policy:
+  quiet_hours: null
+worker:
+  poll_interval: 1s
+flows:
+  - id: cart-sms
+    store: acme
+    abandon_after: 2s
+    steps:
+      - send: sms
+        template: "Hi {{{{ first_name }}}}, your basket at {{{{ store_name }}}} is saved: {{{{ link }}}}"
+""",
+        encoding="utf-8",
+    )
+
+
+def wait_until_healthy(http: httpx.Client, process: subprocess.Popen[bytes], stderr: Path) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = stderr.read_text(errors="replace")
+            pytest.fail(f"cartback serve exited with {process.returncode} at startup:\n{log}")
+        try:
+            if http.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"no healthy /healthz within {STARTUP_DEADLINE:g}s:\n{stderr.read_text()}")
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    outbox = tmp_path / "outbox.jsonl"
+    config = tmp_path / "cartback.yaml"
+    write_config(config, db_url, port, outbox)
+    env = {k: v for k, v in os.environ.items() if k != "CARTBACK_DATABASE_URL"}
+    stderr_path = tmp_path / "server.stderr"
+    command = [sys.executable, "-m", "cartback.cli", "serve", "--config", str(config)]
+    with stderr_path.open("wb") as stderr_file:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            stdout=stderr_file,
+            stderr=stderr_file,
+            env=env,
+            cwd=tmp_path,
+        )
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+    running = Server(process, port, outbox, stderr_path, http)
+    try:
+        wait_until_healthy(http, process, stderr_path)
+        yield running
+    finally:
+        http.close()
+        exit_code = _stop(process)
+        # Shown by pytest only when the test failed: the server's side of the story.
+        print(f"--- cartback serve stderr (exit code {exit_code}) ---\n{running.stderr()}")
+    assert exit_code == 0, f"cartback serve did not stop cleanly on SIGINT: {exit_code}"
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int | None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_DEADLINE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return None
+    return process.returncode
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+def fixture_json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SHOPIFY_FIXTURES / name).read_bytes())
+    return data
+
+
+def now_iso() -> str:
+    # Shopify writes timestamps in the shop's offset, e.g. 2021-12-31T19:00:00-05:00.
+    return datetime.now(ZoneInfo("Europe/Copenhagen")).isoformat()
+
+
+def checkout_payload(*, token: str | None = None) -> dict[str, Any]:
+    """Shopify's sample checkout, changed only where a real recovery needs it."""
+    checkout = copy.deepcopy(fixture_json("checkouts_create.json"))
+    # The sample buyer ticked no SMS box and its phones are US placeholders ("555-555-BILL"):
+    # give consent and a valid Danish mobile, as a Danish shopper at checkout would.
+    checkout["buyer_accepts_sms_marketing"] = True
+    checkout["sms_marketing_phone"] = DANISH_MOBILE
+    # The sample dates from 2021; the abandonment timer runs from the last update.
+    checkout["updated_at"] = now_iso()
+    if token is not None:  # several checkouts in one database need their own keys
+        checkout["token"] = token
+        checkout["cart_token"] = uuid.uuid4().hex
+    return checkout
+
+
+def order_payload(checkout: dict[str, Any]) -> dict[str, Any]:
+    """Shopify's sample order, changed into the purchase that completes `checkout`."""
+    order = copy.deepcopy(fixture_json("orders_create.json"))
+    # The sample has no checkout_token (null in Shopify's sample); a real one names its checkout.
+    order["checkout_token"] = checkout["token"]
+    # The sample is a cancelled, voided order; a recovered purchase is neither.
+    order["cancelled_at"] = None
+    order["financial_status"] = "paid"
+    # Placed now, after the click (microseconds so that it is never "before" it in one second).
+    order["created_at"] = now_iso()
+    return order
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode("utf-8")
+
+
+def cart_by_key(server: Server, cart_key: str) -> dict[str, Any]:
+    carts = server.api("/api/carts", store="acme")
+    matching = [c for c in carts if c["cart_key"] == cart_key]
+    assert len(matching) == 1, carts
+    return matching[0]
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def test_a_checkout_is_recovered_by_sms_click_and_order(server: Server) -> None:
+    checkout = checkout_payload()
+    answer = server.webhook("checkouts/create", encode(checkout))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "processed"
+
+    lines = server.wait_for("for the SMS in the outbox", server.sms_lines)
+    assert len(lines) == 1, lines
+    sms = lines[0]
+    assert {"message_id", "channel", "to", "from", "text", "sent_at"} <= sms.keys()
+    assert sms["channel"] == "sms"
+    assert sms["to"] == DANISH_MOBILE
+    assert sms["from"] == "Acme"
+    assert "John" in sms["text"]  # the nested customer's first name
+    assert "Acme" in sms["text"]
+    link = re.search(rf"{re.escape(server.public_url)}/r/[A-Za-z0-9_-]+", sms["text"])
+    assert link is not None, sms["text"]
+
+    click = server.http.get(link.group(0), follow_redirects=False)
+    assert click.status_code == 302, click.text
+    assert click.headers["location"] == checkout["abandoned_checkout_url"]
+
+    order = order_payload(checkout)
+    answer = server.webhook("orders/create", encode(order))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "processed"
+
+    report = server.api("/api/report", store="acme")
+    spend = Decimal(report["spend"])
+    revenue = Decimal(report["recovered_revenue"])
+    assert report["carts_abandoned"] == 1
+    assert report["messages_sent"] == 1
+    assert report["sms_segments"] == 1
+    assert spend == Decimal("0.30")
+    assert report["orders_recovered"] == 1
+    assert revenue == Decimal(order["total_price"]) == Decimal("404.95")
+    expected_roas = (revenue / spend).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert Decimal(report["roas"]) == expected_roas
+    assert report["currency"] == "USD"
+
+    cart = cart_by_key(server, checkout["token"])
+    assert cart["status"] == "purchased"
+    detail = server.api(f"/api/carts/{cart['id']}")
+    assert detail["status"] == "purchased"
+    timeline = detail["timeline"]
+    kinds = [entry["kind"] for entry in timeline]
+    assert any(e["kind"] == "decision" and e["reason"] == "abandoned" for e in timeline), timeline
+    assert {"message", "click", "order"} <= set(kinds), kinds
+    assert [e["message_id"] for e in timeline if e["kind"] == "message"] == [sms["message_id"]]
+    assert detail["order"]["recovered"] is True
+    assert detail["order"]["attribution"] == "click"
+    assert detail["order"]["attributed_message_id"] == sms["message_id"]
+    assert Decimal(detail["order"]["total"]) == Decimal("404.95")
+
+
+def test_bad_webhooks_and_requests_get_clear_answers(server: Server) -> None:
+    body = encode(checkout_payload())
+    assert server.api("/api/deliveries") == []
+
+    wrong = shopify_signature(body, "not-the-secret")
+    assert server.webhook("checkouts/create", body, signature=wrong).status_code == 401
+    assert server.webhook("checkouts/create", body, signature=None).status_code == 401
+    assert server.api("/api/deliveries") == [], "nothing is stored for a bad signature"
+
+    unknown = server.webhook("checkouts/create", body, shop_domain="other.myshopify.com")
+    assert unknown.status_code == 404
+    assert "other.myshopify.com" in unknown.json()["error"]
+
+    garbled = server.webhook("checkouts/create", b"<html>not json</html>")
+    assert garbled.status_code == 400, garbled.text
+    assert "not JSON" in garbled.json()["error"]
+    failed = server.api("/api/deliveries", status="failed")
+    assert [d["id"] for d in failed] == [garbled.json()["delivery_id"]]
+    assert "not JSON" in failed[0]["error"]
+
+    first = server.webhook("checkouts/create", body, webhook_id="delivery-1")
+    again = server.webhook("checkouts/create", body, webhook_id="delivery-1")
+    assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
+    assert first.json()["status"] == "processed"
+    assert again.json()["status"] == "duplicate"
+    assert len(server.api("/api/carts", store="acme")) == 1
+
+    for path in ("/api/carts", "/api/report", "/api/deliveries"):
+        assert server.http.get(path).status_code == 401
+        wrong_token = {"Authorization": "Bearer not-the-token"}
+        assert server.http.get(path, headers=wrong_token).status_code == 401
+
+    assert server.http.get("/r/nosuchcode", follow_redirects=False).status_code == 404
+
+
+def test_carts_without_a_usable_phone_are_skipped_with_a_reason(server: Server) -> None:
+    no_phone = checkout_payload(token="no-phone-checkout")
+    no_phone["sms_marketing_phone"] = None
+    no_phone["phone"] = None
+    no_phone["email"] = "no-phone@example.com"
+    no_phone["customer"]["email"] = "no-phone@example.com"
+    no_phone["customer"]["phone"] = None
+    no_phone["customer"]["default_address"]["phone"] = None
+    no_phone["billing_address"]["phone"] = None
+    no_phone["shipping_address"]["phone"] = None
+
+    invalid_phone = checkout_payload(token="invalid-phone-checkout")
+    # Shopify's own placeholder number, which is no real telephone number.
+    invalid_phone["sms_marketing_phone"] = None
+    invalid_phone["email"] = "invalid-phone@example.com"
+    invalid_phone["customer"]["email"] = "invalid-phone@example.com"
+    assert invalid_phone["billing_address"]["phone"] == "555-555-BILL"
+
+    for checkout in (no_phone, invalid_phone):
+        answer = server.webhook("checkouts/create", encode(checkout))
+        assert answer.status_code == 200, answer.text
+
+    for checkout, reason in ((no_phone, "no_phone"), (invalid_phone, "invalid_phone")):
+        cart_id = cart_by_key(server, checkout["token"])["id"]
+
+        def skipped(cart_id: int = cart_id, reason: str = reason) -> dict[str, Any] | None:
+            timeline = server.api(f"/api/carts/{cart_id}")["timeline"]
+            return next((e for e in timeline if e.get("reason") == reason), None)
+
+        decision = server.wait_for(f"for a {reason} decision on cart {cart_id}", skipped)
+        assert decision["kind"] == "decision"
+        assert decision["action"] == "skip"
+        assert server.api(f"/api/carts/{cart_id}")["messages"] == []
+
+    assert server.sms_lines() == []
+    report = server.api("/api/report", store="acme")
+    assert report["carts_abandoned"] == 2
+    assert report["messages_sent"] == 0
+    assert report["skipped"].get("no_phone") == 1
+    assert report["skipped"].get("invalid_phone") == 1
