@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -264,7 +264,6 @@ def checkout_payload(shopper: Shopper, now: datetime) -> dict[str, Any]:
     return {
         "token": shopper.token,
         "cart_token": shopper.cart_token,
-        "name": f"#{shopper.customer_id % 10**9}",
         "email": shopper.email,
         "phone": shopper.phone_display,
         "buyer_accepts_marketing": shopper.sms_consent,
@@ -407,6 +406,7 @@ class DemoShop(threading.Thread):
         self.abandon_after = _abandon_after(settings, self.store)
         sms = settings.channels.sms
         self.outbox = _Outbox(Path(sms.path)) if sms is not None else None
+        self.client = httpx.Client(base_url=self.base_url, timeout=5.0)
         self.visits: list[_Visit] = []
         self.count = 0
 
@@ -417,8 +417,7 @@ class DemoShop(threading.Thread):
         if self.store is None:
             print("[demo] no `platform: shopify` store in the config; the demo shop stays closed")
             return
-        with httpx.Client(base_url=self.base_url, timeout=5.0) as client:
-            self.client = client
+        with self.client:
             if self._wait_until_up():
                 self._loop()
 
@@ -445,7 +444,7 @@ class DemoShop(threading.Thread):
                 next_report = now + REPORT_EVERY
             self.stopping.wait(TICK)
 
-    def _guard(self, action: Any) -> None:
+    def _guard(self, action: Callable[[], None]) -> None:
         try:
             action()
         except Exception as exc:  # the demo thread must outlive any one failure
@@ -467,7 +466,9 @@ class DemoShop(threading.Thread):
         if self._webhook(shopper, "checkouts/create", checkout_payload(shopper, self._now())):
             started = time.monotonic()
             stages = list(SCRIPTS[shopper.scenario])
-            self.visits.append(_Visit(shopper, started, self._due(stages[0], started, started), stages))
+            self.visits.append(
+                _Visit(shopper, started, self._due(stages[0], started, started), stages)
+            )
 
     def _advance_all(self) -> None:
         if self.outbox is not None:
@@ -570,7 +571,11 @@ class DemoShop(threading.Thread):
 
     def _report(self) -> None:
         headers = {"Authorization": f"Bearer {self.settings.api_token}"}
-        answer = self._http("GET", "/api/report", headers=headers)
+        try:
+            answer = self._http("GET", "/api/report", headers=headers)
+        except _Failed as exc:
+            print(f"[demo] report: {exc}", flush=True)
+            return
         if answer.status_code != 200:
             print(f"[demo] /api/report answered {answer.status_code}: {_error_of(answer)}")
             return

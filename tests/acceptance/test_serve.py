@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,7 @@ API_VERSION = "2026-04"
 STARTUP_DEADLINE = 30.0  # seconds: interpreter start, imports, SQLite migration
 CONDITION_DEADLINE = 20.0  # seconds: abandon_after is 2s and the worker polls every 1s
 STOP_DEADLINE = 20.0
+TEMPLATE = "Hi {{ first_name }}, your basket at {{ store_name }} is saved: {{ link }}"
 
 T = TypeVar("T")
 
@@ -162,7 +163,7 @@ flows:
     abandon_after: 2s
     steps:
       - send: sms
-        template: "Hi {{{{ first_name }}}}, your basket at {{{{ store_name }}}} is saved: {{{{ link }}}}"
+        template: "{TEMPLATE}"
 """,
         encoding="utf-8",
     )

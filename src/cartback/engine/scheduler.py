@@ -103,7 +103,7 @@ class Scheduler:
                 return self._finish_in(
                     conn, claim, queue.DONE, Reason.NO_CONTACT, detail, now, action="skip"
                 )
-            if not queue.advance(conn, claim, 0, now, now):
+            if not queue.move_on(conn, claim, 0, now):
                 return _Next.STOP
             carts.update_cart(conn, cart.id, {"status": carts.ABANDONED, "abandoned_at": now})
             detail = (

@@ -96,6 +96,11 @@ def advance(
     return _owned_update(conn, claim, step_index=step_index, next_run_at=due, updated_at=now)
 
 
+def move_on(conn: Connection, claim: Claimed, step_index: int, now: datetime) -> bool:
+    """Record progress within a claim; the run stays hidden from others until the lease ends."""
+    return _owned_update(conn, claim, step_index=step_index, updated_at=now)
+
+
 def finish(conn: Connection, claim: Claimed, status: str, reason: str, now: datetime) -> bool:
     return _owned_update(
         conn,
