@@ -272,7 +272,7 @@ def encode(payload: dict[str, Any]) -> bytes:
 
 
 def cart_by_key(server: Server, cart_key: str) -> dict[str, Any]:
-    carts = server.api("/api/carts", store="acme")
+    carts: list[dict[str, Any]] = server.api("/api/carts", store="acme")
     matching = [c for c in carts if c["cart_key"] == cart_key]
     assert len(matching) == 1, carts
     return matching[0]
