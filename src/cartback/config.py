@@ -167,6 +167,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
+class ConsentMetaKeys(_Model):
+    sms: str = "_sms_marketing_consent"
+    email: str = "_email_marketing_consent"
+
+
 class StoreConfig(_Model):
     id: Slug
     platform: Literal["shopify", "woocommerce", "magento", "generic"]
@@ -176,14 +181,32 @@ class StoreConfig(_Model):
     timezone: TimeZone = "UTC"
     default_country: CountryCode | None = None  # for phone numbers written without +CC
     currency: CurrencyCode | None = None
+    # WooCommerce: which order meta_data keys carry marketing consent.
+    consent_meta_keys: ConsentMetaKeys = Field(default_factory=lambda: ConsentMetaKeys())
+    # WooCommerce (non-pending orders), Magento, generic: the link back to the basket, with
+    # {cart_id}, {cart_key}, {order_key} and {email} filled in where the platform gives them.
+    recovery_url_template: str | None = None
+    base_url: str | None = None  # Magento: https://shop.example/rest (the REST API root)
+    access_token: Secret = None  # Magento: integration access token
+    poll_every: PositiveDuration = timedelta(minutes=1)  # Magento
+    insecure: bool = False  # generic: accept unsigned webhooks (only behind a trusted proxy)
 
     @model_validator(mode="after")
-    def _shopify_needs_domain_and_secret(self) -> Self:
-        if self.platform == "shopify":
-            if not self.shop_domain:
-                raise _KeyedError("required for a shopify store", "shop_domain")
-            if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
-                raise _KeyedError("required for a shopify store", "webhook_secret")
+    def _platform_requirements(self) -> Self:
+        secret = self.webhook_secret is not None and bool(self.webhook_secret.get_secret_value())
+        if self.platform == "shopify" and not self.shop_domain:
+            raise _KeyedError("required for a shopify store", "shop_domain")
+        if self.platform in ("shopify", "woocommerce") and not secret:
+            raise _KeyedError(f"required for a {self.platform} store", "webhook_secret")
+        if self.platform == "generic" and not secret and not self.insecure:
+            raise _KeyedError(
+                "required for a generic store (or set insecure: true to accept unsigned webhooks)",
+                "webhook_secret",
+            )
+        if self.platform == "magento":
+            for key in ("base_url", "access_token"):
+                if not getattr(self, key):
+                    raise _KeyedError("required for a magento store", key)
         return self
 
 
@@ -196,7 +219,20 @@ class SmsChannelConfig(_Model):
     account_sid: str | None = None
     auth_token: Secret = None
     messaging_service_sid: str | None = None
-    base_url: str | None = None
+    base_url: str | None = None  # the vendor's API root; set it for a proxy or a test fake
+    transliterate: bool = False  # replace curly quotes, long dashes, ... to stay in GSM-7
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    retry_backoff: PositiveDuration = timedelta(seconds=30)  # doubled each attempt, with jitter
+    timeout: PositiveDuration = timedelta(seconds=10)
+    inbound_poll_every: PositiveDuration = timedelta(seconds=30)  # inMobile replies
+
+    @model_validator(mode="after")
+    def _provider_requirements(self) -> Self:
+        needed = {"inmobile": ("api_key",), "twilio": ("account_sid", "auth_token")}
+        for key in needed.get(self.provider, ()):
+            if not getattr(self, key):
+                raise _KeyedError(f"required for the {self.provider} provider", key)
+        return self
 
 
 class EmailChannelConfig(_Model):
@@ -210,6 +246,10 @@ class EmailChannelConfig(_Model):
     username: str | None = None
     password: Secret = None
     from_address: str | None = Field(default=None, alias="from")
+    unsubscribe_mailto: str | None = None  # List-Unsubscribe mailto address; default: from
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    retry_backoff: PositiveDuration = timedelta(seconds=30)
+    timeout: PositiveDuration = timedelta(seconds=20)
 
     @model_validator(mode="after")
     def _smtp_needs_host_and_sender(self) -> Self:
@@ -263,20 +303,40 @@ class StepConfig(_Model):
     wait: Duration | None = None
     send: Channel | None = None
     template: str | None = None
+    subject: str | None = None  # email
+    html_template: str | None = None  # email; default: the built-in basket email
+    title: str | None = None  # rcs card
+    image_url: str | None = None  # rcs card
+    button: str | None = None  # rcs card: the button's text; it opens the basket link
+    fallback: Channel | None = None  # rcs: the channel used where rcs does not reach
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
         if (self.wait is None) == (self.send is None):
             raise ValueError("a step needs exactly one of `wait: <duration>` or `send: <channel>`")
-        if self.template is not None and self.send is None:
-            raise _KeyedError("only a `send` step has a template", "template")
+        for key in ("template", "subject", "html_template", "title", "image_url", "button"):
+            if getattr(self, key) is not None and self.send is None:
+                raise _KeyedError(f"only a `send` step has a {key}", key)
+        if self.fallback is not None and self.send != Channel.RCS:
+            raise _KeyedError("only an rcs step has a fallback", "fallback")
+        if self.fallback not in (None, Channel.SMS):
+            raise _KeyedError("rcs falls back to sms only", "fallback")
         return self
 
     def to_domain(self) -> Step:
         if self.wait is not None:
             return WaitStep(duration=self.wait)
         assert self.send is not None
-        return SendStep(channel=self.send, template=self.template)
+        return SendStep(
+            channel=self.send,
+            template=self.template,
+            subject=self.subject,
+            html_template=self.html_template,
+            title=self.title,
+            image_url=self.image_url,
+            button=self.button,
+            fallback=self.fallback,
+        )
 
 
 class FlowConfig(_Model):

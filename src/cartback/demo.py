@@ -55,6 +55,8 @@ WEIGHTS: dict[Scenario, int] = {
     Scenario.IGNORES: 3,
     Scenario.NO_CONSENT: 1,
 }
+# The first shoppers show one scenario each, so that a short demo run shows all of them.
+INTRODUCTION = (Scenario.RETURNS, Scenario.BUYS, Scenario.NO_CONSENT, Scenario.IGNORES)
 
 
 class Stage(StrEnum):
@@ -420,7 +422,12 @@ class DemoShop(threading.Thread):
 
     def _arrive(self) -> None:
         self.count += 1
-        shopper = new_shopper(self.rng, self.count, pick_scenario(self.rng), self._now())
+        scenario = (
+            INTRODUCTION[self.count - 1]
+            if self.count <= len(INTRODUCTION)
+            else pick_scenario(self.rng)
+        )
+        shopper = new_shopper(self.rng, self.count, scenario, self._now())
         count = sum(line.quantity for line in shopper.basket)
         items = f"{count} item{'s' if count > 1 else ''}"
         money = f"{shopper.total:,.2f} {CURRENCY}"

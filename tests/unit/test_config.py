@@ -213,7 +213,7 @@ def test_flow_naming_an_unknown_store(tmp_path: Path) -> None:
 
 
 def test_duplicate_store_ids(tmp_path: Path) -> None:
-    second = "  - id: demo\n    platform: generic\n    name: Other\n"
+    second = "  - id: demo\n    platform: generic\n    insecure: true\n    name: Other\n"
     message = error_of(tmp_path, MINIMAL.replace("flows:\n", second + "flows:\n"))
 
     assert message.endswith(

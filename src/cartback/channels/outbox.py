@@ -36,7 +36,12 @@ class OutboxGateway:
                 seen.add(message.id)
         if self.echo:
             self._print(message)
-        return SendResult(SendStatus.SENT, sent_at=sent_at, provider_message_id=message.id)
+        return SendResult(
+            SendStatus.SENT,
+            sent_at=sent_at,
+            provider_message_id=message.id,
+            channel_used=message.channel,
+        )
 
     def _load_seen(self) -> set[str]:
         if self._seen is None:

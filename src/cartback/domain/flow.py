@@ -22,6 +22,12 @@ class WaitStep:
 class SendStep:
     channel: Channel
     template: str | None = None  # None: the channel's built-in default template
+    subject: str | None = None  # email
+    html_template: str | None = None  # email
+    title: str | None = None  # rcs card
+    image_url: str | None = None  # rcs card
+    button: str | None = None  # rcs card button text; the button opens the basket link
+    fallback: Channel | None = None  # rcs: sms where rcs does not reach
 
 
 Step = WaitStep | SendStep

@@ -153,15 +153,19 @@ messages = Table(
     Column("cost", Amount, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("link_code", String(32)),
-    Column(
-        "status", String(16), nullable=False
-    ),  # queued | sent | delivered | failed | undelivered
+    # queued | sent | delivered | failed | undelivered | skipped
+    Column("status", String(16), nullable=False),
     Column("provider_message_id", String(128)),
+    Column("provider_segments", Integer),  # the gateway's own count, beside ours
+    Column("channel_used", String(16)),  # rcs that reached the phone as sms says sms here
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error_code", String(32)),
     Column("error", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("status_at", UTCDateTime),
     UniqueConstraint("run_id", "step_index"),
+    Index(None, "provider_message_id"),
     Index(None, "cart_id"),
     Index(None, "store_id", "created_at"),
     Index(None, "recipient", "created_at"),
@@ -240,4 +244,44 @@ suppressions = Table(
     Column("source", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("channel", "address"),
+)
+
+message_attempts = Table(
+    "message_attempts",
+    metadata,
+    _id(),
+    Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # sent | failed | retry | skipped
+    Column("http_status", Integer),
+    Column("error", Text),
+    UniqueConstraint("message_id", "number"),
+)
+
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    _id(),
+    Column("provider", String(32), nullable=False),
+    Column("provider_id", String(128), nullable=False),
+    Column("sender", String(20), nullable=False),
+    Column("recipient", String(64)),
+    Column("text", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("action", String(16)),  # stop | start | none
+    UniqueConstraint("provider", "provider_id"),
+    Index(None, "sender", "received_at"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),  # e.g. magento:<store>:carts
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("retry_at", UTCDateTime),
 )
