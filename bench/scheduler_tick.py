@@ -25,6 +25,10 @@ from cartback.store.tables import carts, metadata, runs
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 DUE = 50
+DUE_QUERY = (
+    "SELECT id FROM runs WHERE status='pending' AND next_run_at <= now() "
+    "ORDER BY next_run_at LIMIT 100"
+)
 
 
 def fill(engine: Engine, stored: int) -> None:
@@ -88,10 +92,10 @@ def time_claims(engine: Engine, repeats: int) -> float:
 
 def plan(engine: Engine) -> str:
     if engine.dialect.name == "sqlite":
-        sql = "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE status='pending' AND next_run_at <= :t ORDER BY next_run_at LIMIT 100"
+        sql = f"EXPLAIN QUERY PLAN {DUE_QUERY.replace('now()', ':t')}"
         rows = engine.connect().execute(text(sql), {"t": "2026-11-29 12:00:00"}).all()
         return "; ".join(str(r[-1]) for r in rows)
-    sql = "EXPLAIN SELECT id FROM runs WHERE status='pending' AND next_run_at <= now() ORDER BY next_run_at LIMIT 100"
+    sql = f"EXPLAIN {DUE_QUERY}"
     return "; ".join(r[0] for r in engine.connect().execute(text(sql)).all())
 
 
@@ -104,7 +108,9 @@ def bench(engine: Engine, label: str) -> None:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("ANALYZE"))
         figures[stored] = time_claims(engine, repeats=15)
-        print(f"{label}: {stored:>7,} stored runs, {DUE} due: claim {figures[stored] * 1000:.2f} ms")
+        print(
+            f"{label}: {stored:>7,} stored runs, {DUE} due: claim {figures[stored] * 1000:.2f} ms"
+        )
     ratio = figures[100_000] / figures[1_000]
     print(f"{label}: 100x more stored runs -> claim time x{ratio:.2f} (flat is ~1)")
     print(f"{label}: plan: {plan(engine)}")

@@ -31,7 +31,9 @@ class FakeGateway:
             self.sent.append(message)
         if self.respond is not None:
             return self.respond(message)
-        return SendResult(SendStatus.SENT, sent_at=self.clock.now(), provider_message_id=f"fake-{message.id}")
+        return SendResult(
+            SendStatus.SENT, sent_at=self.clock.now(), provider_message_id=f"fake-{message.id}"
+        )
 
     def texts(self) -> list[str]:
         with self._lock:

@@ -60,7 +60,8 @@ flows:
     abandon_after: 30m
     steps:
       - send: sms
-        template: "Hi {{{{ first_name }}}}, your basket at {{{{ store_name }}}} is saved: {{{{ link }}}}"
+        template: >-
+          Hi {{{{ first_name }}}}, your basket at {{{{ store_name }}}} is saved: {{{{ link }}}}
       - wait: 24h
       - send: email
 """
@@ -106,7 +107,9 @@ class Shop:
         return self.tick()
 
     def api(self, path: str, **params: Any) -> Any:
-        response = self.client.get(path, params=params, headers={"Authorization": f"Bearer {TOKEN}"})
+        response = self.client.get(
+            path, params=params, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -149,7 +152,9 @@ def order_payload(now: datetime, checkout: dict[str, Any] | None, **changes: Any
     return payload
 
 
-def make_runtime(db_url: str, tmp_path: Path, config: str = CONFIG, **fmt: Any) -> tuple[Runtime, FakeClock, FakeGateway]:
+def make_runtime(
+    db_url: str, tmp_path: Path, config: str = CONFIG, **fmt: Any
+) -> tuple[Runtime, FakeClock, FakeGateway]:
     path = tmp_path / "cartback.yaml"
     path.write_text(config.format(db_url=db_url, token=TOKEN, domain=DOMAIN, secret=SECRET, **fmt))
     settings = load_config(path, environ={})

@@ -12,7 +12,9 @@ def _reasons(cart: dict) -> list[str]:
     return [e["reason"] for e in cart["timeline"] if e["kind"] == "decision"]
 
 
-def test_abandoned_checkout_gets_one_sms_then_click_and_order_count_as_recovered(shop: Shop) -> None:
+def test_abandoned_checkout_gets_one_sms_then_click_and_order_count_as_recovered(
+    shop: Shop,
+) -> None:
     checkout = shop.checkout()
     assert shop.tick() == 0
     assert shop.advance(timedelta(minutes=29)) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cartback.domain.events import Consent, Customer, CartUpdated
+from cartback.domain.events import CartUpdated, Consent, Customer
 from cartback.store.tables import messages, runs
 from tests.integration.conftest import START, Shop, make_runtime
 
@@ -73,7 +73,9 @@ def test_two_workers_never_send_the_same_step_twice(db_url: str, tmp_path: Path)
         rt.engine.dispose()
 
 
-def test_a_crash_after_the_message_row_resends_the_same_id_once(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_after_the_message_row_resends_the_same_id_once(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shop.checkout()
     shop.clock.advance(timedelta(minutes=30))
     sender = shop.runtime.scheduler.sender

@@ -37,5 +37,7 @@ def test_outside_both_windows_nothing_is_attributed() -> None:
 
 
 def test_a_click_after_the_order_does_not_count() -> None:
-    won = attribute(ORDER_AT, [Touch("m", at(30), clicked_at=ORDER_AT + timedelta(minutes=1))], CLICK, SEND)
+    won = attribute(
+        ORDER_AT, [Touch("m", at(30), clicked_at=ORDER_AT + timedelta(minutes=1))], CLICK, SEND
+    )
     assert won is None

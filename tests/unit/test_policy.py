@@ -50,7 +50,9 @@ def test_everything_in_order_sends() -> None:
         ({"last_promotional_at": NOON_CPH - timedelta(hours=71)}, Action.SKIP, Reason.COOLDOWN),
     ],
 )
-def test_each_rule_stops_the_send_with_its_reason(change: dict, action: Action, reason: Reason) -> None:
+def test_each_rule_stops_the_send_with_its_reason(
+    change: dict, action: Action, reason: Reason
+) -> None:
     decision = decide(replace(OK, **change))
     assert (decision.action, decision.reason) == (action, reason)
     assert decision.detail and "+4520123456" not in decision.detail
@@ -62,7 +64,10 @@ def test_purchase_wins_over_every_other_reason() -> None:
 
 
 def test_a_message_older_than_the_cooldown_does_not_block() -> None:
-    assert decide(replace(OK, last_promotional_at=NOON_CPH - timedelta(hours=72))).action == Action.SEND
+    assert (
+        decide(replace(OK, last_promotional_at=NOON_CPH - timedelta(hours=72))).action
+        == Action.SEND
+    )
 
 
 def test_quiet_hours_defer_to_the_next_allowed_minute_in_the_recipients_zone() -> None:

@@ -9,7 +9,11 @@ from cartback.domain import sms
 from cartback.domain.events import Channel
 from cartback.engine.render import render
 
-CONTEXT = {"first_name": "Astrid", "store_name": "Nordic Knitwear", "link": "https://cb.example/r/AbCdEfGhIjKl"}
+CONTEXT = {
+    "first_name": "Astrid",
+    "store_name": "Nordic Knitwear",
+    "link": "https://cb.example/r/AbCdEfGhIjKl",
+}
 
 
 def test_a_template_gets_the_cart_facts() -> None:

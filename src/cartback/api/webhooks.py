@@ -1,4 +1,7 @@
-"""Webhook endpoints. Verify first (nothing is stored for a bad signature), then store, then parse."""
+"""Webhook endpoints.
+
+Verify first (nothing is stored for a bad signature), then store the raw delivery, then parse.
+"""
 
 from __future__ import annotations
 

@@ -145,7 +145,10 @@ def _quiet(facts: SendFacts) -> Decision | None:
     if allowed == facts.now:
         return None
     zones_text = ", ".join(zones)
-    detail = f"Quiet hours in the recipient's time zone ({zones_text}); moved to {allowed:%Y-%m-%d %H:%M} UTC."
+    detail = (
+        f"Quiet hours in the recipient's time zone ({zones_text}); "
+        f"moved to {allowed:%Y-%m-%d %H:%M} UTC."
+    )
     return Decision(Action.DEFER, Reason.QUIET_HOURS, detail, until=allowed)
 
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from cartback.domain.attribution import attribute
 from cartback.domain.events import (
@@ -21,6 +21,7 @@ from cartback.domain.events import (
 )
 from cartback.domain.flow import Flow
 from cartback.store import carts, consent, messages, queue
+from cartback.store.types import AnyRow
 
 log = logging.getLogger("cartback.ingest")
 
@@ -140,7 +141,7 @@ class EventApplier:
         if cart is None:
             log.info("order for an unknown cart", extra={"store": event.store_id})
 
-    def _matching_cart(self, conn: Connection, event: OrderPlaced) -> Row[Any] | None:
+    def _matching_cart(self, conn: Connection, event: OrderPlaced) -> AnyRow | None:
         return carts.match_for_order(
             conn,
             event.store_id,
@@ -153,7 +154,7 @@ class EventApplier:
         )
 
     def _close_cart(
-        self, conn: Connection, cart: Row[Any], event: OrderPlaced, now: datetime
+        self, conn: Connection, cart: AnyRow, event: OrderPlaced, now: datetime
     ) -> dict[str, Any]:
         """Mark the cart bought and cancel its steps, in the ingest transaction; attribute."""
         locked = carts.get_for_update(conn, cart.id)

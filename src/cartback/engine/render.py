@@ -11,10 +11,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from cartback.domain.events import Channel
 
+_SHORT = (
+    "Hi {{ first_name }}, your basket at {{ store_name }} is saved. Finish your order: {{ link }}"
+)
 DEFAULT_TEMPLATES: Mapping[Channel, str] = {
     # One GSM-7 segment with a store name of up to ~40 characters and a 40-character link.
-    Channel.SMS: "Hi {{ first_name }}, your basket at {{ store_name }} is saved. Finish your order: {{ link }}",
-    Channel.RCS: "Hi {{ first_name }}, your basket at {{ store_name }} is saved. Finish your order: {{ link }}",
+    Channel.SMS: _SHORT,
+    Channel.RCS: _SHORT,
     Channel.EMAIL: (
         "Hi {{ first_name }},\n\nYou left something in your basket at {{ store_name }}. "
         "It is saved for you:\n\n{{ link }}\n\nSee you soon,\n{{ store_name }}"

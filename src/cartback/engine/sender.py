@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row
+from sqlalchemy import Connection, Engine
 
 from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendStatus
 from cartback.clock import Clock
@@ -24,6 +24,7 @@ from cartback.domain.redact import mask_email, mask_phone
 from cartback.engine.render import render
 from cartback.store import carts, consent, messages, queue
 from cartback.store.db import write_transaction
+from cartback.store.types import AnyRow
 
 log = logging.getLogger("cartback.sender")
 
@@ -102,7 +103,7 @@ class Sender:
         return decision
 
     def _resume(
-        self, conn: Connection, claim: queue.Claimed, index: int, existing: Row[Any], now: datetime
+        self, conn: Connection, claim: queue.Claimed, index: int, existing: AnyRow, now: datetime
     ) -> OutgoingMessage | Decision:
         """A message row exists for this step: a crash came between writing it and the gateway.
 
@@ -123,7 +124,7 @@ class Sender:
     def _facts(
         self,
         conn: Connection,
-        cart: Row[Any],
+        cart: AnyRow,
         claim: queue.Claimed,
         channel: Channel,
         store: StoreInfo,
@@ -185,7 +186,7 @@ class Sender:
         flow: Flow,
         index: int,
         step: SendStep,
-        cart: Row[Any],
+        cart: AnyRow,
         store: StoreInfo,
         address: str | None,
         now: datetime,
@@ -263,7 +264,7 @@ class Sender:
             )
 
 
-def _context(cart: Row[Any], store: StoreInfo, link: str) -> dict[str, Any]:
+def _context(cart: AnyRow, store: StoreInfo, link: str) -> dict[str, Any]:
     return {
         "first_name": cart.first_name or "",
         "last_name": cart.last_name or "",

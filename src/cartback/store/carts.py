@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from cartback.store.tables import carts, orders
+from cartback.store.types import AnyRow
 
 OPEN = "open"
 ABANDONED = "abandoned"
@@ -17,7 +18,7 @@ DELETED = "deleted"
 LIVE = (OPEN, ABANDONED)
 
 
-def find(conn: Connection, store_id: str, cart_key: str) -> Row[Any] | None:
+def find(conn: Connection, store_id: str, cart_key: str) -> AnyRow | None:
     return conn.execute(
         select(carts).where(carts.c.store_id == store_id, carts.c.cart_key == cart_key)
     ).first()
@@ -25,7 +26,7 @@ def find(conn: Connection, store_id: str, cart_key: str) -> Row[Any] | None:
 
 def find_deleted_target(
     conn: Connection, store_id: str, cart_key: str | None, cart_token: str | None
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """The cart a delete names: by its key, else the newest live cart with that cart token."""
     if cart_key:
         return find(conn, store_id, cart_key)
@@ -37,11 +38,11 @@ def find_deleted_target(
     ).first()
 
 
-def get(conn: Connection, cart_id: int) -> Row[Any] | None:
+def get(conn: Connection, cart_id: int) -> AnyRow | None:
     return conn.execute(select(carts).where(carts.c.id == cart_id)).first()
 
 
-def get_for_update(conn: Connection, cart_id: int) -> Row[Any] | None:
+def get_for_update(conn: Connection, cart_id: int) -> AnyRow | None:
     """The cart, locked against a concurrent order until this transaction ends (PostgreSQL)."""
     return conn.execute(select(carts).where(carts.c.id == cart_id).with_for_update()).first()
 
@@ -70,7 +71,7 @@ def match_for_order(
     email: str | None,
     phone: str | None,
     since: datetime,
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """The cart an order closes: by checkout token, then cart token, then the same person."""
     for column, value in ((carts.c.cart_key, checkout_token), (carts.c.cart_token, cart_token)):
         if value:
@@ -92,7 +93,7 @@ def _match_person(
     email: str | None,
     phone: str | None,
     since: datetime,
-) -> Row[Any] | None:
+) -> AnyRow | None:
     same = [
         column == value
         for column, value in (
@@ -117,7 +118,7 @@ def _match_person(
     ).first()
 
 
-def find_order(conn: Connection, store_id: str, order_key: str) -> Row[Any] | None:
+def find_order(conn: Connection, store_id: str, order_key: str) -> AnyRow | None:
     return conn.execute(
         select(orders).where(orders.c.store_id == store_id, orders.c.order_key == order_key)
     ).first()
@@ -146,7 +147,7 @@ def ordered_since(
     return found is not None
 
 
-def order_for_cart(conn: Connection, cart_id: int) -> Row[Any] | None:
+def order_for_cart(conn: Connection, cart_id: int) -> AnyRow | None:
     return conn.execute(
         select(orders).where(orders.c.cart_id == cart_id).order_by(orders.c.placed_at).limit(1)
     ).first()
@@ -159,7 +160,7 @@ def listing(
     status: str | None,
     limit: int,
     offset: int,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     query = select(carts)
     if store_id:
         query = query.where(carts.c.store_id == store_id)

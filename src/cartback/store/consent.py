@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cartback.store.tables import consent_ledger, suppressions
+from cartback.store.types import AnyRow
 
 
-def latest(conn: Connection, store_id: str, channel: str, address: str) -> Row[Any] | None:
+def latest(conn: Connection, store_id: str, channel: str, address: str) -> AnyRow | None:
     return conn.execute(
         select(consent_ledger)
         .where(
@@ -34,7 +35,7 @@ def record(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(consent_ledger).values(**values))
 
 
-def history(conn: Connection, store_id: str, addresses: Sequence[str]) -> Sequence[Row[Any]]:
+def history(conn: Connection, store_id: str, addresses: Sequence[str]) -> Sequence[AnyRow]:
     return conn.execute(
         select(consent_ledger)
         .where(consent_ledger.c.store_id == store_id, consent_ledger.c.address.in_(addresses))

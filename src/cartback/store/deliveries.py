@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cartback.store.tables import deliveries
+from cartback.store.types import AnyRow
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -57,7 +57,7 @@ def record(conn: Connection, delivery: NewDelivery) -> tuple[int, bool]:
     return int(row_id), False
 
 
-def _find(conn: Connection, delivery: NewDelivery) -> Row[Any] | None:
+def _find(conn: Connection, delivery: NewDelivery) -> AnyRow | None:
     if delivery.delivery_key is None:
         return None
     return conn.execute(
@@ -77,13 +77,13 @@ def mark(conn: Connection, delivery_id: int, status: str, at: datetime, error: s
     )
 
 
-def get(conn: Connection, delivery_id: int) -> Row[Any] | None:
+def get(conn: Connection, delivery_id: int) -> AnyRow | None:
     return conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
 
 
 def listing(
     conn: Connection, *, status: str | None = None, store_id: str | None = None, limit: int = 100
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     query = select(
         deliveries.c.id,
         deliveries.c.platform,

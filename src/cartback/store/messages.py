@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from cartback.domain.attribution import Touch
 from cartback.store.tables import clicks, links, messages
+from cartback.store.types import AnyRow
 
 QUEUED = "queued"
 SENT = "sent"
@@ -18,7 +19,7 @@ DELIVERED = "delivered"
 OUT = (SENT, DELIVERED)
 
 
-def for_step(conn: Connection, run_id: int, step_index: int) -> Row[Any] | None:
+def for_step(conn: Connection, run_id: int, step_index: int) -> AnyRow | None:
     return conn.execute(
         select(messages).where(messages.c.run_id == run_id, messages.c.step_index == step_index)
     ).first()
@@ -36,11 +37,11 @@ def set_status(conn: Connection, message_id: str, **values: Any) -> None:
     conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
 
 
-def link(conn: Connection, code: str) -> Row[Any] | None:
+def link(conn: Connection, code: str) -> AnyRow | None:
     return conn.execute(select(links).where(links.c.code == code)).first()
 
 
-def record_click(conn: Connection, row: Row[Any], at: datetime, user_agent: str | None) -> None:
+def record_click(conn: Connection, row: AnyRow, at: datetime, user_agent: str | None) -> None:
     conn.execute(
         insert(clicks).values(
             code=row.code,
@@ -68,7 +69,7 @@ def touches(conn: Connection, cart_id: int) -> list[Touch]:
     return [_touch(r) for r in rows if r.sent_at is not None]
 
 
-def _touch(row: Row[Any]) -> Touch:
+def _touch(row: AnyRow) -> Touch:
     return Touch(row.id, row.sent_at, row.clicked_at)
 
 
@@ -85,13 +86,13 @@ def last_to_recipient(
     return value
 
 
-def for_cart(conn: Connection, cart_id: int) -> Sequence[Row[Any]]:
+def for_cart(conn: Connection, cart_id: int) -> Sequence[AnyRow]:
     return conn.execute(
         select(messages).where(messages.c.cart_id == cart_id).order_by(messages.c.created_at)
     ).all()
 
 
-def clicks_for_cart(conn: Connection, cart_id: int) -> Sequence[Row[Any]]:
+def clicks_for_cart(conn: Connection, cart_id: int) -> Sequence[AnyRow]:
     return conn.execute(
         select(clicks).where(clicks.c.cart_id == cart_id).order_by(clicks.c.at)
     ).all()
@@ -104,7 +105,7 @@ def listing(
     status: str | None,
     limit: int,
     offset: int,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     query = select(messages)
     if store_id:
         query = query.where(messages.c.store_id == store_id)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from cartback.store.db import write_transaction
 from cartback.store.tables import decisions, runs
+from cartback.store.types import AnyRow
 
 PENDING = "pending"
 DONE = "done"
@@ -54,7 +55,7 @@ def claim_due(engine: Engine, now: datetime, limit: int, lease: timedelta) -> li
     return [Claimed(r.id, r.cart_id, r.flow_id, r.step_index, token) for r in rows]
 
 
-def for_cart(conn: Connection, cart_id: int) -> Row[Any] | None:
+def for_cart(conn: Connection, cart_id: int) -> AnyRow | None:
     return conn.execute(select(runs).where(runs.c.cart_id == cart_id)).first()
 
 
@@ -132,7 +133,7 @@ def _owned_update(conn: Connection, claim: Claimed, **values: Any) -> bool:
     return result.rowcount == 1
 
 
-def cancel_for_cart(conn: Connection, cart_id: int, reason: str, now: datetime) -> Row[Any] | None:
+def cancel_for_cart(conn: Connection, cart_id: int, reason: str, now: datetime) -> AnyRow | None:
     """Cancel the cart's pending run, whoever holds it; returns the run that was cancelled."""
     return conn.execute(
         update(runs)
@@ -152,7 +153,7 @@ def record_decision(conn: Connection, **values: Any) -> None:
     conn.execute(insert(decisions).values(**values))
 
 
-def decisions_for_cart(conn: Connection, cart_id: int) -> Sequence[Row[Any]]:
+def decisions_for_cart(conn: Connection, cart_id: int) -> Sequence[AnyRow]:
     return conn.execute(
         select(decisions).where(decisions.c.cart_id == cart_id).order_by(decisions.c.id)
     ).all()

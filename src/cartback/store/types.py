@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
-from sqlalchemy import DateTime, Dialect, Numeric, String
+from sqlalchemy import DateTime, Dialect, Numeric, Row, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -54,3 +54,7 @@ class Amount(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value))
+
+
+# A result row of any width (SQLAlchemy 2.1 types rows by their columns).
+AnyRow = Row[Unpack[tuple[Any, ...]]]  # noqa: UP044 (readable on every 3.11 tool)
