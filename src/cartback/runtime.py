@@ -5,29 +5,28 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from cartback.channels.base import Gateway
-from cartback.channels.outbox import OutboxGateway
+from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
-from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig
+from cartback.config import Settings
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.quiet_hours import QuietHours
 from cartback.engine.apply import Windows
+from cartback.engine.compose import Composer
+from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
-from cartback.engine.sender import ChannelSetup, Sender, SenderSettings, StoreInfo
+from cartback.engine.sender import Sender, SenderSettings, StoreInfo
+from cartback.gateways import Gateways, build_gateways, channel_setups
 from cartback.store import migrate
 from cartback.store.db import connect
 
 log = logging.getLogger("cartback")
-
-
-class UnsupportedProvider(ValueError):
-    pass
 
 
 @dataclass
@@ -37,7 +36,8 @@ class Runtime:
     clock: Clock
     ingest: IngestService
     scheduler: Scheduler
-    gateways: dict[Channel, Gateway] = field(default_factory=dict)
+    feedback: Feedback
+    gateways: Gateways
 
     def flow(self, flow_id: str) -> Flow | None:
         return next((f for f in self.settings.domain_flows() if f.id == flow_id), None)
@@ -54,19 +54,32 @@ def build(
     clock = clock or SystemClock()
     engine = engine or connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
-    built = dict(gateways) if gateways is not None else _gateways(settings, clock, echo_outbox)
+    built = build_gateways(settings, clock, echo=echo_outbox)
+    if gateways is not None:
+        built.by_channel = dict(gateways)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
     ingest = IngestService(engine, clock, settings.flows_for_store, windows)
     sender = Sender(
         engine,
         clock,
         _store_info(settings),
-        _channel_setups(settings, built),
+        channel_setups(settings, built.by_channel),
         _sender_settings(settings),
+        _composer(settings),
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(engine, clock, flows.get, sender, scheduling)
-    return Runtime(settings, engine, clock, ingest, scheduler, built)
+    return Runtime(settings, engine, clock, ingest, scheduler, Feedback(engine, clock), built)
+
+
+def _composer(settings: Settings) -> Composer:
+    sms, email = settings.channels.sms, settings.channels.email
+    return Composer(
+        public_url=settings.public_url,
+        unsubscribe_key=key_from(settings.api_token),
+        transliterate=bool(sms and sms.transliterate),
+        unsubscribe_mailto=(email.unsubscribe_mailto or email.from_address) if email else None,
+    )
 
 
 def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> None:
@@ -101,54 +114,6 @@ class StoreInfoLookup:
             # A store removed from the config while its carts still run: keep going neutrally.
             return StoreInfo(store_id, store_id, "UTC", None)
         return found
-
-
-def _gateways(settings: Settings, clock: Clock, echo: bool) -> dict[Channel, Gateway]:
-    built: dict[Channel, Gateway] = {}
-    outboxes: dict[str, OutboxGateway] = {}
-    sms = settings.channels.sms
-    if sms is not None:
-        built[Channel.SMS] = _sms_gateway(sms, clock, echo, outboxes)
-    email = settings.channels.email
-    if email is not None:
-        built[Channel.EMAIL] = _email_gateway(email, clock, echo, outboxes)
-    return built
-
-
-def _outbox(
-    path: str, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
-) -> OutboxGateway:
-    if path not in outboxes:  # sms and email may share one file; one writer per file
-        outboxes[path] = OutboxGateway(path, clock, echo=echo)
-    return outboxes[path]
-
-
-def _sms_gateway(
-    config: SmsChannelConfig, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
-) -> Gateway:
-    if config.provider == "outbox":
-        return _outbox(config.path, clock, echo, outboxes)
-    raise UnsupportedProvider(f"channels.sms.provider: {config.provider!r} is not available yet")
-
-
-def _email_gateway(
-    config: EmailChannelConfig, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
-) -> Gateway:
-    if config.provider == "outbox":
-        return _outbox(config.path, clock, echo, outboxes)
-    raise UnsupportedProvider(f"channels.email.provider: {config.provider!r} is not available yet")
-
-
-def _channel_setups(
-    settings: Settings, gateways: Mapping[Channel, Gateway]
-) -> dict[Channel, ChannelSetup]:
-    setups: dict[Channel, ChannelSetup] = {}
-    sms, email = settings.channels.sms, settings.channels.email
-    if Channel.SMS in gateways and sms is not None:
-        setups[Channel.SMS] = ChannelSetup(gateways[Channel.SMS], sms.sender, sms.cost_per_segment)
-    if Channel.EMAIL in gateways and email is not None:
-        setups[Channel.EMAIL] = ChannelSetup(gateways[Channel.EMAIL], email.from_address)
-    return setups
 
 
 class WorkerThread(threading.Thread):

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from cartback.api.deps import RuntimeDep
 from cartback.runtime import Runtime
 from cartback.store import messages
+from cartback.store.db import write_transaction
 
 router = APIRouter(tags=["links"])
 log = logging.getLogger("cartback.links")
@@ -33,7 +34,7 @@ async def follow(code: str, request: Request, rt: RuntimeDep) -> Response:
 def _click(rt: Runtime, code: str, user_agent: str | None) -> str | None:
     if not code.replace("-", "").replace("_", "").isalnum() or len(code) > 32:
         return None
-    with rt.engine.begin() as conn:
+    with write_transaction(rt.engine) as conn:
         row = messages.link(conn, code)
         if row is None:
             return None

@@ -37,6 +37,9 @@ class Reason(StrEnum):
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
     NO_RECOVERY_URL = "no_recovery_url"
     FLOW_REMOVED = "flow_removed"
+    RCS_FALLBACK = "rcs_fallback"
+    GATEWAY_RETRY = "gateway_retry"
+    GATEWAY_FAILED = "gateway_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ class IngestService:
 
     def receive(self, delivery: Delivery, parse: Parser) -> IngestResult:
         now = self.clock.now()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             delivery_id, duplicate = deliveries.record(
                 conn,
                 deliveries.NewDelivery(
@@ -94,7 +94,7 @@ class IngestService:
         return IngestResult(Outcome.PROCESSED, delivery_id, events=len(events))
 
     def _failed(self, delivery_id: int, error: str, now: datetime) -> IngestResult:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             deliveries.mark(conn, delivery_id, deliveries.FAILED, now, error)
         log.warning("delivery failed to parse", extra={"delivery_id": delivery_id, "error": error})
         return IngestResult(Outcome.FAILED, delivery_id, error=error)

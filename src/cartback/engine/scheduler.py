@@ -115,7 +115,7 @@ class Scheduler:
 
     def _wait(self, claim: queue.Claimed, index: int, duration: timedelta) -> None:
         now = self.clock.now()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             queue.advance(conn, claim, index + 1, now + duration, now)
 
     def _send(self, claim: queue.Claimed, flow: Flow, index: int, step: SendStep) -> _Next:
@@ -128,7 +128,7 @@ class Scheduler:
         self, claim: queue.Claimed, status: str, reason: Reason, detail: str, action: str = "cancel"
     ) -> None:
         now = self.clock.now()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             self._finish_in(conn, claim, status, reason, detail, now, action=action)
 
     def _finish_in(

@@ -1,27 +1,33 @@
-"""One send step: policy right before the send, the message row before the gateway call."""
+"""One send step: policy right before the send, the message row before the gateway call.
+
+At most once per step to the customer: the message row (unique per run and step) is written in
+the same transaction as the decision, before the gateway is called. A crash in between leaves the
+row queued; the next claim sends it again under the same id, which the gateway deduplicates.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import secrets
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendStatus
 from cartback.clock import Clock
-from cartback.domain import sms
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
 from cartback.domain.phone import phone_timezones
 from cartback.domain.policy import Action, Decision, Reason, SendFacts, decide
 from cartback.domain.quiet_hours import QuietHours
 from cartback.domain.redact import mask_email, mask_phone
-from cartback.engine.render import render
+from cartback.engine.compose import Composer, sms_figures
+from cartback.engine.retry import Breaker, RetryPolicy
 from cartback.store import carts, consent, messages, queue
 from cartback.store.db import write_transaction
 from cartback.store.types import AnyRow
@@ -42,6 +48,7 @@ class ChannelSetup:
     gateway: Gateway
     sender: str | None
     cost_per_segment: Decimal = Decimal("0")
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,13 @@ class SenderSettings:
     public_url: str
     cooldown: timedelta
     quiet_hours: QuietHours | None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    message: OutgoingMessage
+    setup: ChannelSetup
+    attempts: int  # tries already made
 
 
 class Sender:
@@ -59,42 +73,58 @@ class Sender:
         stores: Callable[[str], StoreInfo],
         channels: Mapping[Channel, ChannelSetup],
         settings: SenderSettings,
+        composer: Composer,
+        *,
+        breaker: Breaker | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.stores = stores
         self.channels = channels
         self.settings = settings
+        self.composer = composer
+        self.breaker = breaker or Breaker()
+        self.rng = rng or random.Random()
 
     def run_step(self, claim: queue.Claimed, flow: Flow, index: int, step: SendStep) -> Decision:
         with write_transaction(self.engine) as conn:
             prepared = self._prepare(conn, claim, flow, index, step)
         if isinstance(prepared, Decision):
             return prepared
-        self._deliver(prepared)
-        return Decision(Action.SEND, Reason.OK, "sent")
+        return self._deliver(claim, flow.id, index, prepared)
+
+    def route(self, step: SendStep) -> Channel | None:
+        """The channel that will carry a step: RCS falls back to SMS where there is no RCS."""
+        if step.channel in self.channels:
+            return step.channel
+        if step.channel == Channel.RCS and step.fallback == Channel.SMS:
+            return Channel.SMS if Channel.SMS in self.channels else None
+        return None
+
+    # deciding and writing the message ----------------------------------------------------
 
     def _prepare(
         self, conn: Connection, claim: queue.Claimed, flow: Flow, index: int, step: SendStep
-    ) -> OutgoingMessage | Decision:
-        """Decide, and if sending, write the message row; all in one locked transaction."""
+    ) -> Prepared | Decision:
         now = self.clock.now()
         cart = carts.get_for_update(conn, claim.cart_id)
         if cart is None:
             raise LookupError(f"run {claim.id} points at a missing cart {claim.cart_id}")
         existing = messages.for_step(conn, claim.id, index)
         if existing is not None:
-            return self._resume(conn, claim, index, existing, now)
+            return self._resume(cart, step, existing)
         store = self.stores(cart.store_id)
-        facts = self._facts(conn, cart, claim, step.channel, store, now)
-        decision = decide(facts)
+        route = self.route(step)
+        decision = decide(self._facts(conn, cart, claim, step.channel, route, store, now))
         self._record(conn, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:
             if not queue.hold(conn, claim):
                 raise RuntimeError(f"run {claim.id} lost its claim")
-            return self._write_message(
-                conn, claim, flow, index, step, cart, store, facts.address, now
-            )
+            assert route is not None
+            if route != step.channel:
+                self._note_fallback(conn, claim, flow.id, index, now)
+            return self._write(conn, claim, flow.id, index, step, route, cart, store, now)
         if decision.action == Action.CANCEL:
             queue.finish(conn, claim, queue.CANCELLED, str(decision.reason), now)
         elif decision.action == Action.DEFER:
@@ -102,24 +132,25 @@ class Sender:
             queue.advance(conn, claim, index, decision.until, now)
         return decision
 
-    def _resume(
-        self, conn: Connection, claim: queue.Claimed, index: int, existing: AnyRow, now: datetime
-    ) -> OutgoingMessage | Decision:
-        """A message row exists for this step: a crash came between writing it and the gateway.
-
-        It is sent again under the same id, which the gateway deduplicates; never a new message.
-        """
+    def _resume(self, cart: AnyRow, step: SendStep, existing: AnyRow) -> Prepared | Decision:
+        """A message row exists for this step: resend it under the same id, or move on."""
         if existing.status != messages.QUEUED:
             return Decision(Action.SKIP, Reason.OK, "already sent")
-        log.info("resending queued message", extra={"message_id": existing.id, "run_id": claim.id})
-        return OutgoingMessage(
-            id=existing.id,
-            channel=Channel(existing.channel),
-            to=existing.recipient,
+        route = Channel(existing.channel)
+        setup = self.channels.get(route)
+        if setup is None:
+            return Decision(Action.SKIP, Reason.CHANNEL_NOT_CONFIGURED, "channel removed")
+        message = self.composer.compose(
+            message_id=existing.id,
+            route=route,
+            step=step,
+            cart=cart,
+            store_name=self.stores(cart.store_id).name,
             sender=existing.sender,
-            text=existing.body,
-            subject=None,
+            link_code=existing.link_code,
         )
+        log.info("sending queued message again", extra={"message_id": existing.id})
+        return Prepared(message, setup, existing.attempts)
 
     def _facts(
         self,
@@ -127,30 +158,29 @@ class Sender:
         cart: AnyRow,
         claim: queue.Claimed,
         channel: Channel,
+        route: Channel | None,
         store: StoreInfo,
         now: datetime,
     ) -> SendFacts:
         address = cart.email if channel == Channel.EMAIL else cart.phone
-        consent_channel = Channel.SMS if channel == Channel.RCS else channel
+        kind = "email" if channel == Channel.EMAIL else "sms"  # rcs shares the sms consent
         zones = phone_timezones(cart.phone) if cart.phone else ()
+        bought = cart.status == carts.PURCHASED or carts.ordered_since(
+            conn, cart.store_id, cart.email, cart.phone, cart.last_activity_at
+        )
+        last = messages.last_to_recipient(conn, address, exclude_run=claim.id) if address else None
         return SendFacts(
             channel=channel,
             now=now,
-            purchased=cart.status == carts.PURCHASED
-            or carts.ordered_since(
-                conn, cart.store_id, cart.email, cart.phone, cart.last_activity_at
-            ),
+            purchased=bought,
             deleted=cart.status == carts.DELETED,
             address=address,
             phone_raw=cart.phone_raw,
-            consent=bool(address)
-            and consent.granted(conn, cart.store_id, consent_channel, address),
-            suppressed=bool(address) and consent.is_suppressed(conn, consent_channel, address),
-            channel_configured=channel in self.channels,
+            consent=bool(address) and consent.granted(conn, cart.store_id, kind, address),
+            suppressed=bool(address) and consent.is_suppressed(conn, kind, address),
+            channel_configured=route is not None,
             has_recovery_url=bool(cart.recovery_url),
-            last_promotional_at=messages.last_to_recipient(conn, address, exclude_run=claim.id)
-            if address
-            else None,
+            last_promotional_at=last,
             cooldown=self.settings.cooldown,
             quiet_hours=self.settings.quiet_hours,
             zones=zones or (store.timezone,),
@@ -165,6 +195,8 @@ class Sender:
         index: int,
         decision: Decision,
         now: datetime,
+        *,
+        action: str | None = None,
     ) -> None:
         queue.record_decision(
             conn,
@@ -173,31 +205,43 @@ class Sender:
             flow_id=flow_id,
             step_index=index,
             at=now,
-            action=str(decision.action),
+            action=action or str(decision.action),
             reason=str(decision.reason),
             detail=decision.detail,
             until=decision.until,
         )
 
-    def _write_message(
+    def _note_fallback(
+        self, conn: Connection, claim: queue.Claimed, flow_id: str, index: int, now: datetime
+    ) -> None:
+        detail = "The SMS provider offers no RCS, so the step's SMS fallback was sent instead."
+        note = Decision(Action.SEND, Reason.RCS_FALLBACK, detail)
+        self._record(conn, claim, flow_id, index, note, now, action="fallback")
+
+    def _write(
         self,
         conn: Connection,
         claim: queue.Claimed,
-        flow: Flow,
+        flow_id: str,
         index: int,
         step: SendStep,
+        route: Channel,
         cart: AnyRow,
         store: StoreInfo,
-        address: str | None,
         now: datetime,
-    ) -> OutgoingMessage:
-        assert address is not None
-        setup = self.channels[step.channel]
-        message_id = secrets.token_hex(16)
-        code = secrets.token_urlsafe(9)
-        link = f"{self.settings.public_url}/r/{code}"
-        rendered = render(step.channel, step.template, _context(cart, store, link))
-        segments, encoding, cost = _cost(step.channel, rendered.text, setup.cost_per_segment)
+    ) -> Prepared:
+        setup = self.channels[route]
+        message_id, code = secrets.token_hex(16), secrets.token_urlsafe(9)
+        message = self.composer.compose(
+            message_id=message_id,
+            route=route,
+            step=step,
+            cart=cart,
+            store_name=store.name,
+            sender=setup.sender,
+            link_code=code,
+        )
+        segments, encoding, cost = sms_figures(route, message.text, setup.cost_per_segment)
         messages.insert_message(
             conn,
             {
@@ -205,13 +249,13 @@ class Sender:
                 "store_id": cart.store_id,
                 "cart_id": cart.id,
                 "run_id": claim.id,
-                "flow_id": flow.id,
+                "flow_id": flow_id,
                 "step_index": index,
-                "channel": str(step.channel),
+                "channel": str(route),
                 "provider": setup.gateway.name,
-                "recipient": address,
+                "recipient": message.to,
                 "sender": setup.sender,
-                "body": rendered.text,
+                "body": message.text,
                 "encoding": encoding,
                 "segments": segments,
                 "cost": cost,
@@ -231,53 +275,117 @@ class Sender:
                 "created_at": now,
             },
         )
-        return OutgoingMessage(
-            message_id, step.channel, address, setup.sender, rendered.text, rendered.subject
-        )
+        return Prepared(message, setup, 0)
 
-    def _deliver(self, message: OutgoingMessage) -> None:
-        gateway = self.channels[message.channel].gateway
+    # calling the gateway -----------------------------------------------------------------
+
+    def _deliver(
+        self, claim: queue.Claimed, flow_id: str, index: int, prepared: Prepared
+    ) -> Decision:
+        gateway = prepared.setup.gateway
+        now = self.clock.now()
+        resting = self.breaker.open_until(gateway.name, now)
+        if resting is not None:
+            return self._postpone(
+                claim, flow_id, index, prepared, resting, "is resting after failures"
+            )
+        result, duration_ms = self._call(gateway, prepared.message)
+        self.breaker.record(gateway.name, result.status == SendStatus.RETRY, now)
+        number = prepared.attempts + 1
+        with write_transaction(self.engine) as conn:
+            messages.record_attempt(
+                conn,
+                message_id=prepared.message.id,
+                number=number,
+                started_at=now,
+                duration_ms=duration_ms,
+                outcome=str(result.status),
+                http_status=result.http_status,
+                error=result.error,
+            )
+        self._log(prepared.message, result)
+        if result.status == SendStatus.RETRY and number < prepared.setup.retry.max_attempts:
+            retry_at = now + prepared.setup.retry.delay(number, self.rng)
+            return self._postpone(
+                claim, flow_id, index, prepared, retry_at, f"did not answer ({result.error})"
+            )
+        self._store_outcome(prepared, result, number, now)
+        if result.status == SendStatus.SENT:
+            return Decision(Action.SEND, Reason.OK, "sent")
+        return Decision(Action.SKIP, Reason.GATEWAY_FAILED, result.error or str(result.status))
+
+    def _call(self, gateway: Gateway, message: OutgoingMessage) -> tuple[SendResult, int]:
+        started = time.perf_counter()
         try:
             result = gateway.send(message)
         except Exception as exc:  # a gateway bug must not lose the record of the attempt
             log.exception("gateway raised", extra={"message_id": message.id})
-            result = SendResult(SendStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
-        self._store_result(message, result)
+            result = SendResult(SendStatus.RETRY, error=f"{type(exc).__name__}: {exc}")
+        return result, int((time.perf_counter() - started) * 1000)
+
+    def _postpone(
+        self,
+        claim: queue.Claimed,
+        flow_id: str,
+        index: int,
+        prepared: Prepared,
+        until: datetime,
+        why: str,
+    ) -> Decision:
+        now = self.clock.now()
+        detail = (
+            f"{prepared.setup.gateway.name} {why}; message {prepared.message.id} is tried again "
+            f"at {until:%Y-%m-%d %H:%M:%S} UTC."
+        )
+        decision = Decision(Action.DEFER, Reason.GATEWAY_RETRY, detail, until=until)
+        with write_transaction(self.engine) as conn:
+            messages.set_status(conn, prepared.message.id, error=why, status_at=now)
+            queue.advance(conn, claim, index, until, now)
+            self._record(conn, claim, flow_id, index, decision, now)
+        return decision
+
+    def _store_outcome(
+        self, prepared: Prepared, result: SendResult, attempts: int, now: datetime
+    ) -> None:
+        values: dict[str, object] = {
+            "status": _final_status(result),
+            "provider_message_id": result.provider_message_id,
+            "error": result.error if result.status != SendStatus.SENT else None,
+            "error_code": result.error_code,
+            "status_at": now,
+        }
+        if result.status == SendStatus.SENT:
+            values["sent_at"] = result.sent_at or now
+        if result.status == SendStatus.RETRY:
+            values["error"] = f"gave up after {attempts} attempts: {result.error}"
+        if result.channel_used is not None:
+            values["channel_used"] = str(result.channel_used)
+        with write_transaction(self.engine) as conn:
+            row = messages.get(conn, prepared.message.id)
+            if result.provider_segments is not None and row is not None and row.segments:
+                values["provider_segments"] = result.provider_segments
+                values["cost"] = row.cost / row.segments * result.provider_segments
+            messages.set_status(conn, prepared.message.id, **values)
+            if result.suppress:
+                kind = "email" if prepared.message.channel == Channel.EMAIL else "sms"
+                reason = f"gateway:{result.error_code or 'opted-out'}"
+                consent.suppress(
+                    conn, kind, prepared.message.to, reason, prepared.setup.gateway.name, now
+                )
+
+    def _log(self, message: OutgoingMessage, result: SendResult) -> None:
         to = mask_email(message.to) if message.channel == Channel.EMAIL else mask_phone(message.to)
         log.info(
-            "message %s",
+            "gateway answered %s",
             result.status,
             extra={"message_id": message.id, "to": to, "channel": str(message.channel)},
         )
 
-    def _store_result(self, message: OutgoingMessage, result: SendResult) -> None:
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            messages.set_status(
-                conn,
-                message.id,
-                status=str(result.status),
-                provider_message_id=result.provider_message_id,
-                error=result.error,
-                sent_at=result.sent_at or now if result.status == SendStatus.SENT else None,
-                status_at=now,
-            )
 
-
-def _context(cart: AnyRow, store: StoreInfo, link: str) -> dict[str, Any]:
+def _final_status(result: SendResult) -> str:
     return {
-        "first_name": cart.first_name or "",
-        "last_name": cart.last_name or "",
-        "store_name": store.name,
-        "link": link,
-        "total": cart.total,
-        "currency": cart.currency,
-        "items": cart.items,
-    }
-
-
-def _cost(channel: Channel, text: str, per_segment: Decimal) -> tuple[int, str | None, Decimal]:
-    if channel not in (Channel.SMS, Channel.RCS):
-        return 0, None, Decimal("0")
-    info = sms.analyse(text)
-    return info.segments, str(info.encoding), sms.segment_cost(info.segments, per_segment)
+        SendStatus.SENT: messages.SENT,
+        SendStatus.FAILED: messages.FAILED,
+        SendStatus.RETRY: messages.FAILED,
+        SendStatus.SKIPPED: "skipped",
+    }[result.status]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cartback.store.tables import consent_ledger, suppressions
@@ -66,3 +66,11 @@ def suppress(
             )
     except IntegrityError:
         pass  # suppressed concurrently: the outcome is the same
+
+
+def unsuppress(conn: Connection, channel: str, address: str) -> None:
+    conn.execute(
+        delete(suppressions).where(
+            suppressions.c.channel == channel, suppressions.c.address == address
+        )
+    )

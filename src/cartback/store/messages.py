@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from cartback.domain.attribution import Touch
-from cartback.store.tables import clicks, links, messages
+from cartback.store.tables import clicks, links, message_attempts, messages
 from cartback.store.types import AnyRow
 
 QUEUED = "queued"
@@ -119,3 +119,33 @@ def sent_for_run(conn: Connection, run_id: int) -> bool:
     """Whether the run has written any message (queued counts: it may be on its way)."""
     found = conn.execute(select(messages.c.id).where(messages.c.run_id == run_id).limit(1)).first()
     return found is not None
+
+
+def get(conn: Connection, message_id: str) -> AnyRow | None:
+    return conn.execute(select(messages).where(messages.c.id == message_id)).first()
+
+
+def by_provider_id(conn: Connection, provider: str, provider_message_id: str) -> AnyRow | None:
+    return conn.execute(
+        select(messages).where(
+            messages.c.provider == provider,
+            messages.c.provider_message_id == provider_message_id,
+        )
+    ).first()
+
+
+def record_attempt(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(message_attempts).values(**values))
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == values["message_id"])
+        .values(attempts=messages.c.attempts + 1)
+    )
+
+
+def attempts_for(conn: Connection, message_id: str) -> Sequence[AnyRow]:
+    return conn.execute(
+        select(message_attempts)
+        .where(message_attempts.c.message_id == message_id)
+        .order_by(message_attempts.c.number)
+    ).all()

@@ -1,0 +1,146 @@
+"""Composing a message for a step: the text, and for email and RCS the rich parts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cartback.channels.base import LineItemView, OutgoingMessage, RichContent
+from cartback.channels.unsubscribe import make_token
+from cartback.domain import sms
+from cartback.domain.events import Channel
+from cartback.domain.flow import SendStep
+from cartback.domain.phone import phone_country
+from cartback.engine.email_content import render_email
+from cartback.engine.render import render
+from cartback.store.types import AnyRow
+
+
+@dataclass(frozen=True, slots=True)
+class Composer:
+    public_url: str
+    unsubscribe_key: bytes
+    transliterate: bool = False
+    unsubscribe_mailto: str | None = None
+
+    def compose(
+        self,
+        *,
+        message_id: str,
+        route: Channel,
+        step: SendStep,
+        cart: AnyRow,
+        store_name: str,
+        sender: str | None,
+        link_code: str,
+    ) -> OutgoingMessage:
+        link = f"{self.public_url}/r/{link_code}"
+        if route == Channel.EMAIL:
+            return self._email(message_id, step, cart, store_name, sender, link)
+        text = self._short_text(route, step, cart, store_name, link)
+        country = phone_country(cart.phone) if cart.phone else None
+        if route != Channel.RCS:
+            return OutgoingMessage(message_id, route, cart.phone, sender, text, country=country)
+        rich = RichContent(
+            title=step.title or store_name,
+            image_url=step.image_url or _first_image(cart.items),
+            button_text=step.button or "Open your basket",
+            button_url=link,
+        )
+        fallback = self._short_text(Channel.SMS, step, cart, store_name, link)
+        return OutgoingMessage(
+            message_id,
+            route,
+            cart.phone,
+            sender,
+            text,
+            country=country,
+            rich=rich,
+            fallback_text=fallback,
+        )
+
+    def _short_text(
+        self, channel: Channel, step: SendStep, cart: AnyRow, store_name: str, link: str
+    ) -> str:
+        text = render(channel, step.template, _context(cart, store_name, link)).text
+        return sms.transliterate(text) if self.transliterate else text
+
+    def _email(
+        self,
+        message_id: str,
+        step: SendStep,
+        cart: AnyRow,
+        store_name: str,
+        sender: str | None,
+        link: str,
+    ) -> OutgoingMessage:
+        token = make_token(self.unsubscribe_key, cart.store_id, cart.email)
+        unsubscribe_url = f"{self.public_url}/u/{token}"
+        rendered = render_email(
+            store_name=store_name,
+            first_name=cart.first_name or "",
+            link=link,
+            items=line_items(cart),
+            total=cart.total,
+            currency=cart.currency,
+            unsubscribe_url=unsubscribe_url,
+            text_template=step.template,
+            html_template=step.html_template,
+            subject_template=step.subject,
+        )
+        rich = RichContent(
+            html=rendered.html,
+            items=line_items(cart),
+            unsubscribe_url=unsubscribe_url,
+            unsubscribe_mailto=self.unsubscribe_mailto,
+        )
+        return OutgoingMessage(
+            message_id,
+            Channel.EMAIL,
+            cart.email,
+            sender or store_name,
+            rendered.text,
+            subject=rendered.subject,
+            rich=rich,
+        )
+
+
+def line_items(cart: AnyRow) -> tuple[LineItemView, ...]:
+    return tuple(
+        LineItemView(
+            title=str(item.get("title") or ""),
+            quantity=int(item.get("quantity") or 1),
+            price=Decimal(str(item.get("price") or "0")),
+            currency=cart.currency,
+            image_url=item.get("image_url"),
+        )
+        for item in cart.items or []
+    )
+
+
+def _first_image(items: Sequence[dict[str, Any]] | None) -> str | None:
+    return next((i["image_url"] for i in items or [] if i.get("image_url")), None)
+
+
+def _context(cart: AnyRow, store_name: str, link: str) -> dict[str, Any]:
+    return {
+        "first_name": cart.first_name or "",
+        "last_name": cart.last_name or "",
+        "store_name": store_name,
+        "link": link,
+        "total": cart.total,
+        "currency": cart.currency,
+        "items": cart.items,
+    }
+
+
+def sms_figures(
+    channel: Channel, text: str, per_segment: Decimal
+) -> tuple[int, str | None, Decimal]:
+    """Segments, encoding and cost; email costs nothing per message here."""
+    if channel not in (Channel.SMS, Channel.RCS):
+        return 0, None, Decimal("0")
+    info = sms.analyse(text)
+    return info.segments, str(info.encoding), sms.segment_cost(info.segments, per_segment)
