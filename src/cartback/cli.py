@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(migrate_cmd)
     migrate_cmd.set_defaults(func=_migrate)
 
+    preview = commands.add_parser("preview", help="render a flow's messages for a sample cart")
+    _config_arg(preview)
+    preview.add_argument("--flow", required=True, help="the flow's id")
+    preview.set_defaults(func=_preview)
+
     report = commands.add_parser("report", help="print the recovery report as JSON")
     _config_arg(report)
     report.add_argument("--store", default=None)
@@ -121,6 +126,12 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     runtime = _runtime(settings, migrate_now=True)
     print(f"database at revision {migrate.current_revision(runtime.engine)}")
     return 0
+
+
+def _preview(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.preview import preview
+
+    return preview(settings, args.flow, print)
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
+import httpx
+
 from cartback.channels.base import Gateway, InboundSource
 from cartback.channels.inmobile import InMobileGateway
 from cartback.channels.outbox import OutboxGateway
@@ -33,11 +35,18 @@ def callback_key(api_token: str) -> str:
     ]
 
 
-def build_gateways(settings: Settings, clock: Clock, *, echo: bool = False) -> Gateways:
+def build_gateways(
+    settings: Settings,
+    clock: Clock,
+    *,
+    echo: bool = False,
+    transport: httpx.BaseTransport | None = None,
+) -> Gateways:
+    """`transport` replaces the network for the HTTP gateways (tests, a local fake)."""
     built = Gateways()
     outboxes: dict[str, OutboxGateway] = {}
     if settings.channels.sms is not None:
-        _add_sms(built, settings, settings.channels.sms, clock, echo, outboxes)
+        _add_sms(built, settings, settings.channels.sms, clock, echo, outboxes, transport)
     if settings.channels.email is not None:
         built.by_channel[Channel.EMAIL] = _email(settings.channels.email, clock, echo, outboxes)
     return built
@@ -58,6 +67,7 @@ def _add_sms(
     clock: Clock,
     echo: bool,
     outboxes: dict[str, OutboxGateway],
+    transport: httpx.BaseTransport | None,
 ) -> None:
     timeout = config.timeout.total_seconds()
     if config.provider == "outbox":
@@ -71,6 +81,7 @@ def _add_sms(
             status_callback_url=f"{settings.public_url}/webhooks/inmobile/status?key={key}",
             clock=clock,
             timeout=timeout,
+            transport=transport,
         )
         built.by_channel[Channel.SMS] = gateway
         built.inbound.append(gateway)
@@ -86,6 +97,7 @@ def _add_sms(
             status_callback_url=f"{settings.public_url}/webhooks/twilio/status",
             clock=clock,
             timeout=timeout,
+            transport=transport,
         )
         built.by_channel[Channel.SMS] = twilio
         if twilio.supports_rcs:

@@ -6,7 +6,9 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
+import httpx
 from sqlalchemy import Engine
 
 from cartback.channels.base import Gateway
@@ -22,6 +24,7 @@ from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
+from cartback.engine.worker import Periodic, Worker, inbound_job
 from cartback.gateways import Gateways, build_gateways, channel_setups
 from cartback.store import migrate
 from cartback.store.db import connect
@@ -38,6 +41,7 @@ class Runtime:
     scheduler: Scheduler
     feedback: Feedback
     gateways: Gateways
+    worker: Worker
 
     def flow(self, flow_id: str) -> Flow | None:
         return next((f for f in self.settings.domain_flows() if f.id == flow_id), None)
@@ -50,11 +54,12 @@ def build(
     gateways: Mapping[Channel, Gateway] | None = None,
     echo_outbox: bool = False,
     engine: Engine | None = None,
+    http_transport: httpx.BaseTransport | None = None,
 ) -> Runtime:
     clock = clock or SystemClock()
     engine = engine or connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
-    built = build_gateways(settings, clock, echo=echo_outbox)
+    built = build_gateways(settings, clock, echo=echo_outbox, transport=http_transport)
     if gateways is not None:
         built.by_channel = dict(gateways)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
@@ -69,7 +74,15 @@ def build(
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(engine, clock, flows.get, sender, scheduling)
-    return Runtime(settings, engine, clock, ingest, scheduler, Feedback(engine, clock), built)
+    feedback = Feedback(engine, clock)
+    worker = Worker(clock, scheduler, _jobs(settings, built, feedback))
+    return Runtime(settings, engine, clock, ingest, scheduler, feedback, built, worker)
+
+
+def _jobs(settings: Settings, gateways: Gateways, feedback: Feedback) -> list[Periodic]:
+    sms = settings.channels.sms
+    every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
+    return [inbound_job(source, feedback, every) for source in gateways.inbound]
 
 
 def _composer(settings: Settings) -> Composer:
@@ -128,7 +141,7 @@ class WorkerThread(threading.Thread):
         interval = self.runtime.settings.worker.poll_interval.total_seconds()
         while not self.stopping.is_set():
             try:
-                busy = self.runtime.scheduler.tick() >= self.runtime.settings.worker.batch_size
+                busy = self.runtime.worker.run_once() >= self.runtime.settings.worker.batch_size
             except Exception:
                 log.exception("scheduler tick failed; trying again")
                 busy = False

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -153,14 +154,22 @@ def order_payload(now: datetime, checkout: dict[str, Any] | None, **changes: Any
 
 
 def make_runtime(
-    db_url: str, tmp_path: Path, config: str = CONFIG, **fmt: Any
+    db_url: str,
+    tmp_path: Path,
+    config: str = CONFIG,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    **fmt: Any,
 ) -> tuple[Runtime, FakeClock, FakeGateway]:
+    """A runtime on a fake clock. With `transport`, the configured HTTP gateways talk to it;
+    without, SMS goes to a FakeGateway."""
     path = tmp_path / "cartback.yaml"
     path.write_text(config.format(db_url=db_url, token=TOKEN, domain=DOMAIN, secret=SECRET, **fmt))
     settings = load_config(path, environ={})
     clock = FakeClock(START)
     gateway = FakeGateway(clock, name="fake-sms")
-    runtime = build(settings, clock=clock, gateways={Channel.SMS: gateway})
+    overrides = None if transport is not None else {Channel.SMS: gateway}
+    runtime = build(settings, clock=clock, gateways=overrides, http_transport=transport)
     return runtime, clock, gateway
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cartback import __version__
-from cartback.api import redirects, rest, webhooks
+from cartback.api import gateway_webhooks, redirects, rest, webhooks
 from cartback.runtime import Runtime
 
 
@@ -17,6 +17,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.include_router(webhooks.router)
+    app.include_router(gateway_webhooks.router)
     app.include_router(redirects.router)
     app.include_router(rest.router)
     return app

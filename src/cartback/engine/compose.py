@@ -31,7 +31,7 @@ class Composer:
         message_id: str,
         route: Channel,
         step: SendStep,
-        cart: AnyRow,
+        cart: Any,  # a stored cart row, or anything with its attributes (a preview's sample)
         store_name: str,
         sender: str | None,
         link_code: str,

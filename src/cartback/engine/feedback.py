@@ -108,7 +108,9 @@ class Feedback:
             if not inbound.record(conn, message, str(wanted), now):
                 return Intent.NONE  # already applied
             if wanted == Intent.STOP:
-                consent.suppress(conn, "sms", message.sender, "stop-reply", message.provider, now)
+                consent.suppress(
+                    conn, "sms", message.sender, consent.STOP_REPLY, message.provider, now
+                )
             elif wanted == Intent.START:
                 consent.unsuppress(conn, "sms", message.sender)
             if wanted != Intent.NONE:

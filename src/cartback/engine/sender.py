@@ -177,7 +177,7 @@ class Sender:
             address=address,
             phone_raw=cart.phone_raw,
             consent=bool(address) and consent.granted(conn, cart.store_id, kind, address),
-            suppressed=bool(address) and consent.is_suppressed(conn, kind, address),
+            suppressed=_suppressed(conn, kind, address, cart.phone),
             channel_configured=route is not None,
             has_recovery_url=bool(cart.recovery_url),
             last_promotional_at=last,
@@ -380,6 +380,13 @@ class Sender:
             result.status,
             extra={"message_id": message.id, "to": to, "channel": str(message.channel)},
         )
+
+
+def _suppressed(conn: Connection, kind: str, address: str | None, phone: str | None) -> bool:
+    """Opted out of this channel, or replied STOP from the cart's phone (which ends everything)."""
+    if address and consent.is_suppressed(conn, kind, address):
+        return True
+    return phone is not None and consent.replied_stop(conn, phone)
 
 
 def _final_status(result: SendResult) -> str:

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from cartback.store.tables import consent_ledger, suppressions
 from cartback.store.types import AnyRow
 
+STOP_REPLY = "stop-reply"
+
 
 def latest(conn: Connection, store_id: str, channel: str, address: str) -> AnyRow | None:
     return conn.execute(
@@ -74,3 +76,15 @@ def unsuppress(conn: Connection, channel: str, address: str) -> None:
             suppressions.c.channel == channel, suppressions.c.address == address
         )
     )
+
+
+def replied_stop(conn: Connection, phone: str) -> bool:
+    """A STOP reply from this number: it ends marketing to that person on every channel."""
+    found = conn.execute(
+        select(suppressions.c.id).where(
+            suppressions.c.channel == "sms",
+            suppressions.c.address == phone,
+            suppressions.c.reason == STOP_REPLY,
+        )
+    ).first()
+    return found is not None

@@ -1,0 +1,206 @@
+"""Email through any SMTP server: one attempt per `send`, the engine does the retrying.
+
+The Message-ID is made from our message id, so a resend after an ambiguous failure (the
+connection dropped after the data was sent) carries the same Message-ID and can be recognised.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Literal
+
+from cartback.channels.base import OutgoingMessage, SendResult, SendStatus
+from cartback.clock import Clock
+from cartback.domain.events import Channel
+from cartback.domain.redact import mask_email
+
+log = logging.getLogger("cartback.smtp")
+
+Security = Literal["none", "starttls", "tls"]
+
+_ONE_CLICK = "List-Unsubscribe=One-Click"
+_EMAIL_LIKE = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+")
+_MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]")
+
+
+class _Refused(Exception):
+    """An SMTP reply we cannot send past, with its code and (redacted) text."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code} {text}")
+        self.code = code
+        self.text = text
+
+
+class SmtpGateway:
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: Security = "starttls",
+        username: str | None,
+        password: str | None,
+        from_address: str,
+        clock: Clock,
+        timeout: float = 20.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        display_name, addr_spec = parseaddr(from_address)
+        if "@" not in addr_spec:
+            raise ValueError(f"from_address {mask_email(from_address)!r} is not an email address")
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username
+        self.password = password
+        self.from_address = addr_spec
+        self.from_name = display_name
+        self.clock = clock
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        try:
+            email = self.build(message)
+        except ValueError as exc:
+            return self._failed(message, f"message cannot be built: {_redact(str(exc))}", None)
+        result = self._deliver(message, email)
+        if result.status == SendStatus.SENT:
+            log.info("email sent", extra=self._log_extra(message))
+        return result
+
+    def build(self, message: OutgoingMessage) -> EmailMessage:
+        """The email as it goes on the wire (public so the HTML can be previewed)."""
+        email = EmailMessage()
+        email["Subject"] = " ".join((message.subject or "").split())
+        email["From"] = Address(message.sender or self.from_name, addr_spec=self.from_address)
+        email["To"] = Address(addr_spec=message.to.strip())
+        email["Date"] = format_datetime(self.clock.now())
+        email["Message-ID"] = self.message_id(message.id)
+        for name, value in _unsubscribe_headers(message).items():
+            email[name] = value
+        email.set_content(message.text)
+        if message.rich is not None and message.rich.html:
+            email.add_alternative(message.rich.html, subtype="html")
+        return email
+
+    def message_id(self, our_id: str) -> str:
+        domain = self.from_address.rpartition("@")[2]
+        return f"<{_MESSAGE_ID_UNSAFE.sub('-', our_id)}@{domain}>"
+
+    def _deliver(self, message: OutgoingMessage, email: EmailMessage) -> SendResult:
+        try:
+            self._transmit(email, message.to.strip())
+        except _Refused as exc:
+            status = SendStatus.FAILED if 500 <= exc.code < 600 else SendStatus.RETRY
+            return self._outcome(message, status, f"server replied {exc}", str(exc.code))
+        except ssl.SSLCertVerificationError as exc:
+            return self._failed(message, f"TLS certificate not trusted: {exc.verify_message}", None)
+        except smtplib.SMTPNotSupportedError as exc:
+            return self._failed(message, f"server does not support it: {exc}", None)
+        except smtplib.SMTPServerDisconnected as exc:
+            return self._retry(message, f"server disconnected: {_redact(str(exc))}")
+        except smtplib.SMTPException as exc:
+            return self._failed(message, f"SMTP error: {_redact(str(exc))}", None)
+        except OSError as exc:  # refused, timed out, unreachable, TLS handshake
+            return self._retry(message, f"cannot reach {self.host}:{self.port}: {exc!r}")
+        return SendResult(
+            SendStatus.SENT,
+            sent_at=self.clock.now(),
+            provider_message_id=str(email["Message-ID"]),
+            channel_used=Channel.EMAIL,
+        )
+
+    def _transmit(self, email: EmailMessage, to: str) -> None:
+        try:
+            smtp = self._connect()
+            try:
+                if self.username is not None:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(email, from_addr=self.from_address, to_addrs=[to])
+            finally:
+                _close_quietly(smtp)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()), (-1, b""))
+            raise _Refused(code, _reply_text(text)) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _Refused(exc.smtp_code, _reply_text(exc.smtp_error)) from None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = self.ssl_context or ssl.create_default_context()
+        if self.security == "tls":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            try:
+                smtp.ehlo()
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            except BaseException:
+                _close_quietly(smtp)
+                raise
+        return smtp
+
+    def _retry(self, message: OutgoingMessage, error: str) -> SendResult:
+        return self._outcome(message, SendStatus.RETRY, error, None)
+
+    def _failed(self, message: OutgoingMessage, error: str, code: str | None) -> SendResult:
+        return self._outcome(message, SendStatus.FAILED, error, code)
+
+    def _outcome(
+        self, message: OutgoingMessage, status: SendStatus, error: str, code: str | None
+    ) -> SendResult:
+        extra = {**self._log_extra(message), "error": error, "error_code": code}
+        log.warning("email %s", status, extra=extra)
+        return SendResult(status, error=error, error_code=code, http_status=None)
+
+    def _log_extra(self, message: OutgoingMessage) -> dict[str, str | None]:
+        return {"message_id": message.id, "to": mask_email(message.to), "gateway": self.name}
+
+
+def _unsubscribe_headers(message: OutgoingMessage) -> dict[str, str]:
+    rich = message.rich
+    if rich is None:
+        return {}
+    targets = []
+    https = rich.unsubscribe_url if (rich.unsubscribe_url or "").startswith("https://") else None
+    if https:
+        targets.append(f"<{https}>")
+    if rich.unsubscribe_mailto:
+        targets.append(f"<{_mailto(rich.unsubscribe_mailto)}>")
+    headers = {"List-Unsubscribe": ", ".join(targets)} if targets else {}
+    if https:  # RFC 8058: one-click needs an https URI to POST to
+        headers["List-Unsubscribe-Post"] = _ONE_CLICK
+    return headers
+
+
+def _mailto(target: str) -> str:
+    uri = target if target.startswith("mailto:") else f"mailto:{target}"
+    return uri if "?" in uri else f"{uri}?subject=unsubscribe"
+
+
+def _reply_text(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return _redact(" ".join(text.split()))
+
+
+def _redact(text: str) -> str:
+    """Servers echo addresses back ("550 <alice@example.com>: no such user"); mask them."""
+    return _EMAIL_LIKE.sub(lambda match: mask_email(match.group(0)), text)
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    """QUIT, ignoring failures: once the server accepted the data, the message is sent."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()

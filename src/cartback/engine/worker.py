@@ -1,0 +1,60 @@
+"""The worker's pass: due flow steps first, then the periodic jobs whose time has come."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cartback.channels.base import InboundSource
+from cartback.clock import Clock
+from cartback.engine.feedback import Feedback
+from cartback.engine.scheduler import Scheduler
+
+log = logging.getLogger("cartback.worker")
+
+
+@dataclass
+class Periodic:
+    """A job run at most every `every` (polling a gateway's replies, a shop without webhooks)."""
+
+    name: str
+    every: timedelta
+    run: Callable[[], int]
+    last: datetime | None = field(default=None)
+
+    def due(self, now: datetime) -> bool:
+        return self.last is None or now - self.last >= self.every
+
+
+class Worker:
+    def __init__(self, clock: Clock, scheduler: Scheduler, jobs: Sequence[Periodic] = ()) -> None:
+        self.clock = clock
+        self.scheduler = scheduler
+        self.jobs = list(jobs)
+
+    def run_once(self) -> int:
+        """One pass; returns how many flow runs were claimed (a full batch means: go again)."""
+        claimed = self.scheduler.tick()
+        for job in self.jobs:
+            now = self.clock.now()
+            if not job.due(now):
+                continue
+            job.last = now
+            try:
+                job.run()
+            except Exception:
+                # The job runs again at its next turn; the worker and the other jobs go on.
+                log.exception("periodic job failed", extra={"job": job.name})
+        return claimed
+
+
+def inbound_job(source: InboundSource, feedback: Feedback, every: timedelta) -> Periodic:
+    def poll() -> int:
+        replies = source.fetch_inbound()
+        for reply in replies:
+            feedback.apply_inbound(reply)
+        return len(replies)
+
+    return Periodic(f"{source.name}:inbound", every, poll)

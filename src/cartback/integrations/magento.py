@@ -1,0 +1,418 @@
+"""Magento 2 / Adobe Commerce: turn carts (quotes) and orders into domain events.
+
+Two sources feed this module. The poller stores each polled cart as `{"cart": CartInterface,
+"totals": TotalsInterface}` (topic `cart`) and each order as `{"order": OrderInterface}` (topic
+`order`). The Adobe Commerce webhooks module can also post `observer.checkout_cart_save_after` and
+`observer.sales_order_place_after` (`{"eventName", "data": {...}}`), read by `parse_webhook`.
+
+Keys: a cart's key is its quote id; an order's key is its `increment_id` (the number the shopper
+sees, and the only id an order has yet in `sales_order_place_after`), and its `quote_id` closes the
+cart it came from. A quote carries no marketing consent; the only hint is the Newsletter module's
+`customer.extension_attributes.is_subscribed`, read as email consent. SMS consent stays unknown.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import quote
+
+from cartback.domain.events import CartUpdated, Consent, Customer, Event, LineItem, OrderPlaced
+from cartback.domain.phone import InvalidPhone, normalize_phone
+from cartback.integrations._json import JsonObject, PayloadError, load_object
+from cartback.integrations.magento_client import parse_time
+
+__all__ = [
+    "CART_TOPIC",
+    "ORDER_TOPIC",
+    "SIGNATURE_HEADER",
+    "WEBHOOK_CART_EVENT",
+    "WEBHOOK_ORDER_EVENT",
+    "MagentoStore",
+    "PayloadError",
+    "parse",
+    "parse_cart",
+    "parse_order",
+    "parse_webhook",
+    "verify_webhook",
+]
+
+CART_TOPIC = "cart"
+ORDER_TOPIC = "order"
+WEBHOOK_CART_EVENT = "checkout_cart_save_after"
+WEBHOOK_ORDER_EVENT = "sales_order_place_after"
+SIGNATURE_HEADER = "x-adobe-commerce-webhook-signature"
+
+
+@dataclass(frozen=True, slots=True)
+class MagentoStore:
+    """What parsing needs to know about the store a payload came from."""
+
+    store_id: str
+    default_country: str | None = None
+    recovery_url_template: str | None = None
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def parse(
+    topic: str | None, body: bytes, store: MagentoStore, received_at: datetime
+) -> list[Event]:
+    """A stored delivery → events: poller topics `cart` / `order`, anything else a webhook."""
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be an aware datetime")
+    if topic == CART_TOPIC:
+        doc = load_object(body, "")
+        cart = _required_child(doc, "cart")
+        return _cart_events(cart, doc.child("totals"), store, received_at)
+    if topic == ORDER_TOPIC:
+        return [_order(_required_child(load_object(body, ""), "order"), store, received_at)]
+    return parse_webhook(body, store, received_at)
+
+
+def parse_cart(
+    cart: Mapping[str, object],
+    totals: Mapping[str, object] | None,
+    *,
+    store_id: str,
+    default_country: str | None,
+    recovery_url_template: str | None,
+    received_at: datetime,
+) -> list[Event]:
+    """A CartInterface (+ its totals) → one CartUpdated; an inactive or empty cart → none."""
+    store = MagentoStore(store_id, default_country, recovery_url_template)
+    doc_totals = JsonObject(totals, "totals") if totals is not None else None
+    return _cart_events(JsonObject(cart, "cart"), doc_totals, store, received_at)
+
+
+def parse_order(
+    order: Mapping[str, object],
+    *,
+    store_id: str,
+    default_country: str | None,
+    received_at: datetime,
+) -> OrderPlaced:
+    return _order(JsonObject(order, "order"), MagentoStore(store_id, default_country), received_at)
+
+
+def parse_webhook(body: bytes, store: MagentoStore, received_at: datetime) -> list[Event]:
+    """An Adobe Commerce webhook body (default payload, or hook fields naming cart/quote/order)."""
+    doc = load_object(body, "")
+    data = doc.child("data") or doc
+    event = (doc.text("eventName") or "").removeprefix("observer.")
+    order = data.child("order")
+    if order is not None and event in ("", WEBHOOK_ORDER_EVENT, "sales_order_place_before"):
+        return [_order(order, store, received_at)]
+    quote_doc = _webhook_quote(data)
+    if quote_doc is not None:
+        return _cart_events(quote_doc, None, store, received_at)
+    if event in (WEBHOOK_CART_EVENT, WEBHOOK_ORDER_EVENT):
+        doc.fail("data", f"{event} payload has no cart, quote or order")
+    return []
+
+
+def _webhook_quote(data: JsonObject) -> JsonObject | None:
+    """`data.cart.quote` (Checkout Cart model), `data.quote`, or a configured `cart` field."""
+    cart = data.child("cart")
+    if cart is not None:
+        return cart.child("quote") or cart
+    return data.child("quote")
+
+
+# --- carts ------------------------------------------------------------------------------------
+
+
+def _cart_events(
+    cart: JsonObject, totals: JsonObject | None, store: MagentoStore, received_at: datetime
+) -> list[Event]:
+    if _switch(cart, "is_active") is False:
+        return []  # converted to an order (which closes it) or abandoned by Magento itself
+    if cart.integer("items_count") == 0:
+        return []
+    items = _items(cart) or (_items(totals) if totals is not None else [])
+    cart_key = cart.ident("id") or cart.require_ident("entity_id")
+    customer = _cart_customer(cart, store.default_country)
+    return [
+        CartUpdated(
+            store_id=store.store_id,
+            cart_key=cart_key,
+            occurred_at=_time(cart, ("updated_at", "created_at")) or received_at,
+            currency=_cart_currency(cart, totals),
+            total=_cart_total(cart, totals, items),
+            customer=customer,
+            consent=Consent(sms=None, email=_newsletter(cart)),
+            recovery_url=_recovery_url(store.recovery_url_template, cart_key, customer.email),
+            items=tuple(items),
+        )
+    ]
+
+
+def _items(doc: JsonObject) -> list[LineItem]:
+    return [_line_item(item) for item in _objects(doc, "items")]
+
+
+def _line_item(item: JsonObject) -> LineItem:
+    quantity = item.amount("qty")
+    price = item.amount("price")
+    if quantity is None:
+        item.fail("qty", "missing")
+    if price is None:
+        item.fail("price", "missing")
+    return LineItem(
+        title=item.text("name") or "",
+        quantity=int(quantity),
+        price=price,
+        sku=item.text("sku"),
+        product_id=item.ident("product_id"),
+    )
+
+
+def _cart_currency(cart: JsonObject, totals: JsonObject | None) -> str:
+    currency = cart.child("currency")
+    sources = [*([currency] if currency else []), cart, *([totals] if totals else [])]
+    keys = ("quote_currency_code", "store_currency_code", "base_currency_code")
+    code = _first_text(sources, keys)
+    if code is None:
+        cart.fail("currency.quote_currency_code", "missing")
+    return code.upper()
+
+
+def _cart_total(cart: JsonObject, totals: JsonObject | None, items: list[LineItem]) -> Decimal:
+    """Grand total from the totals call; without one, the quote's own or the items' sum."""
+    for doc in (totals, cart):
+        amount = doc.amount("grand_total") if doc is not None else None
+        if amount is not None:
+            return amount
+    return sum((item.price * item.quantity for item in items), Decimal("0"))
+
+
+def _cart_customer(cart: JsonObject, default_country: str | None) -> Customer:
+    nested = cart.child("customer")
+    billing = cart.child("billing_address")
+    people = [doc for doc in (nested, billing) if doc is not None]
+    country = _country(billing)
+    raw_phone = billing.text("telephone") if billing is not None else None
+    phone, phone_raw = _phone(raw_phone, country or default_country)
+    return Customer(
+        external_id=(nested.ident("id") if nested else None) or cart.ident("customer_id"),
+        email=_first_text([cart, *people], ("customer_email", "email")),
+        phone=phone,
+        phone_raw=phone_raw,
+        first_name=_first_text([cart, *people], ("customer_firstname", "firstname")),
+        last_name=_first_text([cart, *people], ("customer_lastname", "lastname")),
+        country=country,
+    )
+
+
+def _newsletter(cart: JsonObject) -> bool | None:
+    nested = cart.child("customer")
+    extension = nested.child("extension_attributes") if nested is not None else None
+    return _switch(extension, "is_subscribed") if extension is not None else None
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _recovery_url(template: str | None, cart_key: str, email: str | None) -> str | None:
+    if not template:
+        return None
+    values = _Blank(cart_id=quote(cart_key, safe=""), cart_key=quote(cart_key, safe=""))
+    values["email"] = quote(email or "", safe="")
+    return string.Formatter().vformat(template, (), values)
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+def _order(doc: JsonObject, store: MagentoStore, received_at: datetime) -> OrderPlaced:
+    billing = _billing_address(doc)
+    country = _country(billing)
+    raw_phone = billing.text("telephone") if billing is not None else None
+    phone, _raw = _phone(raw_phone, country or store.default_country)
+    discount = doc.amount("discount_amount") or Decimal("0")
+    return OrderPlaced(
+        store_id=store.store_id,
+        order_key=doc.ident("increment_id") or doc.require_ident("entity_id"),
+        occurred_at=_time(doc, ("created_at",)) or received_at,
+        currency=_order_currency(doc),
+        total=_required_amount(doc, ("grand_total", "base_grand_total")),
+        customer=Customer(
+            external_id=doc.ident("customer_id"),
+            email=_first_text([doc, *_present(billing)], ("customer_email", "email")),
+            phone=phone,
+            first_name=_first_text([doc, *_present(billing)], ("customer_firstname", "firstname")),
+            last_name=_first_text([doc, *_present(billing)], ("customer_lastname", "lastname")),
+            country=country,
+        ),
+        cart_key=doc.ident("quote_id"),
+        paid=(doc.amount("total_paid") or Decimal("0")) > 0,
+        discount_codes=tuple(code for code in [doc.text("coupon_code")] if code),
+        discount_total=abs(discount),
+    )
+
+
+def _billing_address(doc: JsonObject) -> JsonObject | None:
+    """REST has `billing_address`; the webhook's order model has `addresses` (list or map)."""
+    billing = doc.child("billing_address")
+    if billing is not None:
+        return billing
+    for address in _objects(doc, "addresses"):
+        if address.text("address_type") == "billing":
+            return address
+    return None
+
+
+def _order_currency(doc: JsonObject) -> str:
+    code = _first_text([doc], ("order_currency_code", "base_currency_code"))
+    if code is None:
+        doc.fail("order_currency_code", "missing")
+    return code.upper()
+
+
+# --- shared fields ----------------------------------------------------------------------------
+
+
+def _switch(doc: JsonObject, key: str) -> bool | None:
+    """A flag Magento writes as true/false, 1/0 or "1"/"0"."""
+    value = doc.data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1"):
+        return str(value) == "1"
+    doc.fail(key, f"expected true or false, got {value!r}")
+
+
+def _objects(doc: JsonObject, key: str) -> list[JsonObject]:
+    """An array of objects, or a map of them (`{"1": {...}}`, as some webhook payloads send)."""
+    value = doc.data.get(key)
+    if isinstance(value, dict):
+        inner = JsonObject(value, doc.at(key))
+        return [child for name in value if (child := inner.child(name)) is not None]
+    return doc.children(key)
+
+
+def _time(doc: JsonObject, keys: tuple[str, ...]) -> datetime | None:
+    for key in keys:
+        raw = doc.text(key)
+        if raw is not None:
+            try:
+                return parse_time(raw)
+            except ValueError as exc:
+                doc.fail(key, str(exc))
+    return None
+
+
+def _required_child(doc: JsonObject, key: str) -> JsonObject:
+    child = doc.child(key)
+    if child is None:
+        doc.fail(key, "missing")
+    return child
+
+
+def _required_amount(doc: JsonObject, keys: tuple[str, ...]) -> Decimal:
+    for key in keys:
+        amount = doc.amount(key)
+        if amount is not None:
+            return amount
+    doc.fail(keys[0], "missing")
+
+
+def _present(doc: JsonObject | None) -> list[JsonObject]:
+    return [doc] if doc is not None else []
+
+
+def _first_text(sources: list[JsonObject], keys: tuple[str, ...]) -> str | None:
+    for source in sources:
+        for key in keys:
+            value = source.text(key)
+            if value is not None:
+                return value
+    return None
+
+
+def _country(address: JsonObject | None) -> str | None:
+    code = address.text("country_id") if address is not None else None
+    return code.upper() if code else None
+
+
+def _phone(raw: str | None, country: str | None) -> tuple[str | None, str | None]:
+    if raw is None:
+        return None, None
+    try:
+        return normalize_phone(raw, country), raw
+    except InvalidPhone:
+        return None, raw
+
+
+# --- webhook signature ------------------------------------------------------------------------
+
+# DER prefix of a PKCS#1 v1.5 DigestInfo for SHA-256 (RFC 8017, section 9.2, note 1).
+_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+_PEM_BODY = re.compile(r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", re.S)
+
+
+def verify_webhook(body: bytes, signature: str | None, public_key_pem: str) -> bool:
+    """Whether `signature` (the header's base64) is Commerce's RSA-SHA256 signature of `body`.
+
+    Adobe Commerce signs the base64 encoding of the raw body with its private key; the store
+    owner copies the public key from Stores > Configuration > Adobe Services > Webhooks.
+    Never raises.
+    """
+    if not signature or not public_key_pem:
+        return False
+    try:
+        modulus, exponent = _rsa_public_key(public_key_pem)
+        raw = base64.b64decode(signature.strip(), validate=True)
+    except (ValueError, binascii.Error, IndexError):
+        return False
+    size = (modulus.bit_length() + 7) // 8
+    if len(raw) != size:
+        return False
+    decrypted = pow(int.from_bytes(raw, "big"), exponent, modulus).to_bytes(size, "big")
+    digest = hashlib.sha256(base64.b64encode(body)).digest()
+    info = _SHA256_DIGEST_INFO + digest
+    expected = b"\x00\x01" + b"\xff" * (size - len(info) - 3) + b"\x00" + info
+    return len(expected) == size and decrypted == expected
+
+
+def _rsa_public_key(pem: str) -> tuple[int, int]:
+    """(n, e) of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo holding an RSAPublicKey)."""
+    match = _PEM_BODY.search(pem)
+    if match is None:
+        raise ValueError("not a PEM public key")
+    der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    spki = _der_sequence(der)
+    _algorithm, rest = _der_element(spki)
+    bit_string, _ = _der_element(rest, tag=0x03)
+    rsa_key = _der_sequence(bit_string[1:])  # skip the unused-bits byte
+    modulus, rest = _der_element(rsa_key, tag=0x02)
+    exponent, _ = _der_element(rest, tag=0x02)
+    return int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big")
+
+
+def _der_sequence(data: bytes) -> bytes:
+    content, _ = _der_element(data, tag=0x30)
+    return content
+
+
+def _der_element(data: bytes, tag: int | None = None) -> tuple[bytes, bytes]:
+    """(content, rest) of the first DER element in `data`."""
+    if tag is not None and data[0] != tag:
+        raise ValueError("unexpected DER tag")
+    length, offset = data[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, offset = int.from_bytes(data[2 : 2 + count], "big"), 2 + count
+    if offset + length > len(data):
+        raise ValueError("truncated DER")
+    return data[offset : offset + length], data[offset + length :]
