@@ -1,4 +1,4 @@
-"""`cartback serve | worker | migrate | report`."""
+"""`cartback serve | worker | migrate | preview | deliveries | tokens | report`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from cartback import logs
 from cartback.config import ConfigError, Settings, load_config
@@ -67,11 +68,34 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--flow", required=True, help="the flow's id")
     preview.set_defaults(func=_preview)
 
+    _deliveries_commands(commands)
+
+    tokens = commands.add_parser("tokens", help="print the webhook URLs that carry a token")
+    _config_arg(tokens)
+    tokens.set_defaults(func=_tokens)
+
     report = commands.add_parser("report", help="print the recovery report as JSON")
     _config_arg(report)
     report.add_argument("--store", default=None)
     report.set_defaults(func=_report)
     return parser
+
+
+def _deliveries_commands(commands: Any) -> None:
+    deliveries = commands.add_parser("deliveries", help="stored webhook deliveries: list, replay")
+    actions = deliveries.add_subparsers(required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="list stored deliveries, newest first")
+    _config_arg(listing)
+    listing.add_argument("--failed", action="store_true", help="only those that failed to parse")
+    listing.add_argument("--store", default=None)
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=_deliveries_list)
+    replay = actions.add_parser("replay", help="run deliveries through the current code again")
+    _config_arg(replay)
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", help="a delivery id (repeatable)")
+    which.add_argument("--failed", action="store_true", help="every delivery that failed")
+    replay.set_defaults(func=_deliveries_replay)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +149,50 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     runtime = _runtime(settings, migrate_now=True)
     print(f"database at revision {migrate.current_revision(runtime.engine)}")
+    return 0
+
+
+def _deliveries_list(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.store import deliveries
+
+    runtime = _runtime(settings)
+    status = deliveries.FAILED if args.failed else None
+    with runtime.engine.connect() as conn:
+        rows = deliveries.listing(conn, status=status, store_id=args.store, limit=args.limit)
+    for row in rows:
+        error = f"  {row.error}" if row.error else ""
+        print(
+            f"{row.id:>6}  {row.received_at:%Y-%m-%d %H:%M:%S}  {row.store_id:<12} "
+            f"{row.platform:<11} {row.topic or '-':<28} {row.status:<9}{error}"
+        )
+    if not rows:
+        print("no deliveries" + (" failed" if args.failed else ""))
+    return 0
+
+
+def _deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.engine.replay import failed_ids, replay
+
+    runtime = _runtime(settings)
+    ids = failed_ids(runtime) if args.failed else args.id
+    results = replay(runtime, ids)
+    for result in results:
+        print(f"{result.delivery_id:>6}  {result.outcome:<9}  {result.detail}")
+    if not results:
+        print("nothing to replay")
+    return 1 if any(r.outcome == "failed" for r in results) else 0
+
+
+def _tokens(settings: Settings, _args: argparse.Namespace) -> int:
+    from cartback.integrations.woocommerce_car import url_token
+
+    for store in settings.stores:
+        secret = store.webhook_secret.get_secret_value() if store.webhook_secret else ""
+        base = f"{settings.public_url}/webhooks"
+        if store.platform == "woocommerce" and secret:
+            token = url_token(secret, store.id)
+            print(f"{store.id}: Cart Abandonment Recovery plugin webhook URL:")
+            print(f"  {base}/woocommerce/{store.id}/cart-abandonment?token={token}")
     return 0
 
 

@@ -189,7 +189,8 @@ class StoreConfig(_Model):
     base_url: str | None = None  # Magento: https://shop.example/rest (the REST API root)
     access_token: Secret = None  # Magento: integration access token
     poll_every: PositiveDuration = timedelta(minutes=1)  # Magento
-    insecure: bool = False  # generic: accept unsigned webhooks (only behind a trusted proxy)
+    insecure: bool = False  # generic, magento webhooks: accept unsigned (trusted network only)
+    webhook_public_key: str | None = None  # magento: Adobe Commerce's webhook signing key (PEM)
 
     @model_validator(mode="after")
     def _platform_requirements(self) -> Self:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from cartback.channels.base import Gateway
 from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
-from cartback.config import Settings
+from cartback.config import Settings, StoreConfig
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.quiet_hours import QuietHours
@@ -22,10 +22,12 @@ from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
+from cartback.engine.poller import MagentoPoller
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Periodic, Worker, inbound_job
 from cartback.gateways import Gateways, build_gateways, channel_setups
+from cartback.integrations.magento_client import MagentoClient
 from cartback.store import migrate
 from cartback.store.db import connect
 
@@ -75,14 +77,30 @@ def build(
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(engine, clock, flows.get, sender, scheduling)
     feedback = Feedback(engine, clock)
-    worker = Worker(clock, scheduler, _jobs(settings, built, feedback))
+    worker = Worker(clock, scheduler, _jobs(settings, built, feedback, engine, clock, ingest))
     return Runtime(settings, engine, clock, ingest, scheduler, feedback, built, worker)
 
 
-def _jobs(settings: Settings, gateways: Gateways, feedback: Feedback) -> list[Periodic]:
+def _jobs(
+    settings: Settings,
+    gateways: Gateways,
+    feedback: Feedback,
+    engine: Engine,
+    clock: Clock,
+    ingest: IngestService,
+) -> list[Periodic]:
     sms = settings.channels.sms
     every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
-    return [inbound_job(source, feedback, every) for source in gateways.inbound]
+    jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
+    if any(store.platform == "magento" for store in settings.stores):
+        poller = MagentoPoller(engine, clock, ingest, settings.stores, _magento_client)
+        # The poller keeps each store's own pace; the job only gives it a turn every pass.
+        jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
+    return jobs
+
+
+def _magento_client(store: StoreConfig) -> MagentoClient:
+    return MagentoClient(store.base_url or "", store.access_token or "")
 
 
 def _composer(settings: Settings) -> Composer:

@@ -33,6 +33,7 @@ from cartback.integrations.magento_client import (
     parse_time,
 )
 from cartback.store import cursors
+from cartback.store.db import write_transaction
 
 log = logging.getLogger("cartback.poller")
 
@@ -148,7 +149,7 @@ class MagentoPoller:
 
     def _finished(self, run: _Run) -> None:
         store_id = run.store.id
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             cursors.clear_failures(conn, carts_cursor(store_id), self.clock.now())
         if run.out_of_time:
             self._behind.add(store_id)
@@ -159,7 +160,7 @@ class MagentoPoller:
     def _back_off(self, store: StoreConfig, error: MagentoError | None) -> None:
         now = self.clock.now()
         name = carts_cursor(store.id)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             state = cursors.get(conn, name)
             failures = (state.failures if state is not None else 0) + 1
             delay = self._delay(store, failures, error)
@@ -238,7 +239,7 @@ class MagentoPoller:
         return parse_time(state.value)
 
     def _save(self, name: str, since: datetime) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             cursors.save(conn, name, format_time(since), self.clock.now())
 
     def _late(self, run: _Run) -> bool:

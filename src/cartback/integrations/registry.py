@@ -1,0 +1,74 @@
+"""Which parser reads a stored delivery: the same for a new webhook and for a replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from cartback.config import StoreConfig
+from cartback.domain.events import Event
+from cartback.integrations import generic, shopify, woocommerce, woocommerce_car
+
+Parser = Callable[[bytes, datetime], list[Event]]
+
+CAR_TOPIC = "cart-abandonment-recovery"  # the WooCommerce plugin's webhook, stored under this topic
+
+
+def parser_for(
+    store: StoreConfig, platform: str, topic: str | None, headers: Mapping[str, str]
+) -> Parser:
+    """The parse of one delivery; `headers` are those stored with it."""
+    content_type = _header(headers, "content-type")
+    if platform == "shopify":
+        return _shopify(store, topic or "")
+    if platform == "woocommerce" and topic == CAR_TOPIC:
+        return lambda body, at: woocommerce_car.parse_car(
+            body, content_type, store=woo_context(store), received_at=at
+        )
+    if platform == "woocommerce":
+        source = _header(headers, woocommerce.SOURCE_HEADER)
+        return lambda body, at: woocommerce.parse(
+            topic or "", body, store=woo_context(store), received_at=at, source_url=source
+        )
+    if platform == "generic":
+        return lambda body, at: generic.parse(
+            body,
+            content_type,
+            store_id=store.id,
+            default_country=store.default_country,
+            received_at=at,
+        )
+    if platform == "magento":
+        from cartback.engine.poller import parser_for as magento_parser
+
+        return magento_parser(store, topic)
+    raise ValueError(f"no parser for platform {platform!r}")
+
+
+def _shopify(store: StoreConfig, topic: str) -> Parser:
+    def parse(body: bytes, received_at: datetime) -> list[Event]:
+        return shopify.parse(
+            topic,
+            body,
+            store_id=store.id,
+            default_country=store.default_country,
+            received_at=received_at,
+        )
+
+    return parse
+
+
+def woo_context(store: StoreConfig) -> woocommerce.StoreContext:
+    keys = store.consent_meta_keys
+    return woocommerce.StoreContext(
+        store_id=store.id,
+        default_country=store.default_country,
+        consent_meta_keys=(keys.sms, keys.email),
+        recovery_url_template=store.recovery_url_template,
+        currency=store.currency,
+    )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
