@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 
 import pytest
 
@@ -64,9 +66,6 @@ def test_garbage_reads_as_none(garbage: str) -> None:
 
 
 def test_a_signed_payload_without_a_separator_is_refused() -> None:
-    import hashlib
-    import hmac
-
     payload = b"no-separator-here"
     mac = hmac.new(KEY, payload, hashlib.sha256).digest()[:16]
     token = base64.urlsafe_b64encode(payload + mac).rstrip(b"=").decode()

@@ -12,6 +12,7 @@ import smtplib
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 from typing import Literal
 
@@ -27,6 +28,25 @@ Security = Literal["none", "starttls", "tls"]
 _ONE_CLICK = "List-Unsubscribe=One-Click"
 _EMAIL_LIKE = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+")
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]")
+
+
+class _SmtpPolicy(EmailPolicy):
+    """Folds List-Unsubscribe between its URIs, never inside one.
+
+    The default folder turns a URI longer than a line into RFC 2047 encoded-words, which no
+    mail client reads as a link: the unsubscribe button would silently disappear.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        verbatim = _fold_uri_list(name, value, self.linesep)
+        return super().fold(name, value) if verbatim is None else verbatim
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        verbatim = _fold_uri_list(name, value, self.linesep)
+        return super().fold_binary(name, value) if verbatim is None else verbatim.encode()
+
+
+_POLICY = _SmtpPolicy()
 
 
 class _Refused(Exception):
@@ -80,7 +100,7 @@ class SmtpGateway:
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
         """The email as it goes on the wire (public so the HTML can be previewed)."""
-        email = EmailMessage()
+        email = EmailMessage(policy=_POLICY)
         email["Subject"] = " ".join((message.subject or "").split())
         email["From"] = Address(message.sender or self.from_name, addr_spec=self.from_address)
         email["To"] = Address(addr_spec=message.to.strip())
@@ -127,8 +147,10 @@ class SmtpGateway:
                 if self.username is not None:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(email, from_addr=self.from_address, to_addrs=[to])
-            finally:
-                _close_quietly(smtp)
+            except BaseException:
+                smtp.close()  # no QUIT: it could wait out the timeout a second time
+                raise
+            _quit_quietly(smtp)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (-1, b""))
             raise _Refused(code, _reply_text(text)) from None
@@ -146,7 +168,7 @@ class SmtpGateway:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             except BaseException:
-                _close_quietly(smtp)
+                smtp.close()
                 raise
         return smtp
 
@@ -171,16 +193,21 @@ def _unsubscribe_headers(message: OutgoingMessage) -> dict[str, str]:
     rich = message.rich
     if rich is None:
         return {}
-    targets = []
-    https = rich.unsubscribe_url if (rich.unsubscribe_url or "").startswith("https://") else None
-    if https:
-        targets.append(f"<{https}>")
+    url = rich.unsubscribe_url or ""
+    targets = [f"<{url}>"] if url.startswith(("https://", "http://")) else []
     if rich.unsubscribe_mailto:
         targets.append(f"<{_mailto(rich.unsubscribe_mailto)}>")
     headers = {"List-Unsubscribe": ", ".join(targets)} if targets else {}
-    if https:  # RFC 8058: one-click needs an https URI to POST to
+    if url.startswith("https://"):  # RFC 8058: one-click needs an https URI to POST to
         headers["List-Unsubscribe-Post"] = _ONE_CLICK
     return headers
+
+
+def _fold_uri_list(name: str, value: str, linesep: str) -> str | None:
+    text = str(value)
+    if name.lower() != "list-unsubscribe" or not text.isascii() or len(text) > 900:
+        return None
+    return f"{name}: " + text.replace(">, <", f">,{linesep} <") + linesep
 
 
 def _mailto(target: str) -> str:
@@ -198,7 +225,7 @@ def _redact(text: str) -> str:
     return _EMAIL_LIKE.sub(lambda match: mask_email(match.group(0)), text)
 
 
-def _close_quietly(smtp: smtplib.SMTP) -> None:
+def _quit_quietly(smtp: smtplib.SMTP) -> None:
     """QUIT, ignoring failures: once the server accepted the data, the message is sent."""
     try:
         smtp.quit()
