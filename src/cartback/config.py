@@ -189,6 +189,7 @@ class StoreConfig(_Model):
     base_url: str | None = None  # Magento: https://shop.example/rest (the REST API root)
     access_token: Secret = None  # Magento: integration access token
     poll_every: PositiveDuration = timedelta(minutes=1)  # Magento
+    consent_mode: Literal["strict", "soft_opt_in"] = "strict"  # soft: email to past buyers
     insecure: bool = False  # generic, magento webhooks: accept unsigned (trusted network only)
     webhook_public_key: str | None = None  # magento: Adobe Commerce's webhook signing key (PEM)
 
@@ -285,6 +286,14 @@ class QuietHoursConfig(_Model):
 class PolicyConfig(_Model):
     quiet_hours: QuietHoursConfig | None = QuietHoursConfig(start=time(21), end=time(9))
     cooldown: Duration = timedelta(hours=72)
+    cooldowns: dict[Channel, Duration] = Field(default_factory=dict)  # per channel, over `cooldown`
+    recent_purchase: Duration = timedelta(hours=24)
+    max_sms_per_abandonment: int = Field(default=1, ge=0, le=10)
+    sms_deadline: Duration | None = timedelta(hours=48)  # no SMS later than this after abandonment
+
+    def cooldown_for(self, channel: Channel) -> timedelta:
+        sms_like = Channel.SMS if channel == Channel.RCS else channel
+        return self.cooldowns.get(sms_like, self.cooldown)
 
 
 class AttributionConfig(_Model):

@@ -20,6 +20,7 @@ from cartback.domain.flow import Flow
 from cartback.domain.quiet_hours import QuietHours
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
+from cartback.engine.facts import PolicySettings
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
@@ -124,14 +125,26 @@ def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> None:
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:
-    window = settings.policy.quiet_hours
+    policy = settings.policy
+    window = policy.quiet_hours
     quiet = QuietHours(window.start, window.end) if window is not None else None
-    return SenderSettings(settings.public_url, settings.policy.cooldown, quiet)
+    rules = PolicySettings(
+        cooldown=policy.cooldown,
+        cooldowns=dict(policy.cooldowns),
+        quiet_hours=quiet,
+        recent_purchase=policy.recent_purchase,
+        max_sms=policy.max_sms_per_abandonment,
+        sms_deadline=policy.sms_deadline,
+    )
+    return SenderSettings(settings.public_url, rules)
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:
     return StoreInfoLookup(
-        {s.id: StoreInfo(s.id, s.name, s.timezone, s.currency) for s in settings.stores}
+        {
+            s.id: StoreInfo(s.id, s.name, s.timezone, s.currency, s.consent_mode)
+            for s in settings.stores
+        }
     )
 
 

@@ -6,7 +6,7 @@ A step is sent, skipped (with a reason a person can read), or deferred to a late
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -37,6 +37,13 @@ class Reason(StrEnum):
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
     NO_RECOVERY_URL = "no_recovery_url"
     FLOW_REMOVED = "flow_removed"
+    NEWER_CART = "newer_cart"
+    RECENT_PURCHASE = "recent_purchase"
+    FREQUENCY = "frequency"
+    SMS_DEADLINE = "sms_deadline"
+    NO_MATCHING_FLOW = "no_matching_flow"
+    CONDITION = "condition"
+    FLOW_ENDED = "flow_ended"
     RCS_FALLBACK = "rcs_fallback"
     GATEWAY_RETRY = "gateway_retry"
     GATEWAY_FAILED = "gateway_failed"
@@ -69,14 +76,13 @@ class SendFacts:
     quiet_hours: QuietHours | None
     zones: Sequence[str]  # the recipient's zones; the store's when the number tells none
     store_zone: str = "UTC"
-
-
-def decide(facts: SendFacts) -> Decision:
-    for check in (_lifecycle, _configured, _address, _consent, _link, _cooldown, _quiet):
-        decision = check(facts)
-        if decision is not None:
-            return decision
-    return Decision(Action.SEND, Reason.OK, f"sent by {facts.channel}")
+    newer_cart: bool = False  # the same person has a newer open cart: that one gets the reminder
+    last_purchase_at: datetime | None = None  # any order by this person, any store
+    recent_purchase: timedelta = timedelta(hours=24)
+    sms_sent: int = 0  # SMS (or RCS) already sent in this abandonment
+    max_sms: int = 1
+    abandoned_at: datetime | None = None
+    sms_deadline: timedelta | None = timedelta(hours=48)
 
 
 def _lifecycle(facts: SendFacts) -> Decision | None:
@@ -86,6 +92,9 @@ def _lifecycle(facts: SendFacts) -> Decision | None:
         )
     if facts.deleted:
         return Decision(Action.CANCEL, Reason.DELETED, "The shop deleted the cart.")
+    if facts.newer_cart:
+        detail = "The same person has a newer open cart; the reminder goes to that one."
+        return Decision(Action.CANCEL, Reason.NEWER_CART, detail)
     return None
 
 
@@ -124,6 +133,32 @@ def _link(facts: SendFacts) -> Decision | None:
     return Decision(Action.SKIP, Reason.NO_RECOVERY_URL, detail)
 
 
+def _recent_purchase(facts: SendFacts) -> Decision | None:
+    bought = facts.last_purchase_at
+    if bought is None or facts.now - bought >= facts.recent_purchase:
+        return None
+    detail = (
+        f"This person bought something at {bought:%Y-%m-%d %H:%M} UTC, within "
+        f"{_human(facts.recent_purchase)}; no reminder now."
+    )
+    return Decision(Action.SKIP, Reason.RECENT_PURCHASE, detail)
+
+
+def _frequency(facts: SendFacts) -> Decision | None:
+    if facts.channel == Channel.EMAIL:
+        return None
+    if facts.sms_sent >= facts.max_sms:
+        detail = (
+            f"{facts.sms_sent} SMS already went out for this abandonment (at most {facts.max_sms})."
+        )
+        return Decision(Action.SKIP, Reason.FREQUENCY, detail)
+    deadline, abandoned = facts.sms_deadline, facts.abandoned_at
+    if deadline is not None and abandoned is not None and facts.now - abandoned > deadline:
+        detail = f"More than {_human(deadline)} have passed since the cart was abandoned; no SMS."
+        return Decision(Action.SKIP, Reason.SMS_DEADLINE, detail)
+    return None
+
+
 def _cooldown(facts: SendFacts) -> Decision | None:
     last = facts.last_promotional_at
     if last is None or facts.now - last >= facts.cooldown:
@@ -153,6 +188,27 @@ def _quiet(facts: SendFacts) -> Decision | None:
         f"moved to {allowed:%Y-%m-%d %H:%M} UTC."
     )
     return Decision(Action.DEFER, Reason.QUIET_HOURS, detail, until=allowed)
+
+
+_CHECKS: tuple[Callable[[SendFacts], Decision | None], ...] = (
+    _lifecycle,
+    _configured,
+    _address,
+    _consent,
+    _link,
+    _recent_purchase,
+    _frequency,
+    _cooldown,
+    _quiet,
+)
+
+
+def decide(facts: SendFacts) -> Decision:
+    for check in _CHECKS:
+        decision = check(facts)
+        if decision is not None:
+            return decision
+    return Decision(Action.SEND, Reason.OK, f"sent by {facts.channel}")
 
 
 def _human(delta: timedelta) -> str:

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, Engine
@@ -22,11 +22,10 @@ from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendSta
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
-from cartback.domain.phone import phone_timezones
-from cartback.domain.policy import Action, Decision, Reason, SendFacts, decide
-from cartback.domain.quiet_hours import QuietHours
+from cartback.domain.policy import Action, Decision, Reason, decide
 from cartback.domain.redact import mask_email, mask_phone
 from cartback.engine.compose import Composer, sms_figures
+from cartback.engine.facts import PolicySettings, Target, gather
 from cartback.engine.retry import Breaker, RetryPolicy
 from cartback.store import carts, consent, messages, queue
 from cartback.store.db import write_transaction
@@ -41,6 +40,7 @@ class StoreInfo:
     name: str
     timezone: str
     currency: str | None
+    consent_mode: str = "strict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +54,7 @@ class ChannelSetup:
 @dataclass(frozen=True, slots=True)
 class SenderSettings:
     public_url: str
-    cooldown: timedelta
-    quiet_hours: QuietHours | None
+    policy: PolicySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +115,8 @@ class Sender:
             return self._resume(cart, step, existing)
         store = self.stores(cart.store_id)
         route = self.route(step)
-        decision = decide(self._facts(conn, cart, claim, step.channel, route, store, now))
+        target = Target(step.channel, route, store.timezone, store.consent_mode)
+        decision = decide(gather(conn, cart, claim.id, target, self.settings.policy, now))
         self._record(conn, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:
             if not queue.hold(conn, claim):
@@ -151,41 +151,6 @@ class Sender:
         )
         log.info("sending queued message again", extra={"message_id": existing.id})
         return Prepared(message, setup, existing.attempts)
-
-    def _facts(
-        self,
-        conn: Connection,
-        cart: AnyRow,
-        claim: queue.Claimed,
-        channel: Channel,
-        route: Channel | None,
-        store: StoreInfo,
-        now: datetime,
-    ) -> SendFacts:
-        address = cart.email if channel == Channel.EMAIL else cart.phone
-        kind = "email" if channel == Channel.EMAIL else "sms"  # rcs shares the sms consent
-        zones = phone_timezones(cart.phone) if cart.phone else ()
-        bought = cart.status == carts.PURCHASED or carts.ordered_since(
-            conn, cart.store_id, cart.email, cart.phone, cart.last_activity_at
-        )
-        last = messages.last_to_recipient(conn, address, exclude_run=claim.id) if address else None
-        return SendFacts(
-            channel=channel,
-            now=now,
-            purchased=bought,
-            deleted=cart.status == carts.DELETED,
-            address=address,
-            phone_raw=cart.phone_raw,
-            consent=bool(address) and consent.granted(conn, cart.store_id, kind, address),
-            suppressed=_suppressed(conn, kind, address, cart.phone),
-            channel_configured=route is not None,
-            has_recovery_url=bool(cart.recovery_url),
-            last_promotional_at=last,
-            cooldown=self.settings.cooldown,
-            quiet_hours=self.settings.quiet_hours,
-            zones=zones or (store.timezone,),
-            store_zone=store.timezone,
-        )
 
     def _record(
         self,
@@ -380,13 +345,6 @@ class Sender:
             result.status,
             extra={"message_id": message.id, "to": to, "channel": str(message.channel)},
         )
-
-
-def _suppressed(conn: Connection, kind: str, address: str | None, phone: str | None) -> bool:
-    """Opted out of this channel, or replied STOP from the cart's phone (which ends everything)."""
-    if address and consent.is_suppressed(conn, kind, address):
-        return True
-    return phone is not None and consent.replied_stop(conn, phone)
 
 
 def _final_status(result: SendResult) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from cartback.store.tables import carts, orders
 from cartback.store.types import AnyRow
@@ -168,3 +168,33 @@ def listing(
         query = query.where(carts.c.status == status)
     query = query.order_by(carts.c.updated_at.desc(), carts.c.id.desc())
     return conn.execute(query.limit(limit).offset(offset)).all()
+
+
+def newer_live_cart(conn: Connection, cart: AnyRow) -> bool:
+    """Whether the same person has a newer open or abandoned cart in the same store."""
+    same = [c == v for c, v in ((carts.c.email, cart.email), (carts.c.phone, cart.phone)) if v]
+    if not same:
+        return False
+    found = conn.execute(
+        select(carts.c.id)
+        .where(
+            carts.c.store_id == cart.store_id,
+            carts.c.id != cart.id,
+            carts.c.status.in_(LIVE),
+            carts.c.last_activity_at > cart.last_activity_at,
+            or_(*same),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def last_purchase(conn: Connection, email: str | None, phone: str | None) -> datetime | None:
+    """This person's latest order in any store."""
+    same = [c == v for c, v in ((orders.c.email, email), (orders.c.phone, phone)) if v]
+    if not same:
+        return None
+    value: datetime | None = conn.execute(
+        select(func.max(orders.c.placed_at)).where(or_(*same))
+    ).scalar()
+    return value

@@ -76,9 +76,10 @@ def _touch(row: AnyRow) -> Touch:
 def last_to_recipient(
     conn: Connection, recipient: str, *, exclude_run: int | None
 ) -> datetime | None:
-    """When this address last got a message that went out, from any flow or store."""
-    query = select(func.max(messages.c.sent_at)).where(
-        messages.c.recipient == recipient, messages.c.status.in_(OUT)
+    """When this address last got a message from any flow or store (queued ones count: they are
+    on their way, and a racing worker must see them)."""
+    query = select(func.max(messages.c.created_at)).where(
+        messages.c.recipient == recipient, messages.c.status.in_((QUEUED, *OUT))
     )
     if exclude_run is not None:
         query = query.where(messages.c.run_id != exclude_run)
@@ -149,3 +150,25 @@ def attempts_for(conn: Connection, message_id: str) -> Sequence[AnyRow]:
         .where(message_attempts.c.message_id == message_id)
         .order_by(message_attempts.c.number)
     ).all()
+
+
+def sms_sent_in_run(conn: Connection, run_id: int) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                messages.c.run_id == run_id,
+                messages.c.channel.in_(("sms", "rcs")),
+                messages.c.status.in_((QUEUED, *OUT)),
+            )
+        ).scalar_one()
+    )
+
+
+def lock_recipient(conn: Connection, recipient: str) -> None:
+    """Serialise sends to one address across workers until this transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the write transaction already holds
+    the database's only write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(recipient, 0))))

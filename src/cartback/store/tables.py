@@ -82,6 +82,9 @@ carts = Table(
     Column("occurred_at", UTCDateTime, nullable=False),  # platform time of the latest update
     Column("last_activity_at", UTCDateTime, nullable=False),
     Column("update_count", Integer, nullable=False, server_default="1"),
+    Column("customer_orders_count", Integer),  # the platform's count, where it sends one
+    Column("customer_total_spent", Amount),
+    Column("customer_tags", JSON),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("abandoned_at", UTCDateTime),
@@ -153,6 +156,7 @@ messages = Table(
     Column("cost", Amount, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("link_code", String(32)),
+    Column("discount_code", String(64)),
     # queued | sent | delivered | failed | undelivered | skipped
     Column("status", String(16), nullable=False),
     Column("provider_message_id", String(128)),
@@ -284,4 +288,31 @@ cursors = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("retry_at", UTCDateTime),
+)
+
+discount_codes = Table(
+    "discount_codes",
+    metadata,
+    _id(),
+    Column("store_id", String(64), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("used_by_cart_id", BigId, ForeignKey("carts.id")),
+    Column("used_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    UniqueConstraint("store_id", "code"),
+    Index(None, "store_id", "used_at"),
+)
+
+touches = Table(
+    "touches",
+    metadata,
+    _id(),
+    Column("address", String(320), nullable=False),  # E.164 phone or lower-cased email
+    Column("channel", String(16), nullable=False),  # sms | email
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("address", "channel", "sent_at", "source"),
+    Index(None, "address", "sent_at"),
 )
