@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -46,9 +47,10 @@ from cartback._config_base import (
     parse_duration,
 )
 from cartback._yaml import KeyPath, YamlError, format_key, line_of, read_yaml, substitute_env
-from cartback.config_flows import FlowConfig, StepConfig
+from cartback.config_flows import FlowConfig, SegmentBook, StepConfig, segment_problem
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
+from cartback.domain.segments import SegmentError
 
 __all__ = [
     "ConfigError",
@@ -216,11 +218,13 @@ class Settings(_Model):
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     flows: list[FlowConfig] = Field(default_factory=list)
+    segments: dict[str, Any] = Field(default_factory=dict)
+    _flows: list[Flow] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _empty_sections_mean_defaults(cls, data: Any) -> Any:
-        sections = ("channels", "policy", "attribution", "worker", "flows")
+        sections = ("channels", "policy", "attribution", "worker", "flows", "segments")
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if not (k in sections and v is None)}
         return data
@@ -259,6 +263,11 @@ class Settings(_Model):
                     *("flows", index, "store"),
                 )
         _unique([f.id for f in self.flows], "flows", "id", "flow id")
+        try:
+            book = SegmentBook(self.segments)
+            self._flows = [flow.to_domain(book, n) for n, flow in enumerate(self.flows)]
+        except SegmentError as exc:
+            raise segment_problem(exc) from None
         return self
 
     def store(self, store_id: str) -> StoreConfig | None:
@@ -269,10 +278,12 @@ class Settings(_Model):
         return next((s for s in self.stores if (s.shop_domain or "").lower() == wanted), None)
 
     def domain_flows(self) -> list[Flow]:
-        return [flow.to_domain() for flow in self.flows]
+        return list(self._flows)
 
     def flows_for_store(self, store_id: str) -> list[Flow]:
-        return [flow.to_domain() for flow in self.flows if flow.store == store_id]
+        """The store's flows, highest priority first (equal ones in file order)."""
+        mine = [flow for flow in self._flows if flow.store_id == store_id]
+        return sorted(mine, key=lambda flow: -flow.priority)
 
 
 def _unique(values: Sequence[str | None], section: str, field: str, what: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +14,7 @@ from cartback.channels.unsubscribe import key_from
 from cartback.config import Settings, StoreConfig
 from cartback.domain import sms
 from cartback.domain.events import Channel
-from cartback.domain.flow import SendStep, WaitStep
+from cartback.domain.flow import EndStep, SendStep, WaitStep
 from cartback.engine.compose import Composer
 
 SAMPLE_CODE = "AbCdEfGhIjKl"  # as long as a real short-link code
@@ -52,11 +52,20 @@ def preview(settings: Settings, flow_id: str, out: Callable[[str], None]) -> int
     out(f"flow {flow.id} (store {store.id}), entered {wait} after the cart's last update")
     out(f"sample cart: {cart.first_name}, {cart.phone}, {cart.total} {cart.currency}")
     warnings = 0
+    if flow.guard is not None:
+        out(f"the flow takes carts for which {flow.guard.label} holds")
     for number, step in enumerate(flow.steps, start=1):
+        condition = f" (if {step.guard.label})" if step.guard is not None else ""
         if isinstance(step, WaitStep):
-            out(f"\nstep {number}: wait {_span(step.duration)}")
-            continue
-        warnings += _send_step(settings, store, cart, number, step, out)
+            out(f"\nstep {number}: wait {_span(step.duration)}{condition}")
+        elif isinstance(step, EndStep):
+            out(f"\nstep {number}: end the flow{condition}: {step.reason}")
+        else:
+            warnings += _send_step(settings, store, cart, number, step, out, condition)
+            for guard, template in step.variants:
+                variant = replace(step, template=template, variants=())
+                out(f"  for {guard.label}:")
+                warnings += _send_step(settings, store, cart, number, variant, out, "", quiet=True)
     return 1 if warnings else 0
 
 
@@ -67,12 +76,16 @@ def _send_step(
     number: int,
     step: SendStep,
     out: Callable[[str], None],
+    condition: str = "",
+    *,
+    quiet: bool = False,
 ) -> int:
     route = _route(settings, step)
-    out(
-        f"\nstep {number}: send {step.channel}"
-        + (f" (as {route})" if route and route != step.channel else "")
-    )
+    if not quiet:
+        routed = f" (as {route})" if route and route != step.channel else ""
+        out(f"\nstep {number}: send {step.channel}{routed}{condition}")
+        if step.discount is not None:
+            out(f"  discount: {step.discount.kind} {step.discount.value}, when its rule holds")
     if route is None:
         out(f"  no {step.channel} channel is configured: this step would be skipped")
         return 0
@@ -85,12 +98,25 @@ def _send_step(
         store_name=store.name,
         sender=None,
         link_code=SAMPLE_CODE,
+        extra=_sample_discount(step, cart.currency),
     )
     if route == Channel.EMAIL:
         out(f"  subject: {message.subject}")
         out("  text:\n" + "\n".join("    " + line for line in message.text.splitlines()))
         return 0
     return _sms_figures(settings, store, cart, message.text, out)
+
+
+def _sample_discount(step: SendStep, currency: str) -> dict[str, str]:
+    rule = step.discount
+    if rule is None:
+        return {}
+    label = (
+        f"{rule.value.normalize():f}%"
+        if rule.kind == "percentage"
+        else f"{rule.value:.2f} {currency}"
+    )
+    return {"discount_code": "BACK-7KQ2-M9XD", "discount": label}
 
 
 def _sms_figures(

@@ -20,6 +20,7 @@ from cartback.domain.flow import Flow
 from cartback.domain.quiet_hours import QuietHours
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
+from cartback.engine.discounting import ShopAccess
 from cartback.engine.facts import PolicySettings
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
@@ -76,7 +77,7 @@ def build(
         _composer(settings),
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
-    scheduler = Scheduler(engine, clock, flows.get, sender, scheduling)
+    scheduler = Scheduler(engine, clock, flows.get, sender, scheduling, settings.flows_for_store)
     feedback = Feedback(engine, clock)
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, engine, clock, ingest))
     return Runtime(settings, engine, clock, ingest, scheduler, feedback, built, worker)
@@ -142,7 +143,14 @@ def _sender_settings(settings: Settings) -> SenderSettings:
 def _store_info(settings: Settings) -> StoreInfoLookup:
     return StoreInfoLookup(
         {
-            s.id: StoreInfo(s.id, s.name, s.timezone, s.currency, s.consent_mode)
+            s.id: StoreInfo(
+                s.id,
+                s.name,
+                s.timezone,
+                s.currency,
+                s.consent_mode,
+                ShopAccess(s.platform, s.shop_domain, s.access_token),
+            )
             for s in settings.stores
         }
     )

@@ -75,15 +75,17 @@ class EventApplier:
         flows = self.flows(store_id)
         if not flows:
             return
+        # The shortest wait of the store's flows; the flow is chosen when the time comes, and
+        # one that waits longer sends the run back to sleep (see the scheduler).
+        soonest = min(flows, key=lambda flow: flow.abandon_after)
+        due = active_at + soonest.abandon_after
         run = queue.for_cart(conn, cart_id)
         if run is None:
-            flow = flows[0]
-            queue.start(conn, cart_id, flow.id, active_at + flow.abandon_after, now)
+            queue.start(conn, cart_id, flows[0].id, due, now)
             return
         if run.status != queue.PENDING or messages.sent_for_run(conn, run.id):
             return
-        flow = next((f for f in flows if f.id == run.flow_id), flows[0])
-        queue.restart_timer(conn, run.id, active_at + flow.abandon_after, now)
+        queue.restart_timer(conn, run.id, due, now)
         carts.update_cart(conn, cart_id, {"status": carts.OPEN, "abandoned_at": None})
 
     def _record_checkout_consent(self, conn: Connection, event: CartUpdated, now: datetime) -> None:

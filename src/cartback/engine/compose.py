@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,11 +35,14 @@ class Composer:
         store_name: str,
         sender: str | None,
         link_code: str,
+        extra: Mapping[str, Any] | None = None,
     ) -> OutgoingMessage:
+        """`extra` adds template variables (the discount's `discount_code` and `discount`)."""
         link = f"{self.public_url}/r/{link_code}"
+        extra = dict(extra or {})
         if route == Channel.EMAIL:
-            return self._email(message_id, step, cart, store_name, sender, link)
-        text = self._short_text(route, step, cart, store_name, link)
+            return self._email(message_id, step, cart, store_name, sender, link, extra)
+        text = self._short_text(route, step, cart, store_name, link, extra)
         country = phone_country(cart.phone) if cart.phone else None
         if route != Channel.RCS:
             return OutgoingMessage(message_id, route, cart.phone, sender, text, country=country)
@@ -49,7 +52,7 @@ class Composer:
             button_text=step.button or "Open your basket",
             button_url=link,
         )
-        fallback = self._short_text(Channel.SMS, step, cart, store_name, link)
+        fallback = self._short_text(Channel.SMS, step, cart, store_name, link, extra)
         return OutgoingMessage(
             message_id,
             route,
@@ -62,9 +65,16 @@ class Composer:
         )
 
     def _short_text(
-        self, channel: Channel, step: SendStep, cart: AnyRow, store_name: str, link: str
+        self,
+        channel: Channel,
+        step: SendStep,
+        cart: AnyRow,
+        store_name: str,
+        link: str,
+        extra: dict[str, Any],
     ) -> str:
-        text = render(channel, step.template, _context(cart, store_name, link)).text
+        context = {**_context(cart, store_name, link), **extra}
+        text = render(channel, step.template, context).text
         return sms.transliterate(text) if self.transliterate else text
 
     def _email(
@@ -75,6 +85,7 @@ class Composer:
         store_name: str,
         sender: str | None,
         link: str,
+        extra: dict[str, Any],
     ) -> OutgoingMessage:
         token = make_token(self.unsubscribe_key, cart.store_id, cart.email)
         unsubscribe_url = f"{self.public_url}/u/{token}"
@@ -89,6 +100,7 @@ class Composer:
             text_template=step.template,
             html_template=step.html_template,
             subject_template=step.subject,
+            extra=extra,
         )
         rich = RichContent(
             html=rendered.html,

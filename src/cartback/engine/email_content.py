@@ -51,8 +51,10 @@ def render_email(
     text_template: str | None,
     html_template: str | None,
     subject_template: str | None,
+    extra: Mapping[str, Any] | None = None,
 ) -> RenderedEmail:
     context = {
+        **(extra or {}),
         "store_name": store_name,
         "first_name": first_name.strip(),
         "link": link,

@@ -11,8 +11,9 @@ from enum import Enum
 from sqlalchemy import Connection, Engine
 
 from cartback.clock import Clock
-from cartback.domain.flow import Flow, SendStep, WaitStep
+from cartback.domain.flow import EndStep, Flow, Guard, SendStep, WaitStep, choose_flow
 from cartback.domain.policy import Action, Reason
+from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
 from cartback.store import carts, queue
 from cartback.store.db import write_transaction
@@ -39,10 +40,12 @@ class Scheduler:
         flows: Callable[[str], Flow | None],
         sender: Sender,
         settings: SchedulerSettings,
+        store_flows: Callable[[str], list[Flow]] = lambda _store: [],
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.flows = flows
+        self.store_flows = store_flows
         self.sender = sender
         self.settings = settings
 
@@ -60,23 +63,27 @@ class Scheduler:
 
     def _run(self, claim: queue.Claimed) -> None:
         flow = self.flows(claim.flow_id)
-        if flow is None:
-            self._end(
-                claim, queue.CANCELLED, Reason.FLOW_REMOVED, "The flow is no longer configured."
-            )
-            return
         index = claim.step_index
+        if index == queue.WAITING_FOR_ABANDONMENT:
+            flow = self._abandon(claim)
+            index = 0
+        if flow is None:
+            if index != 0:  # a run whose flow left the config while it was running
+                detail = "The flow is no longer configured."
+                self._end(claim, queue.CANCELLED, Reason.FLOW_REMOVED, detail)
+            return
         while True:
-            if index == queue.WAITING_FOR_ABANDONMENT:
-                if self._abandon(claim, flow) is _Next.STOP:
-                    return
-                index = 0
-                continue
             step = flow.step(index)
             if step is None:
-                self._end(
-                    claim, queue.DONE, Reason.OK, "The flow has no more steps.", action="done"
-                )
+                detail = "The flow has no more steps."
+                self._end(claim, queue.DONE, Reason.OK, detail, action="done")
+                return
+            if step.guard is not None and not self._guard_holds(claim, flow, index, step.guard):
+                index += 1
+                continue
+            if isinstance(step, EndStep):
+                detail = f"The flow ends here: {step.reason}"
+                self._end(claim, queue.DONE, Reason.FLOW_ENDED, detail, action="end", index=index)
                 return
             if isinstance(step, WaitStep):
                 self._wait(claim, index, step.duration)
@@ -85,33 +92,52 @@ class Scheduler:
                 return
             index += 1
 
-    def _abandon(self, claim: queue.Claimed, flow: Flow) -> _Next:
+    def _guard_holds(self, claim: queue.Claimed, flow: Flow, index: int, guard: Guard) -> bool:
+        now = self.clock.now()
+        with write_transaction(self.engine) as conn:
+            cart = carts.get(conn, claim.cart_id)
+            if cart is None:
+                return False
+            facts = segment_facts(conn, cart, now)
+            if guard.holds(facts):
+                return True
+            why = f"Step {index + 1} passed over: {guard.explain(facts)}."
+            _decide(conn, claim, flow.id, index, now, "skip", str(Reason.CONDITION), why)
+        return False
+
+    def _abandon(self, claim: queue.Claimed) -> Flow | None:
+        """Mark the cart abandoned and choose its flow; None when nothing is to run now."""
         now = self.clock.now()
         with write_transaction(self.engine) as conn:
             cart = carts.get_for_update(conn, claim.cart_id)
             if cart is None or cart.status not in carts.LIVE:
-                return self._finish_in(
-                    conn,
-                    claim,
-                    queue.CANCELLED,
-                    Reason.PURCHASED if cart and cart.status == carts.PURCHASED else Reason.DELETED,
-                    "The cart was closed before it was abandoned.",
-                    now,
-                )
+                bought = cart is not None and cart.status == carts.PURCHASED
+                reason = Reason.PURCHASED if bought else Reason.DELETED
+                detail = "The cart was closed before it was abandoned."
+                self._finish_in(conn, claim, queue.CANCELLED, reason, detail, now)
+                return None
             if not (cart.email or cart.phone or cart.phone_raw):
                 detail = "The cart has no email or phone number, so it cannot be recovered."
-                return self._finish_in(
-                    conn, claim, queue.DONE, Reason.NO_CONTACT, detail, now, action="skip"
+                self._finish_in(conn, claim, queue.DONE, Reason.NO_CONTACT, detail, now, "skip")
+                return None
+            flow, why = choose_flow(self.store_flows(cart.store_id), segment_facts(conn, cart, now))
+            if flow is None:
+                detail = f"No flow takes this cart: {why}."
+                self._finish_in(
+                    conn, claim, queue.DONE, Reason.NO_MATCHING_FLOW, detail, now, "skip"
                 )
-            if not queue.move_on(conn, claim, 0, now):
-                return _Next.STOP
+                return None
+            due = cart.last_activity_at + flow.abandon_after
+            if due > now:  # the chosen flow waits longer than the store's shortest
+                queue.wait_for_abandonment(conn, claim, flow.id, due, now)
+                return None
+            if not queue.move_on(conn, claim, 0, now, flow_id=flow.id):
+                return None
             carts.update_cart(conn, cart.id, {"status": carts.ABANDONED, "abandoned_at": now})
-            detail = (
-                f"No update or order for {_span(flow.abandon_after)}: the cart is abandoned "
-                f"and enters flow {flow.id}."
-            )
+            quiet = _span(now - cart.last_activity_at)
+            detail = f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
             _decide(conn, claim, flow.id, -1, now, "abandon", "abandoned", detail)
-        return _Next.CONTINUE
+        return flow
 
     def _wait(self, claim: queue.Claimed, index: int, duration: timedelta) -> None:
         now = self.clock.now()
@@ -125,11 +151,17 @@ class Scheduler:
         return _Next.STOP
 
     def _end(
-        self, claim: queue.Claimed, status: str, reason: Reason, detail: str, action: str = "cancel"
+        self,
+        claim: queue.Claimed,
+        status: str,
+        reason: Reason,
+        detail: str,
+        action: str = "cancel",
+        index: int | None = None,
     ) -> None:
         now = self.clock.now()
         with write_transaction(self.engine) as conn:
-            self._finish_in(conn, claim, status, reason, detail, now, action=action)
+            self._finish_in(conn, claim, status, reason, detail, now, action, index)
 
     def _finish_in(
         self,
@@ -140,9 +172,11 @@ class Scheduler:
         detail: str,
         now: datetime,
         action: str = "cancel",
+        index: int | None = None,
     ) -> _Next:
         if queue.finish(conn, claim, status, str(reason), now) and action != "done":
-            _decide(conn, claim, claim.flow_id, claim.step_index, now, action, str(reason), detail)
+            step = claim.step_index if index is None else index
+            _decide(conn, claim, claim.flow_id, step, now, action, str(reason), detail)
         return _Next.STOP
 
 

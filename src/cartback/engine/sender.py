@@ -12,7 +12,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -25,8 +25,10 @@ from cartback.domain.flow import Flow, SendStep
 from cartback.domain.policy import Action, Decision, Reason, decide
 from cartback.domain.redact import mask_email, mask_phone
 from cartback.engine.compose import Composer, sms_figures
+from cartback.engine.discounting import Discount, DiscountIssuer, ShopAccess
 from cartback.engine.facts import PolicySettings, Target, gather
 from cartback.engine.retry import Breaker, RetryPolicy
+from cartback.engine.segment_facts import segment_facts
 from cartback.store import carts, consent, messages, queue
 from cartback.store.db import write_transaction
 from cartback.store.types import AnyRow
@@ -41,6 +43,7 @@ class StoreInfo:
     timezone: str
     currency: str | None
     consent_mode: str = "strict"
+    shop: ShopAccess = field(default_factory=lambda: ShopAccess("generic", None, None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class Sender:
         *,
         breaker: Breaker | None = None,
         rng: random.Random | None = None,
+        discounts: DiscountIssuer | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -85,6 +89,7 @@ class Sender:
         self.composer = composer
         self.breaker = breaker or Breaker()
         self.rng = rng or random.Random()
+        self.discounts = discounts or DiscountIssuer()
 
     def run_step(self, claim: queue.Claimed, flow: Flow, index: int, step: SendStep) -> Decision:
         with write_transaction(self.engine) as conn:
@@ -124,7 +129,8 @@ class Sender:
             assert route is not None
             if route != step.channel:
                 self._note_fallback(conn, claim, flow.id, index, now)
-            return self._write(conn, claim, flow.id, index, step, route, cart, store, now)
+            step, discount = self._personalise(conn, claim, flow.id, index, step, cart, store, now)
+            return self._write(conn, claim, flow.id, index, step, route, cart, store, now, discount)
         if decision.action == Action.CANCEL:
             queue.finish(conn, claim, queue.CANCELLED, str(decision.reason), now)
         elif decision.action == Action.DEFER:
@@ -183,6 +189,41 @@ class Sender:
         note = Decision(Action.SEND, Reason.RCS_FALLBACK, detail)
         self._record(conn, claim, flow_id, index, note, now, action="fallback")
 
+    def _personalise(
+        self,
+        conn: Connection,
+        claim: queue.Claimed,
+        flow_id: str,
+        index: int,
+        step: SendStep,
+        cart: AnyRow,
+        store: StoreInfo,
+        now: datetime,
+    ) -> tuple[SendStep, Discount | None]:
+        """The wording for the person's segment, and the discount if the rule grants one."""
+        if not step.variants and step.discount is None:
+            return step, None
+        facts = segment_facts(conn, cart, now)
+        template, why = step.wording(facts)
+        if why is not None:
+            note = Decision(Action.SEND, Reason.OK, f"Wording for {why}.")
+            self._record(conn, claim, flow_id, index, note, now, action="branch")
+        discount = None
+        if step.discount is not None:
+            discount = self.discounts.issue(conn, step.discount, cart, facts, store.shop, now)
+            queue.record_decision(
+                conn,
+                cart_id=claim.cart_id,
+                run_id=claim.id,
+                flow_id=flow_id,
+                step_index=index,
+                at=now,
+                action="discount",
+                reason=discount.reason,
+                detail=discount.detail,
+            )
+        return replace(step, template=template), discount
+
     def _write(
         self,
         conn: Connection,
@@ -194,8 +235,11 @@ class Sender:
         cart: AnyRow,
         store: StoreInfo,
         now: datetime,
+        discount: Discount | None = None,
     ) -> Prepared:
         setup = self.channels[route]
+        applied = discount if discount is not None and discount.applied else None
+        extra = {"discount_code": applied.code, "discount": applied.label} if applied else {}
         message_id, code = secrets.token_hex(16), secrets.token_urlsafe(9)
         message = self.composer.compose(
             message_id=message_id,
@@ -205,6 +249,7 @@ class Sender:
             store_name=store.name,
             sender=setup.sender,
             link_code=code,
+            extra=extra,
         )
         segments, encoding, cost = sms_figures(route, message.text, setup.cost_per_segment)
         messages.insert_message(
@@ -226,6 +271,7 @@ class Sender:
                 "cost": cost,
                 "currency": store.currency or cart.currency,
                 "link_code": code,
+                "discount_code": applied.code if applied else None,
                 "status": messages.QUEUED,
                 "created_at": now,
             },
@@ -236,7 +282,7 @@ class Sender:
                 "code": code,
                 "message_id": message_id,
                 "cart_id": cart.id,
-                "target_url": cart.recovery_url,
+                "target_url": (applied and applied.link_target) or cart.recovery_url,
                 "created_at": now,
             },
         )

@@ -97,9 +97,21 @@ def advance(
     return _owned_update(conn, claim, step_index=step_index, next_run_at=due, updated_at=now)
 
 
-def move_on(conn: Connection, claim: Claimed, step_index: int, now: datetime) -> bool:
+def move_on(
+    conn: Connection, claim: Claimed, step_index: int, now: datetime, flow_id: str | None = None
+) -> bool:
     """Record progress within a claim; the run stays hidden from others until the lease ends."""
-    return _owned_update(conn, claim, step_index=step_index, updated_at=now)
+    values: dict[str, Any] = {"step_index": step_index, "updated_at": now}
+    if flow_id is not None:
+        values["flow_id"] = flow_id
+    return _owned_update(conn, claim, **values)
+
+
+def wait_for_abandonment(
+    conn: Connection, claim: Claimed, flow_id: str, due: datetime, now: datetime
+) -> bool:
+    """The chosen flow waits longer than the store's shortest: come back when it is due."""
+    return _owned_update(conn, claim, flow_id=flow_id, next_run_at=due, updated_at=now)
 
 
 def finish(conn: Connection, claim: Claimed, status: str, reason: str, now: datetime) -> bool:
