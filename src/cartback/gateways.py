@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 
 import httpx
 
@@ -137,7 +138,7 @@ def channel_setups(
                 )
     if email is not None and Channel.EMAIL in gateways:
         retry = RetryPolicy(email.max_attempts, email.retry_backoff)
-        setups[Channel.EMAIL] = ChannelSetup(
-            gateways[Channel.EMAIL], email.from_address, retry=retry
-        )
+        name, _address = parseaddr(email.from_address or "")
+        # The display name of `from`, if it has one; else each store's own name is used.
+        setups[Channel.EMAIL] = ChannelSetup(gateways[Channel.EMAIL], name or None, retry=retry)
     return setups

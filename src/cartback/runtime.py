@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 
 import httpx
 from sqlalchemy import Engine
@@ -105,13 +106,20 @@ def _magento_client(store: StoreConfig) -> MagentoClient:
     return MagentoClient(store.base_url or "", store.access_token or "")
 
 
+def _mailto(address: str | None) -> str | None:
+    """The bare address of `Name <address>`, for a mailto: link."""
+    return (parseaddr(address)[1] or None) if address else None
+
+
 def _composer(settings: Settings) -> Composer:
     sms, email = settings.channels.sms, settings.channels.email
     return Composer(
         public_url=settings.public_url,
         unsubscribe_key=key_from(settings.api_token),
         transliterate=bool(sms and sms.transliterate),
-        unsubscribe_mailto=(email.unsubscribe_mailto or email.from_address) if email else None,
+        unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
+        if email
+        else None,
     )
 
 

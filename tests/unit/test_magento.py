@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cartback.domain.events import CartUpdated, OrderPlaced
+from cartback.domain.events import CartDeleted, CartUpdated, OrderPlaced
 from cartback.integrations import magento
 from cartback.integrations.magento_client import (
     MagentoClient,
@@ -100,21 +100,25 @@ def test_guest_cart_reads_the_email_on_the_quote_and_a_local_phone() -> None:
     assert event.total == Decimal("460")  # no totals: the items' sum
 
 
-def test_inactive_or_empty_carts_give_nothing() -> None:
-    inactive = {**CART, "is_active": False}
-    empty = {**CART, "items": [], "items_count": 0}
-    for cart in (inactive, empty):
-        assert (
-            magento.parse_cart(
-                cart,
-                TOTALS,
-                store_id="s",
-                default_country=None,
-                recovery_url_template=None,
-                received_at=RECEIVED,
-            )
-            == []
-        )
+def _parsed(cart: dict) -> list:
+    return magento.parse_cart(
+        cart,
+        TOTALS,
+        store_id="s",
+        default_country=None,
+        recovery_url_template=None,
+        received_at=RECEIVED,
+    )
+
+
+def test_an_inactive_cart_gives_nothing_its_order_closes_it() -> None:
+    assert _parsed({**CART, "is_active": False}) == []
+
+
+def test_an_emptied_cart_is_deleted_so_pending_steps_stop() -> None:
+    [event] = _parsed({**CART, "items": [], "items_count": 0})
+    assert isinstance(event, CartDeleted)
+    assert event.cart_key == str(CART["id"])
 
 
 def test_items_come_from_the_totals_when_the_search_left_them_out() -> None:

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from cartback.domain.events import Channel
 from cartback.domain.quiet_hours import QuietHours, next_allowed
+from cartback.domain.sending_windows import SendingWindow, next_allowed_in
 
 
 class Action(StrEnum):
@@ -83,6 +84,7 @@ class SendFacts:
     max_sms: int = 1
     abandoned_at: datetime | None = None
     sms_deadline: timedelta | None = timedelta(hours=48)
+    window: SendingWindow | None = None  # the legal sending window for the recipient's country
 
 
 def _lifecycle(facts: SendFacts) -> Decision | None:
@@ -171,23 +173,42 @@ def _cooldown(facts: SendFacts) -> Decision | None:
 
 
 def _quiet(facts: SendFacts) -> Decision | None:
-    if facts.quiet_hours is None:
+    if facts.quiet_hours is None and facts.window is None:
         return None
     zones = tuple(facts.zones)
     try:
-        allowed = next_allowed(facts.now, zones, facts.quiet_hours)
+        allowed = _allowed_from(facts.now, zones, facts)
     except ValueError:
         # A number spanning zones too far apart to share an allowed minute: use the store's.
         zones = (facts.store_zone,)
-        allowed = next_allowed(facts.now, zones, facts.quiet_hours)
+        allowed = _allowed_from(facts.now, zones, facts)
     if allowed == facts.now:
         return None
-    zones_text = ", ".join(zones)
+    rules = (
+        "quiet hours"
+        if facts.window is None
+        else f"quiet hours or the sending window ({facts.window})"
+    )
     detail = (
-        f"Quiet hours in the recipient's time zone ({zones_text}); "
+        f"Outside the allowed time in the recipient's zone ({', '.join(zones)}): {rules}; "
         f"moved to {allowed:%Y-%m-%d %H:%M} UTC."
     )
     return Decision(Action.DEFER, Reason.QUIET_HOURS, detail, until=allowed)
+
+
+def _allowed_from(instant: datetime, zones: Sequence[str], facts: SendFacts) -> datetime:
+    """The first minute both the quiet hours and the sending window allow (each may move it)."""
+    moment = instant
+    for _ in range(16):
+        later = moment
+        if facts.quiet_hours is not None:
+            later = next_allowed(later, zones, facts.quiet_hours)
+        if facts.window is not None:
+            later = next_allowed_in(later, zones, facts.window)
+        if later == moment:
+            return moment
+        moment = later
+    raise ValueError("no minute satisfies both the quiet hours and the sending window")
 
 
 _CHECKS: tuple[Callable[[SendFacts], Decision | None], ...] = (

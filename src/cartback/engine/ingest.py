@@ -80,11 +80,17 @@ class IngestService:
             return IngestResult(Outcome.DUPLICATE, delivery_id)
         return self.process(delivery_id, delivery.body, parse)
 
-    def process(self, delivery_id: int, body: bytes, parse: Parser) -> IngestResult:
-        """Parse and apply a stored delivery; used for new deliveries and for replays."""
+    def process(
+        self, delivery_id: int, body: bytes, parse: Parser, received_at: datetime | None = None
+    ) -> IngestResult:
+        """Parse and apply a stored delivery; used for new deliveries and for replays.
+
+        A replay passes the time the delivery was received: a payload without a time of its own
+        happened then, not when it was replayed.
+        """
         now = self.clock.now()
         try:
-            events = parse(body, now)
+            events = parse(body, received_at or now)
         except self.payload_errors as exc:
             return self._failed(delivery_id, str(exc), now)
         with write_transaction(self.engine) as conn:

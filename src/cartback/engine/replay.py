@@ -40,7 +40,7 @@ def _one(runtime: Runtime, delivery_id: int) -> Replayed:
     if store is None:
         return Replayed(delivery_id, "skipped", f"store {row.store_id!r} is not configured")
     parse = parser_for(store, row.platform, row.topic, row.headers or {})
-    return _report(runtime.ingest.process(row.id, row.body, parse))
+    return _report(runtime.ingest.process(row.id, row.body, parse, row.received_at))
 
 
 def _report(result: IngestResult) -> Replayed:

@@ -323,7 +323,11 @@ class Sender:
         self._store_outcome(prepared, result, number, now)
         if result.status == SendStatus.SENT:
             return Decision(Action.SEND, Reason.OK, "sent")
-        return Decision(Action.SKIP, Reason.GATEWAY_FAILED, result.error or str(result.status))
+        detail = f"{prepared.setup.gateway.name} did not send it: {result.error or result.status}."
+        failed = Decision(Action.SKIP, Reason.GATEWAY_FAILED, detail)
+        with write_transaction(self.engine) as conn:
+            self._record(conn, claim, flow_id, index, failed, now)
+        return failed
 
     def _call(self, gateway: Gateway, message: OutgoingMessage) -> tuple[SendResult, int]:
         started = time.perf_counter()

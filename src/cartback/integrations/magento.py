@@ -24,7 +24,15 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import quote
 
-from cartback.domain.events import CartUpdated, Consent, Customer, Event, LineItem, OrderPlaced
+from cartback.domain.events import (
+    CartDeleted,
+    CartUpdated,
+    Consent,
+    Customer,
+    Event,
+    LineItem,
+    OrderPlaced,
+)
 from cartback.domain.phone import InvalidPhone, normalize_phone
 from cartback.integrations._json import JsonObject, PayloadError, load_object
 from cartback.integrations.magento_client import parse_time
@@ -135,10 +143,11 @@ def _cart_events(
 ) -> list[Event]:
     if _switch(cart, "is_active") is False:
         return []  # converted to an order (which closes it) or abandoned by Magento itself
-    if cart.integer("items_count") == 0:
-        return []
-    items = _items(cart) or (_items(totals) if totals is not None else [])
     cart_key = cart.ident("id") or cart.require_ident("entity_id")
+    if cart.integer("items_count") == 0:  # the shopper emptied it: pending steps are cancelled
+        at = _time(cart, ("updated_at", "created_at")) or received_at
+        return [CartDeleted(store_id=store.store_id, cart_key=cart_key, occurred_at=at)]
+    items = _items(cart) or (_items(totals) if totals is not None else [])
     customer = _cart_customer(cart, store.default_country)
     return [
         CartUpdated(
