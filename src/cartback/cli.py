@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     preview.set_defaults(func=_preview)
 
     _deliveries_commands(commands)
+    _import_commands(commands)
 
     tokens = commands.add_parser("tokens", help="print the webhook URLs that carry a token")
     _config_arg(tokens)
@@ -96,6 +97,22 @@ def _deliveries_commands(commands: Any) -> None:
     which.add_argument("--id", type=int, action="append", help="a delivery id (repeatable)")
     which.add_argument("--failed", action="store_true", help="every delivery that failed")
     replay.set_defaults(func=_deliveries_replay)
+
+
+def _import_commands(commands: Any) -> None:
+    touches = commands.add_parser("touches", help="promotional sends of other systems")
+    actions = touches.add_subparsers(required=True, metavar="ACTION")
+    load = actions.add_parser("import", help="import a CSV: phone,email,channel,sent_at,source")
+    _config_arg(load)
+    load.add_argument("file")
+    load.set_defaults(func=_touches_import)
+    codes = commands.add_parser("codes", help="discount code pools (non-Shopify stores)")
+    actions = codes.add_subparsers(required=True, metavar="ACTION")
+    load = actions.add_parser("import", help="import a CSV of single-use codes, one per row")
+    _config_arg(load)
+    load.add_argument("--store", required=True)
+    load.add_argument("file")
+    load.set_defaults(func=_codes_import)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -181,6 +198,48 @@ def _deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
     if not results:
         print("nothing to replay")
     return 1 if any(r.outcome == "failed" for r in results) else 0
+
+
+def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cartback.store import touches
+    from cartback.store.db import write_transaction
+
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+    try:
+        rows = touches.read_touches_csv(text, default_country=settings.stores[0].default_country)
+    except touches.TouchFileError as exc:
+        print(f"cartback: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    runtime = _runtime(settings)
+    with write_transaction(runtime.engine) as conn:
+        added = touches.record_touches(conn, rows, runtime.clock.now())
+    print(f"{len(rows)} touches read, {added} new, {len(rows) - added} already known")
+    return 0
+
+
+def _codes_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cartback.store import discount_codes
+    from cartback.store.db import write_transaction
+
+    if settings.store(args.store) is None:
+        print(f"cartback: no store {args.store!r} in the config", file=sys.stderr)
+        return 2
+    try:
+        codes = discount_codes.read_codes_csv(Path(args.file))
+    except discount_codes.CodeFileError as exc:
+        print(f"cartback: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    runtime = _runtime(settings)
+    now = runtime.clock.now()
+    with write_transaction(runtime.engine) as conn:
+        result = discount_codes.import_codes(conn, args.store, codes, now)
+        left = discount_codes.remaining(conn, args.store, now)
+    print(f"{result.added} codes added, {result.duplicates} duplicates; {left} unused in the pool")
+    return 0
 
 
 def _tokens(settings: Settings, _args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ from cartback.config_flows import FlowConfig, SegmentBook, StepConfig, segment_p
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.segments import SegmentError
+from cartback.domain.sending_windows import SendingWindow
 
 __all__ = [
     "ConfigError",
@@ -66,6 +67,21 @@ __all__ = [
 ]
 
 DATABASE_URL_ENV = "CARTBACK_DATABASE_URL"
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class SendingWindowConfig(_Model):
+    """Local times a message may go out, on the given weekdays (default: every day)."""
+
+    start: ClockTime
+    end: ClockTime
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+
+    def to_domain(self) -> SendingWindow:
+        return SendingWindow(self.start, self.end, frozenset(WEEKDAYS.index(d) for d in self.days))
 
 
 class ConsentMetaKeys(_Model):
@@ -91,6 +107,8 @@ class StoreConfig(_Model):
     access_token: Secret = None  # Magento: integration access token
     poll_every: PositiveDuration = timedelta(minutes=1)  # Magento
     consent_mode: Literal["strict", "soft_opt_in"] = "strict"  # soft: email to past buyers
+    # Per recipient country ("US") or US state ("US-FL"): replaces the built-in legal window.
+    sending_windows: dict[str, SendingWindowConfig] = Field(default_factory=dict)
     insecure: bool = False  # generic, magento webhooks: accept unsigned (trusted network only)
     webhook_public_key: str | None = None  # magento: Adobe Commerce's webhook signing key (PEM)
 

@@ -158,6 +158,7 @@ def _store_info(settings: Settings) -> StoreInfoLookup:
                 s.currency,
                 s.consent_mode,
                 ShopAccess(s.platform, s.shop_domain, s.access_token),
+                {key: window.to_domain() for key, window in s.sending_windows.items()},
             )
             for s in settings.stores
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cartback import __version__
-from cartback.api import gateway_webhooks, redirects, rest, webhooks
+from cartback.api import contacts, gateway_webhooks, redirects, rest, webhooks
 from cartback.runtime import Runtime
 
 
@@ -20,4 +20,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(gateway_webhooks.router)
     app.include_router(redirects.router)
     app.include_router(rest.router)
+    app.include_router(contacts.router)
     return app

@@ -100,6 +100,7 @@ class StoreReport(BaseModel):
     spend: Decimal
     orders_recovered: int
     recovered_revenue: Decimal
+    discount_cost: Decimal
     roas: Decimal | None
     skipped: dict[str, int]
 

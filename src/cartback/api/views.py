@@ -93,6 +93,7 @@ def _store_report(f: reports.StoreFigures) -> StoreReport:
         spend=f.spend,
         orders_recovered=f.orders_recovered,
         recovered_revenue=f.recovered_revenue,
+        discount_cost=f.discount_cost,
         roas=_roas(f.recovered_revenue, f.spend),
         skipped=f.skipped,
     )
@@ -118,6 +119,7 @@ def _combine(parts: list[StoreReport]) -> StoreReport:
         spend=spend if one else Decimal("0"),
         orders_recovered=sum(p.orders_recovered for p in parts),
         recovered_revenue=revenue if one else Decimal("0"),
+        discount_cost=sum((p.discount_cost for p in parts), Decimal("0")) if one else Decimal("0"),
         roas=_roas(revenue, spend) if one else None,
         skipped=skipped,
     )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import Connection
 
 from cartback.domain.events import Channel
-from cartback.domain.phone import phone_timezones
+from cartback.domain.phone import phone_country, phone_timezones
 from cartback.domain.policy import SendFacts
 from cartback.domain.quiet_hours import QuietHours
+from cartback.domain.sending_windows import SendingWindow, subdivision_for, window_for
 from cartback.store import carts, consent, messages, touches
 from cartback.store.types import AnyRow
+
+ALL_DAY = SendingWindow(time(0), time(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class Target:
     route: Channel | None
     store_timezone: str
     consent_mode: str = "strict"  # strict | soft_opt_in
+    windows: Mapping[str, SendingWindow] = field(default_factory=dict)  # the store's overrides
 
 
 def gather(
@@ -76,7 +81,16 @@ def gather(
         max_sms=policy.max_sms,
         abandoned_at=cart.abandoned_at,
         sms_deadline=policy.sms_deadline,
+        window=_window(cart, channel, target) if channel != Channel.EMAIL else None,
     )
+
+
+def _window(cart: AnyRow, channel: Channel, target: Target) -> SendingWindow | None:
+    """The legal sending window of the recipient's country (or US state), or the store's own."""
+    country = (phone_country(cart.phone) if cart.phone else None) or cart.country
+    state = subdivision_for(cart.phone) if cart.phone and country == "US" else None
+    window = window_for(country, state, target.windows, ALL_DAY)
+    return None if window == ALL_DAY else window
 
 
 def _bought(conn: Connection, cart: AnyRow) -> bool:

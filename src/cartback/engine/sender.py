@@ -24,6 +24,7 @@ from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
 from cartback.domain.policy import Action, Decision, Reason, decide
 from cartback.domain.redact import mask_email, mask_phone
+from cartback.domain.sending_windows import SendingWindow
 from cartback.engine.compose import Composer, sms_figures
 from cartback.engine.discounting import Discount, DiscountIssuer, ShopAccess
 from cartback.engine.facts import PolicySettings, Target, gather
@@ -44,6 +45,7 @@ class StoreInfo:
     currency: str | None
     consent_mode: str = "strict"
     shop: ShopAccess = field(default_factory=lambda: ShopAccess("generic", None, None))
+    windows: Mapping[str, SendingWindow] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class Sender:
             return self._resume(cart, step, existing)
         store = self.stores(cart.store_id)
         route = self.route(step)
-        target = Target(step.channel, route, store.timezone, store.consent_mode)
+        target = Target(step.channel, route, store.timezone, store.consent_mode, store.windows)
         decision = decide(gather(conn, cart, claim.id, target, self.settings.policy, now))
         self._record(conn, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:

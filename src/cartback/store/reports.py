@@ -22,6 +22,7 @@ class StoreFigures:
     spend: Decimal = Decimal("0")
     orders_recovered: int = 0
     recovered_revenue: Decimal = Decimal("0")
+    discount_cost: Decimal = Decimal("0")  # discounts our codes gave on recovered orders
     skipped: dict[str, int] = field(default_factory=dict)
 
 
@@ -63,12 +64,18 @@ def _add_messages(conn: Connection, out: StoreFigures, since: datetime | None) -
 
 
 def _add_orders(conn: Connection, out: StoreFigures, since: datetime | None) -> None:
-    query = select(orders.c.total).where(orders.c.store_id == out.store_id, orders.c.recovered)
+    query = (
+        select(orders.c.total, orders.c.discount_total, messages.c.discount_code)
+        .select_from(orders.outerjoin(messages, messages.c.id == orders.c.attributed_message_id))
+        .where(orders.c.store_id == out.store_id, orders.c.recovered)
+    )
     if since is not None:
         query = query.where(orders.c.placed_at >= since)
     for row in conn.execute(query):
         out.orders_recovered += 1
         out.recovered_revenue += row.total
+        if row.discount_code:
+            out.discount_cost += row.discount_total
 
 
 def _skips(conn: Connection, store_id: str, since: datetime | None) -> dict[str, int]:

@@ -1,0 +1,125 @@
+"""A person's consent history, and promotional messages that other systems sent them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+
+from cartback.api.deps import RuntimeDep, require_token
+from cartback.domain.phone import InvalidPhone, normalize_phone
+from cartback.store import touches as touch_store
+from cartback.store.db import write_transaction
+from cartback.store.tables import consent_ledger, messages, suppressions
+
+router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
+
+
+class TouchIn(BaseModel):
+    phone: str | None = None
+    email: str | None = None
+    channel: Literal["sms", "email"]
+    sent_at: datetime
+    source: str = Field(min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _address_for_channel(self) -> TouchIn:
+        if self.sent_at.tzinfo is None:
+            raise ValueError("sent_at: give a time zone, e.g. 2026-11-29T10:00:00Z")
+        if self.channel == "sms" and not self.phone:
+            raise ValueError("an sms touch needs `phone`")
+        if self.channel == "email" and not self.email:
+            raise ValueError("an email touch needs `email`")
+        return self
+
+
+class TouchesIn(BaseModel):
+    touches: list[TouchIn] = Field(min_length=1, max_length=10_000)
+
+
+class TouchesOut(BaseModel):
+    received: int
+    added: int  # the rest were already known
+
+
+@router.post("/touches", response_model=TouchesOut, summary="Register promotional sends")
+def post_touches(body: TouchesIn, rt: RuntimeDep) -> TouchesOut:
+    """Messages other systems sent (a newsletter, a campaign), so the cooldown counts them."""
+    country = rt.settings.stores[0].default_country
+    rows = [_touch(item, n, country) for n, item in enumerate(body.touches)]
+    with write_transaction(rt.engine) as conn:
+        added = touch_store.record_touches(conn, rows, rt.clock.now())
+    return TouchesOut(received=len(rows), added=added)
+
+
+def _touch(item: TouchIn, index: int, country: str | None) -> touch_store.Touch:
+    if item.channel == "email":
+        address = (item.email or "").strip().lower()
+    else:
+        try:
+            address = normalize_phone(item.phone, country) or ""
+        except InvalidPhone as exc:
+            raise HTTPException(422, f"touches[{index}].phone: {exc}") from None
+    return touch_store.Touch(address, item.channel, item.sent_at, item.source)
+
+
+class ConsentEntry(BaseModel):
+    store_id: str
+    channel: str
+    granted: bool
+    source: str
+    detail: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+class Contact(BaseModel):
+    id: str
+    consent: dict[str, bool | None]  # per channel, the latest entry's answer (any store)
+    history: list[ConsentEntry]
+    suppressed: list[dict[str, Any]]
+    messages: int
+
+
+@router.get("/contacts/{contact_id}", response_model=Contact, summary="A person's consent")
+def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
+    """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address."""
+    address = _address(contact_id, rt.settings.stores[0].default_country)
+    with rt.engine.connect() as conn:
+        history = conn.execute(
+            select(consent_ledger)
+            .where(consent_ledger.c.address == address)
+            .order_by(consent_ledger.c.occurred_at, consent_ledger.c.id)
+        ).all()
+        blocked = conn.execute(select(suppressions).where(suppressions.c.address == address)).all()
+        sent = conn.execute(select(messages.c.id).where(messages.c.recipient == address)).all()
+    latest: dict[str, bool | None] = {"sms": None, "email": None}
+    for entry in history:
+        latest[entry.channel] = entry.granted
+    return Contact(
+        id=address,
+        consent=latest,
+        history=[ConsentEntry.model_validate(row._asdict()) for row in history],
+        suppressed=[
+            {"channel": r.channel, "reason": r.reason, "source": r.source, "at": r.created_at}
+            for r in blocked
+        ],
+        messages=len(sent),
+    )
+
+
+def _address(raw: str, country: str | None) -> str:
+    if "@" in raw:
+        return raw.strip().lower()
+    try:
+        phone = normalize_phone(raw, country)
+    except InvalidPhone as exc:
+        raise HTTPException(
+            404, f"{raw!r} is neither an email address nor a phone number ({exc})"
+        ) from None
+    if phone is None:
+        raise HTTPException(404, "give a phone number or an email address")
+    return phone
