@@ -102,7 +102,7 @@ class Scheduler:
             if guard.holds(facts):
                 return True
             why = f"Step {index + 1} passed over: {guard.explain(facts)}."
-            _decide(conn, claim, flow.id, index, now, "skip", str(Reason.CONDITION), why)
+            queue.decide_for(conn, claim, flow.id, index, now, "skip", str(Reason.CONDITION), why)
         return False
 
     def _abandon(self, claim: queue.Claimed) -> Flow | None:
@@ -136,7 +136,7 @@ class Scheduler:
             carts.update_cart(conn, cart.id, {"status": carts.ABANDONED, "abandoned_at": now})
             quiet = _span(now - cart.last_activity_at)
             detail = f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
-            _decide(conn, claim, flow.id, -1, now, "abandon", "abandoned", detail)
+            queue.decide_for(conn, claim, flow.id, -1, now, "abandon", "abandoned", detail)
         return flow
 
     def _wait(self, claim: queue.Claimed, index: int, duration: timedelta) -> None:
@@ -176,31 +176,8 @@ class Scheduler:
     ) -> _Next:
         if queue.finish(conn, claim, status, str(reason), now) and action != "done":
             step = claim.step_index if index is None else index
-            _decide(conn, claim, claim.flow_id, step, now, action, str(reason), detail)
+            queue.decide_for(conn, claim, claim.flow_id, step, now, action, str(reason), detail)
         return _Next.STOP
-
-
-def _decide(
-    conn: Connection,
-    claim: queue.Claimed,
-    flow_id: str,
-    step_index: int,
-    now: datetime,
-    action: str,
-    reason: str,
-    detail: str,
-) -> None:
-    queue.record_decision(
-        conn,
-        cart_id=claim.cart_id,
-        run_id=claim.id,
-        flow_id=flow_id,
-        step_index=step_index,
-        at=now,
-        action=action,
-        reason=reason,
-        detail=detail,
-    )
 
 
 def _span(delta: timedelta) -> str:

@@ -171,17 +171,10 @@ class Sender:
         *,
         action: str | None = None,
     ) -> None:
-        queue.record_decision(
-            conn,
-            cart_id=claim.cart_id,
-            run_id=claim.id,
-            flow_id=flow_id,
-            step_index=index,
-            at=now,
-            action=action or str(decision.action),
-            reason=str(decision.reason),
-            detail=decision.detail,
-            until=decision.until,
+        action = action or str(decision.action)
+        reason = str(decision.reason)
+        queue.decide_for(
+            conn, claim, flow_id, index, now, action, reason, decision.detail, decision.until
         )
 
     def _note_fallback(
@@ -213,16 +206,8 @@ class Sender:
         discount = None
         if step.discount is not None:
             discount = self.discounts.issue(conn, step.discount, cart, facts, store.shop, now)
-            queue.record_decision(
-                conn,
-                cart_id=claim.cart_id,
-                run_id=claim.id,
-                flow_id=flow_id,
-                step_index=index,
-                at=now,
-                action="discount",
-                reason=discount.reason,
-                detail=discount.detail,
+            queue.decide_for(
+                conn, claim, flow_id, index, now, "discount", discount.reason, discount.detail
             )
         return replace(step, template=template), discount
 

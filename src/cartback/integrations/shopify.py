@@ -7,10 +7,6 @@ Older versions keep SMS consent on `customer.sms_marketing_consent`. Both are re
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +25,7 @@ from cartback.domain.events import (
 )
 from cartback.domain.phone import InvalidPhone, normalize_phone
 from cartback.integrations._json import JsonObject, PayloadError, load_object
+from cartback.integrations._signing import sign_b64, verify_b64
 
 __all__ = [
     "API_VERSION_HEADER",
@@ -68,24 +65,14 @@ SUBSCRIBED = "subscribed"
 # --- signatures -------------------------------------------------------------------------------
 
 
-def _digest(body: bytes, secret: str) -> bytes:
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-
-
 def sign(body: bytes, secret: str) -> str:
     """The `X-Shopify-Hmac-Sha256` value for `body`: base64 of its HMAC-SHA256 under `secret`."""
-    return base64.b64encode(_digest(body, secret)).decode("ascii")
+    return sign_b64(body, secret)
 
 
 def verify(body: bytes, signature: str | None, secret: str) -> bool:
     """Whether `signature` is Shopify's signature of the raw `body`. Never raises."""
-    if not signature or not secret:
-        return False
-    try:
-        received = base64.b64decode(signature.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return hmac.compare_digest(received, _digest(body, secret))
+    return verify_b64(body, signature, secret)
 
 
 # --- parsing ----------------------------------------------------------------------------------

@@ -14,10 +14,7 @@ The free "Cart Abandonment Recovery" plugin is a second source, read in `woocomm
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +33,7 @@ from cartback.domain.events import (
 )
 from cartback.domain.phone import InvalidPhone, normalize_phone
 from cartback.integrations._json import JsonObject, PayloadError, load_object
+from cartback.integrations._signing import sign_b64, verify_b64
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -83,24 +81,14 @@ _PING = re.compile(rb"webhook_id=\d+")
 # --- signatures, pings, deduplication ---------------------------------------------------------
 
 
-def _digest(body: bytes, secret: str) -> bytes:
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-
-
 def sign(body: bytes, secret: str) -> str:
     """The `X-WC-Webhook-Signature` WooCommerce sends: base64 of HMAC-SHA256(body, secret)."""
-    return base64.b64encode(_digest(body, secret)).decode("ascii")
+    return sign_b64(body, secret)
 
 
 def verify(body: bytes, signature: str | None, secret: str) -> bool:
     """Whether `signature` is WooCommerce's signature of the raw `body`. Never raises."""
-    if not signature or not secret:
-        return False
-    try:
-        received = base64.b64decode(signature.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return hmac.compare_digest(received, _digest(body, secret))
+    return verify_b64(body, signature, secret)
 
 
 def is_ping(body: bytes, content_type: str | None) -> bool:

@@ -165,6 +165,32 @@ def record_decision(conn: Connection, **values: Any) -> None:
     conn.execute(insert(decisions).values(**values))
 
 
+def decide_for(
+    conn: Connection,
+    claim: Claimed,
+    flow_id: str,
+    step_index: int,
+    now: datetime,
+    action: str,
+    reason: str,
+    detail: str,
+    until: datetime | None = None,
+) -> None:
+    """A decision taken by the worker holding `claim`, about one step of its run."""
+    record_decision(
+        conn,
+        cart_id=claim.cart_id,
+        run_id=claim.id,
+        flow_id=flow_id,
+        step_index=step_index,
+        at=now,
+        action=action,
+        reason=reason,
+        detail=detail,
+        until=until,
+    )
+
+
 def decisions_for_cart(conn: Connection, cart_id: int) -> Sequence[AnyRow]:
     return conn.execute(
         select(decisions).where(decisions.c.cart_id == cart_id).order_by(decisions.c.id)
