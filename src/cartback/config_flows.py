@@ -13,7 +13,8 @@ from cartback._config_base import Amount, Duration, Slug, _KeyedError, _Model
 from cartback.domain.discounts import DiscountKind, DiscountRule
 from cartback.domain.events import Channel
 from cartback.domain.flow import EndStep, Flow, Guard, SendStep, Step, WaitStep
-from cartback.domain.segments import SegmentError, SegmentRef, parse_segments
+from cartback.domain.segment_parsing import parse_segments
+from cartback.domain.segments import SegmentError, SegmentRef
 
 _SEND_ONLY = ("template", "subject", "html_template", "title", "image_url", "button", "templates")
 

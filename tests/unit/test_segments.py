@@ -8,6 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cartback.domain.segment_parsing import (
+    Segments,
+    parse_condition,
+    parse_duration,
+    parse_segments,
+)
 from cartback.domain.segments import (
     All,
     Any,
@@ -16,10 +22,6 @@ from cartback.domain.segments import (
     Not,
     SegmentError,
     SegmentFacts,
-    Segments,
-    parse_condition,
-    parse_duration,
-    parse_segments,
 )
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
