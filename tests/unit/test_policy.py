@@ -87,3 +87,15 @@ def test_the_recipients_zone_not_the_stores_decides() -> None:
 def test_no_quiet_hours_configured_sends_at_night() -> None:
     late = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
     assert decide(replace(OK, now=late, quiet_hours=None)).action == Action.SEND
+
+
+def test_a_deferral_past_the_sms_deadline_is_a_skip_not_a_wait() -> None:
+    friday_night = datetime(2026, 11, 27, 21, 30, tzinfo=UTC)  # 22:30 in Copenhagen
+    facts = replace(
+        OK,
+        now=friday_night,
+        abandoned_at=friday_night - timedelta(hours=47, minutes=50),
+        sms_deadline=timedelta(hours=48),
+    )
+    decision = decide(facts)
+    assert (decision.action, decision.reason) == (Action.SKIP, Reason.SMS_DEADLINE)

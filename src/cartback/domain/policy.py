@@ -184,6 +184,18 @@ def _quiet(facts: SendFacts) -> Decision | None:
         allowed = _allowed_from(facts.now, zones, facts)
     if allowed == facts.now:
         return None
+    deadline, abandoned = facts.sms_deadline, facts.abandoned_at
+    if (
+        deadline is not None
+        and abandoned is not None
+        and allowed - abandoned > deadline
+        and facts.channel != Channel.EMAIL
+    ):
+        detail = (
+            f"The next allowed time ({allowed:%Y-%m-%d %H:%M} UTC) is more than "
+            f"{_human(deadline)} after the cart was abandoned; no SMS."
+        )
+        return Decision(Action.SKIP, Reason.SMS_DEADLINE, detail)
     rules = (
         "quiet hours"
         if facts.window is None

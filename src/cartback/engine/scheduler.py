@@ -120,8 +120,11 @@ class Scheduler:
                 detail = "The cart has no email or phone number, so it cannot be recovered."
                 self._finish_in(conn, claim, queue.DONE, Reason.NO_CONTACT, detail, now, "skip")
                 return None
-            flow, why = choose_flow(self.store_flows(cart.store_id), segment_facts(conn, cart, now))
+            facts = segment_facts(conn, cart, now, abandoning=True)
+            flow, why = choose_flow(self.store_flows(cart.store_id), facts)
             if flow is None:
+                # Abandoned all the same: it counts in the report and towards `abandoned_times`.
+                carts.update_cart(conn, cart.id, {"status": carts.ABANDONED, "abandoned_at": now})
                 detail = f"No flow takes this cart: {why}."
                 self._finish_in(
                     conn, claim, queue.DONE, Reason.NO_MATCHING_FLOW, detail, now, "skip"

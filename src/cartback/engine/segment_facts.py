@@ -14,7 +14,10 @@ from cartback.store.tables import carts, orders
 from cartback.store.types import AnyRow
 
 
-def segment_facts(conn: Connection, cart: AnyRow, now: datetime) -> SegmentFacts:
+def segment_facts(
+    conn: Connection, cart: AnyRow, now: datetime, *, abandoning: bool = False
+) -> SegmentFacts:
+    """`abandoning`: the cart is being abandoned now, and that abandonment counts already."""
     history = _order_history(conn, cart)
     return SegmentFacts(
         basket_value=cart.total,
@@ -31,7 +34,7 @@ def segment_facts(conn: Connection, cart: AnyRow, now: datetime) -> SegmentFacts
         items=tuple(_item(item) for item in cart.items or ()),
         country=cart.country or (phone_country(cart.phone) if cart.phone else None),
         cart_updates=cart.update_count,
-        abandonments=_abandonments(conn, cart),
+        abandonments=_abandonments(conn, cart, now if abandoning else None),
         now=now,
     )
 
@@ -59,9 +62,12 @@ def _order_history(conn: Connection, cart: AnyRow) -> tuple[int, Decimal | None,
     return len(rows), spent, max(row.placed_at for row in rows)
 
 
-def _abandonments(conn: Connection, cart: AnyRow) -> tuple[datetime, ...]:
+def _abandonments(
+    conn: Connection, cart: AnyRow, abandoned_now: datetime | None
+) -> tuple[datetime, ...]:
     same = _same_person(carts, cart)
-    mine = (cart.abandoned_at,) if cart.abandoned_at else ()
+    at = cart.abandoned_at or abandoned_now
+    mine = (at,) if at else ()
     if not same:
         return mine
     rows = conn.execute(

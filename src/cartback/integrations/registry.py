@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
+from urllib.parse import quote
 
 from cartback.config import StoreConfig
-from cartback.domain.events import Event
+from cartback.domain.events import CartUpdated, Event
 from cartback.integrations import generic, shopify, woocommerce, woocommerce_car
 
 Parser = Callable[[bytes, datetime], list[Event]]
@@ -17,7 +19,29 @@ CAR_TOPIC = "cart-abandonment-recovery"  # the WooCommerce plugin's webhook, sto
 def parser_for(
     store: StoreConfig, platform: str, topic: str | None, headers: Mapping[str, str]
 ) -> Parser:
-    """The parse of one delivery; `headers` are those stored with it."""
+    """The parse of one delivery; `headers` are those stored with it.
+
+    Carts the platform sent without a link back get the store's `recovery_url_template`.
+    """
+    parse = _platform_parser(store, platform, topic, headers)
+    template = store.recovery_url_template
+    if template is None:
+        return parse
+    return lambda body, at: [_with_link(event, template) for event in parse(body, at)]
+
+
+def _with_link(event: Event, template: str) -> Event:
+    if not isinstance(event, CartUpdated) or event.recovery_url:
+        return event
+    email = quote(event.customer.email or "", safe="")
+    key = quote(event.cart_key, safe="")
+    link = template.replace("{cart_id}", key).replace("{cart_key}", key).replace("{email}", email)
+    return replace(event, recovery_url=link)
+
+
+def _platform_parser(
+    store: StoreConfig, platform: str, topic: str | None, headers: Mapping[str, str]
+) -> Parser:
     content_type = _header(headers, "content-type")
     if platform == "shopify":
         return _shopify(store, topic or "")
