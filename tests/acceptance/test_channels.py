@@ -9,11 +9,7 @@ polls for a condition with a bounded deadline.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,23 +21,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.acceptance.processes import config_yaml, free_port
 from tests.acceptance.test_serve import (
+    ACME_STORE,
     API_TOKEN,
     DANISH_MOBILE,
-    SHOP_DOMAIN,
-    STOP_DEADLINE,
     TEMPLATE,
-    WEBHOOK_SECRET,
     Server,
     cart_by_key,
     checkout_payload,
     encode,
-    free_port,
-    wait_until_healthy,
 )
 from tests.fakes.http import serve
 from tests.fakes.inmobile import INCOMING, FakeInMobile, callback_body, report
@@ -91,21 +83,7 @@ class Rig:
 def write_config(
     path: Path, database_url: str, port: int, inmobile: FakeInMobile, inmobile_url: str, smtp: int
 ) -> None:
-    path.write_text(
-        f"""\
-database_url: {database_url}
-public_url: http://127.0.0.1:{port}
-api_token: {API_TOKEN}
-stores:
-  - id: acme
-    platform: shopify
-    shop_domain: {SHOP_DOMAIN}
-    webhook_secret: {WEBHOOK_SECRET}
-    name: Acme
-    timezone: Europe/Copenhagen
-    default_country: DK
-    currency: USD
-channels:
+    channels = f"""\
   sms:
     provider: inmobile
     api_key: {inmobile.api_key}
@@ -119,11 +97,8 @@ channels:
     port: {smtp}
     security: none
     from: {SHOP_EMAIL}
-policy:
-  quiet_hours: null
-worker:
-  poll_interval: 1s
-flows:
+"""
+    flows = f"""\
   - id: sms-then-email
     store: acme
     abandon_after: 2s
@@ -132,46 +107,11 @@ flows:
         template: "{TEMPLATE}"
       - wait: 4s
       - send: email
-""",
-        encoding="utf-8",
+"""
+    config = config_yaml(
+        database_url, port, API_TOKEN, stores=ACME_STORE, channels=channels, flows=flows
     )
-
-
-@contextmanager
-def cartback_serve(config: Path, port: int, tmp_path: Path) -> Iterator[Server]:
-    env = {k: v for k, v in os.environ.items() if k != "CARTBACK_DATABASE_URL"}
-    stderr_path = tmp_path / "server.stderr"
-    command = [sys.executable, "-m", "cartback.cli", "serve", "--config", str(config)]
-    with stderr_path.open("wb") as stderr_file:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)],
-            stdout=stderr_file,
-            stderr=stderr_file,
-            env=env,
-            cwd=tmp_path,
-        )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
-    running = Server(process, port, tmp_path / "no-outbox.jsonl", stderr_path, http)
-    try:
-        wait_until_healthy(http, process, stderr_path)
-        yield running
-    finally:
-        http.close()
-        exit_code = stop(process)
-        print(f"--- cartback serve stderr (exit code {exit_code}) ---\n{running.stderr()}")
-    assert exit_code == 0, f"cartback serve did not stop cleanly on SIGINT: {exit_code}"
-
-
-def stop(process: subprocess.Popen[bytes]) -> int | None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return None
-    return process.returncode
+    path.write_text(config, encoding="utf-8")
 
 
 @pytest.fixture
@@ -181,7 +121,15 @@ def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
         port = free_port()
         config = tmp_path / "cartback.yaml"
         write_config(config, db_url, port, fake, inmobile_url, smtp_port)
-        with cartback_serve(config, port, tmp_path) as server:
+        with Server.started(
+            ["serve"],
+            config,
+            tmp_path,
+            "server",
+            port=port,
+            token=API_TOKEN,
+            outbox=tmp_path / "no-outbox.jsonl",
+        ) as server:
             yield Rig(server, fake, mailbox)
 
 

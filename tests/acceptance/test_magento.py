@@ -8,22 +8,16 @@ and the recovery link built from the store's template. Every wait polls with a d
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.acceptance.processes import Running, config_yaml, free_port
 from tests.fakes.magento import FakeMagento
 
 pytestmark = pytest.mark.acceptance
@@ -33,11 +27,7 @@ MAGENTO_TOKEN = "magento-integration-token"
 CARTS = 250
 THROTTLE_AT = 150  # the 150th request: among the second page's totals calls
 RESTORE = "https://mage.example/checkout/cart/restore/{cart_id}"
-STARTUP_DEADLINE = 30.0
-CONDITION_DEADLINE = 30.0
-STOP_DEADLINE = 20.0
-
-T = TypeVar("T")
+CONDITION_DEADLINE = 30.0  # seconds, for `wait_for` (the shared default is 20s)
 
 
 class ThrottlingMagento(FakeMagento):
@@ -55,48 +45,8 @@ class ThrottlingMagento(FakeMagento):
         return super().handle(request)
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    stderr_path: Path
-    http: httpx.Client = field(repr=False)
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-    def api(self, path: str, **params: str | int) -> Any:
-        headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        response = self.http.get(path, params=params, headers=headers)
-        assert response.status_code == 200, (path, response.status_code, response.text)
-        return response.json()
-
-    def wait_for(self, what: str, condition: Callable[[], T | None]) -> T:
-        deadline = time.monotonic() + CONDITION_DEADLINE
-        while True:
-            found = condition()
-            if found:
-                return found
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited ({self.process.returncode}) while waiting {what}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"waited {CONDITION_DEADLINE:g}s {what}; stderr:\n{self.stderr()}")
-            time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def write_config(path: Path, database_url: str, port: int, magento_url: str, outbox: Path) -> None:
-    path.write_text(
-        f"""\
-database_url: {database_url}
-public_url: http://127.0.0.1:{port}
-api_token: {API_TOKEN}
-stores:
+    stores = f"""\
   - id: mage
     platform: magento
     name: Mage Shop
@@ -106,24 +56,24 @@ stores:
     recovery_url_template: "{RESTORE}"
     default_country: DK
     currency: DKK
-channels:
+"""
+    channels = f"""\
   sms:
     provider: outbox
     path: {outbox}
     sender: MageShop
-policy:
-  quiet_hours: null
-worker:
-  poll_interval: 1s
-flows:
+"""
+    flows = """\
   - id: mage-sms
     store: mage
     abandon_after: 2s
     steps:
       - send: sms
-""",
-        encoding="utf-8",
+"""
+    config = config_yaml(
+        database_url, port, API_TOKEN, stores=stores, channels=channels, flows=flows
     )
+    path.write_text(config, encoding="utf-8")
 
 
 @pytest.fixture
@@ -141,62 +91,26 @@ def magento() -> ThrottlingMagento:
 
 
 @pytest.fixture
-def server(db_url: str, tmp_path: Path, magento: ThrottlingMagento) -> Iterator[Server]:
+def server(db_url: str, tmp_path: Path, magento: ThrottlingMagento) -> Iterator[Running]:
     with magento.serve() as magento_url:
         port = free_port()
         config = tmp_path / "cartback.yaml"
         write_config(config, db_url, port, magento_url, tmp_path / "outbox.jsonl")
-        env = {k: v for k, v in os.environ.items() if k != "CARTBACK_DATABASE_URL"}
-        stderr_path = tmp_path / "server.stderr"
-        command = [sys.executable, "-m", "cartback.cli", "serve", "--config", str(config)]
-        with stderr_path.open("wb") as stderr_file:
-            process = subprocess.Popen(
-                [*command, "--port", str(port)],
-                stdout=stderr_file,
-                stderr=stderr_file,
-                env=env,
-                cwd=tmp_path,
-            )
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
-        running = Server(process, stderr_path, http)
-        try:
-            _wait_until_healthy(running)
+        with Running.started(
+            ["serve"],
+            config,
+            tmp_path,
+            "server",
+            port=port,
+            token=API_TOKEN,
+            deadline=CONDITION_DEADLINE,
+            poll_every=0.2,
+        ) as running:
             yield running
-        finally:
-            http.close()
-            exit_code = _stop(process)
-            print(f"--- cartback serve stderr (exit code {exit_code}) ---\n{running.stderr()}")
-    assert exit_code == 0, f"cartback serve did not stop cleanly on SIGINT: {exit_code}"
-
-
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"cartback serve exited at startup:\n{server.stderr()}")
-        try:
-            if server.http.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"no healthy /healthz within {STARTUP_DEADLINE:g}s:\n{server.stderr()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> int | None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return None
-    return process.returncode
 
 
 def test_polled_carts_are_each_stored_once_through_a_throttle_and_closed_by_orders(
-    server: Server, magento: ThrottlingMagento
+    server: Running, magento: ThrottlingMagento
 ) -> None:
     expected = {str(cart_id) for cart_id in magento.carts}
 

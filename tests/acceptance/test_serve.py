@@ -14,24 +14,20 @@ import copy
 import hashlib
 import hmac
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+
+from tests.acceptance.processes import Running, config_yaml, free_port
 
 pytestmark = pytest.mark.acceptance
 
@@ -41,31 +37,27 @@ WEBHOOK_SECRET = "acme-webhook-secret"
 API_TOKEN = "acme-api-token"
 DANISH_MOBILE = "+4520123456"
 API_VERSION = "2026-04"
-STARTUP_DEADLINE = 30.0  # seconds: interpreter start, imports, SQLite migration
-CONDITION_DEADLINE = 20.0  # seconds: abandon_after is 2s and the worker polls every 1s
-STOP_DEADLINE = 20.0
+ACME_STORE = f"""\
+  - id: acme
+    platform: shopify
+    shop_domain: {SHOP_DOMAIN}
+    webhook_secret: {WEBHOOK_SECRET}
+    name: Acme
+    timezone: Europe/Copenhagen
+    default_country: DK
+    currency: USD
+"""  # the `stores:` block of the configs here and in test_channels
 TEMPLATE = "Hi {{ first_name }}, your basket at {{ store_name }} is saved: {{ link }}"
-
-T = TypeVar("T")
 
 
 # --- the server process ------------------------------------------------------------------------
 
 
 @dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    outbox: Path
-    stderr_path: Path
-    http: httpx.Client = field(repr=False)
+class Server(Running):
+    """`cartback serve` with the Shopify store of `write_config`, and its SMS outbox file."""
 
-    @property
-    def public_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+    outbox: Path = field(kw_only=True)
 
     def webhook(
         self,
@@ -90,33 +82,11 @@ class Server:
             headers["X-Shopify-Hmac-Sha256"] = signature
         return self.http.post("/webhooks/shopify", content=body, headers=headers)
 
-    def api(self, path: str, **params: str) -> Any:
-        response = self.http.get(
-            path, params=params, headers={"Authorization": f"Bearer {API_TOKEN}"}
-        )
-        assert response.status_code == 200, (path, response.status_code, response.text)
-        return response.json()
-
     def sms_lines(self) -> list[dict[str, Any]]:
         if not self.outbox.exists():
             return []
         text = self.outbox.read_text(encoding="utf-8")
         return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-    def wait_for(self, what: str, condition: Callable[[], T | None]) -> T:
-        """Poll `condition` until it gives something truthy; fail naming `what` at the deadline."""
-        deadline = time.monotonic() + CONDITION_DEADLINE
-        while True:
-            found = condition()
-            if found:
-                return found
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited ({self.process.returncode}) while waiting {what}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"waited {CONDITION_DEADLINE:g}s {what}; server stderr:\n{self.stderr()}"
-                )
-            time.sleep(0.1)
 
 
 def shopify_signature(body: bytes, secret: str) -> str:
@@ -125,63 +95,26 @@ def shopify_signature(body: bytes, secret: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def write_config(path: Path, database_url: str, port: int, outbox: Path) -> None:
-    path.write_text(
-        f"""\
-database_url: {database_url}
-public_url: http://127.0.0.1:{port}
-api_token: {API_TOKEN}
-stores:
-  - id: acme
-    platform: shopify
-    shop_domain: {SHOP_DOMAIN}
-    webhook_secret: {WEBHOOK_SECRET}
-    name: Acme
-    timezone: Europe/Copenhagen
-    default_country: DK
-    currency: USD
-channels:
+    channels = f"""\
   sms:
     provider: outbox
     path: {outbox}
     sender: Acme
     cost_per_segment: 0.30
-policy:
-  quiet_hours: null
-worker:
-  poll_interval: 1s
-flows:
+"""
+    flows = f"""\
   - id: cart-sms
     store: acme
     abandon_after: 2s
     steps:
       - send: sms
         template: "{TEMPLATE}"
-""",
-        encoding="utf-8",
+"""
+    config = config_yaml(
+        database_url, port, API_TOKEN, stores=ACME_STORE, channels=channels, flows=flows
     )
-
-
-def wait_until_healthy(http: httpx.Client, process: subprocess.Popen[bytes], stderr: Path) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = stderr.read_text(errors="replace")
-            pytest.fail(f"cartback serve exited with {process.returncode} at startup:\n{log}")
-        try:
-            if http.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"no healthy /healthz within {STARTUP_DEADLINE:g}s:\n{stderr.read_text()}")
+    path.write_text(config, encoding="utf-8")
 
 
 @pytest.fixture
@@ -190,40 +123,10 @@ def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
     outbox = tmp_path / "outbox.jsonl"
     config = tmp_path / "cartback.yaml"
     write_config(config, db_url, port, outbox)
-    env = {k: v for k, v in os.environ.items() if k != "CARTBACK_DATABASE_URL"}
-    stderr_path = tmp_path / "server.stderr"
-    command = [sys.executable, "-m", "cartback.cli", "serve", "--config", str(config)]
-    with stderr_path.open("wb") as stderr_file:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)],
-            stdout=stderr_file,
-            stderr=stderr_file,
-            env=env,
-            cwd=tmp_path,
-        )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
-    running = Server(process, port, outbox, stderr_path, http)
-    try:
-        wait_until_healthy(http, process, stderr_path)
+    with Server.started(
+        ["serve"], config, tmp_path, "server", port=port, token=API_TOKEN, outbox=outbox
+    ) as running:
         yield running
-    finally:
-        http.close()
-        exit_code = _stop(process)
-        # Shown by pytest only when the test failed: the server's side of the story.
-        print(f"--- cartback serve stderr (exit code {exit_code}) ---\n{running.stderr()}")
-    assert exit_code == 0, f"cartback serve did not stop cleanly on SIGINT: {exit_code}"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> int | None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return None
-    return process.returncode
 
 
 # --- payloads ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
+from cartback.store.listing import page
 from cartback.store.tables import carts, orders
 from cartback.store.types import AnyRow
 
@@ -161,13 +162,15 @@ def listing(
     limit: int,
     offset: int,
 ) -> Sequence[AnyRow]:
-    query = select(carts)
-    if store_id:
-        query = query.where(carts.c.store_id == store_id)
-    if status:
-        query = query.where(carts.c.status == status)
-    query = query.order_by(carts.c.updated_at.desc(), carts.c.id.desc())
-    return conn.execute(query.limit(limit).offset(offset)).all()
+    return page(
+        conn,
+        carts,
+        carts.c.updated_at,
+        store_id=store_id,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def newer_live_cart(conn: Connection, cart: AnyRow) -> bool:

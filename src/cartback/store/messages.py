@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from cartback.domain.attribution import Touch
+from cartback.store.listing import page
 from cartback.store.tables import clicks, links, message_attempts, messages
 from cartback.store.types import AnyRow
 
@@ -107,13 +108,15 @@ def listing(
     limit: int,
     offset: int,
 ) -> Sequence[AnyRow]:
-    query = select(messages)
-    if store_id:
-        query = query.where(messages.c.store_id == store_id)
-    if status:
-        query = query.where(messages.c.status == status)
-    query = query.order_by(messages.c.created_at.desc(), messages.c.id)
-    return conn.execute(query.limit(limit).offset(offset)).all()
+    return page(
+        conn,
+        messages,
+        messages.c.created_at,
+        store_id=store_id,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def sent_for_run(conn: Connection, run_id: int) -> bool:
