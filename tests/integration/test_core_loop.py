@@ -213,3 +213,29 @@ def test_a_malformed_body_is_refused_with_its_problem_and_kept(shop: Shop) -> No
     assert "updated_at" in response.json()["error"]
     [failed] = shop.api("/api/deliveries", status="failed")
     assert failed["delivery_key"] == "bad-1" and "updated_at" in failed["error"]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(shop: Shop) -> None:
+    from cartback.api.limits import MAX_BODY
+
+    huge = b"{" + b" " * (MAX_BODY + 1) + b"}"
+    response = shop.client.post(
+        "/webhooks/shopify", content=huge, headers={"X-Shopify-Shop-Domain": "acme.myshopify.com"}
+    )
+    assert response.status_code == 413 and "larger than" in response.json()["error"]
+    assert shop.api("/api/deliveries") == []
+
+
+def test_a_streamed_body_over_the_limit_is_refused(shop: Shop) -> None:
+    from cartback.api.limits import MAX_BODY
+
+    def chunks():  # no Content-Length: the limit applies while reading
+        for _ in range(6):
+            yield b" " * (MAX_BODY // 5)
+
+    response = shop.client.post(
+        "/webhooks/shopify",
+        content=chunks(),
+        headers={"X-Shopify-Shop-Domain": "acme.myshopify.com"},
+    )
+    assert response.status_code == 413

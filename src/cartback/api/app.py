@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from cartback import __version__
 from cartback.api import contacts, gateway_webhooks, redirects, rest, webhooks
+from cartback.api.limits import BodyLimit, BodyTooLarge, on_too_large
 from cartback.runtime import Runtime
 
 
@@ -16,6 +17,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         description="Self-hosted abandoned-cart recovery: webhooks in, timed messages out.",
     )
     app.state.runtime = runtime
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(BodyTooLarge, on_too_large)
     app.include_router(webhooks.router)
     app.include_router(gateway_webhooks.router)
     app.include_router(redirects.router)
