@@ -17,7 +17,6 @@ from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
 from cartback.config import Settings, StoreConfig
 from cartback.domain.events import Channel
-from cartback.domain.flow import Flow
 from cartback.domain.quiet_hours import QuietHours
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
@@ -47,9 +46,6 @@ class Runtime:
     feedback: Feedback
     gateways: Gateways
     worker: Worker
-
-    def flow(self, flow_id: str) -> Flow | None:
-        return next((f for f in self.settings.domain_flows() if f.id == flow_id), None)
 
 
 def build(
