@@ -206,6 +206,7 @@ def test_twilio_rcs_goes_through_the_messaging_service_and_reports_sms_fallback(
         from cartback.store.tables import messages
 
         assert conn.execute(select(messages.c.channel_used)).scalar_one() == "sms"
+    assert twilio_shop.api("/api/report")["sms_segments"] == 1  # it went out as an SMS
 
 
 def test_twilio_callbacks_with_a_bad_signature_are_refused(twilio_shop: GatewayShop) -> None:
@@ -269,4 +270,6 @@ def test_spend_follows_the_gateways_segment_count(inmobile: GatewayShop) -> None
     key = callback_key(TOKEN)
     body = callback_body(report(message["id"], 1, sms_count=2))
     inmobile.client.post(f"/webhooks/inmobile/status?key={key}", content=body)
-    assert Decimal(inmobile.api("/api/report")["spend"]) == Decimal("0.60")
+    report_now = inmobile.api("/api/report")
+    assert Decimal(report_now["spend"]) == Decimal("0.60")
+    assert report_now["sms_segments"] == 2  # what the gateway billed, not our estimate

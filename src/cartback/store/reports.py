@@ -50,7 +50,12 @@ def _count_abandoned(conn: Connection, store_id: str, since: datetime | None) ->
 
 def _add_messages(conn: Connection, out: StoreFigures, since: datetime | None) -> None:
     query = select(
-        messages.c.status, messages.c.channel, messages.c.segments, messages.c.cost
+        messages.c.status,
+        messages.c.channel,
+        messages.c.channel_used,
+        messages.c.segments,
+        messages.c.provider_segments,
+        messages.c.cost,
     ).where(messages.c.store_id == out.store_id, messages.c.status.in_(("sent", "delivered")))
     if since is not None:
         query = query.where(messages.c.created_at >= since)
@@ -58,8 +63,9 @@ def _add_messages(conn: Connection, out: StoreFigures, since: datetime | None) -
     for row in conn.execute(query):
         out.messages_sent += 1
         out.messages_delivered += row.status == "delivered"
-        if row.channel == "sms":
-            out.sms_segments += row.segments
+        if (row.channel_used or row.channel) == "sms":
+            # What the gateway billed where it said so (inMobile smsCount, Twilio NumSegments).
+            out.sms_segments += row.provider_segments or row.segments
         out.spend += row.cost
 
 
