@@ -106,6 +106,14 @@ def _import_commands(commands: Any) -> None:
     _config_arg(load)
     load.add_argument("file")
     load.set_defaults(func=_touches_import)
+    consent = commands.add_parser("consent", help="consent given elsewhere")
+    actions = consent.add_subparsers(required=True, metavar="ACTION")
+    load = actions.add_parser(
+        "import", help="import a CSV: store,phone,email,channel,granted,occurred_at,wording"
+    )
+    _config_arg(load)
+    load.add_argument("file")
+    load.set_defaults(func=_consent_import)
     codes = commands.add_parser("codes", help="discount code pools (non-Shopify stores)")
     actions = codes.add_subparsers(required=True, metavar="ACTION")
     load = actions.add_parser("import", help="import a CSV of single-use codes, one per row")
@@ -216,6 +224,29 @@ def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
     with write_transaction(runtime.engine) as conn:
         added = touches.record_touches(conn, rows, runtime.clock.now())
     print(f"{len(rows)} touches read, {added} new, {len(rows) - added} already known")
+    return 0
+
+
+def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cartback.consent_file import ConsentFileError, read_consent_csv
+    from cartback.store import consent
+    from cartback.store.db import write_transaction
+
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+    stores = {store.id: store.default_country for store in settings.stores}
+    try:
+        records = read_consent_csv(text, stores)
+    except ConsentFileError as exc:
+        print(f"cartback: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    runtime = _runtime(settings)
+    now = runtime.clock.now()
+    source = f"import:{Path(args.file).name}"
+    with write_transaction(runtime.engine) as conn:
+        added = sum(consent.record_once(conn, r.ledger_values(source, now)) for r in records)
+    print(f"{len(records)} consent entries read, {added} new, {len(records) - added} already known")
     return 0
 
 

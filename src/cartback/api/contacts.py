@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from cartback.api.deps import RuntimeDep, require_token
+from cartback.consent_file import ConsentRecord, address_for
 from cartback.domain.phone import InvalidPhone, normalize_phone
+from cartback.store import consent
 from cartback.store import touches as touch_store
 from cartback.store.db import write_transaction
 from cartback.store.tables import consent_ledger, messages, suppressions
@@ -64,6 +66,43 @@ def _touch(item: TouchIn, index: int, country: str | None) -> touch_store.Touch:
         except InvalidPhone as exc:
             raise HTTPException(422, f"touches[{index}].phone: {exc}") from None
     return touch_store.Touch(address, item.channel, item.sent_at, item.source)
+
+
+class ConsentIn(BaseModel):
+    store: str
+    channel: Literal["sms", "email"]
+    granted: bool
+    phone: str | None = None
+    email: str | None = None
+    occurred_at: datetime | None = None  # default: now
+    wording: str = Field(min_length=1, description="the words the person agreed to")
+    source: str = Field(default="api", max_length=100, description="e.g. signup-form, till")
+
+
+class ConsentOut(BaseModel):
+    address: str
+    channel: str
+    granted: bool
+
+
+@router.post("/consent", response_model=ConsentOut, summary="Record consent given elsewhere")
+def post_consent(body: ConsentIn, rt: RuntimeDep) -> ConsentOut:
+    store = rt.settings.store(body.store)
+    if store is None:
+        raise HTTPException(422, f"store: {body.store!r} is not configured")
+    if body.occurred_at is not None and body.occurred_at.tzinfo is None:
+        raise HTTPException(422, "occurred_at: give a time zone, e.g. 2026-11-29T10:00:00Z")
+    try:
+        address = address_for(body.channel, body.phone, body.email, store.default_country)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    now = rt.clock.now()
+    record = ConsentRecord(
+        store.id, body.channel, address, body.granted, body.occurred_at or now, body.wording
+    )
+    with write_transaction(rt.engine) as conn:
+        consent.record_once(conn, record.ledger_values(f"api:{body.source}", now))
+    return ConsentOut(address=address, channel=body.channel, granted=body.granted)
 
 
 class ConsentEntry(BaseModel):

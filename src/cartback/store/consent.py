@@ -37,6 +37,21 @@ def record(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(consent_ledger).values(**values))
 
 
+def record_once(conn: Connection, values: dict[str, Any]) -> bool:
+    """Record unless the same answer from the same source at the same time is there (a file
+    imported twice adds nothing). True when recorded."""
+    keys = ("store_id", "channel", "address", "granted", "source", "occurred_at")
+    found = conn.execute(
+        select(consent_ledger.c.id)
+        .where(*(consent_ledger.c[key] == values[key] for key in keys))
+        .limit(1)
+    ).first()
+    if found is not None:
+        return False
+    record(conn, values)
+    return True
+
+
 def history(conn: Connection, store_id: str, addresses: Sequence[str]) -> Sequence[AnyRow]:
     return conn.execute(
         select(consent_ledger)
