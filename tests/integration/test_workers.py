@@ -61,7 +61,10 @@ def test_two_workers_never_send_the_same_step_twice(db_url: str, tmp_path: Path)
     sent = [m.id for _, gateway in workers for m in gateway.sent]
     assert len(sent) == CARTS
     assert len(set(sent)) == CARTS
-    assert all(gateway.sent for _, gateway in workers), "both workers should have taken a share"
+    if db_url.startswith("postgresql"):
+        # With row locks both workers claim concurrently; SQLite serialises writers, and one
+        # thread may take every batch, which is correct too.
+        assert all(gateway.sent for _, gateway in workers), "both workers should take a share"
     recipients = [m.to for _, gateway in workers for m in gateway.sent]
     assert len(set(recipients)) == CARTS
     runtime = workers[0][0]
