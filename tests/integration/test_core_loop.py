@@ -239,3 +239,16 @@ def test_a_streamed_body_over_the_limit_is_refused(shop: Shop) -> None:
         headers={"X-Shopify-Shop-Domain": "acme.myshopify.com"},
     )
     assert response.status_code == 413
+
+
+def test_lists_filter_by_store_and_status_newest_first(shop: Shop) -> None:
+    bought = shop.checkout(token="bought")
+    shop.clock.advance(timedelta(minutes=1))
+    shop.checkout(token="left")
+    shop.advance(timedelta(minutes=30))
+    shop.order(bought)
+    assert [c["cart_key"] for c in shop.api("/api/carts")] == ["bought", "left"]
+    assert [c["cart_key"] for c in shop.api("/api/carts", status="abandoned")] == ["left"]
+    assert shop.api("/api/carts", store="other") == []
+    assert len(shop.api("/api/messages", status="sent", store="acme")) == 1
+    assert shop.api("/api/messages", status="failed") == []

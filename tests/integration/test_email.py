@@ -30,25 +30,15 @@ from cartback.config import load_config
 from cartback.runtime import build
 from cartback.store.tables import consent_ledger, message_attempts, suppressions
 from cartback.testing import FakeGateway
-from tests.integration.conftest import DOMAIN, SECRET, START, TOKEN, Shop
+from tests.integration.conftest import CONFIG, DOMAIN, SECRET, START, TOKEN, Shop
 
 SHOP_ADDRESS = "shop@acme.example"
 LINE_ITEM = "IPod Nano - 8GB"  # in Shopify's sample checkout
 
-EMAIL_CONFIG = """
-database_url: {db_url}
-public_url: https://cb.example
-api_token: {token}
-stores:
-  - id: acme
-    platform: shopify
-    shop_domain: {domain}
-    webhook_secret: {secret}
-    name: Acme
-    timezone: Europe/Copenhagen
-    default_country: DK
-    currency: USD
-channels:
+# The shared store, with email (over a local SMTP server) as the only channel and step.
+EMAIL_CONFIG = (
+    CONFIG.split("channels:")[0]
+    + """channels:
   email:
     provider: smtp
     host: 127.0.0.1
@@ -68,6 +58,7 @@ flows:
     steps:
       - send: email
 """
+)
 
 
 @dataclass

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import text
+from sqlalchemy import Column, Table, text
 
 from cartback import __version__
 from cartback.api import views
 from cartback.api.deps import RuntimeDep, require_token
 from cartback.api.schemas import CartDetail, CartSummary, DeliveryOut, Health, MessageOut, Report
-from cartback.store import carts, deliveries, messages
+from cartback.runtime import Runtime
+from cartback.store import deliveries, listing, tables
 
 router = APIRouter()
 api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
@@ -40,9 +41,7 @@ def list_carts(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
-    with rt.engine.connect() as conn:
-        rows = carts.listing(conn, store_id=store, status=status, limit=limit, offset=offset)
-    return [row._asdict() for row in rows]
+    return _page(rt, tables.carts.c.updated_at, store, status, limit, offset)
 
 
 @api.get("/carts/{cart_id}", response_model=CartDetail)
@@ -62,9 +61,7 @@ def list_messages(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
-    with rt.engine.connect() as conn:
-        rows = messages.listing(conn, store_id=store, status=status, limit=limit, offset=offset)
-    return [row._asdict() for row in rows]
+    return _page(rt, tables.messages.c.created_at, store, status, limit, offset)
 
 
 @api.get("/report", response_model=Report)
@@ -87,6 +84,24 @@ def list_deliveries(
 ) -> list[Any]:
     with rt.engine.connect() as conn:
         rows = deliveries.listing(conn, status=status, store_id=store, limit=limit)
+    return [row._asdict() for row in rows]
+
+
+def _page(
+    rt: Runtime,
+    newest: Column[Any],
+    store: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[Any]:
+    """A list endpoint: one table, filtered by store and status, newest first."""
+    table = newest.table
+    assert isinstance(table, Table)
+    with rt.engine.connect() as conn:
+        rows = listing.page(
+            conn, table, newest, store_id=store, status=status, limit=limit, offset=offset
+        )
     return [row._asdict() for row in rows]
 
 

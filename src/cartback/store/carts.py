@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
-from cartback.store.listing import page
 from cartback.store.tables import carts, orders
 from cartback.store.types import AnyRow
 
@@ -152,25 +150,6 @@ def order_for_cart(conn: Connection, cart_id: int) -> AnyRow | None:
     return conn.execute(
         select(orders).where(orders.c.cart_id == cart_id).order_by(orders.c.placed_at).limit(1)
     ).first()
-
-
-def listing(
-    conn: Connection,
-    *,
-    store_id: str | None,
-    status: str | None,
-    limit: int,
-    offset: int,
-) -> Sequence[AnyRow]:
-    return page(
-        conn,
-        carts,
-        carts.c.updated_at,
-        store_id=store_id,
-        status=status,
-        limit=limit,
-        offset=offset,
-    )
 
 
 def newer_live_cart(conn: Connection, cart: AnyRow) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Column, Connection, Table, select
 
@@ -12,7 +13,7 @@ from cartback.store.types import AnyRow
 def page(
     conn: Connection,
     table: Table,
-    newest: Column[object],
+    newest: Column[Any],
     *,
     store_id: str | None,
     status: str | None,

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from cartback.domain.attribution import Touch
-from cartback.store.listing import page
 from cartback.store.tables import clicks, links, message_attempts, messages
 from cartback.store.types import AnyRow
 
@@ -98,25 +97,6 @@ def clicks_for_cart(conn: Connection, cart_id: int) -> Sequence[AnyRow]:
     return conn.execute(
         select(clicks).where(clicks.c.cart_id == cart_id).order_by(clicks.c.at)
     ).all()
-
-
-def listing(
-    conn: Connection,
-    *,
-    store_id: str | None,
-    status: str | None,
-    limit: int,
-    offset: int,
-) -> Sequence[AnyRow]:
-    return page(
-        conn,
-        messages,
-        messages.c.created_at,
-        store_id=store_id,
-        status=status,
-        limit=limit,
-        offset=offset,
-    )
 
 
 def sent_for_run(conn: Connection, run_id: int) -> bool:
