@@ -1,4 +1,4 @@
-"""Shared fixtures: the real fixtures directory, and a database per backend (SQLite, PostgreSQL)."""
+"""Shared fixtures: the fixtures directory, and a database per backend (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from cartback.store.db import connect
 from cartback.store.tables import metadata
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
-LOCAL_FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CARTBACK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -31,7 +31,7 @@ from tests.acceptance.processes import Running, config_yaml, free_port
 
 pytestmark = pytest.mark.acceptance
 
-SHOPIFY_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify"
+SHOPIFY_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 SHOP_DOMAIN = "acme.myshopify.com"
 WEBHOOK_SECRET = "acme-webhook-secret"
 API_TOKEN = "acme-api-token"

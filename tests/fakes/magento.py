@@ -6,7 +6,7 @@
     with fake.serve() as base_url:        # or a real HTTP server on 127.0.0.1
         ...                               # base_url like "http://127.0.0.1:PORT/rest"
 
-Carts answer in the CartInterface shape of the shared fixture `magento/cart_get_mine.json`, totals
+Carts answer in the CartInterface shape of the fixture `magento/cart_get_mine.json`, totals
 in the TotalsInterface shape of `magento/cart_shipping_information_totals.json`, orders in the
 OrderInterface shape of `tests/fixtures/magento/order.json`. Searches implement `filter_groups`
 (groups ANDed, filters in a group ORed; eq, neq, gt, gteq, lt, lteq, in), `sortOrders`,
@@ -40,8 +40,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 _ROOT = Path(__file__).resolve().parents[2]
-_SHARED = _ROOT.parent / "shared" / "fixtures" / "magento"
-_LOCAL = _ROOT / "tests" / "fixtures" / "magento"
+_FIXTURES = _ROOT / "tests" / "fixtures" / "magento"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -50,9 +49,9 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-_CART = _load(_SHARED / "cart_get_mine.json")
-_TOTALS = _load(_SHARED / "cart_shipping_information_totals.json")["totals"]
-_ORDER = _load(_LOCAL / "order.json")
+_CART = _load(_FIXTURES / "cart_get_mine.json")
+_TOTALS = _load(_FIXTURES / "cart_shipping_information_totals.json")["totals"]
+_ORDER = _load(_FIXTURES / "order.json")
 
 
 def magento_time(moment: datetime) -> str:

@@ -24,7 +24,7 @@ from cartback.integrations import shopify
 from cartback.runtime import Runtime, build
 from cartback.store.db import connect
 from cartback.testing import FakeGateway
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import FIXTURES
 
 SECRET = "shpss_test_secret"
 TOKEN = "test-api-token"
@@ -119,7 +119,7 @@ class Shop:
 
 
 def _fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SHARED_FIXTURES / "shopify" / name).read_text())
+    data: dict[str, Any] = json.loads((FIXTURES / "shopify" / name).read_text())
     return data
 
 

@@ -31,7 +31,7 @@ from cartback.runtime import Runtime
 from cartback.store import consent
 from cartback.store.db import write_transaction
 from cartback.testing import FakeGateway
-from tests.conftest import LOCAL_FIXTURES
+from tests.conftest import FIXTURES
 from tests.fakes.magento import FakeMagento
 from tests.integration.conftest import DOMAIN, PHONE, SECRET, TOKEN, make_runtime
 from tests.integration.conftest import checkout_payload as shopify_checkout
@@ -228,7 +228,7 @@ def woo_order(
 ) -> dict[str, Any]:
     """The local `order_pending_consent.json` with its consent under the store's `_sms_consent`."""
     order: dict[str, Any] = json.loads(
-        (LOCAL_FIXTURES / "woocommerce" / "order_pending_consent.json").read_text()
+        (FIXTURES / "woocommerce" / "order_pending_consent.json").read_text()
     )
     for meta in order["meta_data"]:
         if meta["key"] == "_sms_marketing_consent":
@@ -431,7 +431,7 @@ def test_woocommerce_delivery_id_alone_does_not_deduplicate(cb: Cartback) -> Non
 
 
 def test_cart_abandonment_recovery_plugin_webhook_with_the_url_token(cb: Cartback) -> None:
-    form = (LOCAL_FIXTURES / "woocommerce" / "car_abandoned.form").read_bytes()
+    form = (FIXTURES / "woocommerce" / "car_abandoned.form").read_bytes()
     path = "/webhooks/woocommerce/woo/cart-abandonment"
     token = url_token(WOO_SECRET, "woo")
     response = cb.client.post(
@@ -448,7 +448,7 @@ def test_cart_abandonment_recovery_plugin_webhook_with_the_url_token(cb: Cartbac
 def test_cart_abandonment_recovery_plugin_webhook_with_a_wrong_token(
     cb: Cartback, token: str
 ) -> None:
-    form = (LOCAL_FIXTURES / "woocommerce" / "car_abandoned.form").read_bytes()
+    form = (FIXTURES / "woocommerce" / "car_abandoned.form").read_bytes()
     response = cb.client.post(
         "/webhooks/woocommerce/woo/cart-abandonment",
         params={"token": token},

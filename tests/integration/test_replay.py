@@ -23,7 +23,7 @@ from cartback.integrations import generic
 from cartback.integrations.woocommerce_car import url_token
 from cartback.runtime import Runtime
 from cartback.store import migrate
-from tests.conftest import LOCAL_FIXTURES
+from tests.conftest import FIXTURES
 from tests.integration.conftest import TOKEN, make_runtime
 
 GEN_SECRET = "gen-webhook-secret"
@@ -100,7 +100,7 @@ def unknown_type_event(clock: FakeClock) -> dict[str, Any]:
 
 
 def post_car(client: TestClient) -> httpx.Response:
-    form = (LOCAL_FIXTURES / "woocommerce" / "car_abandoned.form").read_bytes()
+    form = (FIXTURES / "woocommerce" / "car_abandoned.form").read_bytes()
     response: httpx.Response = client.post(
         "/webhooks/woocommerce/woo/cart-abandonment",
         params={"token": url_token(WOO_SECRET, "woo")},

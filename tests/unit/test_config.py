@@ -114,10 +114,9 @@ def test_design_example_loads_with_its_values(tmp_path: Path) -> None:
     ]
 
 
-def test_design_example_file_matches_design_md_and_loads() -> None:
-    design = (Path(__file__).resolve().parents[2] / "../shared/DESIGN.md").resolve()
-    if design.exists():
-        assert DESIGN_EXAMPLE in design.read_text(encoding="utf-8")
+def test_design_example_file_matches_the_architecture_document_and_loads() -> None:
+    architecture = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+    assert DESIGN_EXAMPLE in architecture.read_text(encoding="utf-8")
     settings = load_config(EXAMPLES / "cartback.yaml", ENV)
     assert settings.flows[0].id == "cart-sms"
 

@@ -18,7 +18,7 @@ from cartback.integrations.magento_client import (
     MagentoError,
     MagentoUnavailable,
 )
-from tests.conftest import LOCAL_FIXTURES, SHARED_FIXTURES
+from tests.conftest import FIXTURES
 from tests.fakes.magento import FakeMagento
 
 RECEIVED = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -27,12 +27,12 @@ STORE = magento.MagentoStore("shop", "DK", TEMPLATE)
 
 
 def _shared(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SHARED_FIXTURES / "magento" / name).read_text())
+    data: dict[str, Any] = json.loads((FIXTURES / "magento" / name).read_text())
     return data
 
 
 def _local(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((LOCAL_FIXTURES / "magento" / name).read_text())
+    data: dict[str, Any] = json.loads((FIXTURES / "magento" / name).read_text())
     return data
 
 

@@ -18,18 +18,18 @@ from cartback.domain.events import (
 from cartback.integrations import shopify
 from cartback.integrations.shopify import PayloadError, parse, sign, verify
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify"
-LOCAL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 RECEIVED_AT = datetime(2026, 4, 2, 8, 30, tzinfo=UTC)
 SECRET = "hush"
 
 
 def shared(name: str) -> bytes:
-    return (SHARED_FIXTURES / name).read_bytes()
+    return (SAMPLES / name).read_bytes()
 
 
 def local(name: str) -> bytes:
-    return (LOCAL_FIXTURES / name).read_bytes()
+    return (FIXTURES / name).read_bytes()
 
 
 def parse_one(topic: str, body: bytes, default_country: str | None = None) -> Event:

@@ -22,7 +22,7 @@ from cartback.integrations.woocommerce import (
 )
 from cartback.integrations.woocommerce_car import parse_car, url_token, verify_url_token
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "woocommerce"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
 LOCAL = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
 RECEIVED_AT = datetime(2023, 3, 29, 4, 0, tzinfo=UTC)
 SECRET = "wc-secret"
@@ -37,7 +37,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def shared_order() -> bytes:
-    return (SHARED / "order_created.json").read_bytes()
+    return (SAMPLES / "order_created.json").read_bytes()
 
 
 def local(name: str) -> bytes:
