@@ -13,7 +13,7 @@ from typing import Any
 
 from cartback import logs
 from cartback.config import ConfigError, Settings, load_config
-from cartback.runtime import Runtime, WorkerThread, build, prepare_database
+from cartback.runtime import Runtime, build, prepare_database, worker_thread
 from cartback.store import migrate
 
 log = logging.getLogger("cartback")
@@ -133,7 +133,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from cartback.api.app import create_app
 
     runtime = _runtime(settings, echo_outbox=args.demo)
-    worker = None if args.no_worker else WorkerThread(runtime)
+    worker = None if args.no_worker else worker_thread(runtime)
     if worker is not None:
         worker.start()
     demo = None
@@ -154,7 +154,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     runtime = _runtime(settings)
-    worker = WorkerThread(runtime)
+    worker = worker_thread(runtime)
     stopped = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -274,7 +274,7 @@ def _codes_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tokens(settings: Settings, _args: argparse.Namespace) -> int:
-    from cartback.integrations.woocommerce_car import url_token
+    from cartback.integrations.woocommerce_cart_recovery import url_token
 
     for store in settings.stores:
         secret = store.webhook_secret.get_secret_value() if store.webhook_secret else ""

@@ -1,21 +1,26 @@
-"""Wiring: from validated settings to a database engine, an ingest service and a scheduler."""
+"""The composition root: from validated settings to the database, gateways, ingest and worker."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
 
 import httpx
 from sqlalchemy import Engine
 
-from cartback.channels.base import Gateway
+from cartback.channels.base import Gateway, InboundSource
+from cartback.channels.inmobile import InMobileGateway
+from cartback.channels.outbox import OutboxGateway
+from cartback.channels.smtp import SmtpGateway
+from cartback.channels.twilio import TwilioGateway
 from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
-from cartback.config import Settings, StoreConfig
+from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
 from cartback.domain.events import Channel
 from cartback.domain.quiet_hours import QuietHours
 from cartback.engine.apply import Windows
@@ -25,10 +30,10 @@ from cartback.engine.facts import PolicySettings
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
+from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
-from cartback.engine.sender import Sender, SenderSettings, StoreInfo
-from cartback.engine.worker import Periodic, Worker, inbound_job
-from cartback.gateways import Gateways, build_gateways, channel_setups
+from cartback.engine.sender import ChannelSetup, Sender, SenderSettings, StoreInfo
+from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
 from cartback.store import migrate
 from cartback.store.db import connect
@@ -173,24 +178,133 @@ class StoreInfoLookup:
         return found
 
 
-class WorkerThread(threading.Thread):
-    """The scheduler on a loop, in a thread of `cartback serve` or in `cartback worker`."""
+# gateways ------------------------------------------------------------------------------
 
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(name="cartback-worker", daemon=True)
-        self.runtime = runtime
-        self.stopping = threading.Event()
 
-    def run(self) -> None:
-        interval = self.runtime.settings.worker.poll_interval.total_seconds()
-        while not self.stopping.is_set():
-            try:
-                busy = self.runtime.worker.run_once() >= self.runtime.settings.worker.batch_size
-            except Exception:
-                log.exception("scheduler tick failed; trying again")
-                busy = False
-            if not busy:
-                self.stopping.wait(interval)
+@dataclass
+class Gateways:
+    by_channel: dict[Channel, Gateway] = field(default_factory=dict)
+    inbound: list[InboundSource] = field(default_factory=list)
+    inmobile: InMobileGateway | None = None
+    twilio: TwilioGateway | None = None
 
-    def stop(self) -> None:
-        self.stopping.set()
+
+def callback_key(api_token: str) -> str:
+    """The secret in inMobile's status callback URL (inMobile does not sign its callbacks)."""
+    return hmac.new(api_token.encode(), b"cartback inmobile callback", hashlib.sha256).hexdigest()[
+        :32
+    ]
+
+
+def build_gateways(
+    settings: Settings,
+    clock: Clock,
+    *,
+    echo: bool = False,
+    transport: httpx.BaseTransport | None = None,
+) -> Gateways:
+    """`transport` replaces the network for the HTTP gateways (tests, a local fake)."""
+    built = Gateways()
+    outboxes: dict[str, OutboxGateway] = {}
+    if settings.channels.sms is not None:
+        _add_sms(built, settings, settings.channels.sms, clock, echo, outboxes, transport)
+    if settings.channels.email is not None:
+        built.by_channel[Channel.EMAIL] = _email(settings.channels.email, clock, echo, outboxes)
+    return built
+
+
+def _outbox(
+    path: str, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
+) -> OutboxGateway:
+    if path not in outboxes:  # sms and email may share one file; one writer per file
+        outboxes[path] = OutboxGateway(path, clock, echo=echo)
+    return outboxes[path]
+
+
+def _add_sms(
+    built: Gateways,
+    settings: Settings,
+    config: SmsChannelConfig,
+    clock: Clock,
+    echo: bool,
+    outboxes: dict[str, OutboxGateway],
+    transport: httpx.BaseTransport | None,
+) -> None:
+    timeout = config.timeout.total_seconds()
+    if config.provider == "outbox":
+        built.by_channel[Channel.SMS] = _outbox(config.path, clock, echo, outboxes)
+    elif config.provider == "inmobile":
+        assert config.api_key is not None
+        key = callback_key(settings.api_token)
+        gateway = InMobileGateway(
+            config.api_key,
+            base_url=config.base_url or "https://api.inmobile.com",
+            status_callback_url=f"{settings.public_url}/webhooks/inmobile/status?key={key}",
+            clock=clock,
+            timeout=timeout,
+            transport=transport,
+        )
+        built.by_channel[Channel.SMS] = gateway
+        built.inbound.append(gateway)
+        built.inmobile = gateway
+    else:
+        assert config.account_sid is not None and config.auth_token is not None
+        twilio = TwilioGateway(
+            config.account_sid,
+            config.auth_token,
+            from_number=config.sender if config.sender.startswith("+") else None,
+            messaging_service_sid=config.messaging_service_sid,
+            base_url=config.base_url or "https://api.twilio.com",
+            status_callback_url=f"{settings.public_url}/webhooks/twilio/status",
+            clock=clock,
+            timeout=timeout,
+            transport=transport,
+        )
+        built.by_channel[Channel.SMS] = twilio
+        if twilio.supports_rcs:
+            built.by_channel[Channel.RCS] = twilio
+        built.twilio = twilio
+
+
+def _email(
+    config: EmailChannelConfig, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
+) -> Gateway:
+    if config.provider == "outbox":
+        return _outbox(config.path, clock, echo, outboxes)
+    assert config.host is not None and config.from_address is not None
+    return SmtpGateway(
+        config.host,
+        config.port,
+        security=config.security,
+        username=config.username,
+        password=config.password,
+        from_address=config.from_address,
+        clock=clock,
+        timeout=config.timeout.total_seconds(),
+    )
+
+
+def channel_setups(
+    settings: Settings, gateways: dict[Channel, Gateway]
+) -> dict[Channel, ChannelSetup]:
+    setups: dict[Channel, ChannelSetup] = {}
+    sms, email = settings.channels.sms, settings.channels.email
+    if sms is not None:
+        retry = RetryPolicy(sms.max_attempts, sms.retry_backoff)
+        for channel in (Channel.SMS, Channel.RCS):
+            if channel in gateways:
+                setups[channel] = ChannelSetup(
+                    gateways[channel], sms.sender, sms.cost_per_segment, retry
+                )
+    if email is not None and Channel.EMAIL in gateways:
+        retry = RetryPolicy(email.max_attempts, email.retry_backoff)
+        name, _address = parseaddr(email.from_address or "")
+        # The display name of `from`, if it has one; else each store's own name is used.
+        setups[Channel.EMAIL] = ChannelSetup(gateways[Channel.EMAIL], name or None, retry=retry)
+    return setups
+
+
+def worker_thread(runtime: Runtime) -> WorkerThread:
+    """The worker on a loop, in a thread of `cartback serve` or of `cartback worker`."""
+    worker = runtime.settings.worker
+    return WorkerThread(runtime.worker, worker.poll_interval, worker.batch_size)

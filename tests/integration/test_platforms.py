@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from cartback.api.app import create_app
 from cartback.clock import FakeClock
 from cartback.integrations import generic, shopify, woocommerce
-from cartback.integrations.woocommerce_car import url_token
+from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.runtime import Runtime
 from cartback.store import consent
 from cartback.store.db import write_transaction

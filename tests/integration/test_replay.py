@@ -20,7 +20,7 @@ from cartback.api.app import create_app
 from cartback.clock import FakeClock
 from cartback.engine.replay import Replayed, failed_ids, replay
 from cartback.integrations import generic
-from cartback.integrations.woocommerce_car import url_token
+from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.runtime import Runtime
 from cartback.store import migrate
 from tests.conftest import FIXTURES

@@ -7,7 +7,7 @@ from jinja2.exceptions import SecurityError
 
 from cartback.domain import sms
 from cartback.domain.events import Channel
-from cartback.engine.render import render
+from cartback.engine.compose import render
 
 CONTEXT = {
     "first_name": "Astrid",

@@ -20,7 +20,7 @@ from cartback.integrations.woocommerce import (
     sign,
     verify,
 )
-from cartback.integrations.woocommerce_car import parse_car, url_token, verify_url_token
+from cartback.integrations.woocommerce_cart_recovery import parse_car, url_token, verify_url_token
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
 LOCAL = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"

@@ -14,7 +14,7 @@ from cartback.api.deps import RuntimeDep
 from cartback.channels import twilio
 from cartback.channels._http import GatewayAnswerError
 from cartback.channels.unsubscribe import key_from, read_token
-from cartback.gateways import callback_key
+from cartback.runtime import callback_key
 
 router = APIRouter(tags=["gateways"])
 log = logging.getLogger("cartback.api")

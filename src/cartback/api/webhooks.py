@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from cartback.api.deps import RuntimeDep
 from cartback.config import StoreConfig
 from cartback.engine.ingest import Delivery, IngestResult, Outcome
-from cartback.integrations import generic, magento, shopify, woocommerce, woocommerce_car
+from cartback.integrations import generic, magento, shopify, woocommerce, woocommerce_cart_recovery
 from cartback.integrations.registry import CAR_TOPIC, parser_for
 from cartback.runtime import Runtime
 
@@ -106,7 +106,7 @@ async def woocommerce_car_webhook(
     store = _store(rt, store_id, "woocommerce")
     if store is None:
         return _error(404, f"no woocommerce store {store_id!r} is configured")
-    if not woocommerce_car.verify_url_token(token, _secret(store), store.id):
+    if not woocommerce_cart_recovery.verify_url_token(token, _secret(store), store.id):
         return _error(401, "the token in the webhook URL does not match this store")
     body = await request.body()
     key = "car:" + hashlib.sha256(body).hexdigest()  # the plugin sends no id; same body, same cart

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,3 +59,27 @@ def inbound_job(source: InboundSource, feedback: Feedback, every: timedelta) -> 
         return len(replies)
 
     return Periodic(f"{source.name}:inbound", every, poll)
+
+
+class WorkerThread(threading.Thread):
+    """The worker on a loop: a pass, then a pause of `poll_interval` unless a batch came full."""
+
+    def __init__(self, worker: Worker, poll_interval: timedelta, batch_size: int) -> None:
+        super().__init__(name="cartback-worker", daemon=True)
+        self.worker = worker
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                busy = self.worker.run_once() >= self.batch_size
+            except Exception:
+                log.exception("scheduler tick failed; trying again")
+                busy = False
+            if not busy:
+                self.stopping.wait(self.poll_interval.total_seconds())
+
+    def stop(self) -> None:
+        self.stopping.set()

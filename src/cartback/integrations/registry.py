@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from cartback.config import StoreConfig
 from cartback.domain.events import CartUpdated, Event
-from cartback.integrations import generic, shopify, woocommerce, woocommerce_car
+from cartback.integrations import generic, shopify, woocommerce, woocommerce_cart_recovery
 
 Parser = Callable[[bytes, datetime], list[Event]]
 
@@ -46,7 +46,7 @@ def _platform_parser(
     if platform == "shopify":
         return _shopify(store, topic or "")
     if platform == "woocommerce" and topic == CAR_TOPIC:
-        return lambda body, at: woocommerce_car.parse_car(
+        return lambda body, at: woocommerce_cart_recovery.parse_car(
             body, content_type, store=woo_context(store), received_at=at
         )
     if platform == "woocommerce":

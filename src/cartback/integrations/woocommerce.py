@@ -9,7 +9,7 @@ cart alive: WooCommerce still lets the customer pay a failed order (its pay link
 
 Deliveries are signed (`X-WC-Webhook-Signature`: base64 HMAC-SHA256 of the raw body) and never
 retried. The ping sent when a webhook is saved is a form body `webhook_id=N` with no signature.
-The free "Cart Abandonment Recovery" plugin is a second source, read in `woocommerce_car`.
+The free "Cart Abandonment Recovery" plugin is a second source, read in `woocommerce_cart_recovery`.
 """
 
 from __future__ import annotations

@@ -1,70 +1,41 @@
-"""YAML config → validated settings.
-
-`load_config` reads the file with the line of every key, substitutes `${VAR}` and
-`${VAR:-default}` from the environment, and validates with the pydantic models below.
-Every problem becomes a `ConfigError` naming the file, the line and the key path, e.g.
-`cartback.yaml:14: flows[0].abandon_after: '30x' is not a duration (write e.g. 90s, 30m, 2h, 3d)`.
-"""
+"""The config's models: what a valid cartback.yaml holds, validated with pydantic."""
 
 from __future__ import annotations
 
-import difflib
-import os
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from cartback._config_base import (
+from cartback.config.base import (
     Amount,
     ClockTime,
-    ConfigError,
     CountryCode,
     CurrencyCode,
     Duration,
     NonEmptyStr,
     PositiveDuration,
-    Problem,
     Secret,
     Slug,
     TimeZone,
     _KeyedError,
     _Model,
-    parse_duration,
 )
-from cartback._yaml import KeyPath, YamlError, format_key, line_of, read_yaml, substitute_env
-from cartback.config_flows import FlowConfig, SegmentBook, StepConfig, segment_problem
+from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.segments import SegmentError
 from cartback.domain.sending_windows import SendingWindow
-
-__all__ = [
-    "ConfigError",
-    "EmailChannelConfig",
-    "FlowConfig",
-    "Problem",
-    "Settings",
-    "SmsChannelConfig",
-    "StepConfig",
-    "StoreConfig",
-    "load_config",
-    "parse_duration",
-]
 
 DATABASE_URL_ENV = "CARTBACK_DATABASE_URL"
 
@@ -315,88 +286,3 @@ def _unique(values: Sequence[str | None], section: str, field: str, what: str) -
                 *(section, index, field),
             )
         first_index[value] = index
-
-
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, substitute and validate a config file; raise `ConfigError` on any problem."""
-    environ = os.environ if environ is None else environ
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([Problem(file, 1, "", f"cannot read the config file: {error}")]) from None
-    try:
-        data, lines = read_yaml(text)
-        if not isinstance(data, dict):
-            found = "nothing" if data is None else f"a {type(data).__name__}"
-            raise YamlError(lines[()], f"expected a mapping of keys, found {found}")
-        data = substitute_env(data, environ, lines)
-    except YamlError as error:
-        raise ConfigError(
-            [Problem(file, error.line, format_key(error.path), error.message)]
-        ) from None
-    override = environ.get(DATABASE_URL_ENV)
-    if override:
-        data["database_url"] = override
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as error:
-        problems = [_problem(e, lines, file) for e in error.errors()]
-        if override:
-            note = f" (from {DATABASE_URL_ENV})"
-            problems = [
-                p._replace(message=p.message + note * (p.key == "database_url")) for p in problems
-            ]
-        raise ConfigError(sorted(problems, key=lambda p: p.line)) from None
-
-
-def _problem(error: Any, lines: Mapping[KeyPath, int], file: str) -> Problem:
-    loc = tuple(error["loc"])
-    exception = error.get("ctx", {}).get("error")
-    if isinstance(exception, _KeyedError):
-        loc += exception.at
-    if error["type"] == "missing":
-        line, message = line_of(loc[:-1], lines), "required key is missing"
-    elif error["type"] == "extra_forbidden":
-        line, message = line_of(loc, lines), _unknown_key(loc)
-    else:
-        line, message = line_of(loc, lines), _describe(error, exception, loc)
-    return Problem(file, line, format_key(loc), message)
-
-
-def _describe(error: Any, exception: object, loc: KeyPath) -> str:
-    if isinstance(exception, Exception):
-        return str(exception)
-    message = str(error["msg"])
-    value = error.get("input")
-    hidden = any(word in str(loc[-1:]) for word in ("secret", "token", "password", "key"))
-    if not hidden and (value is None or isinstance(value, str | int)):
-        message += f" (got {value!r})"
-    elif not hidden and isinstance(value, Decimal):
-        message += f" (got {value})"
-    return message
-
-
-def _unknown_key(loc: KeyPath) -> str:
-    message = "unknown key"
-    model = _model_at(loc[:-1])
-    if model is not None:
-        known = [field.alias or name for name, field in model.model_fields.items()]
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        message += f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
-    return message
-
-
-def _model_at(loc: KeyPath) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Settings
-    for part in loc:
-        if isinstance(part, str):
-            field = model.model_fields.get(part) if model is not None else None
-            model = _model_in(field.annotation) if field is not None else None
-    return model
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if typing.get_origin(annotation) is None and isinstance(annotation, type):
-        return annotation if issubclass(annotation, BaseModel) else None
-    return next(filter(None, map(_model_in, typing.get_args(annotation))), None)

@@ -9,7 +9,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from cartback._config_base import Amount, Duration, Slug, _KeyedError, _Model
+from cartback.config.base import Amount, Duration, Slug, _KeyedError, _Model
 from cartback.domain.discounts import DiscountKind, DiscountRule
 from cartback.domain.events import Channel
 from cartback.domain.flow import EndStep, Flow, Guard, SendStep, Step, WaitStep
