@@ -28,6 +28,7 @@ class LineItem:
     variant_id: str | None = None
     image_url: str | None = None
     tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,372 @@
+"""What the store keeps, as the engine sees it: typed records, no rows.
+
+The store (SQL or in memory) returns these; the engine decides on them and hands back new ones.
+Nothing here does I/O. Times are aware UTC; money is a Decimal with its currency beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from cartback.domain.events import LineItem
+
+
+class CartStatus(StrEnum):
+    OPEN = "open"
+    ABANDONED = "abandoned"
+    PURCHASED = "purchased"
+    DELETED = "deleted"
+
+
+LIVE_CART = frozenset({CartStatus.OPEN, CartStatus.ABANDONED})
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+WAITING_FOR_ABANDONMENT = -1  # a run's step index before its cart is abandoned
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+    SKIPPED = "skipped"
+
+
+MESSAGE_OUT = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED})  # reached the gateway
+
+
+class DeliveryStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+# carts and orders --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CartContents:
+    """What a platform told us about a cart: written on every accepted update."""
+
+    store_id: str
+    cart_key: str
+    currency: str
+    total: Decimal
+    occurred_at: datetime  # the platform's time of this update
+    last_activity_at: datetime  # occurred_at, never later than when we received it
+    cart_token: str | None = None
+    customer_external_id: str | None = None
+    email: str | None = None  # lower-cased
+    phone: str | None = None  # E.164
+    phone_raw: str | None = None  # what was sent, when it is not a usable number
+    first_name: str | None = None
+    last_name: str | None = None
+    country: str | None = None
+    items: tuple[LineItem, ...] = ()
+    discount_codes: tuple[str, ...] = ()
+    recovery_url: str | None = None
+    sms_consent: bool | None = None  # the checkout's box: None when the payload said nothing
+    email_consent: bool | None = None
+    customer_orders_count: int | None = None  # the platform's own figures, where it sends them
+    customer_total_spent: Decimal | None = None
+    customer_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cart(CartContents):
+    """A stored cart: its latest contents, and where it is in its life."""
+
+    id: int
+    status: CartStatus
+    update_count: int
+    created_at: datetime
+    updated_at: datetime
+    abandoned_at: datetime | None = None
+    purchased_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_CART
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewOrder:
+    store_id: str
+    order_key: str
+    currency: str
+    total: Decimal
+    placed_at: datetime
+    received_at: datetime
+    cart_id: int | None = None
+    checkout_token: str | None = None
+    cart_token: str | None = None
+    customer_external_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    discount_total: Decimal = Decimal("0")
+    paid: bool = False
+    recovered: bool = False
+    attributed_message_id: str | None = None
+    attribution: str | None = None  # click | send
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order(NewOrder):
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """One order of a person, as segments and the policy count them."""
+
+    total: Decimal
+    placed_at: datetime
+
+
+# flow runs and their decisions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    cart_id: int
+    flow_id: str
+    step_index: int
+    status: RunStatus
+    next_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    claim_token: str | None = None
+    claimed_at: datetime | None = None
+    ended_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A run this worker holds until its lease ends; every move of the run names the token."""
+
+    id: int
+    cart_id: int
+    flow_id: str
+    step_index: int
+    claim_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEntry:
+    """One line of a cart's timeline: what was decided, why, in words."""
+
+    cart_id: int
+    at: datetime
+    action: str  # send | skip | defer | cancel | abandon | fallback | branch | discount | end
+    reason: str
+    detail: str
+    run_id: int | None = None
+    flow_id: str | None = None
+    step_index: int | None = None
+    until: datetime | None = None
+    id: int = 0  # given by the store
+
+
+# messages, links, clicks ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str  # ours; the gateway's idempotency key
+    store_id: str
+    cart_id: int
+    channel: str  # sms | rcs | email
+    provider: str
+    recipient: str
+    body: str
+    cost: Decimal
+    currency: str
+    status: MessageStatus
+    created_at: datetime
+    run_id: int | None = None
+    flow_id: str | None = None
+    step_index: int | None = None
+    sender: str | None = None
+    encoding: str | None = None
+    segments: int = 0
+    link_code: str | None = None
+    discount_code: str | None = None
+    provider_message_id: str | None = None
+    provider_segments: int | None = None
+    channel_used: str | None = None
+    attempts: int = 0
+    error_code: str | None = None
+    error: str | None = None
+    sent_at: datetime | None = None
+    status_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    code: str
+    message_id: str
+    cart_id: int
+    target_url: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    code: str
+    message_id: str
+    cart_id: int
+    at: datetime
+    user_agent: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SendAttempt:
+    message_id: str
+    number: int
+    started_at: datetime
+    duration_ms: int
+    outcome: str  # sent | failed | retry | skipped
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTouch:
+    """A message that went out for a cart, with its latest click: what attribution weighs."""
+
+    message_id: str
+    sent_at: datetime
+    clicked_at: datetime | None
+
+
+# consent and suppression ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    store_id: str  # "*" for entries no single store owns (a STOP reply reaches every store)
+    channel: str  # sms | email (rcs shares sms)
+    address: str  # E.164 or a lower-cased email
+    granted: bool
+    source: str
+    occurred_at: datetime
+    recorded_at: datetime
+    customer_external_id: str | None = None
+    detail: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    channel: str
+    address: str
+    reason: str
+    source: str
+    created_at: datetime
+
+
+STOP_REPLY = "stop-reply"  # the suppression reason of a STOP reply: it ends every channel
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message a recipient sent us, kept once per gateway id."""
+
+    provider: str
+    provider_id: str
+    sender: str
+    text: str
+    received_at: datetime
+    recipient: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A promotional message another system sent, so the cooldown counts it."""
+
+    address: str  # E.164 for sms, lower-cased email for email
+    channel: str  # sms | email
+    sent_at: datetime
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.channel not in ("sms", "email"):
+            raise ValueError(f"a touch's channel is sms or email, not {self.channel!r}")
+        if self.sent_at.tzinfo is None:
+            raise ValueError("a touch's sent_at must be an aware datetime")
+        if not self.address or not self.source:
+            raise ValueError("a touch needs an address and a source")
+
+
+# deliveries and cursors ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewDelivery:
+    platform: str
+    store_id: str
+    topic: str | None
+    delivery_key: str | None
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery(NewDelivery):
+    id: int
+    status: DeliveryStatus
+    error: str | None = None
+    processed_at: datetime | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """How far a poller got (e.g. `magento:<store>:carts`), and its backoff after failures."""
+
+    name: str
+    value: str
+    updated_at: datetime
+    failures: int = 0
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeImport:
+    added: int
+    duplicates: int  # already in the pool, or repeated in the same import
+
+
+# the report's raw figures --------------------------------------------------------------------
+
+
+@dataclass
+class StoreFigures:
+    """What one store's report is computed from (the engine adds ROAS and totals)."""
+
+    store_id: str
+    currency: str | None
+    carts_abandoned: int = 0
+    messages_sent: int = 0
+    messages_delivered: int = 0
+    sms_segments: int = 0
+    spend: Decimal = Decimal("0")
+    orders_recovered: int = 0
+    recovered_revenue: Decimal = Decimal("0")
+    discount_cost: Decimal = Decimal("0")  # discounts our codes gave on recovered orders
+    skipped: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,364 @@
+"""The store seam: a unit of work with typed repositories, returning domain records.
+
+Two implementations honour this contract (one shared contract suite tests both):
+`cartback.store.sql.SqlStore` (SQLite and PostgreSQL) and `cartback.testing.InMemoryStore`.
+The engine is written against these protocols only.
+
+    with store.transaction() as tx:      # one write transaction: all or nothing
+        cart = tx.carts.get(cart_id)
+        tx.decisions.add(DecisionEntry(...))
+
+Rules every implementation keeps:
+- A transaction commits when its block ends and rolls back when it raises. No network call
+  happens inside one (the engine decides and commits, calls out, then records the outcome).
+- `transaction()` takes the write lock up front where the database has one lock (SQLite:
+  BEGIN IMMEDIATE); `get_for_update` and `hold` lock rows where it has row locks (PostgreSQL).
+- `lock_recipient` serialises sends to one address across workers until the transaction ends.
+- Times come back aware UTC; amounts come back as the Decimal that went in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol, TypedDict, Unpack
+
+from cartback.domain.records import (
+    Cart,
+    CartContents,
+    CartStatus,
+    Claim,
+    Click,
+    CodeImport,
+    ConsentEntry,
+    Cursor,
+    DecisionEntry,
+    Delivery,
+    DeliveryStatus,
+    Link,
+    Message,
+    MessageStatus,
+    MessageTouch,
+    NewDelivery,
+    NewOrder,
+    Order,
+    Purchase,
+    Reply,
+    Run,
+    RunStatus,
+    SendAttempt,
+    StoreFigures,
+    Suppression,
+    Touch,
+)
+
+
+class CartChanges(TypedDict, total=False):
+    status: CartStatus
+    abandoned_at: datetime | None
+    purchased_at: datetime | None
+    deleted_at: datetime | None
+    updated_at: datetime
+
+
+class MessageChanges(TypedDict, total=False):
+    status: MessageStatus
+    provider_message_id: str | None
+    provider_segments: int | None
+    channel_used: str | None
+    cost: Decimal
+    error_code: str | None
+    error: str | None
+    sent_at: datetime | None
+    status_at: datetime | None
+    body: str
+    discount_code: str | None
+
+
+class Carts(Protocol):
+    def get(self, cart_id: int) -> Cart | None: ...
+    def get_for_update(self, cart_id: int) -> Cart | None:
+        """The cart, locked against concurrent writers until the transaction ends."""
+        ...
+
+    def find(self, store_id: str, cart_key: str) -> Cart | None: ...
+    def find_for_delete(
+        self, store_id: str, cart_key: str | None, cart_token: str | None
+    ) -> Cart | None:
+        """By its key; without one, the newest cart of the store with that cart token."""
+        ...
+
+    def upsert(self, contents: CartContents, now: datetime) -> tuple[Cart, bool]:
+        """Insert the cart, or (same store and key) find the one a racing writer inserted.
+        Returns the stored cart and whether this call created it. Never raises on the race."""
+        ...
+
+    def update_contents(self, cart_id: int, contents: CartContents, now: datetime) -> None:
+        """Write an accepted update and count it (`update_count` + 1)."""
+        ...
+
+    def change(self, cart_id: int, **changes: Unpack[CartChanges]) -> None: ...
+    def match_for_order(
+        self,
+        store_id: str,
+        *,
+        checkout_token: str | None,
+        cart_token: str | None,
+        customer_id: str | None,
+        email: str | None,
+        phone: str | None,
+        since: datetime,
+    ) -> Cart | None:
+        """The cart an order closes: by checkout token (= cart key), then cart token (newest
+        updated), then the newest live cart of the same customer, email or phone active since
+        `since`."""
+        ...
+
+    def newer_live_cart_exists(self, cart: Cart) -> bool:
+        """Whether the same person (email or phone) has a newer live cart in the same store."""
+        ...
+
+    def abandonments(self, cart: Cart) -> list[datetime]:
+        """When the same person's other carts in the store were abandoned."""
+        ...
+
+    def stores_knowing_phone(self, phone: str) -> list[str]: ...
+    def page(
+        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+    ) -> list[Cart]:
+        """Newest updated first."""
+        ...
+
+
+class Orders(Protocol):
+    def find(self, store_id: str, order_key: str) -> Order | None: ...
+    def add(self, order: NewOrder) -> Order: ...
+    def mark_paid(self, order_id: int) -> None: ...
+    def for_cart(self, cart_id: int) -> Order | None:
+        """The first order placed for the cart."""
+        ...
+
+    def ordered_since(
+        self, store_id: str, email: str | None, phone: str | None, since: datetime
+    ) -> bool: ...
+    def last_purchase(self, email: str | None, phone: str | None) -> datetime | None:
+        """This person's latest order in any store."""
+        ...
+
+    def purchases(self, store_id: str, email: str | None, phone: str | None) -> list[Purchase]:
+        """Every order of this person (same email or phone) in the store."""
+        ...
+
+
+class Runs(Protocol):
+    def for_cart(self, cart_id: int) -> Run | None: ...
+    def start(self, cart_id: int, flow_id: str, due: datetime, now: datetime) -> Run:
+        """A new run waiting for the cart's abandonment."""
+        ...
+
+    def restart_timer(self, run_id: int, due: datetime, now: datetime) -> None: ...
+    def advance(self, claim: Claim, step_index: int, due: datetime, now: datetime) -> bool:
+        """Move a claimed run to `step_index`, due at `due`; False if the claim was lost."""
+        ...
+
+    def move_on(
+        self, claim: Claim, step_index: int, now: datetime, flow_id: str | None = None
+    ) -> bool:
+        """Record progress within a claim; the run stays hidden until the lease ends."""
+        ...
+
+    def wait_for_abandonment(
+        self, claim: Claim, flow_id: str, due: datetime, now: datetime
+    ) -> bool: ...
+    def finish(self, claim: Claim, status: RunStatus, reason: str, now: datetime) -> bool: ...
+    def hold(self, claim: Claim) -> bool:
+        """Lock the claimed run for this transaction; False if another party took it."""
+        ...
+
+    def cancel_for_cart(self, cart_id: int, reason: str, now: datetime) -> Run | None:
+        """Cancel the cart's pending run, whoever holds it; the run as it was, or None."""
+        ...
+
+
+class Decisions(Protocol):
+    def add(self, entry: DecisionEntry) -> None: ...
+    def for_cart(self, cart_id: int) -> list[DecisionEntry]:
+        """In the order they were taken."""
+        ...
+
+
+class Messages(Protocol):
+    def get(self, message_id: str) -> Message | None: ...
+    def add(self, message: Message) -> None: ...
+    def update(self, message_id: str, **changes: Unpack[MessageChanges]) -> None: ...
+    def for_step(self, run_id: int, step_index: int) -> Message | None: ...
+    def for_cart(self, cart_id: int) -> list[Message]:
+        """Oldest first."""
+        ...
+
+    def by_provider_id(self, provider: str, provider_message_id: str) -> Message | None: ...
+    def any_for_run(self, run_id: int) -> bool:
+        """Whether the run has written any message (queued counts: it may be on its way)."""
+        ...
+
+    def sms_in_run(self, run_id: int) -> int:
+        """SMS and RCS messages of the run that are queued or went out."""
+        ...
+
+    def last_to_recipient(self, recipient: str, *, exclude_run: int | None) -> datetime | None:
+        """When this address last got a queued or sent message from any flow or store."""
+        ...
+
+    def lock_recipient(self, recipient: str) -> None: ...
+    def touches(self, cart_id: int) -> list[MessageTouch]:
+        """Messages that went out for the cart, each with its latest click."""
+        ...
+
+    def add_attempt(self, attempt: SendAttempt) -> None:
+        """Keep the attempt and count it on its message."""
+        ...
+
+    def attempts(self, message_id: str) -> list[SendAttempt]: ...
+    def add_link(self, link: Link) -> None: ...
+    def link(self, code: str) -> Link | None: ...
+    def add_click(self, click: Click) -> None: ...
+    def clicks_for_cart(self, cart_id: int) -> list[Click]: ...
+    def for_recipient(self, recipient: str) -> list[Message]: ...
+    def page(
+        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+    ) -> list[Message]:
+        """Newest first."""
+        ...
+
+
+class ConsentBook(Protocol):
+    """The consent ledger (latest entry for an address wins) and the suppression list."""
+
+    def latest(self, store_id: str, channel: str, address: str) -> ConsentEntry | None: ...
+    def add(self, entry: ConsentEntry) -> None: ...
+    def add_once(self, entry: ConsentEntry) -> bool:
+        """Add unless the same answer from the same source at the same time is there."""
+        ...
+
+    def history(self, address: str, store_id: str | None = None) -> list[ConsentEntry]:
+        """Oldest first; every store's entries unless `store_id` is given."""
+        ...
+
+    def is_suppressed(self, channel: str, address: str) -> bool: ...
+    def replied_stop(self, phone: str) -> bool: ...
+    def suppress(self, suppression: Suppression) -> None:
+        """Idempotent: an address already suppressed on the channel stays as it was."""
+        ...
+
+    def unsuppress(self, channel: str, address: str) -> None: ...
+    def suppressions(self, address: str) -> list[Suppression]: ...
+    def add_reply(self, reply: Reply, action: str, now: datetime) -> bool:
+        """Keep a reply once per gateway id; False when it was already kept."""
+        ...
+
+
+class Deliveries(Protocol):
+    def record(self, delivery: NewDelivery) -> tuple[int, bool]:
+        """Store a raw delivery; its id, and whether the same key was already processed."""
+        ...
+
+    def mark(
+        self, delivery_id: int, status: DeliveryStatus, at: datetime, error: str | None
+    ) -> None: ...
+    def get(self, delivery_id: int) -> Delivery | None: ...
+    def listing(
+        self, *, status: DeliveryStatus | None, store_id: str | None, limit: int
+    ) -> list[Delivery]:
+        """Newest first."""
+        ...
+
+    def processed_keys(self, platform: str, store_id: str, keys: Collection[str]) -> set[str]: ...
+
+
+class Touches(Protocol):
+    def add_many(self, touches: Iterable[Touch], now: datetime) -> int:
+        """Keep touches not already kept; how many were new."""
+        ...
+
+    def last(self, address: str, channel: str | None, since: datetime) -> datetime | None: ...
+
+
+class Codes(Protocol):
+    """Pools of single-use discount codes (platforms where cartback cannot create codes)."""
+
+    def import_codes(
+        self, store_id: str, codes: Sequence[str], now: datetime, expires_at: datetime | None
+    ) -> CodeImport: ...
+    def claim(self, store_id: str, cart_id: int, now: datetime) -> str | None:
+        """The cart's live code, else one unused unexpired code; None when the pool is empty."""
+        ...
+
+    def remaining(self, store_id: str, now: datetime) -> int: ...
+
+
+class Cursors(Protocol):
+    def get(self, name: str) -> Cursor | None: ...
+    def save(self, name: str, value: str, now: datetime) -> None: ...
+    def record_failure(self, name: str, now: datetime, retry_at: datetime) -> int: ...
+    def clear_failures(self, name: str, now: datetime) -> None: ...
+
+
+class Reports(Protocol):
+    def figures(self, store_id: str, currency: str | None, since: datetime | None) -> StoreFigures:
+        """Abandoned carts, messages that went out, recovered orders and skips since `since`."""
+        ...
+
+
+class Tx(Protocol):
+    """One unit of work."""
+
+    @property
+    def carts(self) -> Carts: ...
+    @property
+    def orders(self) -> Orders: ...
+    @property
+    def runs(self) -> Runs: ...
+    @property
+    def decisions(self) -> Decisions: ...
+    @property
+    def messages(self) -> Messages: ...
+    @property
+    def consent(self) -> ConsentBook: ...
+    @property
+    def deliveries(self) -> Deliveries: ...
+    @property
+    def touches(self) -> Touches: ...
+    @property
+    def codes(self) -> Codes: ...
+    @property
+    def cursors(self) -> Cursors: ...
+    @property
+    def reports(self) -> Reports: ...
+
+
+class Store(Protocol):
+    @property
+    def kind(self) -> str:
+        """`sqlite`, `postgresql` or `memory`."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """A write transaction (takes SQLite's write lock up front)."""
+        ...
+
+    def reading(self) -> AbstractContextManager[Tx]:
+        """A read-only unit of work for API answers and reports; writes in it are a bug."""
+        ...
+
+    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+        """Claim up to `limit` due pending runs in their own transaction, oldest due first.
+        A claimed run's `next_run_at` moves to `now + lease`; PostgreSQL skips locked rows."""
+        ...
+
+    def ping(self) -> None:
+        """Raise when the database does not answer."""
+        ...
+
+    def close(self) -> None: ...
