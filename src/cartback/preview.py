@@ -47,7 +47,7 @@ def preview(settings: Settings, flow_id: str, out: Callable[[str], None]) -> int
         return 2
     store = settings.store(flow.store_id)
     assert store is not None  # the config validates that a flow's store exists
-    cart = _sample_cart(store)
+    cart = sample_cart(store)
     wait = _span(flow.abandon_after)
     out(f"flow {flow.id} (store {store.id}), entered {wait} after the cart's last update")
     out(f"sample cart: {cart.first_name}, {cart.phone}, {cart.total} {cart.currency}")
@@ -80,15 +80,55 @@ def _send_step(
     *,
     quiet: bool = False,
 ) -> int:
-    route = _route(settings, step)
+    shown = render_step(settings, store, step, cart)
     if not quiet:
-        routed = f" (as {route})" if route and route != step.channel else ""
+        routed = f" (as {shown.route})" if shown.route and shown.route != step.channel else ""
         out(f"\nstep {number}: send {step.channel}{routed}{condition}")
         if step.discount is not None:
             out(f"  discount: {step.discount.kind} {step.discount.value}, when its rule holds")
-    if route is None:
+    if shown.route is None:
         out(f"  no {step.channel} channel is configured: this step would be skipped")
         return 0
+    if shown.route == Channel.EMAIL:
+        out(f"  subject: {shown.subject}")
+        out("  text:\n" + "\n".join("    " + line for line in shown.text.splitlines()))
+        return 0
+    return _sms_figures(shown, out)
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    """A send step's message for the sample cart; SMS figures for SMS and RCS routes."""
+
+    route: Channel | None  # None: no channel is configured for the step
+    text: str = ""
+    subject: str | None = None
+    encoding: sms.Encoding | None = None
+    units: int = 0
+    segments: int = 0
+    cost: Decimal = Decimal("0")
+    currency: str = ""
+
+    @property
+    def warning(self) -> str | None:
+        if self.segments <= 1:
+            return None
+        hint = (
+            ""
+            if self.encoding == sms.Encoding.GSM7
+            else " (a character outside GSM-7 forces UCS-2)"
+        )
+        return f"this message needs {self.segments} segments{hint}; shorten it to fit one"
+
+
+def render_step(
+    settings: Settings, store: StoreConfig, step: SendStep, cart: SampleCart | None = None
+) -> StepPreview:
+    """What `step` would send to `cart` (default: the store's sample cart)."""
+    cart = cart or sample_cart(store)
+    route = _route(settings, step)
+    if route is None:
+        return StepPreview(None)
     composer = Composer(settings.public_url, key_from(settings.api_token), _transliterate(settings))
     message = composer.compose(
         message_id="preview",
@@ -101,10 +141,18 @@ def _send_step(
         extra=_sample_discount(step, cart.currency),
     )
     if route == Channel.EMAIL:
-        out(f"  subject: {message.subject}")
-        out("  text:\n" + "\n".join("    " + line for line in message.text.splitlines()))
-        return 0
-    return _sms_figures(settings, store, cart, message.text, out)
+        return StepPreview(route, message.text, subject=message.subject)
+    info = sms.analyse(message.text)
+    rate = settings.channels.sms.cost_per_segment if settings.channels.sms else Decimal("0")
+    return StepPreview(
+        route,
+        message.text,
+        encoding=info.encoding,
+        units=info.units,
+        segments=info.segments,
+        cost=sms.segment_cost(info.segments, rate),
+        currency=store.currency or cart.currency,
+    )
 
 
 def _sample_discount(step: SendStep, currency: str) -> dict[str, str]:
@@ -119,25 +167,15 @@ def _sample_discount(step: SendStep, currency: str) -> dict[str, str]:
     return {"discount_code": "BACK-7KQ2-M9XD", "discount": label}
 
 
-def _sms_figures(
-    settings: Settings, store: StoreConfig, cart: SampleCart, text: str, out: Callable[[str], None]
-) -> int:
-    info = sms.analyse(text)
-    rate = settings.channels.sms.cost_per_segment if settings.channels.sms else Decimal("0")
-    cost = sms.segment_cost(info.segments, rate)
-    plural = "s" if info.segments != 1 else ""
-    out(f"  text: {text}")
+def _sms_figures(shown: StepPreview, out: Callable[[str], None]) -> int:
+    plural = "s" if shown.segments != 1 else ""
+    out(f"  text: {shown.text}")
     out(
-        f"  {info.encoding}, {len(text)} characters ({info.units} units), "
-        f"{info.segments} segment{plural}, cost {cost:.2f} {store.currency or cart.currency}"
+        f"  {shown.encoding}, {len(shown.text)} characters ({shown.units} units), "
+        f"{shown.segments} segment{plural}, cost {shown.cost:.2f} {shown.currency}"
     )
-    if info.segments > 1:
-        hint = (
-            ""
-            if info.encoding == sms.Encoding.GSM7
-            else " (a character outside GSM-7 forces UCS-2)"
-        )
-        out(f"  warning: this message needs {info.segments} segments{hint}; shorten it to fit one")
+    if shown.warning is not None:
+        out(f"  warning: {shown.warning}")
         return 1
     return 0
 
@@ -162,7 +200,7 @@ def _transliterate(settings: Settings) -> bool:
     return bool(settings.channels.sms and settings.channels.sms.transliterate)
 
 
-def _sample_cart(store: StoreConfig) -> SampleCart:
+def sample_cart(store: StoreConfig) -> SampleCart:
     region = store.default_country or "DK"
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     phone = (

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from cartback import __version__
 from cartback.api import contacts, gateway_webhooks, redirects, rest, webhooks
+from cartback.api.dashboard import router as dashboard_router
 from cartback.api.limits import BodyLimit, BodyTooLarge, on_too_large
 from cartback.runtime import Runtime
 
@@ -24,4 +25,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(redirects.router)
     app.include_router(rest.router)
     app.include_router(contacts.router)
+    app.include_router(dashboard_router)
     return app

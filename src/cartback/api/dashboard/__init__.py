@@ -1,0 +1,14 @@
+"""The dashboard for shop owners at /dashboard: server-rendered pages behind a session login."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cartback.api.dashboard import login, pages
+
+router = APIRouter(include_in_schema=False)
+router.include_router(login.public)
+router.include_router(login.guarded)
+router.include_router(pages.router)
+
+__all__ = ["router"]

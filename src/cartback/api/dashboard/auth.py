@@ -1,0 +1,197 @@
+"""Dashboard sessions: a signed, expiring cookie given for the API token, and CSRF checks.
+
+The cookie holds no secret: its expiry and the session's CSRF token, signed with HMAC-SHA256
+under `signing_key`. It is HttpOnly, SameSite=Strict, and Secure when `public_url` is https.
+Every POST behind the session must carry the session's CSRF token in its form (`csrf`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+
+from cartback.config import Settings
+from cartback.runtime import Runtime
+
+SESSION_COOKIE = "cartback_session"
+LOGIN_COOKIE = "cartback_login"  # the login form's own CSRF token, until a session exists
+SESSION_LIFETIME = timedelta(hours=12)
+LOGIN_FORM_LIFETIME = timedelta(hours=1)
+_VERSION = 1
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The key that signs dashboard sessions, derived from `api_token` under its own label (a
+    new token ends every session). The one place to repoint to a dedicated signing secret."""
+    return hmac.new(
+        settings.api_token.encode(), b"cartback dashboard session", hashlib.sha256
+    ).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    csrf: str
+    expires_at: datetime
+
+
+def issue(key: bytes, now: datetime, lifetime: timedelta = SESSION_LIFETIME) -> tuple[str, Session]:
+    """A new session and its cookie value."""
+    session = Session(secrets.token_urlsafe(24), now + lifetime)
+    payload = {"v": _VERSION, "csrf": session.csrf, "exp": int(session.expires_at.timestamp())}
+    return _sign(key, json.dumps(payload, separators=(",", ":")).encode()), session
+
+
+def read(key: bytes, cookie: str | None, now: datetime) -> Session | None:
+    """The session a cookie carries; None when it is missing, forged, altered or expired."""
+    payload = _unsign(key, cookie or "")
+    if payload is None:
+        return None
+    try:
+        data = json.loads(payload)
+        expires_at = datetime.fromtimestamp(int(data["exp"]), UTC)
+        csrf = str(data["csrf"])
+        version = data["v"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if version != _VERSION or expires_at <= now or not csrf:
+        return None
+    return Session(csrf, expires_at)
+
+
+def _sign(key: bytes, payload: bytes) -> str:
+    mac = hmac.new(key, payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def _unsign(key: bytes, value: str) -> bytes | None:
+    encoded, dot, given = value.partition(".")
+    if not dot:
+        return None
+    try:
+        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        mac = base64.urlsafe_b64decode(given + "=" * (-len(given) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    expected = hmac.new(key, payload, hashlib.sha256).digest()
+    return payload if hmac.compare_digest(mac, expected) else None
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def token_matches(settings: Settings, given: str) -> bool:
+    return hmac.compare_digest(given.encode(), settings.api_token.encode())
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a dashboard path on this server, never another site."""
+    if not target or not target.startswith("/dashboard") or "\\" in target:
+        return "/dashboard"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/dashboard"
+    return target
+
+
+def secure_cookies(settings: Settings) -> bool:
+    return settings.public_url.startswith("https://")
+
+
+def set_session_cookie(response: Response, settings: Settings, value: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+        secure=secure_cookies(settings),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=secure_cookies(settings), httponly=True, samesite="strict"
+    )
+
+
+def set_login_cookie(response: Response, settings: Settings, value: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        value,
+        max_age=int(LOGIN_FORM_LIFETIME.total_seconds()),
+        path="/login",
+        secure=secure_cookies(settings),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def current(request: Request) -> Session | None:
+    rt: Runtime = request.app.state.runtime
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return read(signing_key(rt.settings), cookie, rt.clock.now())
+
+
+def same_origin(request: Request) -> bool:
+    """A browser's POST names its page's origin; one from another site is refused."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def to_login(request: Request) -> RedirectResponse:
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": wanted}), status_code=303)
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class SessionRoute(APIRoute):
+    """A dashboard route: without a valid session it sends the browser to /login; a POST must
+    come from this site and carry the session's CSRF token."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            session = current(request)
+            if session is None:
+                return to_login(request)
+            request.state.session = session
+            if request.method == "POST":
+                form = await request.form()
+                given = str(form.get("csrf") or "")
+                if not same_origin(request) or not hmac.compare_digest(given, session.csrf):
+                    return forbidden(request)
+            return await handler(request)
+
+        return guarded
+
+
+def forbidden(request: Request) -> Response:
+    from cartback.api.dashboard.render import message_page  # the page needs the templates
+
+    return message_page(
+        request,
+        status=403,
+        title="This form has expired",
+        text="The form was not sent from this dashboard, or your session changed. "
+        "Go back, reload the page and try again.",
+    )

@@ -1,0 +1,400 @@
+"""Every read and write the dashboard makes, in one place.
+
+The pages call only these functions. Today they call the API's views, the store's queries, the
+replay and the preview; the few figures the store has no query for yet (per-day money, funnel
+counts, cart search) are asked here. When the store becomes a typed seam, this module is the
+one that changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException
+from sqlalchemy import Connection, Select, distinct, func, or_, select
+
+from cartback.api import contacts, views
+from cartback.api.dashboard import figures
+from cartback.api.dashboard.models import (
+    PAGE_SIZE,
+    CartFilters,
+    CartRow,
+    CartView,
+    ConsentEntry,
+    ContactView,
+    DeliveryRow,
+    DeliveryView,
+    FlowView,
+    ItemRow,
+    MessageRow,
+    OrderView,
+    Overview,
+    Page,
+    StepView,
+    TimelineItem,
+)
+from cartback.domain.flow import EndStep, Flow, SendStep, WaitStep
+from cartback.engine import replay
+from cartback.preview import StepPreview, render_step, sample_cart
+from cartback.runtime import Runtime
+from cartback.store import deliveries, listing
+from cartback.store.tables import carts, clicks, messages, orders
+
+_OUT = ("sent", "delivered")  # messages that reached the gateway, as the report counts them
+_BODY_SHOWN = 4096
+
+
+def store_ids(rt: Runtime, store_id: str | None) -> list[str]:
+    return [s.id for s in rt.settings.stores if store_id is None or s.id == store_id]
+
+
+# overview ---------------------------------------------------------------------------------
+
+
+def overview(
+    rt: Runtime, store_id: str | None, period: figures.Period, zone: ZoneInfo, today: date
+) -> Overview:
+    report = views.report(rt, store_id, period.since)
+    ids = store_ids(rt, store_id)
+    with rt.engine.connect() as conn:
+        counts = figures.FunnelCounts(
+            carts=_count(conn, _carts_since(ids, period.since)),
+            abandoned=report.carts_abandoned,
+            messaged=_count(conn, _messaged_carts(ids, period.since)),
+            clicked=_count(conn, _clicked_carts(ids, period.since)),
+            recovered=report.orders_recovered,
+        )
+        days: list[figures.DayFigures] = []
+        if report.currency is not None or not report.stores:
+            revenue, spend = _money_rows(conn, ids, period.since)
+            days = figures.daily(revenue, spend, zone, period.first_day, today)
+        has_carts = _count(conn, _carts_since(ids, None)) > 0
+    return Overview(
+        store_id=store_id,
+        period=period,
+        report=report,
+        report_query=_report_query(store_id, period.since),
+        funnel=figures.funnel(counts),
+        skips=figures.skip_rows(report.skipped),
+        days=days,
+        has_carts=has_carts,
+    )
+
+
+def _report_query(store_id: str | None, since: datetime | None) -> str:
+    params = {"store": store_id, "since": since.isoformat() if since else None}
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return "/api/report" + (f"?{query}" if query else "")
+
+
+def _count(conn: Connection, query: Select[Any]) -> int:
+    return int(conn.execute(query).scalar_one())
+
+
+def _carts_since(ids: list[str], since: datetime | None) -> Select[Any]:
+    query = select(func.count()).where(carts.c.store_id.in_(ids))
+    return query if since is None else query.where(carts.c.created_at >= since)
+
+
+def _messaged_carts(ids: list[str], since: datetime | None) -> Select[Any]:
+    query = select(func.count(distinct(messages.c.cart_id))).where(
+        messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
+    )
+    return query if since is None else query.where(messages.c.created_at >= since)
+
+
+def _clicked_carts(ids: list[str], since: datetime | None) -> Select[Any]:
+    query = (
+        select(func.count(distinct(clicks.c.cart_id)))
+        .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
+        .where(carts.c.store_id.in_(ids))
+    )
+    return query if since is None else query.where(clicks.c.at >= since)
+
+
+def _money_rows(
+    conn: Connection, ids: list[str], since: datetime | None
+) -> tuple[list[tuple[datetime, Decimal]], list[tuple[datetime, Decimal]]]:
+    """Recovered orders and message costs, filtered as the report filters them."""
+    revenue = select(orders.c.placed_at, orders.c.total).where(
+        orders.c.store_id.in_(ids), orders.c.recovered
+    )
+    spend = select(messages.c.created_at, messages.c.cost).where(
+        messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
+    )
+    if since is not None:
+        revenue = revenue.where(orders.c.placed_at >= since)
+        spend = spend.where(messages.c.created_at >= since)
+    return (
+        [(row.placed_at, row.total) for row in conn.execute(revenue)],
+        [(row.created_at, row.cost) for row in conn.execute(spend)],
+    )
+
+
+# carts ------------------------------------------------------------------------------------
+
+
+def cart_list(rt: Runtime, wanted: CartFilters) -> Page[CartRow]:
+    query = select(carts).where(carts.c.store_id.in_(store_ids(rt, wanted.store_id)))
+    if wanted.status:
+        query = query.where(carts.c.status == wanted.status)
+    if wanted.q:
+        pattern = "%" + _escape_like(wanted.q.strip().lower()) + "%"
+        searched = (carts.c.email, carts.c.phone, carts.c.first_name, carts.c.last_name)
+        query = query.where(
+            or_(
+                carts.c.cart_key == wanted.q.strip(),
+                *(func.lower(column).like(pattern, escape="\\") for column in searched),
+            )
+        )
+    if wanted.since is not None:
+        query = query.where(carts.c.updated_at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(carts.c.updated_at < wanted.until)
+    query = query.order_by(carts.c.updated_at.desc(), carts.c.id.desc())
+    with rt.engine.connect() as conn:
+        rows = conn.execute(query.limit(PAGE_SIZE + 1).offset(wanted.offset)).all()
+    return Page([_cart_row(r) for r in rows[:PAGE_SIZE]], wanted.offset, len(rows) > PAGE_SIZE)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _cart_row(row: Any) -> CartRow:
+    fields = CartRow.__dataclass_fields__
+    values = row._asdict() if hasattr(row, "_asdict") else dict(row)
+    return CartRow(**{key: values[key] for key in fields})
+
+
+def cart_page(rt: Runtime, cart_id: int) -> CartView | None:
+    with rt.engine.connect() as conn:
+        detail = views.cart_detail(conn, cart_id)
+        if detail is None:
+            return None
+        sent = [_message_row(m) for m in detail["messages"]]
+        sent = _with_clicks(conn, sent)
+    by_id = {m.id: m for m in sent}
+    run = detail["run"] or {}
+    return CartView(
+        cart=_cart_row(detail),
+        items=[_item(item) for item in detail["items"] or []],
+        sms_consent=detail["sms_consent"],
+        email_consent=detail["email_consent"],
+        recovery_url=detail["recovery_url"],
+        flow_id=run.get("flow_id"),
+        run_status=run.get("status"),
+        next_run_at=run.get("next_run_at"),
+        messages=sent,
+        timeline=[_timeline_item(entry, by_id) for entry in detail["timeline"]],
+        order=_order_view(detail["order"], by_id),
+    )
+
+
+def _item(item: dict[str, Any]) -> ItemRow:
+    try:
+        price: Decimal | None = Decimal(str(item["price"]))
+    except (KeyError, ArithmeticError, ValueError):
+        price = None
+    quantity = item.get("quantity")
+    return ItemRow(
+        title=str(item.get("title") or item.get("sku") or "Item"),
+        quantity=quantity if isinstance(quantity, int) else 1,
+        price=price,
+        sku=item.get("sku"),
+    )
+
+
+def _timeline_item(entry: dict[str, Any], sent: dict[str, MessageRow]) -> TimelineItem:
+    message = sent.get(entry.get("message_id") or "")
+    channel = message.channel if message is not None else None
+    words = figures.headline(entry["kind"], entry.get("action"), entry.get("reason"), channel)
+    detail = entry["detail"]
+    if entry["kind"] == "decision" and entry.get("action") == "send":
+        detail = "Not bought, consent on record, not unsubscribed, outside quiet hours and "
+        detail += "any cooldown: the message may go out."
+    elif entry["kind"] == "message" and message is not None:
+        detail = message.body
+    elif entry["kind"] == "click" and message is not None:
+        what = figures.channel_label(channel)
+        detail = f"From the {what} message; the shopper went back to the basket."
+    return TimelineItem(entry["at"], entry["kind"], words, detail, entry.get("until"))
+
+
+def _order_view(order: dict[str, Any] | None, sent: dict[str, MessageRow]) -> OrderView | None:
+    if order is None:
+        return None
+    fields = set(OrderView.__dataclass_fields__) - {"attributed_message"}
+    return OrderView(
+        **{key: order[key] for key in fields},
+        attributed_message=sent.get(order.get("attributed_message_id") or ""),
+    )
+
+
+# messages ---------------------------------------------------------------------------------
+
+
+def message_list(
+    rt: Runtime, store_id: str | None, status: str | None, offset: int
+) -> Page[MessageRow]:
+    with rt.engine.connect() as conn:
+        rows = listing.page(
+            conn,
+            messages,
+            messages.c.created_at,
+            store_id=store_id,
+            status=status,
+            limit=PAGE_SIZE + 1,
+            offset=offset,
+        )
+        shown = _with_clicks(conn, [_message_row(r._asdict()) for r in rows[:PAGE_SIZE]])
+    return Page(shown, offset, len(rows) > PAGE_SIZE)
+
+
+def _message_row(values: dict[str, Any]) -> MessageRow:
+    fields = set(MessageRow.__dataclass_fields__) - {"clicks"}
+    return MessageRow(**{key: values[key] for key in fields})
+
+
+def _with_clicks(conn: Connection, rows: list[MessageRow]) -> list[MessageRow]:
+    if not rows:
+        return rows
+    query = (
+        select(clicks.c.message_id, func.count())
+        .where(clicks.c.message_id.in_([r.id for r in rows]))
+        .group_by(clicks.c.message_id)
+    )
+    counted = {message_id: int(n) for message_id, n in conn.execute(query)}
+    return [_replace_clicks(r, counted.get(r.id, 0)) for r in rows]
+
+
+def _replace_clicks(row: MessageRow, count: int) -> MessageRow:
+    values = {key: getattr(row, key) for key in MessageRow.__dataclass_fields__}
+    return MessageRow(**{**values, "clicks": count})
+
+
+# contacts ---------------------------------------------------------------------------------
+
+
+class ContactNotFound(ValueError):
+    """The text is neither an email address nor a phone number (the message says why)."""
+
+
+def contact(rt: Runtime, query: str) -> ContactView:
+    try:
+        found = contacts.get_contact(query.strip(), rt)
+    except HTTPException as exc:
+        raise ContactNotFound(str(exc.detail)) from None
+    column = carts.c.email if "@" in found.id else carts.c.phone
+    with rt.engine.connect() as conn:
+        rows = conn.execute(
+            select(carts).where(column == found.id).order_by(carts.c.updated_at.desc()).limit(100)
+        ).all()
+    return ContactView(
+        address=found.id,
+        consent=found.consent,
+        history=[
+            ConsentEntry(e.store_id, e.channel, e.granted, e.source, e.detail, e.occurred_at)
+            for e in found.history
+        ],
+        suppressed=found.suppressed,
+        messages=found.messages,
+        carts=[_cart_row(r) for r in rows],
+    )
+
+
+# deliveries -------------------------------------------------------------------------------
+
+
+def delivery_list(rt: Runtime, store_id: str | None, status: str | None) -> list[DeliveryRow]:
+    with rt.engine.connect() as conn:
+        rows = deliveries.listing(conn, status=status, store_id=store_id, limit=PAGE_SIZE)
+    return [DeliveryRow(**row._asdict()) for row in rows]
+
+
+def delivery(rt: Runtime, delivery_id: int) -> DeliveryView | None:
+    with rt.engine.connect() as conn:
+        row = deliveries.get(conn, delivery_id)
+    if row is None:
+        return None
+    body: bytes = row.body or b""
+    fields = DeliveryRow.__dataclass_fields__
+    return DeliveryView(
+        **{key: getattr(row, key) for key in fields},
+        headers=dict(row.headers or {}),
+        body_start=body[:_BODY_SHOWN].decode("utf-8", errors="replace"),
+        body_size=len(body),
+    )
+
+
+def replay_delivery(rt: Runtime, delivery_id: int) -> replay.Replayed:
+    return replay.replay(rt, [delivery_id])[0]
+
+
+# flows ------------------------------------------------------------------------------------
+
+
+def flow_views(rt: Runtime) -> list[FlowView]:
+    return [_flow_view(rt, flow) for flow in rt.settings.domain_flows()]
+
+
+def _flow_view(rt: Runtime, flow: Flow) -> FlowView:
+    store = rt.settings.store(flow.store_id)
+    if store is None:  # the config validates that a flow's store exists
+        raise LookupError(f"flow {flow.id!r} names store {flow.store_id!r}, not configured")
+    cart = sample_cart(store)
+    steps: list[StepView] = []
+    for number, step in enumerate(flow.steps, start=1):
+        condition = step.guard.label if step.guard is not None else None
+        if isinstance(step, WaitStep):
+            wait = f"Wait {figures.duration_words(step.duration)}"
+            steps.append(StepView(number, "wait", wait, condition))
+        elif isinstance(step, EndStep):
+            steps.append(StepView(number, "end", f"End the flow: {step.reason}", condition))
+        else:
+            steps.append(_send_view(rt, store, number, step, condition, cart))
+    return FlowView(
+        id=flow.id,
+        store_id=store.id,
+        store_name=store.name,
+        abandon_after=figures.duration_words(flow.abandon_after),
+        priority=flow.priority,
+        condition=flow.guard.label if flow.guard is not None else None,
+        steps=steps,
+        sample=cart,
+    )
+
+
+def _send_view(
+    rt: Runtime, store: Any, number: int, step: SendStep, condition: str | None, cart: Any
+) -> StepView:
+    preview = render_step(rt.settings, store, step, cart)
+    variants: list[tuple[str, StepPreview]] = []
+    for guard, template in step.variants:
+        variant = replace(step, template=template, variants=())
+        variants.append((guard.label, render_step(rt.settings, store, variant, cart)))
+    discount = None
+    if step.discount is not None:
+        discount = f"{step.discount.kind} {step.discount.value}, when its rule holds"
+    summary = f"Send {figures.channel_label(step.channel)}"
+    if preview.route is not None and preview.route != step.channel:
+        summary += f" (as {figures.channel_label(preview.route)})"
+    return StepView(number, "send", summary, condition, discount, preview, variants)
+
+
+# places kept for what comes next ------------------------------------------------------------
+
+
+def has_experiments(rt: Runtime) -> bool:
+    """Issue 11: true once a flow has an experiment or a holdout (the nav shows Experiments)."""
+    return False
+
+
+def has_diagnostics(rt: Runtime) -> bool:
+    """Issue 12: true once abandonment diagnostics exist (the nav shows Diagnostics)."""
+    return False
