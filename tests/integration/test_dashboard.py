@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
-from cartback.api.dashboard import data, figures
+from cartback.api.dashboard import data, figures, flows
 from cartback.api.dashboard.auth import SESSION_COOKIE
 from cartback.api.dashboard.models import CartFilters, Overview
 from cartback.runtime import Runtime
@@ -195,7 +195,7 @@ def test_the_flows_page_warns_when_an_sms_needs_two_segments(db_url: str, tmp_pa
         long_text + "{{{{ link }}}}",
     )
     runtime, _clock, _gateway = make_runtime(db_url, tmp_path, config)
-    [flow] = data.flow_views(runtime)
+    [flow] = flows.flow_views(runtime.settings)
     sms_step = flow.steps[0].preview
     assert sms_step is not None and sms_step.segments >= 2
     assert sms_step.warning is not None and "segments" in sms_step.warning

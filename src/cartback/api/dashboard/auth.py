@@ -112,11 +112,26 @@ def secure_cookies(settings: Settings) -> bool:
 
 
 def set_session_cookie(response: Response, settings: Settings, value: str) -> None:
+    _set_cookie(response, settings, SESSION_COOKIE, value, SESSION_LIFETIME, "/")
+
+
+def set_login_cookie(response: Response, settings: Settings, value: str) -> None:
+    _set_cookie(response, settings, LOGIN_COOKIE, value, LOGIN_FORM_LIFETIME, "/login")
+
+
+def _set_cookie(
+    response: Response,
+    settings: Settings,
+    name: str,
+    value: str,
+    lifetime: timedelta,
+    path: str,
+) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
+        name,
         value,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        path="/",
+        max_age=int(lifetime.total_seconds()),
+        path=path,
         secure=secure_cookies(settings),
         httponly=True,
         samesite="strict",
@@ -126,18 +141,6 @@ def set_session_cookie(response: Response, settings: Settings, value: str) -> No
 def clear_session_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(
         SESSION_COOKIE, path="/", secure=secure_cookies(settings), httponly=True, samesite="strict"
-    )
-
-
-def set_login_cookie(response: Response, settings: Settings, value: str) -> None:
-    response.set_cookie(
-        LOGIN_COOKIE,
-        value,
-        max_age=int(LOGIN_FORM_LIFETIME.total_seconds()),
-        path="/login",
-        secure=secure_cookies(settings),
-        httponly=True,
-        samesite="strict",
     )
 
 

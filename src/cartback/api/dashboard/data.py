@@ -1,14 +1,14 @@
 """Every read and write the dashboard makes, in one place.
 
-The pages call only these functions. Today they call the API's views, the store's queries, the
-replay and the preview; the few figures the store has no query for yet (per-day money, funnel
-counts, cart search) are asked here. When the store becomes a typed seam, this module is the
-one that changes.
+The pages call only these functions (the Flows page reads the config alone, see `flows`).
+Today they call the API's views, the store's queries, the contacts API and the replay; the few
+figures the store has no query for yet (per-day money, funnel counts, cart search, clicks per
+message, a contact's carts) are asked here. When the store becomes a typed seam, this module is
+the one that changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,22 +25,17 @@ from cartback.api.dashboard.models import (
     CartFilters,
     CartRow,
     CartView,
-    ConsentEntry,
     ContactView,
     DeliveryRow,
     DeliveryView,
-    FlowView,
     ItemRow,
     MessageRow,
     OrderView,
     Overview,
     Page,
-    StepView,
     TimelineItem,
 )
-from cartback.domain.flow import EndStep, Flow, SendStep, WaitStep
 from cartback.engine import replay
-from cartback.preview import StepPreview, render_step, sample_cart
 from cartback.runtime import Runtime
 from cartback.store import deliveries, listing
 from cartback.store.tables import carts, clicks, messages, orders
@@ -295,17 +290,7 @@ def contact(rt: Runtime, query: str) -> ContactView:
         rows = conn.execute(
             select(carts).where(column == found.id).order_by(carts.c.updated_at.desc()).limit(100)
         ).all()
-    return ContactView(
-        address=found.id,
-        consent=found.consent,
-        history=[
-            ConsentEntry(e.store_id, e.channel, e.granted, e.source, e.detail, e.occurred_at)
-            for e in found.history
-        ],
-        suppressed=found.suppressed,
-        messages=found.messages,
-        carts=[_cart_row(r) for r in rows],
-    )
+    return ContactView(found, [_cart_row(r) for r in rows])
 
 
 # deliveries -------------------------------------------------------------------------------
@@ -334,57 +319,6 @@ def delivery(rt: Runtime, delivery_id: int) -> DeliveryView | None:
 
 def replay_delivery(rt: Runtime, delivery_id: int) -> replay.Replayed:
     return replay.replay(rt, [delivery_id])[0]
-
-
-# flows ------------------------------------------------------------------------------------
-
-
-def flow_views(rt: Runtime) -> list[FlowView]:
-    return [_flow_view(rt, flow) for flow in rt.settings.domain_flows()]
-
-
-def _flow_view(rt: Runtime, flow: Flow) -> FlowView:
-    store = rt.settings.store(flow.store_id)
-    if store is None:  # the config validates that a flow's store exists
-        raise LookupError(f"flow {flow.id!r} names store {flow.store_id!r}, not configured")
-    cart = sample_cart(store)
-    steps: list[StepView] = []
-    for number, step in enumerate(flow.steps, start=1):
-        condition = step.guard.label if step.guard is not None else None
-        if isinstance(step, WaitStep):
-            wait = f"Wait {figures.duration_words(step.duration)}"
-            steps.append(StepView(number, "wait", wait, condition))
-        elif isinstance(step, EndStep):
-            steps.append(StepView(number, "end", f"End the flow: {step.reason}", condition))
-        else:
-            steps.append(_send_view(rt, store, number, step, condition, cart))
-    return FlowView(
-        id=flow.id,
-        store_id=store.id,
-        store_name=store.name,
-        abandon_after=figures.duration_words(flow.abandon_after),
-        priority=flow.priority,
-        condition=flow.guard.label if flow.guard is not None else None,
-        steps=steps,
-        sample=cart,
-    )
-
-
-def _send_view(
-    rt: Runtime, store: Any, number: int, step: SendStep, condition: str | None, cart: Any
-) -> StepView:
-    preview = render_step(rt.settings, store, step, cart)
-    variants: list[tuple[str, StepPreview]] = []
-    for guard, template in step.variants:
-        variant = replace(step, template=template, variants=())
-        variants.append((guard.label, render_step(rt.settings, store, variant, cart)))
-    discount = None
-    if step.discount is not None:
-        discount = f"{step.discount.kind} {step.discount.value}, when its rule holds"
-    summary = f"Send {figures.channel_label(step.channel)}"
-    if preview.route is not None and preview.route != step.channel:
-        summary += f" (as {figures.channel_label(preview.route)})"
-    return StepView(number, "send", summary, condition, discount, preview, variants)
 
 
 # places kept for what comes next ------------------------------------------------------------

@@ -36,17 +36,18 @@ def period(key: str | None, since_day: date | None, today: date, zone: ZoneInfo)
     midnight) or for a day chosen by hand."""
     if since_day is not None:
         return Period(
-            "custom", f"Since {since_day.isoformat()}", _midnight(since_day, zone), since_day
+            "custom", f"Since {since_day.isoformat()}", midnight(since_day, zone), since_day
         )
     chosen = key if key is not None and key in PERIODS else DEFAULT_PERIOD
     days, label = PERIODS[chosen]
     if days is None:
         return Period(chosen, label, None, None)
     first = today - timedelta(days=days - 1)
-    return Period(chosen, label, _midnight(first, zone), first)
+    return Period(chosen, label, midnight(first, zone), first)
 
 
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
+def midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The start of `day` on the clock of `zone`, in UTC."""
     return datetime.combine(day, time(0), zone).astimezone(UTC)
 
 

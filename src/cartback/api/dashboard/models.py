@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from cartback.api.contacts import Contact
 from cartback.api.dashboard.figures import DayFigures, FunnelStage, Period, SkipRow
 from cartback.api.schemas import Report
 from cartback.preview import SampleCart, StepPreview
@@ -148,22 +149,8 @@ class CartView:
 
 
 @dataclass(frozen=True, slots=True)
-class ConsentEntry:
-    store_id: str
-    channel: str
-    granted: bool
-    source: str
-    detail: str | None
-    occurred_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class ContactView:
-    address: str
-    consent: dict[str, bool | None]
-    history: list[ConsentEntry]
-    suppressed: list[dict[str, Any]]
-    messages: int
+    contact: Contact  # what GET /api/contacts/{id} answers
     carts: list[CartRow]
 
 

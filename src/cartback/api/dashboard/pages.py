@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from cartback.api.dashboard import data, figures
+from cartback.api.dashboard import flows as flows_page
 from cartback.api.dashboard.auth import SessionRoute
 from cartback.api.dashboard.formatting import Formatter
 from cartback.api.dashboard.models import CartFilters, DayRange
@@ -54,6 +55,12 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | Non
     if value not in allowed:
         raise BadFilter(f"{name}: {value!r} is not one of {', '.join(allowed)}.")
     return value
+
+
+def _store_and_status(
+    rt: Runtime, store: str | None, status: str | None, allowed: tuple[str, ...]
+) -> tuple[str | None, str | None]:
+    return _store(rt, store), _choice(status, allowed, "status")
 
 
 def _bad(request: Request, problem: BadFilter) -> Response:
@@ -104,8 +111,7 @@ async def cart_list(
 ) -> Response:
     rt = _runtime(request)
     try:
-        store_id = _store(rt, store)
-        wanted_status = _choice(status, figures.CART_STATUSES, "status")
+        store_id, wanted_status = _store_and_status(rt, store, status, figures.CART_STATUSES)
         days = DayRange(_day(since, "from"), _day(until, "to"))
     except BadFilter as problem:
         return _bad(request, problem)
@@ -114,8 +120,8 @@ async def cart_list(
         store_id=store_id,
         status=wanted_status,
         q=q.strip() if q and q.strip() else None,
-        since=_start_of(days.since, zone),
-        until=_start_of(days.until + timedelta(days=1), zone) if days.until else None,
+        since=figures.midnight(days.since, zone) if days.since else None,
+        until=figures.midnight(days.until + timedelta(days=1), zone) if days.until else None,
         offset=offset,
     )
     found = await run_in_threadpool(data.cart_list, rt, wanted)
@@ -137,12 +143,6 @@ async def cart_list(
         query=_query(filters),
         filtered=any(filters.values()),
     )
-
-
-def _start_of(day: date | None, zone: object) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day, time(0), zone).astimezone(UTC)  # type: ignore[arg-type]
 
 
 def _query(filters: dict[str, str | None]) -> str:
@@ -169,8 +169,7 @@ async def message_list(
 ) -> Response:
     rt = _runtime(request)
     try:
-        store_id = _store(rt, store)
-        wanted_status = _choice(status, figures.MESSAGE_STATUSES, "status")
+        store_id, wanted_status = _store_and_status(rt, store, status, figures.MESSAGE_STATUSES)
     except BadFilter as problem:
         return _bad(request, problem)
     found = await run_in_threadpool(data.message_list, rt, store_id, wanted_status, offset)
@@ -206,8 +205,7 @@ async def delivery_list(
 ) -> Response:
     rt = _runtime(request)
     try:
-        store_id = _store(rt, store)
-        wanted_status = _choice(status, figures.DELIVERY_STATUSES, "status")
+        store_id, wanted_status = _store_and_status(rt, store, status, figures.DELIVERY_STATUSES)
     except BadFilter as problem:
         return _bad(request, problem)
     rows = await run_in_threadpool(data.delivery_list, rt, store_id, wanted_status)
@@ -243,5 +241,5 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
 @router.get("/dashboard/flows")
 async def flows(request: Request) -> Response:
     rt = _runtime(request)
-    views = await run_in_threadpool(data.flow_views, rt)
+    views = flows_page.flow_views(rt.settings)
     return page(request, "flows.html", flows=views)

@@ -28,6 +28,15 @@
       axes: [
         {
           space: 48,
+          // Whole days, counted back from the last one, so that today always has its label.
+          splits: function (u, axis, min, max, incr) {
+            var step = Math.max(1, Math.ceil(incr));
+            var out = [];
+            for (var i = xs.length - 1; i >= 0; i -= step) {
+              out.unshift(i);
+            }
+            return out;
+          },
           values: function (u, splits) { return splits.map(label); },
           grid: { show: false },
         },
