@@ -160,7 +160,10 @@ def test_a_form_without_the_csrf_token_or_from_another_site_is_refused(
     assert answer.status_code == 403
     [stored] = shop.api("/api/deliveries")
     assert stored["attempts"] == 1, "nothing was replayed"
-    answer = browser_client.post(path, data={"csrf": csrf.group(1)}, follow_redirects=False)
+    behind_a_proxy = {"Origin": "https://cb.example"}  # public_url; the Host header differs
+    answer = browser_client.post(
+        path, data={"csrf": csrf.group(1)}, headers=behind_a_proxy, follow_redirects=False
+    )
     assert answer.status_code == 303
     assert shop.api("/api/deliveries")[0]["attempts"] == 2
 

@@ -151,11 +151,14 @@ def current(request: Request) -> Session | None:
 
 
 def same_origin(request: Request) -> bool:
-    """A browser's POST names its page's origin; one from another site is refused."""
+    """A browser's POST names its page's origin; one from another site is refused. This server
+    is the host the request names, or `public_url`'s (a proxy may change the Host header)."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    rt: Runtime = request.app.state.runtime
+    ours = {request.headers.get("host", ""), urlsplit(rt.settings.public_url).netloc}
+    return urlsplit(origin).netloc in ours
 
 
 def to_login(request: Request) -> RedirectResponse:
