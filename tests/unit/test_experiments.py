@@ -155,6 +155,7 @@ def test_the_cart_runs_the_flow_of_its_arms() -> None:
     assert isinstance(first, SendStep)
     assert first.discount == TEN_OFF and first.template == "Hi, {{ discount }} off: {{ link }}"
     assert first.variants == () and first.experiment is None
+    assert first.arm == ("cart-sms.step1", "ten-off")  # for the message's record
     assert flow.experiments == ()
 
     fast = FLOW.for_cart("checkout-1", Assignment(False, (("delay", "fast"),)))

@@ -86,6 +86,7 @@ class SendStep:
     # An A/B test of wording and discount; `experiment` holds its id, arms and weights.
     variants: tuple[Variant, ...] = ()
     experiment: Experiment | None = None
+    arm: tuple[str, str] | None = None  # (experiment id, variant) once `for_variant` chose
 
     def wording(self, facts: SegmentFacts | None) -> tuple[str | None, str | None]:
         """The template to use and, when a segment chose it, why."""
@@ -108,6 +109,7 @@ class SendStep:
             discount=variant.discount,
             variants=(),
             experiment=None,
+            arm=(self.experiment.id, name) if self.experiment is not None else None,
         )
 
     @property
