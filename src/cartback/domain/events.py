@@ -72,6 +72,7 @@ class CartUpdated:
     cart_token: str | None = None
     items: tuple[LineItem, ...] = ()
     discount_codes: tuple[str, ...] = ()
+    locale: str | None = None  # the buyer's language as the platform gives it ("da-DK")
 
 
 @dataclass(frozen=True, slots=True)
