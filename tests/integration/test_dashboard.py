@@ -199,9 +199,10 @@ def test_the_flows_page_warns_when_an_sms_needs_two_segments(db_url: str, tmp_pa
     )
     runtime, _clock, _gateway = make_runtime(db_url, tmp_path, config)
     [flow] = flows.flow_views(runtime.settings)
-    sms_step = flow.steps[0].preview
-    assert sms_step is not None and sms_step.segments >= 2
-    assert sms_step.warning is not None and "segments" in sms_step.warning
-    email_step = flow.steps[2].preview
-    assert email_step is not None and email_step.route is None, "no email channel: skipped"
+    sms_step, wait_step, email_step = flow.steps
+    assert sms_step.title == "Step 1: send sms"
+    assert "din kurv hos Acme" in sms_step.text and "segments" in sms_step.text
+    assert sms_step.warnings and "segments" in sms_step.warnings[0]
+    assert wait_step.title == "Step 2: wait 1d" and not wait_step.warnings
+    assert "no email channel is configured" in email_step.text
     runtime.engine.dispose()

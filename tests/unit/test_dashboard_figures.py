@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from cartback.api.dashboard import figures
+from cartback.api.dashboard.flows import split_steps
 from cartback.api.dashboard.formatting import Formatter, locale_for_country, place_for
 from cartback.config.settings import StoreConfig
 
@@ -143,3 +144,24 @@ def test_money_and_times_follow_the_stores_country_and_zone() -> None:
     assert american.money(Decimal("1404.95"), "USD") == "$1,404.95"
     assert american.when(utc("2026-11-30T10:00:00")) == "Nov 30, 2026 5:00\u202fAM"
     assert american.money(None, "USD") == "—"
+
+
+def test_a_flow_preview_is_cut_into_steps_with_warnings_apart() -> None:
+    printed = [
+        "flow f (store acme), entered 30m after the cart's last update",
+        "sample cart: Astrid, +4520123456, 798.00 DKK",
+        "\nstep 1: send sms",
+        "  text: Hej Astrid …",
+        "  UCS-2, 80 characters (80 units), 2 segments, cost 0.60 DKK",
+        "  warning: this message needs 2 segments; shorten it to fit one",
+        "\nstep 2: wait 1d",
+    ]
+    intro, steps = split_steps("\n".join(printed).splitlines())
+    assert intro == printed[:2]
+    assert [s.title for s in steps] == ["Step 1: send sms", "Step 2: wait 1d"]
+    assert (
+        steps[0].text
+        == "text: Hej Astrid …\nUCS-2, 80 characters (80 units), 2 segments, cost 0.60 DKK"
+    )
+    assert steps[0].warnings == ["this message needs 2 segments; shorten it to fit one"]
+    assert steps[1].text == "" and steps[1].warnings == []

@@ -1,15 +1,16 @@
-"""The Flows page: each configured flow, its steps, and each message rendered for a sample cart
-by the same code as `cartback preview`."""
+"""The Flows page: each configured flow as `cartback preview` shows it (every step, each message
+rendered for a sample cart with its encoding, segments and cost, every arm and language), cut
+into steps, with its warnings set apart."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import textwrap
 
 from cartback.api.dashboard import figures
 from cartback.api.dashboard.models import FlowView, StepView
-from cartback.config import Settings, StoreConfig
-from cartback.domain.flow import EndStep, Flow, SendStep, WaitStep
-from cartback.preview import SampleCart, StepPreview, render_step, sample_cart
+from cartback.config import Settings
+from cartback.domain.flow import Flow
+from cartback.preview import preview
 
 
 def flow_views(settings: Settings) -> list[FlowView]:
@@ -17,49 +18,41 @@ def flow_views(settings: Settings) -> list[FlowView]:
 
 
 def _flow_view(settings: Settings, flow: Flow) -> FlowView:
+    printed: list[str] = []
+    preview(settings, flow.id, printed.append)
+    intro, steps = split_steps("\n".join(printed).splitlines())
     store = settings.store(flow.store_id)
-    if store is None:  # the config validates that a flow's store exists
-        raise LookupError(f"flow {flow.id!r} names store {flow.store_id!r}, not configured")
-    cart = sample_cart(store)
-    steps: list[StepView] = []
-    for number, step in enumerate(flow.steps, start=1):
-        condition = step.guard.label if step.guard is not None else None
-        if isinstance(step, WaitStep):
-            wait = f"Wait {figures.duration_words(step.duration)}"
-            steps.append(StepView(number, "wait", wait, condition))
-        elif isinstance(step, EndStep):
-            steps.append(StepView(number, "end", f"End the flow: {step.reason}", condition))
-        else:
-            steps.append(_send_view(settings, store, number, step, condition, cart))
     return FlowView(
         id=flow.id,
-        store_id=store.id,
-        store_name=store.name,
+        store_id=flow.store_id,
+        store_name=store.name if store is not None else flow.store_id,
         abandon_after=figures.duration_words(flow.abandon_after),
-        priority=flow.priority,
-        condition=flow.guard.label if flow.guard is not None else None,
+        intro=intro[1:],  # the first line names the flow and its timing, shown above
         steps=steps,
-        sample=cart,
     )
 
 
-def _send_view(
-    settings: Settings,
-    store: StoreConfig,
-    number: int,
-    step: SendStep,
-    condition: str | None,
-    cart: SampleCart,
-) -> StepView:
-    preview = render_step(settings, store, step, cart)
-    variants: list[tuple[str, StepPreview]] = []
-    for guard, template in step.variants:
-        variant = replace(step, template=template, variants=())
-        variants.append((guard.label, render_step(settings, store, variant, cart)))
-    discount = None
-    if step.discount is not None:
-        discount = f"{step.discount.kind} {step.discount.value}, when its rule holds"
-    summary = f"Send {figures.channel_label(step.channel)}"
-    if preview.route is not None and preview.route != step.channel:
-        summary += f" (as {figures.channel_label(preview.route)})"
-    return StepView(number, "send", summary, condition, discount, preview, variants)
+def split_steps(lines: list[str]) -> tuple[list[str], list[StepView]]:
+    """The preview's lines before the first step, and one view per `step N: ...` line with the
+    lines under it; `warning:` lines are lifted out of the text."""
+    intro: list[str] = []
+    steps: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if line.startswith("step "):
+            steps.append((line, []))
+        elif steps:
+            steps[-1][1].append(line)
+        elif line.strip():
+            intro.append(line)
+    return intro, [_step(title, body) for title, body in steps]
+
+
+def _step(title: str, body: list[str]) -> StepView:
+    warnings = [line.strip().removeprefix("warning: ") for line in body if _is_warning(line)]
+    kept = [line for line in body if not _is_warning(line)]
+    text = textwrap.dedent("\n".join(kept)).strip("\n")
+    return StepView(title[0].upper() + title[1:], text, warnings)
+
+
+def _is_warning(line: str) -> bool:
+    return line.strip().startswith("warning: ")

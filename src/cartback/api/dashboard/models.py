@@ -10,7 +10,6 @@ from typing import Any, Generic, TypeVar
 from cartback.api.contacts import Contact
 from cartback.api.dashboard.figures import DayFigures, FunnelStage, Period, SkipRow
 from cartback.api.schemas import Report
-from cartback.preview import SampleCart, StepPreview
 
 PAGE_SIZE = 50
 T = TypeVar("T")
@@ -176,13 +175,9 @@ class DeliveryView(DeliveryRow):
 
 @dataclass(frozen=True, slots=True)
 class StepView:
-    number: int
-    kind: str  # wait | send | end
-    summary: str
-    condition: str | None = None
-    discount: str | None = None
-    preview: StepPreview | None = None
-    variants: list[tuple[str, StepPreview]] = field(default_factory=list)
+    title: str  # e.g. "Step 1: send sms (if segment vip)"
+    text: str  # what the preview shows under it: the message, its figures, arms, languages
+    warnings: list[str] = field(default_factory=list)  # e.g. it needs two SMS segments
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +186,8 @@ class FlowView:
     store_id: str
     store_name: str
     abandon_after: str
-    priority: int
-    condition: str | None
+    intro: list[str]  # the sample cart, the flow's condition, holdout and timing test
     steps: list[StepView]
-    sample: SampleCart  # whom the messages are rendered for
 
 
 @dataclass(frozen=True, slots=True)
