@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import phonenumbers
 
 from cartback.channels.unsubscribe import key_from
 from cartback.config import Settings, StoreConfig
 from cartback.domain import sms
-from cartback.domain.events import Channel
+from cartback.domain.durations import span
+from cartback.domain.events import Channel, LineItem
 from cartback.domain.flow import EndStep, SendStep, WaitStep
+from cartback.domain.records import Cart, CartStatus
 from cartback.engine.compose import Composer
+from cartback.engine.discounting import label_for
 
 SAMPLE_CODE = "AbCdEfGhIjKl"  # as long as a real short-link code
-
-
-@dataclass(frozen=True)
-class SampleCart:
-    """Stands in for a stored cart: the attributes the composer reads."""
-
-    store_id: str
-    currency: str
-    phone: str
-    first_name: str = "Astrid"
-    last_name: str = "Jensen"
-    email: str = "astrid@example.com"
-    total: Decimal = Decimal("798.00")
-    items: list[dict[str, Any]] = field(
-        default_factory=lambda: [
-            {"title": "Merino sweater", "quantity": 1, "price": "599.00", "image_url": None},
-            {"title": "Wool socks", "quantity": 2, "price": "99.50", "image_url": None},
-        ]
-    )
+SAMPLE_TIME = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def preview(settings: Settings, flow_id: str, out: Callable[[str], None]) -> int:
@@ -48,7 +32,7 @@ def preview(settings: Settings, flow_id: str, out: Callable[[str], None]) -> int
     store = settings.store(flow.store_id)
     assert store is not None  # the config validates that a flow's store exists
     cart = _sample_cart(store)
-    wait = _span(flow.abandon_after)
+    wait = span(flow.abandon_after)
     out(f"flow {flow.id} (store {store.id}), entered {wait} after the cart's last update")
     out(f"sample cart: {cart.first_name}, {cart.phone}, {cart.total} {cart.currency}")
     warnings = 0
@@ -57,7 +41,7 @@ def preview(settings: Settings, flow_id: str, out: Callable[[str], None]) -> int
     for number, step in enumerate(flow.steps, start=1):
         condition = f" (if {step.guard.label})" if step.guard is not None else ""
         if isinstance(step, WaitStep):
-            out(f"\nstep {number}: wait {_span(step.duration)}{condition}")
+            out(f"\nstep {number}: wait {span(step.duration)}{condition}")
         elif isinstance(step, EndStep):
             out(f"\nstep {number}: end the flow{condition}: {step.reason}")
         else:
@@ -72,7 +56,7 @@ def preview(settings: Settings, flow_id: str, out: Callable[[str], None]) -> int
 def _send_step(
     settings: Settings,
     store: StoreConfig,
-    cart: SampleCart,
+    cart: Cart,
     number: int,
     step: SendStep,
     out: Callable[[str], None],
@@ -111,16 +95,11 @@ def _sample_discount(step: SendStep, currency: str) -> dict[str, str]:
     rule = step.discount
     if rule is None:
         return {}
-    label = (
-        f"{rule.value.normalize():f}%"
-        if rule.kind == "percentage"
-        else f"{rule.value:.2f} {currency}"
-    )
-    return {"discount_code": "BACK-7KQ2-M9XD", "discount": label}
+    return {"discount_code": "BACK-7KQ2-M9XD", "discount": label_for(rule, currency)}
 
 
 def _sms_figures(
-    settings: Settings, store: StoreConfig, cart: SampleCart, text: str, out: Callable[[str], None]
+    settings: Settings, store: StoreConfig, cart: Cart, text: str, out: Callable[[str], None]
 ) -> int:
     info = sms.analyse(text)
     rate = settings.channels.sms.cost_per_segment if settings.channels.sms else Decimal("0")
@@ -162,7 +141,7 @@ def _transliterate(settings: Settings) -> bool:
     return bool(settings.channels.sms and settings.channels.sms.transliterate)
 
 
-def _sample_cart(store: StoreConfig) -> SampleCart:
+def _sample_cart(store: StoreConfig) -> Cart:
     region = store.default_country or "DK"
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     phone = (
@@ -170,12 +149,24 @@ def _sample_cart(store: StoreConfig) -> SampleCart:
         if example
         else "+4520123456"
     )
-    return SampleCart(store_id=store.id, currency=store.currency or "DKK", phone=phone)
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return Cart(
+        id=0,
+        store_id=store.id,
+        cart_key="preview",
+        currency=store.currency or "DKK",
+        total=Decimal("798.00"),
+        occurred_at=SAMPLE_TIME,
+        last_activity_at=SAMPLE_TIME,
+        phone=phone,
+        email="astrid@example.com",
+        first_name="Astrid",
+        last_name="Jensen",
+        items=(
+            LineItem("Merino sweater", 1, Decimal("599.00")),
+            LineItem("Wool socks", 2, Decimal("99.50")),
+        ),
+        status=CartStatus.OPEN,
+        update_count=1,
+        created_at=SAMPLE_TIME,
+        updated_at=SAMPLE_TIME,
+    )

@@ -18,7 +18,6 @@ import pytest
 
 from cartback.engine.discounting import DiscountIssuer
 from cartback.integrations.shopify_admin import ShopifyAdmin
-from cartback.store import discount_codes
 from tests.fakes.shopify_admin import TAKEN_MESSAGE, FakeShopifyAdmin
 from tests.integration.conftest import DOMAIN, PHONE, SECRET, START, Shop
 from tests.integration.test_policy_rules import (
@@ -86,7 +85,9 @@ def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
         fake = FakeShopifyAdmin(shop_domain=DOMAIN)
         transport = httpx.MockTransport(fake.handle)
         generic.runtime.scheduler.sender.discounts = DiscountIssuer(
-            admin=lambda domain, token: ShopifyAdmin(domain, token, transport=transport)
+            admin=lambda shop: ShopifyAdmin(
+                shop.shop_domain or "", shop.access_token or "", transport=transport
+            )
         )
         shopify = Shop(generic.runtime, generic.client, generic.clock, generic.sms)
         yield Rig(shopify, generic, fake)
@@ -175,8 +176,8 @@ def test_shopify_refusing_the_code_sends_the_message_without_a_discount(
 
 
 def _import(rig: Rig, codes: list[str]) -> None:
-    with rig.generic.runtime.engine.begin() as conn:
-        discount_codes.import_codes(conn, "pool", codes, START)
+    with rig.generic.runtime.store.transaction() as tx:
+        tx.codes.import_codes("pool", codes, START, None)
 
 
 def test_a_generic_store_draws_a_code_from_its_pool(rig: Rig) -> None:
@@ -191,8 +192,8 @@ def test_a_generic_store_draws_a_code_from_its_pool(rig: Rig) -> None:
     code = sms.text.rsplit("/r/", 1)[1]
     response = rig.generic.client.get(f"/r/{code}", follow_redirects=False)
     assert response.headers["location"] == "https://pool.example/cart/p1?restore=1"
-    with rig.generic.runtime.engine.connect() as conn:
-        assert discount_codes.remaining(conn, "pool", rig.generic.clock.now()) == 1
+    with rig.generic.runtime.store.reading() as tx:
+        assert tx.codes.remaining("pool", rig.generic.clock.now()) == 1
 
 
 def test_an_empty_pool_sends_without_a_code(rig: Rig) -> None:
@@ -220,8 +221,8 @@ def test_a_basket_with_an_excluded_item_gets_no_code(rig: Rig) -> None:
     decision = rig.discount_decision(rig.generic.detail("pool", "p1"))
     assert decision["reason"] == "excluded_items"
     assert decision["detail"] == "The basket holds items tagged gift-card, which get no code."
-    with rig.generic.runtime.engine.connect() as conn:
-        assert discount_codes.remaining(conn, "pool", rig.generic.clock.now()) == 1
+    with rig.generic.runtime.store.reading() as tx:
+        assert tx.codes.remaining("pool", rig.generic.clock.now()) == 1
 
 
 # --- what the discounts cost ------------------------------------------------------------------

@@ -27,6 +27,9 @@ OK = SendFacts(
     cooldown=timedelta(hours=72),
     quiet_hours=QuietHours(time(21), time(9)),
     zones=("Europe/Copenhagen",),
+    recent_purchase=timedelta(hours=24),
+    max_sms=1,
+    sms_deadline=timedelta(hours=48),
     store_zone="Europe/Copenhagen",
 )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from cartback.domain.events import LineItem
 
@@ -99,6 +100,35 @@ class Cart(CartContents):
     @property
     def live(self) -> bool:
         return self.status in LIVE_CART
+
+
+def item_json(item: LineItem) -> dict[str, Any]:
+    """A line item as JSON keeps it (and templates and the API show it): price as text."""
+    return {
+        "title": item.title,
+        "quantity": item.quantity,
+        "price": str(item.price),
+        "sku": item.sku,
+        "product_id": item.product_id,
+        "variant_id": item.variant_id,
+        "image_url": item.image_url,
+        "tags": list(item.tags),
+        "collections": list(item.collections),
+    }
+
+
+def item_from_json(data: Mapping[str, Any]) -> LineItem:
+    return LineItem(
+        title=str(data.get("title") or ""),
+        quantity=int(data.get("quantity") or 1),
+        price=Decimal(str(data.get("price") or "0")),
+        sku=data.get("sku"),
+        product_id=data.get("product_id"),
+        variant_id=data.get("variant_id"),
+        image_url=data.get("image_url"),
+        tags=tuple(str(tag) for tag in data.get("tags") or ()),
+        collections=tuple(str(name) for name in data.get("collections") or ()),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,6 +234,7 @@ class Message:
     segments: int = 0
     link_code: str | None = None
     discount_code: str | None = None
+    discount_pending: bool = False  # a Shopify code chosen, not yet known to be created
     provider_message_id: str | None = None
     provider_segments: int | None = None
     channel_used: str | None = None
@@ -250,7 +281,7 @@ class MessageTouch:
 
     message_id: str
     sent_at: datetime
-    clicked_at: datetime | None
+    clicked_at: datetime | None = None
 
 
 # consent and suppression ---------------------------------------------------------------------
