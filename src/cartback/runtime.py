@@ -23,7 +23,7 @@ from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, Stor
 from cartback.domain.events import Channel
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
-from cartback.engine.discounting import ShopAccess
+from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
@@ -76,6 +76,7 @@ def build(
         channel_setups(settings, built.by_channel),
         _sender_settings(settings),
         _composer(settings),
+        discounts=DiscountIssuer(transport=http_transport),
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)

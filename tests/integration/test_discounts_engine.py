@@ -252,3 +252,59 @@ def test_the_report_counts_the_discount_of_orders_recovered_by_a_message_with_a_
     pool = rig.generic.api("/api/report", store="pool")
     assert pool["orders_recovered"] == 1
     assert Decimal(pool["discount_cost"]) == Decimal("0")
+
+
+# --- a crash around the Shopify call ----------------------------------------------------------
+
+
+def test_a_crash_before_shopify_was_called_creates_the_recorded_code_on_the_retry(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.shopify.checkout()
+    rig.shopify.clock.advance(timedelta(minutes=30))
+    sender = rig.shopify.runtime.scheduler.sender
+
+    def crash(*_args: object) -> None:
+        raise RuntimeError("process killed after the code was recorded")
+
+    monkeypatch.setattr(sender, "_settle_code", crash)
+    rig.shopify.tick()
+    assert rig.admin.requests == [] and rig.shopify.sms.sent == []
+    [queued] = rig.shopify.api("/api/messages")
+    assert queued["status"] == "queued"
+
+    monkeypatch.undo()
+    rig.shopify.advance(timedelta(minutes=6))  # the lease ran out
+
+    [sms] = rig.shopify.sms.sent
+    assert sms.id == queued["id"]
+    code = _code_in(sms.text)
+    assert list(rig.admin.discounts) == [code]
+    assert rig.discount_decision(rig.shopify.cart())["reason"] == "ok"
+
+
+def test_a_crash_after_shopify_created_the_code_sends_that_code_and_makes_no_second(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.shopify.checkout()
+    rig.shopify.clock.advance(timedelta(minutes=30))
+    issuer = rig.shopify.runtime.scheduler.sender.discounts
+    create = issuer.create
+
+    def create_then_crash(*args: Any, **kwargs: Any) -> Any:
+        create(*args, **kwargs)
+        raise RuntimeError("process killed before Shopify's answer was recorded")
+
+    monkeypatch.setattr(issuer, "create", create_then_crash)
+    rig.shopify.tick()
+    [created] = list(rig.admin.discounts)
+    assert rig.shopify.sms.sent == []
+
+    monkeypatch.undo()
+    rig.shopify.advance(timedelta(minutes=6))  # the lease ran out; Shopify says "taken"
+
+    [sms] = rig.shopify.sms.sent
+    assert _code_in(sms.text) == created
+    assert list(rig.admin.discounts) == [created] and len(rig.admin.requests) == 2
+    decision = rig.discount_decision(rig.shopify.cart())
+    assert decision["reason"] == "ok" and created in decision["detail"]

@@ -32,6 +32,8 @@ class DiscountReason(StrEnum):
     NOT_REPEAT = "not_repeat"
     EXCLUDED_ITEMS = "excluded_items"
     ALREADY_DISCOUNTED = "already_discounted"
+    FAILED = "discount_failed"  # the platform did not create the code
+    POOL_EMPTY = "discount_pool_empty"
 
 
 @dataclass(frozen=True, slots=True)

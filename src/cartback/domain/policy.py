@@ -49,6 +49,8 @@ class Reason(StrEnum):
     RCS_FALLBACK = "rcs_fallback"
     GATEWAY_RETRY = "gateway_retry"
     GATEWAY_FAILED = "gateway_failed"
+    GATEWAY_COOLDOWN = "gateway_cooldown"  # the gateway held a message back by its own rule
+    ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,23 @@ class MessageStatus(StrEnum):
 MESSAGE_OUT = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED})  # reached the gateway
 
 
+class DecisionAction(StrEnum):
+    """What a line of a cart's timeline says was done (the policy's four, and the engine's)."""
+
+    SEND = "send"
+    SKIP = "skip"
+    DEFER = "defer"
+    CANCEL = "cancel"
+    ABANDON = "abandon"
+    FALLBACK = "fallback"  # rcs went as sms
+    BRANCH = "branch"  # a segment chose the wording
+    DISCOUNT = "discount"
+    END = "end"  # an end step
+
+
+NOT_SENT = frozenset({DecisionAction.SKIP, DecisionAction.CANCEL})  # counted by reason
+
+
 class DeliveryStatus(StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"
@@ -200,7 +217,7 @@ class DecisionEntry:
 
     cart_id: int
     at: datetime
-    action: str  # send | skip | defer | cancel | abandon | fallback | branch | discount | end
+    action: str  # a DecisionAction
     reason: str
     detail: str
     run_id: int | None = None

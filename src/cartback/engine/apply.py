@@ -19,6 +19,7 @@ from cartback.domain.events import (
     OrderPlaced,
 )
 from cartback.domain.flow import Flow
+from cartback.domain.policy import Reason
 from cartback.domain.records import Cart, CartContents, CartStatus, ConsentEntry, NewOrder
 from cartback.engine import runs
 from cartback.store.base import Tx
@@ -105,7 +106,7 @@ class EventApplier:
             return
         tx.carts.change(cart.id, status=CartStatus.DELETED, deleted_at=now, updated_at=now)
         detail = "The shop deleted the cart; pending steps were cancelled."
-        runs.cancel(tx, cart.id, "deleted", detail, now)
+        runs.cancel(tx, cart.id, Reason.DELETED, detail, now)
 
     # orders ------------------------------------------------------------------------------
 
@@ -142,7 +143,7 @@ class EventApplier:
             cart.id, status=CartStatus.PURCHASED, purchased_at=event.occurred_at, updated_at=now
         )
         detail = f"Order {event.order_key} was placed; pending steps were cancelled."
-        runs.cancel(tx, cart.id, "purchased", detail, now)
+        runs.cancel(tx, cart.id, Reason.PURCHASED, detail, now)
         won = attribute(
             event.occurred_at, tx.messages.touches(cart.id), self.windows.click, self.windows.send
         )

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
+
 from cartback.domain.discounts import (
     DiscountKind,
+    DiscountReason,
     DiscountRule,
     decide_discount,
     recovery_link_with_code,
@@ -75,13 +78,23 @@ class Created:
 AdminFactory = Callable[[ShopAccess], ShopifyAdmin]
 
 
-def _admin(shop: ShopAccess) -> ShopifyAdmin:
-    return ShopifyAdmin(shop.shop_domain or "", shop.access_token or "", base_url=shop.admin_url)
-
-
 class DiscountIssuer:
-    def __init__(self, admin: AdminFactory | None = None) -> None:
-        self.admin = admin or _admin
+    """`admin` makes the Admin API client of a shop; by default one at the shop's `admin_url`,
+    over `transport` when given (a local fake in tests)."""
+
+    def __init__(
+        self, admin: AdminFactory | None = None, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.admin = admin or self._admin
+        self.transport = transport
+
+    def _admin(self, shop: ShopAccess) -> ShopifyAdmin:
+        return ShopifyAdmin(
+            shop.shop_domain or "",
+            shop.access_token or "",
+            base_url=shop.admin_url,
+            transport=self.transport,
+        )
 
     def choose(
         self,
@@ -103,7 +116,9 @@ class DiscountIssuer:
                 f"https://{shop.shop_domain}", code, cart.recovery_url or "/"
             )
             detail = _created_detail(rule, cart, code)
-            return Discount(code, "ok", detail, link_target=target, label=label, pending=True)
+            return Discount(
+                code, DiscountReason.OK, detail, link_target=target, label=label, pending=True
+            )
         return _from_pool(tx, cart, label, now)
 
     def create(
@@ -119,7 +134,7 @@ class DiscountIssuer:
         """Create a chosen code at Shopify; call it with no transaction open. `retry`: an earlier
         try may have created it, so Shopify's "taken" means ours."""
         if rule is None or not shop.creates_codes:
-            return Created(False, "discount_failed", "The step gives no discount any more.")
+            return Created(False, DiscountReason.FAILED, "The step gives no discount any more.")
         admin = self.admin(shop)
         try:
             admin.create_recovery_code(
@@ -134,13 +149,13 @@ class DiscountIssuer:
         except DiscountRejected as exc:
             if retry and exc.code_taken:
                 log.info("discount code already created", extra={"store": cart.store_id})
-                return Created(True, "ok", _created_detail(rule, cart, code))
+                return Created(True, DiscountReason.OK, _created_detail(rule, cart, code))
             return _failed(cart, exc)
         except DiscountError as exc:
             return _failed(cart, exc)
         finally:
             admin.close()
-        return Created(True, "ok", _created_detail(rule, cart, code))
+        return Created(True, DiscountReason.OK, _created_detail(rule, cart, code))
 
 
 def _created_detail(rule: DiscountRule, cart: Cart, code: str) -> str:
@@ -151,7 +166,7 @@ def _created_detail(rule: DiscountRule, cart: Cart, code: str) -> str:
 def _failed(cart: Cart, exc: DiscountError) -> Created:
     log.warning("discount code not created", extra={"store": cart.store_id, "error": str(exc)})
     detail = f"Shopify did not create the code ({exc}); sent without a discount."
-    return Created(False, "discount_failed", detail)
+    return Created(False, DiscountReason.FAILED, detail)
 
 
 def _from_pool(tx: Tx, cart: Cart, label: str, now: datetime) -> Discount:
@@ -159,11 +174,12 @@ def _from_pool(tx: Tx, cart: Cart, label: str, now: datetime) -> Discount:
     if code is None:
         detail = "The discount code pool is empty; sent without a discount."
         log.warning("discount code pool empty", extra={"store": cart.store_id})
-        return Discount(None, "discount_pool_empty", detail)
+        return Discount(None, DiscountReason.POOL_EMPTY, detail)
     left = tx.codes.remaining(cart.store_id, now)
     if left < LOW_POOL:
         log.warning("discount code pool running low", extra={"store": cart.store_id, "left": left})
-    return Discount(code, "ok", f"{label} off with pool code {code} ({left} left).", label=label)
+    detail = f"{label} off with pool code {code} ({left} left)."
+    return Discount(code, DiscountReason.OK, detail, label=label)
 
 
 def label_for(rule: DiscountRule, currency: str) -> str:

@@ -18,7 +18,7 @@ from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendSta
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.policy import Action, Decision, Reason
-from cartback.domain.records import Claim, MessageStatus, SendAttempt, Suppression
+from cartback.domain.records import Claim, DecisionAction, MessageStatus, SendAttempt, Suppression
 from cartback.domain.redact import mask_email, mask_phone
 from cartback.engine import runs
 from cartback.engine.retry import Breaker, RetryPolicy
@@ -98,7 +98,15 @@ class Dispatcher:
             tx.messages.update(out.message.id, error=why, status_at=now)
             runs.wait(tx, claim, index, until, now)
             runs.decide(
-                tx, claim, flow_id, index, now, "defer", str(Reason.GATEWAY_RETRY), detail, until
+                tx,
+                claim,
+                flow_id,
+                index,
+                now,
+                DecisionAction.DEFER,
+                Reason.GATEWAY_RETRY,
+                detail,
+                until,
             )
         return decision
 
@@ -142,7 +150,14 @@ class Dispatcher:
                 tx.consent.suppress(Suppression(kind, out.message.to, reason, gateway, now))
             if decision.action == Action.SKIP:
                 runs.decide(
-                    tx, claim, flow_id, index, now, "skip", str(decision.reason), decision.detail
+                    tx,
+                    claim,
+                    flow_id,
+                    index,
+                    now,
+                    DecisionAction.SKIP,
+                    decision.reason,
+                    decision.detail,
                 )
         return decision
 

@@ -12,9 +12,11 @@ from cartback.clock import Clock
 from cartback.domain.addresses import normalize_email
 from cartback.domain.events import Channel
 from cartback.domain.keywords import Intent, intent
+from cartback.domain.policy import Reason
 from cartback.domain.records import (
     STOP_REPLY,
     ConsentEntry,
+    DecisionAction,
     DecisionEntry,
     Message,
     MessageStatus,
@@ -69,8 +71,8 @@ class Feedback:
                     DecisionEntry(
                         cart_id=message.cart_id,
                         at=now,
-                        action="skip",
-                        reason="gateway_cooldown",
+                        action=DecisionAction.SKIP,
+                        reason=Reason.GATEWAY_COOLDOWN,
                         detail=detail,
                         run_id=message.run_id,
                         flow_id=message.flow_id,

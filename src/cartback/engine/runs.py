@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cartback.domain.flow import Flow
-from cartback.domain.records import Claim, DecisionEntry, RunStatus
+from cartback.domain.records import Claim, DecisionAction, DecisionEntry, RunStatus
 from cartback.store.base import Tx
 
 
@@ -21,7 +21,7 @@ def decide(
     flow_id: str,
     index: int,
     now: datetime,
-    action: str,
+    action: DecisionAction,
     reason: str,
     detail: str,
     until: datetime | None = None,
@@ -55,12 +55,12 @@ def end(
     detail: str,
     now: datetime,
     *,
-    action: str = "cancel",
+    action: DecisionAction | None = DecisionAction.CANCEL,
     index: int | None = None,
 ) -> None:
-    """Finish the run; the decision is recorded unless the claim was lost or it simply ran out
-    of steps (`action="done"`)."""
-    if finish(tx, claim, status, reason, now) and action != "done":
+    """Finish the run; the decision is recorded unless the claim was lost or there is nothing
+    to say (`action=None`: the flow simply ran out of steps)."""
+    if finish(tx, claim, status, reason, now) and action is not None:
         step = claim.step_index if index is None else index
         decide(tx, claim, claim.flow_id, step, now, action, reason, detail)
 
@@ -118,7 +118,7 @@ def cancel(tx: Tx, cart_id: int, reason: str, detail: str, now: datetime) -> Non
         DecisionEntry(
             cart_id=cart_id,
             at=now,
-            action="cancel",
+            action=DecisionAction.CANCEL,
             reason=reason,
             detail=detail,
             run_id=run.id,

@@ -13,7 +13,13 @@ from cartback.domain import cart as lifecycle
 from cartback.domain.durations import span
 from cartback.domain.flow import EndStep, Flow, Guard, SendStep, WaitStep, choose_flow
 from cartback.domain.policy import Action, Reason
-from cartback.domain.records import WAITING_FOR_ABANDONMENT, CartStatus, Claim, RunStatus
+from cartback.domain.records import (
+    WAITING_FOR_ABANDONMENT,
+    CartStatus,
+    Claim,
+    DecisionAction,
+    RunStatus,
+)
 from cartback.engine import runs
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
@@ -77,14 +83,16 @@ class Scheduler:
             step = flow.step(index)
             if step is None:
                 detail = "The flow has no more steps."
-                self._end(claim, RunStatus.DONE, Reason.OK, detail, action="done")
+                self._end(claim, RunStatus.DONE, Reason.OK, detail, action=None)
                 return
             if step.guard is not None and not self._guard_holds(claim, flow, index, step.guard):
                 index += 1
                 continue
             if isinstance(step, EndStep):
                 detail = f"The flow ends here: {step.reason}"
-                self._end(claim, RunStatus.DONE, Reason.FLOW_ENDED, detail, "end", index)
+                self._end(
+                    claim, RunStatus.DONE, Reason.FLOW_ENDED, detail, DecisionAction.END, index
+                )
                 return
             if isinstance(step, WaitStep):
                 now = self.clock.now()
@@ -105,7 +113,7 @@ class Scheduler:
             if guard.holds(facts):
                 return True
             why = f"Step {index + 1} passed over: {guard.explain(facts)}."
-            runs.decide(tx, claim, flow.id, index, now, "skip", str(Reason.CONDITION), why)
+            runs.decide(tx, claim, flow.id, index, now, DecisionAction.SKIP, Reason.CONDITION, why)
         return False
 
     def _abandon(self, claim: Claim) -> Flow | None:
@@ -122,7 +130,9 @@ class Scheduler:
             if not lifecycle.has_contact(cart):
                 detail = "The cart has no email or phone number, so it cannot be recovered."
                 why_not = str(Reason.NO_CONTACT)
-                runs.end(tx, claim, RunStatus.DONE, why_not, detail, now, action="skip")
+                runs.end(
+                    tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
+                )
                 return None
             facts = segment_facts(tx, cart, now, abandoning=True)
             flow, why = choose_flow(self.store_flows(cart.store_id), facts)
@@ -131,7 +141,9 @@ class Scheduler:
                 tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
                 detail = f"No flow takes this cart: {why}."
                 why_not = str(Reason.NO_MATCHING_FLOW)
-                runs.end(tx, claim, RunStatus.DONE, why_not, detail, now, action="skip")
+                runs.end(
+                    tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
+                )
                 return None
             due = cart.last_activity_at + flow.abandon_after
             if due > now:  # the chosen flow waits longer than the store's shortest
@@ -142,7 +154,9 @@ class Scheduler:
             tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
             quiet = span(now - cart.last_activity_at)
             detail = f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
-            runs.decide(tx, claim, flow.id, -1, now, "abandon", "abandoned", detail)
+            runs.decide(
+                tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
+            )
         return flow
 
     def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> _Next:
@@ -157,7 +171,7 @@ class Scheduler:
         status: RunStatus,
         reason: Reason,
         detail: str,
-        action: str = "cancel",
+        action: DecisionAction | None = DecisionAction.CANCEL,
         index: int | None = None,
     ) -> None:
         now = self.clock.now()

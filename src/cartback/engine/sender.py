@@ -21,7 +21,15 @@ from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
 from cartback.domain.policy import Action, Decision, PolicyRules, Reason, decide
-from cartback.domain.records import Cart, Claim, Link, Message, MessageStatus, RunStatus
+from cartback.domain.records import (
+    Cart,
+    Claim,
+    DecisionAction,
+    Link,
+    Message,
+    MessageStatus,
+    RunStatus,
+)
 from cartback.domain.sending_windows import SendingWindow
 from cartback.engine import runs
 from cartback.engine.compose import Composer, sms_figures
@@ -145,7 +153,7 @@ class Sender:
                     "The SMS provider offers no RCS, so the step's SMS fallback was sent instead."
                 )
                 note = Decision(Action.SEND, Reason.RCS_FALLBACK, detail)
-                _record(tx, claim, flow.id, index, note, now, action="fallback")
+                _record(tx, claim, flow.id, index, note, now, action=DecisionAction.FALLBACK)
             step, discount = self._personalise(tx, claim, flow.id, index, step, cart, store, now)
             return self._write(tx, claim, flow.id, index, step, route, cart, store, now, discount)
         if decision.action == Action.CANCEL:
@@ -208,13 +216,20 @@ class Sender:
         template, why = step.wording(facts)
         if why is not None:
             note = Decision(Action.SEND, Reason.OK, f"Wording for {why}.")
-            _record(tx, claim, flow_id, index, note, now, action="branch")
+            _record(tx, claim, flow_id, index, note, now, action=DecisionAction.BRANCH)
         discount = None
         if step.discount is not None:
             discount = self.discounts.choose(tx, step.discount, cart, facts, store.shop, now)
             if not discount.pending:  # a Shopify code's decision waits for Shopify's answer
                 runs.decide(
-                    tx, claim, flow_id, index, now, "discount", discount.reason, discount.detail
+                    tx,
+                    claim,
+                    flow_id,
+                    index,
+                    now,
+                    DecisionAction.DISCOUNT,
+                    discount.reason,
+                    discount.detail,
                 )
         return replace(step, template=template), discount
 
@@ -321,7 +336,16 @@ class Sender:
         now = self.clock.now()
         message_id = out.message.id
         with self.store.transaction() as tx:
-            runs.decide(tx, claim, flow_id, index, now, "discount", created.reason, created.detail)
+            runs.decide(
+                tx,
+                claim,
+                flow_id,
+                index,
+                now,
+                DecisionAction.DISCOUNT,
+                created.reason,
+                created.detail,
+            )
             if created.ok:
                 tx.messages.update(message_id, discount_pending=False)
                 return out
@@ -350,7 +374,7 @@ def _record(
     decision: Decision,
     now: datetime,
     *,
-    action: str | None = None,
+    action: DecisionAction | None = None,
 ) -> None:
     runs.decide(
         tx,
@@ -358,8 +382,8 @@ def _record(
         flow_id,
         index,
         now,
-        action or str(decision.action),
-        str(decision.reason),
+        action or DecisionAction(decision.action),
+        decision.reason,
         decision.detail,
         decision.until,
     )

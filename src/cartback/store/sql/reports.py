@@ -6,11 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from cartback.domain.records import MESSAGE_OUT, MessageStatus, StoreFigures
+from cartback.domain.records import MESSAGE_OUT, NOT_SENT, MessageStatus, StoreFigures
 from cartback.store.tables import carts, decisions, messages, orders
 
 _OUT = [str(status) for status in MESSAGE_OUT]
-_NOT_SENT = ("skip", "cancel")  # decisions counted as skips, by reason
+_NOT_SENT = [str(action) for action in NOT_SENT]
 
 
 class SqlReports:

@@ -154,8 +154,8 @@ class SqlDecisions:
                 flow_id=entry.flow_id,
                 step_index=entry.step_index,
                 at=entry.at,
-                action=entry.action,
-                reason=entry.reason,
+                action=str(entry.action),
+                reason=str(entry.reason),
                 detail=entry.detail,
                 until=entry.until,
             )
