@@ -18,7 +18,7 @@ from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendSta
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.policy import Action, Decision, Reason
-from cartback.domain.records import Claim, DecisionAction, MessageStatus, SendAttempt, Suppression
+from cartback.domain.records import Claim, MessageStatus, SendAttempt, Suppression
 from cartback.domain.redact import mask_email, mask_phone
 from cartback.engine import runs
 from cartback.engine.retry import Breaker, RetryPolicy
@@ -97,17 +97,7 @@ class Dispatcher:
         with self.store.transaction() as tx:
             tx.messages.update(out.message.id, error=why, status_at=now)
             runs.wait(tx, claim, index, until, now)
-            runs.decide(
-                tx,
-                claim,
-                flow_id,
-                index,
-                now,
-                DecisionAction.DEFER,
-                Reason.GATEWAY_RETRY,
-                detail,
-                until,
-            )
+            runs.record(tx, claim, flow_id, index, decision, now)
         return decision
 
     def _settle(
@@ -149,16 +139,7 @@ class Dispatcher:
                 reason = f"gateway:{result.error_code or 'opted-out'}"
                 tx.consent.suppress(Suppression(kind, out.message.to, reason, gateway, now))
             if decision.action == Action.SKIP:
-                runs.decide(
-                    tx,
-                    claim,
-                    flow_id,
-                    index,
-                    now,
-                    DecisionAction.SKIP,
-                    decision.reason,
-                    decision.detail,
-                )
+                runs.record(tx, claim, flow_id, index, decision, now)
         return decision
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cartback.domain.flow import Flow
+from cartback.domain.policy import Decision
 from cartback.domain.records import Claim, DecisionAction, DecisionEntry, RunStatus
 from cartback.store.base import Tx
 
@@ -45,6 +46,22 @@ def decide(
 def finish(tx: Tx, claim: Claim, status: RunStatus, reason: str, now: datetime) -> bool:
     """Finish the run, its decision already recorded; False when the claim was lost."""
     return tx.runs.finish(claim, status, reason, now)
+
+
+def record(
+    tx: Tx,
+    claim: Claim,
+    flow_id: str,
+    index: int,
+    decision: Decision,
+    now: datetime,
+    *,
+    action: DecisionAction | None = None,
+) -> None:
+    """The policy's decision about a step (or a note beside it, under its own `action`)."""
+    action = action or DecisionAction(decision.action)
+    reason, until = decision.reason, decision.until
+    decide(tx, claim, flow_id, index, now, action, reason, decision.detail, until)
 
 
 def end(

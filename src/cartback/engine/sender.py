@@ -33,7 +33,7 @@ from cartback.domain.records import (
 from cartback.domain.sending_windows import SendingWindow
 from cartback.engine import runs
 from cartback.engine.compose import Composer, sms_figures
-from cartback.engine.discounting import Discount, DiscountIssuer, ShopAccess, label_for
+from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopAccess, label_for
 from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
 from cartback.engine.facts import Target, gather
 from cartback.engine.retry import Breaker
@@ -70,10 +70,8 @@ class PendingCode:
     retry: bool  # an earlier try may have created it already
     cart: Cart
     step: SendStep
-    shop: ShopAccess
     chosen_at: datetime
     plain: OutgoingMessage  # the message without the discount, should the code fail
-    plain_target: str  # where the short link leads without the code
     link_code: str
 
 
@@ -143,7 +141,7 @@ class Sender:
         route = self.route(step)
         target = Target(step.channel, route, store.timezone, store.consent_mode, store.windows)
         decision = decide(gather(tx, cart, claim.id, target, self.settings.policy, now))
-        _record(tx, claim, flow.id, index, decision, now)
+        runs.record(tx, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:
             if route is None:  # the policy skips a step no channel can carry
                 raise RuntimeError(f"run {claim.id}: a send with no channel to carry it")
@@ -153,7 +151,7 @@ class Sender:
                     "The SMS provider offers no RCS, so the step's SMS fallback was sent instead."
                 )
                 note = Decision(Action.SEND, Reason.RCS_FALLBACK, detail)
-                _record(tx, claim, flow.id, index, note, now, action=DecisionAction.FALLBACK)
+                runs.record(tx, claim, flow.id, index, note, now, action=DecisionAction.FALLBACK)
             step, discount = self._personalise(tx, claim, flow.id, index, step, cart, store, now)
             return self._write(tx, claim, flow.id, index, step, route, cart, store, now, discount)
         if decision.action == Action.CANCEL:
@@ -185,17 +183,7 @@ class Sender:
         out = Outgoing(message, setup, existing.attempts)
         if code is None or not existing.discount_pending:
             return Prepared(out)
-        pending = PendingCode(
-            code=code,
-            retry=True,
-            cart=cart,
-            step=step,
-            shop=store.shop,
-            chosen_at=existing.created_at,
-            plain=compose({}),
-            plain_target=_plain_target(cart),
-            link_code=link_code,
-        )
+        pending = PendingCode(code, True, cart, step, existing.created_at, compose({}), link_code)
         return Prepared(out, pending)
 
     def _personalise(
@@ -216,21 +204,12 @@ class Sender:
         template, why = step.wording(facts)
         if why is not None:
             note = Decision(Action.SEND, Reason.OK, f"Wording for {why}.")
-            _record(tx, claim, flow_id, index, note, now, action=DecisionAction.BRANCH)
+            runs.record(tx, claim, flow_id, index, note, now, action=DecisionAction.BRANCH)
         discount = None
         if step.discount is not None:
             discount = self.discounts.choose(tx, step.discount, cart, facts, store.shop, now)
             if not discount.pending:  # a Shopify code's decision waits for Shopify's answer
-                runs.decide(
-                    tx,
-                    claim,
-                    flow_id,
-                    index,
-                    now,
-                    DecisionAction.DISCOUNT,
-                    discount.reason,
-                    discount.detail,
-                )
+                _note_discount(tx, claim, flow_id, index, now, discount)
         return replace(step, template=template), discount
 
     def _write(
@@ -281,17 +260,7 @@ class Sender:
         out = Outgoing(message, setup, 0)
         if applied is None or not applied.pending or applied.code is None:
             return Prepared(out)
-        pending = PendingCode(
-            code=applied.code,
-            retry=False,
-            cart=cart,
-            step=step,
-            shop=store.shop,
-            chosen_at=now,
-            plain=compose({}),
-            plain_target=_plain_target(cart),
-            link_code=link_code,
-        )
+        pending = PendingCode(applied.code, False, cart, step, now, compose({}), link_code)
         return Prepared(out, pending)
 
     def _composing(
@@ -329,23 +298,14 @@ class Sender:
             pending.code,
             pending.step.discount,
             pending.cart,
-            pending.shop,
+            self.stores(pending.cart.store_id).shop,
             pending.chosen_at,
             retry=pending.retry,
         )
         now = self.clock.now()
         message_id = out.message.id
         with self.store.transaction() as tx:
-            runs.decide(
-                tx,
-                claim,
-                flow_id,
-                index,
-                now,
-                DecisionAction.DISCOUNT,
-                created.reason,
-                created.detail,
-            )
+            _note_discount(tx, claim, flow_id, index, now, created)
             if created.ok:
                 tx.messages.update(message_id, discount_pending=False)
                 return out
@@ -362,31 +322,15 @@ class Sender:
                 discount_code=None,
                 discount_pending=False,
             )
-            tx.messages.retarget_link(pending.link_code, pending.plain_target)
+            tx.messages.retarget_link(pending.link_code, _plain_target(pending.cart))
         return replace(out, message=plain)
 
 
-def _record(
-    tx: Tx,
-    claim: Claim,
-    flow_id: str,
-    index: int,
-    decision: Decision,
-    now: datetime,
-    *,
-    action: DecisionAction | None = None,
+def _note_discount(
+    tx: Tx, claim: Claim, flow_id: str, index: int, now: datetime, outcome: Discount | Created
 ) -> None:
-    runs.decide(
-        tx,
-        claim,
-        flow_id,
-        index,
-        now,
-        action or DecisionAction(decision.action),
-        decision.reason,
-        decision.detail,
-        decision.until,
-    )
+    action = DecisionAction.DISCOUNT
+    runs.decide(tx, claim, flow_id, index, now, action, outcome.reason, outcome.detail)
 
 
 def _discount_words(code: str | None, label: str | None) -> dict[str, str]:

@@ -1,10 +1,13 @@
-"""Shopify sends checkouts/create and checkouts/update for a new checkout within milliseconds:
-both deliveries are answered 200 and make one cart, on SQLite and PostgreSQL."""
+"""Ingest under pressure. Shopify sends checkouts/create and checkouts/update for a new checkout
+within milliseconds: both are answered 200 and make one cart. A bug while applying a delivery
+leaves it failed, never stuck in received."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from tests.integration.conftest import Shop, checkout_payload
 
@@ -34,3 +37,19 @@ def test_pairs_of_deliveries_for_one_new_checkout_at_once_make_one_cart_each(sho
     assert {cart["update_count"] for cart in carts} == {2}  # each pair: one insert, one update
     deliveries = shop.api("/api/deliveries", limit=1000)
     assert {d["status"] for d in deliveries} == {"processed"} and len(deliveries) == len(posts)
+
+
+def test_an_unexpected_error_while_applying_marks_the_delivery_failed(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug while applying")
+
+    monkeypatch.setattr(shop.runtime.ingest.applier, "apply", broken)
+    with pytest.raises(RuntimeError, match="a bug while applying"):
+        shop.post("checkouts/update", checkout_payload(shop.clock.now()))
+
+    [delivery] = shop.api("/api/deliveries")
+    assert delivery["status"] == "failed"
+    assert delivery["error"] == "RuntimeError: a bug while applying"
+    assert shop.api("/api/carts") == []  # nothing of it was applied
