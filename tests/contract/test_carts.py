@@ -321,3 +321,13 @@ def test_a_cart_without_optional_fields(store: Store) -> None:
     assert found is not None
     assert found.phone_raw == "12" and found.email_consent is False and found.sms_consent is None
     assert found.customer_total_spent is None and found.items == () and found.customer_tags == ()
+
+
+def test_changing_a_cart_that_is_not_there_changes_nothing(store: Store) -> None:
+    with store.transaction() as tx:
+        cart = new_cart(tx)
+        tx.carts.change(cart.id + 1000, status=CartStatus.DELETED)
+        tx.carts.update_contents(cart.id + 1000, contents(), T0)
+    with store.reading() as tx:
+        assert tx.carts.get(cart.id) == cart
+        assert tx.carts.get(cart.id + 1000) is None

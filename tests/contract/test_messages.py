@@ -227,3 +227,11 @@ def test_a_page_of_messages_newest_first(store: Store) -> None:
     assert len(everything) == 5 and everything[0].store_id == "b"
     assert [m.id for m in sent] == [given[2].id, given[0].id]
     assert [m.id for m in second] == [given[2].id]
+
+
+def test_updating_a_message_that_is_not_there_changes_nothing(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.messages.update("nope", status=MessageStatus.SENT)
+        tx.messages.retarget_link("nope", "https://x")
+    with store.reading() as tx:
+        assert tx.messages.get("nope") is None

@@ -18,7 +18,7 @@ from cartback.domain.records import (
 )
 from cartback.store.base import CartChanges
 from cartback.testing._data import Data
-from cartback.testing._tables import StoreConflict, require, updated, utc, utc_or_none
+from cartback.testing._tables import require, updated, utc, utc_or_none
 
 _CONTENTS = tuple(f.name for f in fields(CartContents))
 _NEW_ORDER = tuple(f.name for f in fields(NewOrder))
@@ -77,19 +77,24 @@ class MemoryCarts:
         return self.table.insert(cart_id, cart), True
 
     def update_contents(self, cart_id: int, contents: CartContents, now: datetime) -> None:
-        cart = self._row(cart_id)
+        cart = self.table.get(cart_id)
+        if cart is None:
+            return  # as an UPDATE of no row
         values = _contents(contents)
         values.update(updated_at=utc(now), update_count=cart.update_count + 1)
         self.table.replace(cart_id, updated(cart, **values))
 
     def change(self, cart_id: int, **changes: Unpack[CartChanges]) -> None:
+        cart = self.table.get(cart_id)
+        if cart is None:
+            return
         values: dict[str, Any] = dict(changes)
         for name in _CART_TIMES:
             if name in values:
                 values[name] = utc_or_none(values[name])
         if "status" in values:
             values["status"] = CartStatus(values["status"])
-        self.table.replace(cart_id, updated(self._row(cart_id), **values))
+        self.table.replace(cart_id, updated(cart, **values))
 
     def match_for_order(
         self,
@@ -160,12 +165,6 @@ class MemoryCarts:
     def _each(self, ids: Iterable[int] | None) -> Iterable[Cart]:
         rows = self.table.rows
         return (rows[cart_id] for cart_id in ids or ())
-
-    def _row(self, cart_id: int) -> Cart:
-        cart = self.table.get(cart_id)
-        if cart is None:
-            raise StoreConflict(f"cart {cart_id} does not exist")
-        return cart
 
 
 class MemoryOrders:

@@ -44,11 +44,13 @@ class MemoryMessages:
         require(self.data.runs, message.run_id, "run")
         if not (
             type(message.status) is MessageStatus
+            and type(message.channel) is str
             and all_utc(message.created_at, message.sent_at, message.status_at)
         ):
             message = updated(
                 message,
                 status=MessageStatus(message.status),
+                channel=str(message.channel),  # plain text, as the database gives it back
                 created_at=utc(message.created_at),
                 sent_at=utc_or_none(message.sent_at),
                 status_at=utc_or_none(message.status_at),

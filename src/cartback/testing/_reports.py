@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from cartback.domain.records import MESSAGE_OUT, MessageStatus, StoreFigures
+from cartback.domain.records import MESSAGE_OUT, NOT_SENT, MessageStatus, StoreFigures
 from cartback.testing._data import Data
 from cartback.testing._tables import utc_or_none
-
-_COUNTED = frozenset({"skip", "cancel"})
 
 
 class MemoryReports:
@@ -60,7 +58,7 @@ class MemoryReports:
     def _skips(self, store_carts: set[int], since: datetime | None) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for entry in self.data.decisions.values():
-            if entry.action not in _COUNTED or entry.cart_id not in store_carts:
+            if entry.action not in NOT_SENT or entry.cart_id not in store_carts:
                 continue
             if since is None or entry.at >= since:
                 counts[entry.reason] += 1

@@ -135,7 +135,14 @@ class MemoryDecisions:
             raise StoreConflict(f"decision for cart {entry.cart_id}, which does not exist")
         require(self.data.runs, entry.run_id, "run")
         decision_id = self.data.decision_ids.next()
-        stored = updated(entry, id=decision_id, at=utc(entry.at), until=utc_or_none(entry.until))
+        stored = updated(
+            entry,
+            id=decision_id,
+            at=utc(entry.at),
+            until=utc_or_none(entry.until),
+            action=str(entry.action),  # plain text, as the database gives it back
+            reason=str(entry.reason),
+        )
         self.table.insert(decision_id, stored)
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:
