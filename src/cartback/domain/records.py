@@ -10,64 +10,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from cartback.domain.events import LineItem
+from cartback.domain.statuses import (
+    LIVE_CART,
+    MESSAGE_OUT,
+    NOT_SENT,
+    WAITING_FOR_ABANDONMENT,
+    CartStatus,
+    DecisionAction,
+    DeliveryStatus,
+    MessageStatus,
+    RunStatus,
+)
 
-
-class CartStatus(StrEnum):
-    OPEN = "open"
-    ABANDONED = "abandoned"
-    PURCHASED = "purchased"
-    DELETED = "deleted"
-
-
-LIVE_CART = frozenset({CartStatus.OPEN, CartStatus.ABANDONED})
-
-
-class RunStatus(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
-WAITING_FOR_ABANDONMENT = -1  # a run's step index before its cart is abandoned
-
-
-class MessageStatus(StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    UNDELIVERED = "undelivered"
-    SKIPPED = "skipped"
-
-
-MESSAGE_OUT = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED})  # reached the gateway
-
-
-class DecisionAction(StrEnum):
-    """What a line of a cart's timeline says was done (the policy's four, and the engine's)."""
-
-    SEND = "send"
-    SKIP = "skip"
-    DEFER = "defer"
-    CANCEL = "cancel"
-    ABANDON = "abandon"
-    FALLBACK = "fallback"  # rcs went as sms
-    BRANCH = "branch"  # a segment chose the wording
-    DISCOUNT = "discount"
-    END = "end"  # an end step
-
-
-NOT_SENT = frozenset({DecisionAction.SKIP, DecisionAction.CANCEL})  # counted by reason
-
-
-class DeliveryStatus(StrEnum):
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    FAILED = "failed"
+__all__ = [  # the states live in statuses.py; records re-exports them for one import
+    "LIVE_CART",
+    "MESSAGE_OUT",
+    "NOT_SENT",
+    "WAITING_FOR_ABANDONMENT",
+    "CartStatus",
+    "DecisionAction",
+    "DeliveryStatus",
+    "MessageStatus",
+    "RunStatus",
+]
 
 
 # carts and orders --------------------------------------------------------------------------

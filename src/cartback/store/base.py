@@ -55,6 +55,11 @@ from cartback.domain.records import (
 )
 
 
+class StoreConflict(Exception):
+    """A write broke a rule of the store (a key already taken, a reference to nothing); the
+    transaction is rolled back. Racing writers the protocol allows for never see it."""
+
+
 class CartChanges(TypedDict, total=False):
     status: CartStatus
     abandoned_at: datetime | None
@@ -90,7 +95,8 @@ class Carts(Protocol):
     def find_for_delete(
         self, store_id: str, cart_key: str | None, cart_token: str | None
     ) -> Cart | None:
-        """By its key; without one, the newest cart of the store with that cart token."""
+        """By its key; without one, the newest cart of the store with that cart token; None
+        when neither is given."""
         ...
 
     def upsert(self, contents: CartContents, now: datetime) -> tuple[Cart, bool]:

@@ -43,6 +43,8 @@ class SqlCarts:
     ) -> Cart | None:
         if cart_key:
             return self.find(store_id, cart_key)
+        if not cart_token:
+            return None
         return self._one(
             select(carts)
             .where(carts.c.store_id == store_id, carts.c.cart_token == cart_token)

@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from cartback.domain.records import Claim
 from cartback.store import migrate
+from cartback.store.base import StoreConflict
 from cartback.store.db import connect, write_transaction
 from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.codes import SqlCodes
@@ -59,8 +61,13 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
-        with write_transaction(self.engine) as conn:
-            yield SqlTx(conn)
+        try:
+            with write_transaction(self.engine) as conn:
+                yield SqlTx(conn)
+        except IntegrityError as exc:
+            # The driver's first line names the rule; the values it quotes stay out.
+            rule = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity"
+            raise StoreConflict(rule) from exc
 
     @contextmanager
     def reading(self) -> Iterator[SqlTx]:
