@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from cartback.channels.base import InboundMessage, StatusReport
-from cartback.channels.base import MessageStatus as Reported
 from cartback.clock import Clock
 from cartback.domain.addresses import normalize_email
 from cartback.domain.events import Channel
@@ -63,7 +62,7 @@ class Feedback:
                 )
                 extra = {"to": mask_phone(message.recipient), "code": report.error_code}
                 log.info("number suppressed by gateway", extra=extra)
-            if report.status == Reported.SKIPPED:
+            if report.status == MessageStatus.SKIPPED:
                 detail = (
                     f"{report.provider} held the message back by its own rule ({report.error})."
                 )
@@ -143,9 +142,8 @@ def _message_for(tx: Tx, report: StatusReport) -> Message | None:
 
 def _changes(message: Message, report: StatusReport, now: datetime) -> dict[str, Any]:
     changes: dict[str, Any] = {"status_at": now}
-    reported = MessageStatus(str(report.status))
-    if _RANK[reported] > _RANK.get(message.status, 0):
-        changes["status"] = reported
+    if _RANK[report.status] > _RANK.get(message.status, 0):
+        changes["status"] = report.status
     if report.error_code or report.error:
         changes.update(error_code=report.error_code, error=report.error)
     if report.channel_used is not None:
