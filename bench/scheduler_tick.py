@@ -19,8 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, text
 
-from cartback.store import migrate, queue
+from cartback.store import migrate
 from cartback.store.db import connect
+from cartback.store.sql import SqlStore
 from cartback.store.tables import carts, metadata, runs
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -84,7 +85,7 @@ def time_claims(engine: Engine, repeats: int) -> float:
                 runs.update().where(runs.c.id <= DUE).values(next_run_at=NOW - timedelta(minutes=1))
             )
         started = time.perf_counter()
-        claimed = queue.claim_due(engine, NOW, 100, timedelta(minutes=5))
+        claimed = SqlStore(engine).claim_due(NOW, 100, timedelta(minutes=5))
         samples.append(time.perf_counter() - started)
         assert len(claimed) == DUE, len(claimed)
     return statistics.median(samples)

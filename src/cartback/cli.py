@@ -14,7 +14,6 @@ from typing import Any
 from cartback import logs
 from cartback.config import ConfigError, Settings, load_config
 from cartback.runtime import Runtime, build, prepare_database, worker_thread
-from cartback.store import migrate
 
 log = logging.getLogger("cartback")
 
@@ -182,7 +181,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     worker.start()
-    log.info("worker started", extra={"database": runtime.engine.dialect.name})
+    log.info("worker started", extra={"database": runtime.store.kind})
     stopped.wait()
     worker.stop()
     worker.join(timeout=30)
@@ -191,18 +190,21 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from cartback.store.sql import SqlStore
+
     runtime = _runtime(settings, migrate_now=True)
-    print(f"database at revision {migrate.current_revision(runtime.engine)}")
+    revision = runtime.store.revision() if isinstance(runtime.store, SqlStore) else None
+    print(f"database at revision {revision}")
     return 0
 
 
 def _deliveries_list(settings: Settings, args: argparse.Namespace) -> int:
-    from cartback.store import deliveries
+    from cartback.domain.records import DeliveryStatus
 
     runtime = _runtime(settings)
-    status = deliveries.FAILED if args.failed else None
-    with runtime.engine.connect() as conn:
-        rows = deliveries.listing(conn, status=status, store_id=args.store, limit=args.limit)
+    status = DeliveryStatus.FAILED if args.failed else None
+    with runtime.store.reading() as tx:
+        rows = tx.deliveries.listing(status=status, store_id=args.store, limit=args.limit)
     for row in rows:
         error = f"  {row.error}" if row.error else ""
         print(
@@ -230,18 +232,17 @@ def _deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
 def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cartback.store import touches
-    from cartback.store.db import write_transaction
+    from cartback.csv_files import TouchFileError, read_touches_csv
 
     text = Path(args.file).read_text(encoding="utf-8-sig")
     try:
-        rows = touches.read_touches_csv(text, default_country=settings.stores[0].default_country)
-    except touches.TouchFileError as exc:
+        rows = read_touches_csv(text, default_country=settings.stores[0].default_country)
+    except TouchFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)
-    with write_transaction(runtime.engine) as conn:
-        added = touches.record_touches(conn, rows, runtime.clock.now())
+    with runtime.store.transaction() as tx:
+        added = tx.touches.add_many(rows, runtime.clock.now())
     print(f"{len(rows)} touches read, {added} new, {len(rows) - added} already known")
     return 0
 
@@ -249,9 +250,7 @@ def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
 def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cartback.consent_file import ConsentFileError, read_consent_csv
-    from cartback.store import consent
-    from cartback.store.db import write_transaction
+    from cartback.csv_files import ConsentFileError, read_consent_csv
 
     text = Path(args.file).read_text(encoding="utf-8-sig")
     stores = {store.id: store.default_country for store in settings.stores}
@@ -263,8 +262,8 @@ def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
     runtime = _runtime(settings)
     now = runtime.clock.now()
     source = f"import:{Path(args.file).name}"
-    with write_transaction(runtime.engine) as conn:
-        added = sum(consent.record_once(conn, r.ledger_values(source, now)) for r in records)
+    with runtime.store.transaction() as tx:
+        added = sum(tx.consent.add_once(record.entry(source, now)) for record in records)
     print(f"{len(records)} consent entries read, {added} new, {len(records) - added} already known")
     return 0
 
@@ -272,22 +271,21 @@ def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
 def _codes_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cartback.store import discount_codes
-    from cartback.store.db import write_transaction
+    from cartback.csv_files import CodeFileError, read_codes_csv
 
     if settings.store(args.store) is None:
         print(f"cartback: no store {args.store!r} in the config", file=sys.stderr)
         return 2
     try:
-        codes = discount_codes.read_codes_csv(Path(args.file))
-    except discount_codes.CodeFileError as exc:
+        codes = read_codes_csv(Path(args.file))
+    except CodeFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)
     now = runtime.clock.now()
-    with write_transaction(runtime.engine) as conn:
-        result = discount_codes.import_codes(conn, args.store, codes, now)
-        left = discount_codes.remaining(conn, args.store, now)
+    with runtime.store.transaction() as tx:
+        result = tx.codes.import_codes(args.store, codes, now, None)
+        left = tx.codes.remaining(args.store, now)
     print(f"{result.added} codes added, {result.duplicates} duplicates; {left} unused in the pool")
     return 0
 
@@ -312,10 +310,10 @@ def _preview(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    from cartback.api.views import report
+    from cartback.api.views import report_answer
 
     runtime = _runtime(settings)
-    print(report(runtime, args.store, None).model_dump_json(indent=2))
+    print(report_answer(runtime, args.store, None).model_dump_json(indent=2))
     return 0
 
 

@@ -4,52 +4,36 @@ every arm of its experiments and every language of its texts."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import phonenumbers
 
 from cartback.channels.unsubscribe import key_from
 from cartback.config import Settings, StoreConfig
 from cartback.domain import sms
-from cartback.domain.events import Channel
+from cartback.domain.durations import span
+from cartback.domain.events import Channel, LineItem
 from cartback.domain.experiments import Assignment, Experiment
 from cartback.domain.flow import EndStep, Flow, SendStep, WaitStep
 from cartback.domain.opt_out import opt_out_text, with_opt_out
 from cartback.domain.phone import phone_country
+from cartback.domain.records import Cart, CartStatus
 from cartback.domain.templates import default_texts
 from cartback.engine.compose import Composer
+from cartback.engine.discounting import label_for
 
 SAMPLE_CODE = "AbCdEfGhIjKl"  # as long as a real short-link code
+SAMPLE_TIME = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 Out = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class SampleCart:
-    """Stands in for a stored cart: the attributes the composer reads."""
-
-    store_id: str
-    currency: str
-    phone: str
-    first_name: str = "Astrid"
-    last_name: str = "Jensen"
-    email: str = "astrid@example.com"
-    total: Decimal = Decimal("798.00")
-    items: list[dict[str, Any]] = field(
-        default_factory=lambda: [
-            {"title": "Merino sweater", "quantity": 1, "price": "599.00", "image_url": None},
-            {"title": "Wool socks", "quantity": 2, "price": "99.50", "image_url": None},
-        ]
-    )
 
 
 @dataclass(frozen=True)
 class _Preview:
     settings: Settings
     store: StoreConfig
-    cart: SampleCart
+    cart: Cart
     out: Out
 
     def send_step(self, number: int, step: SendStep, condition: str) -> int:
@@ -124,7 +108,7 @@ class _Preview:
     def sms_figures(self, text: str, indent: str) -> int:
         """The sample number's text and figures, then those with each other opt-out text."""
         texts = self.settings.policy.opt_out_texts()
-        own = opt_out_text(phone_country(self.cart.phone), texts)
+        own = opt_out_text(phone_country(self.cart.phone) if self.cart.phone else None, texts)
         sample = with_opt_out(text, own)
         self.out(f"{indent}text: " + sample.replace("\n", f"\n{indent}      "))
         warnings = self.figures(sample, indent, "")
@@ -170,7 +154,7 @@ def preview(settings: Settings, flow_id: str, out: Out) -> int:
         out(f"cartback: flow {flow.id} names store {flow.store_id!r}, which is not configured")
         return 2
     cart = _sample_cart(store)
-    wait = _span(flow.abandon_after)
+    wait = span(flow.abandon_after)
     out(f"flow {flow.id} (store {store.id}), entered {wait} after the cart's last update")
     out(f"sample cart: {cart.first_name}, {cart.phone}, {cart.total} {cart.currency}")
     if flow.guard is not None:
@@ -181,7 +165,7 @@ def preview(settings: Settings, flow_id: str, out: Out) -> int:
     for number, step in enumerate(flow.steps, start=1):
         condition = f" (if {step.guard.label})" if step.guard is not None else ""
         if isinstance(step, WaitStep):
-            out(f"\nstep {number}: wait {_span(step.duration)}{condition}")
+            out(f"\nstep {number}: wait {span(step.duration)}{condition}")
         elif isinstance(step, EndStep):
             out(f"\nstep {number}: end the flow{condition}: {step.reason}")
         else:
@@ -199,11 +183,11 @@ def _holdout_and_timing(flow: Flow, out: Out) -> None:
     for timing in flow.timings:
         timed = flow.for_cart("", _only(flow.experiment, timing.arm))
         waits = [
-            f"step {n} waits {_span(s.duration)}"
+            f"step {n} waits {span(s.duration)}"
             for n, s in enumerate(timed.steps, start=1)
             if isinstance(s, WaitStep) and n - 1 in dict(timing.waits)
         ]
-        detail = ", ".join([f"entered after {_span(timed.abandon_after)}", *waits])
+        detail = ", ".join([f"entered after {span(timed.abandon_after)}", *waits])
         out(f"  arm {timing.arm} ({_share(flow.experiment, timing.arm)}): {detail}")
 
 
@@ -234,12 +218,7 @@ def _sample_discount(step: SendStep, currency: str) -> dict[str, str]:
     rule = step.discount
     if rule is None:
         return {}
-    label = (
-        f"{rule.value.normalize():f}%"
-        if rule.kind == "percentage"
-        else f"{rule.value:.2f} {currency}"
-    )
-    return {"discount_code": "BACK-7KQ2-M9XD", "discount": label}
+    return {"discount_code": "BACK-7KQ2-M9XD", "discount": label_for(rule, currency)}
 
 
 def _route(settings: Settings, step: SendStep) -> Channel | None:
@@ -258,7 +237,7 @@ def _route(settings: Settings, step: SendStep) -> Channel | None:
     return None
 
 
-def _sample_cart(store: StoreConfig) -> SampleCart:
+def _sample_cart(store: StoreConfig) -> Cart:
     region = store.default_country or "DK"
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     phone = (
@@ -266,12 +245,24 @@ def _sample_cart(store: StoreConfig) -> SampleCart:
         if example
         else "+4520123456"
     )
-    return SampleCart(store_id=store.id, currency=store.currency or "DKK", phone=phone)
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return Cart(
+        id=0,
+        store_id=store.id,
+        cart_key="preview",
+        currency=store.currency or "DKK",
+        total=Decimal("798.00"),
+        occurred_at=SAMPLE_TIME,
+        last_activity_at=SAMPLE_TIME,
+        phone=phone,
+        email="astrid@example.com",
+        first_name="Astrid",
+        last_name="Jensen",
+        items=(
+            LineItem("Merino sweater", 1, Decimal("599.00")),
+            LineItem("Wool socks", 2, Decimal("99.50")),
+        ),
+        status=CartStatus.OPEN,
+        update_count=1,
+        created_at=SAMPLE_TIME,
+        updated_at=SAMPLE_TIME,
+    )

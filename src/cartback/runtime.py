@@ -11,7 +11,6 @@ from datetime import timedelta
 from email.utils import parseaddr
 
 import httpx
-from sqlalchemy import Engine
 
 from cartback.channels.base import Gateway, InboundSource
 from cartback.channels.inmobile import InMobileGateway
@@ -22,21 +21,20 @@ from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
 from cartback.domain.events import Channel
-from cartback.domain.quiet_hours import QuietHours
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
-from cartback.engine.discounting import ShopAccess
-from cartback.engine.facts import PolicySettings
+from cartback.engine.discounting import DiscountIssuer, ShopAccess
+from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
-from cartback.engine.sender import ChannelSetup, Sender, SenderSettings, StoreInfo
+from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
-from cartback.store import migrate
-from cartback.store.db import connect
+from cartback.store.base import Store
+from cartback.store.sql import SqlStore
 
 log = logging.getLogger("cartback")
 
@@ -44,7 +42,7 @@ log = logging.getLogger("cartback")
 @dataclass
 class Runtime:
     settings: Settings
-    engine: Engine
+    store: Store
     clock: Clock
     ingest: IngestService
     scheduler: Scheduler
@@ -59,37 +57,39 @@ def build(
     clock: Clock | None = None,
     gateways: Mapping[Channel, Gateway] | None = None,
     echo_outbox: bool = False,
-    engine: Engine | None = None,
+    store: Store | None = None,
     http_transport: httpx.BaseTransport | None = None,
 ) -> Runtime:
+    """`store`: the SQL store of `database_url` unless given (the in-memory one, a test's)."""
     clock = clock or SystemClock()
-    engine = engine or connect(settings.database_url)
+    store = store or SqlStore.connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
     built = build_gateways(settings, clock, echo=echo_outbox, transport=http_transport)
     if gateways is not None:
         built.by_channel = dict(gateways)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
-    ingest = IngestService(engine, clock, settings.flows_for_store, windows)
+    ingest = IngestService(store, clock, settings.flows_for_store, windows)
     sender = Sender(
-        engine,
+        store,
         clock,
         _store_info(settings),
         channel_setups(settings, built.by_channel),
         _sender_settings(settings),
         _composer(settings),
+        discounts=DiscountIssuer(transport=http_transport),
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
-    scheduler = Scheduler(engine, clock, flows.get, sender, scheduling, settings.flows_for_store)
-    feedback = Feedback(engine, clock)
-    worker = Worker(clock, scheduler, _jobs(settings, built, feedback, engine, clock, ingest))
-    return Runtime(settings, engine, clock, ingest, scheduler, feedback, built, worker)
+    scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)
+    feedback = Feedback(store, clock)
+    worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
+    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)
 
 
 def _jobs(
     settings: Settings,
     gateways: Gateways,
     feedback: Feedback,
-    engine: Engine,
+    store: Store,
     clock: Clock,
     ingest: IngestService,
 ) -> list[Periodic]:
@@ -97,7 +97,7 @@ def _jobs(
     every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
     jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
     if any(store.platform == "magento" for store in settings.stores):
-        poller = MagentoPoller(engine, clock, ingest, settings.stores, _magento_client)
+        poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
         # The poller keeps each store's own pace; the job only gives it a turn every pass.
         jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
     return jobs
@@ -126,27 +126,19 @@ def _composer(settings: Settings) -> Composer:
 
 def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> None:
     """SQLite migrates itself at startup; PostgreSQL must be migrated with `cartback migrate`."""
-    if runtime.engine.dialect.name == "sqlite" or auto_migrate:
-        migrate.upgrade(runtime.engine)
-    elif not migrate.is_current(runtime.engine):
+    store = runtime.store
+    if not isinstance(store, SqlStore):
+        return  # nothing to migrate in memory
+    if store.kind == "sqlite" or auto_migrate:
+        store.upgrade()
+    elif not store.schema_current():
         raise RuntimeError(
             "the database schema is not current; run `cartback migrate --config FILE` first"
         )
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:
-    policy = settings.policy
-    window = policy.quiet_hours
-    quiet = QuietHours(window.start, window.end) if window is not None else None
-    rules = PolicySettings(
-        cooldown=policy.cooldown,
-        cooldowns=dict(policy.cooldowns),
-        quiet_hours=quiet,
-        recent_purchase=policy.recent_purchase,
-        max_sms=policy.max_sms_per_abandonment,
-        sms_deadline=policy.sms_deadline,
-    )
-    return SenderSettings(settings.public_url, rules)
+    return SenderSettings(settings.public_url, settings.policy.rules())
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:
@@ -158,7 +150,7 @@ def _store_info(settings: Settings) -> StoreInfoLookup:
                 s.timezone,
                 s.currency,
                 s.consent_mode,
-                ShopAccess(s.platform, s.shop_domain, s.access_token),
+                ShopAccess(s.platform, s.shop_domain, s.access_token, s.base_url),
                 {key: window.to_domain() for key, window in s.sending_windows.items()},
             )
             for s in settings.stores

@@ -178,7 +178,7 @@ def shop(db_url: str, tmp_path: Path) -> Iterator[Shop]:
     runtime, clock, gateway = make_runtime(db_url, tmp_path)
     with TestClient(create_app(runtime)) as client:
         yield Shop(runtime, client, clock, gateway)
-    runtime.engine.dispose()
+    runtime.store.close()
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def inmobile(db_url: str, tmp_path: Path) -> Iterator[GatewayShop]:
     )
     with TestClient(create_app(runtime)) as client:
         yield GatewayShop(runtime, client, clock, None, fake)  # type: ignore[arg-type]
-    runtime.engine.dispose()
+    runtime.store.close()
 
 
 @pytest.fixture
@@ -75,11 +75,11 @@ def twilio_shop(db_url: str, tmp_path: Path) -> Iterator[GatewayShop]:
     )
     with TestClient(create_app(runtime)) as client:
         yield GatewayShop(runtime, client, clock, None, fake)  # type: ignore[arg-type]
-    runtime.engine.dispose()
+    runtime.store.close()
 
 
 def _attempts(shop: Shop) -> list[tuple[int, str, int | None]]:
-    with shop.runtime.engine.connect() as conn:
+    with shop.runtime.store.engine.connect() as conn:
         rows = conn.execute(select(message_attempts).order_by(message_attempts.c.number)).all()
     return [(r.number, r.outcome, r.http_status) for r in rows]
 
@@ -155,7 +155,7 @@ def test_blacklisted_report_suppresses_the_number_and_cooldown_is_a_skip(
     key = callback_key(TOKEN)
     body = callback_body(report(message["id"], -1, -105))
     inmobile.client.post(f"/webhooks/inmobile/status?key={key}", content=body)
-    with inmobile.runtime.engine.connect() as conn:
+    with inmobile.runtime.store.engine.connect() as conn:
         [row] = conn.execute(select(suppressions)).all()
     assert (row.channel, row.address) == ("sms", PHONE)
 
@@ -179,7 +179,7 @@ def test_stop_reply_polled_from_inmobile_suppresses_and_is_in_the_ledger(
     fake.queue_inbound("45", "20123456", "START")
     inmobile.clock.advance(timedelta(minutes=1))
     inmobile.runtime.worker.run_once()
-    with inmobile.runtime.engine.connect() as conn:
+    with inmobile.runtime.store.engine.connect() as conn:
         assert conn.execute(select(suppressions)).all() == []
 
 
@@ -202,7 +202,7 @@ def test_twilio_rcs_goes_through_the_messaging_service_and_reports_sms_fallback(
     assert answer.status_code == 204
     [message] = twilio_shop.api("/api/messages")
     assert message["status"] == "delivered"
-    with twilio_shop.runtime.engine.connect() as conn:
+    with twilio_shop.runtime.store.engine.connect() as conn:
         from cartback.store.tables import messages
 
         assert conn.execute(select(messages.c.channel_used)).scalar_one() == "sms"
@@ -216,7 +216,7 @@ def test_twilio_callbacks_with_a_bad_signature_are_refused(twilio_shop: GatewayS
         "/webhooks/twilio/inbound", data=form, headers={"X-Twilio-Signature": "bad"}
     )
     assert answer.status_code == 401
-    with twilio_shop.runtime.engine.connect() as conn:
+    with twilio_shop.runtime.store.engine.connect() as conn:
         assert conn.execute(select(suppressions)).all() == []
 
 
@@ -245,7 +245,7 @@ def test_opted_out_answer_21610_fails_and_suppresses(twilio_shop: GatewayShop) -
     twilio_shop.advance(timedelta(minutes=30))
     [message] = twilio_shop.api("/api/messages")
     assert message["status"] == "failed"
-    with twilio_shop.runtime.engine.connect() as conn:
+    with twilio_shop.runtime.store.engine.connect() as conn:
         [row] = conn.execute(select(suppressions)).all()
     assert row.address == PHONE
 
@@ -286,5 +286,6 @@ def test_a_help_reply_withdraws_no_consent(twilio_shop: GatewayShop) -> None:
     assert _twilio_reply(twilio_shop, "HELP").status_code == 200
     twilio_shop.advance(timedelta(minutes=30))
     assert len(fake.forms) == 1  # the reminder still went out
-    with twilio_shop.runtime.engine.connect() as conn:
-        assert conn.execute(select(suppressions)).all() == []
+    with twilio_shop.runtime.store.reading() as tx:
+        assert tx.consent.suppressions(PHONE) == []
+        assert not tx.consent.replied_stop(PHONE)

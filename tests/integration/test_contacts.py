@@ -71,7 +71,7 @@ def shop(db_url: str, tmp_path: Path) -> Iterator[ContactShop]:
         contact_shop = ContactShop(runtime, client, clock, None)  # type: ignore[arg-type]
         contact_shop.twilio = fake
         yield contact_shop
-    runtime.engine.dispose()
+    runtime.store.close()
 
 
 def _history(contact: Any) -> list[tuple[str, bool, str]]:

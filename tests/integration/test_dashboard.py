@@ -205,4 +205,4 @@ def test_the_flows_page_warns_when_an_sms_needs_two_segments(db_url: str, tmp_pa
     assert sms_step.warnings and "segments" in sms_step.warnings[0]
     assert wait_step.title == "Step 2: wait 1d" and not wait_step.warnings
     assert "no email channel is configured" in email_step.text
-    runtime.engine.dispose()
+    runtime.store.close()

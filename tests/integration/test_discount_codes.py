@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from cartback.store import carts as cart_store
-from cartback.store import discount_codes as pool
-from cartback.store.db import write_transaction
+from cartback import csv_files as pool
+from cartback.domain.records import CartContents, CodeImport
+from cartback.store.sql import SqlStore
 from cartback.store.tables import discount_codes
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -20,43 +20,38 @@ STORE = "acme"
 
 
 def make_carts(db: Engine, count: int, store_id: str = STORE) -> list[int]:
-    with db.begin() as conn:
+    with SqlStore(db).transaction() as tx:
         return [
-            cart_store.insert_cart(
-                conn,
-                {
-                    "store_id": store_id,
-                    "cart_key": f"cart-{index}",
-                    "currency": "DKK",
-                    "total": Decimal("100.00"),
-                    "items": [],
-                    "discount_codes": [],
-                    "status": "abandoned",
-                    "occurred_at": NOW,
-                    "last_activity_at": NOW,
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                },
-            )
+            tx.carts.upsert(
+                CartContents(
+                    store_id=store_id,
+                    cart_key=f"cart-{index}",
+                    currency="DKK",
+                    total=Decimal("100.00"),
+                    occurred_at=NOW,
+                    last_activity_at=NOW,
+                ),
+                NOW,
+            )[0].id
             for index in range(count)
         ]
 
 
 def import_codes(
-    db: Engine, codes: list[str], expires_at: datetime | None = None
-) -> pool.ImportResult:
-    with db.begin() as conn:
-        return pool.import_codes(conn, STORE, codes, NOW, expires_at=expires_at)
+    db: Engine, codes: list[str], expires_at: datetime | None = None, store_id: str = STORE
+) -> CodeImport:
+    with SqlStore(db).transaction() as tx:
+        return tx.codes.import_codes(store_id, pool.clean_codes(codes), NOW, expires_at)
 
 
 def claim(db: Engine, cart_id: int, now: datetime = NOW, store_id: str = STORE) -> str | None:
-    with write_transaction(db) as conn:
-        return pool.claim_code(conn, store_id, cart_id, now)
+    with SqlStore(db).transaction() as tx:
+        return tx.codes.claim(store_id, cart_id, now)
 
 
 def remaining(db: Engine, now: datetime = NOW) -> int:
-    with db.connect() as conn:
-        return pool.remaining(conn, STORE, now)
+    with SqlStore(db).reading() as tx:
+        return tx.codes.remaining(STORE, now)
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -66,19 +61,18 @@ def test_importing_the_same_codes_twice_adds_them_once(db: Engine) -> None:
     first = import_codes(db, ["SAVE-A", "SAVE-B", "SAVE-C"])
     second = import_codes(db, ["SAVE-B", "SAVE-C", "SAVE-D"])
 
-    assert first == pool.ImportResult(added=3, duplicates=0)
-    assert second == pool.ImportResult(added=1, duplicates=2)
+    assert first == CodeImport(added=3, duplicates=0)
+    assert second == CodeImport(added=1, duplicates=2)
     assert remaining(db) == 4
 
 
 def test_codes_repeated_within_one_import_count_as_duplicates(db: Engine) -> None:
-    assert import_codes(db, ["A1", " A1 ", "B2"]) == pool.ImportResult(added=2, duplicates=1)
+    assert import_codes(db, ["A1", " A1 ", "B2"]) == CodeImport(added=2, duplicates=1)
 
 
 def test_the_same_code_may_exist_in_two_stores(db: Engine) -> None:
     import_codes(db, ["SHARED"])
-    with db.begin() as conn:
-        result = pool.import_codes(conn, "other", ["SHARED"], NOW)
+    result = import_codes(db, ["SHARED"], store_id="other")
 
     assert result.added == 1
 
@@ -87,7 +81,7 @@ def test_a_large_import_is_counted_right(db: Engine) -> None:
     codes = [f"BULK-{index:05d}" for index in range(1234)]
 
     assert import_codes(db, codes).added == 1234
-    assert import_codes(db, codes) == pool.ImportResult(added=0, duplicates=1234)
+    assert import_codes(db, codes) == CodeImport(added=0, duplicates=1234)
 
 
 def test_an_empty_code_is_refused(db: Engine) -> None:
@@ -149,8 +143,7 @@ def test_a_code_expiring_exactly_now_is_expired(db: Engine) -> None:
 
 
 def test_claims_only_take_codes_of_the_carts_store(db: Engine) -> None:
-    with db.begin() as conn:
-        pool.import_codes(conn, "other", ["OTHER-1"], NOW)
+    import_codes(db, ["OTHER-1"], store_id="other")
     (cart_id,) = make_carts(db, 1)
 
     assert claim(db, cart_id) is None

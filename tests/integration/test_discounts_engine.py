@@ -18,7 +18,6 @@ import pytest
 
 from cartback.engine.discounting import DiscountIssuer
 from cartback.integrations.shopify_admin import ShopifyAdmin
-from cartback.store import discount_codes
 from tests.fakes.shopify_admin import TAKEN_MESSAGE, FakeShopifyAdmin
 from tests.integration.conftest import DOMAIN, PHONE, SECRET, START, Shop
 from tests.integration.test_policy_rules import (
@@ -86,7 +85,9 @@ def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
         fake = FakeShopifyAdmin(shop_domain=DOMAIN)
         transport = httpx.MockTransport(fake.handle)
         generic.runtime.scheduler.sender.discounts = DiscountIssuer(
-            admin=lambda domain, token: ShopifyAdmin(domain, token, transport=transport)
+            admin=lambda shop: ShopifyAdmin(
+                shop.shop_domain or "", shop.access_token or "", transport=transport
+            )
         )
         shopify = Shop(generic.runtime, generic.client, generic.clock, generic.sms)
         yield Rig(shopify, generic, fake)
@@ -175,8 +176,8 @@ def test_shopify_refusing_the_code_sends_the_message_without_a_discount(
 
 
 def _import(rig: Rig, codes: list[str]) -> None:
-    with rig.generic.runtime.engine.begin() as conn:
-        discount_codes.import_codes(conn, "pool", codes, START)
+    with rig.generic.runtime.store.transaction() as tx:
+        tx.codes.import_codes("pool", codes, START, None)
 
 
 def test_a_generic_store_draws_a_code_from_its_pool(rig: Rig) -> None:
@@ -191,8 +192,8 @@ def test_a_generic_store_draws_a_code_from_its_pool(rig: Rig) -> None:
     code = sms.text.rsplit("/r/", 1)[1]
     response = rig.generic.client.get(f"/r/{code}", follow_redirects=False)
     assert response.headers["location"] == "https://pool.example/cart/p1?restore=1"
-    with rig.generic.runtime.engine.connect() as conn:
-        assert discount_codes.remaining(conn, "pool", rig.generic.clock.now()) == 1
+    with rig.generic.runtime.store.reading() as tx:
+        assert tx.codes.remaining("pool", rig.generic.clock.now()) == 1
 
 
 def test_an_empty_pool_sends_without_a_code(rig: Rig) -> None:
@@ -220,8 +221,8 @@ def test_a_basket_with_an_excluded_item_gets_no_code(rig: Rig) -> None:
     decision = rig.discount_decision(rig.generic.detail("pool", "p1"))
     assert decision["reason"] == "excluded_items"
     assert decision["detail"] == "The basket holds items tagged gift-card, which get no code."
-    with rig.generic.runtime.engine.connect() as conn:
-        assert discount_codes.remaining(conn, "pool", rig.generic.clock.now()) == 1
+    with rig.generic.runtime.store.reading() as tx:
+        assert tx.codes.remaining("pool", rig.generic.clock.now()) == 1
 
 
 # --- what the discounts cost ------------------------------------------------------------------
@@ -251,3 +252,59 @@ def test_the_report_counts_the_discount_of_orders_recovered_by_a_message_with_a_
     pool = rig.generic.api("/api/report", store="pool")
     assert pool["orders_recovered"] == 1
     assert Decimal(pool["discount_cost"]) == Decimal("0")
+
+
+# --- a crash around the Shopify call ----------------------------------------------------------
+
+
+def test_a_crash_before_shopify_was_called_creates_the_recorded_code_on_the_retry(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.shopify.checkout()
+    rig.shopify.clock.advance(timedelta(minutes=30))
+    sender = rig.shopify.runtime.scheduler.sender
+
+    def crash(*_args: object) -> None:
+        raise RuntimeError("process killed after the code was recorded")
+
+    monkeypatch.setattr(sender, "_settle_code", crash)
+    rig.shopify.tick()
+    assert rig.admin.requests == [] and rig.shopify.sms.sent == []
+    [queued] = rig.shopify.api("/api/messages")
+    assert queued["status"] == "queued"
+
+    monkeypatch.undo()
+    rig.shopify.advance(timedelta(minutes=6))  # the lease ran out
+
+    [sms] = rig.shopify.sms.sent
+    assert sms.id == queued["id"]
+    code = _code_in(sms.text)
+    assert list(rig.admin.discounts) == [code]
+    assert rig.discount_decision(rig.shopify.cart())["reason"] == "ok"
+
+
+def test_a_crash_after_shopify_created_the_code_sends_that_code_and_makes_no_second(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.shopify.checkout()
+    rig.shopify.clock.advance(timedelta(minutes=30))
+    issuer = rig.shopify.runtime.scheduler.sender.discounts
+    create = issuer.create
+
+    def create_then_crash(*args: Any, **kwargs: Any) -> Any:
+        create(*args, **kwargs)
+        raise RuntimeError("process killed before Shopify's answer was recorded")
+
+    monkeypatch.setattr(issuer, "create", create_then_crash)
+    rig.shopify.tick()
+    [created] = list(rig.admin.discounts)
+    assert rig.shopify.sms.sent == []
+
+    monkeypatch.undo()
+    rig.shopify.advance(timedelta(minutes=6))  # the lease ran out; Shopify says "taken"
+
+    [sms] = rig.shopify.sms.sent
+    assert _code_in(sms.text) == created
+    assert list(rig.admin.discounts) == [created] and len(rig.admin.requests) == 2
+    decision = rig.discount_decision(rig.shopify.cart())
+    assert decision["reason"] == "ok" and created in decision["detail"]

@@ -96,7 +96,7 @@ class MailShop(Shop):
         return parse(raw)
 
     def attempts(self) -> list[tuple[int, str, str | None]]:
-        with self.runtime.engine.connect() as conn:
+        with self.runtime.store.engine.connect() as conn:
             rows = conn.execute(select(message_attempts).order_by(message_attempts.c.number))
             return [(r.number, r.outcome, r.error) for r in rows]
 
@@ -131,7 +131,7 @@ def _mail_shop(db_url: str, tmp_path: Path, sender: str) -> Iterator[MailShop]:
             # No SMS channel is configured: the FakeGateway only fills Shop's field.
             yield MailShop(runtime, client, clock, FakeGateway(clock), mailbox)
     finally:
-        runtime.engine.dispose()
+        runtime.store.close()
         controller.stop()
 
 
@@ -201,7 +201,7 @@ def test_the_unsubscribe_link_and_one_click_post_stop_the_next_email(shop: MailS
         assert answer.status_code == 404, bad
         assert "not valid" in answer.text
     assert shop.client.post(f"/u/{forged}").status_code == 404
-    with shop.runtime.engine.connect() as conn:
+    with shop.runtime.store.engine.connect() as conn:
         assert conn.execute(select(suppressions)).all() == [], "a bad token changes nothing"
 
     page = shop.client.get(path)
@@ -210,7 +210,7 @@ def test_the_unsubscribe_link_and_one_click_post_stop_the_next_email(shop: MailS
     assert "no more marketing email from Acme" in page.text
     one_click = shop.client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200
-    with shop.runtime.engine.connect() as conn:
+    with shop.runtime.store.engine.connect() as conn:
         [row] = conn.execute(select(suppressions)).all()
         ledger = conn.execute(
             select(consent_ledger).where(consent_ledger.c.granted.is_(False))

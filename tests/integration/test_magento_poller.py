@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from cartback.clock import FakeClock
 from cartback.config import StoreConfig
+from cartback.domain.records import Cursor
 from cartback.engine.poller import MagentoPoller, carts_cursor
 from cartback.integrations.magento_client import MagentoClient
 from cartback.runtime import Runtime
-from cartback.store import cursors
 from cartback.store.tables import carts, deliveries
 from tests.fakes.magento import FakeMagento
 from tests.integration.conftest import make_runtime
@@ -67,7 +67,7 @@ class World:
 
         stores = self.runtime.settings.stores
         return MagentoPoller(
-            self.runtime.engine, self.clock, self.runtime.ingest, stores, client, page_size
+            self.runtime.store, self.clock, self.runtime.ingest, stores, client, page_size
         )
 
     def add_carts(self, count: int, *, start: timedelta = timedelta(minutes=50)) -> list[Any]:
@@ -75,14 +75,14 @@ class World:
         return [self.shop.add_cart(first + timedelta(seconds=n)) for n in range(count)]
 
     def count(self, table: Any, *where: Any) -> int:
-        with self.runtime.engine.connect() as conn:
+        with self.runtime.store.engine.connect() as conn:
             return int(
                 conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
             )
 
-    def cursor(self, store_id: str = "shop") -> cursors.Cursor | None:
-        with self.runtime.engine.connect() as conn:
-            return cursors.get(conn, carts_cursor(store_id))
+    def cursor(self, store_id: str = "shop") -> Cursor | None:
+        with self.runtime.store.reading() as tx:
+            return tx.cursors.get(carts_cursor(store_id))
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     runtime, clock, _sms = make_runtime(db_url, tmp_path, CONFIG)
     shop, other = FakeMagento(token="shop-token"), FakeMagento(token="other-token")
     yield World(runtime, clock, shop, other, {"shop": shop.handle, "other": other.handle})
-    runtime.engine.dispose()
+    runtime.store.close()
 
 
 def _cart_deliveries(world: World) -> int:
@@ -176,7 +176,7 @@ def test_an_order_for_a_polled_cart_closes_it(world: World) -> None:
     order = world.shop.place_order(cart["id"], world.clock.now() - timedelta(minutes=1))
     world.clock.advance(timedelta(minutes=1))
     assert poller.poll_due() == 1
-    with world.runtime.engine.connect() as conn:
+    with world.runtime.store.engine.connect() as conn:
         row = conn.execute(select(carts).where(carts.c.cart_key == str(cart["id"]))).one()
     assert row.status == "purchased"
     assert row.recovery_url == f"https://shop.example/cart/{cart['id']}"
@@ -210,9 +210,9 @@ def test_stored_poll_deliveries_replay_through_parser_for(world: World) -> None:
     world.add_carts(1)
     poller = world.poller()
     poller.poll_due()
-    with world.runtime.engine.connect() as conn:
+    with world.runtime.store.engine.connect() as conn:
         row = conn.execute(select(deliveries).where(deliveries.c.topic == "cart")).one()
     store = world.runtime.settings.store("shop")
     assert store is not None
-    result = world.runtime.ingest.process(row.id, row.body, poller.parser_for(store, row.topic))
+    result = world.runtime.ingest.apply(row.id, poller.parser_for(store, row.topic))
     assert result.events == 1

@@ -25,11 +25,10 @@ from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
 from cartback.clock import FakeClock
+from cartback.domain.records import ConsentEntry
 from cartback.integrations import generic, shopify, woocommerce
 from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.runtime import Runtime
-from cartback.store import consent
-from cartback.store.db import write_transaction
 from cartback.testing import FakeGateway
 from tests.conftest import FIXTURES
 from tests.fakes.magento import FakeMagento
@@ -142,20 +141,18 @@ class Cartback:
     def grant_sms(self, store: str, phone: str = PHONE) -> None:
         """Consent recorded elsewhere (Magento quotes carry none): straight into the ledger."""
         now = self.clock.now()
-        with write_transaction(self.runtime.engine) as conn:
-            consent.record(
-                conn,
-                {
-                    "store_id": store,
-                    "channel": "sms",
-                    "address": phone,
-                    "granted": True,
-                    "customer_external_id": None,
-                    "source": "test",
-                    "detail": "granted before the test",
-                    "occurred_at": now - timedelta(days=1),
-                    "recorded_at": now,
-                },
+        with self.runtime.store.transaction() as tx:
+            tx.consent.add(
+                ConsentEntry(
+                    store_id=store,
+                    channel="sms",
+                    address=phone,
+                    granted=True,
+                    source="test",
+                    occurred_at=now - timedelta(days=1),
+                    recorded_at=now,
+                    detail="granted before the test",
+                )
             )
 
 
@@ -171,7 +168,7 @@ def cb(db_url: str, tmp_path: Path) -> Iterator[Cartback]:
     )
     with TestClient(create_app(runtime)) as client:
         yield Cartback(runtime, client, clock, gateway)
-    runtime.engine.dispose()
+    runtime.store.close()
 
 
 def reasons(cart: dict[str, Any]) -> list[str]:

@@ -245,7 +245,7 @@ def open_shop(
         with TestClient(create_app(runtime)) as client:
             yield GenericShop(runtime, client, clock, sms, email, path)
     finally:
-        runtime.engine.dispose()
+        runtime.store.close()
 
 
 SMS_ONLY = "- send: sms\n  template: 'Hi {{ first_name }}, your basket is saved: {{ link }}'\n"
@@ -567,7 +567,7 @@ def test_two_workers_racing_to_message_the_same_person_send_once(
         assert report["skipped"] == {"cooldown": 2 * (len(RACE_STORES) - 1)}
     finally:
         for runtime, _ in workers:
-            runtime.engine.dispose()
+            runtime.store.close()
 
 
 # --- helpers ----------------------------------------------------------------------------------

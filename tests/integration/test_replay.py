@@ -22,7 +22,6 @@ from cartback.engine.replay import Replayed, failed_ids, replay
 from cartback.integrations import generic
 from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.runtime import Runtime
-from cartback.store import migrate
 from tests.conftest import FIXTURES
 from tests.integration.conftest import TOKEN, make_runtime
 
@@ -71,7 +70,7 @@ def running(
         with TestClient(create_app(runtime)) as client:
             yield runtime, client, clock
     finally:
-        runtime.engine.dispose()
+        runtime.store.close()
 
 
 def api(client: TestClient, path: str, **params: Any) -> Any:
@@ -197,7 +196,7 @@ def test_cli_lists_and_replays_failed_deliveries(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'cli.db'}"
     config = tmp_path / "cartback.yaml"
     with running(db_url, tmp_path) as (runtime, client, clock):
-        migrate.upgrade(runtime.engine)
+        runtime.store.upgrade()
         bad = post_generic(client, clock, unknown_type_event(clock))
         car = post_car(client)
     assert (bad.status_code, car.status_code) == (400, 400)

@@ -19,8 +19,7 @@ from cartback.clock import FakeClock
 from cartback.config import load_config
 from cartback.domain.events import Channel
 from cartback.runtime import build
-from cartback.store import discount_codes
-from cartback.store.db import connect
+from cartback.store.sql import SqlStore
 from cartback.testing import FakeGateway
 from tests.integration.conftest import START
 from tests.integration.test_policy_rules import (
@@ -266,7 +265,7 @@ def example_shop(db_url: str) -> Iterator[GenericShop]:
         settings,
         clock=clock,
         gateways={Channel.SMS: sms, Channel.EMAIL: email},
-        engine=connect(db_url),
+        store=SqlStore.connect(db_url),
     )
     try:
         with TestClient(create_app(runtime)) as client:
@@ -274,7 +273,7 @@ def example_shop(db_url: str) -> Iterator[GenericShop]:
                 runtime, client, clock, sms, email, EXAMPLE, "change-me-too", "change-me"
             )
     finally:
-        runtime.engine.dispose()
+        runtime.store.close()
 
 
 def _summary(shop: GenericShop, key: str) -> str:
@@ -296,8 +295,8 @@ def _summary(shop: GenericShop, key: str) -> str:
 def test_examples_segments_yaml_sends_each_branch_its_own_way(db_url: str) -> None:
     with example_shop(db_url) as shop:
         assert shop.api("/api/carts") == []
-        with shop.runtime.engine.begin() as conn:
-            discount_codes.import_codes(conn, "nordic", ["NK-10-A1", "NK-10-B2"], START)
+        with shop.runtime.store.transaction() as tx:
+            tx.codes.import_codes("nordic", ["NK-10-A1", "NK-10-B2"], START, None)
         # The repeat abandoner's first cart, four days before the others.
         shop.cart("nordic", "dave-earlier", phone=DAVE_PHONE, email=DAVE_EMAIL, first_name="Dave")
         shop.advance(timedelta(minutes=30))

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
-from cartback.store import touches as store
-from cartback.store.touches import Touch, TouchFileError, read_touches_csv
+from cartback.csv_files import TouchFileError, read_touches_csv
+from cartback.domain.records import Touch
+from cartback.store.sql import SqlStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 PHONE = "+4520123456"
@@ -22,13 +23,13 @@ CSV = """phone,email,channel,sent_at,source
 
 
 def record(db: Engine, touches: list[Touch]) -> int:
-    with db.begin() as conn:
-        return store.record_touches(conn, touches, NOW)
+    with SqlStore(db).transaction() as tx:
+        return tx.touches.add_many(touches, NOW)
 
 
 def last(db: Engine, address: str, channel: str | None, since: datetime) -> datetime | None:
-    with db.connect() as conn:
-        return store.last_touch(conn, address, channel, since)
+    with SqlStore(db).reading() as tx:
+        return tx.touches.last(address, channel, since)
 
 
 def test_importing_a_file_records_each_touch(db: Engine) -> None:

@@ -19,7 +19,7 @@ CARTS = 120
 def _fill(db_url: str, tmp_path: Path) -> None:
     """Many consenting carts, abandoned at once."""
     runtime, _clock, _gateway = make_runtime(db_url, tmp_path)
-    with runtime.engine.begin() as conn:
+    with runtime.store.transaction() as tx:
         for n in range(CARTS):
             event = CartUpdated(
                 store_id="acme",
@@ -31,8 +31,8 @@ def _fill(db_url: str, tmp_path: Path) -> None:
                 consent=Consent(sms=True),
                 recovery_url=f"https://acme.example/recover/{n}",
             )
-            runtime.ingest.applier.apply(conn, event, START)
-    runtime.engine.dispose()
+            runtime.ingest.applier.apply(tx, event, START)
+    runtime.store.close()
 
 
 def test_two_workers_never_send_the_same_step_twice(db_url: str, tmp_path: Path) -> None:
@@ -68,12 +68,12 @@ def test_two_workers_never_send_the_same_step_twice(db_url: str, tmp_path: Path)
     recipients = [m.to for _, gateway in workers for m in gateway.sent]
     assert len(set(recipients)) == CARTS
     runtime = workers[0][0]
-    with runtime.engine.connect() as conn:
+    with runtime.store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == CARTS
         pending = conn.execute(select(func.count()).where(runs.c.step_index < 1)).scalar_one()
         assert pending == 0
     for rt, _ in workers:
-        rt.engine.dispose()
+        rt.store.close()
 
 
 def test_a_crash_after_the_message_row_resends_the_same_id_once(

@@ -27,6 +27,9 @@ OK = SendFacts(
     cooldown=timedelta(hours=72),
     quiet_hours=QuietHours(time(21), time(9)),
     zones=("Europe/Copenhagen",),
+    recent_purchase=timedelta(hours=24),
+    max_sms=1,
+    sms_deadline=timedelta(hours=48),
     store_zone="Europe/Copenhagen",
 )
 
@@ -99,3 +102,16 @@ def test_a_deferral_past_the_sms_deadline_is_a_skip_not_a_wait() -> None:
     )
     decision = decide(facts)
     assert (decision.action, decision.reason) == (Action.SKIP, Reason.SMS_DEADLINE)
+
+
+def test_the_rules_come_from_the_config_with_its_defaults() -> None:
+    from cartback.config.settings import PolicyConfig
+
+    rules = PolicyConfig().rules()
+    assert rules.cooldown == timedelta(hours=72)
+    assert rules.quiet_hours == QuietHours(time(21), time(9))
+    assert (rules.recent_purchase, rules.max_sms) == (timedelta(hours=24), 1)
+    assert rules.sms_deadline == timedelta(hours=48)
+    shorter = PolicyConfig(cooldowns={Channel.SMS: timedelta(hours=24)}).rules()
+    assert shorter.cooldown_for(Channel.RCS) == timedelta(hours=24)  # rcs shares the sms one
+    assert shorter.cooldown_for(Channel.EMAIL) == timedelta(hours=72)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
 
 from cartback.api.deps import RuntimeDep, require_token
-from cartback.consent_file import ConsentRecord, address_for
+from cartback.csv_files import ConsentRecord, address_for
+from cartback.domain.addresses import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
-from cartback.store import consent
-from cartback.store import touches as touch_store
-from cartback.store.db import write_transaction
-from cartback.store.tables import consent_ledger, messages, suppressions
+from cartback.domain.records import Touch
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
 
@@ -52,20 +50,20 @@ def post_touches(body: TouchesIn, rt: RuntimeDep) -> TouchesOut:
     """Messages other systems sent (a newsletter, a campaign), so the cooldown counts them."""
     country = rt.settings.stores[0].default_country
     rows = [_touch(item, n, country) for n, item in enumerate(body.touches)]
-    with write_transaction(rt.engine) as conn:
-        added = touch_store.record_touches(conn, rows, rt.clock.now())
+    with rt.store.transaction() as tx:
+        added = tx.touches.add_many(rows, rt.clock.now())
     return TouchesOut(received=len(rows), added=added)
 
 
-def _touch(item: TouchIn, index: int, country: str | None) -> touch_store.Touch:
+def _touch(item: TouchIn, index: int, country: str | None) -> Touch:
     if item.channel == "email":
-        address = (item.email or "").strip().lower()
+        address = normalize_email(item.email) or ""
     else:
         try:
             address = normalize_phone(item.phone, country) or ""
         except InvalidPhone as exc:
             raise HTTPException(422, f"touches[{index}].phone: {exc}") from None
-    return touch_store.Touch(address, item.channel, item.sent_at, item.source)
+    return Touch(address, item.channel, item.sent_at, item.source)
 
 
 class ConsentIn(BaseModel):
@@ -100,8 +98,8 @@ def post_consent(body: ConsentIn, rt: RuntimeDep) -> ConsentOut:
     record = ConsentRecord(
         store.id, body.channel, address, body.granted, body.occurred_at or now, body.wording
     )
-    with write_transaction(rt.engine) as conn:
-        consent.record_once(conn, record.ledger_values(f"api:{body.source}", now))
+    with rt.store.transaction() as tx:
+        tx.consent.add_once(record.entry(f"api:{body.source}", now))
     return ConsentOut(address=address, channel=body.channel, granted=body.granted)
 
 
@@ -127,21 +125,17 @@ class Contact(BaseModel):
 def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
     """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address."""
     address = _address(contact_id, rt.settings.stores[0].default_country)
-    with rt.engine.connect() as conn:
-        history = conn.execute(
-            select(consent_ledger)
-            .where(consent_ledger.c.address == address)
-            .order_by(consent_ledger.c.occurred_at, consent_ledger.c.id)
-        ).all()
-        blocked = conn.execute(select(suppressions).where(suppressions.c.address == address)).all()
-        sent = conn.execute(select(messages.c.id).where(messages.c.recipient == address)).all()
+    with rt.store.reading() as tx:
+        history = tx.consent.history(address)
+        blocked = tx.consent.suppressions(address)
+        sent = tx.messages.for_recipient(address)
     latest: dict[str, bool | None] = {"sms": None, "email": None}
     for entry in history:
         latest[entry.channel] = entry.granted
     return Contact(
         id=address,
         consent=latest,
-        history=[ConsentEntry.model_validate(row._asdict()) for row in history],
+        history=[ConsentEntry.model_validate(asdict(entry)) for entry in history],
         suppressed=[
             {"channel": r.channel, "reason": r.reason, "source": r.source, "at": r.created_at}
             for r in blocked
@@ -152,7 +146,7 @@ def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
 
 def _address(raw: str, country: str | None) -> str:
     if "@" in raw:
-        return raw.strip().lower()
+        return normalize_email(raw) or raw
     try:
         phone = normalize_phone(raw, country)
     except InvalidPhone as exc:

@@ -9,9 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from cartback.api.deps import RuntimeDep
+from cartback.domain.records import Click
 from cartback.runtime import Runtime
-from cartback.store import messages
-from cartback.store.db import write_transaction
 
 router = APIRouter(tags=["links"])
 log = logging.getLogger("cartback.links")
@@ -34,11 +33,12 @@ async def follow(code: str, request: Request, rt: RuntimeDep) -> Response:
 def _click(rt: Runtime, code: str, user_agent: str | None) -> str | None:
     if not code.replace("-", "").replace("_", "").isalnum() or len(code) > 32:
         return None
-    with write_transaction(rt.engine) as conn:
-        row = messages.link(conn, code)
-        if row is None:
+    with rt.store.transaction() as tx:
+        link = tx.messages.link(code)
+        if link is None:
             return None
-        messages.record_click(conn, row, rt.clock.now(), user_agent)
-    log.info("link followed", extra={"message_id": row.message_id, "cart_id": row.cart_id})
-    target: str = row.target_url
-    return target
+        tx.messages.add_click(
+            Click(code, link.message_id, link.cart_id, rt.clock.now(), user_agent)
+        )
+    log.info("link followed", extra={"message_id": link.message_id, "cart_id": link.cart_id})
+    return link.target_url

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Column, Table, text
 
 from cartback import __version__
 from cartback.api import views
 from cartback.api.deps import RuntimeDep, require_token
 from cartback.api.schemas import CartDetail, CartSummary, DeliveryOut, Health, MessageOut, Report
-from cartback.runtime import Runtime
-from cartback.store import deliveries, listing, tables
+from cartback.domain.records import DeliveryStatus
+from cartback.engine.timeline import cart_story
 
 router = APIRouter()
 api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
@@ -25,12 +25,8 @@ Offset = Annotated[int, Query(ge=0)]
 
 @router.get("/healthz", response_model=Health, tags=["health"])
 async def healthz(rt: RuntimeDep) -> Health:
-    def ping() -> None:
-        with rt.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    await run_in_threadpool(ping)
-    return Health(status="ok", database=rt.engine.dialect.name, version=__version__)
+    await run_in_threadpool(rt.store.ping)
+    return Health(status="ok", database=rt.store.kind, version=__version__)
 
 
 @api.get("/carts", response_model=list[CartSummary])
@@ -41,16 +37,17 @@ def list_carts(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
-    return _page(rt, tables.carts.c.updated_at, store, status, limit, offset)
+    with rt.store.reading() as tx:
+        found = tx.carts.page(store_id=store, status=status, limit=limit, offset=offset)
+    return [views.cart_fields(cart) for cart in found]
 
 
 @api.get("/carts/{cart_id}", response_model=CartDetail)
 def get_cart(cart_id: int, rt: RuntimeDep) -> dict[str, Any]:
-    with rt.engine.connect() as conn:
-        detail = views.cart_detail(conn, cart_id)
-    if detail is None:
+    story = cart_story(rt.store, cart_id)
+    if story is None:
         raise HTTPException(status_code=404, detail=f"no cart with id {cart_id}")
-    return detail
+    return views.cart_detail(story)
 
 
 @api.get("/messages", response_model=list[MessageOut])
@@ -61,7 +58,9 @@ def list_messages(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
-    return _page(rt, tables.messages.c.created_at, store, status, limit, offset)
+    with rt.store.reading() as tx:
+        found = tx.messages.page(store_id=store, status=status, limit=limit, offset=offset)
+    return [asdict(message) for message in found]
 
 
 @api.get("/report", response_model=Report)
@@ -72,7 +71,7 @@ def report(rt: RuntimeDep, store: str | None = None, since: datetime | None = No
         raise HTTPException(
             status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
         )
-    return views.report(rt, store, since)
+    return views.report_answer(rt, store, since)
 
 
 @api.get("/deliveries", response_model=list[DeliveryOut])
@@ -82,27 +81,13 @@ def list_deliveries(
     store: str | None = None,
     limit: Limit = 100,
 ) -> list[Any]:
-    with rt.engine.connect() as conn:
-        rows = deliveries.listing(conn, status=status, store_id=store, limit=limit)
-    return [row._asdict() for row in rows]
-
-
-def _page(
-    rt: Runtime,
-    newest: Column[Any],
-    store: str | None,
-    status: str | None,
-    limit: int,
-    offset: int,
-) -> list[Any]:
-    """A list endpoint: one table, filtered by store and status, newest first."""
-    table = newest.table
-    assert isinstance(table, Table)
-    with rt.engine.connect() as conn:
-        rows = listing.page(
-            conn, table, newest, store_id=store, status=status, limit=limit, offset=offset
-        )
-    return [row._asdict() for row in rows]
+    known = {str(s): s for s in DeliveryStatus}
+    if status is not None and status not in known:
+        return []  # no delivery has that status
+    wanted = known[status] if status is not None else None
+    with rt.store.reading() as tx:
+        found = tx.deliveries.listing(status=wanted, store_id=store, limit=limit)
+    return [views.delivery_fields(delivery) for delivery in found]
 
 
 router.include_router(api)

@@ -15,21 +15,15 @@ from typing import Protocol
 
 from cartback.domain.events import Channel
 
+# A delivery report speaks of the stored message's own states.
+from cartback.domain.statuses import MessageStatus as MessageStatus
+
 
 class SendStatus(StrEnum):
     SENT = "sent"  # accepted by the gateway
     FAILED = "failed"  # refused for good (4xx, invalid number, opted out)
     RETRY = "retry"  # not accepted this time (timeout, connection error, 5xx); try again
     SKIPPED = "skipped"  # the gateway declined by its own rule (e.g. its cooldown); not a failure
-
-
-class MessageStatus(StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    UNDELIVERED = "undelivered"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.opt_out import ANY_COUNTRY, merged_opt_out
+from cartback.domain.policy import PolicyRules
+from cartback.domain.quiet_hours import QuietHours
 from cartback.domain.segments import SegmentError
 from cartback.domain.sending_windows import SendingWindow
 
@@ -76,7 +78,9 @@ class StoreConfig(_Model):
     # WooCommerce (non-pending orders), Magento, generic: the link back to the basket, with
     # {cart_id}, {cart_key}, {order_key} and {email} filled in where the platform gives them.
     recovery_url_template: str | None = None
-    base_url: str | None = None  # Magento: https://shop.example/rest (the REST API root)
+    # Magento: https://shop.example/rest (the REST API root); Shopify: the Admin API root
+    # (default https://{shop_domain}), for a proxy or a local fake
+    base_url: str | None = None
     access_token: Secret = None  # Magento: integration access token
     poll_every: PositiveDuration = timedelta(minutes=1)  # Magento
     consent_mode: Literal["strict", "soft_opt_in"] = "strict"  # soft: email to past buyers
@@ -201,9 +205,16 @@ class PolicyConfig(_Model):
         """Country (or `*`) → the text appended to promotional SMS, defaults included."""
         return merged_opt_out(self.opt_out_text)
 
-    def cooldown_for(self, channel: Channel) -> timedelta:
-        sms_like = Channel.SMS if channel == Channel.RCS else channel
-        return self.cooldowns.get(sms_like, self.cooldown)
+    def rules(self) -> PolicyRules:
+        window = self.quiet_hours
+        return PolicyRules(
+            cooldown=self.cooldown,
+            cooldowns=dict(self.cooldowns),
+            quiet_hours=QuietHours(window.start, window.end) if window is not None else None,
+            recent_purchase=self.recent_purchase,
+            max_sms=self.max_sms_per_abandonment,
+            sms_deadline=self.sms_deadline,
+        )
 
 
 class AttributionConfig(_Model):

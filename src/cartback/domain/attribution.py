@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cartback.domain.records import MessageTouch
+
 
 class Basis(StrEnum):
     CLICK = "click"
     SEND = "send"
 
 
-@dataclass(frozen=True, slots=True)
-class Touch:
-    message_id: str
-    sent_at: datetime
-    clicked_at: datetime | None = None  # the latest click on this message's link
+Touch = MessageTouch  # a message that went out, with its latest click
 
 
 @dataclass(frozen=True, slots=True)

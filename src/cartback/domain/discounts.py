@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from cartback.domain.durations import rounded
 from cartback.domain.segments import SegmentFacts
 
 DEFAULT_REPEAT_WINDOW = timedelta(days=30)
@@ -31,6 +32,8 @@ class DiscountReason(StrEnum):
     NOT_REPEAT = "not_repeat"
     EXCLUDED_ITEMS = "excluded_items"
     ALREADY_DISCOUNTED = "already_discounted"
+    FAILED = "discount_failed"  # the platform did not create the code
+    POOL_EMPTY = "discount_pool_empty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,7 @@ def _repeat(window: timedelta, facts: SegmentFacts) -> DiscountDecision:
     since = facts.now - window
     recent = sum(1 for at in facts.abandonments if since <= at <= facts.now)
     earlier = max(recent - 1, 0)  # `abandonments` includes this cart
-    days = f"{window.total_seconds() / 86400:g} days"
+    days = rounded(window, words=True)
     if earlier:
         detail = f"Abandoned {earlier} other cart(s) in the last {days}."
         return DiscountDecision(True, DiscountReason.OK, detail)

@@ -6,11 +6,12 @@ A step is sent, skipped (with a reason a person can read), or deferred to a late
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cartback.domain.durations import rounded
 from cartback.domain.events import Channel
 from cartback.domain.quiet_hours import QuietHours, next_allowed
 from cartback.domain.sending_windows import SendingWindow, next_allowed_in
@@ -48,6 +49,8 @@ class Reason(StrEnum):
     RCS_FALLBACK = "rcs_fallback"
     GATEWAY_RETRY = "gateway_retry"
     GATEWAY_FAILED = "gateway_failed"
+    GATEWAY_COOLDOWN = "gateway_cooldown"  # the gateway held a message back by its own rule
+    ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,21 @@ class Decision:
     reason: Reason
     detail: str
     until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRules:
+    """The send policy as configured; its defaults live in the config model only."""
+
+    cooldown: timedelta
+    cooldowns: Mapping[Channel, timedelta]  # per channel, over `cooldown`
+    quiet_hours: QuietHours | None
+    recent_purchase: timedelta
+    max_sms: int  # SMS (or RCS) per abandonment
+    sms_deadline: timedelta | None  # no SMS later than this after abandonment
+
+    def cooldown_for(self, channel: Channel) -> timedelta:
+        return self.cooldowns.get(Channel.SMS if channel == Channel.RCS else channel, self.cooldown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +94,14 @@ class SendFacts:
     cooldown: timedelta
     quiet_hours: QuietHours | None
     zones: Sequence[str]  # the recipient's zones; the store's when the number tells none
+    recent_purchase: timedelta
+    max_sms: int
+    sms_deadline: timedelta | None
     store_zone: str = "UTC"
     newer_cart: bool = False  # the same person has a newer open cart: that one gets the reminder
     last_purchase_at: datetime | None = None  # any order by this person, any store
-    recent_purchase: timedelta = timedelta(hours=24)
     sms_sent: int = 0  # SMS (or RCS) already sent in this abandonment
-    max_sms: int = 1
     abandoned_at: datetime | None = None
-    sms_deadline: timedelta | None = timedelta(hours=48)
     window: SendingWindow | None = None  # the legal sending window for the recipient's country
 
 
@@ -141,7 +159,7 @@ def _recent_purchase(facts: SendFacts) -> Decision | None:
         return None
     detail = (
         f"This person bought something at {bought:%Y-%m-%d %H:%M} UTC, within "
-        f"{_human(facts.recent_purchase)}; no reminder now."
+        f"{rounded(facts.recent_purchase)}; no reminder now."
     )
     return Decision(Action.SKIP, Reason.RECENT_PURCHASE, detail)
 
@@ -156,7 +174,7 @@ def _frequency(facts: SendFacts) -> Decision | None:
         return Decision(Action.SKIP, Reason.FREQUENCY, detail)
     deadline, abandoned = facts.sms_deadline, facts.abandoned_at
     if deadline is not None and abandoned is not None and facts.now - abandoned > deadline:
-        detail = f"More than {_human(deadline)} have passed since the cart was abandoned; no SMS."
+        detail = f"More than {rounded(deadline)} have passed since the cart was abandoned; no SMS."
         return Decision(Action.SKIP, Reason.SMS_DEADLINE, detail)
     return None
 
@@ -167,7 +185,7 @@ def _cooldown(facts: SendFacts) -> Decision | None:
         return None
     detail = (
         f"Another promotional message reached this recipient at {last:%Y-%m-%d %H:%M} UTC, "
-        f"inside the {_human(facts.cooldown)} cooldown."
+        f"inside the {rounded(facts.cooldown)} cooldown."
     )
     return Decision(Action.SKIP, Reason.COOLDOWN, detail)
 
@@ -193,7 +211,7 @@ def _quiet(facts: SendFacts) -> Decision | None:
     ):
         detail = (
             f"The next allowed time ({allowed:%Y-%m-%d %H:%M} UTC) is more than "
-            f"{_human(deadline)} after the cart was abandoned; no SMS."
+            f"{rounded(deadline)} after the cart was abandoned; no SMS."
         )
         return Decision(Action.SKIP, Reason.SMS_DEADLINE, detail)
     rules = (
@@ -242,8 +260,3 @@ def decide(facts: SendFacts) -> Decision:
         if decision is not None:
             return decision
     return Decision(Action.SEND, Reason.OK, f"sent by {facts.channel}")
-
-
-def _human(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:g}h" if hours < 48 else f"{hours / 24:g}d"

@@ -10,46 +10,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
+from typing import Any
 
 from cartback.domain.events import LineItem
+from cartback.domain.statuses import (
+    LIVE_CART,
+    MESSAGE_OUT,
+    NOT_SENT,
+    WAITING_FOR_ABANDONMENT,
+    CartStatus,
+    DecisionAction,
+    DeliveryStatus,
+    MessageStatus,
+    RunStatus,
+)
 
-
-class CartStatus(StrEnum):
-    OPEN = "open"
-    ABANDONED = "abandoned"
-    PURCHASED = "purchased"
-    DELETED = "deleted"
-
-
-LIVE_CART = frozenset({CartStatus.OPEN, CartStatus.ABANDONED})
-
-
-class RunStatus(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
-WAITING_FOR_ABANDONMENT = -1  # a run's step index before its cart is abandoned
-
-
-class MessageStatus(StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    UNDELIVERED = "undelivered"
-    SKIPPED = "skipped"
-
-
-MESSAGE_OUT = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED})  # reached the gateway
-
-
-class DeliveryStatus(StrEnum):
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    FAILED = "failed"
+__all__ = [  # the states live in statuses.py; records re-exports them for one import
+    "LIVE_CART",
+    "MESSAGE_OUT",
+    "NOT_SENT",
+    "WAITING_FOR_ABANDONMENT",
+    "CartStatus",
+    "DecisionAction",
+    "DeliveryStatus",
+    "MessageStatus",
+    "RunStatus",
+]
 
 
 # carts and orders --------------------------------------------------------------------------
@@ -100,6 +86,35 @@ class Cart(CartContents):
     @property
     def live(self) -> bool:
         return self.status in LIVE_CART
+
+
+def item_json(item: LineItem) -> dict[str, Any]:
+    """A line item as JSON keeps it (and templates and the API show it): price as text."""
+    return {
+        "title": item.title,
+        "quantity": item.quantity,
+        "price": str(item.price),
+        "sku": item.sku,
+        "product_id": item.product_id,
+        "variant_id": item.variant_id,
+        "image_url": item.image_url,
+        "tags": list(item.tags),
+        "collections": list(item.collections),
+    }
+
+
+def item_from_json(data: Mapping[str, Any]) -> LineItem:
+    return LineItem(
+        title=str(data.get("title") or ""),
+        quantity=int(data.get("quantity") or 1),
+        price=Decimal(str(data.get("price") or "0")),
+        sku=data.get("sku"),
+        product_id=data.get("product_id"),
+        variant_id=data.get("variant_id"),
+        image_url=data.get("image_url"),
+        tags=tuple(str(tag) for tag in data.get("tags") or ()),
+        collections=tuple(str(name) for name in data.get("collections") or ()),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,7 +186,7 @@ class DecisionEntry:
 
     cart_id: int
     at: datetime
-    action: str  # send | skip | defer | cancel | abandon | fallback | branch | discount | end
+    action: str  # a DecisionAction
     reason: str
     detail: str
     run_id: int | None = None
@@ -205,6 +220,7 @@ class Message:
     segments: int = 0
     link_code: str | None = None
     discount_code: str | None = None
+    discount_pending: bool = False  # a Shopify code chosen, not yet known to be created
     provider_message_id: str | None = None
     provider_segments: int | None = None
     channel_used: str | None = None
@@ -251,7 +267,7 @@ class MessageTouch:
 
     message_id: str
     sent_at: datetime
-    clicked_at: datetime | None
+    clicked_at: datetime | None = None
 
 
 # consent and suppression ---------------------------------------------------------------------
@@ -371,3 +387,26 @@ class StoreFigures:
     recovered_revenue: Decimal = Decimal("0")
     discount_cost: Decimal = Decimal("0")  # discounts our codes gave on recovered orders
     skipped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What the dashboard's funnel and daily chart add to the report, for some stores."""
+
+    carts: int  # created since
+    messaged_carts: int  # carts with a message that went out
+    clicked_carts: int  # carts with a click on one of their links
+    revenue: tuple[tuple[datetime, Decimal], ...] = ()  # recovered orders: placed at, total
+    spend: tuple[tuple[datetime, Decimal], ...] = ()  # messages that went out: created at, cost
+
+
+@dataclass(frozen=True, slots=True)
+class CartSearch:
+    """A search over carts: by store, status, update time, and a text that is the cart key
+    or a part of the email, phone or name (case-insensitive)."""
+
+    store_ids: tuple[str, ...]
+    status: str | None = None
+    text: str | None = None
+    since: datetime | None = None  # updated at or after
+    until: datetime | None = None  # updated before

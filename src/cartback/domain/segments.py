@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from cartback.domain.durations import span
+
 _DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DAY = timedelta(days=1)
 
@@ -300,9 +302,9 @@ class AbandonedTimes:
         return self.bounds.check(Decimal(self.count(facts)))
 
     def explain(self, facts: SegmentFacts) -> str:
-        span = f" in the last {_duration_text(self.within)}" if self.within is not None else ""
+        within = f" in the last {span(self.within)}" if self.within is not None else ""
         count = self.count(facts)
-        return self.bounds.describe(f"abandoned {count} carts{span}", Decimal(count))
+        return self.bounds.describe(f"abandoned {count} carts{within}", Decimal(count))
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,9 +379,3 @@ def _list(names: Iterable[str]) -> str:
 
 def _or(names: Iterable[str]) -> str:
     return " or ".join(sorted(names))
-
-
-def _duration_text(delta: timedelta) -> str:
-    if delta % _DAY == timedelta(0):
-        return f"{delta // _DAY}d"
-    return f"{delta.total_seconds() / 3600:g}h"

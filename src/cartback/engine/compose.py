@@ -14,11 +14,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from cartback.channels.base import LineItemView, OutgoingMessage, RichContent
 from cartback.channels.unsubscribe import make_token
 from cartback.domain import sms
-from cartback.domain.events import Channel
+from cartback.domain.events import Channel, LineItem
 from cartback.domain.flow import SendStep
 from cartback.domain.phone import phone_country
+from cartback.domain.records import Cart, item_json
 from cartback.engine.email_content import render_email
-from cartback.store.types import AnyRow
 
 _SHORT = (
     "Hi {{ first_name }}, your basket at {{ store_name }} is saved. Finish your order: {{ link }}"
@@ -78,7 +78,7 @@ class Composer:
         message_id: str,
         route: Channel,
         step: SendStep,
-        cart: Any,  # a stored cart row, or anything with its attributes (a preview's sample)
+        cart: Cart,
         store_name: str,
         sender: str | None,
         link_code: str,
@@ -89,10 +89,11 @@ class Composer:
         extra = dict(extra or {})
         if route == Channel.EMAIL:
             return self._email(message_id, step, cart, store_name, sender, link, extra)
+        phone = _address(cart.phone, cart, "phone number")
         text = self._short_text(route, step, cart, store_name, link, extra)
-        country = phone_country(cart.phone) if cart.phone else None
+        country = phone_country(phone)
         if route != Channel.RCS:
-            return OutgoingMessage(message_id, route, cart.phone, sender, text, country=country)
+            return OutgoingMessage(message_id, route, phone, sender, text, country=country)
         rich = RichContent(
             title=step.title or store_name,
             image_url=step.image_url or _first_image(cart.items),
@@ -103,7 +104,7 @@ class Composer:
         return OutgoingMessage(
             message_id,
             route,
-            cart.phone,
+            phone,
             sender,
             text,
             country=country,
@@ -115,7 +116,7 @@ class Composer:
         self,
         channel: Channel,
         step: SendStep,
-        cart: AnyRow,
+        cart: Cart,
         store_name: str,
         link: str,
         extra: dict[str, Any],
@@ -128,13 +129,14 @@ class Composer:
         self,
         message_id: str,
         step: SendStep,
-        cart: AnyRow,
+        cart: Cart,
         store_name: str,
         sender: str | None,
         link: str,
         extra: dict[str, Any],
     ) -> OutgoingMessage:
-        token = make_token(self.unsubscribe_key, cart.store_id, cart.email)
+        email = _address(cart.email, cart, "email address")
+        token = make_token(self.unsubscribe_key, cart.store_id, email)
         unsubscribe_url = f"{self.public_url}/u/{token}"
         rendered = render_email(
             store_name=store_name,
@@ -158,7 +160,7 @@ class Composer:
         return OutgoingMessage(
             message_id,
             Channel.EMAIL,
-            cart.email,
+            email,
             sender or store_name,
             rendered.text,
             subject=rendered.subject,
@@ -166,24 +168,30 @@ class Composer:
         )
 
 
-def line_items(cart: AnyRow) -> tuple[LineItemView, ...]:
+def _address(value: str | None, cart: Cart, what: str) -> str:
+    if not value:  # the policy sends nothing to a cart without the address
+        raise ValueError(f"cart {cart.id} has no {what} to send to")
+    return value
+
+
+def line_items(cart: Cart) -> tuple[LineItemView, ...]:
     return tuple(
         LineItemView(
-            title=str(item.get("title") or ""),
-            quantity=int(item.get("quantity") or 1),
-            price=Decimal(str(item.get("price") or "0")),
+            title=item.title,
+            quantity=item.quantity,
+            price=item.price,
             currency=cart.currency,
-            image_url=item.get("image_url"),
+            image_url=item.image_url,
         )
-        for item in cart.items or []
+        for item in cart.items
     )
 
 
-def _first_image(items: Sequence[dict[str, Any]] | None) -> str | None:
-    return next((i["image_url"] for i in items or [] if i.get("image_url")), None)
+def _first_image(items: Sequence[LineItem]) -> str | None:
+    return next((item.image_url for item in items if item.image_url), None)
 
 
-def _context(cart: AnyRow, store_name: str, link: str) -> dict[str, Any]:
+def _context(cart: Cart, store_name: str, link: str) -> dict[str, Any]:
     return {
         "first_name": cart.first_name or "",
         "last_name": cart.last_name or "",
@@ -191,7 +199,7 @@ def _context(cart: AnyRow, store_name: str, link: str) -> dict[str, Any]:
         "link": link,
         "total": cart.total,
         "currency": cart.currency,
-        "items": cart.items,
+        "items": [item_json(item) for item in cart.items],
     }
 
 

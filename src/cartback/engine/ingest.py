@@ -1,4 +1,10 @@
-"""Ingest: store the raw delivery first, then turn its events into carts, orders and consent."""
+"""Ingest in two steps: record the raw delivery (deduplicated) and answer; apply it after.
+
+`record` is all a webhook needs before it answers: the delivery is stored, so nothing is lost.
+`apply` parses a stored delivery and applies its events in one transaction; it serves new
+deliveries and replays alike. Today the API calls both before answering (`receive`); applying
+after the answer only moves the `apply` call.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine
-
 from cartback.clock import Clock
 from cartback.domain.events import Event
 from cartback.domain.flow import Flow
+from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
-from cartback.store import deliveries
-from cartback.store.db import write_transaction
+from cartback.store.base import Store
 
 log = logging.getLogger("cartback.ingest")
 
 Parser = Callable[[bytes, datetime], list[Event]]
+MAX_ERROR = 2000  # characters of an error kept with a failed delivery
 
 
 class Outcome(StrEnum):
@@ -37,7 +42,15 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Recorded:
+    delivery_id: int
+    duplicate: bool  # the same delivery was already processed
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
+    """A delivery as it arrived, before it is stored."""
+
     platform: str
     store_id: str
     topic: str | None
@@ -49,58 +62,70 @@ class Delivery:
 class IngestService:
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         clock: Clock,
         flows: Callable[[str], list[Flow]],
         windows: Windows,
         payload_errors: tuple[type[Exception], ...] = (ValueError,),
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.clock = clock
         self.applier = EventApplier(flows, windows)
         self.payload_errors = payload_errors
 
     def receive(self, delivery: Delivery, parse: Parser) -> IngestResult:
-        now = self.clock.now()
-        with write_transaction(self.engine) as conn:
-            delivery_id, duplicate = deliveries.record(
-                conn,
-                deliveries.NewDelivery(
-                    delivery.platform,
-                    delivery.store_id,
-                    delivery.topic,
-                    delivery.delivery_key,
-                    delivery.headers,
-                    delivery.body,
-                    now,
-                ),
-            )
+        """Record, then apply at once (what a webhook does until applying moves after it)."""
+        recorded = self.record(delivery)
+        if recorded.duplicate:
+            return IngestResult(Outcome.DUPLICATE, recorded.delivery_id)
+        return self.apply(recorded.delivery_id, parse)
+
+    def record(self, delivery: Delivery) -> Recorded:
+        new = NewDelivery(
+            platform=delivery.platform,
+            store_id=delivery.store_id,
+            topic=delivery.topic,
+            delivery_key=delivery.delivery_key,
+            headers=delivery.headers,
+            body=delivery.body,
+            received_at=self.clock.now(),
+        )
+        with self.store.transaction() as tx:
+            delivery_id, duplicate = tx.deliveries.record(new)
         if duplicate:
             log.info("duplicate delivery", extra={"delivery_id": delivery_id})
-            return IngestResult(Outcome.DUPLICATE, delivery_id)
-        return self.process(delivery_id, delivery.body, parse)
+        return Recorded(delivery_id, duplicate)
 
-    def process(
-        self, delivery_id: int, body: bytes, parse: Parser, received_at: datetime | None = None
-    ) -> IngestResult:
-        """Parse and apply a stored delivery; used for new deliveries and for replays.
-
-        A replay passes the time the delivery was received: a payload without a time of its own
-        happened then, not when it was replayed.
-        """
+    def apply(self, delivery_id: int, parse: Parser) -> IngestResult:
+        """Parse and apply a stored delivery. A payload that cannot be read marks it failed (the
+        answer names the problem); any other error marks it failed too, then propagates."""
         now = self.clock.now()
         try:
-            events = parse(body, received_at or now)
+            return self._apply(delivery_id, parse, now)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+            self._mark_failed(delivery_id, error, now)
+            log.warning("delivery failed unexpectedly", extra={"delivery_id": delivery_id})
+            raise
+
+    def _apply(self, delivery_id: int, parse: Parser, now: datetime) -> IngestResult:
+        with self.store.reading() as tx:
+            stored = tx.deliveries.get(delivery_id)
+        if stored is None:
+            raise LookupError(f"no stored delivery {delivery_id}")
+        try:
+            # A payload without a time of its own happened when it was received, not replayed.
+            events = parse(stored.body, stored.received_at)
         except self.payload_errors as exc:
-            return self._failed(delivery_id, str(exc), now)
-        with write_transaction(self.engine) as conn:
+            self._mark_failed(delivery_id, str(exc)[:MAX_ERROR], now)
+            log.warning("delivery failed to parse", extra={"delivery_id": delivery_id})
+            return IngestResult(Outcome.FAILED, delivery_id, error=str(exc))
+        with self.store.transaction() as tx:
             for event in events:
-                self.applier.apply(conn, event, now)
-            deliveries.mark(conn, delivery_id, deliveries.PROCESSED, now, None)
+                self.applier.apply(tx, event, now)
+            tx.deliveries.mark(delivery_id, DeliveryStatus.PROCESSED, now, None)
         return IngestResult(Outcome.PROCESSED, delivery_id, events=len(events))
 
-    def _failed(self, delivery_id: int, error: str, now: datetime) -> IngestResult:
-        with write_transaction(self.engine) as conn:
-            deliveries.mark(conn, delivery_id, deliveries.FAILED, now, error)
-        log.warning("delivery failed to parse", extra={"delivery_id": delivery_id, "error": error})
-        return IngestResult(Outcome.FAILED, delivery_id, error=error)
+    def _mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
+        with self.store.transaction() as tx:
+            tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, error)

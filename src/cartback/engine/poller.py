@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
 from cartback.clock import Clock
 from cartback.config import StoreConfig
 from cartback.domain.events import Event
@@ -32,8 +30,7 @@ from cartback.integrations.magento_client import (
     format_time,
     parse_time,
 )
-from cartback.store import cursors
-from cartback.store.db import write_transaction
+from cartback.store.base import Store
 
 log = logging.getLogger("cartback.poller")
 
@@ -73,7 +70,7 @@ class _Run:
 class MagentoPoller:
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         clock: Clock,
         ingest: IngestService,
         stores: list[StoreConfig],
@@ -85,7 +82,7 @@ class MagentoPoller:
         initial_lookback: timedelta = timedelta(hours=1),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.clock = clock
         self.ingest = ingest
         self.stores = [store for store in stores if store.platform == PLATFORM]
@@ -122,8 +119,8 @@ class MagentoPoller:
 
     def _due(self, store: StoreConfig) -> bool:
         now = self.clock.now()
-        with self.engine.connect() as conn:
-            state = cursors.get(conn, carts_cursor(store.id))
+        with self.store.reading() as tx:
+            state = tx.cursors.get(carts_cursor(store.id))
         if state is not None and state.retry_at is not None and state.retry_at > now:
             return False
         last = self._last_polled.get(store.id)
@@ -149,8 +146,8 @@ class MagentoPoller:
 
     def _finished(self, run: _Run) -> None:
         store_id = run.store.id
-        with write_transaction(self.engine) as conn:
-            cursors.clear_failures(conn, carts_cursor(store_id), self.clock.now())
+        with self.store.transaction() as tx:
+            tx.cursors.clear_failures(carts_cursor(store_id), self.clock.now())
         if run.out_of_time:
             self._behind.add(store_id)
             log.info("magento poll out of time; continuing next round", extra={"store": store_id})
@@ -160,11 +157,11 @@ class MagentoPoller:
     def _back_off(self, store: StoreConfig, error: MagentoError | None) -> None:
         now = self.clock.now()
         name = carts_cursor(store.id)
-        with write_transaction(self.engine) as conn:
-            state = cursors.get(conn, name)
+        with self.store.transaction() as tx:
+            state = tx.cursors.get(name)
             failures = (state.failures if state is not None else 0) + 1
             delay = self._delay(store, failures, error)
-            cursors.record_failure(conn, name, now, now + delay)
+            tx.cursors.record_failure(name, now, now + delay)
         extra = {"store": store.id, "failures": failures, "retry_in": int(delay.total_seconds())}
         if isinstance(error, MagentoUnavailable):
             log.warning("magento unavailable: %s", error, extra=extra)
@@ -232,15 +229,15 @@ class MagentoPoller:
     # --- shared -----------------------------------------------------------------------------
 
     def _start(self, name: str) -> datetime:
-        with self.engine.connect() as conn:
-            state = cursors.get(conn, name)
+        with self.store.reading() as tx:
+            state = tx.cursors.get(name)
         if state is None or not state.value:
             return self.clock.now() - self.initial_lookback
         return parse_time(state.value)
 
     def _save(self, name: str, since: datetime) -> None:
-        with write_transaction(self.engine) as conn:
-            cursors.save(conn, name, format_time(since), self.clock.now())
+        with self.store.transaction() as tx:
+            tx.cursors.save(name, format_time(since), self.clock.now())
 
     def _late(self, run: _Run) -> bool:
         if self.monotonic() > run.deadline:
@@ -249,8 +246,8 @@ class MagentoPoller:
 
     def _new_keys(self, run: _Run, keyed: dict[str, dict[str, Any]]) -> Iterable[str]:
         fresh = [key for key in keyed if key not in run.seen]
-        with self.engine.connect() as conn:
-            done = cursors.processed_keys(conn, PLATFORM, run.store.id, fresh)
+        with self.store.reading() as tx:
+            done = tx.deliveries.processed_keys(PLATFORM, run.store.id, fresh)
         run.seen.update(fresh)
         return [key for key in fresh if key not in done]
 

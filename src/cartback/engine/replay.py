@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cartback.domain.records import DeliveryStatus
 from cartback.engine.ingest import IngestResult, Outcome
 from cartback.integrations.registry import parser_for
 from cartback.runtime import Runtime
-from cartback.store import deliveries
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +19,9 @@ class Replayed:
 
 
 def failed_ids(runtime: Runtime, limit: int = 10_000) -> list[int]:
-    with runtime.engine.connect() as conn:
-        rows = deliveries.listing(conn, status=deliveries.FAILED, limit=limit)
-    return sorted(row.id for row in rows)
+    with runtime.store.reading() as tx:
+        failed = tx.deliveries.listing(status=DeliveryStatus.FAILED, store_id=None, limit=limit)
+    return sorted(delivery.id for delivery in failed)
 
 
 def replay(runtime: Runtime, ids: Iterable[int]) -> list[Replayed]:
@@ -29,18 +29,21 @@ def replay(runtime: Runtime, ids: Iterable[int]) -> list[Replayed]:
 
 
 def _one(runtime: Runtime, delivery_id: int) -> Replayed:
-    with runtime.engine.connect() as conn:
-        row = deliveries.get(conn, delivery_id)
-    if row is None:
+    with runtime.store.reading() as tx:
+        stored = tx.deliveries.get(delivery_id)
+    if stored is None:
         return Replayed(delivery_id, "skipped", "no such delivery")
-    if row.status == deliveries.PROCESSED:
+    if stored.status == DeliveryStatus.PROCESSED:
         # Applying it twice would count its updates twice: a replay is for what failed.
         return Replayed(delivery_id, "skipped", "already processed")
-    store = runtime.settings.store(row.store_id)
+    store = runtime.settings.store(stored.store_id)
     if store is None:
-        return Replayed(delivery_id, "skipped", f"store {row.store_id!r} is not configured")
-    parse = parser_for(store, row.platform, row.topic, row.headers or {})
-    return _report(runtime.ingest.process(row.id, row.body, parse, row.received_at))
+        return Replayed(delivery_id, "skipped", f"store {stored.store_id!r} is not configured")
+    parse = parser_for(store, stored.platform, stored.topic, stored.headers)
+    try:
+        return _report(runtime.ingest.apply(stored.id, parse))
+    except Exception as exc:  # marked failed with the error; the other replays go on
+        return Replayed(delivery_id, "failed", f"{type(exc).__name__}: {exc}")
 
 
 def _report(result: IngestResult) -> Replayed:

@@ -5,18 +5,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import Enum
 
-from sqlalchemy import Connection, Engine
-
 from cartback.clock import Clock
+from cartback.domain import cart as lifecycle
+from cartback.domain.durations import span
 from cartback.domain.flow import EndStep, Flow, Guard, SendStep, WaitStep, choose_flow
 from cartback.domain.policy import Action, Reason
+from cartback.domain.records import (
+    WAITING_FOR_ABANDONMENT,
+    CartStatus,
+    Claim,
+    DecisionAction,
+    RunStatus,
+)
+from cartback.engine import runs
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
-from cartback.store import carts, queue
-from cartback.store.db import write_transaction
+from cartback.store.base import Store
 
 log = logging.getLogger("cartback.worker")
 
@@ -35,14 +42,14 @@ class _Next(Enum):
 class Scheduler:
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         clock: Clock,
         flows: Callable[[str], Flow | None],
         sender: Sender,
         settings: SchedulerSettings,
         store_flows: Callable[[str], list[Flow]] = lambda _store: [],
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.clock = clock
         self.flows = flows
         self.store_flows = store_flows
@@ -52,7 +59,7 @@ class Scheduler:
     def tick(self) -> int:
         """Run every step that is due now; returns how many runs were claimed."""
         now = self.clock.now()
-        claimed = queue.claim_due(self.engine, now, self.settings.batch_size, self.settings.lease)
+        claimed = self.store.claim_due(now, self.settings.batch_size, self.settings.lease)
         for claim in claimed:
             try:
                 self._run(claim)
@@ -61,93 +68,98 @@ class Scheduler:
                 log.exception("run failed", extra={"run_id": claim.id, "cart_id": claim.cart_id})
         return len(claimed)
 
-    def _run(self, claim: queue.Claimed) -> None:
+    def _run(self, claim: Claim) -> None:
         flow = self.flows(claim.flow_id)
         index = claim.step_index
-        if index == queue.WAITING_FOR_ABANDONMENT:
+        if index == WAITING_FOR_ABANDONMENT:
             flow = self._abandon(claim)
             index = 0
         if flow is None:
             if index != 0:  # a run whose flow left the config while it was running
                 detail = "The flow is no longer configured."
-                self._end(claim, queue.CANCELLED, Reason.FLOW_REMOVED, detail)
+                self._end(claim, RunStatus.CANCELLED, Reason.FLOW_REMOVED, detail)
             return
         while True:
             step = flow.step(index)
             if step is None:
                 detail = "The flow has no more steps."
-                self._end(claim, queue.DONE, Reason.OK, detail, action="done")
+                self._end(claim, RunStatus.DONE, Reason.OK, detail, action=None)
                 return
             if step.guard is not None and not self._guard_holds(claim, flow, index, step.guard):
                 index += 1
                 continue
             if isinstance(step, EndStep):
                 detail = f"The flow ends here: {step.reason}"
-                self._end(claim, queue.DONE, Reason.FLOW_ENDED, detail, action="end", index=index)
+                self._end(
+                    claim, RunStatus.DONE, Reason.FLOW_ENDED, detail, DecisionAction.END, index
+                )
                 return
             if isinstance(step, WaitStep):
-                self._wait(claim, index, step.duration)
+                now = self.clock.now()
+                with self.store.transaction() as tx:
+                    runs.wait(tx, claim, index + 1, now + step.duration, now)
                 return
             if self._send(claim, flow, index, step) is _Next.STOP:
                 return
             index += 1
 
-    def _guard_holds(self, claim: queue.Claimed, flow: Flow, index: int, guard: Guard) -> bool:
+    def _guard_holds(self, claim: Claim, flow: Flow, index: int, guard: Guard) -> bool:
         now = self.clock.now()
-        with write_transaction(self.engine) as conn:
-            cart = carts.get(conn, claim.cart_id)
+        with self.store.transaction() as tx:
+            cart = tx.carts.get(claim.cart_id)
             if cart is None:
                 return False
-            facts = segment_facts(conn, cart, now)
+            facts = segment_facts(tx, cart, now)
             if guard.holds(facts):
                 return True
             why = f"Step {index + 1} passed over: {guard.explain(facts)}."
-            queue.decide_for(conn, claim, flow.id, index, now, "skip", str(Reason.CONDITION), why)
+            runs.decide(tx, claim, flow.id, index, now, DecisionAction.SKIP, Reason.CONDITION, why)
         return False
 
-    def _abandon(self, claim: queue.Claimed) -> Flow | None:
+    def _abandon(self, claim: Claim) -> Flow | None:
         """Mark the cart abandoned and choose its flow; None when nothing is to run now."""
         now = self.clock.now()
-        with write_transaction(self.engine) as conn:
-            cart = carts.get_for_update(conn, claim.cart_id)
-            if cart is None or cart.status not in carts.LIVE:
-                bought = cart is not None and cart.status == carts.PURCHASED
+        with self.store.transaction() as tx:
+            cart = tx.carts.get_for_update(claim.cart_id)
+            if cart is None or not lifecycle.may_abandon(cart):
+                bought = lifecycle.closed_reason(cart) == CartStatus.PURCHASED
                 reason = Reason.PURCHASED if bought else Reason.DELETED
                 detail = "The cart was closed before it was abandoned."
-                self._finish_in(conn, claim, queue.CANCELLED, reason, detail, now)
+                runs.end(tx, claim, RunStatus.CANCELLED, str(reason), detail, now)
                 return None
-            if not (cart.email or cart.phone or cart.phone_raw):
+            if not lifecycle.has_contact(cart):
                 detail = "The cart has no email or phone number, so it cannot be recovered."
-                self._finish_in(conn, claim, queue.DONE, Reason.NO_CONTACT, detail, now, "skip")
+                why_not = str(Reason.NO_CONTACT)
+                runs.end(
+                    tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
+                )
                 return None
-            facts = segment_facts(conn, cart, now, abandoning=True)
+            facts = segment_facts(tx, cart, now, abandoning=True)
             flow, why = choose_flow(self.store_flows(cart.store_id), facts)
             if flow is None:
                 # Abandoned all the same: it counts in the report and towards `abandoned_times`.
-                carts.update_cart(conn, cart.id, {"status": carts.ABANDONED, "abandoned_at": now})
+                tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
                 detail = f"No flow takes this cart: {why}."
-                self._finish_in(
-                    conn, claim, queue.DONE, Reason.NO_MATCHING_FLOW, detail, now, "skip"
+                why_not = str(Reason.NO_MATCHING_FLOW)
+                runs.end(
+                    tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
                 )
                 return None
             due = cart.last_activity_at + flow.abandon_after
             if due > now:  # the chosen flow waits longer than the store's shortest
-                queue.wait_for_abandonment(conn, claim, flow.id, due, now)
+                runs.wait_for_flow(tx, claim, flow.id, due, now)
                 return None
-            if not queue.move_on(conn, claim, 0, now, flow_id=flow.id):
+            if not runs.enter_flow(tx, claim, flow.id, now):
                 return None
-            carts.update_cart(conn, cart.id, {"status": carts.ABANDONED, "abandoned_at": now})
-            quiet = _span(now - cart.last_activity_at)
+            tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
+            quiet = span(now - cart.last_activity_at)
             detail = f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
-            queue.decide_for(conn, claim, flow.id, -1, now, "abandon", "abandoned", detail)
+            runs.decide(
+                tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
+            )
         return flow
 
-    def _wait(self, claim: queue.Claimed, index: int, duration: timedelta) -> None:
-        now = self.clock.now()
-        with write_transaction(self.engine) as conn:
-            queue.advance(conn, claim, index + 1, now + duration, now)
-
-    def _send(self, claim: queue.Claimed, flow: Flow, index: int, step: SendStep) -> _Next:
+    def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> _Next:
         decision = self.sender.run_step(claim, flow, index, step)
         if decision.action in (Action.SEND, Action.SKIP):
             return _Next.CONTINUE
@@ -155,37 +167,13 @@ class Scheduler:
 
     def _end(
         self,
-        claim: queue.Claimed,
-        status: str,
+        claim: Claim,
+        status: RunStatus,
         reason: Reason,
         detail: str,
-        action: str = "cancel",
+        action: DecisionAction | None = DecisionAction.CANCEL,
         index: int | None = None,
     ) -> None:
         now = self.clock.now()
-        with write_transaction(self.engine) as conn:
-            self._finish_in(conn, claim, status, reason, detail, now, action, index)
-
-    def _finish_in(
-        self,
-        conn: Connection,
-        claim: queue.Claimed,
-        status: str,
-        reason: Reason,
-        detail: str,
-        now: datetime,
-        action: str = "cancel",
-        index: int | None = None,
-    ) -> _Next:
-        if queue.finish(conn, claim, status, str(reason), now) and action != "done":
-            step = claim.step_index if index is None else index
-            queue.decide_for(conn, claim, claim.flow_id, step, now, action, str(reason), detail)
-        return _Next.STOP
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+        with self.store.transaction() as tx:
+            runs.end(tx, claim, status, str(reason), detail, now, action=action, index=index)

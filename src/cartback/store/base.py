@@ -26,8 +26,10 @@ from decimal import Decimal
 from typing import Protocol, TypedDict, Unpack
 
 from cartback.domain.records import (
+    Activity,
     Cart,
     CartContents,
+    CartSearch,
     CartStatus,
     Claim,
     Click,
@@ -55,6 +57,11 @@ from cartback.domain.records import (
 )
 
 
+class StoreConflict(Exception):
+    """A write broke a rule of the store (a key already taken, a reference to nothing); the
+    transaction is rolled back. Racing writers the protocol allows for never see it."""
+
+
 class CartChanges(TypedDict, total=False):
     status: CartStatus
     abandoned_at: datetime | None
@@ -74,7 +81,10 @@ class MessageChanges(TypedDict, total=False):
     sent_at: datetime | None
     status_at: datetime | None
     body: str
+    segments: int
+    encoding: str | None
     discount_code: str | None
+    discount_pending: bool
 
 
 class Carts(Protocol):
@@ -87,7 +97,8 @@ class Carts(Protocol):
     def find_for_delete(
         self, store_id: str, cart_key: str | None, cart_token: str | None
     ) -> Cart | None:
-        """By its key; without one, the newest cart of the store with that cart token."""
+        """By its key; without one, the newest cart of the store with that cart token; None
+        when neither is given."""
         ...
 
     def upsert(self, contents: CartContents, now: datetime) -> tuple[Cart, bool]:
@@ -129,6 +140,14 @@ class Carts(Protocol):
         self, *, store_id: str | None, status: str | None, limit: int, offset: int
     ) -> list[Cart]:
         """Newest updated first."""
+        ...
+
+    def search(self, query: CartSearch, *, limit: int, offset: int) -> list[Cart]:
+        """Newest updated first (ties: highest id)."""
+        ...
+
+    def for_address(self, address: str, limit: int) -> list[Cart]:
+        """Every store's carts with this email or phone, newest updated first."""
         ...
 
 
@@ -223,9 +242,14 @@ class Messages(Protocol):
     def attempts(self, message_id: str) -> list[SendAttempt]: ...
     def add_link(self, link: Link) -> None: ...
     def link(self, code: str) -> Link | None: ...
+    def retarget_link(self, code: str, target_url: str) -> None: ...
     def add_click(self, click: Click) -> None: ...
     def clicks_for_cart(self, cart_id: int) -> list[Click]: ...
     def for_recipient(self, recipient: str) -> list[Message]: ...
+    def click_counts(self, message_ids: Collection[str]) -> dict[str, int]:
+        """Clicks per message, for the messages that have any."""
+        ...
+
     def page(
         self, *, store_id: str | None, status: str | None, limit: int, offset: int
     ) -> list[Message]:
@@ -308,6 +332,10 @@ class Cursors(Protocol):
 class Reports(Protocol):
     def figures(self, store_id: str, currency: str | None, since: datetime | None) -> StoreFigures:
         """Abandoned carts, messages that went out, recovered orders and skips since `since`."""
+        ...
+
+    def activity(self, store_ids: Collection[str], since: datetime | None) -> Activity:
+        """Carts created, carts messaged and clicked, and the money behind the daily chart."""
         ...
 
 

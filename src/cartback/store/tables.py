@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -157,6 +158,8 @@ messages = Table(
     Column("currency", String(3), nullable=False),
     Column("link_code", String(32)),
     Column("discount_code", String(64)),
+    # a Shopify code chosen but not yet known to be created (see engine/discounting.py)
+    Column("discount_pending", Boolean, nullable=False, server_default=false()),
     # queued | sent | delivered | failed | undelivered | skipped
     Column("status", String(16), nullable=False),
     Column("provider_message_id", String(128)),

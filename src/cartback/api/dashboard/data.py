@@ -1,10 +1,7 @@
 """Every read and write the dashboard makes, in one place.
 
-The pages call only these functions (the Flows page reads the config alone, see `flows`).
-Today they call the API's views, the store's queries, the contacts API and the replay; the few
-figures the store has no query for yet (per-day money, funnel counts, cart search, clicks per
-message, a contact's carts) are asked here. When the store becomes a typed seam, this module is
-the one that changes.
+The pages call only these functions (the Flows page reads the config alone, see `flows`). They
+ask the engine (report, cart story, replay), the contacts API, and the store's repositories.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
-from sqlalchemy import Connection, Select, distinct, func, or_, select
 
 from cartback.api import contacts, views
 from cartback.api.dashboard import figures
@@ -35,12 +31,11 @@ from cartback.api.dashboard.models import (
     Page,
     TimelineItem,
 )
+from cartback.domain.records import Cart, CartSearch, Delivery, DeliveryStatus, Message
 from cartback.engine import replay
+from cartback.engine.timeline import cart_story
 from cartback.runtime import Runtime
-from cartback.store import deliveries, listing
-from cartback.store.tables import carts, clicks, messages, orders
 
-_OUT = ("sent", "delivered")  # messages that reached the gateway, as the report counts them
 _BODY_SHOWN = 4096
 
 
@@ -54,21 +49,24 @@ def store_ids(rt: Runtime, store_id: str | None) -> list[str]:
 def overview(
     rt: Runtime, store_id: str | None, period: figures.Period, zone: ZoneInfo, today: date
 ) -> Overview:
-    report = views.report(rt, store_id, period.since)
+    report = views.report_answer(rt, store_id, period.since)
     ids = store_ids(rt, store_id)
-    with rt.engine.connect() as conn:
-        counts = figures.FunnelCounts(
-            carts=_count(conn, _carts_since(ids, period.since)),
-            abandoned=report.carts_abandoned,
-            messaged=_count(conn, _messaged_carts(ids, period.since)),
-            clicked=_count(conn, _clicked_carts(ids, period.since)),
-            recovered=report.orders_recovered,
+    with rt.store.reading() as tx:
+        activity = tx.reports.activity(ids, period.since)
+        has_carts = activity.carts > 0 or bool(
+            tx.carts.search(CartSearch(tuple(ids)), limit=1, offset=0)
         )
-        days: list[figures.DayFigures] = []
-        if report.currency is not None or not report.stores:
-            revenue, spend = _money_rows(conn, ids, period.since)
-            days = figures.daily(revenue, spend, zone, period.first_day, today)
-        has_carts = _count(conn, _carts_since(ids, None)) > 0
+    counts = figures.FunnelCounts(
+        carts=activity.carts,
+        abandoned=report.carts_abandoned,
+        messaged=activity.messaged_carts,
+        clicked=activity.clicked_carts,
+        recovered=report.orders_recovered,
+    )
+    days: list[figures.DayFigures] = []
+    if report.currency is not None or not report.stores:
+        revenue, spend = list(activity.revenue), list(activity.spend)
+        days = figures.daily(revenue, spend, zone, period.first_day, today)
     return Overview(
         store_id=store_id,
         period=period,
@@ -87,101 +85,45 @@ def _report_query(store_id: str | None, since: datetime | None) -> str:
     return "/api/report" + (f"?{query}" if query else "")
 
 
-def _count(conn: Connection, query: Select[Any]) -> int:
-    return int(conn.execute(query).scalar_one())
-
-
-def _carts_since(ids: list[str], since: datetime | None) -> Select[Any]:
-    query = select(func.count()).where(carts.c.store_id.in_(ids))
-    return query if since is None else query.where(carts.c.created_at >= since)
-
-
-def _messaged_carts(ids: list[str], since: datetime | None) -> Select[Any]:
-    query = select(func.count(distinct(messages.c.cart_id))).where(
-        messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
-    )
-    return query if since is None else query.where(messages.c.created_at >= since)
-
-
-def _clicked_carts(ids: list[str], since: datetime | None) -> Select[Any]:
-    query = (
-        select(func.count(distinct(clicks.c.cart_id)))
-        .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
-        .where(carts.c.store_id.in_(ids))
-    )
-    return query if since is None else query.where(clicks.c.at >= since)
-
-
-def _money_rows(
-    conn: Connection, ids: list[str], since: datetime | None
-) -> tuple[list[tuple[datetime, Decimal]], list[tuple[datetime, Decimal]]]:
-    """Recovered orders and message costs, filtered as the report filters them."""
-    revenue = select(orders.c.placed_at, orders.c.total).where(
-        orders.c.store_id.in_(ids), orders.c.recovered
-    )
-    spend = select(messages.c.created_at, messages.c.cost).where(
-        messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
-    )
-    if since is not None:
-        revenue = revenue.where(orders.c.placed_at >= since)
-        spend = spend.where(messages.c.created_at >= since)
-    return (
-        [(row.placed_at, row.total) for row in conn.execute(revenue)],
-        [(row.created_at, row.cost) for row in conn.execute(spend)],
-    )
-
-
 # carts ------------------------------------------------------------------------------------
 
 
 def cart_list(rt: Runtime, wanted: CartFilters) -> Page[CartRow]:
-    query = select(carts).where(carts.c.store_id.in_(store_ids(rt, wanted.store_id)))
-    if wanted.status:
-        query = query.where(carts.c.status == wanted.status)
-    if wanted.q:
-        pattern = "%" + _escape_like(wanted.q.strip().lower()) + "%"
-        searched = (carts.c.email, carts.c.phone, carts.c.first_name, carts.c.last_name)
-        query = query.where(
-            or_(
-                carts.c.cart_key == wanted.q.strip(),
-                *(func.lower(column).like(pattern, escape="\\") for column in searched),
-            )
-        )
-    if wanted.since is not None:
-        query = query.where(carts.c.updated_at >= wanted.since)
-    if wanted.until is not None:
-        query = query.where(carts.c.updated_at < wanted.until)
-    query = query.order_by(carts.c.updated_at.desc(), carts.c.id.desc())
-    with rt.engine.connect() as conn:
-        rows = conn.execute(query.limit(PAGE_SIZE + 1).offset(wanted.offset)).all()
-    return Page([_cart_row(r) for r in rows[:PAGE_SIZE]], wanted.offset, len(rows) > PAGE_SIZE)
+    query = CartSearch(
+        tuple(store_ids(rt, wanted.store_id)),
+        status=wanted.status or None,
+        text=wanted.q,
+        since=wanted.since,
+        until=wanted.until,
+    )
+    with rt.store.reading() as tx:
+        found = tx.carts.search(query, limit=PAGE_SIZE + 1, offset=wanted.offset)
+    rows = [_cart_row(cart) for cart in found[:PAGE_SIZE]]
+    return Page(rows, wanted.offset, len(found) > PAGE_SIZE)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _cart_row(row: Any) -> CartRow:
-    fields = CartRow.__dataclass_fields__
-    values = row._asdict() if hasattr(row, "_asdict") else dict(row)
-    return CartRow(**{key: values[key] for key in fields})
+def _cart_row(cart: Cart) -> CartRow:
+    return CartRow(**{key: getattr(cart, key) for key in CartRow.__dataclass_fields__})
 
 
 def cart_page(rt: Runtime, cart_id: int) -> CartView | None:
-    with rt.engine.connect() as conn:
-        detail = views.cart_detail(conn, cart_id)
-        if detail is None:
-            return None
-        sent = [_message_row(m) for m in detail["messages"]]
-        sent = _with_clicks(conn, sent)
+    story = cart_story(rt.store, cart_id)
+    if story is None:
+        return None
+    detail = views.cart_detail(story)
+    with rt.store.reading() as tx:
+        sent = _with_clicks(
+            tx.messages.click_counts([m.id for m in story.messages]),
+            [_message_row(m) for m in story.messages],
+        )
     by_id = {m.id: m for m in sent}
     run = detail["run"] or {}
     return CartView(
-        cart=_cart_row(detail),
+        cart=_cart_row(story.cart),
         items=[_item(item) for item in detail["items"] or []],
-        sms_consent=detail["sms_consent"],
-        email_consent=detail["email_consent"],
-        recovery_url=detail["recovery_url"],
+        sms_consent=story.cart.sms_consent,
+        email_consent=story.cart.email_consent,
+        recovery_url=story.cart.recovery_url,
         flow_id=run.get("flow_id"),
         run_status=run.get("status"),
         next_run_at=run.get("next_run_at"),
@@ -237,35 +179,23 @@ def _order_view(order: dict[str, Any] | None, sent: dict[str, MessageRow]) -> Or
 def message_list(
     rt: Runtime, store_id: str | None, status: str | None, offset: int
 ) -> Page[MessageRow]:
-    with rt.engine.connect() as conn:
-        rows = listing.page(
-            conn,
-            messages,
-            messages.c.created_at,
-            store_id=store_id,
-            status=status,
-            limit=PAGE_SIZE + 1,
-            offset=offset,
+    with rt.store.reading() as tx:
+        found = tx.messages.page(
+            store_id=store_id, status=status, limit=PAGE_SIZE + 1, offset=offset
         )
-        shown = _with_clicks(conn, [_message_row(r._asdict()) for r in rows[:PAGE_SIZE]])
-    return Page(shown, offset, len(rows) > PAGE_SIZE)
+        shown = found[:PAGE_SIZE]
+        counts = tx.messages.click_counts([m.id for m in shown])
+    rows = _with_clicks(counts, [_message_row(m) for m in shown])
+    return Page(rows, offset, len(found) > PAGE_SIZE)
 
 
-def _message_row(values: dict[str, Any]) -> MessageRow:
+def _message_row(message: Message) -> MessageRow:
     fields = set(MessageRow.__dataclass_fields__) - {"clicks"}
-    return MessageRow(**{key: values[key] for key in fields})
+    return MessageRow(**{key: getattr(message, key) for key in fields})
 
 
-def _with_clicks(conn: Connection, rows: list[MessageRow]) -> list[MessageRow]:
-    if not rows:
-        return rows
-    query = (
-        select(clicks.c.message_id, func.count())
-        .where(clicks.c.message_id.in_([r.id for r in rows]))
-        .group_by(clicks.c.message_id)
-    )
-    counted = {message_id: int(n) for message_id, n in conn.execute(query)}
-    return [_replace_clicks(r, counted.get(r.id, 0)) for r in rows]
+def _with_clicks(counts: dict[str, int], rows: list[MessageRow]) -> list[MessageRow]:
+    return [_replace_clicks(r, counts.get(r.id, 0)) for r in rows]
 
 
 def _replace_clicks(row: MessageRow, count: int) -> MessageRow:
@@ -285,33 +215,36 @@ def contact(rt: Runtime, query: str) -> ContactView:
         found = contacts.get_contact(query.strip(), rt)
     except HTTPException as exc:
         raise ContactNotFound(str(exc.detail)) from None
-    column = carts.c.email if "@" in found.id else carts.c.phone
-    with rt.engine.connect() as conn:
-        rows = conn.execute(
-            select(carts).where(column == found.id).order_by(carts.c.updated_at.desc()).limit(100)
-        ).all()
-    return ContactView(found, [_cart_row(r) for r in rows])
+    with rt.store.reading() as tx:
+        found_carts = tx.carts.for_address(found.id, 100)
+    return ContactView(found, [_cart_row(cart) for cart in found_carts])
 
 
 # deliveries -------------------------------------------------------------------------------
 
 
 def delivery_list(rt: Runtime, store_id: str | None, status: str | None) -> list[DeliveryRow]:
-    with rt.engine.connect() as conn:
-        rows = deliveries.listing(conn, status=status, store_id=store_id, limit=PAGE_SIZE)
-    return [DeliveryRow(**row._asdict()) for row in rows]
+    wanted = DeliveryStatus(status) if status else None
+    with rt.store.reading() as tx:
+        found = tx.deliveries.listing(status=wanted, store_id=store_id, limit=PAGE_SIZE)
+    return [_delivery_row(d) for d in found]
+
+
+def _delivery_row(found: Delivery) -> DeliveryRow:
+    values = {key: getattr(found, key) for key in DeliveryRow.__dataclass_fields__}
+    return DeliveryRow(**{**values, "status": str(found.status)})
 
 
 def delivery(rt: Runtime, delivery_id: int) -> DeliveryView | None:
-    with rt.engine.connect() as conn:
-        row = deliveries.get(conn, delivery_id)
-    if row is None:
+    with rt.store.reading() as tx:
+        found = tx.deliveries.get(delivery_id)
+    if found is None:
         return None
-    body: bytes = row.body or b""
-    fields = DeliveryRow.__dataclass_fields__
+    body: bytes = found.body or b""
+    row = _delivery_row(found)
     return DeliveryView(
-        **{key: getattr(row, key) for key in fields},
-        headers=dict(row.headers or {}),
+        **{key: getattr(row, key) for key in DeliveryRow.__dataclass_fields__},
+        headers=dict(found.headers or {}),
         body_start=body[:_BODY_SHOWN].decode("utf-8", errors="replace"),
         body_size=len(body),
     )

@@ -1,4 +1,4 @@
-"""Test doubles used by cartback's own tests, and useful to anyone embedding cartback."""
+"""A gateway that sends nothing and remembers everything."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import threading
 from collections.abc import Callable
 
 from cartback.channels.base import OutgoingMessage, SendResult, SendStatus
-from cartback.clock import Clock, FakeClock
-
-__all__ = ["FakeClock", "FakeGateway"]
+from cartback.clock import Clock
 
 
 class FakeGateway:

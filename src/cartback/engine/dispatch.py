@@ -1,0 +1,162 @@
+"""Calling the gateway for a written message, with no transaction open, and recording how it went.
+
+Every attempt is a row. A gateway that asks for a retry gets one later (backoff with jitter, a
+breaker per gateway); the run waits at the same step and resends under the same message id.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendStatus
+from cartback.clock import Clock
+from cartback.domain.events import Channel
+from cartback.domain.policy import Action, Decision, Reason
+from cartback.domain.records import Claim, MessageStatus, SendAttempt, Suppression
+from cartback.domain.redact import mask_email, mask_phone
+from cartback.engine import runs
+from cartback.engine.retry import Breaker, RetryPolicy
+from cartback.store.base import Store
+
+log = logging.getLogger("cartback.sender")
+
+_FINAL = {
+    SendStatus.SENT: MessageStatus.SENT,
+    SendStatus.FAILED: MessageStatus.FAILED,
+    SendStatus.RETRY: MessageStatus.FAILED,
+    SendStatus.SKIPPED: MessageStatus.SKIPPED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSetup:
+    gateway: Gateway
+    sender: str | None
+    cost_per_segment: Decimal = Decimal("0")
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A written message on its way to the gateway, and the tries it already had."""
+
+    message: OutgoingMessage
+    setup: ChannelSetup
+    attempts: int
+
+
+class Dispatcher:
+    def __init__(self, store: Store, clock: Clock, breaker: Breaker, rng: random.Random) -> None:
+        self.store = store
+        self.clock = clock
+        self.breaker = breaker
+        self.rng = rng
+
+    def deliver(self, claim: Claim, flow_id: str, index: int, out: Outgoing) -> Decision:
+        gateway = out.setup.gateway
+        now = self.clock.now()
+        resting = self.breaker.open_until(gateway.name, now)
+        if resting is not None:
+            return self._postpone(claim, flow_id, index, out, resting, "is resting after failures")
+        result, duration_ms = _call(gateway, out.message)
+        self.breaker.record(gateway.name, result.status == SendStatus.RETRY, now)
+        number = out.attempts + 1
+        attempt = SendAttempt(
+            out.message.id,
+            number,
+            now,
+            duration_ms,
+            str(result.status),
+            result.http_status,
+            result.error,
+        )
+        with self.store.transaction() as tx:
+            tx.messages.add_attempt(attempt)
+        _log(out.message, result)
+        if result.status == SendStatus.RETRY and number < out.setup.retry.max_attempts:
+            retry_at = now + out.setup.retry.delay(number, self.rng)
+            why = f"did not answer ({result.error})"
+            return self._postpone(claim, flow_id, index, out, retry_at, why)
+        return self._settle(claim, flow_id, index, out, result, number, now)
+
+    def _postpone(
+        self, claim: Claim, flow_id: str, index: int, out: Outgoing, until: datetime, why: str
+    ) -> Decision:
+        now = self.clock.now()
+        detail = (
+            f"{out.setup.gateway.name} {why}; message {out.message.id} is tried again "
+            f"at {until:%Y-%m-%d %H:%M:%S} UTC."
+        )
+        decision = Decision(Action.DEFER, Reason.GATEWAY_RETRY, detail, until=until)
+        with self.store.transaction() as tx:
+            tx.messages.update(out.message.id, error=why, status_at=now)
+            runs.wait(tx, claim, index, until, now)
+            runs.record(tx, claim, flow_id, index, decision, now)
+        return decision
+
+    def _settle(
+        self,
+        claim: Claim,
+        flow_id: str,
+        index: int,
+        out: Outgoing,
+        result: SendResult,
+        attempts: int,
+        now: datetime,
+    ) -> Decision:
+        changes: dict[str, Any] = {
+            "status": _FINAL[result.status],
+            "provider_message_id": result.provider_message_id,
+            "error": result.error if result.status != SendStatus.SENT else None,
+            "error_code": result.error_code,
+            "status_at": now,
+        }
+        if result.status == SendStatus.SENT:
+            changes["sent_at"] = result.sent_at or now
+        if result.status == SendStatus.RETRY:
+            changes["error"] = f"gave up after {attempts} attempts: {result.error}"
+        if result.channel_used is not None:
+            changes["channel_used"] = str(result.channel_used)
+        gateway = out.setup.gateway.name
+        decision = Decision(Action.SEND, Reason.OK, "sent")
+        if result.status != SendStatus.SENT:
+            detail = f"{gateway} did not send it: {result.error or result.status}."
+            decision = Decision(Action.SKIP, Reason.GATEWAY_FAILED, detail)
+        with self.store.transaction() as tx:
+            stored = tx.messages.get(out.message.id)
+            if result.provider_segments is not None and stored is not None and stored.segments:
+                changes["provider_segments"] = result.provider_segments
+                changes["cost"] = stored.cost / stored.segments * result.provider_segments
+            tx.messages.update(out.message.id, **changes)
+            if result.suppress:
+                kind = "email" if out.message.channel == Channel.EMAIL else "sms"
+                reason = f"gateway:{result.error_code or 'opted-out'}"
+                tx.consent.suppress(Suppression(kind, out.message.to, reason, gateway, now))
+            if decision.action == Action.SKIP:
+                runs.record(tx, claim, flow_id, index, decision, now)
+        return decision
+
+
+def _call(gateway: Gateway, message: OutgoingMessage) -> tuple[SendResult, int]:
+    started = time.perf_counter()
+    try:
+        result = gateway.send(message)
+    except Exception as exc:  # a gateway bug must not lose the record of the attempt
+        log.exception("gateway raised", extra={"message_id": message.id})
+        result = SendResult(SendStatus.RETRY, error=f"{type(exc).__name__}: {exc}")
+    return result, int((time.perf_counter() - started) * 1000)
+
+
+def _log(message: OutgoingMessage, result: SendResult) -> None:
+    to = mask_email(message.to) if message.channel == Channel.EMAIL else mask_phone(message.to)
+    log.info(
+        "gateway answered %s",
+        result.status,
+        extra={"message_id": message.id, "to": to, "channel": str(message.channel)},
+    )

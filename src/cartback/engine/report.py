@@ -1,0 +1,93 @@
+"""The recovery report: per store, and the totals over stores (the API, the CLI, a dashboard)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from cartback.domain.records import StoreFigures
+from cartback.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReport:
+    store: str  # "*" for the totals over several stores
+    currency: str | None
+    carts_abandoned: int
+    messages_sent: int
+    messages_delivered: int
+    sms_segments: int
+    spend: Decimal
+    orders_recovered: int
+    recovered_revenue: Decimal
+    discount_cost: Decimal
+    roas: Decimal | None
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    total: StoreReport
+    since: datetime | None
+    stores: list[StoreReport]
+
+
+def report(
+    store: Store, stores: Sequence[tuple[str, str | None]], since: datetime | None
+) -> Report:
+    """`stores`: each store's id and configured currency (None: the carts' currency)."""
+    with store.reading() as tx:
+        parts = [_store_report(tx.reports.figures(sid, cur, since)) for sid, cur in stores]
+    return Report(total=_combine(parts), since=since, stores=parts)
+
+
+def _store_report(f: StoreFigures) -> StoreReport:
+    return StoreReport(
+        store=f.store_id,
+        currency=f.currency,
+        carts_abandoned=f.carts_abandoned,
+        messages_sent=f.messages_sent,
+        messages_delivered=f.messages_delivered,
+        sms_segments=f.sms_segments,
+        spend=f.spend,
+        orders_recovered=f.orders_recovered,
+        recovered_revenue=f.recovered_revenue,
+        discount_cost=f.discount_cost,
+        roas=_roas(f.recovered_revenue, f.spend),
+        skipped=dict(f.skipped),
+    )
+
+
+def _combine(parts: list[StoreReport]) -> StoreReport:
+    """Totals over stores; money is only added up when all stores share one currency."""
+    currencies = {p.currency for p in parts if p.currency}
+    one = len(currencies) <= 1
+    skipped: dict[str, int] = {}
+    for p in parts:
+        for reason, count in p.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    spend = sum((p.spend for p in parts), Decimal("0"))
+    revenue = sum((p.recovered_revenue for p in parts), Decimal("0"))
+    discounts = sum((p.discount_cost for p in parts), Decimal("0"))
+    return StoreReport(
+        store=parts[0].store if len(parts) == 1 else "*",
+        currency=next(iter(currencies)) if one and currencies else None,
+        carts_abandoned=sum(p.carts_abandoned for p in parts),
+        messages_sent=sum(p.messages_sent for p in parts),
+        messages_delivered=sum(p.messages_delivered for p in parts),
+        sms_segments=sum(p.sms_segments for p in parts),
+        spend=spend if one else Decimal("0"),
+        orders_recovered=sum(p.orders_recovered for p in parts),
+        recovered_revenue=revenue if one else Decimal("0"),
+        discount_cost=discounts if one else Decimal("0"),
+        roas=_roas(revenue, spend) if one else None,
+        skipped=skipped,
+    )
+
+
+def _roas(revenue: Decimal, spend: Decimal) -> Decimal | None:
+    if spend == 0:
+        return None
+    return (revenue / spend).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -1,0 +1,40 @@
+"""What every SQL repository shares: the dialect-aware insert, matching a person, paging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, or_
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def same_person(table: Table, email: str | None, phone: str | None) -> ColumnElement[bool] | None:
+    """Rows of the same person (same email or same phone); None when neither is known."""
+    pairs = ((table.c.email, email), (table.c.phone, phone))
+    same = [column == value for column, value in pairs if value]
+    return or_(*same) if same else None
+
+
+def paged(
+    query: Select[Any],
+    table: Table,
+    newest: str,
+    *,
+    store_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """One way to page an API list: by store and status, newest first (ties: highest id)."""
+    if store_id:
+        query = query.where(table.c.store_id == store_id)
+    if status:
+        query = query.where(table.c.status == status)
+    return query.order_by(table.c[newest].desc(), table.c.id.desc()).limit(limit).offset(offset)

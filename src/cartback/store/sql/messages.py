@@ -1,0 +1,277 @@
+"""Messages, their send attempts, their short links and the clicks on them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Unpack
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from cartback.domain.records import (
+    MESSAGE_OUT,
+    Click,
+    Link,
+    Message,
+    MessageStatus,
+    MessageTouch,
+    SendAttempt,
+)
+from cartback.store.base import MessageChanges
+from cartback.store.sql.common import paged
+from cartback.store.tables import clicks, links, message_attempts, messages
+from cartback.store.types import AnyRow
+
+_OUT = [str(status) for status in MESSAGE_OUT]
+_ON_ITS_WAY = [str(MessageStatus.QUEUED), *_OUT]
+
+
+class SqlMessages:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, message_id: str) -> Message | None:
+        return self._one(select(messages).where(messages.c.id == message_id))
+
+    def add(self, message: Message) -> None:
+        values = {
+            "id": message.id,
+            "store_id": message.store_id,
+            "cart_id": message.cart_id,
+            "run_id": message.run_id,
+            "flow_id": message.flow_id,
+            "step_index": message.step_index,
+            "channel": message.channel,
+            "provider": message.provider,
+            "recipient": message.recipient,
+            "sender": message.sender,
+            "body": message.body,
+            "encoding": message.encoding,
+            "segments": message.segments,
+            "cost": message.cost,
+            "currency": message.currency,
+            "link_code": message.link_code,
+            "discount_code": message.discount_code,
+            "discount_pending": message.discount_pending,
+            "status": str(message.status),
+            "provider_message_id": message.provider_message_id,
+            "provider_segments": message.provider_segments,
+            "channel_used": message.channel_used,
+            "attempts": message.attempts,
+            "error_code": message.error_code,
+            "error": message.error,
+            "created_at": message.created_at,
+            "sent_at": message.sent_at,
+            "status_at": message.status_at,
+        }
+        self.conn.execute(insert(messages).values(**values))
+
+    def update(self, message_id: str, **changes: Unpack[MessageChanges]) -> None:
+        values: dict[str, Any] = dict(changes)
+        if "status" in values:
+            values["status"] = str(values["status"])
+        self.conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+
+    def for_step(self, run_id: int, step_index: int) -> Message | None:
+        return self._one(
+            select(messages).where(messages.c.run_id == run_id, messages.c.step_index == step_index)
+        )
+
+    def for_cart(self, cart_id: int) -> list[Message]:
+        query = select(messages).where(messages.c.cart_id == cart_id)
+        return self._all(query.order_by(messages.c.created_at, messages.c.id))
+
+    def by_provider_id(self, provider: str, provider_message_id: str) -> Message | None:
+        return self._one(
+            select(messages).where(
+                messages.c.provider == provider,
+                messages.c.provider_message_id == provider_message_id,
+            )
+        )
+
+    def any_for_run(self, run_id: int) -> bool:
+        query = select(messages.c.id).where(messages.c.run_id == run_id).limit(1)
+        return self.conn.execute(query).first() is not None
+
+    def sms_in_run(self, run_id: int) -> int:
+        count = self.conn.execute(
+            select(func.count()).where(
+                messages.c.run_id == run_id,
+                messages.c.channel.in_(("sms", "rcs")),
+                messages.c.status.in_(_ON_ITS_WAY),
+            )
+        ).scalar_one()
+        return int(count)
+
+    def last_to_recipient(self, recipient: str, *, exclude_run: int | None) -> datetime | None:
+        # Queued messages count: they are on their way, and a racing worker must see them.
+        query = select(func.max(messages.c.created_at)).where(
+            messages.c.recipient == recipient, messages.c.status.in_(_ON_ITS_WAY)
+        )
+        if exclude_run is not None:
+            query = query.where(messages.c.run_id != exclude_run)
+        latest: datetime | None = self.conn.execute(query).scalar()
+        return latest
+
+    def lock_recipient(self, recipient: str) -> None:
+        """PostgreSQL: a transaction-scoped advisory lock per address. SQLite: the write
+        transaction already holds the database's only write lock."""
+        if self.conn.dialect.name == "postgresql":
+            key = func.hashtextextended(recipient, 0)
+            self.conn.execute(select(func.pg_advisory_xact_lock(key)))
+
+    def touches(self, cart_id: int) -> list[MessageTouch]:
+        last_click = (
+            select(clicks.c.message_id, func.max(clicks.c.at).label("clicked_at"))
+            .where(clicks.c.cart_id == cart_id)
+            .group_by(clicks.c.message_id)
+            .subquery()
+        )
+        rows = self.conn.execute(
+            select(messages.c.id, messages.c.sent_at, last_click.c.clicked_at)
+            .select_from(messages.outerjoin(last_click, last_click.c.message_id == messages.c.id))
+            .where(messages.c.cart_id == cart_id, messages.c.status.in_(_OUT))
+        )
+        return [MessageTouch(r.id, r.sent_at, r.clicked_at) for r in rows if r.sent_at is not None]
+
+    def add_attempt(self, attempt: SendAttempt) -> None:
+        self.conn.execute(
+            insert(message_attempts).values(
+                message_id=attempt.message_id,
+                number=attempt.number,
+                started_at=attempt.started_at,
+                duration_ms=attempt.duration_ms,
+                outcome=attempt.outcome,
+                http_status=attempt.http_status,
+                error=attempt.error,
+            )
+        )
+        self.conn.execute(
+            update(messages)
+            .where(messages.c.id == attempt.message_id)
+            .values(attempts=messages.c.attempts + 1)
+        )
+
+    def attempts(self, message_id: str) -> list[SendAttempt]:
+        rows = self.conn.execute(
+            select(message_attempts)
+            .where(message_attempts.c.message_id == message_id)
+            .order_by(message_attempts.c.number)
+        )
+        return [
+            SendAttempt(
+                r.message_id,
+                r.number,
+                r.started_at,
+                r.duration_ms,
+                r.outcome,
+                r.http_status,
+                r.error,
+            )
+            for r in rows
+        ]
+
+    def add_link(self, link: Link) -> None:
+        self.conn.execute(
+            insert(links).values(
+                code=link.code,
+                message_id=link.message_id,
+                cart_id=link.cart_id,
+                target_url=link.target_url,
+                created_at=link.created_at,
+            )
+        )
+
+    def link(self, code: str) -> Link | None:
+        row = self.conn.execute(select(links).where(links.c.code == code)).first()
+        if row is None:
+            return None
+        return Link(row.code, row.message_id, row.cart_id, row.target_url, row.created_at)
+
+    def retarget_link(self, code: str, target_url: str) -> None:
+        self.conn.execute(update(links).where(links.c.code == code).values(target_url=target_url))
+
+    def add_click(self, click: Click) -> None:
+        self.conn.execute(
+            insert(clicks).values(
+                code=click.code,
+                message_id=click.message_id,
+                cart_id=click.cart_id,
+                at=click.at,
+                user_agent=(click.user_agent or "")[:300] or None,
+            )
+        )
+
+    def clicks_for_cart(self, cart_id: int) -> list[Click]:
+        rows = self.conn.execute(
+            select(clicks).where(clicks.c.cart_id == cart_id).order_by(clicks.c.at, clicks.c.id)
+        )
+        return [Click(r.code, r.message_id, r.cart_id, r.at, r.user_agent, r.id) for r in rows]
+
+    def for_recipient(self, recipient: str) -> list[Message]:
+        query = select(messages).where(messages.c.recipient == recipient)
+        return self._all(query.order_by(messages.c.created_at, messages.c.id))
+
+    def click_counts(self, message_ids: Collection[str]) -> dict[str, int]:
+        if not message_ids:
+            return {}
+        query = (
+            select(clicks.c.message_id, func.count())
+            .where(clicks.c.message_id.in_(list(message_ids)))
+            .group_by(clicks.c.message_id)
+        )
+        return {message_id: int(count) for message_id, count in self.conn.execute(query)}
+
+    def page(
+        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+    ) -> list[Message]:
+        query = paged(
+            select(messages),
+            messages,
+            "created_at",
+            store_id=store_id,
+            status=status,
+            limit=limit,
+            offset=offset,
+        )
+        return self._all(query)
+
+    def _one(self, query: Any) -> Message | None:
+        row = self.conn.execute(query).first()
+        return message_from(row) if row is not None else None
+
+    def _all(self, query: Any) -> list[Message]:
+        return [message_from(row) for row in self.conn.execute(query)]
+
+
+def message_from(row: AnyRow) -> Message:
+    return Message(
+        id=row.id,
+        store_id=row.store_id,
+        cart_id=row.cart_id,
+        channel=row.channel,
+        provider=row.provider,
+        recipient=row.recipient,
+        body=row.body,
+        cost=row.cost,
+        currency=row.currency,
+        status=MessageStatus(row.status),
+        created_at=row.created_at,
+        run_id=row.run_id,
+        flow_id=row.flow_id,
+        step_index=row.step_index,
+        sender=row.sender,
+        encoding=row.encoding,
+        segments=row.segments,
+        link_code=row.link_code,
+        discount_code=row.discount_code,
+        discount_pending=row.discount_pending,
+        provider_message_id=row.provider_message_id,
+        provider_segments=row.provider_segments,
+        channel_used=row.channel_used,
+        attempts=row.attempts,
+        error_code=row.error_code,
+        error=row.error,
+        sent_at=row.sent_at,
+        status_at=row.status_at,
+    )

@@ -1,0 +1,123 @@
+"""The raw figures of a store's report: what was abandoned, sent, spent and won back."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import Connection, distinct, func, select
+
+from cartback.domain.records import (
+    MESSAGE_OUT,
+    NOT_SENT,
+    Activity,
+    MessageStatus,
+    StoreFigures,
+)
+from cartback.store.tables import carts, clicks, decisions, messages, orders
+
+_OUT = [str(status) for status in MESSAGE_OUT]
+_NOT_SENT = [str(action) for action in NOT_SENT]
+
+
+class SqlReports:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def figures(self, store_id: str, currency: str | None, since: datetime | None) -> StoreFigures:
+        out = StoreFigures(store_id, currency)
+        out.carts_abandoned = self._abandoned(store_id, since)
+        self._add_messages(out, since)
+        self._add_orders(out, since)
+        out.skipped = self._skips(store_id, since)
+        if out.currency is None:
+            out.currency = self.conn.execute(
+                select(carts.c.currency).where(carts.c.store_id == store_id).limit(1)
+            ).scalar()
+        return out
+
+    def activity(self, store_ids: Collection[str], since: datetime | None) -> Activity:
+        ids = list(store_ids)
+        created = select(func.count()).where(carts.c.store_id.in_(ids))
+        messaged = select(func.count(distinct(messages.c.cart_id))).where(
+            messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
+        )
+        clicked = (
+            select(func.count(distinct(clicks.c.cart_id)))
+            .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
+            .where(carts.c.store_id.in_(ids))
+        )
+        revenue = select(orders.c.placed_at, orders.c.total).where(
+            orders.c.store_id.in_(ids), orders.c.recovered
+        )
+        spend = select(messages.c.created_at, messages.c.cost).where(
+            messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
+        )
+        if since is not None:
+            created = created.where(carts.c.created_at >= since)
+            messaged = messaged.where(messages.c.created_at >= since)
+            clicked = clicked.where(clicks.c.at >= since)
+            revenue = revenue.where(orders.c.placed_at >= since)
+            spend = spend.where(messages.c.created_at >= since)
+        return Activity(
+            carts=int(self.conn.execute(created).scalar_one()),
+            messaged_carts=int(self.conn.execute(messaged).scalar_one()),
+            clicked_carts=int(self.conn.execute(clicked).scalar_one()),
+            revenue=tuple((r.placed_at, r.total) for r in self.conn.execute(revenue)),
+            spend=tuple((r.created_at, r.cost) for r in self.conn.execute(spend)),
+        )
+
+    def _abandoned(self, store_id: str, since: datetime | None) -> int:
+        query = select(func.count()).where(
+            carts.c.store_id == store_id, carts.c.abandoned_at.is_not(None)
+        )
+        if since is not None:
+            query = query.where(carts.c.abandoned_at >= since)
+        return int(self.conn.execute(query).scalar_one())
+
+    def _add_messages(self, out: StoreFigures, since: datetime | None) -> None:
+        query = select(
+            messages.c.status,
+            messages.c.channel,
+            messages.c.channel_used,
+            messages.c.segments,
+            messages.c.provider_segments,
+            messages.c.cost,
+        ).where(messages.c.store_id == out.store_id, messages.c.status.in_(_OUT))
+        if since is not None:
+            query = query.where(messages.c.created_at >= since)
+        # Amounts are summed in Python: SQLite has no exact decimal arithmetic.
+        for row in self.conn.execute(query):
+            out.messages_sent += 1
+            out.messages_delivered += row.status == MessageStatus.DELIVERED
+            if (row.channel_used or row.channel) == "sms":
+                # What the gateway billed where it said so (inMobile smsCount, Twilio NumSegments).
+                out.sms_segments += row.provider_segments or row.segments
+            out.spend += row.cost
+
+    def _add_orders(self, out: StoreFigures, since: datetime | None) -> None:
+        query = (
+            select(orders.c.total, orders.c.discount_total, messages.c.discount_code)
+            .select_from(
+                orders.outerjoin(messages, messages.c.id == orders.c.attributed_message_id)
+            )
+            .where(orders.c.store_id == out.store_id, orders.c.recovered)
+        )
+        if since is not None:
+            query = query.where(orders.c.placed_at >= since)
+        for row in self.conn.execute(query):
+            out.orders_recovered += 1
+            out.recovered_revenue += row.total
+            if row.discount_code:
+                out.discount_cost += row.discount_total
+
+    def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
+        query = (
+            select(decisions.c.reason, func.count())
+            .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
+            .where(carts.c.store_id == store_id, decisions.c.action.in_(_NOT_SENT))
+            .group_by(decisions.c.reason)
+        )
+        if since is not None:
+            query = query.where(decisions.c.at >= since)
+        return {reason: int(count) for reason, count in self.conn.execute(query)}

@@ -1,0 +1,198 @@
+"""Flow runs (one per cart in a flow) and the decisions taken about them.
+
+The runs whose `next_run_at` has come *are* the queue: a worker claims due rows in one statement,
+and every later move of a claimed run names the claim's token, so a run whose lease ran out and
+was claimed by another worker cannot be moved by the first. The engine decides which move to make
+(engine/runs.py); this module is the only place that writes a run.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, DecisionEntry, Run, RunStatus
+from cartback.store.tables import decisions, runs
+from cartback.store.types import AnyRow
+
+_PENDING = str(RunStatus.PENDING)
+
+
+def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+    """Claim up to `limit` due runs in one statement (run it in a write transaction).
+
+    A claimed run's `next_run_at` moves to the end of the lease, so no other worker sees it as
+    due; if this worker dies, the run becomes due again when the lease runs out. PostgreSQL skips
+    rows another worker has locked; SQLite holds its write lock (BEGIN IMMEDIATE) throughout.
+    The partial index `ix_runs_due` keeps this as cheap as the number of due rows.
+    """
+    token = secrets.token_hex(8)
+    due = (
+        select(runs.c.id)
+        .where(runs.c.status == _PENDING, runs.c.next_run_at <= now)
+        .order_by(runs.c.next_run_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = conn.execute(
+        update(runs)
+        .where(runs.c.id.in_(due.scalar_subquery()))
+        .values(claim_token=token, claimed_at=now, next_run_at=now + lease)
+        .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
+    ).all()
+    return [Claim(r.id, r.cart_id, r.flow_id, r.step_index, token) for r in rows]
+
+
+class SqlRuns:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def for_cart(self, cart_id: int) -> Run | None:
+        row = self.conn.execute(select(runs).where(runs.c.cart_id == cart_id)).first()
+        return run_from(row) if row is not None else None
+
+    def start(self, cart_id: int, flow_id: str, due: datetime, now: datetime) -> Run:
+        values = {
+            "cart_id": cart_id,
+            "flow_id": flow_id,
+            "step_index": WAITING_FOR_ABANDONMENT,
+            "status": _PENDING,
+            "next_run_at": due,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return run_from(self.conn.execute(insert(runs).values(**values).returning(*runs.c)).one())
+
+    def restart_timer(self, run_id: int, due: datetime, now: datetime) -> None:
+        self.conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                step_index=WAITING_FOR_ABANDONMENT,
+                status=_PENDING,
+                next_run_at=due,
+                claim_token=None,
+                updated_at=now,
+            )
+        )
+
+    def advance(self, claim: Claim, step_index: int, due: datetime, now: datetime) -> bool:
+        # The claim token stays: the next claim replaces it anyway.
+        return self._owned(claim, step_index=step_index, next_run_at=due, updated_at=now)
+
+    def move_on(
+        self, claim: Claim, step_index: int, now: datetime, flow_id: str | None = None
+    ) -> bool:
+        values: dict[str, Any] = {"step_index": step_index, "updated_at": now}
+        if flow_id is not None:
+            values["flow_id"] = flow_id
+        return self._owned(claim, **values)
+
+    def wait_for_abandonment(
+        self, claim: Claim, flow_id: str, due: datetime, now: datetime
+    ) -> bool:
+        return self._owned(claim, flow_id=flow_id, next_run_at=due, updated_at=now)
+
+    def finish(self, claim: Claim, status: RunStatus, reason: str, now: datetime) -> bool:
+        return self._owned(
+            claim,
+            status=str(status),
+            ended_reason=reason,
+            next_run_at=None,
+            claim_token=None,
+            updated_at=now,
+        )
+
+    def hold(self, claim: Claim) -> bool:
+        found = self.conn.execute(
+            select(runs.c.id)
+            .where(runs.c.id == claim.id, runs.c.claim_token == claim.claim_token)
+            .with_for_update()
+        ).first()
+        return found is not None
+
+    def cancel_for_cart(self, cart_id: int, reason: str, now: datetime) -> Run | None:
+        before = self.conn.execute(
+            select(runs).where(runs.c.cart_id == cart_id, runs.c.status == _PENDING)
+        ).first()
+        if before is None:
+            return None
+        cancelled = self.conn.execute(
+            update(runs)
+            .where(runs.c.id == before.id, runs.c.status == _PENDING)
+            .values(
+                status=str(RunStatus.CANCELLED),
+                ended_reason=reason,
+                next_run_at=None,
+                claim_token=None,
+                updated_at=now,
+            )
+        )
+        return run_from(before) if cancelled.rowcount == 1 else None
+
+    def _owned(self, claim: Claim, **values: Any) -> bool:
+        result = self.conn.execute(
+            update(runs)
+            .where(runs.c.id == claim.id, runs.c.claim_token == claim.claim_token)
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+
+class SqlDecisions:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, entry: DecisionEntry) -> None:
+        self.conn.execute(
+            insert(decisions).values(
+                cart_id=entry.cart_id,
+                run_id=entry.run_id,
+                flow_id=entry.flow_id,
+                step_index=entry.step_index,
+                at=entry.at,
+                action=str(entry.action),
+                reason=str(entry.reason),
+                detail=entry.detail,
+                until=entry.until,
+            )
+        )
+
+    def for_cart(self, cart_id: int) -> list[DecisionEntry]:
+        rows = self.conn.execute(
+            select(decisions).where(decisions.c.cart_id == cart_id).order_by(decisions.c.id)
+        )
+        return [
+            DecisionEntry(
+                cart_id=row.cart_id,
+                at=row.at,
+                action=row.action,
+                reason=row.reason,
+                detail=row.detail,
+                run_id=row.run_id,
+                flow_id=row.flow_id,
+                step_index=row.step_index,
+                until=row.until,
+                id=row.id,
+            )
+            for row in rows
+        ]
+
+
+def run_from(row: AnyRow) -> Run:
+    return Run(
+        id=row.id,
+        cart_id=row.cart_id,
+        flow_id=row.flow_id,
+        step_index=row.step_index,
+        status=RunStatus(row.status),
+        next_run_at=row.next_run_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        claim_token=row.claim_token,
+        claimed_at=row.claimed_at,
+        ended_reason=row.ended_reason,
+    )

@@ -1,0 +1,97 @@
+"""The SQL store: SQLite (embedded) and PostgreSQL (scale), on SQLAlchemy Core.
+
+A write transaction takes SQLite's one write lock up front (BEGIN IMMEDIATE), so two writers
+never deadlock on an upgrade from a read lock; PostgreSQL coordinates with row locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from cartback.domain.records import Claim
+from cartback.store import migrate
+from cartback.store.base import StoreConflict
+from cartback.store.db import connect, write_transaction
+from cartback.store.sql.carts import SqlCarts
+from cartback.store.sql.codes import SqlCodes
+from cartback.store.sql.consent import SqlConsent
+from cartback.store.sql.cursors import SqlCursors
+from cartback.store.sql.deliveries import SqlDeliveries
+from cartback.store.sql.messages import SqlMessages
+from cartback.store.sql.orders import SqlOrders
+from cartback.store.sql.reports import SqlReports
+from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
+from cartback.store.sql.touches import SqlTouches
+
+
+class SqlTx:
+    """One unit of work on one connection; every repository shares the transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.carts = SqlCarts(conn)
+        self.orders = SqlOrders(conn)
+        self.runs = SqlRuns(conn)
+        self.decisions = SqlDecisions(conn)
+        self.messages = SqlMessages(conn)
+        self.consent = SqlConsent(conn)
+        self.deliveries = SqlDeliveries(conn)
+        self.touches = SqlTouches(conn)
+        self.codes = SqlCodes(conn)
+        self.cursors = SqlCursors(conn)
+        self.reports = SqlReports(conn)
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def connect(cls, url: str) -> SqlStore:
+        return cls(connect(url))
+
+    @property
+    def kind(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTx]:
+        try:
+            with write_transaction(self.engine) as conn:
+                yield SqlTx(conn)
+        except IntegrityError as exc:
+            # The driver's first line names the rule; the values it quotes stay out.
+            rule = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity"
+            raise StoreConflict(rule) from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlTx]:
+        with self.engine.connect() as conn:
+            yield SqlTx(conn)
+
+    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+        with write_transaction(self.engine) as conn:
+            return claim_due(conn, now, limit, lease)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # the schema ------------------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def revision(self) -> str | None:
+        return migrate.current_revision(self.engine)
+
+    def schema_current(self) -> bool:
+        return migrate.is_current(self.engine)

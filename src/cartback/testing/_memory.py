@@ -1,0 +1,134 @@
+"""`InMemoryStore`: the store contract kept in dictionaries, for unit tests, backtests and
+simulations. It honours the same rules as the SQL store (the contract suite in
+tests/contract runs against both):
+
+- a unit of work is all or nothing: an exception in the block undoes every write in it;
+- units of work are serialised by one lock, so several worker threads may share the store;
+- ids are handed out like a database's, uniqueness rules are those of the tables;
+- records are frozen: what comes back cannot change under the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from cartback.domain.records import Claim
+from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
+from cartback.testing._carts import MemoryCarts, MemoryOrders
+from cartback.testing._consent import MemoryConsent
+from cartback.testing._data import Data
+from cartback.testing._messages import MemoryMessages
+from cartback.testing._reports import MemoryReports
+from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
+
+if TYPE_CHECKING:
+    from cartback.store.base import Store
+
+
+class MemoryTx:
+    """One unit of work's view of the store: its repositories."""
+
+    def __init__(self, data: Data) -> None:
+        self.carts = MemoryCarts(data)
+        self.orders = MemoryOrders(data)
+        self.runs = MemoryRuns(data)
+        self.decisions = MemoryDecisions(data)
+        self.messages = MemoryMessages(data)
+        self.consent = MemoryConsent(data)
+        self.deliveries = MemoryDeliveries(data)
+        self.touches = MemoryTouches(data)
+        self.codes = MemoryCodes(data)
+        self.cursors = MemoryCursors(data)
+        self.reports = MemoryReports(data)
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self._data = Data()
+        self._tx = MemoryTx(self._data)
+        self._lock = threading.RLock()
+        self._reads: list[list[Callable[[], None]] | None] = []  # open reading() blocks
+
+    @property
+    def kind(self) -> str:
+        return "memory"
+
+    def transaction(self) -> AbstractContextManager[MemoryTx]:
+        return _UnitOfWork(self, writes=True)
+
+    def reading(self) -> AbstractContextManager[MemoryTx]:
+        """Read-only: a write in it raises. Inside a transaction of the same thread, it sees
+        that transaction's writes."""
+        return _UnitOfWork(self, writes=False)
+
+    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+        with self.transaction():
+            return claim_due(self._data, now, limit, lease)
+
+    def ping(self) -> None:
+        """Memory always answers."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _begin(self, writes: bool) -> None:
+        journal = self._data.journal
+        if not writes:
+            self._reads.append(journal.undo)
+            journal.undo = None  # writes raise
+        elif journal.undo is not None or self._reads:
+            raise RuntimeError("a unit of work is already open on this thread")
+        else:
+            journal.undo = []
+
+    def _end(self, writes: bool, failed: bool) -> None:
+        journal = self._data.journal
+        if not writes:
+            journal.undo = self._reads.pop()
+            return
+        undo, journal.undo = journal.undo or [], None
+        if failed:
+            for step in reversed(undo):
+                step()
+
+
+class _UnitOfWork:
+    """Holds the store's lock from enter to exit; a write unit undoes itself when it fails.
+    (A class rather than @contextmanager: the engine opens several per cart.)"""
+
+    __slots__ = ("store", "writes")
+
+    def __init__(self, store: InMemoryStore, *, writes: bool) -> None:
+        self.store = store
+        self.writes = writes
+
+    def __enter__(self) -> MemoryTx:
+        self.store._lock.acquire()
+        try:
+            self.store._begin(self.writes)
+        except BaseException:
+            self.store._lock.release()
+            raise
+        return self.store._tx
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        try:
+            self.store._end(self.writes, failed=kind is not None)
+        finally:
+            self.store._lock.release()
+
+
+if TYPE_CHECKING:
+
+    def _honours_the_contract(store: InMemoryStore) -> Store:
+        return store

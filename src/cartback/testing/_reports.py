@@ -1,0 +1,100 @@
+"""A store's report figures, counted over the in-memory tables as the SQL store counts them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from datetime import datetime
+
+from cartback.domain.records import MESSAGE_OUT, NOT_SENT, Activity, MessageStatus, StoreFigures
+from cartback.testing._data import Data
+from cartback.testing._tables import utc_or_none
+
+
+class MemoryReports:
+    def __init__(self, data: Data) -> None:
+        self.data = data
+
+    def figures(self, store_id: str, currency: str | None, since: datetime | None) -> StoreFigures:
+        since = utc_or_none(since)
+        out = StoreFigures(store_id, currency)
+        store_carts: set[int] = set()
+        for cart in self.data.carts.values():
+            if cart.store_id != store_id:
+                continue
+            store_carts.add(cart.id)
+            if out.currency is None:
+                out.currency = cart.currency  # the first cart's, when none is configured
+            if cart.abandoned_at is not None and (since is None or cart.abandoned_at >= since):
+                out.carts_abandoned += 1
+        self._messages(out, since)
+        self._orders(out, since)
+        out.skipped = self._skips(store_carts, since)
+        return out
+
+    def activity(self, store_ids: Collection[str], since: datetime | None) -> Activity:
+        since = utc_or_none(since)
+        ids = set(store_ids)
+        mine = {c.id for c in self.data.carts.values() if c.store_id in ids}
+        created = sum(
+            1
+            for c in self.data.carts.values()
+            if c.id in mine and (since is None or c.created_at >= since)
+        )
+        out = [
+            m
+            for m in self.data.messages.values()
+            if m.store_id in ids
+            and m.status in MESSAGE_OUT
+            and (since is None or m.created_at >= since)
+        ]
+        clicked = {
+            c.cart_id
+            for c in self.data.clicks.values()
+            if c.cart_id in mine and (since is None or c.at >= since)
+        }
+        revenue = [
+            (o.placed_at, o.total)
+            for o in self.data.orders.values()
+            if o.store_id in ids and o.recovered and (since is None or o.placed_at >= since)
+        ]
+        return Activity(
+            carts=created,
+            messaged_carts=len({m.cart_id for m in out}),
+            clicked_carts=len(clicked),
+            revenue=tuple(revenue),
+            spend=tuple((m.created_at, m.cost) for m in out),
+        )
+
+    def _messages(self, out: StoreFigures, since: datetime | None) -> None:
+        for m in self.data.messages.values():
+            if m.store_id != out.store_id or m.status not in MESSAGE_OUT:
+                continue
+            if since is not None and m.created_at < since:
+                continue
+            out.messages_sent += 1
+            out.messages_delivered += m.status == MessageStatus.DELIVERED
+            if (m.channel_used or m.channel) == "sms":
+                out.sms_segments += m.provider_segments or m.segments
+            out.spend += m.cost
+
+    def _orders(self, out: StoreFigures, since: datetime | None) -> None:
+        for order in self.data.orders.values():
+            if order.store_id != out.store_id or not order.recovered:
+                continue
+            if since is not None and order.placed_at < since:
+                continue
+            out.orders_recovered += 1
+            out.recovered_revenue += order.total
+            won_by = self.data.messages.get(order.attributed_message_id or "")
+            if won_by is not None and won_by.discount_code:
+                out.discount_cost += order.discount_total
+
+    def _skips(self, store_carts: set[int], since: datetime | None) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for entry in self.data.decisions.values():
+            if entry.action not in NOT_SENT or entry.cart_id not in store_carts:
+                continue
+            if since is None or entry.at >= since:
+                counts[entry.reason] += 1
+        return dict(counts)

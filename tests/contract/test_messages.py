@@ -1,0 +1,237 @@
+"""Messages, their attempts, short links and clicks."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from cartback.domain.records import (
+    Click,
+    Link,
+    MessageStatus,
+    MessageTouch,
+    SendAttempt,
+)
+from cartback.store.base import Store
+from tests.contract.records import HOUR, MINUTE, T0, cart_with_due_run, message, new_cart
+
+
+def test_a_message_comes_back_as_written(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    given = message(cart, run, link_code="abc123", discount_code="SAVE10", discount_pending=True)
+    with store.transaction() as tx:
+        tx.messages.add(given)
+    with store.reading() as tx:
+        found = tx.messages.get(given.id)
+        assert tx.messages.get("nope") is None
+        assert tx.messages.for_step(run.id, 0) == found
+        assert tx.messages.for_step(run.id, 1) is None
+    assert found == given
+    assert found is not None and found.cost == Decimal("0.30") and found.attempts == 0
+
+
+def test_one_message_per_run_and_step_and_per_id(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    with store.transaction() as tx:
+        tx.messages.add(message(cart, run))
+        tx.messages.add(message(cart, run, step_index=1))
+        tx.messages.add(message(cart))  # no run: no step to collide on
+        tx.messages.add(message(cart))
+    with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
+        tx.messages.add(message(cart, run, step_index=2))
+        tx.messages.add(message(cart, run, step_index=1))
+    with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
+        tx.messages.add(message(cart, id="dup"))
+        tx.messages.add(message(cart, id="dup"))
+    with store.reading() as tx:
+        assert tx.messages.for_step(run.id, 2) is None
+        assert tx.messages.get("dup") is None
+        assert len(tx.messages.for_cart(cart.id)) == 4
+
+
+def test_updating_a_message_after_the_gateway_answered(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    given = message(cart, run)
+    sent_at = T0.astimezone(timezone(timedelta(hours=-5)))
+    with store.transaction() as tx:
+        tx.messages.add(given)
+        tx.messages.update(
+            given.id,
+            status=MessageStatus.SENT,
+            provider_message_id="SM1",
+            sent_at=sent_at,
+            status_at=T0,
+            provider_segments=2,
+            cost=Decimal("0.60"),
+            channel_used="sms",
+            segments=2,
+            encoding="ucs2",
+            body="Hej",
+            discount_code=None,
+            discount_pending=False,
+            error_code=None,
+            error=None,
+        )
+    with store.reading() as tx:
+        found = tx.messages.get(given.id)
+        assert tx.messages.by_provider_id("fake", "SM1") == found
+        assert tx.messages.by_provider_id("other", "SM1") is None
+    assert found is not None and found.status == MessageStatus.SENT
+    assert found.sent_at == T0 and found.sent_at.utcoffset() == timedelta(0)
+    assert (found.provider_segments, found.cost, found.segments) == (2, Decimal("0.60"), 2)
+    assert (found.encoding, found.body, found.channel_used) == ("ucs2", "Hej", "sms")
+
+
+def test_a_cart_s_messages_oldest_first(store: Store) -> None:
+    cart, _ = cart_with_due_run(store)
+    with store.transaction() as tx:
+        later = message(cart, created_at=T0 + HOUR)
+        earlier = message(cart, created_at=T0)
+        tx.messages.add(later)
+        tx.messages.add(earlier)
+        tx.messages.add(message(new_cart(tx)))
+    with store.reading() as tx:
+        assert [m.id for m in tx.messages.for_cart(cart.id)] == [earlier.id, later.id]
+        assert tx.messages.for_cart(cart.id + 1000) == []
+
+
+def test_what_a_run_has_sent(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    _, quiet = cart_with_due_run(store)
+    statuses = [
+        ("sms", MessageStatus.QUEUED),
+        ("rcs", MessageStatus.SENT),
+        ("sms", MessageStatus.DELIVERED),
+        ("sms", MessageStatus.FAILED),
+        ("email", MessageStatus.SENT),
+        ("sms", MessageStatus.SKIPPED),
+    ]
+    with store.transaction() as tx:
+        for index, (channel, status) in enumerate(statuses):
+            tx.messages.add(message(cart, run, step_index=index, channel=channel, status=status))
+    with store.reading() as tx:
+        assert tx.messages.any_for_run(run.id)
+        assert not tx.messages.any_for_run(quiet.id)
+        assert tx.messages.sms_in_run(run.id) == 3
+        assert tx.messages.sms_in_run(quiet.id) == 0
+
+
+def test_the_last_message_to_an_address_from_any_flow(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    other_cart, other_run = cart_with_due_run(store, store_id="b")
+    phone = cart.phone or ""
+    with store.transaction() as tx:
+        tx.messages.add(message(cart, run, created_at=T0 + 3 * HOUR))
+        tx.messages.add(message(other_cart, other_run, created_at=T0 + HOUR))
+        tx.messages.add(
+            message(
+                other_cart,
+                other_run,
+                step_index=1,
+                created_at=T0 + 2 * HOUR,
+                status=MessageStatus.FAILED,
+            )
+        )
+        tx.messages.add(message(cart, run, step_index=1, recipient="+4520000000"))
+    with store.reading() as tx:
+        assert tx.messages.last_to_recipient(phone, exclude_run=None) == T0 + 3 * HOUR
+        assert tx.messages.last_to_recipient(phone, exclude_run=run.id) == T0 + HOUR
+        assert tx.messages.last_to_recipient("+4599999999", exclude_run=None) is None
+        tx.messages.lock_recipient(phone)  # a no-op where nothing races
+        mine = tx.messages.for_recipient(phone)
+    assert [m.created_at for m in mine] == [T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR]
+
+
+def test_attempts_are_kept_and_counted_on_their_message(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    given = message(cart, run)
+    with store.transaction() as tx:
+        tx.messages.add(given)
+        tx.messages.add_attempt(SendAttempt(given.id, 2, T0 + MINUTE, 80, "sent", 200))
+        tx.messages.add_attempt(SendAttempt(given.id, 1, T0, 10_000, "retry", None, "timed out"))
+    with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
+        tx.messages.add_attempt(SendAttempt(given.id, 1, T0, 1, "sent"))
+    with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
+        tx.messages.add_attempt(SendAttempt("no-such-message", 1, T0, 1, "sent"))
+    with store.reading() as tx:
+        attempts = tx.messages.attempts(given.id)
+        found = tx.messages.get(given.id)
+        assert tx.messages.attempts("nope") == []
+    assert [a.number for a in attempts] == [1, 2]
+    assert attempts[0] == SendAttempt(given.id, 1, T0, 10_000, "retry", None, "timed out")
+    assert found is not None and found.attempts == 2
+
+
+def test_links_and_clicks(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    given = message(cart, run, link_code="c0de")
+    with store.transaction() as tx:
+        tx.messages.add(given)
+        tx.messages.add_link(Link("c0de", given.id, cart.id, "https://shop/recover", T0))
+        tx.messages.add_click(Click("c0de", given.id, cart.id, T0 + 2 * HOUR, "Mozilla/5.0"))
+        tx.messages.add_click(Click("c0de", given.id, cart.id, T0 + HOUR, "x" * 400))
+        tx.messages.retarget_link("c0de", "https://shop/cart")
+        tx.messages.retarget_link("nope", "https://shop/cart")
+    with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
+        tx.messages.add_link(Link("c0de", given.id, cart.id, "https://elsewhere", T0))
+    with store.reading() as tx:
+        link = tx.messages.link("c0de")
+        clicks = tx.messages.clicks_for_cart(cart.id)
+        assert tx.messages.link("nope") is None
+        assert tx.messages.clicks_for_cart(cart.id + 1000) == []
+    assert link == Link("c0de", given.id, cart.id, "https://shop/cart", T0)
+    assert [c.at for c in clicks] == [T0 + HOUR, T0 + 2 * HOUR]
+    assert clicks[0].id > 0 and clicks[0].id != clicks[1].id
+    assert clicks[1].user_agent == "Mozilla/5.0"
+    assert clicks[0].user_agent == "x" * 300  # the column's width
+
+
+def test_touches_are_sent_messages_with_their_latest_click(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    clicked = message(cart, run, status=MessageStatus.SENT, sent_at=T0, link_code="a")
+    delivered = message(cart, run, step_index=1, status=MessageStatus.DELIVERED, sent_at=T0 + HOUR)
+    failed = message(cart, run, step_index=2, status=MessageStatus.FAILED, sent_at=T0)
+    queued = message(cart, run, step_index=3)
+    with store.transaction() as tx:
+        for each in (clicked, delivered, failed, queued):
+            tx.messages.add(each)
+        tx.messages.add_link(Link("a", clicked.id, cart.id, "https://shop", T0))
+        for minutes in (5, 50, 20):
+            tx.messages.add_click(Click("a", clicked.id, cart.id, T0 + minutes * MINUTE))
+    with store.reading() as tx:
+        touches = sorted(tx.messages.touches(cart.id), key=lambda t: t.sent_at)
+    assert touches == [
+        MessageTouch(clicked.id, T0, T0 + 50 * MINUTE),
+        MessageTouch(delivered.id, T0 + HOUR, None),
+    ]
+
+
+def test_a_page_of_messages_newest_first(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    with store.transaction() as tx:
+        given = [
+            message(cart, run, step_index=n, created_at=T0 + n * MINUTE, status=status)
+            for n, status in enumerate(
+                [MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.SENT, MessageStatus.QUEUED]
+            )
+        ]
+        for each in given:
+            tx.messages.add(each)
+        tx.messages.add(message(new_cart(tx, store_id="b"), created_at=T0 + HOUR))
+    with store.reading() as tx:
+        everything = tx.messages.page(store_id=None, status=None, limit=10, offset=0)
+        sent = tx.messages.page(store_id="acme", status="sent", limit=10, offset=0)
+        second = tx.messages.page(store_id="acme", status=None, limit=1, offset=1)
+    assert len(everything) == 5 and everything[0].store_id == "b"
+    assert [m.id for m in sent] == [given[2].id, given[0].id]
+    assert [m.id for m in second] == [given[2].id]
+
+
+def test_updating_a_message_that_is_not_there_changes_nothing(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.messages.update("nope", status=MessageStatus.SENT)
+        tx.messages.retarget_link("nope", "https://x")
+    with store.reading() as tx:
+        assert tx.messages.get("nope") is None
