@@ -46,7 +46,9 @@ def preview(settings: Settings, flow_id: str, out: Callable[[str], None]) -> int
         out(f"cartback: no flow {flow_id!r} in the config (flows: {known})")
         return 2
     store = settings.store(flow.store_id)
-    assert store is not None  # the config validates that a flow's store exists
+    if store is None:  # the config refuses this already; said plainly all the same
+        out(f"cartback: flow {flow_id!r} names store {flow.store_id!r}, which is not configured")
+        return 2
     cart = _sample_cart(store)
     wait = _span(flow.abandon_after)
     out(f"flow {flow.id} (store {store.id}), entered {wait} after the cart's last update")

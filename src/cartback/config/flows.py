@@ -40,9 +40,12 @@ class DiscountConfig(_Model):
         return self
 
     def to_domain(self) -> DiscountRule:
-        kind = DiscountKind.PERCENTAGE if self.percentage is not None else DiscountKind.FIXED
-        value = self.percentage if self.percentage is not None else self.amount
-        assert value is not None
+        if self.percentage is not None:
+            kind, value = DiscountKind.PERCENTAGE, self.percentage
+        elif self.amount is not None:
+            kind, value = DiscountKind.FIXED, self.amount
+        else:  # refused by `_one_value` already
+            raise ValueError("a discount needs exactly one of `percentage` or `amount`")
         return DiscountRule(
             kind=kind,
             value=value,
@@ -97,7 +100,8 @@ class StepConfig(_Model):
             return WaitStep(duration=self.wait, guard=guard)
         if self.end is not None:
             return EndStep(reason=self.end, guard=guard)
-        assert self.send is not None
+        if self.send is None:  # refused by `_one_kind` already
+            raise ValueError(f"{where}: a step needs one of wait, send or end")
         variants = tuple(
             (segments.named(name, f"{where}.templates.{name}"), text)
             for name, text in (self.templates or {}).items()

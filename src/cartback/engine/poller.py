@@ -22,7 +22,6 @@ from sqlalchemy import Engine
 
 from cartback.clock import Clock
 from cartback.config import StoreConfig
-from cartback.domain.events import Event
 from cartback.engine.ingest import Delivery, IngestService, Outcome, Parser
 from cartback.integrations import magento
 from cartback.integrations.magento_client import (
@@ -32,6 +31,7 @@ from cartback.integrations.magento_client import (
     format_time,
     parse_time,
 )
+from cartback.integrations.registry import PLATFORMS
 from cartback.store import cursors
 from cartback.store.db import write_transaction
 
@@ -42,12 +42,7 @@ PLATFORM = "magento"
 
 def parser_for(store: StoreConfig, topic: str | None) -> Parser:
     """The parse of a stored Magento delivery (polled `cart`/`order`, or a webhook's topic)."""
-    target = magento.MagentoStore(store.id, store.default_country, store.recovery_url_template)
-
-    def parse(body: bytes, received_at: datetime) -> list[Event]:
-        return magento.parse(topic, body, target, received_at)
-
-    return parse
+    return PLATFORMS.parser_for(store, PLATFORM, topic, {})
 
 
 def carts_cursor(store_id: str) -> str:

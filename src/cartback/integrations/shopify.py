@@ -12,20 +12,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
     Channel,
-    Consent,
     ConsentChanged,
     Customer,
     Event,
     LineItem,
     OrderPlaced,
 )
-from cartback.domain.phone import InvalidPhone, normalize_phone
-from cartback.integrations._json import JsonObject, PayloadError, load_object
+from cartback.domain.phone import split_phone
+from cartback.errors import UnknownStore
+from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
 from cartback.integrations._signing import sign_b64, verify_b64
+from cartback.integrations.platform import (
+    Platform,
+    ShopStore,
+    StoredDelivery,
+    StoreDirectory,
+    Verdict,
+    WebhookRequest,
+    secret_of,
+)
+from cartback.integrations.shopify_consent import checkout_consent, consent_detail, granted
 
 __all__ = [
     "API_VERSION_HEADER",
@@ -37,6 +48,7 @@ __all__ = [
     "TRIGGERED_AT_HEADER",
     "WEBHOOK_ID_HEADER",
     "PayloadError",
+    "ShopifyPlatform",
     "parse",
     "sign",
     "verify",
@@ -59,7 +71,6 @@ SMS_CONSENT_UPDATE = "customers_marketing_consent/update"
 EMAIL_CONSENT_UPDATE = "customers_email_marketing_consent/update"
 
 PAID_STATUSES = frozenset({"paid", "partially_paid"})
-SUBSCRIBED = "subscribed"
 
 
 # --- signatures -------------------------------------------------------------------------------
@@ -115,9 +126,9 @@ def _checkout(doc: JsonObject, ctx: _Context) -> CartUpdated:
         cart_key=doc.require_text("token"),
         occurred_at=_first_time(doc, ("updated_at", "created_at"), ctx),
         currency=_currency(doc, ("presentment_currency", "currency")),
-        total=_required_amount(doc, ("total_price",)),
+        total=doc.require_amount("total_price"),
         customer=_customer(doc, ("email",), ctx.default_country),
-        consent=_consent(doc),
+        consent=checkout_consent(doc),
         recovery_url=doc.text("abandoned_checkout_url"),
         cart_token=doc.text("cart_token"),
         items=tuple(_line_item(item) for item in doc.children("line_items")),
@@ -143,7 +154,7 @@ def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
         order_key=doc.require_ident("id"),
         occurred_at=_first_time(doc, ("created_at", "processed_at"), ctx),
         currency=_currency(doc, ("currency", "presentment_currency")),
-        total=_required_amount(doc, ("total_price", "current_total_price")),
+        total=doc.require_amount("total_price", "current_total_price"),
         customer=_customer(doc, ("email", "contact_email"), ctx.default_country),
         cart_key=doc.text("checkout_token"),
         cart_token=doc.text("cart_token"),
@@ -154,30 +165,30 @@ def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
 
 
 def _sms_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
-    consent = _required_child(doc, "sms_marketing_consent")
+    consent = doc.require_child("sms_marketing_consent")
     return ConsentChanged(
         store_id=ctx.store_id,
         channel=Channel.SMS,
-        granted=_granted(consent),
+        granted=granted(consent),
         occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
         source=f"shopify:{ctx.topic}",
-        phone=_phone(doc.text("phone"), ctx.default_country)[0],
+        phone=split_phone(doc.text("phone"), ctx.default_country)[0],
         customer_external_id=doc.ident("customer_id") or doc.ident("id"),
-        detail=_consent_detail(consent, ("opt_in_level", "consent_collected_from")),
+        detail=consent_detail(consent, ("opt_in_level", "consent_collected_from")),
     )
 
 
 def _email_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
-    consent = _required_child(doc, "email_marketing_consent")
+    consent = doc.require_child("email_marketing_consent")
     return ConsentChanged(
         store_id=ctx.store_id,
         channel=Channel.EMAIL,
-        granted=_granted(consent),
+        granted=granted(consent),
         occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
         source=f"shopify:{ctx.topic}",
-        email=doc.text("email_address"),
+        email=normalize_email(doc.text("email_address")),
         customer_external_id=doc.ident("customer_id") or doc.ident("id"),
-        detail=_consent_detail(consent, ("opt_in_level",)),
+        detail=consent_detail(consent, ("opt_in_level",)),
     )
 
 
@@ -213,21 +224,6 @@ def _currency(doc: JsonObject, keys: tuple[str, ...]) -> str:
         if code is not None:
             return code.upper()
     doc.fail(keys[0], "missing")
-
-
-def _required_amount(doc: JsonObject, keys: tuple[str, ...]) -> Decimal:
-    for key in keys:
-        amount = doc.amount(key)
-        if amount is not None:
-            return amount
-    doc.fail(keys[0], "missing")
-
-
-def _required_child(doc: JsonObject, key: str) -> JsonObject:
-    child = doc.child(key)
-    if child is None:
-        doc.fail(key, "missing")
-    return child
 
 
 def _line_item(item: JsonObject) -> LineItem:
@@ -272,14 +268,15 @@ def _customer(
     nested = doc.child("customer")
     addresses = _addresses(doc)
     country = _country(addresses, nested)
-    phone, phone_raw = _phone(_raw_phone(doc, nested, addresses), country or default_country)
+    phone, phone_raw = split_phone(_raw_phone(doc, nested, addresses), country or default_country)
+    people = [*present(nested), *addresses]
     return Customer(
         external_id=nested.ident("id") if nested else None,
-        email=_first_text([doc, *_present(nested)], email_keys),
+        email=normalize_email(first_text([doc, *present(nested)], email_keys)),
         phone=phone,
         phone_raw=phone_raw,
-        first_name=_first_text([*_present(nested), *addresses], ("first_name",)),
-        last_name=_first_text([*_present(nested), *addresses], ("last_name",)),
+        first_name=first_text(people, ("first_name",)),
+        last_name=first_text(people, ("last_name",)),
         country=country,
         orders_count=nested.integer("orders_count") if nested else None,
         total_spent=nested.amount("total_spent") if nested else None,
@@ -287,27 +284,14 @@ def _customer(
     )
 
 
-def _present(doc: JsonObject | None) -> list[JsonObject]:
-    return [doc] if doc is not None else []
-
-
 def _addresses(doc: JsonObject) -> list[JsonObject]:
     """Billing first, then shipping: the billing address is the one the buyer typed themself."""
-    return [*_present(doc.child("billing_address")), *_present(doc.child("shipping_address"))]
-
-
-def _first_text(sources: list[JsonObject], keys: tuple[str, ...]) -> str | None:
-    for source in sources:
-        for key in keys:
-            value = source.text(key)
-            if value is not None:
-                return value
-    return None
+    return [*present(doc.child("billing_address")), *present(doc.child("shipping_address"))]
 
 
 def _country(addresses: list[JsonObject], nested: JsonObject | None) -> str | None:
     default_address = nested.child("default_address") if nested else None
-    code = _first_text([*addresses, *_present(default_address)], ("country_code",))
+    code = first_text([*addresses, *present(default_address)], ("country_code",))
     return code.upper() if code is not None else None
 
 
@@ -315,19 +299,9 @@ def _raw_phone(
     doc: JsonObject, nested: JsonObject | None, addresses: list[JsonObject]
 ) -> str | None:
     """The number the buyer gave for SMS marketing wins over any other on the checkout."""
-    return _first_text([doc], ("sms_marketing_phone", "phone")) or _first_text(
-        [*_present(nested), *addresses], ("phone",)
+    return first_text([doc], ("sms_marketing_phone", "phone")) or first_text(
+        [*present(nested), *addresses], ("phone",)
     )
-
-
-def _phone(raw: str | None, country: str | None) -> tuple[str | None, str | None]:
-    """(E.164 or None, what was sent). An invalid number keeps its raw text for reporting."""
-    if raw is None:
-        return None, None
-    try:
-        return normalize_phone(raw, country), raw
-    except InvalidPhone:
-        return None, raw
 
 
 def _tags(raw: str | None) -> tuple[str, ...]:
@@ -336,43 +310,60 @@ def _tags(raw: str | None) -> tuple[str, ...]:
     return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
 
 
-# --- consent ----------------------------------------------------------------------------------
+# --- the platform -----------------------------------------------------------------------------
 
 
-def _consent(doc: JsonObject) -> Consent:
-    """Checkout-level answers win; older versions only have them on the nested customer."""
-    nested = doc.child("customer")
-    return Consent(sms=_sms_consent_of(doc, nested), email=_email_consent_of(doc, nested))
+class ShopifyPlatform(Platform):
+    """`POST /webhooks/shopify`: the store is found by `X-Shopify-Shop-Domain`."""
 
+    name = "shopify"
+    path = "/webhooks/shopify"
+    kept_headers = (
+        TOPIC_HEADER,
+        SHOP_DOMAIN_HEADER,
+        WEBHOOK_ID_HEADER,
+        EVENT_ID_HEADER,
+        TRIGGERED_AT_HEADER,
+        API_VERSION_HEADER,
+    )
+    summary = "Shopify webhook"
+    responses = {
+        401: {"description": "bad or missing signature"},
+        404: {"description": "unknown shop"},
+    }
 
-def _sms_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
-    answer = doc.flag("buyer_accepts_sms_marketing")
-    if answer is not None or nested is None:
-        return answer
-    return _state_of(nested, "sms_marketing_consent")
+    def find_store(self, request: WebhookRequest, stores: StoreDirectory) -> ShopStore:
+        domain = request.header(SHOP_DOMAIN_HEADER) or ""
+        store = stores.store_by_shop_domain(domain)
+        if store is None or store.platform != self.name or store.webhook_secret is None:
+            raise UnknownStore(f"no shopify store is configured for shop domain {domain!r}")
+        return store
 
+    def config_problem(self, store: ShopStore) -> tuple[str, str] | None:
+        if not store.shop_domain:
+            return "shop_domain", "required for a shopify store"
+        if not secret_of(store):
+            return "webhook_secret", "required for a shopify store"
+        return None
 
-def _email_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
-    answer = doc.flag("buyer_accepts_marketing")
-    if answer is not None or nested is None:
-        return answer
-    state = _state_of(nested, "email_marketing_consent")
-    return state if state is not None else nested.flag("accepts_marketing")
+    def verify(self, request: WebhookRequest, store: ShopStore, now: datetime) -> Verdict:
+        if verify(request.body, request.header(HMAC_HEADER), secret_of(store)):
+            return Verdict.accept()
+        return Verdict.refuse(f"the {HMAC_HEADER} signature does not match this body")
 
+    def topic(self, request: WebhookRequest) -> str:
+        return request.header(TOPIC_HEADER) or ""
 
-def _state_of(nested: JsonObject, key: str) -> bool | None:
-    consent = nested.child(key)
-    state = consent.text("state") if consent is not None else None
-    return state.lower() == SUBSCRIBED if state is not None else None
+    def delivery_key(self, request: WebhookRequest) -> str | None:
+        return request.header(WEBHOOK_ID_HEADER)
 
-
-def _granted(consent: JsonObject) -> bool:
-    return consent.require_text("state").lower() == SUBSCRIBED
-
-
-def _consent_detail(consent: JsonObject, extras: tuple[str, ...]) -> str:
-    state = consent.require_text("state")
-    name = consent.path.rsplit(".", 1)[-1]
-    known = [f"{key}={consent.text(key)}" for key in extras if consent.text(key) is not None]
-    suffix = f" ({', '.join(known)})" if known else ""
-    return f"{name}.state={state}{suffix}"
+    def parse(
+        self, delivery: StoredDelivery, store: ShopStore, received_at: datetime
+    ) -> list[Event]:
+        return parse(
+            delivery.topic or "",
+            delivery.body,
+            store_id=store.id,
+            default_country=store.default_country,
+            received_at=received_at,
+        )

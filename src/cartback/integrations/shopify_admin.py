@@ -302,13 +302,12 @@ def discount_value(
     percentage: Decimal | None, amount: Decimal | None, currency: str | None
 ) -> dict[str, Any]:
     """`DiscountCustomerGetsValueInput` for a percentage (in percent) or a fixed amount."""
-    if (percentage is None) == (amount is None):
-        raise ValueError("give exactly one of percentage and amount for a discount")
-    if percentage is not None:
+    if percentage is not None and amount is None:
         if not Decimal(0) < percentage <= Decimal(100):
             raise ValueError(f"a discount percentage must be above 0 and at most 100: {percentage}")
         return {"percentage": float(percentage / 100)}
-    assert amount is not None
+    if amount is None or percentage is not None:
+        raise ValueError("give exactly one of percentage and amount for a discount")
     if amount <= 0:
         raise ValueError(f"a discount amount must be above 0: {amount}")
     if not currency or len(currency) != 3 or not currency.isalpha():
