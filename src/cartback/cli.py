@@ -211,13 +211,14 @@ def _deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
 def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from cartback.csv_files import CsvFileError, read_touches_csv
     from cartback.store import touches
     from cartback.store.db import write_transaction
 
     text = Path(args.file).read_text(encoding="utf-8-sig")
     try:
-        rows = touches.read_touches_csv(text, default_country=settings.stores[0].default_country)
-    except touches.TouchFileError as exc:
+        rows = read_touches_csv(text, default_country=settings.stores[0].default_country)
+    except CsvFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)
@@ -230,7 +231,7 @@ def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
 def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cartback.consent_file import ConsentFileError, read_consent_csv
+    from cartback.csv_files import CsvFileError, read_consent_csv
     from cartback.store import consent
     from cartback.store.db import write_transaction
 
@@ -238,7 +239,7 @@ def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
     stores = {store.id: store.default_country for store in settings.stores}
     try:
         records = read_consent_csv(text, stores)
-    except ConsentFileError as exc:
+    except CsvFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)
@@ -253,6 +254,7 @@ def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
 def _codes_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from cartback.csv_files import CsvFileError, read_codes_csv
     from cartback.store import discount_codes
     from cartback.store.db import write_transaction
 
@@ -260,8 +262,8 @@ def _codes_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cartback: no store {args.store!r} in the config", file=sys.stderr)
         return 2
     try:
-        codes = discount_codes.read_codes_csv(Path(args.file))
-    except discount_codes.CodeFileError as exc:
+        codes = read_codes_csv(Path(args.file))
+    except CsvFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)

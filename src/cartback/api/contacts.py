@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from cartback.api.deps import RuntimeDep, require_token
-from cartback.consent_file import ConsentRecord, address_for
+from cartback.domain.consent import ConsentRecord, address_for
+from cartback.domain.emails import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
 from cartback.store import consent
 from cartback.store import touches as touch_store
@@ -58,13 +59,10 @@ def post_touches(body: TouchesIn, rt: RuntimeDep) -> TouchesOut:
 
 
 def _touch(item: TouchIn, index: int, country: str | None) -> touch_store.Touch:
-    if item.channel == "email":
-        address = (item.email or "").strip().lower()
-    else:
-        try:
-            address = normalize_phone(item.phone, country) or ""
-        except InvalidPhone as exc:
-            raise HTTPException(422, f"touches[{index}].phone: {exc}") from None
+    try:
+        address = address_for(item.channel, item.phone, item.email, country)
+    except ValueError as exc:
+        raise HTTPException(422, f"touches[{index}].{exc}") from None
     return touch_store.Touch(address, item.channel, item.sent_at, item.source)
 
 
@@ -152,7 +150,7 @@ def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
 
 def _address(raw: str, country: str | None) -> str:
     if "@" in raw:
-        return raw.strip().lower()
+        return normalize_email(raw) or raw
     try:
         phone = normalize_phone(raw, country)
     except InvalidPhone as exc:

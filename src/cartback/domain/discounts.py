@@ -131,3 +131,17 @@ def recovery_link_with_code(shop_domain_or_base: str, code: str, redirect_url: s
     target = urlsplit(redirect_url)
     path = (target.path or "/") + (f"?{target.query}" if target.query else "")
     return f"{base}/discount/{quote(code.strip(), safe='')}?redirect={quote(path, safe='/')}"
+
+
+MAX_CODE_LENGTH = 64
+
+
+def code_problem(code: str) -> str | None:
+    """What makes `code` unusable as a single-use discount code; None when it is fine."""
+    if not code:
+        return "is empty"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"is longer than {MAX_CODE_LENGTH} characters"
+    if any(char.isspace() for char in code):
+        return "contains a space"
+    return None

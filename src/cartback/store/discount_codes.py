@@ -6,63 +6,22 @@ cart that a flow gives a discount claims one. A claimed code stays with its cart
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cartback.domain.discounts import code_problem
 from cartback.store.tables import discount_codes
-
-MAX_CODE_LENGTH = 64
-HEADER = "code"
-
-
-class CodeFileError(ValueError):
-    """A codes file that cannot be read; `problems` name the line of each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        shown = problems[:20]
-        more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
-        super().__init__("; ".join(shown) + more)
-        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     added: int
     duplicates: int  # already in the pool, or repeated in the same import
-
-
-def read_codes_csv(source: str | Path) -> list[str]:
-    """Codes from a CSV with one code per row; a `code` header row is optional.
-
-    A `Path` is read as a file (UTF-8, a BOM is fine); a `str` is the CSV text itself. Blank
-    lines are skipped and codes stripped; codes keep their case and order.
-    """
-    text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    codes: list[str] = []
-    problems: list[str] = []
-    for row in reader:
-        cells = [cell.strip() for cell in row]
-        if not any(cells):
-            continue
-        if not codes and not problems and len(cells) == 1 and cells[0].lower() == HEADER:
-            continue
-        problem = _row_problem(cells)
-        if problem:
-            problems.append(f"line {reader.line_num}: {problem}")
-        else:
-            codes.append(cells[0])
-    if problems:
-        raise CodeFileError(problems)
-    return codes
 
 
 def import_codes(
@@ -76,7 +35,7 @@ def import_codes(
     """Add codes to the store's pool; codes already there (or repeated) are counted, not added."""
     given = [code.strip() for code in codes]
     for code in given:
-        problem = _code_problem(code)
+        problem = code_problem(code)
         if problem:
             raise ValueError(f"discount code {code!r} {problem}")
     unique = list(dict.fromkeys(given))
@@ -150,20 +109,3 @@ def _insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
-
-
-def _row_problem(cells: list[str]) -> str | None:
-    if any(cells[1:]):
-        return f"expected one code per row, found {sum(1 for c in cells if c)} values"
-    problem = _code_problem(cells[0])
-    return f"code {cells[0]!r} {problem}" if problem else None
-
-
-def _code_problem(code: str) -> str | None:
-    if not code:
-        return "is empty"
-    if len(code) > MAX_CODE_LENGTH:
-        return f"is longer than {MAX_CODE_LENGTH} characters"
-    if any(char.isspace() for char in code):
-        return "contains a space"
-    return None
