@@ -79,6 +79,13 @@ def _lines(text: str, columns: tuple[str, ...], problems: list[str]) -> Iterator
             yield _Line(reader.line_num, cells, problems)
 
 
+def _read(text: str, columns: tuple[str, ...], build: Callable[[_Line], T | None]) -> list[T]:
+    """Every row `build` makes something of; CsvFileError with every problem of every row."""
+    problems: list[str] = []
+    found = [item for line in _lines(text, columns, problems) if (item := build(line)) is not None]
+    return _finished(found, problems)
+
+
 def _finished(found: list[T], problems: list[str]) -> list[T]:
     if problems:
         raise CsvFileError(problems)
@@ -94,13 +101,7 @@ def read_touches_csv(text: str, *, default_country: str | None = None) -> list[T
     `channel` picks the address: sms uses `phone` (E.164; numbers without a country code are
     read as `default_country`), email uses `email`. `sent_at` is ISO 8601 with a UTC offset.
     """
-    found: list[Touch] = []
-    problems: list[str] = []
-    for line in _lines(text, TOUCH_COLUMNS, problems):
-        touch = _touch(line, default_country)
-        if touch is not None:
-            found.append(touch)
-    return _finished(found, problems)
+    return _read(text, TOUCH_COLUMNS, lambda line: _touch(line, default_country))
 
 
 def _touch(line: _Line, country: str | None) -> Touch | None:
@@ -151,13 +152,7 @@ def _source(raw: str) -> str:
 def read_consent_csv(text: str, stores: dict[str, str | None]) -> list[ConsentRecord]:
     """Rows of `store,phone,email,channel,granted,occurred_at,wording`; `stores` maps each known
     store id to its default country (for numbers written without +CC)."""
-    found: list[ConsentRecord] = []
-    problems: list[str] = []
-    for line in _lines(text, CONSENT_COLUMNS, problems):
-        record = _consent(line, stores)
-        if record is not None:
-            found.append(record)
-    return _finished(found, problems)
+    return _read(text, CONSENT_COLUMNS, lambda line: _consent(line, stores))
 
 
 def _consent(line: _Line, stores: dict[str, str | None]) -> ConsentRecord | None:

@@ -13,11 +13,11 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cartback.api.schemas import ErrorOut
 from cartback.errors import CartbackError, error_body
 
 log = logging.getLogger("cartback.api")
@@ -33,17 +33,6 @@ _CODES = {
     422: "invalid_request",
     429: "too_many_requests",
 }
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorOut(BaseModel):
-    """What every 4xx/5xx answer holds (some add keys beside `error`, e.g. `delivery_id`)."""
-
-    error: ErrorDetail
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -177,16 +177,11 @@ def _items(doc: JsonObject) -> list[LineItem]:
 
 
 def _line_item(item: JsonObject) -> LineItem:
-    quantity = item.amount("qty")
-    price = item.amount("price")
-    if quantity is None:
-        item.fail("qty", "missing")
-    if price is None:
-        item.fail("price", "missing")
+    quantity = item.require_amount("qty")
     return LineItem(
         title=item.text("name") or "",
         quantity=int(quantity),
-        price=price,
+        price=item.require_amount("price"),
         sku=item.text("sku"),
         product_id=item.ident("product_id"),
     )

@@ -26,13 +26,11 @@ from cartback.domain.events import (
 from cartback.domain.phone import split_phone
 from cartback.errors import UnknownStore
 from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
-from cartback.integrations._signing import sign_b64, verify_b64
+from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
 from cartback.integrations.platform import (
-    Platform,
     ShopStore,
     StoredDelivery,
     StoreDirectory,
-    Verdict,
     WebhookRequest,
     secret_of,
 )
@@ -228,15 +226,12 @@ def _currency(doc: JsonObject, keys: tuple[str, ...]) -> str:
 
 def _line_item(item: JsonObject) -> LineItem:
     quantity = item.integer("quantity")
-    price = item.amount("price")
     if quantity is None:
         item.fail("quantity", "missing")
-    if price is None:
-        item.fail("price", "missing")
     return LineItem(
         title=item.text("title") or item.text("presentment_title") or "",
         quantity=quantity,
-        price=price,
+        price=item.require_amount("price"),
         sku=item.text("sku"),
         product_id=item.ident("product_id"),
         variant_id=item.ident("variant_id"),
@@ -313,11 +308,13 @@ def _tags(raw: str | None) -> tuple[str, ...]:
 # --- the platform -----------------------------------------------------------------------------
 
 
-class ShopifyPlatform(Platform):
+class ShopifyPlatform(Base64HmacPlatform):
     """`POST /webhooks/shopify`: the store is found by `X-Shopify-Shop-Domain`."""
 
     name = "shopify"
     path = "/webhooks/shopify"
+    signature_header = HMAC_HEADER
+    topic_header = TOPIC_HEADER
     kept_headers = (
         TOPIC_HEADER,
         SHOP_DOMAIN_HEADER,
@@ -345,14 +342,6 @@ class ShopifyPlatform(Platform):
         if not secret_of(store):
             return "webhook_secret", "required for a shopify store"
         return None
-
-    def verify(self, request: WebhookRequest, store: ShopStore, now: datetime) -> Verdict:
-        if verify(request.body, request.header(HMAC_HEADER), secret_of(store)):
-            return Verdict.accept()
-        return Verdict.refuse(f"the {HMAC_HEADER} signature does not match this body")
-
-    def topic(self, request: WebhookRequest) -> str:
-        return request.header(TOPIC_HEADER) or ""
 
     def delivery_key(self, request: WebhookRequest) -> str | None:
         return request.header(WEBHOOK_ID_HEADER)

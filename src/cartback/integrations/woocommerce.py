@@ -15,12 +15,10 @@ from datetime import datetime
 
 from cartback.domain.events import Event
 from cartback.integrations._json import PayloadError, load_object
-from cartback.integrations._signing import sign_b64, verify_b64
+from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
 from cartback.integrations.platform import (
-    Platform,
     ShopStore,
     StoredDelivery,
-    Verdict,
     WebhookRequest,
     header,
     secret_of,
@@ -108,11 +106,13 @@ def store_context(store: ShopStore) -> StoreContext:
 # --- the platform -----------------------------------------------------------------------------
 
 
-class WooCommercePlatform(Platform):
+class WooCommercePlatform(Base64HmacPlatform):
     """`POST /webhooks/woocommerce/{store_id}`: WooCommerce's own order webhooks."""
 
     name = "woocommerce"
     path = "/webhooks/woocommerce/{store_id}"
+    signature_header = SIGNATURE_HEADER
+    topic_header = TOPIC_HEADER
     kept_headers = (TOPIC_HEADER, SOURCE_HEADER, DELIVERY_HEADER, WEBHOOK_ID_HEADER)
     summary = "WooCommerce order webhook"
     responses = {
@@ -130,14 +130,6 @@ class WooCommercePlatform(Platform):
         if unsigned and is_ping(request.body, request.header("content-type")):
             return {"status": "ping"}  # sent once, when the webhook is created
         return None
-
-    def verify(self, request: WebhookRequest, store: ShopStore, now: datetime) -> Verdict:
-        if verify(request.body, request.header(SIGNATURE_HEADER), secret_of(store)):
-            return Verdict.accept()
-        return Verdict.refuse(f"the {SIGNATURE_HEADER} signature does not match this body")
-
-    def topic(self, request: WebhookRequest) -> str:
-        return request.header(TOPIC_HEADER) or ""
 
     def delivery_key(self, request: WebhookRequest) -> str | None:
         return delivery_key(request.headers, request.body)
