@@ -36,6 +36,7 @@ __all__ = [
     "Verdict",
     "WebhookRequest",
     "header",
+    "secret_of",
 ]
 
 
