@@ -1,4 +1,4 @@
-"""`cartback serve | worker | migrate | preview | deliveries | tokens | report`."""
+"""`cartback serve | worker | migrate | preview | deliveries | tokens | report | shopify`."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _deliveries_commands(commands)
     _import_commands(commands)
+    _shopify_commands(commands)
 
     tokens = commands.add_parser("tokens", help="print the webhook URLs that carry a token")
     _config_arg(tokens)
@@ -121,6 +122,24 @@ def _import_commands(commands: Any) -> None:
     load.add_argument("--store", required=True)
     load.add_argument("file")
     load.set_defaults(func=_codes_import)
+
+
+def _shopify_commands(commands: Any) -> None:
+    shopify = commands.add_parser("shopify", help="Shopify stores: connect")
+    actions = shopify.add_subparsers(required=True, metavar="ACTION")
+    connect = actions.add_parser(
+        "connect", help="subscribe the shop to every webhook topic cartback reads, at public_url"
+    )
+    _config_arg(connect)
+    connect.add_argument("--store", required=True, help="the Shopify store's id")
+    connect.add_argument("--check", action="store_true", help="only report; change nothing")
+    connect.set_defaults(func=_shopify_connect)
+
+
+def _shopify_connect(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.integrations.shopify_connect import run_connect
+
+    return run_connect(settings, args.store, args.check, print)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:

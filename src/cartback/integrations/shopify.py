@@ -2,7 +2,9 @@
 
 Payload shapes differ by API version. Since 2025-01 the checkout's nested `customer` carries no
 consent, tags or order count, and since 2026-04 a checkout has no `id` (its `token` is the key).
-Older versions keep SMS consent on `customer.sms_marketing_consent`. Both are read here.
+Older versions keep consent on `customer.sms_marketing_consent`. Both are read here: a ticked box
+on the checkout is a grant (`CartUpdated.consent`), an unticked one says nothing, and the
+customer's own consent record becomes `ConsentChanged` events (see `shopify_consent`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
-    Channel,
-    ConsentChanged,
+    Consent,
     Customer,
     Event,
     LineItem,
@@ -25,6 +26,7 @@ from cartback.domain.events import (
 )
 from cartback.domain.phone import split_phone
 from cartback.errors import UnknownStore
+from cartback.integrations import shopify_consent, shopify_privacy
 from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
 from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
 from cartback.integrations.platform import (
@@ -34,7 +36,6 @@ from cartback.integrations.platform import (
     WebhookRequest,
     secret_of,
 )
-from cartback.integrations.shopify_consent import checkout_consent, consent_detail, granted
 
 __all__ = [
     "API_VERSION_HEADER",
@@ -46,7 +47,6 @@ __all__ = [
     "TRIGGERED_AT_HEADER",
     "WEBHOOK_ID_HEADER",
     "PayloadError",
-    "ShopifyPlatform",
     "parse",
     "sign",
     "verify",
@@ -67,6 +67,9 @@ ORDER_CREATE = "orders/create"
 ORDER_PAID = "orders/paid"
 SMS_CONSENT_UPDATE = "customers_marketing_consent/update"
 EMAIL_CONSENT_UPDATE = "customers_email_marketing_consent/update"
+DATA_REQUEST = "customers/data_request"
+CUSTOMER_REDACT = "customers/redact"
+SHOP_REDACT = "shop/redact"
 
 PAID_STATUSES = frozenset({"paid", "partially_paid"})
 
@@ -95,6 +98,9 @@ class _Context:
     received_at: datetime
 
 
+_Build = Callable[[JsonObject, _Context], list[Event]]
+
+
 def parse(
     topic: str,
     body: bytes,
@@ -103,7 +109,8 @@ def parse(
     default_country: str | None,
     received_at: datetime,
 ) -> list[Event]:
-    """Turn one webhook delivery into domain events; a topic we don't handle gives none.
+    """Turn one webhook delivery into domain events; a topic we don't handle gives none, and so
+    does a consent update that says nothing (an undated `not_subscribed`).
 
     `received_at` (aware) stands in for the time of any event whose payload carries none.
     Raises PayloadError naming the JSON path when the body can't be read.
@@ -115,23 +122,29 @@ def parse(
         return []
     root, build = handler
     context = _Context(topic, store_id, default_country, received_at)
-    return [build(load_object(body, root), context)]
+    return build(load_object(body, root), context)
 
 
-def _checkout(doc: JsonObject, ctx: _Context) -> CartUpdated:
-    return CartUpdated(
+def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
+    """The customer record's consent first, then the cart: on a tie in time, the box ticked on
+    this checkout is recorded after the record and so wins."""
+    occurred_at = _first_time(doc, ("updated_at", "created_at"), ctx)
+    cart = CartUpdated(
         store_id=ctx.store_id,
         cart_key=doc.require_text("token"),
-        occurred_at=_first_time(doc, ("updated_at", "created_at"), ctx),
+        occurred_at=occurred_at,
         currency=_currency(doc, ("presentment_currency", "currency")),
         total=doc.require_amount("total_price"),
         customer=_customer(doc, ("email",), ctx.default_country),
-        consent=checkout_consent(doc),
+        consent=_consent(doc),
         recovery_url=doc.text("abandoned_checkout_url"),
         cart_token=doc.text("cart_token"),
         items=tuple(_line_item(item) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
     )
+    record = shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", occurred_at)
+    country = cart.customer.country or ctx.default_country
+    return [*shopify_consent.customer_record(doc.child("customer"), country, record), cart]
 
 
 def _checkout_deleted(doc: JsonObject, ctx: _Context) -> CartDeleted:
@@ -162,44 +175,53 @@ def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
     )
 
 
-def _sms_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
+def _sms_consent(doc: JsonObject, ctx: _Context) -> list[Event]:
     consent = doc.require_child("sms_marketing_consent")
-    return ConsentChanged(
-        store_id=ctx.store_id,
-        channel=Channel.SMS,
-        granted=granted(consent),
-        occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
-        source=f"shopify:{ctx.topic}",
-        phone=split_phone(doc.text("phone"), ctx.default_country)[0],
-        customer_external_id=doc.ident("customer_id") or doc.ident("id"),
-        detail=consent_detail(consent, ("opt_in_level", "consent_collected_from")),
-    )
+    phone = split_phone(doc.text("phone"), ctx.default_country)[0]
+    customer_id = doc.ident("customer_id") or doc.ident("id")
+    event = shopify_consent.sms_consent(consent, phone, customer_id, _consent_context(ctx))
+    return [event] if event is not None else []
 
 
-def _email_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
+def _email_consent(doc: JsonObject, ctx: _Context) -> list[Event]:
     consent = doc.require_child("email_marketing_consent")
-    return ConsentChanged(
-        store_id=ctx.store_id,
-        channel=Channel.EMAIL,
-        granted=granted(consent),
-        occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
-        source=f"shopify:{ctx.topic}",
-        email=normalize_email(doc.text("email_address")),
-        customer_external_id=doc.ident("customer_id") or doc.ident("id"),
-        detail=consent_detail(consent, ("opt_in_level",)),
-    )
+    customer_id = doc.ident("customer_id") or doc.ident("id")
+    email = normalize_email(doc.text("email_address"))
+    event = shopify_consent.email_consent(consent, email, customer_id, _consent_context(ctx))
+    return [event] if event is not None else []
 
 
-_Handler = tuple[str, Callable[[JsonObject, _Context], Event]]
+def _one(build: Callable[[JsonObject, _Context], Event]) -> _Build:
+    return lambda doc, ctx: [build(doc, ctx)]
 
+
+def _privacy(build: Callable[..., Event]) -> _Build:
+    """customers/data_request, customers/redact, shop/redact (see `shopify_privacy`)."""
+    return lambda doc, ctx: [
+        build(
+            doc,
+            store_id=ctx.store_id,
+            default_country=ctx.default_country,
+            received_at=ctx.received_at,
+        )
+    ]
+
+
+_Handler = tuple[str, _Build]
+
+# orders/cancelled, orders/updated and refunds/create are subscribed to but not read here yet:
+# they are stored raw and give no events.
 _HANDLERS: dict[str, _Handler] = {
     CHECKOUT_CREATE: ("checkout", _checkout),
     CHECKOUT_UPDATE: ("checkout", _checkout),
-    CHECKOUT_DELETE: ("checkout", _checkout_deleted),
-    ORDER_CREATE: ("order", _order),
-    ORDER_PAID: ("order", _order),
+    CHECKOUT_DELETE: ("checkout", _one(_checkout_deleted)),
+    ORDER_CREATE: ("order", _one(_order)),
+    ORDER_PAID: ("order", _one(_order)),
     SMS_CONSENT_UPDATE: ("body", _sms_consent),
     EMAIL_CONSENT_UPDATE: ("body", _email_consent),
+    DATA_REQUEST: ("body", _privacy(shopify_privacy.data_request)),
+    CUSTOMER_REDACT: ("body", _privacy(shopify_privacy.customer_redact)),
+    SHOP_REDACT: ("body", _privacy(shopify_privacy.shop_redact)),
 }
 
 TOPICS: frozenset[str] = frozenset(_HANDLERS)
@@ -303,6 +325,21 @@ def _tags(raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return ()
     return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+def _consent(doc: JsonObject) -> Consent:
+    """The boxes on this checkout: ticked is a grant, unticked says nothing (the box is often not
+    even shown to people who already subscribed). The customer's record is read apart."""
+    return Consent(
+        sms=doc.flag("buyer_accepts_sms_marketing"), email=doc.flag("buyer_accepts_marketing")
+    )
+
+
+def _consent_context(ctx: _Context) -> shopify_consent.ConsentContext:
+    return shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", ctx.received_at)
 
 
 # --- the platform -----------------------------------------------------------------------------

@@ -1,49 +1,166 @@
-"""Shopify's marketing consent: the buyer's answers on a checkout, and the consent topics' state.
+"""Shopify's marketing consent records, as entries in cartback's consent ledger.
 
-Since API version 2025-01 the answers are on the checkout itself (`buyer_accepts_marketing`,
-`buyer_accepts_sms_marketing`); older versions only have them on the nested customer.
+A customer's `sms_marketing_consent` / `email_marketing_consent` (older checkout payloads, the
+`customers_marketing_consent/update` and `customers_email_marketing_consent/update` webhooks) and
+`smsMarketingConsent` / `emailMarketingConsent` (the GraphQL Admin API) carry a state and the time
+it was set. Each becomes at most one ledger entry, and the latest entry for an address still wins:
+
+| state            | `consent_updated_at` given | absent                     |
+|------------------|----------------------------|----------------------------|
+| `subscribed`     | grant at that time         | grant at the payload time  |
+| `unsubscribed`   | withdraw at that time      | withdraw at the payload time |
+| `redacted`       | withdraw at that time      | withdraw at the payload time |
+| `invalid` (email)| withdraw at that time      | withdraw at the payload time |
+| `not_subscribed` | "no consent" at that time  | no entry                   |
+| `pending`        | "no consent" at that time  | no entry                   |
+| anything else    | withdraw at that time      | withdraw at the payload time |
+
+Why `not_subscribed` and `pending` are not withdrawals: Shopify defines `not_subscribed` as the
+default state of a customer who never subscribed on that channel (read-only, never set by a
+merchant) and `unsubscribed` as "was previously subscribed"; a withdrawal is always
+`unsubscribed`. `pending` is a double opt-in the customer has not confirmed. Neither grants, and
+an undated one is only the default state: it must not erase consent given elsewhere (a ticked
+checkout box, an imported list). Shopify gives no date when the customer never changed their
+consent on that channel, so a *dated* `not_subscribed` or `pending` is a real change on
+Shopify's record: it is recorded as "no consent" at that time (`granted=False`), so that a grant
+from before it does not silently survive, while a grant after it still wins.
+
+An unknown state (one Shopify adds later) withdraws: not sending is the safe mistake.
 """
 
 from __future__ import annotations
 
-from cartback.domain.events import Consent
+from dataclasses import dataclass
+from datetime import datetime
+
+from cartback.domain.emails import normalize_email
+from cartback.domain.events import Channel, ConsentChanged
+from cartback.domain.phone import split_phone
 from cartback.integrations._json import JsonObject
 
 SUBSCRIBED = "subscribed"
+SILENT_WHEN_UNDATED = frozenset({"not_subscribed", "pending"})
 
 
-def checkout_consent(doc: JsonObject) -> Consent:
-    """Checkout-level answers win; older versions only have them on the nested customer."""
-    nested = doc.child("customer")
-    return Consent(sms=_sms_consent_of(doc, nested), email=_email_consent_of(doc, nested))
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    granted: bool
+    occurred_at: datetime
 
 
-def _sms_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
-    answer = doc.flag("buyer_accepts_sms_marketing")
-    if answer is not None or nested is None:
-        return answer
-    return _state_of(nested, "sms_marketing_consent")
+def ledger_entry(state: str, updated_at: datetime | None, fallback: datetime) -> LedgerEntry | None:
+    """The ledger entry for one Shopify consent state (webhook `subscribed` or Admin API
+    `SUBSCRIBED` alike), or None when the state says nothing. See the table above."""
+    normalised = state.strip().lower()
+    if normalised == SUBSCRIBED:
+        return LedgerEntry(True, updated_at or fallback)
+    if normalised in SILENT_WHEN_UNDATED:
+        return LedgerEntry(False, updated_at) if updated_at is not None else None
+    return LedgerEntry(False, updated_at or fallback)
 
 
-def _email_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
-    answer = doc.flag("buyer_accepts_marketing")
-    if answer is not None or nested is None:
-        return answer
-    state = _state_of(nested, "email_marketing_consent")
-    return state if state is not None else nested.flag("accepts_marketing")
+@dataclass(frozen=True, slots=True)
+class ConsentContext:
+    """Where a consent record was read: the store, the ledger source, the payload's own time."""
+
+    store_id: str
+    source: str  # e.g. "shopify:checkouts/update"
+    fallback: datetime
 
 
-def _state_of(nested: JsonObject, key: str) -> bool | None:
-    consent = nested.child(key)
-    state = consent.text("state") if consent is not None else None
-    return state.lower() == SUBSCRIBED if state is not None else None
+def sms_consent(
+    consent: JsonObject, phone: str | None, customer_id: str | None, ctx: ConsentContext
+) -> ConsentChanged | None:
+    """`sms_marketing_consent` {state, opt_in_level, consent_updated_at, consent_collected_from}
+    for the customer's (normalised) phone."""
+    extras = ("opt_in_level", "consent_collected_from")
+    return _event(Channel.SMS, consent, extras, customer_id, ctx, phone=phone)
 
 
-def granted(consent: JsonObject) -> bool:
-    return consent.require_text("state").lower() == SUBSCRIBED
+def email_consent(
+    consent: JsonObject, email: str | None, customer_id: str | None, ctx: ConsentContext
+) -> ConsentChanged | None:
+    """`email_marketing_consent` {state, opt_in_level, consent_updated_at} for the customer's
+    email address."""
+    return _event(Channel.EMAIL, consent, ("opt_in_level",), customer_id, ctx, email=email)
 
 
-def consent_detail(consent: JsonObject, extras: tuple[str, ...]) -> str:
+def legacy_email_consent(
+    customer: JsonObject, email: str | None, customer_id: str | None, ctx: ConsentContext
+) -> ConsentChanged | None:
+    """The customer's `accepts_marketing` of payloads older than `email_marketing_consent`: true
+    grants at `accepts_marketing_updated_at`; false cannot tell "never" from "withdrew", so it
+    says nothing."""
+    if customer.flag("accepts_marketing") is not True:
+        return None
+    return ConsentChanged(
+        store_id=ctx.store_id,
+        channel=Channel.EMAIL,
+        granted=True,
+        occurred_at=customer.timestamp("accepts_marketing_updated_at") or ctx.fallback,
+        source=ctx.source,
+        email=email,
+        customer_external_id=customer_id,
+        detail="customer.accepts_marketing=true",
+    )
+
+
+def customer_record(
+    nested: JsonObject | None, country: str | None, ctx: ConsentContext
+) -> list[ConsentChanged]:
+    """Consent on a checkout's nested customer (payloads older than 2025-01), for that
+    customer's own phone and email: the record is about them, not about the checkout's fields.
+    `country` reads a phone written without +CC."""
+    if nested is None:
+        return []
+    customer_id = nested.ident("id")
+    email = normalize_email(nested.text("email"))
+    phone = split_phone(nested.text("phone"), country)[0]
+    events: list[ConsentChanged | None] = []
+    sms = nested.child("sms_marketing_consent")
+    if sms is not None:
+        events.append(sms_consent(sms, phone, customer_id, ctx))
+    email_record = nested.child("email_marketing_consent")
+    if email_record is not None:
+        events.append(email_consent(email_record, email, customer_id, ctx))
+    else:
+        events.append(legacy_email_consent(nested, email, customer_id, ctx))
+    return [event for event in events if event is not None]
+
+
+def customer_phone(raw: str | None, country: str | None) -> str | None:
+    """A customer's phone in E.164, or None when there is none or it is not a valid number."""
+    return split_phone(raw, country)[0]
+
+
+def _event(
+    channel: Channel,
+    consent: JsonObject,
+    extras: tuple[str, ...],
+    customer_id: str | None,
+    ctx: ConsentContext,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+) -> ConsentChanged | None:
+    state = consent.require_text("state")
+    entry = ledger_entry(state, consent.timestamp("consent_updated_at"), ctx.fallback)
+    if entry is None:
+        return None
+    return ConsentChanged(
+        store_id=ctx.store_id,
+        channel=channel,
+        granted=entry.granted,
+        occurred_at=entry.occurred_at,
+        source=ctx.source,
+        phone=phone,
+        email=email,
+        customer_external_id=customer_id,
+        detail=_detail(consent, extras),
+    )
+
+
+def _detail(consent: JsonObject, extras: tuple[str, ...]) -> str:
     state = consent.require_text("state")
     name = consent.path.rsplit(".", 1)[-1]
     known = [f"{key}={consent.text(key)}" for key in extras if consent.text(key) is not None]
