@@ -232,12 +232,12 @@ def _deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
 def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cartback.csv_files import TouchFileError, read_touches_csv
+    from cartback.csv_files import CsvFileError, read_touches_csv
 
     text = Path(args.file).read_text(encoding="utf-8-sig")
     try:
         rows = read_touches_csv(text, default_country=settings.stores[0].default_country)
-    except TouchFileError as exc:
+    except CsvFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)
@@ -250,13 +250,13 @@ def _touches_import(settings: Settings, args: argparse.Namespace) -> int:
 def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cartback.csv_files import ConsentFileError, read_consent_csv
+    from cartback.csv_files import CsvFileError, read_consent_csv
 
     text = Path(args.file).read_text(encoding="utf-8-sig")
     stores = {store.id: store.default_country for store in settings.stores}
     try:
         records = read_consent_csv(text, stores)
-    except ConsentFileError as exc:
+    except CsvFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)
@@ -271,14 +271,14 @@ def _consent_import(settings: Settings, args: argparse.Namespace) -> int:
 def _codes_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cartback.csv_files import CodeFileError, read_codes_csv
+    from cartback.csv_files import CsvFileError, read_codes_csv
 
     if settings.store(args.store) is None:
         print(f"cartback: no store {args.store!r} in the config", file=sys.stderr)
         return 2
     try:
         codes = read_codes_csv(Path(args.file))
-    except CodeFileError as exc:
+    except CsvFileError as exc:
         print(f"cartback: {args.file}: {exc}", file=sys.stderr)
         return 2
     runtime = _runtime(settings)

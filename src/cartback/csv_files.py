@@ -1,234 +1,201 @@
-"""The CSV files an operator imports: touches, consent given elsewhere, discount code pools.
+"""The CSV files cartback imports, read in one place with one kind of error.
 
-Each reader returns what it read or raises an error whose `problems` name the line (and column)
-of every problem, so a file is fixed in one go; nothing is stored from a file with problems.
+- touches (`phone,email,channel,sent_at,source`): promotional sends of other systems;
+- consent (`store,phone,email,channel,granted,occurred_at,wording`): consent given elsewhere;
+- discount codes (one code per row, an optional `code` header): a store's pool of codes.
+
+Header names are matched without regard to case or order, other columns are ignored, blank
+lines are skipped and a byte order mark is fine. A file with problems is refused as a whole:
+`CsvFileError.problems` names the line (and column) of each, and never repeats a phone number.
+Addresses go through the one phone and the one email normaliser, as in the API.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from cartback.domain.addresses import normalize_email
-from cartback.domain.phone import InvalidPhone, normalize_phone
-from cartback.domain.records import ConsentEntry, Touch
+from cartback.domain.consent import ConsentRecord
+from cartback.domain.discounts import code_problem
+from cartback.domain.emails import require_email
+from cartback.domain.phone import require_phone
+from cartback.domain.records import Touch
+from cartback.errors import FileError
 
-TOUCH_CHANNELS = ("sms", "email")
+__all__ = [
+    "CONSENT_COLUMNS",
+    "TOUCH_COLUMNS",
+    "CsvFileError",
+    "read_codes_csv",
+    "read_consent_csv",
+    "read_touches_csv",
+]
+
 TOUCH_COLUMNS = ("phone", "email", "channel", "sent_at", "source")
 CONSENT_COLUMNS = ("store", "phone", "email", "channel", "granted", "occurred_at", "wording")
-MAX_ADDRESS_LENGTH = 320
+CODE_HEADER = "code"
 MAX_SOURCE_LENGTH = 128
-MAX_CODE_LENGTH = 64
-_YES = {"yes", "true", "1", "granted"}
-_NO = {"no", "false", "0", "withdrawn", "revoked"}
+_YES = frozenset({"yes", "true", "1", "granted"})
+_NO = frozenset({"no", "false", "0", "withdrawn", "revoked"})
 _TIME_EXAMPLE = "e.g. 2026-11-29T12:00:00+01:00"
 
+T = TypeVar("T")
 
-class FileProblems(ValueError):
-    """A file that cannot be read; `problems` name the line and column of each."""
 
-    def __init__(self, problems: list[str]) -> None:
-        shown = problems[:20]
-        more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
-        super().__init__("; ".join(shown) + more)
+class CsvFileError(FileError):
+    """A CSV file that cannot be imported; `problems` name the line and column of each."""
+
+
+class _Line:
+    """One row's cells, collecting a problem for each column that cannot be read."""
+
+    def __init__(self, number: int, cells: dict[str, str], problems: list[str]) -> None:
+        self.number = number
+        self.cells = cells
         self.problems = problems
 
-
-class TouchFileError(FileProblems):
-    pass
-
-
-class ConsentFileError(FileProblems):
-    pass
-
-
-class CodeFileError(FileProblems):
-    pass
+    def read(self, column: str, reader: Callable[[str], T]) -> T | None:
+        try:
+            return reader(self.cells[column])
+        except ValueError as exc:
+            self.problems.append(f"line {self.number}, column {column}: {exc}")
+            return None
 
 
-# touches -------------------------------------------------------------------------------------
-
-
-def read_touches_csv(text: str, *, default_country: str | None = None) -> list[Touch]:
-    """Touches from CSV text with the header `phone,email,channel,sent_at,source`.
-
-    `channel` picks the address: sms uses `phone` (normalised to E.164; numbers without a
-    country code are read as `default_country`), email uses `email` (lower-cased). `sent_at`
-    is ISO 8601 with a UTC offset. Other columns are ignored; blank lines are skipped.
-    """
+def _lines(text: str, columns: tuple[str, ...], problems: list[str]) -> Iterator[_Line]:
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     header = [name.strip().lower() for name in reader.fieldnames or []]
-    missing = [name for name in TOUCH_COLUMNS if name not in header]
+    missing = [name for name in columns if name not in header]
     if missing:
-        raise TouchFileError([f"line 1: the header lacks the column(s) {', '.join(missing)}"])
+        raise CsvFileError([f"line 1: the header lacks the column(s) {', '.join(missing)}"])
     reader.fieldnames = header
-    found: list[Touch] = []
-    problems: list[str] = []
     for row in reader:
-        cells = {name: (row.get(name) or "").strip() for name in TOUCH_COLUMNS}
-        if not any(cells.values()):
-            continue
-        touch = _touch(cells, default_country, f"line {reader.line_num}", problems)
-        if touch is not None:
-            found.append(touch)
+        cells = {name: (row.get(name) or "").strip() for name in columns}
+        if any(cells.values()):
+            yield _Line(reader.line_num, cells, problems)
+
+
+def _read(text: str, columns: tuple[str, ...], build: Callable[[_Line], T | None]) -> list[T]:
+    """Every row `build` makes something of; CsvFileError with every problem of every row."""
+    problems: list[str] = []
+    found = [item for line in _lines(text, columns, problems) if (item := build(line)) is not None]
+    return _finished(found, problems)
+
+
+def _finished(found: list[T], problems: list[str]) -> list[T]:
     if problems:
-        raise TouchFileError(problems)
+        raise CsvFileError(problems)
     return found
 
 
-def _touch(
-    cells: dict[str, str], country: str | None, where: str, problems: list[str]
-) -> Touch | None:
-    channel = cells["channel"].lower()
-    if channel not in TOUCH_CHANNELS:
-        problems.append(f"{where}, column channel: expected sms or email, got {channel!r}")
+# --- touches ----------------------------------------------------------------------------------
+
+
+def read_touches_csv(text: str, *, default_country: str | None = None) -> list[Touch]:
+    """Touches from CSV text with the columns `phone,email,channel,sent_at,source`.
+
+    `channel` picks the address: sms uses `phone` (E.164; numbers without a country code are
+    read as `default_country`), email uses `email`. `sent_at` is ISO 8601 with a UTC offset.
+    """
+    return _read(text, TOUCH_COLUMNS, lambda line: _touch(line, default_country))
+
+
+def _touch(line: _Line, country: str | None) -> Touch | None:
+    channel = line.read("channel", _channel)
+    if channel is None:
         return None
-    address = _touch_phone(cells["phone"], country) if channel == "sms" else _email(cells["email"])
-    sent_at = _sent_at(cells["sent_at"])
-    source = cells["source"]
-    found: list[str] = []
-    if isinstance(address, _Problem):
-        found.append(f"{where}, column {address.column}: {address.text}")
-    if isinstance(sent_at, _Problem):
-        found.append(f"{where}, column sent_at: {sent_at.text}")
-    if not source or len(source) > MAX_SOURCE_LENGTH:
-        found.append(f"{where}, column source: needs 1 to {MAX_SOURCE_LENGTH} characters")
-    problems.extend(found)
-    if isinstance(address, _Problem) or isinstance(sent_at, _Problem) or found:
+    address = _address(line, channel, country)
+    sent_at = line.read("sent_at", _aware_time)
+    source = line.read("source", _source)
+    if address is None or sent_at is None or source is None:
         return None
     return Touch(address=address, channel=channel, sent_at=sent_at, source=source)
 
 
-@dataclass(frozen=True, slots=True)
-class _Problem:
-    column: str
-    text: str
+def _address(line: _Line, channel: str, country: str | None) -> str | None:
+    """The channel's address, through the one phone or email normaliser."""
+    if channel == "sms":
+        return line.read("phone", lambda raw: require_phone(raw, country))
+    return line.read("email", require_email)
 
 
-def _touch_phone(raw: str, country: str | None) -> str | _Problem:
-    if not raw:
-        return _Problem("phone", "an sms touch needs a phone number")
-    try:
-        phone = normalize_phone(raw, country)
-    except InvalidPhone as exc:
-        return _Problem("phone", str(exc))
-    return phone or _Problem("phone", "an sms touch needs a phone number")
+def _channel(raw: str) -> str:
+    channel = raw.lower()
+    if channel not in ("sms", "email"):
+        raise ValueError(f"expected sms or email, got {channel!r}")
+    return channel
 
 
-def _email(raw: str) -> str | _Problem:
-    email = raw.lower()
-    local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in email):
-        return _Problem("email", "an email touch needs an email address like name@example.com")
-    if len(email) > MAX_ADDRESS_LENGTH:
-        return _Problem("email", f"longer than {MAX_ADDRESS_LENGTH} characters")
-    return email
-
-
-def _sent_at(raw: str) -> datetime | _Problem:
+def _aware_time(raw: str) -> datetime:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        return _Problem("sent_at", f"not an ISO 8601 time ({_TIME_EXAMPLE})")
+        raise ValueError(f"not an ISO 8601 time ({_TIME_EXAMPLE})") from None
     if moment.tzinfo is None:
-        return _Problem("sent_at", f"needs a UTC offset ({_TIME_EXAMPLE})")
+        raise ValueError(f"needs a UTC offset ({_TIME_EXAMPLE})")
     return moment.astimezone(UTC)
 
 
-# consent -------------------------------------------------------------------------------------
+def _source(raw: str) -> str:
+    if not raw or len(raw) > MAX_SOURCE_LENGTH:
+        raise ValueError(f"needs 1 to {MAX_SOURCE_LENGTH} characters")
+    return raw
 
 
-@dataclass(frozen=True, slots=True)
-class ConsentRecord:
-    store_id: str
-    channel: str  # sms | email
-    address: str  # E.164 or lower-cased email
-    granted: bool
-    occurred_at: datetime
-    wording: str
-
-    def entry(self, source: str, now: datetime) -> ConsentEntry:
-        return ConsentEntry(
-            store_id=self.store_id,
-            channel=self.channel,
-            address=self.address,
-            granted=self.granted,
-            source=source,
-            occurred_at=self.occurred_at,
-            recorded_at=now,
-            detail=self.wording,
-        )
-
-
-def address_for(channel: str, phone: str | None, email: str | None, country: str | None) -> str:
-    """The address consent is recorded under; ValueError naming the field when unusable."""
-    if channel == "email":
-        address = normalize_email(email)
-        if address is None or "@" not in address:
-            raise ValueError("email: an email consent needs an email address")
-        return address
-    if channel != "sms":
-        raise ValueError(f"channel: {channel!r} is not sms or email")
-    try:
-        e164 = normalize_phone(phone, country)
-    except InvalidPhone as exc:
-        raise ValueError(f"phone: {exc}") from None
-    if e164 is None:
-        raise ValueError("phone: an sms consent needs a phone number")
-    return e164
+# --- consent ----------------------------------------------------------------------------------
 
 
 def read_consent_csv(text: str, stores: dict[str, str | None]) -> list[ConsentRecord]:
     """Rows of `store,phone,email,channel,granted,occurred_at,wording`; `stores` maps each known
     store id to its default country (for numbers written without +CC)."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CONSENT_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ConsentFileError([f"line 1: missing columns {', '.join(missing)}"])
-    records, problems = [], []
-    for line, row in enumerate(reader, start=2):
-        try:
-            records.append(_consent(row, stores))
-        except ValueError as exc:
-            problems.append(f"line {line}, column {exc}")
-    if problems:
-        raise ConsentFileError(problems)
-    return records
+    return _read(text, CONSENT_COLUMNS, lambda line: _consent(line, stores))
 
 
-def _consent(row: dict[str, str], stores: dict[str, str | None]) -> ConsentRecord:
-    store = (row.get("store") or "").strip()
-    if store not in stores:
-        raise ValueError(f"store: {store!r} is not configured")
-    channel = (row.get("channel") or "").strip().lower()
-    address = address_for(channel, row.get("phone"), row.get("email"), stores[store])
-    answer = (row.get("granted") or "").strip().lower()
+def _consent(line: _Line, stores: dict[str, str | None]) -> ConsentRecord | None:
+    store = line.read("store", lambda raw: _known_store(raw, stores))
+    channel = line.read("channel", _channel)
+    if store is None or channel is None:
+        return None
+    address = _address(line, channel, stores[store])
+    granted = line.read("granted", _granted)
+    occurred_at = line.read("occurred_at", _aware_time)
+    wording = line.read("wording", _wording)
+    if address is None or granted is None or occurred_at is None or wording is None:
+        return None
+    return ConsentRecord(store, channel, address, granted, occurred_at, wording)
+
+
+def _known_store(raw: str, stores: dict[str, str | None]) -> str:
+    if raw not in stores:
+        raise ValueError(f"{raw!r} is not configured")
+    return raw
+
+
+def _granted(raw: str) -> bool:
+    answer = raw.lower()
     if answer not in _YES | _NO:
-        raise ValueError(f"granted: {answer!r} is not yes or no")
-    try:
-        when = datetime.fromisoformat((row.get("occurred_at") or "").strip())
-    except ValueError:
-        raise ValueError("occurred_at: not an ISO 8601 time") from None
-    if when.tzinfo is None:
-        raise ValueError("occurred_at: needs a UTC offset, e.g. 2026-11-29T10:00:00+01:00")
-    wording = (row.get("wording") or "").strip()
-    if not wording:
-        raise ValueError("wording: the words the person agreed to are required")
-    return ConsentRecord(store, channel, address, answer in _YES, when, wording)
+        raise ValueError(f"{answer!r} is not yes or no")
+    return answer in _YES
 
 
-# discount codes ------------------------------------------------------------------------------
+def _wording(raw: str) -> str:
+    if not raw:
+        raise ValueError("the words the person agreed to are required")
+    return raw
+
+
+# --- discount codes ---------------------------------------------------------------------------
 
 
 def read_codes_csv(source: str | Path) -> list[str]:
     """Codes from a CSV with one code per row; a `code` header row is optional.
 
-    A `Path` is read as a file (UTF-8, a BOM is fine); a `str` is the CSV text itself. Blank
-    lines are skipped and codes stripped; codes keep their case and order.
+    A `Path` is read as a file (UTF-8, a BOM is fine); a `str` is the CSV text itself. Codes
+    are stripped and keep their case and order.
     """
     text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
@@ -238,40 +205,19 @@ def read_codes_csv(source: str | Path) -> list[str]:
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
-        if not codes and not problems and len(cells) == 1 and cells[0].lower() == "code":
+        first = not codes and not problems
+        if first and len(cells) == 1 and cells[0].lower() == CODE_HEADER:
             continue
-        problem = _row_problem(cells)
+        problem = _code_row_problem(cells)
         if problem:
             problems.append(f"line {reader.line_num}: {problem}")
         else:
             codes.append(cells[0])
-    if problems:
-        raise CodeFileError(problems)
-    return codes
+    return _finished(codes, problems)
 
 
-def clean_codes(codes: Iterable[str]) -> list[str]:
-    """Codes stripped, in order; ValueError naming the first unusable one."""
-    given = [code.strip() for code in codes]
-    for code in given:
-        problem = _code_problem(code)
-        if problem:
-            raise ValueError(f"discount code {code!r} {problem}")
-    return given
-
-
-def _row_problem(cells: list[str]) -> str | None:
+def _code_row_problem(cells: list[str]) -> str | None:
     if any(cells[1:]):
         return f"expected one code per row, found {sum(1 for c in cells if c)} values"
-    problem = _code_problem(cells[0])
+    problem = code_problem(cells[0])
     return f"code {cells[0]!r} {problem}" if problem else None
-
-
-def _code_problem(code: str) -> str | None:
-    if not code:
-        return "is empty"
-    if len(code) > MAX_CODE_LENGTH:
-        return f"is longer than {MAX_CODE_LENGTH} characters"
-    if any(char.isspace() for char in code):
-        return "contains a space"
-    return None

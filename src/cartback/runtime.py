@@ -20,6 +20,7 @@ from cartback.channels.twilio import TwilioGateway
 from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
+from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
 from cartback.domain.events import Channel
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
@@ -223,10 +224,9 @@ def _add_sms(
     transport: httpx.BaseTransport | None,
 ) -> None:
     timeout = config.timeout.total_seconds()
-    if config.provider == "outbox":
+    if isinstance(config, OutboxSms):
         built.by_channel[Channel.SMS] = _outbox(config.path, clock, echo, outboxes)
-    elif config.provider == "inmobile":
-        assert config.api_key is not None
+    elif isinstance(config, InMobileSms):
         key = callback_key(settings.api_token)
         gateway = InMobileGateway(
             config.api_key,
@@ -240,7 +240,6 @@ def _add_sms(
         built.inbound.append(gateway)
         built.inmobile = gateway
     else:
-        assert config.account_sid is not None and config.auth_token is not None
         twilio = TwilioGateway(
             config.account_sid,
             config.auth_token,
@@ -261,9 +260,8 @@ def _add_sms(
 def _email(
     config: EmailChannelConfig, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
 ) -> Gateway:
-    if config.provider == "outbox":
+    if isinstance(config, OutboxEmail):
         return _outbox(config.path, clock, echo, outboxes)
-    assert config.host is not None and config.from_address is not None
     return SmtpGateway(
         config.host,
         config.port,

@@ -250,11 +250,12 @@ def test_bad_webhooks_and_requests_get_clear_answers(server: Server) -> None:
 
     unknown = server.webhook("checkouts/create", body, shop_domain="other.myshopify.com")
     assert unknown.status_code == 404
-    assert "other.myshopify.com" in unknown.json()["error"]
+    assert unknown.json()["error"]["code"] == "unknown_store"
+    assert "other.myshopify.com" in unknown.json()["error"]["message"]
 
     garbled = server.webhook("checkouts/create", b"<html>not json</html>")
     assert garbled.status_code == 400, garbled.text
-    assert "not JSON" in garbled.json()["error"]
+    assert "not JSON" in garbled.json()["error"]["message"]
     failed = server.api("/api/deliveries", status="failed")
     assert [d["id"] for d in failed] == [garbled.json()["delivery_id"]]
     assert "not JSON" in failed[0]["error"]

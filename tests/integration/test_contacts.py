@@ -139,7 +139,9 @@ def test_an_email_shows_the_opt_in_the_withdrawal_and_the_unsubscribe(shop: Cont
 def test_a_contact_that_is_neither_phone_nor_email_is_404(shop: ContactShop) -> None:
     response = shop.client.get("/api/contacts/not-a-person", headers=AUTH)
     assert response.status_code == 404
-    assert "neither an email address nor a phone number" in response.json()["detail"]
+    error = response.json()["error"]
+    assert error["code"] == "not_found"
+    assert "neither an email address nor a phone number" in error["message"]
 
 
 # --- POST /api/touches validation -------------------------------------------------------------
@@ -153,7 +155,9 @@ def _post(shop: ContactShop, touch: dict[str, Any]) -> httpx.Response:
 
 def _problems(response: httpx.Response) -> list[tuple[list[Any], str]]:
     assert response.status_code == 422, response.text
-    return [(error["loc"], error["msg"]) for error in response.json()["detail"]]
+    answer = response.json()
+    assert answer["error"]["code"] == "invalid_request"
+    return [(problem["loc"], problem["message"]) for problem in answer["problems"]]
 
 
 def test_a_touch_without_a_time_zone_is_refused_naming_sent_at(shop: ContactShop) -> None:
@@ -181,5 +185,5 @@ def test_a_touch_on_an_unknown_channel_or_with_a_bad_number_is_refused(shop: Con
 
     bad = _post(shop, {"phone": "12", "channel": "sms", "sent_at": "2026-11-29T10:00:00Z"})
     assert bad.status_code == 422
-    assert bad.json()["detail"].startswith("touches[0].phone: phone number")
+    assert bad.json()["error"]["message"].startswith("touches[0].phone: phone number")
     assert shop.api("/api/contacts/%2B4520123456")["messages"] == 0

@@ -210,7 +210,7 @@ def test_a_malformed_body_is_refused_with_its_problem_and_kept(shop: Shop) -> No
     }
     response = shop.client.post("/webhooks/shopify", content=body, headers=headers)
     assert response.status_code == 400
-    assert "updated_at" in response.json()["error"]
+    assert "updated_at" in response.json()["error"]["message"]
     [failed] = shop.api("/api/deliveries", status="failed")
     assert failed["delivery_key"] == "bad-1" and "updated_at" in failed["error"]
 
@@ -222,7 +222,9 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(shop: Shop) -> None:
     response = shop.client.post(
         "/webhooks/shopify", content=huge, headers={"X-Shopify-Shop-Domain": "acme.myshopify.com"}
     )
-    assert response.status_code == 413 and "larger than" in response.json()["error"]
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert "larger than" in response.json()["error"]["message"]
     assert shop.api("/api/deliveries") == []
 
 
@@ -239,6 +241,7 @@ def test_a_streamed_body_over_the_limit_is_refused(shop: Shop) -> None:
         headers={"X-Shopify-Shop-Domain": "acme.myshopify.com"},
     )
     assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
 
 
 def test_lists_filter_by_store_and_status_newest_first(shop: Shop) -> None:

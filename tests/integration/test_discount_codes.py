@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from cartback import csv_files as pool
+from cartback.domain.discounts import clean_codes
 from cartback.domain.records import CartContents, CodeImport
 from cartback.store.sql import SqlStore
 from cartback.store.tables import discount_codes
@@ -41,7 +40,7 @@ def import_codes(
     db: Engine, codes: list[str], expires_at: datetime | None = None, store_id: str = STORE
 ) -> CodeImport:
     with SqlStore(db).transaction() as tx:
-        return tx.codes.import_codes(store_id, pool.clean_codes(codes), NOW, expires_at)
+        return tx.codes.import_codes(store_id, clean_codes(codes), NOW, expires_at)
 
 
 def claim(db: Engine, cart_id: int, now: datetime = NOW, store_id: str = STORE) -> str | None:
@@ -174,37 +173,3 @@ def test_concurrent_claims_never_hand_out_a_code_twice(db: Engine) -> None:
     with db.connect() as conn:
         owners = conn.execute(select(discount_codes.c.used_by_cart_id)).scalars().all()
     assert len(set(owners)) == 60
-
-
-# --- reading a codes file ---------------------------------------------------------------------
-
-
-def test_read_codes_csv_takes_one_code_per_row_with_an_optional_header() -> None:
-    text = "code\nSAVE-A\n\n  SAVE-B  \r\nSAVE-C,\n"
-
-    assert pool.read_codes_csv(text) == ["SAVE-A", "SAVE-B", "SAVE-C"]
-    assert pool.read_codes_csv("SAVE-A\nSAVE-B\n") == ["SAVE-A", "SAVE-B"]
-
-
-def test_read_codes_csv_reads_a_file_with_a_bom(tmp_path: Path) -> None:
-    path = tmp_path / "codes.csv"
-    path.write_text("\ufeffCode\nX1\nX2\n", encoding="utf-8")
-
-    assert pool.read_codes_csv(path) == ["X1", "X2"]
-
-
-def test_read_codes_csv_names_the_line_of_each_problem() -> None:
-    text = "code\nGOOD\nTWO,VALUES\nHAS SPACE\n" + "L" * 65 + "\n"
-
-    with pytest.raises(pool.CodeFileError) as caught:
-        pool.read_codes_csv(text)
-
-    assert caught.value.problems == [
-        "line 3: expected one code per row, found 2 values",
-        "line 4: code 'HAS SPACE' contains a space",
-        f"line 5: code '{'L' * 65}' is longer than 64 characters",
-    ]
-
-
-def test_a_header_after_the_first_row_is_a_code() -> None:
-    assert pool.read_codes_csv("A1\ncode\n") == ["A1", "code"]

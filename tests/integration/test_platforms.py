@@ -380,7 +380,8 @@ def test_woocommerce_bad_or_missing_signature_is_refused_and_nothing_stored(
 ) -> None:
     response = post_woo(cb, "order.updated", woo_order(cb.clock.now()), signature=signature)
     assert response.status_code == 401
-    assert woocommerce.SIGNATURE_HEADER in response.json()["error"]
+    assert response.json()["error"]["code"] == "bad_signature"
+    assert woocommerce.SIGNATURE_HEADER in response.json()["error"]["message"]
     assert cb.deliveries() == []
     assert cb.carts("woo") == []
 
@@ -480,7 +481,7 @@ def test_generic_signature_outside_the_time_window_is_refused(cb: Cartback, minu
     signed_at = cb.clock.now() + timedelta(minutes=minutes)
     response = post_generic(cb, "gen", event, signed_at=signed_at)
     assert response.status_code == 401
-    assert "time window" in response.json()["error"]
+    assert "time window" in response.json()["error"]["message"]
     assert cb.deliveries() == []
 
 
@@ -494,7 +495,7 @@ def test_generic_unsigned_is_refused_unless_the_store_is_insecure(cb: Cartback) 
     event = generic_cart(cb.clock.now())
     refused = post_generic(cb, "gen", event, signed=False)
     assert refused.status_code == 401
-    assert generic.SIGNATURE_HEADER in refused.json()["error"]
+    assert generic.SIGNATURE_HEADER in refused.json()["error"]["message"]
     assert cb.deliveries() == []
     assert ok(post_generic(cb, "genopen", event, signed=False))["status"] == "processed"
     assert [c["cart_key"] for c in cb.carts("genopen")] == ["c-1"]
@@ -547,7 +548,8 @@ def test_generic_bad_field_is_refused_naming_it_and_kept_as_failed(
     response = post_generic(cb, "gen", event, form=form)
     assert response.status_code == 400, response.text
     answer = response.json()
-    assert "cart.items[0].price" in answer["error"] and answer["stored"] is True
+    assert answer["error"]["code"] == "unreadable_body" and answer["stored"] is True
+    assert "cart.items[0].price" in answer["error"]["message"]
     [failed] = cb.deliveries(status="failed")
     assert failed["id"] == answer["delivery_id"] and failed["delivery_key"] == event["event_id"]
     assert "cart.items[0].price" in failed["error"]

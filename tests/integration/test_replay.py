@@ -119,7 +119,8 @@ def test_an_unparsable_delivery_stays_failed_when_replayed_unchanged(
         event = unknown_type_event(clock)
         response = post_generic(client, clock, event)
         assert response.status_code == 400
-        error = response.json()["error"]
+        error = response.json()["error"]["message"]
+        assert response.json()["error"]["code"] == "unreadable_body"
         assert "type" in error and "cart.abandoned" in error
         delivery_id = response.json()["delivery_id"]
         [failed] = api(client, "/api/deliveries", status="failed")
@@ -141,7 +142,7 @@ def test_a_delivery_refused_for_missing_config_is_processed_after_the_fix(
     with running(db_url, tmp_path) as (_runtime, client, _clock):
         response = post_car(client)
         assert response.status_code == 400
-        assert "currency: missing" in response.json()["error"]
+        assert "currency: missing" in response.json()["error"]["message"]
         delivery_id = response.json()["delivery_id"]
         assert api(client, "/api/carts", store="woo") == []
 

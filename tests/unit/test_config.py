@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cartback.config import ConfigError, Settings, load_config, parse_duration
+from cartback.config.channels import InMobileSms, OutboxEmail, SmtpEmail
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep, WaitStep
 
@@ -340,3 +341,66 @@ def test_worker_poll_interval_must_be_positive(tmp_path: Path) -> None:
     message = error_of(tmp_path, MINIMAL + "worker:\n  poll_interval: 0s\n")
 
     assert message.endswith("cartback.yaml:15: worker.poll_interval: must be longer than 0s")
+
+
+# --- channels: one model per provider -----------------------------------------------------------
+
+
+def _with_channels(channels: str) -> str:
+    return MINIMAL + "channels:\n" + channels
+
+
+def test_each_provider_requires_its_own_keys_naming_key_and_line(tmp_path: Path) -> None:
+    inmobile = error_of(tmp_path, _with_channels("  sms:\n    provider: inmobile\n    sender: X\n"))
+    twilio = error_of(tmp_path, _with_channels("  sms:\n    provider: twilio\n    sender: X\n"))
+    smtp = error_of(tmp_path, _with_channels("  email:\n    provider: smtp\n    from: a@b.dk\n"))
+
+    assert "cartback.yaml:15: channels.sms.api_key: required for the inmobile provider" in inmobile
+    assert "cartback.yaml:15: channels.sms.account_sid: required for the twilio provider" in twilio
+    assert "channels.sms.auth_token: required for the twilio provider" in twilio
+    assert "cartback.yaml:15: channels.email.host: required for the smtp provider" in smtp
+
+
+def test_an_unknown_or_missing_provider_is_named(tmp_path: Path) -> None:
+    unknown = error_of(
+        tmp_path, _with_channels("  sms:\n    provider: carrier-pigeon\n    sender: X\n")
+    )
+    missing = error_of(tmp_path, _with_channels("  sms:\n    sender: X\n"))
+
+    assert (
+        "cartback.yaml:16: channels.sms.provider: 'carrier-pigeon' is not a provider "
+        "(write one of: outbox, inmobile, twilio)"
+    ) in unknown
+    assert "channels.sms.provider: required key is missing (write one of: outbox" in missing
+
+
+def test_a_key_of_another_provider_is_unknown_for_this_one(tmp_path: Path) -> None:
+    text = "  sms:\n    provider: twilio\n    sender: X\n    account_sid: AC1\n"
+    message = error_of(tmp_path, _with_channels(text + "    auth_token: t\n    api_key: k\n"))
+
+    assert "cartback.yaml:20: channels.sms.api_key: unknown key" in message
+    assert "messaging_service_sid" in message  # the keys twilio knows
+
+
+def test_each_provider_loads_as_its_own_model(tmp_path: Path) -> None:
+    text = (
+        "  sms:\n    provider: inmobile\n    sender: X\n    api_key: k\n"
+        "  email:\n    provider: smtp\n    host: smtp.example.com\n    from: Shop <s@example.com>\n"
+    )
+    settings = load(tmp_path, _with_channels(text))
+    outbox = load(tmp_path, _with_channels("  email:\n    path: mail.jsonl\n"))
+
+    assert isinstance(settings.channels.sms, InMobileSms) and settings.channels.sms.api_key == "k"
+    assert "'k'" not in repr(settings.channels.sms)
+    assert isinstance(settings.channels.email, SmtpEmail)
+    assert settings.channels.email.from_address == "Shop <s@example.com>"
+    assert isinstance(outbox.channels.email, OutboxEmail)  # email's provider defaults to outbox
+
+
+def test_the_platforms_a_store_may_name_come_from_the_registry(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL.replace("platform: shopify", "platform: shopfiy"))
+
+    assert (
+        "cartback.yaml:4: stores[0].platform: 'shopfiy' is not a platform cartback knows "
+        "(known: shopify, woocommerce, generic, magento)"
+    ) in message

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from cartback.domain.phone import InvalidPhone, normalize_phone, phone_country, phone_timezones
+from cartback.domain.emails import InvalidEmail, normalize_email, require_email
+from cartback.domain.phone import (
+    InvalidPhone,
+    normalize_phone,
+    phone_country,
+    phone_timezones,
+    require_phone,
+    split_phone,
+)
 from cartback.domain.redact import mask_email, mask_phone, mask_secret
 
 
@@ -50,6 +58,44 @@ def test_invalid_phone(raw: str, country: str | None, problem: str) -> None:
 
 def test_invalid_phone_is_a_value_error() -> None:
     assert issubclass(InvalidPhone, ValueError)
+
+
+def test_a_shops_number_is_kept_with_what_was_sent_and_a_bad_one_is_not_lost() -> None:
+    assert split_phone("20 12 34 56", "DK") == ("+4520123456", "20 12 34 56")
+    assert split_phone("12", "DK") == (None, "12")
+    assert split_phone("  ", "DK") == (None, None)
+    assert split_phone(None, "DK") == (None, None)
+
+
+def test_a_number_a_person_gives_for_sms_is_required() -> None:
+    assert require_phone("0045 20123456", None) == "+4520123456"
+    with pytest.raises(InvalidPhone, match="a phone number is needed"):
+        require_phone(" ", "DK")
+    with pytest.raises(InvalidPhone, match="too short"):
+        require_phone("12", "DK")
+
+
+def test_an_email_is_kept_stripped_and_lower_cased() -> None:
+    assert normalize_email("  Astrid@Example.COM ") == "astrid@example.com"
+    assert normalize_email("") is None
+    assert normalize_email(None) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("", "an email address is needed"),
+        ("astrid", "not an email address"),
+        ("@astrid.example.com", "not an email address"),
+        ("astrid@localhost", "not an email address"),
+        ("astrid smith@example.com", "not an email address"),
+        ("a" * 320 + "@example.com", "longer than 320 characters"),
+    ],
+)
+def test_an_email_a_person_gives_must_be_an_address(raw: str, problem: str) -> None:
+    with pytest.raises(InvalidEmail, match=problem) as caught:
+        require_email(raw)
+    assert "astrid" not in str(caught.value)  # never repeats the address
 
 
 def test_timezones_of_a_danish_number() -> None:

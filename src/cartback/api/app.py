@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from cartback import __version__
 from cartback.api import contacts, gateway_webhooks, redirects, rest, webhooks
 from cartback.api.dashboard import router as dashboard_router
-from cartback.api.limits import BodyLimit, BodyTooLarge, on_too_large
+from cartback.api.errors import (
+    ERROR_RESPONSES,
+    on_cartback_error,
+    on_http_exception,
+    on_unexpected,
+    on_validation_error,
+)
+from cartback.api.limits import BodyLimit
+from cartback.errors import CartbackError
 from cartback.runtime import Runtime
 
 
@@ -19,11 +29,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimit)
-    app.add_exception_handler(BodyTooLarge, on_too_large)
-    app.include_router(webhooks.router)
-    app.include_router(gateway_webhooks.router)
-    app.include_router(redirects.router)
-    app.include_router(rest.router)
-    app.include_router(contacts.router)
+    # Every error answer is {"error": {"code", "message"}}, whoever raised it.
+    app.add_exception_handler(CartbackError, on_cartback_error)
+    app.add_exception_handler(HTTPException, on_http_exception)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)
+    for router in (
+        webhooks.router(),
+        gateway_webhooks.router,
+        redirects.router,
+        rest.router,
+        contacts.router,
+    ):
+        app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(dashboard_router)
     return app

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
 from cartback.api.deps import RuntimeDep, require_token
-from cartback.csv_files import ConsentRecord, address_for
-from cartback.domain.addresses import normalize_email
+from cartback.domain.consent import ConsentRecord, address_for
+from cartback.domain.emails import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
 from cartback.domain.records import Touch
 
@@ -56,13 +56,10 @@ def post_touches(body: TouchesIn, rt: RuntimeDep) -> TouchesOut:
 
 
 def _touch(item: TouchIn, index: int, country: str | None) -> Touch:
-    if item.channel == "email":
-        address = normalize_email(item.email) or ""
-    else:
-        try:
-            address = normalize_phone(item.phone, country) or ""
-        except InvalidPhone as exc:
-            raise HTTPException(422, f"touches[{index}].phone: {exc}") from None
+    try:
+        address = address_for(item.channel, item.phone, item.email, country)
+    except ValueError as exc:
+        raise HTTPException(422, f"touches[{index}].{exc}") from None
     return Touch(address, item.channel, item.sent_at, item.source)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from cartback.errors import Unauthorized
 from cartback.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
@@ -28,8 +29,7 @@ def require_token(
     expected = rt.settings.api_token.encode()
     given = credentials.credentials.encode() if credentials is not None else b""
     if not hmac.compare_digest(given, expected):
-        raise HTTPException(
-            status_code=401,
-            detail="missing or wrong bearer token",
+        raise Unauthorized(
+            "missing or wrong bearer token (send Authorization: Bearer <api_token>)",
             headers={"WWW-Authenticate": "Bearer"},
         )

@@ -1,4 +1,11 @@
-"""Gateway callbacks: delivery reports and replies (inMobile, Twilio), and email unsubscribes."""
+"""Gateway callbacks: delivery reports and replies (inMobile, Twilio), and email unsubscribes.
+
+Errors are JSON (`{"error": {"code", "message"}}`) like everywhere else, with one exception made
+for people: the unsubscribe link opened in a browser (`GET /u/{token}`) answers an HTML page,
+also when the token is not valid (404). A client that asks for JSON (`Accept: application/json`
+before any HTML type) gets the JSON error instead, and so does the one-click POST of RFC 8058,
+which mail providers send, not people.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from cartback.api.deps import RuntimeDep
 from cartback.channels import twilio
 from cartback.channels._http import GatewayAnswerError
+from cartback.channels.twilio import TwilioGateway
 from cartback.channels.unsubscribe import key_from, read_token
+from cartback.config.channels import TwilioSms
+from cartback.errors import (
+    BadSignature,
+    NotConfigured,
+    NotFound,
+    Unauthorized,
+    UnreadableBody,
+)
 from cartback.runtime import callback_key
 
 router = APIRouter(tags=["gateways"])
@@ -27,14 +43,14 @@ async def inmobile_status(
 ) -> JSONResponse:
     gateway = rt.gateways.inmobile
     if gateway is None:
-        return _error(404, "inMobile is not the configured SMS provider")
+        raise NotConfigured("inMobile is not the configured SMS provider")
     if not hmac.compare_digest(key.encode(), callback_key(rt.settings.api_token).encode()):
-        return _error(401, "the callback key does not match")
+        raise Unauthorized("the callback key does not match")
     body = await request.body()
     try:
         reports = gateway.parse_status_reports(body)
     except GatewayAnswerError as exc:
-        return _error(400, str(exc))
+        raise UnreadableBody(str(exc)) from None
     matched = 0
     for report in reports:
         matched += await run_in_threadpool(rt.feedback.apply_report, report)
@@ -43,36 +59,32 @@ async def inmobile_status(
 
 @router.post("/webhooks/twilio/status", summary="Twilio status callbacks")
 async def twilio_status(request: Request, rt: RuntimeDep) -> Response:
-    form = await _verified_twilio_form(request, rt)
-    if isinstance(form, Response):
-        return form
-    assert rt.gateways.twilio is not None
+    gateway, form = await _verified_twilio_form(request, rt)
     try:
-        report = rt.gateways.twilio.parse_status_callback(form)
+        report = gateway.parse_status_callback(form)
     except GatewayAnswerError as exc:
-        return _error(400, str(exc))
+        raise UnreadableBody(str(exc)) from None
     await run_in_threadpool(rt.feedback.apply_report, report)
     return Response(status_code=204)
 
 
 @router.post("/webhooks/twilio/inbound", summary="Twilio inbound messages (STOP, START)")
 async def twilio_inbound(request: Request, rt: RuntimeDep) -> Response:
-    form = await _verified_twilio_form(request, rt)
-    if isinstance(form, Response):
-        return form
-    assert rt.gateways.twilio is not None
+    gateway, form = await _verified_twilio_form(request, rt)
     try:
-        message = rt.gateways.twilio.parse_inbound(form)
+        message = gateway.parse_inbound(form)
     except GatewayAnswerError as exc:
-        return _error(400, str(exc))
+        raise UnreadableBody(str(exc)) from None
     await run_in_threadpool(rt.feedback.apply_inbound, message)
     return Response(_EMPTY_TWIML, media_type="text/xml")
 
 
-async def _verified_twilio_form(request: Request, rt: RuntimeDep) -> dict[str, str] | Response:
-    sms = rt.settings.channels.sms
-    if rt.gateways.twilio is None or sms is None or sms.auth_token is None:
-        return _error(404, "Twilio is not the configured SMS provider")
+async def _verified_twilio_form(
+    request: Request, rt: RuntimeDep
+) -> tuple[TwilioGateway, dict[str, str]]:
+    gateway, sms = rt.gateways.twilio, rt.settings.channels.sms
+    if gateway is None or not isinstance(sms, TwilioSms):
+        raise NotConfigured("Twilio is not the configured SMS provider")
     form = {k: str(v) for k, v in (await request.form()).items()}
     # Twilio signs the URL it called: ours as the public sees it, with its query string.
     url = rt.settings.public_url + request.url.path
@@ -81,13 +93,18 @@ async def _verified_twilio_form(request: Request, rt: RuntimeDep) -> dict[str, s
     if not twilio.verify_signature(
         url, form, request.headers.get("X-Twilio-Signature"), sms.auth_token
     ):
-        return _error(401, "the X-Twilio-Signature does not match this request")
-    return form
+        raise BadSignature("the X-Twilio-Signature does not match this request")
+    return gateway, form
 
 
 @router.get("/u/{token}", summary="Unsubscribe from marketing email", response_class=HTMLResponse)
-async def unsubscribe_page(token: str, rt: RuntimeDep) -> Response:
-    return await _unsubscribe(token, rt, "unsubscribe-link")
+async def unsubscribe_page(token: str, request: Request, rt: RuntimeDep) -> Response:
+    try:
+        return await _unsubscribe(token, rt, "unsubscribe-link")
+    except NotFound as exc:
+        if _wants_json(request.headers.get("accept")):
+            raise
+        return HTMLResponse(_page(exc.message), status_code=exc.http_status)
 
 
 @router.post("/u/{token}", summary="One-click unsubscribe (RFC 8058)")
@@ -98,7 +115,7 @@ async def unsubscribe_one_click(token: str, rt: RuntimeDep) -> Response:
 async def _unsubscribe(token: str, rt: RuntimeDep, how: str) -> Response:
     found = read_token(key_from(rt.settings.api_token), token)
     if found is None:
-        return HTMLResponse(_page("This unsubscribe link is not valid."), status_code=404)
+        raise NotFound("This unsubscribe link is not valid.")
     store_id, email = found
     await run_in_threadpool(rt.feedback.unsubscribe_email, store_id, email, how)
     store = rt.settings.store(store_id)
@@ -118,5 +135,12 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": message})
+def _wants_json(accept: str | None) -> bool:
+    """Whether the Accept header names JSON before any HTML type (a browser names HTML first)."""
+    kinds = [part.split(";")[0].strip().lower() for part in (accept or "").split(",")]
+    for kind in kinds:
+        if kind in ("text/html", "application/xhtml+xml"):
+            return False
+        if kind == "application/json" or kind.endswith("+json"):
+            return True
+    return False

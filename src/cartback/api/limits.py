@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cartback.errors import BodyTooLarge
 
 MAX_BODY = 5 * 1024 * 1024  # far above any real shop's webhook
 
 
-class BodyTooLarge(Exception):
-    pass
+def too_large(limit: int = MAX_BODY) -> BodyTooLarge:
+    return BodyTooLarge(f"the request body is larger than {limit // (1024 * 1024)} MiB")
 
 
 class BodyLimit:
@@ -26,7 +27,9 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await too_large(self.limit)(scope, receive, send)
+            refused = too_large(self.limit)
+            answer = JSONResponse(refused.body(), status_code=refused.http_status)
+            await answer(scope, receive, send)
             return
         seen = 0
 
@@ -35,16 +38,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise BodyTooLarge
+                raise too_large(self.limit)
             return message
 
         await self.app(scope, counted, send)
-
-
-def too_large(limit: int) -> Response:
-    message = f"the request body is larger than {limit // (1024 * 1024)} MiB"
-    return JSONResponse(status_code=413, content={"error": message})
-
-
-async def on_too_large(_request: Request, _exc: Exception) -> Response:
-    return too_large(MAX_BODY)

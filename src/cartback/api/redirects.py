@@ -6,10 +6,11 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from cartback.api.deps import RuntimeDep
 from cartback.domain.records import Click
+from cartback.errors import NotFound
 from cartback.runtime import Runtime
 
 router = APIRouter(tags=["links"])
@@ -26,7 +27,7 @@ log = logging.getLogger("cartback.links")
 async def follow(code: str, request: Request, rt: RuntimeDep) -> Response:
     target = await run_in_threadpool(_click, rt, code, request.headers.get("user-agent"))
     if target is None:
-        return JSONResponse(status_code=404, content={"error": "this link does not exist"})
+        raise NotFound("this link does not exist")
     return RedirectResponse(target, status_code=302)
 
 

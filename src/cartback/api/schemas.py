@@ -126,3 +126,14 @@ class Health(BaseModel):
     status: str
     database: str
     version: str
+
+
+class ErrorDetail(BaseModel):
+    code: str  # stable snake_case, e.g. bad_signature, unknown_store, not_found
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """What every 4xx/5xx answer holds (some add keys beside `error`, e.g. `delivery_id`)."""
+
+    error: ErrorDetail

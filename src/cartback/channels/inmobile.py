@@ -196,9 +196,9 @@ class InMobileGateway:
         return payload
 
     def _accepted(self, message: OutgoingMessage, outcome: HttpOutcome) -> SendResult:
-        assert outcome.response is not None
+        body = json_body(outcome.response) if outcome.response is not None else None
         try:
-            item = _SendReply.model_validate(json_body(outcome.response)).results[0]
+            item = _SendReply.model_validate(body).results[0]
         except (ValidationError, IndexError):
             # Accepted but unreadable: the message id is ours, so the row can still be matched.
             log.warning(

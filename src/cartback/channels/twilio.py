@@ -156,15 +156,16 @@ class TwilioGateway:
         # A plain number first: a Messaging Service with an RCS sender would upgrade SMS to RCS.
         if self.from_number:
             return {"From": self.from_number}
-        assert self.messaging_service_sid is not None
-        return {"MessagingServiceSid": self.messaging_service_sid}
+        if self.messaging_service_sid:
+            return {"MessagingServiceSid": self.messaging_service_sid}
+        raise ValueError("twilio needs from_number or messaging_service_sid")
 
     def _accepted(
         self, message: OutgoingMessage, outcome: HttpOutcome, channel: Channel
     ) -> SendResult:
-        assert outcome.response is not None
+        body = json_body(outcome.response) if outcome.response is not None else None
         try:
-            answer = _Message.model_validate(json_body(outcome.response))
+            answer = _Message.model_validate(body)
         except ValidationError:
             log.warning(
                 "twilio accepted a message with an unreadable answer",

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cartback.config.base import ConfigError, Problem, _KeyedError
+from cartback.config.channels import PROVIDERS, provider_model
 from cartback.config.settings import DATABASE_URL_ENV, Settings
 from cartback.config.source import (
     KeyPath,
@@ -58,17 +59,38 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> S
 
 
 def _problem(error: Any, lines: Mapping[KeyPath, int], file: str) -> Problem:
-    loc = tuple(error["loc"])
+    loc, provider = _untagged(tuple(error["loc"]))
     exception = error.get("ctx", {}).get("error")
     if isinstance(exception, _KeyedError):
         loc += exception.at
-    if error["type"] == "missing":
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc += ("provider",)
+        line, message = line_of(loc, lines), _unknown_provider(loc, error)
+    elif error["type"] == "missing" and provider is not None:
+        line, message = line_of(loc[:-1], lines), f"required for the {provider} provider"
+    elif error["type"] == "missing":
         line, message = line_of(loc[:-1], lines), "required key is missing"
     elif error["type"] == "extra_forbidden":
-        line, message = line_of(loc, lines), _unknown_key(loc)
+        line, message = line_of(loc, lines), _unknown_key(loc, provider)
     else:
         line, message = line_of(loc, lines), _describe(error, exception, loc)
     return Problem(file, line, format_key(loc), message)
+
+
+def _untagged(loc: KeyPath) -> tuple[KeyPath, str | None]:
+    """Pydantic puts a provider's tag in the path (`channels.sms.inmobile.api_key`); the file
+    has no such key. Returns the path without it, and the provider it named."""
+    if len(loc) > 2 and loc[0] == "channels" and loc[2] in PROVIDERS.get(str(loc[1]), ()):
+        return (*loc[:2], *loc[3:]), str(loc[2])
+    return loc, None
+
+
+def _unknown_provider(loc: KeyPath, error: Any) -> str:
+    known = ", ".join(PROVIDERS.get(str(loc[-2]), ()))
+    tag = error.get("ctx", {}).get("tag")
+    if error["type"] == "union_tag_invalid" and tag is not None:
+        return f"{tag!r} is not a provider (write one of: {known})"
+    return f"required key is missing (write one of: {known})"
 
 
 def _describe(error: Any, exception: object, loc: KeyPath) -> str:
@@ -84,9 +106,11 @@ def _describe(error: Any, exception: object, loc: KeyPath) -> str:
     return message
 
 
-def _unknown_key(loc: KeyPath) -> str:
+def _unknown_key(loc: KeyPath, provider: str | None) -> str:
     message = "unknown key"
-    model = _model_at(loc[:-1])
+    # Under a provider's key, the keys that provider's model knows.
+    tagged = provider_model(str(loc[1]), provider) if provider is not None else None
+    model = tagged or _model_at(loc[:-1])
     if model is not None:
         known = [field.alias or name for name, field in model.model_fields.items()]
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)

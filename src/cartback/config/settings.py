@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import time, timedelta
-from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
-    ConfigDict,
+    AfterValidator,
     Field,
     PrivateAttr,
     SecretStr,
@@ -18,7 +17,6 @@ from pydantic import (
 )
 
 from cartback.config.base import (
-    Amount,
     ClockTime,
     CountryCode,
     CurrencyCode,
@@ -31,6 +29,7 @@ from cartback.config.base import (
     _KeyedError,
     _Model,
 )
+from cartback.config.channels import ChannelsConfig, EmailChannelConfig, SmsChannelConfig
 from cartback.config.experiments import Language
 from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
 from cartback.domain.events import Channel
@@ -40,8 +39,17 @@ from cartback.domain.policy import PolicyRules
 from cartback.domain.quiet_hours import QuietHours
 from cartback.domain.segments import SegmentError
 from cartback.domain.sending_windows import SendingWindow
+from cartback.integrations.registry import PLATFORMS
 
 DATABASE_URL_ENV = "CARTBACK_DATABASE_URL"
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "EmailChannelConfig",
+    "Settings",
+    "SmsChannelConfig",
+    "StoreConfig",
+]
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -64,9 +72,20 @@ class ConsentMetaKeys(_Model):
     email: str = "_email_marketing_consent"
 
 
+def _known_platform(value: str) -> str:
+    known = PLATFORMS.store_platforms()
+    if value not in known:
+        raise ValueError(f"{value!r} is not a platform cartback knows (known: {', '.join(known)})")
+    return value
+
+
+# One of `PLATFORMS.store_platforms()`: shopify | woocommerce | generic | magento.
+PlatformName = Annotated[str, AfterValidator(_known_platform)]
+
+
 class StoreConfig(_Model):
     id: Slug
-    platform: Literal["shopify", "woocommerce", "magento", "generic"]
+    platform: PlatformName
     name: NonEmptyStr
     shop_domain: str | None = None
     webhook_secret: SecretStr | None = None
@@ -94,77 +113,11 @@ class StoreConfig(_Model):
 
     @model_validator(mode="after")
     def _platform_requirements(self) -> Self:
-        secret = self.webhook_secret is not None and bool(self.webhook_secret.get_secret_value())
-        if self.platform == "shopify" and not self.shop_domain:
-            raise _KeyedError("required for a shopify store", "shop_domain")
-        if self.platform in ("shopify", "woocommerce") and not secret:
-            raise _KeyedError(f"required for a {self.platform} store", "webhook_secret")
-        if self.platform == "generic" and not secret and not self.insecure:
-            raise _KeyedError(
-                "required for a generic store (or set insecure: true to accept unsigned webhooks)",
-                "webhook_secret",
-            )
-        if self.platform == "magento":
-            for key in ("base_url", "access_token"):
-                if not getattr(self, key):
-                    raise _KeyedError("required for a magento store", key)
+        problem = PLATFORMS.config_problem(self)
+        if problem is not None:
+            key, message = problem
+            raise _KeyedError(message, key)
         return self
-
-
-class SmsChannelConfig(_Model):
-    provider: Literal["outbox", "inmobile", "twilio"]
-    sender: NonEmptyStr
-    path: str = "outbox.jsonl"  # outbox: one JSON object per line
-    cost_per_segment: Amount = Decimal("0")  # in the store's currency
-    api_key: Secret = None
-    account_sid: str | None = None
-    auth_token: Secret = None
-    messaging_service_sid: str | None = None
-    base_url: str | None = None  # the vendor's API root; set it for a proxy or a test fake
-    transliterate: bool = False  # replace curly quotes, long dashes, ... to stay in GSM-7
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    retry_backoff: PositiveDuration = timedelta(seconds=30)  # doubled each attempt, with jitter
-    timeout: PositiveDuration = timedelta(seconds=10)
-    inbound_poll_every: PositiveDuration = timedelta(seconds=30)  # inMobile replies
-
-    @model_validator(mode="after")
-    def _provider_requirements(self) -> Self:
-        needed = {"inmobile": ("api_key",), "twilio": ("account_sid", "auth_token")}
-        for key in needed.get(self.provider, ()):
-            if not getattr(self, key):
-                raise _KeyedError(f"required for the {self.provider} provider", key)
-        return self
-
-
-class EmailChannelConfig(_Model):
-    model_config = ConfigDict(populate_by_name=True)
-
-    provider: Literal["smtp", "outbox"] = "outbox"
-    path: str = "outbox.jsonl"
-    host: str | None = None
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["none", "starttls", "tls"] = "starttls"
-    username: str | None = None
-    password: Secret = None
-    from_address: str | None = Field(default=None, alias="from")
-    unsubscribe_mailto: str | None = None  # List-Unsubscribe mailto address; default: from
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    retry_backoff: PositiveDuration = timedelta(seconds=30)
-    timeout: PositiveDuration = timedelta(seconds=20)
-
-    @model_validator(mode="after")
-    def _smtp_needs_host_and_sender(self) -> Self:
-        if self.provider == "smtp":
-            if not self.host:
-                raise _KeyedError("required for the smtp provider", "host")
-            if not self.from_address:
-                raise _KeyedError("required for the smtp provider", "from")
-        return self
-
-
-class ChannelsConfig(_Model):
-    sms: SmsChannelConfig | None = None
-    email: EmailChannelConfig | None = None
 
 
 class QuietHoursConfig(_Model):

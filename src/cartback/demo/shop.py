@@ -253,7 +253,8 @@ class DemoShop(threading.Thread):
 
     def _send(self, topic: str, payload: dict[str, Any]) -> None:
         """POST one signed delivery; raises _Failed unless the server stored it."""
-        assert self.store is not None and self.store.webhook_secret is not None
+        if self.store is None or self.store.webhook_secret is None:
+            raise _Failed("the demo needs a shopify store with a webhook_secret")
         body = json.dumps(payload).encode("utf-8")
         headers = {
             shopify.TOPIC_HEADER: topic,

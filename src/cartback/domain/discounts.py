@@ -8,6 +8,7 @@ a cart that already carries a discount, or holds an item with an excluded tag, g
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -134,3 +135,27 @@ def recovery_link_with_code(shop_domain_or_base: str, code: str, redirect_url: s
     target = urlsplit(redirect_url)
     path = (target.path or "/") + (f"?{target.query}" if target.query else "")
     return f"{base}/discount/{quote(code.strip(), safe='')}?redirect={quote(path, safe='/')}"
+
+
+MAX_CODE_LENGTH = 64
+
+
+def code_problem(code: str) -> str | None:
+    """What makes `code` unusable as a single-use discount code; None when it is fine."""
+    if not code:
+        return "is empty"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"is longer than {MAX_CODE_LENGTH} characters"
+    if any(char.isspace() for char in code):
+        return "contains a space"
+    return None
+
+
+def clean_codes(codes: Iterable[str]) -> list[str]:
+    """Codes stripped, in order; ValueError naming the first unusable one."""
+    given = [code.strip() for code in codes]
+    for code in given:
+        problem = code_problem(code)
+        if problem:
+            raise ValueError(f"discount code {code!r} {problem}")
+    return given

@@ -50,6 +50,27 @@ def normalize_phone(raw: str | None, country: str | None) -> str | None:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+def split_phone(raw: str | None, country: str | None) -> tuple[str | None, str | None]:
+    """(E.164 or None, the text as sent): how a shop's number is kept on a cart.
+
+    An invalid number gives (None, raw), so it can be reported instead of silently dropped.
+    """
+    if raw is None or not raw.strip():
+        return None, None
+    try:
+        return normalize_phone(raw, country), raw
+    except InvalidPhone:
+        return None, raw
+
+
+def require_phone(raw: str | None, country: str | None) -> str:
+    """E.164 of a number a person or a file gave for SMS; InvalidPhone when there is none."""
+    e164 = normalize_phone(raw, country)
+    if e164 is None:
+        raise InvalidPhone("a phone number is needed")
+    return e164
+
+
 def phone_timezones(e164: str) -> tuple[str, ...]:
     """IANA zones the number may be in; empty when the library cannot tell."""
     zones = pn_timezone.time_zones_for_number(_parse(e164, None))

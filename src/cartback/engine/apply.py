@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from cartback.domain import cart as lifecycle
-from cartback.domain.addresses import normalize_email
 from cartback.domain.attribution import attribute
+from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,

@@ -8,7 +8,7 @@ from typing import Any
 
 from cartback.channels.base import InboundMessage, StatusReport
 from cartback.clock import Clock
-from cartback.domain.addresses import normalize_email
+from cartback.domain.emails import normalize_email
 from cartback.domain.events import Channel
 from cartback.domain.keywords import Intent, intent
 from cartback.domain.policy import Reason

@@ -20,7 +20,6 @@ from typing import Any
 
 from cartback.clock import Clock
 from cartback.config import StoreConfig
-from cartback.domain.events import Event
 from cartback.engine.ingest import Delivery, IngestService, Outcome, Parser
 from cartback.integrations import magento
 from cartback.integrations.magento_client import (
@@ -30,6 +29,7 @@ from cartback.integrations.magento_client import (
     format_time,
     parse_time,
 )
+from cartback.integrations.registry import PLATFORMS
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.poller")
@@ -39,12 +39,7 @@ PLATFORM = "magento"
 
 def parser_for(store: StoreConfig, topic: str | None) -> Parser:
     """The parse of a stored Magento delivery (polled `cart`/`order`, or a webhook's topic)."""
-    target = magento.MagentoStore(store.id, store.default_country, store.recovery_url_template)
-
-    def parse(body: bytes, received_at: datetime) -> list[Event]:
-        return magento.parse(topic, body, target, received_at)
-
-    return parse
+    return PLATFORMS.parser_for(store, PLATFORM, topic, {})
 
 
 def carts_cursor(store_id: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from cartback.domain.records import StoreFigures
+from cartback.domain.figures import StoreFigures
 from cartback.store.base import Store
 
 

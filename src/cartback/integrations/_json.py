@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import NoReturn
 
 from cartback.domain.money import MoneyError, parse_amount
+from cartback.errors import UnreadableBody
 
 
-class PayloadError(ValueError):
+class PayloadError(UnreadableBody):
     """A webhook body that cannot be read; the message names the problem and the JSON path."""
 
 
@@ -58,6 +59,12 @@ class JsonObject:
 
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
+
+    def require_child(self, key: str) -> JsonObject:
+        child = self.child(key)
+        if child is None:
+            self.fail(key, "missing")
+        return child
 
     def child(self, key: str) -> JsonObject | None:
         value = self.data.get(key)
@@ -138,6 +145,14 @@ class JsonObject:
         except MoneyError as exc:
             raise PayloadError(str(exc)) from None
 
+    def require_amount(self, *keys: str) -> Decimal:
+        """The first of `keys` that holds an amount; fails naming the first key."""
+        for key in keys:
+            amount = self.amount(key)
+            if amount is not None:
+                return amount
+        self.fail(keys[0], "missing")
+
     def timestamp(self, key: str) -> datetime | None:
         """An ISO 8601 instant with a UTC offset, returned as aware UTC."""
         raw = self.text(key)
@@ -150,3 +165,17 @@ class JsonObject:
         if moment.tzinfo is None:
             self.fail(key, f"{raw!r} has no UTC offset")
         return moment.astimezone(UTC)
+
+
+def present(doc: JsonObject | None) -> list[JsonObject]:
+    return [doc] if doc is not None else []
+
+
+def first_text(sources: list[JsonObject], keys: tuple[str, ...]) -> str | None:
+    """The first text found, trying each source in turn with each of `keys`."""
+    for source in sources:
+        for key in keys:
+            value = source.text(key)
+            if value is not None:
+                return value
+    return None

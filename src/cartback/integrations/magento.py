@@ -13,10 +13,8 @@ cart it came from. A quote carries no marketing consent; the only hint is the Ne
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import re
+import json
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import quote
 
+from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
@@ -33,9 +32,18 @@ from cartback.domain.events import (
     LineItem,
     OrderPlaced,
 )
-from cartback.domain.phone import InvalidPhone, normalize_phone
-from cartback.integrations._json import JsonObject, PayloadError, load_object
+from cartback.domain.phone import split_phone
+from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
 from cartback.integrations.magento_client import parse_time
+from cartback.integrations.magento_signature import SIGNATURE_HEADER, verify_webhook
+from cartback.integrations.platform import (
+    Accepted,
+    Platform,
+    ShopStore,
+    StoredDelivery,
+    Verdict,
+    WebhookRequest,
+)
 
 __all__ = [
     "CART_TOPIC",
@@ -43,6 +51,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "WEBHOOK_CART_EVENT",
     "WEBHOOK_ORDER_EVENT",
+    "MagentoPlatform",
     "MagentoStore",
     "PayloadError",
     "parse",
@@ -56,7 +65,6 @@ CART_TOPIC = "cart"
 ORDER_TOPIC = "order"
 WEBHOOK_CART_EVENT = "checkout_cart_save_after"
 WEBHOOK_ORDER_EVENT = "sales_order_place_after"
-SIGNATURE_HEADER = "x-adobe-commerce-webhook-signature"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +87,10 @@ def parse(
         raise ValueError("received_at must be an aware datetime")
     if topic == CART_TOPIC:
         doc = load_object(body, "")
-        cart = _required_child(doc, "cart")
+        cart = doc.require_child("cart")
         return _cart_events(cart, doc.child("totals"), store, received_at)
     if topic == ORDER_TOPIC:
-        return [_order(_required_child(load_object(body, ""), "order"), store, received_at)]
+        return [_order(load_object(body, "").require_child("order"), store, received_at)]
     return parse_webhook(body, store, received_at)
 
 
@@ -169,16 +177,11 @@ def _items(doc: JsonObject) -> list[LineItem]:
 
 
 def _line_item(item: JsonObject) -> LineItem:
-    quantity = item.amount("qty")
-    price = item.amount("price")
-    if quantity is None:
-        item.fail("qty", "missing")
-    if price is None:
-        item.fail("price", "missing")
+    quantity = item.require_amount("qty")
     return LineItem(
         title=item.text("name") or "",
         quantity=int(quantity),
-        price=price,
+        price=item.require_amount("price"),
         sku=item.text("sku"),
         product_id=item.ident("product_id"),
     )
@@ -188,7 +191,7 @@ def _cart_currency(cart: JsonObject, totals: JsonObject | None) -> str:
     currency = cart.child("currency")
     sources = [*([currency] if currency else []), cart, *([totals] if totals else [])]
     keys = ("quote_currency_code", "store_currency_code", "base_currency_code")
-    code = _first_text(sources, keys)
+    code = first_text(sources, keys)
     if code is None:
         cart.fail("currency.quote_currency_code", "missing")
     return code.upper()
@@ -209,14 +212,14 @@ def _cart_customer(cart: JsonObject, default_country: str | None) -> Customer:
     people = [doc for doc in (nested, billing) if doc is not None]
     country = _country(billing)
     raw_phone = billing.text("telephone") if billing is not None else None
-    phone, phone_raw = _phone(raw_phone, country or default_country)
+    phone, phone_raw = split_phone(raw_phone, country or default_country)
     return Customer(
         external_id=(nested.ident("id") if nested else None) or cart.ident("customer_id"),
-        email=_first_text([cart, *people], ("customer_email", "email")),
+        email=normalize_email(first_text([cart, *people], ("customer_email", "email"))),
         phone=phone,
         phone_raw=phone_raw,
-        first_name=_first_text([cart, *people], ("customer_firstname", "firstname")),
-        last_name=_first_text([cart, *people], ("customer_lastname", "lastname")),
+        first_name=first_text([cart, *people], ("customer_firstname", "firstname")),
+        last_name=first_text([cart, *people], ("customer_lastname", "lastname")),
         country=country,
     )
 
@@ -247,20 +250,21 @@ def _order(doc: JsonObject, store: MagentoStore, received_at: datetime) -> Order
     billing = _billing_address(doc)
     country = _country(billing)
     raw_phone = billing.text("telephone") if billing is not None else None
-    phone, _raw = _phone(raw_phone, country or store.default_country)
+    phone, _raw = split_phone(raw_phone, country or store.default_country)
+    people = [doc, *present(billing)]
     discount = doc.amount("discount_amount") or Decimal("0")
     return OrderPlaced(
         store_id=store.store_id,
         order_key=doc.ident("increment_id") or doc.require_ident("entity_id"),
         occurred_at=_time(doc, ("created_at",)) or received_at,
         currency=_order_currency(doc),
-        total=_required_amount(doc, ("grand_total", "base_grand_total")),
+        total=doc.require_amount("grand_total", "base_grand_total"),
         customer=Customer(
             external_id=doc.ident("customer_id"),
-            email=_first_text([doc, *_present(billing)], ("customer_email", "email")),
+            email=normalize_email(first_text(people, ("customer_email", "email"))),
             phone=phone,
-            first_name=_first_text([doc, *_present(billing)], ("customer_firstname", "firstname")),
-            last_name=_first_text([doc, *_present(billing)], ("customer_lastname", "lastname")),
+            first_name=first_text(people, ("customer_firstname", "firstname")),
+            last_name=first_text(people, ("customer_lastname", "lastname")),
             country=country,
         ),
         cart_key=doc.ident("quote_id"),
@@ -282,7 +286,7 @@ def _billing_address(doc: JsonObject) -> JsonObject | None:
 
 
 def _order_currency(doc: JsonObject) -> str:
-    code = _first_text([doc], ("order_currency_code", "base_currency_code"))
+    code = first_text([doc], ("order_currency_code", "base_currency_code"))
     if code is None:
         doc.fail("order_currency_code", "missing")
     return code.upper()
@@ -321,107 +325,55 @@ def _time(doc: JsonObject, keys: tuple[str, ...]) -> datetime | None:
     return None
 
 
-def _required_child(doc: JsonObject, key: str) -> JsonObject:
-    child = doc.child(key)
-    if child is None:
-        doc.fail(key, "missing")
-    return child
-
-
-def _required_amount(doc: JsonObject, keys: tuple[str, ...]) -> Decimal:
-    for key in keys:
-        amount = doc.amount(key)
-        if amount is not None:
-            return amount
-    doc.fail(keys[0], "missing")
-
-
-def _present(doc: JsonObject | None) -> list[JsonObject]:
-    return [doc] if doc is not None else []
-
-
-def _first_text(sources: list[JsonObject], keys: tuple[str, ...]) -> str | None:
-    for source in sources:
-        for key in keys:
-            value = source.text(key)
-            if value is not None:
-                return value
-    return None
-
-
 def _country(address: JsonObject | None) -> str | None:
     code = address.text("country_id") if address is not None else None
     return code.upper() if code else None
 
 
-def _phone(raw: str | None, country: str | None) -> tuple[str | None, str | None]:
-    if raw is None:
-        return None, None
-    try:
-        return normalize_phone(raw, country), raw
-    except InvalidPhone:
-        return None, raw
+# --- the platform -----------------------------------------------------------------------------
 
 
-# --- webhook signature ------------------------------------------------------------------------
+class MagentoPlatform(Platform):
+    """Adobe Commerce webhooks; polled carts and orders are stored as this platform's too."""
 
-# DER prefix of a PKCS#1 v1.5 DigestInfo for SHA-256 (RFC 8017, section 9.2, note 1).
-_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
-_PEM_BODY = re.compile(r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", re.S)
+    name = "magento"
+    path = "/webhooks/magento/{store_id}"
+    summary = "Adobe Commerce webhook (checkout_cart_save_after, sales_order_place_after)"
 
+    def config_problem(self, store: ShopStore) -> tuple[str, str] | None:
+        for key, value in (("base_url", store.base_url), ("access_token", store.access_token)):
+            if not value:
+                return key, "required for a magento store"
+        return None
 
-def verify_webhook(body: bytes, signature: str | None, public_key_pem: str) -> bool:
-    """Whether `signature` (the header's base64) is Commerce's RSA-SHA256 signature of `body`.
+    def verify(self, request: WebhookRequest, store: ShopStore, now: datetime) -> Verdict:
+        if store.webhook_public_key:
+            signature = request.header(SIGNATURE_HEADER)
+            if verify_webhook(request.body, signature, store.webhook_public_key):
+                return Verdict.accept()
+            return Verdict.refuse(f"the {SIGNATURE_HEADER} signature does not match this body")
+        if store.insecure:
+            return Verdict.accept()
+        return Verdict.refuse(
+            "set webhook_public_key (or insecure: true) to accept Commerce webhooks"
+        )
 
-    Adobe Commerce signs the base64 encoding of the raw body with its private key; the store
-    owner copies the public key from Stores > Configuration > Adobe Services > Webhooks.
-    Never raises.
-    """
-    if not signature or not public_key_pem:
-        return False
-    try:
-        modulus, exponent = _rsa_public_key(public_key_pem)
-        raw = base64.b64decode(signature.strip(), validate=True)
-    except (ValueError, binascii.Error, IndexError):
-        return False
-    size = (modulus.bit_length() + 7) // 8
-    if len(raw) != size:
-        return False
-    decrypted = pow(int.from_bytes(raw, "big"), exponent, modulus).to_bytes(size, "big")
-    digest = hashlib.sha256(base64.b64encode(body)).digest()
-    info = _SHA256_DIGEST_INFO + digest
-    expected = b"\x00\x01" + b"\xff" * (size - len(info) - 3) + b"\x00" + info
-    return len(expected) == size and decrypted == expected
+    def topic(self, request: WebhookRequest) -> str:
+        try:
+            name = json.loads(request.body).get("eventName")
+        except (ValueError, AttributeError):
+            return "webhook"
+        return name if isinstance(name, str) else "webhook"
 
+    def delivery_key(self, request: WebhookRequest) -> str | None:
+        return "webhook:" + hashlib.sha256(request.body).hexdigest()
 
-def _rsa_public_key(pem: str) -> tuple[int, int]:
-    """(n, e) of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo holding an RSAPublicKey)."""
-    match = _PEM_BODY.search(pem)
-    if match is None:
-        raise ValueError("not a PEM public key")
-    der = base64.b64decode("".join(match.group(1).split()), validate=True)
-    spki = _der_sequence(der)
-    _algorithm, rest = _der_element(spki)
-    bit_string, _ = _der_element(rest, tag=0x03)
-    rsa_key = _der_sequence(bit_string[1:])  # skip the unused-bits byte
-    modulus, rest = _der_element(rsa_key, tag=0x02)
-    exponent, _ = _der_element(rest, tag=0x02)
-    return int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big")
+    def parse(
+        self, delivery: StoredDelivery, store: ShopStore, received_at: datetime
+    ) -> list[Event]:
+        target = MagentoStore(store.id, store.default_country, store.recovery_url_template)
+        return parse(delivery.topic, delivery.body, target, received_at)
 
-
-def _der_sequence(data: bytes) -> bytes:
-    content, _ = _der_element(data, tag=0x30)
-    return content
-
-
-def _der_element(data: bytes, tag: int | None = None) -> tuple[bytes, bytes]:
-    """(content, rest) of the first DER element in `data`."""
-    if tag is not None and data[0] != tag:
-        raise ValueError("unexpected DER tag")
-    length, offset = data[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        length, offset = int.from_bytes(data[2 : 2 + count], "big"), 2 + count
-    if offset + length > len(data):
-        raise ValueError("truncated DER")
-    return data[offset : offset + length], data[offset + length :]
+    def answer(self, accepted: Accepted) -> dict[str, object]:
+        # Commerce webhooks are synchronous: anything but success would block the shopper.
+        return {"op": "success"}

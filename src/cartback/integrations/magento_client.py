@@ -232,7 +232,8 @@ class MagentoClient:
             model.model_validate(item)
         except ValidationError as exc:
             raise MagentoError(f"{self.base_url}{path}: {_first(exc)}") from None
-        assert isinstance(item, dict)
+        if not isinstance(item, dict):
+            raise MagentoError(f"{self.base_url}{path}: expected an object")
         return item
 
     def _get(self, path: str, params: list[tuple[str, str]]) -> object:

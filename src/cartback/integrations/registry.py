@@ -1,33 +1,106 @@
-"""Which parser reads a stored delivery: the same for a new webhook and for a replay."""
+"""Every shop platform cartback knows, in one list: the webhook routes, the config's `platform:`
+values and the parser of every stored delivery (new, polled or replayed) all come from here.
+
+Adding a platform is one module with a `Platform` subclass (see `platform.py`) and one line in
+`PLATFORMS` below.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
-from cartback.config import StoreConfig
 from cartback.domain.events import CartUpdated, Event
-from cartback.integrations import generic, shopify, woocommerce, woocommerce_cart_recovery
+from cartback.integrations.generic import GenericPlatform
+from cartback.integrations.magento import MagentoPlatform
+from cartback.integrations.platform import Platform, ShopStore, StoredDelivery
+from cartback.integrations.shopify import ShopifyPlatform
+from cartback.integrations.woocommerce import WooCommercePlatform
+from cartback.integrations.woocommerce_cart_recovery import CartRecoveryPlatform
+
+__all__ = ["PLATFORMS", "Parser", "Registry", "parser_for"]
 
 Parser = Callable[[bytes, datetime], list[Event]]
 
-CAR_TOPIC = "cart-abandonment-recovery"  # the WooCommerce plugin's webhook, stored under this topic
 
+class Registry:
+    """Platforms by name, in the order they were registered."""
 
-def parser_for(
-    store: StoreConfig, platform: str, topic: str | None, headers: Mapping[str, str]
-) -> Parser:
-    """The parse of one delivery; `headers` are those stored with it.
+    def __init__(self, platforms: Iterable[Platform] = ()) -> None:
+        self._platforms: dict[str, Platform] = {}
+        for platform in platforms:
+            self.register(platform)
 
-    Carts the platform sent without a link back get the store's `recovery_url_template`.
-    """
-    parse = _platform_parser(store, platform, topic, headers)
-    template = store.recovery_url_template
-    if template is None:
+    def register(self, platform: Platform) -> None:
+        if platform.name in self._platforms:
+            raise ValueError(f"a platform named {platform.name!r} is already registered")
+        if any(known.path == platform.path for known in self):
+            raise ValueError(f"another platform already serves {platform.path}")
+        self._platforms[platform.name] = platform
+
+    def unregister(self, name: str) -> None:
+        self._platforms.pop(name, None)
+
+    @contextmanager
+    def registered(self, platform: Platform) -> Iterator[Platform]:
+        """`platform` registered for the duration of a `with` block (tests, experiments)."""
+        self.register(platform)
+        try:
+            yield platform
+        finally:
+            self.unregister(platform.name)
+
+    def __iter__(self) -> Iterator[Platform]:
+        return iter(list(self._platforms.values()))
+
+    def get(self, name: str) -> Platform | None:
+        return self._platforms.get(name)
+
+    def store_platforms(self) -> tuple[str, ...]:
+        """The values a store's `platform:` may take, in registration order."""
+        return tuple(dict.fromkeys(platform.serves for platform in self))
+
+    def config_problem(self, store: ShopStore) -> tuple[str, str] | None:
+        """(key, problem) when a store lacks a setting its platform needs."""
+        platform = self._platforms.get(store.platform)
+        return platform.config_problem(store) if platform is not None else None
+
+    def for_delivery(self, platform: str, topic: str | None) -> Platform:
+        """Which platform reads a stored delivery of `platform` (the column) and `topic`.
+
+        A platform that shares its stores with another (the WooCommerce plugin's webhook)
+        stores its deliveries under the store's platform with its own fixed topic.
+        """
+        serving = [known for known in self if known.serves == platform]
+        for known in serving:
+            if known.fixed_topic is not None and known.fixed_topic == topic:
+                return known
+        primary = self._platforms.get(platform)
+        if primary is None:
+            raise ValueError(f"no parser for platform {platform!r}")
+        return primary
+
+    def parser_for(
+        self, store: ShopStore, platform: str, topic: str | None, headers: Mapping[str, str]
+    ) -> Parser:
+        """The parse of one stored delivery; `headers` are those stored with it.
+
+        Carts the platform sent without a link back get the store's `recovery_url_template`.
+        """
+        reader = self.for_delivery(platform, topic)
+        stored_headers = dict(headers)
+        template = store.recovery_url_template
+
+        def parse(body: bytes, received_at: datetime) -> list[Event]:
+            events = reader.parse(StoredDelivery(topic, stored_headers, body), store, received_at)
+            if template is None:
+                return events
+            return [_with_link(event, template) for event in events]
+
         return parse
-    return lambda body, at: [_with_link(event, template) for event in parse(body, at)]
 
 
 def _with_link(event: Event, template: str) -> Event:
@@ -39,60 +112,19 @@ def _with_link(event: Event, template: str) -> Event:
     return replace(event, recovery_url=link)
 
 
-def _platform_parser(
-    store: StoreConfig, platform: str, topic: str | None, headers: Mapping[str, str]
+PLATFORMS = Registry(
+    [
+        ShopifyPlatform(),
+        WooCommercePlatform(),
+        CartRecoveryPlatform(),
+        GenericPlatform(),
+        MagentoPlatform(),
+    ]
+)
+
+
+def parser_for(
+    store: ShopStore, platform: str, topic: str | None, headers: Mapping[str, str]
 ) -> Parser:
-    content_type = _header(headers, "content-type")
-    if platform == "shopify":
-        return _shopify(store, topic or "")
-    if platform == "woocommerce" and topic == CAR_TOPIC:
-        return lambda body, at: woocommerce_cart_recovery.parse_car(
-            body, content_type, store=woo_context(store), received_at=at
-        )
-    if platform == "woocommerce":
-        source = _header(headers, woocommerce.SOURCE_HEADER)
-        return lambda body, at: woocommerce.parse(
-            topic or "", body, store=woo_context(store), received_at=at, source_url=source
-        )
-    if platform == "generic":
-        return lambda body, at: generic.parse(
-            body,
-            content_type,
-            store_id=store.id,
-            default_country=store.default_country,
-            received_at=at,
-        )
-    if platform == "magento":
-        from cartback.engine.poller import parser_for as magento_parser
-
-        return magento_parser(store, topic)
-    raise ValueError(f"no parser for platform {platform!r}")
-
-
-def _shopify(store: StoreConfig, topic: str) -> Parser:
-    def parse(body: bytes, received_at: datetime) -> list[Event]:
-        return shopify.parse(
-            topic,
-            body,
-            store_id=store.id,
-            default_country=store.default_country,
-            received_at=received_at,
-        )
-
-    return parse
-
-
-def woo_context(store: StoreConfig) -> woocommerce.StoreContext:
-    keys = store.consent_meta_keys
-    return woocommerce.StoreContext(
-        store_id=store.id,
-        default_country=store.default_country,
-        consent_meta_keys=(keys.sms, keys.email),
-        recovery_url_template=store.recovery_url_template,
-        currency=store.currency,
-    )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+    """`PLATFORMS.parser_for`: how a new, polled or replayed delivery is read."""
+    return PLATFORMS.parser_for(store, platform, topic, headers)

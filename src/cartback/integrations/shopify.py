@@ -14,19 +14,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
     Consent,
-    ConsentChanged,
     Customer,
     Event,
     LineItem,
     OrderPlaced,
 )
+from cartback.domain.phone import split_phone
+from cartback.errors import UnknownStore
 from cartback.integrations import shopify_consent, shopify_privacy
-from cartback.integrations._json import JsonObject, PayloadError, load_object
-from cartback.integrations._signing import sign_b64, verify_b64
+from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
+from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
+from cartback.integrations.platform import (
+    ShopStore,
+    StoredDelivery,
+    StoreDirectory,
+    WebhookRequest,
+    secret_of,
+)
 
 __all__ = [
     "API_VERSION_HEADER",
@@ -125,7 +134,7 @@ def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
         cart_key=doc.require_text("token"),
         occurred_at=occurred_at,
         currency=_currency(doc, ("presentment_currency", "currency")),
-        total=_required_amount(doc, ("total_price",)),
+        total=doc.require_amount("total_price"),
         customer=_customer(doc, ("email",), ctx.default_country),
         consent=_consent(doc),
         recovery_url=doc.text("abandoned_checkout_url"),
@@ -133,7 +142,9 @@ def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
         items=tuple(_line_item(item) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
     )
-    return [*_customer_record_consent(doc, cart.customer, occurred_at, ctx), cart]
+    record = shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", occurred_at)
+    country = cart.customer.country or ctx.default_country
+    return [*shopify_consent.customer_record(doc.child("customer"), country, record), cart]
 
 
 def _checkout_deleted(doc: JsonObject, ctx: _Context) -> CartDeleted:
@@ -154,7 +165,7 @@ def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
         order_key=doc.require_ident("id"),
         occurred_at=_first_time(doc, ("created_at", "processed_at"), ctx),
         currency=_currency(doc, ("currency", "presentment_currency")),
-        total=_required_amount(doc, ("total_price", "current_total_price")),
+        total=doc.require_amount("total_price", "current_total_price"),
         customer=_customer(doc, ("email", "contact_email"), ctx.default_country),
         cart_key=doc.text("checkout_token"),
         cart_token=doc.text("cart_token"),
@@ -165,17 +176,17 @@ def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
 
 
 def _sms_consent(doc: JsonObject, ctx: _Context) -> list[Event]:
-    consent = _required_child(doc, "sms_marketing_consent")
-    phone = _phone(doc.text("phone"), ctx.default_country)[0]
+    consent = doc.require_child("sms_marketing_consent")
+    phone = split_phone(doc.text("phone"), ctx.default_country)[0]
     customer_id = doc.ident("customer_id") or doc.ident("id")
     event = shopify_consent.sms_consent(consent, phone, customer_id, _consent_context(ctx))
     return [event] if event is not None else []
 
 
 def _email_consent(doc: JsonObject, ctx: _Context) -> list[Event]:
-    consent = _required_child(doc, "email_marketing_consent")
+    consent = doc.require_child("email_marketing_consent")
     customer_id = doc.ident("customer_id") or doc.ident("id")
-    email = doc.text("email_address")
+    email = normalize_email(doc.text("email_address"))
     event = shopify_consent.email_consent(consent, email, customer_id, _consent_context(ctx))
     return [event] if event is not None else []
 
@@ -235,32 +246,14 @@ def _currency(doc: JsonObject, keys: tuple[str, ...]) -> str:
     doc.fail(keys[0], "missing")
 
 
-def _required_amount(doc: JsonObject, keys: tuple[str, ...]) -> Decimal:
-    for key in keys:
-        amount = doc.amount(key)
-        if amount is not None:
-            return amount
-    doc.fail(keys[0], "missing")
-
-
-def _required_child(doc: JsonObject, key: str) -> JsonObject:
-    child = doc.child(key)
-    if child is None:
-        doc.fail(key, "missing")
-    return child
-
-
 def _line_item(item: JsonObject) -> LineItem:
     quantity = item.integer("quantity")
-    price = item.amount("price")
     if quantity is None:
         item.fail("quantity", "missing")
-    if price is None:
-        item.fail("price", "missing")
     return LineItem(
         title=item.text("title") or item.text("presentment_title") or "",
         quantity=quantity,
-        price=price,
+        price=item.require_amount("price"),
         sku=item.text("sku"),
         product_id=item.ident("product_id"),
         variant_id=item.ident("variant_id"),
@@ -292,14 +285,15 @@ def _customer(
     nested = doc.child("customer")
     addresses = _addresses(doc)
     country = _country(addresses, nested)
-    phone, phone_raw = _phone(_raw_phone(doc, nested, addresses), country or default_country)
+    phone, phone_raw = split_phone(_raw_phone(doc, nested, addresses), country or default_country)
+    people = [*present(nested), *addresses]
     return Customer(
         external_id=nested.ident("id") if nested else None,
-        email=_first_text([doc, *_present(nested)], email_keys),
+        email=normalize_email(first_text([doc, *present(nested)], email_keys)),
         phone=phone,
         phone_raw=phone_raw,
-        first_name=_first_text([*_present(nested), *addresses], ("first_name",)),
-        last_name=_first_text([*_present(nested), *addresses], ("last_name",)),
+        first_name=first_text(people, ("first_name",)),
+        last_name=first_text(people, ("last_name",)),
         country=country,
         orders_count=nested.integer("orders_count") if nested else None,
         total_spent=nested.amount("total_spent") if nested else None,
@@ -307,27 +301,14 @@ def _customer(
     )
 
 
-def _present(doc: JsonObject | None) -> list[JsonObject]:
-    return [doc] if doc is not None else []
-
-
 def _addresses(doc: JsonObject) -> list[JsonObject]:
     """Billing first, then shipping: the billing address is the one the buyer typed themself."""
-    return [*_present(doc.child("billing_address")), *_present(doc.child("shipping_address"))]
-
-
-def _first_text(sources: list[JsonObject], keys: tuple[str, ...]) -> str | None:
-    for source in sources:
-        for key in keys:
-            value = source.text(key)
-            if value is not None:
-                return value
-    return None
+    return [*present(doc.child("billing_address")), *present(doc.child("shipping_address"))]
 
 
 def _country(addresses: list[JsonObject], nested: JsonObject | None) -> str | None:
     default_address = nested.child("default_address") if nested else None
-    code = _first_text([*addresses, *_present(default_address)], ("country_code",))
+    code = first_text([*addresses, *present(default_address)], ("country_code",))
     return code.upper() if code is not None else None
 
 
@@ -335,14 +316,9 @@ def _raw_phone(
     doc: JsonObject, nested: JsonObject | None, addresses: list[JsonObject]
 ) -> str | None:
     """The number the buyer gave for SMS marketing wins over any other on the checkout."""
-    return _first_text([doc], ("sms_marketing_phone", "phone")) or _first_text(
-        [*_present(nested), *addresses], ("phone",)
+    return first_text([doc], ("sms_marketing_phone", "phone")) or first_text(
+        [*present(nested), *addresses], ("phone",)
     )
-
-
-def _phone(raw: str | None, country: str | None) -> tuple[str | None, str | None]:
-    """(E.164 or None, what was sent). An invalid number keeps its raw text for reporting."""
-    return shopify_consent.customer_phone(raw, country), raw
 
 
 def _tags(raw: str | None) -> tuple[str, ...]:
@@ -362,29 +338,58 @@ def _consent(doc: JsonObject) -> Consent:
     )
 
 
-def _customer_record_consent(
-    doc: JsonObject, customer: Customer, occurred_at: datetime, ctx: _Context
-) -> list[ConsentChanged]:
-    """Consent on the checkout's nested customer (payloads older than 2025-01), for that
-    customer's own phone and email: the record is about them, not about the checkout's fields."""
-    nested = doc.child("customer")
-    if nested is None:
-        return []
-    context = shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", occurred_at)
-    customer_id = nested.ident("id")
-    email = nested.text("email")
-    phone = _phone(nested.text("phone"), customer.country or ctx.default_country)[0]
-    events: list[ConsentChanged | None] = []
-    sms = nested.child("sms_marketing_consent")
-    if sms is not None:
-        events.append(shopify_consent.sms_consent(sms, phone, customer_id, context))
-    email_record = nested.child("email_marketing_consent")
-    if email_record is not None:
-        events.append(shopify_consent.email_consent(email_record, email, customer_id, context))
-    else:
-        events.append(shopify_consent.legacy_email_consent(nested, email, customer_id, context))
-    return [event for event in events if event is not None]
-
-
 def _consent_context(ctx: _Context) -> shopify_consent.ConsentContext:
     return shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", ctx.received_at)
+
+
+# --- the platform -----------------------------------------------------------------------------
+
+
+class ShopifyPlatform(Base64HmacPlatform):
+    """`POST /webhooks/shopify`: the store is found by `X-Shopify-Shop-Domain`."""
+
+    name = "shopify"
+    path = "/webhooks/shopify"
+    signature_header = HMAC_HEADER
+    topic_header = TOPIC_HEADER
+    kept_headers = (
+        TOPIC_HEADER,
+        SHOP_DOMAIN_HEADER,
+        WEBHOOK_ID_HEADER,
+        EVENT_ID_HEADER,
+        TRIGGERED_AT_HEADER,
+        API_VERSION_HEADER,
+    )
+    summary = "Shopify webhook"
+    responses = {
+        401: {"description": "bad or missing signature"},
+        404: {"description": "unknown shop"},
+    }
+
+    def find_store(self, request: WebhookRequest, stores: StoreDirectory) -> ShopStore:
+        domain = request.header(SHOP_DOMAIN_HEADER) or ""
+        store = stores.store_by_shop_domain(domain)
+        if store is None or store.platform != self.name or store.webhook_secret is None:
+            raise UnknownStore(f"no shopify store is configured for shop domain {domain!r}")
+        return store
+
+    def config_problem(self, store: ShopStore) -> tuple[str, str] | None:
+        if not store.shop_domain:
+            return "shop_domain", "required for a shopify store"
+        if not secret_of(store):
+            return "webhook_secret", "required for a shopify store"
+        return None
+
+    def delivery_key(self, request: WebhookRequest) -> str | None:
+        return request.header(WEBHOOK_ID_HEADER)
+
+    def parse(
+        self, delivery: StoredDelivery, store: ShopStore, received_at: datetime
+    ) -> list[Event]:
+        return parse(
+            delivery.topic or "",
+            delivery.body,
+            store_id=store.id,
+            default_country=store.default_country,
+            received_at=received_at,
+        )

@@ -33,8 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cartback.domain.emails import normalize_email
 from cartback.domain.events import Channel, ConsentChanged
-from cartback.domain.phone import InvalidPhone, normalize_phone
+from cartback.domain.phone import split_phone
 from cartback.integrations._json import JsonObject
 
 SUBSCRIBED = "subscribed"
@@ -104,14 +105,32 @@ def legacy_email_consent(
     )
 
 
+def customer_record(
+    nested: JsonObject | None, country: str | None, ctx: ConsentContext
+) -> list[ConsentChanged]:
+    """Consent on a checkout's nested customer (payloads older than 2025-01), for that
+    customer's own phone and email: the record is about them, not about the checkout's fields.
+    `country` reads a phone written without +CC."""
+    if nested is None:
+        return []
+    customer_id = nested.ident("id")
+    email = normalize_email(nested.text("email"))
+    phone = split_phone(nested.text("phone"), country)[0]
+    events: list[ConsentChanged | None] = []
+    sms = nested.child("sms_marketing_consent")
+    if sms is not None:
+        events.append(sms_consent(sms, phone, customer_id, ctx))
+    email_record = nested.child("email_marketing_consent")
+    if email_record is not None:
+        events.append(email_consent(email_record, email, customer_id, ctx))
+    else:
+        events.append(legacy_email_consent(nested, email, customer_id, ctx))
+    return [event for event in events if event is not None]
+
+
 def customer_phone(raw: str | None, country: str | None) -> str | None:
     """A customer's phone in E.164, or None when there is none or it is not a valid number."""
-    if raw is None:
-        return None
-    try:
-        return normalize_phone(raw, country)
-    except InvalidPhone:
-        return None
+    return split_phone(raw, country)[0]
 
 
 def _event(

@@ -29,6 +29,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlsplit
 
+from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
@@ -38,10 +39,30 @@ from cartback.domain.events import (
     LineItem,
     OrderPlaced,
 )
+from cartback.domain.phone import split_phone
 from cartback.integrations._json import JsonObject, PayloadError, load_object
-from cartback.integrations.woocommerce import StoreContext, split_phone
+from cartback.integrations.platform import (
+    Accepted,
+    Platform,
+    ShopStore,
+    StoredDelivery,
+    Verdict,
+    WebhookRequest,
+    secret_of,
+)
+from cartback.integrations.woocommerce import store_context
+from cartback.integrations.woocommerce_orders import StoreContext
 
-__all__ = ["STATUSES", "parse_car", "url_token", "verify_url_token"]
+__all__ = [
+    "STATUSES",
+    "TOPIC",
+    "CartRecoveryPlatform",
+    "parse_car",
+    "url_token",
+    "verify_url_token",
+]
+
+TOPIC = "cart-abandonment-recovery"  # its deliveries are stored under this topic
 
 ABANDONED = "abandoned"
 COMPLETED = "completed"
@@ -143,10 +164,10 @@ def _cart_key(doc: JsonObject) -> str:
     if token is not None:
         session = _session_id(token)
         return f"car:{session}" if session else f"car:token:{token}"
-    email = doc.text("email")
+    email = normalize_email(doc.text("email"))
     if email is None:
         doc.fail("checkout_url", "missing, and no email to tell the cart by")
-    return f"car:email:{email.lower()}"
+    return f"car:email:{email}"
 
 
 def _checkout_url(doc: JsonObject) -> str | None:
@@ -195,7 +216,7 @@ def _customer(doc: JsonObject, store: StoreContext) -> Customer:
     raw_phone = doc.text("phone_number") or doc.text("phone")  # the sample button says "phone"
     phone, phone_raw = split_phone(raw_phone, store.default_country)
     return Customer(
-        email=doc.text("email"),
+        email=normalize_email(doc.text("email")),
         phone=phone,
         phone_raw=phone_raw,
         first_name=doc.text("first_name"),
@@ -214,3 +235,48 @@ def _names(doc: JsonObject) -> list[str]:
 def _coupons(doc: JsonObject) -> tuple[str, ...]:
     code = doc.text("coupon_code")
     return (code,) if code is not None else ()
+
+
+# --- the platform -----------------------------------------------------------------------------
+
+
+class CartRecoveryPlatform(Platform):
+    """The plugin's webhook, for a WooCommerce store, authenticated by the token in its URL."""
+
+    name = "woocommerce_cart_recovery"
+    store_platform = "woocommerce"
+    path = "/webhooks/woocommerce/{store_id}/cart-abandonment"
+    fixed_topic = TOPIC
+    route_name = "woocommerce_car_webhook"
+    summary = "The WooCommerce Cart Abandonment Recovery plugin's webhook"
+    description = "Point the plugin's Webhook URL here with `?token=` from `cartback tokens`."
+    openapi_extra = {
+        "parameters": [
+            {
+                "in": "query",
+                "name": "token",
+                "required": False,
+                "schema": {"default": "", "title": "Token", "type": "string"},
+            }
+        ]
+    }
+
+    def verify(self, request: WebhookRequest, store: ShopStore, now: datetime) -> Verdict:
+        if verify_url_token(request.query.get("token"), secret_of(store), store.id):
+            return Verdict.accept()
+        return Verdict.refuse("the token in the webhook URL does not match this store")
+
+    def delivery_key(self, request: WebhookRequest) -> str | None:
+        # The plugin sends no id: the same body is the same cart at the same moment.
+        return "car:" + hashlib.sha256(request.body).hexdigest()
+
+    def parse(
+        self, delivery: StoredDelivery, store: ShopStore, received_at: datetime
+    ) -> list[Event]:
+        content_type = delivery.header("content-type")
+        return parse_car(
+            delivery.body, content_type, store=store_context(store), received_at=received_at
+        )
+
+    def answer(self, accepted: Accepted) -> dict[str, object]:
+        return {"status": "success", "delivery_id": accepted.delivery_id}

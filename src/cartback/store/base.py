@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, TypedDict, Unpack
 
+from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.records import (
-    Activity,
     Cart,
     CartContents,
     CartSearch,
@@ -51,7 +51,6 @@ from cartback.domain.records import (
     Run,
     RunStatus,
     SendAttempt,
-    StoreFigures,
     Suppression,
     Touch,
 )

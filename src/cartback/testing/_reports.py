@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
 
-from cartback.domain.records import MESSAGE_OUT, NOT_SENT, Activity, MessageStatus, StoreFigures
+from cartback.domain.figures import Activity, StoreFigures
+from cartback.domain.records import MESSAGE_OUT, NOT_SENT, MessageStatus
 from cartback.testing._data import Data
 from cartback.testing._tables import utc_or_none
 

@@ -7,12 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, distinct, func, select
 
+from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.records import (
     MESSAGE_OUT,
     NOT_SENT,
-    Activity,
     MessageStatus,
-    StoreFigures,
 )
 from cartback.store.tables import carts, clicks, decisions, messages, orders
 
