@@ -35,7 +35,7 @@ from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import ChannelSetup, Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
-from cartback.store import migrate
+from cartback.startup import ensure_schema
 from cartback.store.db import connect
 
 log = logging.getLogger("cartback")
@@ -124,14 +124,14 @@ def _composer(settings: Settings) -> Composer:
     )
 
 
-def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> None:
-    """SQLite migrates itself at startup; PostgreSQL must be migrated with `cartback migrate`."""
-    if runtime.engine.dialect.name == "sqlite" or auto_migrate:
-        migrate.upgrade(runtime.engine)
-    elif not migrate.is_current(runtime.engine):
-        raise RuntimeError(
-            "the database schema is not current; run `cartback migrate --config FILE` first"
-        )
+def prepare_database(
+    runtime: Runtime, *, auto_migrate: bool, config_file: str = "FILE"
+) -> str | None:
+    """SQLite migrates itself at startup; PostgreSQL must be migrated with `cartback migrate`.
+
+    The revision the database is at; a schema that is not current is an `OperatorError`.
+    """
+    return ensure_schema(runtime.engine, upgrade=auto_migrate, config_file=config_file)
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:

@@ -1,0 +1,292 @@
+"""The commands on stored data: deliveries, imports, the report, tokens and previews.
+
+Each command's database work is a small function of its own (`_listing`, `_record_touches`,
+...) so that it can move behind the store's interface without touching the command around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tqdm import tqdm
+
+from cartback.cli.common import config_arg, open_runtime
+from cartback.cli.summary import webhook_urls
+from cartback.config import Settings, parse_duration
+from cartback.runtime import Runtime
+from cartback.startup import OperatorError, known_store
+
+T = TypeVar("T")
+CHUNK = 500  # rows written between two steps of a progress bar
+
+
+def add_commands(commands: Any) -> None:
+    _deliveries_commands(commands)
+    _import_commands(commands)
+
+    tokens = commands.add_parser(
+        "tokens",
+        help="print the webhook URLs that carry a token",
+        description="Print the URLs to paste into shop plugins that sign with a URL token.",
+    )
+    config_arg(tokens)
+    tokens.set_defaults(func=tokens_command)
+
+    preview = commands.add_parser(
+        "preview",
+        help="render a flow's messages for a sample cart",
+        description="Show each step of a flow as a sample customer would get it.",
+    )
+    config_arg(preview)
+    preview.add_argument("--flow", required=True, help="the flow's id")
+    preview.set_defaults(func=preview_command)
+
+    report = commands.add_parser(
+        "report",
+        help="print the recovery report as JSON",
+        description="Carts, messages, spend, recovered revenue and ROAS, as GET /api/report.",
+    )
+    config_arg(report)
+    report.add_argument("--store", default=None, help="one store's figures (default: every store)")
+    report.add_argument(
+        "--since",
+        type=since_arg,
+        default=None,
+        metavar="WHEN",
+        help="only carts since WHEN: an ISO date or time (2026-11-01, 2026-11-01T08:00+01:00; "
+        "a date is midnight UTC) or a span back from now (7d, 12h, 30m)",
+    )
+    report.set_defaults(func=report_command)
+
+
+def _deliveries_commands(commands: Any) -> None:
+    deliveries = commands.add_parser(
+        "deliveries",
+        help="stored webhook deliveries: list, replay",
+        description="Every webhook is stored raw before it is read; list or re-run them.",
+    )
+    actions = deliveries.add_subparsers(required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="list stored deliveries, newest first", description="Newest first."
+    )
+    config_arg(listing)
+    listing.add_argument("--failed", action="store_true", help="only those that failed to parse")
+    listing.add_argument("--store", default=None, help="only this store's deliveries")
+    listing.add_argument(
+        "--limit", type=int, default=50, help="at most this many (default: %(default)s)"
+    )
+    listing.set_defaults(func=deliveries_list_command)
+    replay = actions.add_parser(
+        "replay",
+        help="run deliveries through the current code again",
+        description="Parse and apply stored deliveries again, e.g. after a fix or a config change.",
+    )
+    config_arg(replay)
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", help="a delivery id (repeatable)")
+    which.add_argument("--failed", action="store_true", help="every delivery that failed")
+    replay.set_defaults(func=deliveries_replay_command)
+
+
+def _import_commands(commands: Any) -> None:
+    imports = [
+        ("touches", "promotional sends of other systems (they count for the cooldown)",
+         "import a CSV: phone,email,channel,sent_at,source", touches_import_command),
+        ("consent", "consent given elsewhere (a till, a form, another tool)",
+         "import a CSV: store,phone,email,channel,granted,occurred_at,wording",
+         consent_import_command),
+        ("codes", "discount code pools (non-Shopify stores)",
+         "import a CSV of single-use codes, one per row", codes_import_command),
+    ]  # fmt: skip
+    for name, about, what, func in imports:
+        group = commands.add_parser(name, help=about, description=about)
+        actions = group.add_subparsers(required=True, metavar="ACTION")
+        load = actions.add_parser("import", help=what, description=what)
+        config_arg(load)
+        if name == "codes":
+            load.add_argument("--store", required=True, help="the store whose pool gets the codes")
+        load.add_argument("file", help="the CSV file")
+        load.set_defaults(func=func)
+
+
+def since_arg(text: str) -> datetime:
+    """`--since`: an ISO date or time (naive means UTC), or a span back from now."""
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a date or time (2026-11-01, 2026-11-01T08:00+01:00) "
+            "nor a span (7d, 12h, 30m)"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def progress(items: Sequence[T], what: str) -> Iterator[T]:
+    """`items` with a progress bar on stderr, shown only when stderr is a terminal."""
+    yield from tqdm(items, desc=what, unit="", file=sys.stderr, disable=None, leave=False)
+
+
+def chunks(items: Sequence[T], what: str) -> Iterator[Sequence[T]]:
+    """`items` in slices of CHUNK, with a bar that moves one slice at a time."""
+    with tqdm(total=len(items), desc=what, file=sys.stderr, disable=None, leave=False) as bar:
+        for start in range(0, len(items), CHUNK):
+            part = items[start : start + CHUNK]
+            yield part
+            bar.update(len(part))
+
+
+# --- deliveries ---------------------------------------------------------------------------------
+
+
+def deliveries_list_command(settings: Settings, args: argparse.Namespace) -> int:
+    store = known_store(settings, args.store)
+    runtime = open_runtime(settings, args.config).runtime
+    rows = _listing(runtime, failed=args.failed, store=store, limit=args.limit)
+    if not rows:
+        print("no deliveries" + (" failed" if args.failed else ""))
+        return 0
+    print(f"{'id':>6}  {'received (UTC)':<19}  {'store':<12} {'platform':<11} "
+          f"{'topic':<28} {'status':<9}  error")  # fmt: skip
+    for row in rows:
+        error = f"  {row.error}" if row.error else ""
+        print(
+            f"{row.id:>6}  {row.received_at:%Y-%m-%d %H:%M:%S}  {row.store_id:<12} "
+            f"{row.platform:<11} {row.topic or '-':<28} {row.status:<9}{error}"
+        )
+    return 0
+
+
+def _listing(runtime: Runtime, *, failed: bool, store: str | None, limit: int) -> Sequence[Any]:
+    from cartback.store import deliveries
+
+    status = deliveries.FAILED if failed else None
+    with runtime.engine.connect() as conn:
+        return deliveries.listing(conn, status=status, store_id=store, limit=limit)
+
+
+def deliveries_replay_command(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.engine.replay import failed_ids, replay
+
+    runtime = open_runtime(settings, args.config).runtime
+    ids = failed_ids(runtime) if args.failed else args.id
+    results = [result for one in progress(ids, "replay") for result in replay(runtime, [one])]
+    for result in results:
+        print(f"{result.delivery_id:>6}  {result.outcome:<9}  {result.detail}")
+    if not results:
+        print("nothing to replay")
+    return 1 if any(r.outcome == "failed" for r in results) else 0
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+def touches_import_command(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.store import touches
+
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+    try:
+        rows = touches.read_touches_csv(text, default_country=settings.stores[0].default_country)
+    except touches.TouchFileError as exc:
+        raise OperatorError(f"{args.file}: {exc}") from None
+    runtime = open_runtime(settings, args.config).runtime
+    added = _record_touches(runtime, rows)
+    print(f"{len(rows)} touches read, {added} new, {len(rows) - added} already known")
+    return 0
+
+
+def _record_touches(runtime: Runtime, rows: Sequence[Any]) -> int:
+    from cartback.store import touches
+    from cartback.store.db import write_transaction
+
+    now = runtime.clock.now()
+    with write_transaction(runtime.engine) as conn:
+        return sum(touches.record_touches(conn, part, now) for part in chunks(rows, "touches"))
+
+
+def consent_import_command(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.consent_file import ConsentFileError, read_consent_csv
+
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+    stores = {store.id: store.default_country for store in settings.stores}
+    try:
+        records = read_consent_csv(text, stores)
+    except ConsentFileError as exc:
+        raise OperatorError(f"{args.file}: {exc}") from None
+    runtime = open_runtime(settings, args.config).runtime
+    added = _record_consent(runtime, records, f"import:{Path(args.file).name}")
+    print(f"{len(records)} consent entries read, {added} new, {len(records) - added} already known")
+    return 0
+
+
+def _record_consent(runtime: Runtime, records: Sequence[Any], source: str) -> int:
+    from cartback.store import consent
+    from cartback.store.db import write_transaction
+
+    now = runtime.clock.now()
+    with write_transaction(runtime.engine) as conn:
+        return sum(
+            consent.record_once(conn, r.ledger_values(source, now))
+            for r in progress(records, "consent")
+        )
+
+
+def codes_import_command(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.store import discount_codes
+
+    store = known_store(settings, args.store) or ""
+    try:
+        codes = discount_codes.read_codes_csv(Path(args.file))
+    except discount_codes.CodeFileError as exc:
+        raise OperatorError(f"{args.file}: {exc}") from None
+    runtime = open_runtime(settings, args.config).runtime
+    added, duplicates, left = _import_codes(runtime, store, codes)
+    print(f"{added} codes added, {duplicates} duplicates; {left} unused in the pool")
+    return 0
+
+
+def _import_codes(runtime: Runtime, store: str, codes: Sequence[str]) -> tuple[int, int, int]:
+    from cartback.store import discount_codes
+    from cartback.store.db import write_transaction
+
+    now = runtime.clock.now()
+    added = duplicates = 0
+    with write_transaction(runtime.engine) as conn:
+        for part in chunks(codes, "codes"):
+            result = discount_codes.import_codes(conn, store, part, now)
+            added, duplicates = added + result.added, duplicates + result.duplicates
+        return added, duplicates, discount_codes.remaining(conn, store, now)
+
+
+# --- report, tokens, preview --------------------------------------------------------------------
+
+
+def report_command(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.api.views import report
+
+    store = known_store(settings, args.store)
+    runtime = open_runtime(settings, args.config).runtime
+    print(report(runtime, store, args.since).model_dump_json(indent=2))
+    return 0
+
+
+def tokens_command(settings: Settings, _args: argparse.Namespace) -> int:
+    for url in webhook_urls(settings):
+        if "token=" in url.url:
+            print(f"{url.store}: {url.what} webhook URL:")
+            print(f"  {url.url}")
+    return 0
+
+
+def preview_command(settings: Settings, args: argparse.Namespace) -> int:
+    from cartback.preview import preview
+
+    return preview(settings, args.flow, print)
