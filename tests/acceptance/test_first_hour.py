@@ -160,6 +160,11 @@ def test_check_prints_the_summary_and_exits_2_on_a_mistake(tmp_path: Path) -> No
     assert "ok: serve would start" in good.stdout
     assert not (tmp_path / "cartback.db").exists(), "check made the database"
 
+    (tmp_path / "codes.csv").write_text("code\nSAVE10-A\n")
+    for command in (["report"], ["deliveries", "list"], ["codes", "import", "codes.csv"]):
+        done = cartback(*command, "--store", "nope", "--config", str(config), cwd=tmp_path)
+        assert_one_line_mistake(done, "--store nope: no such store", "(stores: acme)")
+
     url = f"postgresql://cartback:{PASSWORD}@127.0.0.1:1/cartback"
     config.write_text(re.sub(r"database_url: .*", f"database_url: {url}", config.read_text()))
     bad = cartback("check", "--config", str(config), cwd=tmp_path)

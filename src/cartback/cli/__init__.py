@@ -49,7 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_commands(commands)
     for command in _leaves(parser):
         _logging_args(command, after_command=True)
-        command.set_defaults(**{"needs_secrets": command.get_default("needs_secrets") or False})
     return parser
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -11,11 +13,22 @@ from cartback.config import Settings
 from cartback.runtime import Runtime, build, prepare_database
 from cartback.startup import OperatorError, channel_findings, open_database
 
+Command = Callable[[Settings, argparse.Namespace], int]
 
-def config_arg(parser: argparse.ArgumentParser) -> None:
+
+def add_command(
+    commands: Any, name: str, about: str, func: Command, *, more: str = "", secrets: bool = False
+) -> argparse.ArgumentParser:
+    """A command that reads `--config FILE` and runs `func`; `about` is its one-line help, and
+    with `more` its description. `secrets`: it needs the config's secrets to be set."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=about, description=f"{about[0].upper()}{about[1:]}. {more}".strip()
+    )
     parser.add_argument(
         "--config", "-c", required=True, metavar="FILE", help="the YAML config file"
     )
+    parser.set_defaults(func=func, needs_secrets=secrets)
+    return parser
 
 
 @dataclass

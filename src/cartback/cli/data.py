@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from cartback.cli.common import config_arg, open_runtime
+from cartback.cli.common import add_command, open_runtime
 from cartback.cli.summary import webhook_urls
 from cartback.config import Settings, parse_duration
 from cartback.runtime import Runtime
@@ -28,30 +28,28 @@ CHUNK = 500  # rows written between two steps of a progress bar
 def add_commands(commands: Any) -> None:
     _deliveries_commands(commands)
     _import_commands(commands)
-
-    tokens = commands.add_parser(
+    add_command(
+        commands,
         "tokens",
-        help="print the webhook URLs that carry a token",
-        description="Print the URLs to paste into shop plugins that sign with a URL token.",
+        "print the webhook URLs that carry a token",
+        tokens_command,
+        more="Paste them into shop plugins that sign with a URL token.",
     )
-    config_arg(tokens)
-    tokens.set_defaults(func=tokens_command)
-
-    preview = commands.add_parser(
+    preview = add_command(
+        commands,
         "preview",
-        help="render a flow's messages for a sample cart",
-        description="Show each step of a flow as a sample customer would get it.",
+        "render a flow's messages for a sample cart",
+        preview_command,
+        more="Each step as a sample customer would get it, with SMS segments and cost.",
     )
-    config_arg(preview)
     preview.add_argument("--flow", required=True, help="the flow's id")
-    preview.set_defaults(func=preview_command)
-
-    report = commands.add_parser(
+    report = add_command(
+        commands,
         "report",
-        help="print the recovery report as JSON",
-        description="Carts, messages, spend, recovered revenue and ROAS, as GET /api/report.",
+        "print the recovery report as JSON",
+        report_command,
+        more="Carts, messages, spend, recovered revenue and ROAS, as GET /api/report.",
     )
-    config_arg(report)
     report.add_argument("--store", default=None, help="one store's figures (default: every store)")
     report.add_argument(
         "--since",
@@ -61,7 +59,6 @@ def add_commands(commands: Any) -> None:
         help="only carts since WHEN: an ISO date or time (2026-11-01, 2026-11-01T08:00+01:00; "
         "a date is midnight UTC) or a span back from now (7d, 12h, 30m)",
     )
-    report.set_defaults(func=report_command)
 
 
 def _deliveries_commands(commands: Any) -> None:
@@ -71,26 +68,24 @@ def _deliveries_commands(commands: Any) -> None:
         description="Every webhook is stored raw before it is read; list or re-run them.",
     )
     actions = deliveries.add_subparsers(required=True, metavar="ACTION")
-    listing = actions.add_parser(
-        "list", help="list stored deliveries, newest first", description="Newest first."
+    listing = add_command(
+        actions, "list", "list stored deliveries, newest first", deliveries_list_command
     )
-    config_arg(listing)
     listing.add_argument("--failed", action="store_true", help="only those that failed to parse")
     listing.add_argument("--store", default=None, help="only this store's deliveries")
     listing.add_argument(
         "--limit", type=int, default=50, help="at most this many (default: %(default)s)"
     )
-    listing.set_defaults(func=deliveries_list_command)
-    replay = actions.add_parser(
+    replay = add_command(
+        actions,
         "replay",
-        help="run deliveries through the current code again",
-        description="Parse and apply stored deliveries again, e.g. after a fix or a config change.",
+        "run deliveries through the current code again",
+        deliveries_replay_command,
+        more="E.g. after a fix, or a config change such as a store's currency.",
     )
-    config_arg(replay)
     which = replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, action="append", help="a delivery id (repeatable)")
     which.add_argument("--failed", action="store_true", help="every delivery that failed")
-    replay.set_defaults(func=deliveries_replay_command)
 
 
 def _import_commands(commands: Any) -> None:
@@ -106,12 +101,10 @@ def _import_commands(commands: Any) -> None:
     for name, about, what, func in imports:
         group = commands.add_parser(name, help=about, description=about)
         actions = group.add_subparsers(required=True, metavar="ACTION")
-        load = actions.add_parser("import", help=what, description=what)
-        config_arg(load)
+        load = add_command(actions, "import", what, func)
         if name == "codes":
             load.add_argument("--store", required=True, help="the store whose pool gets the codes")
         load.add_argument("file", help="the CSV file")
-        load.set_defaults(func=func)
 
 
 def since_arg(text: str) -> datetime:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from cartback.cli.common import config_arg, open_runtime
+from cartback.cli.common import add_command, open_runtime
 from cartback.cli.summary import Summary
 from cartback.config import Settings
 from cartback.runtime import worker_thread
@@ -38,12 +38,14 @@ log = logging.getLogger("cartback")
 
 
 def add_commands(commands: Any) -> None:
-    serve = commands.add_parser(
+    serve = add_command(
+        commands,
         "serve",
-        help="run the HTTP API and, unless --no-worker, the worker",
-        description="Serve webhooks, links and the API; send due messages unless --no-worker.",
+        "run the HTTP API and, unless --no-worker, the worker",
+        serve_command,
+        more="Webhooks, links and the API; the worker sends due messages.",
+        secrets=True,
     )
-    config_arg(serve)
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
@@ -58,34 +60,29 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help="also run a simulated shop against this server (links follow the real port)",
     )
-    serve.set_defaults(func=serve_command, needs_secrets=True)
-
-    worker = commands.add_parser(
+    add_command(
+        commands,
         "worker",
-        help="run the scheduler only (no HTTP)",
-        description="Send due messages; any number of workers share a PostgreSQL database.",
+        "run the worker only (no HTTP)",
+        worker_command,
+        more="Any number of workers share a PostgreSQL database.",
+        secrets=True,
     )
-    config_arg(worker)
-    worker.set_defaults(func=worker_command, needs_secrets=True)
-
-    migrate_cmd = commands.add_parser(
+    add_command(
+        commands,
         "migrate",
-        help="bring the database schema up to date",
-        description="Apply the schema migrations (PostgreSQL needs this after each upgrade).",
+        "bring the database schema up to date",
+        migrate_command,
+        more="PostgreSQL needs it after each upgrade; SQLite is migrated by every command.",
     )
-    config_arg(migrate_cmd)
-    migrate_cmd.set_defaults(func=migrate_command)
-
-    check = commands.add_parser(
+    add_command(
+        commands,
         "check",
-        help="validate the config, reach the database, print what serve would run",
-        description=(
-            "Validate the config, reach the database and look at its schema, look up the SMTP "
-            "host; print the same summary as `serve`. Exit 0 when serve would start, else 2."
-        ),
+        "validate the config, reach the database, print what serve would run",
+        check_command,
+        more="Looks at the database schema and the SMTP host too; changes nothing. "
+        "Exit 0 when serve would start, else 2.",
     )
-    config_arg(check)
-    check.set_defaults(func=check_command)
 
 
 # --- serve --------------------------------------------------------------------------------------
@@ -177,6 +174,7 @@ def worker_command(settings: Settings, args: argparse.Namespace) -> int:
         database=f"(schema {opened.revision})",
         worker="this process",
         warnings=opened.warnings + link_warnings(settings),
+        webhooks=False,
     )
     print("\n".join(summary.lines()), file=sys.stderr, flush=True)
     worker.start()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from cartback import __version__
 from cartback.config import Settings, StoreConfig
-from cartback.domain.flow import EndStep, SendStep, Step, WaitStep
+from cartback.domain.flow import EndStep, Flow, SendStep, Step, WaitStep
 from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.startup import is_not_set, mask_url, unset_secrets
 
@@ -27,6 +27,7 @@ class Summary:
     database: str = ""  # what is known of the database, after its masked URL
     worker: str | None = None
     warnings: list[str] = field(default_factory=list)
+    webhooks: bool = True  # the URLs to paste into each shop (not for a worker)
 
     def lines(self) -> list[str]:
         settings = self.settings
@@ -40,9 +41,9 @@ class Summary:
         if self.worker is not None:
             lines.append(_row("worker", self.worker))
         lines += _section("stores", [_store(store) for store in settings.stores])
-        lines += _section("flows", [_flow(settings, n) for n in range(len(settings.flows))])
+        lines += _section("flows", [_flow(flow) for flow in settings.domain_flows()])
         lines += _section("channels", _channels(settings))
-        urls = webhook_urls(settings)
+        urls = webhook_urls(settings) if self.webhooks else []
         if urls:
             lines.append("webhook URLs to paste into each shop:")
             lines += [f"  {u.store} ({u.what}): {u.url}" for u in urls]
@@ -70,9 +71,7 @@ def _store(store: StoreConfig) -> str:
     return f"{store.id}: " + ", ".join(d for d in details if d)
 
 
-def _flow(settings: Settings, index: int) -> str:
-    config = settings.flows[index]
-    flow = next(f for f in settings.domain_flows() if f.id == config.id)
+def _flow(flow: Flow) -> str:
     steps = ", ".join(_step(step) for step in flow.steps)
     return f"{flow.id} (store {flow.store_id}): after {duration(flow.abandon_after)}: {steps}"
 
