@@ -1,17 +1,25 @@
-"""A fake Shopify GraphQL Admin API that answers `discountCodeBasicCreate` the way Shopify does.
+"""A fake Shopify GraphQL Admin API that answers the way Shopify does, with its cost throttle.
 
 Serves `POST /admin/api/{version}/graphql.json`. Use it as `httpx.MockTransport(fake.handle)`.
 
 - Auth: `X-Shopify-Access-Token` must match, else 401 with Shopify's string `errors`.
-- Validation, answered as `userErrors` in an HTTP 200 answer: a blank code or title, a code that
-  already exists (case-insensitive; `TAKEN`, "Code must be unique. Please try a different
-  code."), `endsAt` not after `startsAt`, a value that is not exactly one of a percentage in
-  (0, 1] and a positive amount, a `usageLimit` below 1, and neither `context` nor
-  `customerSelection`.
+- Cost: a leaky bucket (`maximum`, `restore_rate` per second, `available`) refilled on the
+  `timer` it shares with the client. A request whose cost is above what is available is not run:
+  HTTP 200 with a `THROTTLED` error (`throttled` counts them). Every answer carries
+  `extensions.cost` {requestedQueryCost, actualQueryCost, throttleStatus}. Costs follow Shopify's
+  rule (an object 1 point, a connection 2 + its `first`): a discount or webhook mutation 10, a
+  `nodes` lookup 1 + 6 per customer + 13 per product, a `webhookSubscriptions` page 2 + `first`.
+- `discountCodeBasicCreate`, answered as `userErrors` in an HTTP 200 answer for: a blank code or
+  title, a code that already exists (case-insensitive; `TAKEN`, "Code must be unique. Please try
+  a different code."), `endsAt` not after `startsAt`, a value that is not exactly one of a
+  percentage in (0, 1] and a positive amount, a `usageLimit` below 1, and neither `context` nor
+  `customerSelection`. `discounts` records what was created, by code.
+- Customers and products (`customers`, `products`, by numeric id) for `nodes(ids:)`, and webhook
+  subscriptions with their queries and mutations: see `tests.fakes.shopify_admin_data`.
 - Programmed failures, consumed one per request in order: `throttle_next()` (HTTP 429),
   `throttle_next(graphql=True)` (HTTP 200 with a `THROTTLED` error and the cost extension),
   `fail_next(status)`, `timeout_next()`.
-- `discounts` records what was created, by code; `existing_codes` are codes taken beforehand.
+- `operations` names each answered request's root field, in order.
 """
 
 from __future__ import annotations
@@ -25,9 +33,26 @@ from typing import Any
 
 import httpx
 
+from tests.fakes.shopify_admin_data import AdminData, Answer
+
 TAKEN_MESSAGE = "Code must be unique. Please try a different code."
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 _INPUT = "basicCodeDiscount"
+
+
+class FakeTimer:
+    """Monotonic seconds that only move when someone sleeps; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
 
 
 @dataclass
@@ -37,13 +62,20 @@ class _Failure:
 
 
 @dataclass
-class FakeShopifyAdmin:
+class FakeShopifyAdmin(AdminData):
     shop_domain: str = "acme.myshopify.com"
     access_token: str = "shpat_fake_0123456789abcdef0123456789ab"
     api_version: str = "2026-04"
     existing_codes: set[str] = field(default_factory=set)
     discounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> input + id
     requests: list[httpx.Request] = field(default_factory=list)
+    operations: list[str] = field(default_factory=list)
+    timer: FakeTimer = field(default_factory=FakeTimer)
+    maximum: float = 2000.0
+    restore_rate: float = 100.0
+    available: float = 2000.0
+    throttled: int = 0
+    _restored_at: float | None = None
     _failures: deque[_Failure] = field(default_factory=deque)
 
     # -- programming -----------------------------------------------------------------------
@@ -66,6 +98,9 @@ class FakeShopifyAdmin:
         body: dict[str, Any] = json.loads(self.requests[-1].content)
         return body
 
+    def count(self, operation: str) -> int:
+        return self.operations.count(operation)
+
     # -- the transport ---------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -81,24 +116,54 @@ class FakeShopifyAdmin:
         except ValueError:
             return httpx.Response(400, json={"errors": "Bad Request"})
         query = str(body.get("query", ""))
-        if "discountCodeBasicCreate" not in query:
-            return _graphql_error("This fake only answers discountCodeBasicCreate")
         variables = body.get("variables") or {}
-        discount = variables.get(_INPUT)
-        if not isinstance(discount, dict):
-            return _graphql_error(f"Variable ${_INPUT} of type DiscountCodeBasicInput! was null")
-        return httpx.Response(200, json=self._create(discount))
+        answer = self._answer(query, variables)
+        if answer is None:
+            return _graphql_error("This fake does not answer that query")
+        return self._charged(answer)
+
+    def _answer(self, query: str, variables: dict[str, Any]) -> Answer | None:
+        if "discountCodeBasicCreate" in query:
+            return Answer("discountCodeBasicCreate", 10, lambda: self._create(variables))
+        return self.answer(query, variables)
+
+    def _charged(self, answer: Answer) -> httpx.Response:
+        self._restore()
+        if answer.cost > self.available:
+            self.throttled += 1
+            body = throttled_body(answer.cost, self.available, self.maximum, self.restore_rate)
+            return httpx.Response(200, json=body)
+        self.available -= answer.cost
+        self.operations.append(answer.operation)
+        data = answer.run()
+        extensions = _cost(answer.cost, self.available, self.maximum, self.restore_rate)
+        body: dict[str, Any] = {"extensions": extensions}
+        body.update(data if "errors" in data else {"data": data})
+        return httpx.Response(200, json=body)
+
+    def _restore(self) -> None:
+        now = self.timer.monotonic()
+        if self._restored_at is not None:
+            refill = (now - self._restored_at) * self.restore_rate
+            self.available = min(self.maximum, self.available + refill)
+        self._restored_at = now
 
     def _fail(self, request: httpx.Request, failure: _Failure) -> httpx.Response:
         if failure.kind == "timeout":
             raise httpx.ReadTimeout("fake read timeout", request=request)
         if failure.kind == "throttled":
-            return httpx.Response(200, json=throttled_body())
+            return httpx.Response(200, json=throttled_body(10, 4.0, 2000.0, 100.0))
         if failure.status == 429:
             return httpx.Response(429, json={"errors": "Throttled"}, headers={"Retry-After": "2.0"})
         return httpx.Response(failure.status, json={"errors": "Internal Server Error"})
 
-    def _create(self, discount: dict[str, Any]) -> dict[str, Any]:
+    # -- discounts -------------------------------------------------------------------------
+
+    def _create(self, variables: dict[str, Any]) -> dict[str, Any]:
+        discount = variables.get(_INPUT)
+        if not isinstance(discount, dict):
+            message = f"Variable ${_INPUT} of type DiscountCodeBasicInput! was null"
+            return {"errors": [{"message": message, "locations": []}]}
         errors = self._user_errors(discount)
         if errors:
             payload: dict[str, Any] = {"codeDiscountNode": None, "userErrors": errors}
@@ -107,7 +172,7 @@ class FakeShopifyAdmin:
             code = str(discount["code"])
             self.discounts[code] = {**discount, "id": node_id}
             payload = {"codeDiscountNode": _node(node_id, code), "userErrors": []}
-        return {"data": {"discountCodeBasicCreate": payload}, "extensions": _cost(10, 1990.0)}
+        return {"discountCodeBasicCreate": payload}
 
     def _user_errors(self, discount: dict[str, Any]) -> list[dict[str, Any]]:
         errors: list[dict[str, Any]] = []
@@ -136,8 +201,10 @@ def user_error(path: list[str], code: str, message: str) -> dict[str, Any]:
     return {"field": [_INPUT, *path], "code": code, "message": message}
 
 
-def throttled_body() -> dict[str, Any]:
-    """Shopify's answer when the query cost bucket is empty (HTTP 200)."""
+def throttled_body(
+    requested: float, available: float, maximum: float, restore_rate: float
+) -> dict[str, Any]:
+    """Shopify's answer when the query cost bucket cannot hold the query (HTTP 200)."""
     return {
         "errors": [
             {
@@ -148,7 +215,7 @@ def throttled_body() -> dict[str, Any]:
                 },
             }
         ],
-        "extensions": _cost(10, 4.0, actual=None),
+        "extensions": _cost(requested, available, maximum, restore_rate, actual=None),
     }
 
 
@@ -199,15 +266,21 @@ def _node(node_id: str, code: str) -> dict[str, Any]:
     return {"id": node_id, "codeDiscount": {"codes": {"nodes": [{"code": code}]}}}
 
 
-def _cost(requested: int, available: float, actual: int | None = 10) -> dict[str, Any]:
+def _cost(
+    requested: float,
+    available: float,
+    maximum: float,
+    restore_rate: float,
+    actual: float | None = -1,
+) -> dict[str, Any]:
     return {
         "cost": {
             "requestedQueryCost": requested,
-            "actualQueryCost": actual,
+            "actualQueryCost": requested if actual == -1 else actual,
             "throttleStatus": {
-                "maximumAvailable": 2000.0,
+                "maximumAvailable": maximum,
                 "currentlyAvailable": available,
-                "restoreRate": 100.0,
+                "restoreRate": restore_rate,
             },
         }
     }

@@ -220,14 +220,19 @@ def test_twilio_callbacks_with_a_bad_signature_are_refused(twilio_shop: GatewayS
         assert conn.execute(select(suppressions)).all() == []
 
 
+def _twilio_reply(shop: GatewayShop, text: str) -> httpx.Response:
+    fake: FakeTwilio = shop.fake  # type: ignore[assignment]
+    form = fake.inbound(PHONE, text)
+    url = "https://cb.example/webhooks/twilio/inbound"
+    return shop.client.post(
+        "/webhooks/twilio/inbound", data=form, headers={"X-Twilio-Signature": fake.sign(url, form)}
+    )
+
+
 def test_twilio_inbound_stop_suppresses_everything(twilio_shop: GatewayShop) -> None:
     fake: FakeTwilio = twilio_shop.fake  # type: ignore[assignment]
     twilio_shop.checkout()
-    form = fake.inbound(PHONE, "unsubscribe")
-    url = "https://cb.example/webhooks/twilio/inbound"
-    answer = twilio_shop.client.post(
-        "/webhooks/twilio/inbound", data=form, headers={"X-Twilio-Signature": fake.sign(url, form)}
-    )
+    answer = _twilio_reply(twilio_shop, "unsubscribe")
     assert answer.status_code == 200 and "<Response>" in answer.text
     twilio_shop.advance(timedelta(minutes=30))
     assert fake.forms == {}
@@ -273,3 +278,13 @@ def test_spend_follows_the_gateways_segment_count(inmobile: GatewayShop) -> None
     report_now = inmobile.api("/api/report")
     assert Decimal(report_now["spend"]) == Decimal("0.60")
     assert report_now["sms_segments"] == 2  # what the gateway billed, not our estimate
+
+
+def test_a_help_reply_withdraws_no_consent(twilio_shop: GatewayShop) -> None:
+    fake: FakeTwilio = twilio_shop.fake  # type: ignore[assignment]
+    twilio_shop.checkout()
+    assert _twilio_reply(twilio_shop, "HELP").status_code == 200
+    twilio_shop.advance(timedelta(minutes=30))
+    assert len(fake.forms) == 1  # the reminder still went out
+    with twilio_shop.runtime.engine.connect() as conn:
+        assert conn.execute(select(suppressions)).all() == []

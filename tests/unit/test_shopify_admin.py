@@ -187,36 +187,48 @@ def test_an_end_before_the_start_is_rejected_naming_ends_at(fake: FakeShopifyAdm
     assert not caught.value.code_taken
 
 
-def test_http_429_is_unavailable_with_retry_after(fake: FakeShopifyAdmin) -> None:
+def test_http_429_is_retried_after_its_retry_after(fake: FakeShopifyAdmin) -> None:
+    fake.throttle_next()
+
+    assert create(admin_for(fake, timer=fake.timer)) == "BACK-7KQ2-M9XD"
+
+    assert fake.timer.sleeps == [2.0]
+    assert len(fake.requests) == 2
+
+
+def test_http_429_with_a_longer_wait_than_allowed_is_unavailable(fake: FakeShopifyAdmin) -> None:
     fake.throttle_next()
 
     with pytest.raises(DiscountUnavailable) as caught:
-        create(admin_for(fake))
+        create(admin_for(fake, timer=fake.timer, max_wait=1.0))
 
     assert caught.value.status == 429
     assert caught.value.retry_after == 2.0
+    assert fake.timer.sleeps == []
 
 
-def test_a_throttled_graphql_answer_is_unavailable_with_the_wait_from_its_cost(
+def test_a_throttled_graphql_answer_is_retried_after_the_wait_from_its_cost(
     fake: FakeShopifyAdmin,
 ) -> None:
     fake.throttle_next(graphql=True)
 
-    with pytest.raises(DiscountUnavailable, match="throttled") as caught:
-        create(admin_for(fake))
+    assert create(admin_for(fake, timer=fake.timer)) == "BACK-7KQ2-M9XD"
 
     # 10 points requested, 4 available, 100 restored per second
+    assert fake.timer.sleeps == [pytest.approx(0.06)]
+    assert list(fake.discounts) == ["BACK-7KQ2-M9XD"]
+
+
+def test_throttled_on_every_attempt_is_unavailable_with_the_wait(fake: FakeShopifyAdmin) -> None:
+    for _ in range(4):
+        fake.throttle_next(graphql=True)
+
+    with pytest.raises(DiscountUnavailable, match="throttled") as caught:
+        create(admin_for(fake, timer=fake.timer))
+
     assert caught.value.retry_after == pytest.approx(0.06)
+    assert len(fake.timer.sleeps) == 3
     assert fake.discounts == {}
-
-
-def test_after_throttling_the_next_call_succeeds(fake: FakeShopifyAdmin) -> None:
-    admin = admin_for(fake)
-    fake.throttle_next(graphql=True)
-    with pytest.raises(DiscountUnavailable):
-        create(admin)
-
-    assert create(admin) == "BACK-7KQ2-M9XD"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

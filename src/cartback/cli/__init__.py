@@ -1,4 +1,4 @@
-"""`cartback serve | worker | migrate | check | preview | deliveries | report | ...`.
+"""`cartback serve | worker | migrate | check | preview | deliveries | report | shopify | ...`.
 
 Exit codes: 0 done; 1 a failure or a bug (a bug prints its traceback); 2 a mistake to fix in
 the command line, the config or the setup around it, said in one line without a traceback.
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cartback import __version__, logs
-from cartback.cli import data, serve
+from cartback.cli import data, serve, shops
 from cartback.config import ConfigError, Settings, load_config
 from cartback.startup import OperatorError, secret_stand_in
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     serve.add_commands(commands)
     data.add_commands(commands)
+    shops.add_commands(commands)
     for command in _leaves(parser):
         _logging_args(command, after_command=True)
     return parser

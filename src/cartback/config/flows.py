@@ -1,4 +1,5 @@
-"""Flow config: steps, conditions on segments, per-segment wording, strategic discounts."""
+"""Flow config: steps, conditions on segments, per-segment wording, strategic discounts, and
+the experiments (see `config.experiments`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,45 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from cartback.config.base import Amount, Duration, Slug, _KeyedError, _Model
+from cartback.config.experiments import (
+    ArmConfig,
+    FlowExperimentConfig,
+    Percentage,
+    StepExperimentConfig,
+    Texts,
+    check_variants,
+    holdout_to_domain,
+    texts_to_domain,
+    under,
+)
+from cartback.domain.best_arm import Goal
 from cartback.domain.discounts import DiscountKind, DiscountRule
 from cartback.domain.events import Channel
-from cartback.domain.flow import EndStep, Flow, Guard, SendStep, Step, WaitStep
+from cartback.domain.experiments import Experiment
+from cartback.domain.flow import (
+    EndStep,
+    Flow,
+    Guard,
+    SendStep,
+    Step,
+    Timing,
+    Variant,
+    WaitStep,
+)
 from cartback.domain.segment_parsing import parse_segments
 from cartback.domain.segments import SegmentError, SegmentRef
 
-_SEND_ONLY = ("template", "subject", "html_template", "title", "image_url", "button", "templates")
+_SEND_ONLY = (
+    "template",
+    "subject",
+    "html_template",
+    "title",
+    "image_url",
+    "button",
+    "templates",
+    "variants",
+    "experiment",
+)
 
 
 class DiscountConfig(_Model):
@@ -40,9 +73,12 @@ class DiscountConfig(_Model):
         return self
 
     def to_domain(self) -> DiscountRule:
-        kind = DiscountKind.PERCENTAGE if self.percentage is not None else DiscountKind.FIXED
-        value = self.percentage if self.percentage is not None else self.amount
-        assert value is not None
+        if self.percentage is not None:
+            kind, value = DiscountKind.PERCENTAGE, self.percentage
+        elif self.amount is not None:
+            kind, value = DiscountKind.FIXED, self.amount
+        else:  # the validator above rules this out
+            raise ValueError("a discount needs exactly one of `percentage` or `amount`")
         return DiscountRule(
             kind=kind,
             value=value,
@@ -55,6 +91,19 @@ class DiscountConfig(_Model):
         )
 
 
+class VariantConfig(ArmConfig):
+    """One arm of a send step's A/B test: `{name, weight, template, subject?, discount?}`."""
+
+    template: Texts | None = None  # default: the step's
+    subject: Texts | None = None
+    discount: DiscountConfig | None = None  # default: none
+
+    def to_domain(self) -> Variant:
+        template, subject, translations = texts_to_domain(self.template, self.subject)
+        discount = self.discount.to_domain() if self.discount else None
+        return Variant(self.name, template, subject, translations, discount)
+
+
 class StepConfig(_Model):
     """One step: `wait: <duration>`, `send: <channel>` or `end: <reason>`; may have an `if:`."""
 
@@ -64,15 +113,18 @@ class StepConfig(_Model):
     send: Channel | None = None
     end: str | None = None
     if_: Any = Field(default=None, alias="if")  # a segment's name, or a condition
-    template: str | None = None
+    name: Slug | None = None  # for `waits:` in timing arms and for reading
+    template: Texts | None = None  # one text, or one per language
     templates: dict[str, str] | None = None  # segment name -> wording for that segment
-    subject: str | None = None  # email
+    subject: Texts | None = None  # email
     html_template: str | None = None  # email; default: the built-in basket email
     title: str | None = None  # rcs card
     image_url: str | None = None  # rcs card
     button: str | None = None  # rcs card: the button's text; it opens the basket link
     fallback: Channel | None = None  # rcs: the channel used where rcs does not reach
     discount: DiscountConfig | None = None
+    variants: list[VariantConfig] | None = None  # an A/B test of wording and discount
+    experiment: StepExperimentConfig | None = None  # the A/B test's id and settings
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -89,32 +141,64 @@ class StepConfig(_Model):
             raise _KeyedError("only an rcs step has a fallback", "fallback")
         if self.fallback not in (None, Channel.SMS):
             raise _KeyedError("rcs falls back to sms only", "fallback")
+        return self._experiment_rules()
+
+    def _experiment_rules(self) -> Self:
+        if self.variants is None:
+            if self.experiment is not None:
+                raise _KeyedError("only a step with `variants` is an experiment", "experiment")
+            return self
+        check_variants(self.variants)
+        if self.templates is not None:
+            raise _KeyedError(
+                "a step has wording per segment (`templates`) or an A/B test (`variants`), "
+                "not both",
+                "variants",
+            )
+        if self.discount is not None:
+            raise _KeyedError(
+                "with `variants`, put the discount on the variants that give one", "discount"
+            )
         return self
 
-    def to_domain(self, segments: SegmentBook, where: str) -> Step:
+    def to_domain(self, segments: SegmentBook, where: str, experiment_id: str) -> Step:
+        """`experiment_id`: the A/B test's id unless `experiment: {id}` names one."""
         guard = segments.guard(self.if_, f"{where}.if")
         if self.wait is not None:
-            return WaitStep(duration=self.wait, guard=guard)
-        if self.end is not None:
-            return EndStep(reason=self.end, guard=guard)
-        assert self.send is not None
-        variants = tuple(
+            return WaitStep(duration=self.wait, guard=guard, name=self.name)
+        if self.send is None:
+            return EndStep(reason=self.end or "", guard=guard, name=self.name)
+        wordings = tuple(
             (segments.named(name, f"{where}.templates.{name}"), text)
             for name, text in (self.templates or {}).items()
         )
+        template, subject, translations = texts_to_domain(self.template, self.subject)
+        variants = tuple(v.to_domain() for v in self.variants or ())
         return SendStep(
             channel=self.send,
-            template=self.template,
-            subject=self.subject,
+            template=template,
+            subject=subject,
             html_template=self.html_template,
             title=self.title,
             image_url=self.image_url,
             button=self.button,
             fallback=self.fallback,
             guard=guard,
-            variants=variants,
+            wordings=wordings,
             discount=self.discount.to_domain() if self.discount else None,
+            name=self.name,
+            translations=translations,
+            variants=variants,
+            experiment=self._ab_test(variants, experiment_id),
         )
+
+    def _ab_test(self, variants: tuple[Variant, ...], experiment_id: str) -> Experiment | None:
+        """Variants with a discount are compared by revenue net of it, others by conversion."""
+        if not self.variants:
+            return None
+        goal = Goal.NET_REVENUE if any(v.discount for v in variants) else Goal.CONVERSION
+        settings = self.experiment or StepExperimentConfig()
+        return settings.to_domain(experiment_id, tuple(v.arm() for v in self.variants), goal)
 
 
 class FlowConfig(_Model):
@@ -126,12 +210,32 @@ class FlowConfig(_Model):
     priority: int = 0  # higher first; equal priorities keep their order in the file
     if_: Any = Field(default=None, alias="if")
     steps: list[StepConfig] = Field(min_length=1)
+    experiment: FlowExperimentConfig | None = None  # timing arms
+    holdout: Percentage | None = None  # `10%`: that share of carts gets no message
+
+    @model_validator(mode="after")
+    def _step_names(self) -> Self:
+        seen: set[str] = set()
+        for n, name in enumerate(step.name for step in self.steps):
+            if name in seen:
+                raise _KeyedError(f"duplicate step name {name!r}", "steps", n, "name")
+            seen.update([name] if name else [])
+        return self
 
     def to_domain(self, segments: SegmentBook, index: int) -> Flow:
         where = f"flows[{index}]"
         steps = tuple(
-            step.to_domain(segments, f"{where}.steps[{n}]") for n, step in enumerate(self.steps)
+            step.to_domain(segments, f"{where}.steps[{n}]", f"{self.id}.step{n + 1}")
+            for n, step in enumerate(self.steps)
         )
+        experiment: Experiment | None = None
+        timings: tuple[Timing, ...] = ()
+        if self.experiment is not None:
+            names = {step.name: n for n, step in enumerate(self.steps) if step.name}
+            try:
+                experiment, timings = self.experiment.to_domain(steps, names)
+            except _KeyedError as error:
+                raise under(error, "flows", index) from None
         return Flow(
             id=self.id,
             store_id=self.store,
@@ -139,6 +243,9 @@ class FlowConfig(_Model):
             steps=steps,
             priority=self.priority,
             guard=segments.guard(self.if_, f"{where}.if"),
+            experiment=experiment,
+            timings=timings,
+            holdout=holdout_to_domain(self.id, self.holdout),
         )
 
 

@@ -31,9 +31,11 @@ from cartback.config.base import (
     _KeyedError,
     _Model,
 )
+from cartback.config.experiments import Language
 from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
+from cartback.domain.opt_out import ANY_COUNTRY, merged_opt_out
 from cartback.domain.segments import SegmentError
 from cartback.domain.sending_windows import SendingWindow
 
@@ -82,6 +84,9 @@ class StoreConfig(_Model):
     sending_windows: dict[str, SendingWindowConfig] = Field(default_factory=dict)
     insecure: bool = False  # generic, magento webhooks: accept unsigned (trusted network only)
     webhook_public_key: str | None = None  # magento: Adobe Commerce's webhook signing key (PEM)
+    locale: Language | None = None  # the shop's language (da, en, …) when the cart has none
+    support_email: str | None = None  # named in the answer to a HELP reply
+    support_phone: str | None = None
 
     @model_validator(mode="after")
     def _platform_requirements(self) -> Self:
@@ -180,6 +185,21 @@ class PolicyConfig(_Model):
     recent_purchase: Duration = timedelta(hours=24)
     max_sms_per_abandonment: int = Field(default=1, ge=0, le=10)
     sms_deadline: Duration | None = timedelta(hours=48)  # no SMS later than this after abandonment
+    # Appended to promotional SMS per recipient country ("*": every other); US and CA have
+    # "Reply STOP to opt out." unless set here (null or "" turns one off).
+    opt_out_text: dict[str, str | None] = Field(default_factory=dict)
+
+    @field_validator("opt_out_text")
+    @classmethod
+    def _countries(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        for country in value:
+            if country != ANY_COUNTRY and not (len(country) == 2 and country.isupper()):
+                raise _KeyedError(f"{country!r} is not a country code (e.g. US) or *", country)
+        return value
+
+    def opt_out_texts(self) -> dict[str, str]:
+        """Country (or `*`) → the text appended to promotional SMS, defaults included."""
+        return merged_opt_out(self.opt_out_text)
 
     def cooldown_for(self, channel: Channel) -> timedelta:
         sms_like = Channel.SMS if channel == Channel.RCS else channel
@@ -257,6 +277,7 @@ class Settings(_Model):
             self._flows = [flow.to_domain(book, n) for n, flow in enumerate(self.flows)]
         except SegmentError as exc:
             raise segment_problem(exc) from None
+        _unique_experiments(self._flows)
         return self
 
     def store(self, store_id: str) -> StoreConfig | None:
@@ -286,3 +307,16 @@ def _unique(values: Sequence[str | None], section: str, field: str, what: str) -
                 *(section, index, field),
             )
         first_index[value] = index
+
+
+def _unique_experiments(flows: Sequence[Flow]) -> None:
+    """One report per experiment id: two experiments may not share one."""
+    first: dict[str, str] = {}
+    for index, flow in enumerate(flows):
+        for experiment in flow.experiments:
+            if experiment.id in first:
+                raise _KeyedError(
+                    f"experiment id {experiment.id!r} is already used by {first[experiment.id]}",
+                    *("flows", index, "id"),
+                )
+            first[experiment.id] = f"flow {flow.id}"

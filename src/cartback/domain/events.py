@@ -72,6 +72,7 @@ class CartUpdated:
     cart_token: str | None = None
     items: tuple[LineItem, ...] = ()
     discount_codes: tuple[str, ...] = ()
+    locale: str | None = None  # the buyer's language as the platform gives it ("da-DK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,4 +113,56 @@ class ConsentChanged:
     detail: str | None = None  # the field or wording the consent came from
 
 
-Event = CartUpdated | CartDeleted | OrderPlaced | ConsentChanged
+@dataclass(frozen=True, slots=True)
+class DataSubject:
+    """The person a privacy request is about, as the shop names them.
+
+    `phone` is E.164 when it could be normalised; `phone_raw` keeps what the shop sent, so that a
+    number written locally can still be found. `order_keys` are the shop's order ids.
+    """
+
+    customer_external_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    phone_raw: str | None = None
+    order_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DataRequested:
+    """The shop asks for everything stored about one person (Shopify: `customers/data_request`)."""
+
+    store_id: str
+    occurred_at: datetime
+    subject: DataSubject
+    request_id: str | None = None  # the shop's id for this request, for its audit
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRedactRequested:
+    """The shop asks to erase one person (Shopify: `customers/redact`)."""
+
+    store_id: str
+    occurred_at: datetime
+    subject: DataSubject
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRedactRequested:
+    """The shop asks to erase everything about the store (Shopify: `shop/redact`, 48 hours after
+    the app was uninstalled)."""
+
+    store_id: str
+    occurred_at: datetime
+    shop_domain: str | None = None
+
+
+Event = (
+    CartUpdated
+    | CartDeleted
+    | OrderPlaced
+    | ConsentChanged
+    | DataRequested
+    | CustomerRedactRequested
+    | ShopRedactRequested
+)

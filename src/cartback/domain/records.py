@@ -81,6 +81,7 @@ class CartContents:
     customer_orders_count: int | None = None  # the platform's own figures, where it sends them
     customer_total_spent: Decimal | None = None
     customer_tags: tuple[str, ...] = ()
+    locale: str | None = None  # the buyer's language ("da-DK"), where the platform gives it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

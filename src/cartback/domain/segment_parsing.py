@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 from cartback.domain.money import MoneyError, parse_amount
 from cartback.domain.segments import (
     _DURATION,
     _OPS,
+    ENGAGEMENT_CHANNELS,
     MEASURES,
     AbandonedTimes,
     All,
@@ -26,6 +28,7 @@ from cartback.domain.segments import (
     Country,
     CustomerIs,
     CustomerTags,
+    Engaged,
     Not,
     SegmentError,
     SegmentFacts,
@@ -235,6 +238,15 @@ def _parse_country(value: object, where: str) -> Condition:
     return Country(sets.get("in", frozenset()), sets.get("not_in", frozenset()))
 
 
+def _engagement(action: Literal["opened", "clicked"], channels: Sequence[str]) -> _Parser:
+    def parse(value: object, where: str) -> Condition:
+        if value not in channels:
+            raise SegmentError(f"{where}: expected one of {', '.join(channels)}, got {value!r}")
+        return Engaged(action, str(value))
+
+    return parse
+
+
 _Parser = Callable[[object, str], Condition]
 
 _PARSERS: dict[str, _Parser] = {
@@ -252,4 +264,6 @@ _PARSERS: dict[str, _Parser] = {
     "abandoned_times": _parse_abandoned_times,
     "cart_updates": _compare("cart_updates"),
     "country": _parse_country,
+    "opened": _engagement("opened", ("email", "any")),
+    "clicked": _engagement("clicked", ("any", *ENGAGEMENT_CHANNELS)),
 }

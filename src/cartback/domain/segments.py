@@ -43,6 +43,9 @@ class SegmentFacts:
     cart_updates: int
     abandonments: tuple[datetime, ...]  # this person's abandoned carts, this one included
     now: datetime
+    # Engagement with this run's messages, by channel ("sms", "email", "rcs"); bots excluded.
+    opened: frozenset[str] = frozenset()
+    clicked: frozenset[str] = frozenset()
 
 
 class Condition(Protocol):
@@ -88,6 +91,8 @@ class Not:
         return not self.condition.holds(facts)
 
     def explain(self, facts: SegmentFacts) -> str:
+        if isinstance(self.condition, Engaged):  # it states the fact either way
+            return self.condition.explain(facts)
         return f"not ({self.condition.explain(facts)})"
 
 
@@ -317,6 +322,32 @@ class Country:
         rules = [f"in {_list(self.in_)}"] if self.in_ else []
         rules += [f"not in {_list(self.not_in)}"] if self.not_in else []
         return f"{shown} {verdict} {' and '.join(rules)}"
+
+
+ENGAGEMENT_CHANNELS = ("sms", "email", "rcs")
+_MESSAGE = {"sms": "an SMS", "email": "an email", "rcs": "an RCS message", "any": "a message"}
+
+
+@dataclass(frozen=True, slots=True)
+class Engaged:
+    """A message of this run was opened (`opened: email`) or a link in it clicked
+    (`clicked: sms`); `any` is any channel."""
+
+    action: Literal["opened", "clicked"]
+    channel: str  # "any" or one of ENGAGEMENT_CHANNELS
+
+    def holds(self, facts: SegmentFacts) -> bool:
+        seen = facts.opened if self.action == "opened" else facts.clicked
+        return bool(seen) if self.channel == "any" else self.channel in seen
+
+    def explain(self, facts: SegmentFacts) -> str:
+        message = _MESSAGE[self.channel]  # "an email"
+        if self.action == "opened":
+            noun = message.split(" ", 1)[1]
+            return f"{message} was opened" if self.holds(facts) else f"no {noun} was opened"
+        if self.holds(facts):
+            return f"a link in {message} was clicked"
+        return f"no link in {message} was clicked"
 
 
 # Small helpers -----------------------------------------------------------------------------

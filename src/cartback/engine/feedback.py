@@ -113,7 +113,7 @@ class Feedback:
                 )
             elif wanted == Intent.START:
                 consent.unsuppress(conn, "sms", message.sender)
-            if wanted != Intent.NONE:
+            if wanted in (Intent.STOP, Intent.START):  # HELP changes no consent
                 self._ledger(conn, message, wanted == Intent.START, now)
         log.info("reply", extra={"sender": mask_phone(message.sender), "intent": str(wanted)})
         return wanted

@@ -196,7 +196,7 @@ class Sender:
         now: datetime,
     ) -> tuple[SendStep, Discount | None]:
         """The wording for the person's segment, and the discount if the rule grants one."""
-        if not step.variants and step.discount is None:
+        if not step.wordings and step.discount is None:
             return step, None
         facts = segment_facts(conn, cart, now)
         template, why = step.wording(facts)

@@ -2,7 +2,9 @@
 
 Payload shapes differ by API version. Since 2025-01 the checkout's nested `customer` carries no
 consent, tags or order count, and since 2026-04 a checkout has no `id` (its `token` is the key).
-Older versions keep SMS consent on `customer.sms_marketing_consent`. Both are read here.
+Older versions keep consent on `customer.sms_marketing_consent`. Both are read here: a ticked box
+on the checkout is a grant (`CartUpdated.consent`), an unticked one says nothing, and the
+customer's own consent record becomes `ConsentChanged` events (see `shopify_consent`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from decimal import Decimal
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
-    Channel,
     Consent,
     ConsentChanged,
     Customer,
@@ -23,7 +24,7 @@ from cartback.domain.events import (
     LineItem,
     OrderPlaced,
 )
-from cartback.domain.phone import InvalidPhone, normalize_phone
+from cartback.integrations import shopify_consent, shopify_privacy
 from cartback.integrations._json import JsonObject, PayloadError, load_object
 from cartback.integrations._signing import sign_b64, verify_b64
 
@@ -57,9 +58,11 @@ ORDER_CREATE = "orders/create"
 ORDER_PAID = "orders/paid"
 SMS_CONSENT_UPDATE = "customers_marketing_consent/update"
 EMAIL_CONSENT_UPDATE = "customers_email_marketing_consent/update"
+DATA_REQUEST = "customers/data_request"
+CUSTOMER_REDACT = "customers/redact"
+SHOP_REDACT = "shop/redact"
 
 PAID_STATUSES = frozenset({"paid", "partially_paid"})
-SUBSCRIBED = "subscribed"
 
 
 # --- signatures -------------------------------------------------------------------------------
@@ -86,6 +89,9 @@ class _Context:
     received_at: datetime
 
 
+_Build = Callable[[JsonObject, _Context], list[Event]]
+
+
 def parse(
     topic: str,
     body: bytes,
@@ -94,7 +100,8 @@ def parse(
     default_country: str | None,
     received_at: datetime,
 ) -> list[Event]:
-    """Turn one webhook delivery into domain events; a topic we don't handle gives none.
+    """Turn one webhook delivery into domain events; a topic we don't handle gives none, and so
+    does a consent update that says nothing (an undated `not_subscribed`).
 
     `received_at` (aware) stands in for the time of any event whose payload carries none.
     Raises PayloadError naming the JSON path when the body can't be read.
@@ -106,14 +113,17 @@ def parse(
         return []
     root, build = handler
     context = _Context(topic, store_id, default_country, received_at)
-    return [build(load_object(body, root), context)]
+    return build(load_object(body, root), context)
 
 
-def _checkout(doc: JsonObject, ctx: _Context) -> CartUpdated:
-    return CartUpdated(
+def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
+    """The customer record's consent first, then the cart: on a tie in time, the box ticked on
+    this checkout is recorded after the record and so wins."""
+    occurred_at = _first_time(doc, ("updated_at", "created_at"), ctx)
+    cart = CartUpdated(
         store_id=ctx.store_id,
         cart_key=doc.require_text("token"),
-        occurred_at=_first_time(doc, ("updated_at", "created_at"), ctx),
+        occurred_at=occurred_at,
         currency=_currency(doc, ("presentment_currency", "currency")),
         total=_required_amount(doc, ("total_price",)),
         customer=_customer(doc, ("email",), ctx.default_country),
@@ -123,6 +133,7 @@ def _checkout(doc: JsonObject, ctx: _Context) -> CartUpdated:
         items=tuple(_line_item(item) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
     )
+    return [*_customer_record_consent(doc, cart.customer, occurred_at, ctx), cart]
 
 
 def _checkout_deleted(doc: JsonObject, ctx: _Context) -> CartDeleted:
@@ -153,44 +164,53 @@ def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
     )
 
 
-def _sms_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
+def _sms_consent(doc: JsonObject, ctx: _Context) -> list[Event]:
     consent = _required_child(doc, "sms_marketing_consent")
-    return ConsentChanged(
-        store_id=ctx.store_id,
-        channel=Channel.SMS,
-        granted=_granted(consent),
-        occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
-        source=f"shopify:{ctx.topic}",
-        phone=_phone(doc.text("phone"), ctx.default_country)[0],
-        customer_external_id=doc.ident("customer_id") or doc.ident("id"),
-        detail=_consent_detail(consent, ("opt_in_level", "consent_collected_from")),
-    )
+    phone = _phone(doc.text("phone"), ctx.default_country)[0]
+    customer_id = doc.ident("customer_id") or doc.ident("id")
+    event = shopify_consent.sms_consent(consent, phone, customer_id, _consent_context(ctx))
+    return [event] if event is not None else []
 
 
-def _email_consent(doc: JsonObject, ctx: _Context) -> ConsentChanged:
+def _email_consent(doc: JsonObject, ctx: _Context) -> list[Event]:
     consent = _required_child(doc, "email_marketing_consent")
-    return ConsentChanged(
-        store_id=ctx.store_id,
-        channel=Channel.EMAIL,
-        granted=_granted(consent),
-        occurred_at=_first_time(consent, ("consent_updated_at",), ctx),
-        source=f"shopify:{ctx.topic}",
-        email=doc.text("email_address"),
-        customer_external_id=doc.ident("customer_id") or doc.ident("id"),
-        detail=_consent_detail(consent, ("opt_in_level",)),
-    )
+    customer_id = doc.ident("customer_id") or doc.ident("id")
+    email = doc.text("email_address")
+    event = shopify_consent.email_consent(consent, email, customer_id, _consent_context(ctx))
+    return [event] if event is not None else []
 
 
-_Handler = tuple[str, Callable[[JsonObject, _Context], Event]]
+def _one(build: Callable[[JsonObject, _Context], Event]) -> _Build:
+    return lambda doc, ctx: [build(doc, ctx)]
 
+
+def _privacy(build: Callable[..., Event]) -> _Build:
+    """customers/data_request, customers/redact, shop/redact (see `shopify_privacy`)."""
+    return lambda doc, ctx: [
+        build(
+            doc,
+            store_id=ctx.store_id,
+            default_country=ctx.default_country,
+            received_at=ctx.received_at,
+        )
+    ]
+
+
+_Handler = tuple[str, _Build]
+
+# orders/cancelled, orders/updated and refunds/create are subscribed to but not read here yet:
+# they are stored raw and give no events.
 _HANDLERS: dict[str, _Handler] = {
     CHECKOUT_CREATE: ("checkout", _checkout),
     CHECKOUT_UPDATE: ("checkout", _checkout),
-    CHECKOUT_DELETE: ("checkout", _checkout_deleted),
-    ORDER_CREATE: ("order", _order),
-    ORDER_PAID: ("order", _order),
+    CHECKOUT_DELETE: ("checkout", _one(_checkout_deleted)),
+    ORDER_CREATE: ("order", _one(_order)),
+    ORDER_PAID: ("order", _one(_order)),
     SMS_CONSENT_UPDATE: ("body", _sms_consent),
     EMAIL_CONSENT_UPDATE: ("body", _email_consent),
+    DATA_REQUEST: ("body", _privacy(shopify_privacy.data_request)),
+    CUSTOMER_REDACT: ("body", _privacy(shopify_privacy.customer_redact)),
+    SHOP_REDACT: ("body", _privacy(shopify_privacy.shop_redact)),
 }
 
 TOPICS: frozenset[str] = frozenset(_HANDLERS)
@@ -322,12 +342,7 @@ def _raw_phone(
 
 def _phone(raw: str | None, country: str | None) -> tuple[str | None, str | None]:
     """(E.164 or None, what was sent). An invalid number keeps its raw text for reporting."""
-    if raw is None:
-        return None, None
-    try:
-        return normalize_phone(raw, country), raw
-    except InvalidPhone:
-        return None, raw
+    return shopify_consent.customer_phone(raw, country), raw
 
 
 def _tags(raw: str | None) -> tuple[str, ...]:
@@ -336,43 +351,40 @@ def _tags(raw: str | None) -> tuple[str, ...]:
     return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
 
 
-# --- consent ----------------------------------------------------------------------------------
+# --- consent ---------------------------------------------------------------------------------
 
 
 def _consent(doc: JsonObject) -> Consent:
-    """Checkout-level answers win; older versions only have them on the nested customer."""
+    """The boxes on this checkout: ticked is a grant, unticked says nothing (the box is often not
+    even shown to people who already subscribed). The customer's record is read apart."""
+    return Consent(
+        sms=doc.flag("buyer_accepts_sms_marketing"), email=doc.flag("buyer_accepts_marketing")
+    )
+
+
+def _customer_record_consent(
+    doc: JsonObject, customer: Customer, occurred_at: datetime, ctx: _Context
+) -> list[ConsentChanged]:
+    """Consent on the checkout's nested customer (payloads older than 2025-01), for that
+    customer's own phone and email: the record is about them, not about the checkout's fields."""
     nested = doc.child("customer")
-    return Consent(sms=_sms_consent_of(doc, nested), email=_email_consent_of(doc, nested))
+    if nested is None:
+        return []
+    context = shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", occurred_at)
+    customer_id = nested.ident("id")
+    email = nested.text("email")
+    phone = _phone(nested.text("phone"), customer.country or ctx.default_country)[0]
+    events: list[ConsentChanged | None] = []
+    sms = nested.child("sms_marketing_consent")
+    if sms is not None:
+        events.append(shopify_consent.sms_consent(sms, phone, customer_id, context))
+    email_record = nested.child("email_marketing_consent")
+    if email_record is not None:
+        events.append(shopify_consent.email_consent(email_record, email, customer_id, context))
+    else:
+        events.append(shopify_consent.legacy_email_consent(nested, email, customer_id, context))
+    return [event for event in events if event is not None]
 
 
-def _sms_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
-    answer = doc.flag("buyer_accepts_sms_marketing")
-    if answer is not None or nested is None:
-        return answer
-    return _state_of(nested, "sms_marketing_consent")
-
-
-def _email_consent_of(doc: JsonObject, nested: JsonObject | None) -> bool | None:
-    answer = doc.flag("buyer_accepts_marketing")
-    if answer is not None or nested is None:
-        return answer
-    state = _state_of(nested, "email_marketing_consent")
-    return state if state is not None else nested.flag("accepts_marketing")
-
-
-def _state_of(nested: JsonObject, key: str) -> bool | None:
-    consent = nested.child(key)
-    state = consent.text("state") if consent is not None else None
-    return state.lower() == SUBSCRIBED if state is not None else None
-
-
-def _granted(consent: JsonObject) -> bool:
-    return consent.require_text("state").lower() == SUBSCRIBED
-
-
-def _consent_detail(consent: JsonObject, extras: tuple[str, ...]) -> str:
-    state = consent.require_text("state")
-    name = consent.path.rsplit(".", 1)[-1]
-    known = [f"{key}={consent.text(key)}" for key in extras if consent.text(key) is not None]
-    suffix = f" ({', '.join(known)})" if known else ""
-    return f"{name}.state={state}{suffix}"
+def _consent_context(ctx: _Context) -> shopify_consent.ConsentContext:
+    return shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", ctx.received_at)

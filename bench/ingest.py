@@ -1,0 +1,233 @@
+"""Webhook ingest throughput, as a ratio to an empty handler on the same FastAPI/uvicorn stack.
+
+Distinct signed Shopify checkouts, each sent twice the way `checkouts/create` and
+`checkouts/update` arrive, at 16 connections, against: an empty handler (reads the body,
+answers 200), `cartback serve` on SQLite with its worker in-process, and `cartback serve
+--no-worker` on PostgreSQL. Then latency at half of cartback's own maximum rate. Prints the
+raw numbers and the ratios measured in this one run; no thresholds (shared machines are noisy).
+
+    python bench/ingest.py [--seconds 10] [--checkouts 2000] [--postgres URL] [--python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from loadgen import LoadResult, Prepared, run_python, run_wrk, wrk_available
+from sqlalchemy import create_engine, text
+
+from cartback.integrations.shopify import sign
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "tests" / "fixtures" / "shopify" / "checkouts_create.json"
+DOMAIN = "bench.myshopify.com"
+SECRET = "bench-webhook-secret"
+TOKEN = "bench-api-token"
+CONNECTIONS = 16
+
+CONFIG = """\
+database_url: {database_url}
+public_url: http://127.0.0.1:{port}
+api_token: {token}
+stores:
+  - id: bench
+    platform: shopify
+    shop_domain: {domain}
+    webhook_secret: {secret}
+    name: Bench
+    timezone: Europe/Copenhagen
+    default_country: DK
+channels:
+  sms:
+    provider: outbox
+    path: {outbox}
+    sender: Bench
+flows:
+  - id: cart-sms
+    store: bench
+    abandon_after: 30m
+    steps:
+      - send: sms
+"""
+
+EMPTY_APP = """
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+@app.post("/webhooks/shopify")
+async def empty(request: Request) -> JSONResponse:
+    await request.body()
+    return JSONResponse({"status": "ok"})
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def prepared_checkouts(count: int) -> list[Prepared]:
+    sample = json.loads(SAMPLE.read_text())
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    out: list[Prepared] = []
+    for n in range(count):
+        payload = copy.deepcopy(sample)
+        token = uuid.uuid4().hex
+        payload.update(
+            token=token,
+            cart_token=uuid.uuid4().hex,
+            email=f"shopper{n}@example.com",
+            buyer_accepts_sms_marketing=True,
+            sms_marketing_phone=f"+45{20000000 + n}",
+        )
+        for topic, minutes in (("checkouts/create", 0), ("checkouts/update", 1)):
+            payload["updated_at"] = (start + timedelta(minutes=minutes)).isoformat()
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": topic,
+                "X-Shopify-Shop-Domain": DOMAIN,
+                "X-Shopify-Hmac-Sha256": sign(body, SECRET),
+                "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            }
+            out.append(Prepared("/webhooks/shopify", headers, body))
+    return out
+
+
+@contextmanager
+def server(command: list[str], port: int, cwd: Path) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARTBACK_")}
+    log = (cwd / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command} exited: see {log.name}")
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code in (200, 404):
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def cartback(folder: Path, database_url: str, *extra: str) -> tuple[list[str], int, Path]:
+    port = free_port()
+    config = folder / f"cartback-{port}.yaml"
+    config.write_text(
+        CONFIG.format(
+            database_url=database_url,
+            port=port,
+            token=TOKEN,
+            domain=DOMAIN,
+            secret=SECRET,
+            outbox=folder / "outbox.jsonl",
+        )
+    )
+    command = [sys.executable, "-m", "cartback.cli", "serve", "--config", str(config)]
+    return [*command, "--port", str(port), *extra], port, config
+
+
+def fresh_postgres(admin_url: str) -> str:
+    name = f"cartback_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def load(base: str, requests: list[Prepared], seconds: float, python: bool) -> LoadResult:
+    if wrk_available() and not python:
+        return run_wrk(base, requests, connections=CONNECTIONS, seconds=seconds, threads=2)
+    return run_python(base, requests, connections=CONNECTIONS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="wrk run length")
+    parser.add_argument("--checkouts", type=int, default=2000, help="distinct checkouts")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="an admin URL; a fresh database is made from it (empty string: skip PostgreSQL)",
+    )
+    parser.add_argument("--python", action="store_true", help="use the Python generator")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "empty_app.py").write_text(EMPTY_APP)
+        results: dict[str, LoadResult] = {}
+
+        port = free_port()
+        empty = [sys.executable, "-m", "uvicorn", "empty_app:app", "--port", str(port)]
+        with server([*empty, "--log-level", "warning"], port, folder) as base:
+            requests = prepared_checkouts(args.checkouts)
+            results["empty handler"] = load(base, requests, args.seconds, args.python)
+
+        command, port, _ = cartback(folder, f"sqlite:///{folder / 'bench.db'}")
+        with server(command, port, folder) as base:
+            requests = prepared_checkouts(args.checkouts)
+            results["serve, SQLite"] = load(base, requests, args.seconds, args.python)
+            half = results["serve, SQLite"].rate / 2
+            paced = prepared_checkouts(max(200, int(half * 5)) // 2)
+            results["serve, SQLite, half rate"] = run_python(
+                base, paced, connections=CONNECTIONS, rate=half
+            )
+
+        if args.postgres:
+            database = fresh_postgres(args.postgres)
+            command, port, config = cartback(folder, database, "--no-worker")
+            migrate = [sys.executable, "-m", "cartback.cli", "migrate", "--config", str(config)]
+            subprocess.run(migrate, check=True, capture_output=True)
+            with server(command, port, folder) as base:
+                requests = prepared_checkouts(args.checkouts)
+                results["serve --no-worker, PostgreSQL"] = load(
+                    base, requests, args.seconds, args.python
+                )
+                half = results["serve --no-worker, PostgreSQL"].rate / 2
+                paced = prepared_checkouts(max(200, int(half * 5)) // 2)
+                results["serve --no-worker, PostgreSQL, half rate"] = run_python(
+                    base, paced, connections=CONNECTIONS, rate=half
+                )
+
+    baseline = results["empty handler"].rate
+    print(f"webhook ingest, {args.checkouts} checkouts x 2 deliveries, {CONNECTIONS} connections")
+    for label, result in results.items():
+        ratio = result.rate / baseline if baseline else 0.0
+        print(f"  {label:<42} {result.line()}  ratio {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
