@@ -23,6 +23,8 @@ from cartback.startup import OperatorError, known_store
 
 T = TypeVar("T")
 CHUNK = 500  # rows written between two steps of a progress bar
+# On stderr, only when it is a terminal (disable=None), and gone once done.
+_BAR: dict[str, Any] = {"unit": " rows", "file": sys.stderr, "disable": None, "leave": False}
 
 
 def add_commands(commands: Any) -> None:
@@ -125,12 +127,12 @@ def since_arg(text: str) -> datetime:
 
 def progress(items: Sequence[T], what: str) -> Iterator[T]:
     """`items` with a progress bar on stderr, shown only when stderr is a terminal."""
-    yield from tqdm(items, desc=what, unit="", file=sys.stderr, disable=None, leave=False)
+    yield from tqdm(items, what, **_BAR)
 
 
 def chunks(items: Sequence[T], what: str) -> Iterator[Sequence[T]]:
     """`items` in slices of CHUNK, with a bar that moves one slice at a time."""
-    with tqdm(total=len(items), desc=what, file=sys.stderr, disable=None, leave=False) as bar:
+    with tqdm(desc=what, total=len(items), **_BAR) as bar:
         for start in range(0, len(items), CHUNK):
             part = items[start : start + CHUNK]
             yield part
