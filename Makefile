@@ -1,6 +1,8 @@
-# Two commands from a fresh clone: `make run` (the demo) and `make test` (the whole suite).
+# Two commands from a fresh clone: `make run` (the demo; `make run PORT=8123` for another port)
+# and `make test` (the whole suite).
 VENV ?= .venv
 PYTHON ?= python3
+PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/cartback serve --config examples/demo.yaml --demo --port 8000
+	$(BIN)/cartback serve --config examples/demo.yaml --demo --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -6,6 +6,10 @@ import logging
 import sys
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Quiet unless --verbose: alembic's "Context impl ..." and "Running upgrade ..." lines.
+_CHATTY = ("alembic",)
+# Kept at their level with --verbose: their lines would hold SQL parameters or raw bodies.
+_KEPT_QUIET = {"sqlalchemy": "WARNING", "httpcore": "INFO", "multipart": "INFO"}
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -13,13 +17,24 @@ class KeyValueFormatter(logging.Formatter):
         line = super().format(record)
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extras:
-            line += " " + " ".join(f"{k}={v}" for k, v in sorted(extras.items()))
+            line += " " + " ".join(f"{k}={_value(v)}" for k, v in sorted(extras.items()))
         return line
 
 
-def setup(level: str = "INFO") -> None:
+def _value(value: object) -> str:
+    text = str(value)
+    return f'"{text}"' if " " in text else text
+
+
+def setup(level: str = "INFO", *, verbose: bool = False) -> None:
+    """Log to stderr at `level` (DEBUG with `verbose`, which also shows the migrations)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel("DEBUG" if verbose else level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+    if verbose:
+        for name, quiet in _KEPT_QUIET.items():
+            logging.getLogger(name).setLevel(quiet)

@@ -34,6 +34,7 @@ from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
+from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
 
@@ -125,17 +126,18 @@ def _composer(settings: Settings) -> Composer:
     )
 
 
-def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> None:
-    """SQLite migrates itself at startup; PostgreSQL must be migrated with `cartback migrate`."""
+def prepare_database(
+    runtime: Runtime, *, auto_migrate: bool, config_file: str = "FILE"
+) -> str | None:
+    """SQLite migrates itself at startup; PostgreSQL must be migrated with `cartback migrate`.
+
+    The revision the database is at (None in memory); a schema that is not current is an
+    `OperatorError`.
+    """
     store = runtime.store
     if not isinstance(store, SqlStore):
-        return  # nothing to migrate in memory
-    if store.kind == "sqlite" or auto_migrate:
-        store.upgrade()
-    elif not store.schema_current():
-        raise RuntimeError(
-            "the database schema is not current; run `cartback migrate --config FILE` first"
-        )
+        return None  # nothing to migrate in memory
+    return ensure_schema(store.engine, upgrade=auto_migrate, config_file=config_file)
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:

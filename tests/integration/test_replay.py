@@ -205,7 +205,9 @@ def test_cli_lists_and_replays_failed_deliveries(tmp_path: Path) -> None:
 
     listed = cartback(config, "deliveries", "list", "--failed")
     assert listed.returncode == 0, listed.stderr
-    rows = {int(line.split()[0]): line for line in listed.stdout.splitlines()}
+    header, *lines = listed.stdout.splitlines()
+    assert header.split()[:2] == ["id", "received"], listed.stdout  # columns are named
+    rows = {int(line.split()[0]): line for line in lines}
     assert set(rows) == {bad_id, car_id}, listed.stdout
     assert "failed" in rows[bad_id] and "cart.abandoned" in rows[bad_id]
     assert "currency: missing" in rows[car_id]
@@ -217,7 +219,7 @@ def test_cli_lists_and_replays_failed_deliveries(tmp_path: Path) -> None:
     assert "cart.abandoned" in replayed.stdout
 
     still = cartback(config, "deliveries", "list", "--failed")
-    assert {int(line.split()[0]) for line in still.stdout.splitlines()} == {bad_id, car_id}
+    assert {int(line.split()[0]) for line in still.stdout.splitlines()[1:]} == {bad_id, car_id}
 
     text = config.read_text().replace(
         "default_country: DK\npolicy", "default_country: DK\n    currency: DKK\npolicy"
@@ -230,4 +232,4 @@ def test_cli_lists_and_replays_failed_deliveries(tmp_path: Path) -> None:
     assert twice.returncode == 0 and "skipped" in twice.stdout
     assert "already processed" in twice.stdout
     left = cartback(config, "deliveries", "list", "--failed")
-    assert [int(line.split()[0]) for line in left.stdout.splitlines()] == [bad_id]
+    assert [int(line.split()[0]) for line in left.stdout.splitlines()[1:]] == [bad_id]

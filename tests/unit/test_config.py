@@ -240,7 +240,8 @@ def test_bad_timezone(tmp_path: Path) -> None:
 def test_bad_yaml_syntax_names_the_line(tmp_path: Path) -> None:
     message = error_of(tmp_path, MINIMAL.replace("    store: demo", "    store: [demo"))
 
-    assert "cartback.yaml:11: invalid YAML" in message
+    # the line where the '[' opens, not the later one where the parser noticed
+    assert "cartback.yaml:10: invalid YAML: the '[' opened here is never closed" in message
 
 
 def test_wrong_type(tmp_path: Path) -> None:

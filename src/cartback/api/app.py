@@ -8,7 +8,9 @@ from starlette.exceptions import HTTPException
 
 from cartback import __version__
 from cartback.api import contacts, gateway_webhooks, redirects, rest, webhooks
+from cartback.api.access_log import WebhookAccessLog
 from cartback.api.dashboard import router as dashboard_router
+from cartback.api.docs import add_docs
 from cartback.api.errors import (
     ERROR_RESPONSES,
     on_cartback_error,
@@ -26,6 +28,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="cartback",
         version=__version__,
         description="Self-hosted abandoned-cart recovery: webhooks in, timed messages out.",
+        docs_url=None,  # served offline by add_docs; no CDN
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimit)
@@ -43,4 +47,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(dashboard_router)
+    app.add_middleware(WebhookAccessLog)  # outermost: sees every webhook answer
+    add_docs(app)
     return app

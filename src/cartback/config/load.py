@@ -17,6 +17,7 @@ from cartback.config.channels import PROVIDERS, provider_model
 from cartback.config.settings import DATABASE_URL_ENV, Settings
 from cartback.config.source import (
     KeyPath,
+    UnsetVariable,
     YamlError,
     format_key,
     line_of,
@@ -25,8 +26,16 @@ from cartback.config.source import (
 )
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, substitute and validate a config file; raise `ConfigError` on any problem."""
+def load_config(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    unset: UnsetVariable | None = None,
+) -> Settings:
+    """Read, substitute and validate a config file; raise `ConfigError` on any problem.
+
+    `unset(key_path, name)` may give a stand-in for a `${NAME}` that is not set (None: error).
+    """
     environ = os.environ if environ is None else environ
     file = str(path)
     try:
@@ -38,7 +47,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> S
         if not isinstance(data, dict):
             found = "nothing" if data is None else f"a {type(data).__name__}"
             raise YamlError(lines[()], f"expected a mapping of keys, found {found}")
-        data = substitute_env(data, environ, lines)
+        data = substitute_env(data, environ, lines, unset=unset)
     except YamlError as error:
         raise ConfigError(
             [Problem(file, error.line, format_key(error.path), error.message)]

@@ -17,13 +17,16 @@ literal `${`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from cartback.config.yaml_words import plain_words
+
 KeyPath = tuple[str | int, ...]
+UnsetVariable = Callable[[KeyPath, str], str | None]  # (key path, variable) -> stand-in or None
 
 _TAG = "tag:yaml.org,2002:"
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
@@ -49,9 +52,7 @@ def read_yaml(text: str) -> tuple[Any, dict[KeyPath, int]]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = error.problem or error.context or "unreadable"
+        line, problem = plain_words(error)
         raise YamlError(line, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as error:
         raise YamlError(1, f"invalid YAML: {error}") from None
@@ -147,13 +148,25 @@ def line_of(path: Sequence[Any], lines: Mapping[KeyPath, int]) -> int:
 
 
 def substitute_env(
-    value: Any, environ: Mapping[str, str], lines: Mapping[KeyPath, int], path: KeyPath = ()
+    value: Any,
+    environ: Mapping[str, str],
+    lines: Mapping[KeyPath, int],
+    path: KeyPath = (),
+    *,
+    unset: UnsetVariable | None = None,
 ) -> Any:
-    """Fill `${VAR}` / `${VAR:-default}` in every string value; `:-` also covers an empty VAR."""
+    """Fill `${VAR}` / `${VAR:-default}` in every string value; `:-` also covers an empty VAR.
+
+    A variable that is not set is an error, unless `unset` gives a stand-in for it at `path`.
+    """
     if isinstance(value, dict):
-        return {k: substitute_env(v, environ, lines, (*path, k)) for k, v in value.items()}
+        return {
+            k: substitute_env(v, environ, lines, (*path, k), unset=unset) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [substitute_env(v, environ, lines, (*path, i)) for i, v in enumerate(value)]
+        return [
+            substitute_env(v, environ, lines, (*path, i), unset=unset) for i, v in enumerate(value)
+        ]
     if not isinstance(value, str):
         return value
 
@@ -167,6 +180,8 @@ def substitute_env(
             return environ[name[1]]
         elif name[2] is not None:
             return name[2]
+        elif unset is not None and (stand_in := unset(path, name[1])) is not None:
+            return stand_in
         else:
             message = f"environment variable {name[1]} is not set"
         raise YamlError(line_of(path, lines), message, path)

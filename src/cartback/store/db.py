@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 IMMEDIATE = "cartback_immediate"
+CONNECT_TIMEOUT = 10  # seconds, PostgreSQL
 
 
 def normalise_url(url: str) -> str:
@@ -27,7 +28,9 @@ def connect(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+    # A server that drops packets must not hang a start for minutes.
+    connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, echo=echo, pool_pre_ping=True, future=True, connect_args=connect_args)
 
 
 def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:

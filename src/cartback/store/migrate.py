@@ -38,3 +38,10 @@ def head_revision(engine: Engine) -> str | None:
 
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision(engine)
+
+
+def known_revisions(engine: Engine) -> set[str]:
+    """Every revision this code has a migration for (a database at another was migrated by a
+    newer cartback)."""
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    return {script.revision for script in scripts.walk_revisions()}
