@@ -162,9 +162,10 @@ def order_payload(checkout: dict[str, Any]) -> dict[str, Any]:
     order = copy.deepcopy(fixture_json("orders_create.json"))
     # The sample has no checkout_token (null in Shopify's sample); a real one names its checkout.
     order["checkout_token"] = checkout["token"]
-    # The sample is a cancelled, voided order; a recovered purchase is neither.
+    # The sample is a cancelled, voided test order; a recovered purchase is none of those.
     order["cancelled_at"] = None
     order["financial_status"] = "paid"
+    order["test"] = False
     # Placed now, after the click (microseconds so that it is never "before" it in one second).
     order["created_at"] = now_iso()
     return order
@@ -287,17 +288,24 @@ def test_carts_without_a_usable_phone_are_skipped_with_a_reason(server: Server) 
     no_phone["shipping_address"]["phone"] = None
 
     invalid_phone = checkout_payload(token="invalid-phone-checkout")
-    # Shopify's own placeholder number, which is no real telephone number.
     invalid_phone["sms_marketing_phone"] = None
     invalid_phone["email"] = "invalid-phone@example.com"
     invalid_phone["customer"]["email"] = "invalid-phone@example.com"
-    assert invalid_phone["billing_address"]["phone"] == "555-555-BILL"
+    invalid_phone["billing_address"]["phone"] = "+45 2012 345"  # a digit short
 
-    for checkout in (no_phone, invalid_phone):
+    placeholder = checkout_payload(token="placeholder-phone-checkout")
+    # Shopify's own placeholder numbers, which are no telephone numbers at all.
+    placeholder["sms_marketing_phone"] = None
+    placeholder["email"] = "placeholder-phone@example.com"
+    placeholder["customer"]["email"] = "placeholder-phone@example.com"
+    assert placeholder["billing_address"]["phone"] == "555-555-BILL"
+
+    for checkout in (no_phone, invalid_phone, placeholder):
         answer = server.webhook("checkouts/create", encode(checkout))
         assert answer.status_code == 200, answer.text
 
-    for checkout, reason in ((no_phone, "no_phone"), (invalid_phone, "invalid_phone")):
+    expected = ((no_phone, "no_phone"), (invalid_phone, "invalid_phone"), (placeholder, "no_phone"))
+    for checkout, reason in expected:
         cart_id = cart_by_key(server, checkout["token"])["id"]
 
         def skipped(cart_id: int = cart_id, reason: str = reason) -> dict[str, Any] | None:
@@ -308,10 +316,12 @@ def test_carts_without_a_usable_phone_are_skipped_with_a_reason(server: Server) 
         assert decision["kind"] == "decision"
         assert decision["action"] == "skip"
         assert server.api(f"/api/carts/{cart_id}")["messages"] == []
+        if checkout is invalid_phone:  # which number, masked, and where it came from
+            assert "+45 20***45 (from billing_address.phone)" in decision["detail"]
 
     assert server.sms_lines() == []
     report = server.api("/api/report", store="acme")
-    assert report["carts_abandoned"] == 2
+    assert report["carts_abandoned"] == 3
     assert report["messages_sent"] == 0
-    assert report["skipped"].get("no_phone") == 1
+    assert report["skipped"].get("no_phone") == 2
     assert report["skipped"].get("invalid_phone") == 1

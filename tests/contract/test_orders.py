@@ -82,7 +82,10 @@ def test_a_persons_orders_by_email_or_phone(store: Store) -> None:
         tx.orders.add(order(email="bob@example.com", placed_at=T0 + 9 * HOUR))
     with store.reading() as tx:
         purchases = sorted(tx.orders.purchases("acme", ann, phone), key=lambda p: p.placed_at)
-        assert purchases == [Purchase(Decimal("10"), T0), Purchase(Decimal("20"), T0 + HOUR)]
+        assert purchases == [
+            Purchase(Decimal("10"), T0, "DKK"),
+            Purchase(Decimal("20"), T0 + HOUR, "DKK"),
+        ]
         assert tx.orders.purchases("acme", None, None) == []
         assert tx.orders.last_purchase(ann, None) == T0 + 5 * HOUR  # any store
         assert tx.orders.last_purchase(None, phone) == T0 + HOUR

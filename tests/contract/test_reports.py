@@ -93,7 +93,7 @@ def test_the_figures_of_all_time(store: Store) -> None:
     with store.reading() as tx:
         figures = tx.reports.figures("acme", None, None)
         empty = tx.reports.figures("nowhere", None, None)
-    assert figures.currency == "USD"  # the carts' own, when the config names none
+    assert figures.currency == "USD"  # its orders' own, when the config names none
     assert figures.carts_abandoned == 3
     assert figures.messages_sent == 5 and figures.spend == Decimal("1.25")
     assert figures.orders_recovered == 3 and figures.recovered_revenue == Decimal("157.10")

@@ -145,11 +145,18 @@ def order_payload(now: datetime, checkout: dict[str, Any] | None, **changes: Any
     payload.update(
         id=int(uuid.uuid4().int % 10**18),
         checkout_token=checkout["token"] if checkout else None,
+        # Shopify's sample is a voided, cancelled test order: this one is a real purchase.
         cancelled_at=None,
+        cancel_reason=None,
         financial_status="paid",
+        test=False,
         created_at=now.isoformat(),
     )
     payload.update(changes)
+    for key in ("total_price", "total_discounts"):  # an amount changed alone: its set follows
+        if key in changes and f"{key}_set" not in changes:
+            amount = {"amount": changes[key], "currency_code": payload["currency"]}
+            payload[f"{key}_set"] = {"shop_money": amount, "presentment_money": amount}
     return payload
 
 

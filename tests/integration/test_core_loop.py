@@ -130,11 +130,19 @@ def test_consent_withdrawn_later_through_the_consent_topic_is_honoured(shop: Sho
 
 def test_no_phone_and_invalid_phone_are_decisions_not_sends(shop: Shop) -> None:
     shop.checkout(sms_marketing_phone=None, phone=None, billing_address=None, shipping_address=None)
-    shop.checkout(token="other", sms_marketing_phone="555-555-BILL")
+    shop.checkout(token="other", sms_marketing_phone="+45 2012 345")
+    # Shopify's sample addresses hold 555-555-BILL and 555-555-SHIP: no phone numbers at all.
+    shop.checkout(token="third", sms_marketing_phone=None)
     shop.advance(timedelta(minutes=30))
     assert shop.sms.sent == []
     assert "no_phone" in _reasons(shop.cart(1))
-    assert "invalid_phone" in _reasons(shop.cart(2))
+    [invalid] = [e for e in shop.cart(2)["timeline"] if e["reason"] == "invalid_phone"]
+    assert invalid["detail"] == (
+        "The phone number +45 20***45 (from sms_marketing_phone) is not a valid number, "
+        "so no SMS was sent."
+    )
+    [placeholder] = [e for e in shop.cart(3)["timeline"] if e["reason"] == "no_phone"]
+    assert placeholder["detail"] == "The cart has no phone number for SMS."
 
 
 def test_a_step_in_quiet_hours_moves_to_the_next_allowed_minute(shop: Shop) -> None:

@@ -32,7 +32,14 @@ from cartback.integrations.generic import (
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "generic"
 SCHEMA = Path(cartback.__file__).resolve().parent / "schemas" / "generic-webhook.v1.json"
-EXAMPLES = ["cart_updated.json", "order_placed.json", "consent_changed.json", "cart_deleted.json"]
+EXAMPLES = [
+    "cart_updated.json",
+    "order_placed.json",
+    "order_updated.json",
+    "order_refunded.json",
+    "consent_changed.json",
+    "cart_deleted.json",
+]
 RECEIVED_AT = datetime(2026, 11, 29, 10, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 29, 10, 0, 30, tzinfo=UTC)
 SECRET = "generic-secret"

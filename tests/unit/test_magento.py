@@ -128,11 +128,19 @@ def test_items_come_from_the_totals_when_the_search_left_them_out() -> None:
     assert len(event.items) == 4
 
 
-def test_invalid_phone_is_kept_raw() -> None:
+def test_invalid_phone_is_kept_raw_with_its_field() -> None:
+    cart = copy.deepcopy(CART)
+    cart["billing_address"]["telephone"] = "+45 2012"
+    customer = _cart(cart).customer
+    assert (customer.phone, customer.phone_raw) == (None, "+45 2012")
+    assert customer.phone_source == "billing_address.telephone"
+
+
+def test_words_where_a_phone_should_be_are_no_phone() -> None:
     cart = copy.deepcopy(CART)
     cart["billing_address"]["telephone"] = "call me"
-    event = _cart(cart)
-    assert (event.customer.phone, event.customer.phone_raw) == (None, "call me")
+    customer = _cart(cart).customer
+    assert (customer.phone, customer.phone_raw, customer.phone_source) == (None, None, None)
 
 
 def test_stored_poll_delivery_parses_the_same() -> None:

@@ -139,10 +139,9 @@ def test_checkout_customer_and_consent() -> None:
     assert (event.consent.sms, event.consent.email) == (False, False)
 
 
-def test_invalid_billing_phone_is_kept_raw() -> None:
-    customer = cart(shared("checkouts_create.json")).customer
-    assert customer.phone is None
-    assert customer.phone_raw == "555-555-BILL"
+def test_placeholder_address_phones_are_no_phone_at_all() -> None:
+    customer = cart(shared("checkouts_create.json")).customer  # 555-555-BILL, 555-555-SHIP
+    assert (customer.phone, customer.phone_raw, customer.phone_source) == (None, None, None)
 
 
 def test_sms_marketing_phone_wins_and_sms_consent_comes_from_checkout() -> None:
@@ -403,6 +402,9 @@ def test_handled_topics() -> None:
         "checkouts/delete",
         "orders/create",
         "orders/paid",
+        "orders/updated",
+        "orders/cancelled",
+        "refunds/create",
         "customers_marketing_consent/update",
         "customers_email_marketing_consent/update",
         "customers/data_request",

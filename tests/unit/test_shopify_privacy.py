@@ -99,15 +99,3 @@ def test_order_ids_stay_exact_and_a_bad_one_is_named() -> None:
     bad = b'{"customer": {"id": 1}, "orders_to_redact": [1, 2.5]}'
     with pytest.raises(PayloadError, match=r"^body\.orders_to_redact\[1\]: .* not an integer id"):
         events_of("customers/redact", bad)
-
-
-@pytest.mark.parametrize(
-    ("topic", "name"),
-    [
-        ("orders/cancelled", "orders_cancelled.json"),
-        ("orders/updated", "orders_cancelled.json"),
-        ("refunds/create", "refunds_create.json"),
-    ],
-)
-def test_order_topics_owned_elsewhere_are_stored_but_give_no_events(topic: str, name: str) -> None:
-    assert events_of(topic, fixture(name)) == []

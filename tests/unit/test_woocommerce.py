@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from cartback.domain.events import CartDeleted, CartUpdated, Consent, Event, OrderPlaced
+from cartback.domain.events import (
+    CartDeleted,
+    CartUpdated,
+    Consent,
+    Event,
+    OrderChanged,
+    OrderPlaced,
+)
+from cartback.domain.orders import OrderStatus, Refund
 from cartback.integrations import woocommerce
 from cartback.integrations.woocommerce import (
     DELIVERY_HEADER,
@@ -194,8 +202,12 @@ def test_the_template_is_the_last_resort() -> None:
 
 
 def test_a_failed_payment_keeps_the_cart_alive() -> None:
-    event = cart(variant(status="failed", date_paid=None, date_paid_gmt=None))
+    body = variant(status="failed", date_paid=None, date_paid_gmt=None)
+    event, change = parse("order.updated", body, store=STORE, received_at=RECEIVED_AT)
+    assert isinstance(event, CartUpdated)
     assert event.recovery_url is not None and "order-pay/459" in event.recovery_url
+    # Had the order been placed before, it stops counting as revenue.
+    assert isinstance(change, OrderChanged) and change.status == OrderStatus.FAILED
 
 
 def test_a_draft_without_contact_details_gives_nothing() -> None:
@@ -240,11 +252,19 @@ def test_consent_keys_come_from_the_store() -> None:
 # --- ends -------------------------------------------------------------------------------------
 
 
-def test_cancelled_order_deletes_the_cart() -> None:
-    event = parse_one(local("order_cancelled.json"))
-    assert event == CartDeleted(
-        store_id="woo", cart_key="459", occurred_at=datetime(2023, 3, 29, 4, 23, 2, tzinfo=UTC)
-    )
+def test_cancelled_order_deletes_the_cart_and_is_no_longer_revenue() -> None:
+    at = datetime(2023, 3, 29, 4, 23, 2, tzinfo=UTC)
+    events = parse("order.updated", local("order_cancelled.json"), store=STORE, received_at=at)
+    assert events == [
+        CartDeleted(store_id="woo", cart_key="459", occurred_at=at),
+        OrderChanged(
+            store_id="woo",
+            order_key="459",
+            occurred_at=at,
+            source="woocommerce:order.updated",
+            status=OrderStatus.CANCELLED,
+        ),
+    ]
 
 
 def test_trashed_order_deletes_the_cart() -> None:
@@ -262,11 +282,23 @@ def test_restored_order_is_read_like_an_update() -> None:
     assert isinstance(parse_one(shared_order(), topic="order.restored"), OrderPlaced)
 
 
-def test_refunds_and_other_topics_give_nothing() -> None:
-    assert (
-        parse("order.updated", variant(status="refunded"), store=STORE, received_at=RECEIVED_AT)
-        == []
-    )
+def test_a_refunded_order_is_taken_out_of_revenue_with_each_refund() -> None:
+    refunds = [{"id": 726, "reason": "", "total": "-10.00"}, {"id": 727, "total": "-5.50"}]
+    body = variant(status="refunded", refunds=refunds)
+    [change] = parse("order.updated", body, store=STORE, received_at=RECEIVED_AT)
+    assert isinstance(change, OrderChanged)
+    assert change.status == OrderStatus.REFUNDED and change.order_key == "459"
+    assert change.refunds == (Refund("726", Decimal("10.00")), Refund("727", Decimal("5.50")))
+
+
+def test_a_partial_refund_rides_on_the_order() -> None:
+    body = variant(status="completed", refunds=[{"id": 726, "total": "-10.00"}])
+    order = parse_one(body)
+    assert isinstance(order, OrderPlaced) and order.status == OrderStatus.OPEN
+    assert order.refunds == (Refund("726", Decimal("10.00")),)
+
+
+def test_other_topics_give_nothing() -> None:
     assert parse("product.updated", shared_order(), store=STORE, received_at=RECEIVED_AT) == []
 
 

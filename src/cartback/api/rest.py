@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -60,7 +59,7 @@ def list_messages(
 ) -> list[Any]:
     with rt.store.reading() as tx:
         found = tx.messages.page(store_id=store, status=status, limit=limit, offset=offset)
-    return [asdict(message) for message in found]
+    return [views.message_fields(message) for message in found]
 
 
 @api.get("/report", response_model=Report)

@@ -80,6 +80,10 @@ class OrderOut(BaseModel):
     recovered: bool
     attribution: str | None
     attributed_message_id: str | None
+    status: str = "open"  # open | cancelled | voided | refunded | failed
+    test: bool = False
+    refunded: Decimal = Decimal("0")
+    revenue: Decimal = Decimal("0")  # what it counts as: nothing when test or not open
 
 
 class CartDetail(CartSummary):
@@ -88,6 +92,14 @@ class CartDetail(CartSummary):
     order: OrderOut | None
     messages: list[MessageOut]
     timeline: list[TimelineEntry]
+
+
+class OtherCurrencyOut(BaseModel):
+    """Recovered orders in a currency that is neither the store's nor convertible from the
+    payload: reported apart, never added to the store's revenue."""
+
+    orders: int
+    revenue: Decimal
 
 
 class StoreReport(BaseModel):
@@ -103,6 +115,7 @@ class StoreReport(BaseModel):
     discount_cost: Decimal
     roas: Decimal | None
     skipped: dict[str, int]
+    other_currencies: dict[str, OtherCurrencyOut] = {}
 
 
 class Report(StoreReport):

@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from cartback.api.schemas import Report, StoreReport
-from cartback.domain.records import Cart, Delivery, item_json
+from cartback.domain.money import in_minor_units
+from cartback.domain.orders import revenue
+from cartback.domain.records import Cart, Delivery, Message, Order, item_json
 from cartback.engine.report import report
 from cartback.engine.timeline import CartStory
 from cartback.runtime import Runtime
@@ -16,6 +18,25 @@ from cartback.runtime import Runtime
 def cart_fields(cart: Cart) -> dict[str, Any]:
     fields = asdict(cart)
     fields["items"] = [item_json(item) for item in cart.items]
+    fields["total"] = in_minor_units(cart.total, cart.currency)
+    return fields
+
+
+def message_fields(message: Message) -> dict[str, Any]:
+    fields = asdict(message)
+    fields["cost"] = in_minor_units(message.cost, message.currency)
+    return fields
+
+
+def order_fields(order: Order) -> dict[str, Any]:
+    fields = asdict(order)
+    fields.update(
+        total=in_minor_units(order.total, order.currency),
+        refunded=in_minor_units(order.refunded, order.currency),
+        revenue=in_minor_units(
+            revenue(order.total, order.status, order.test, order.refunded), order.currency
+        ),
+    )
     return fields
 
 
@@ -23,8 +44,8 @@ def cart_detail(story: CartStory) -> dict[str, Any]:
     detail = cart_fields(story.cart)
     detail.update(
         run=asdict(story.run) if story.run is not None else None,
-        order=asdict(story.order) if story.order is not None else None,
-        messages=[asdict(message) for message in story.messages],
+        order=order_fields(story.order) if story.order is not None else None,
+        messages=[message_fields(message) for message in story.messages],
         timeline=[asdict(entry) for entry in story.timeline],
     )
     return detail

@@ -102,6 +102,9 @@ def _eligibility(rule: DiscountRule, facts: SegmentFacts) -> DiscountDecision:
 
 
 def _threshold(minimum: Decimal, facts: SegmentFacts) -> DiscountDecision:
+    if facts.basket_value is None:
+        detail = f"The basket's value in {facts.currency} is unknown, so no code is given."
+        return DiscountDecision(False, DiscountReason.BELOW_THRESHOLD, detail)
     basket = f"{facts.basket_value:,.2f} {facts.currency}"
     if facts.basket_value >= minimum:
         return DiscountDecision(True, DiscountReason.OK, f"Basket {basket} ≥ {minimum:,}.")

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from cartback.domain.orders import OrderStatus, Refund
+
 
 class Channel(StrEnum):
     SMS = "sms"
@@ -37,6 +39,8 @@ class Customer:
 
     `phone` is E.164 when it could be normalised; `phone_raw` keeps what the platform sent, so that
     an invalid number can be reported as such instead of being mistaken for a missing one.
+    `phone_source` names the field the number came from (`billing_address.phone`), so that a
+    skip can say where to fix it.
     """
 
     external_id: str | None = None
@@ -49,6 +53,7 @@ class Customer:
     orders_count: int | None = None
     total_spent: Decimal | None = None
     tags: tuple[str, ...] = ()
+    phone_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,10 @@ class Consent:
 
 @dataclass(frozen=True, slots=True)
 class CartUpdated:
+    """A cart as the buyer sees it: `total` in `currency` (a multi-currency shop's presentment
+    currency). When that is not the store's currency, `store_currency` names the store's and
+    `store_total` is the basket in it where the payload gives it (None: it does not)."""
+
     store_id: str
     cart_key: str  # the platform's id for the cart (Shopify: checkout token)
     occurred_at: datetime
@@ -73,6 +82,8 @@ class CartUpdated:
     items: tuple[LineItem, ...] = ()
     discount_codes: tuple[str, ...] = ()
     locale: str | None = None  # the buyer's language as the platform gives it ("da-DK")
+    store_currency: str | None = None
+    store_total: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,10 @@ class CartDeleted:
 
 @dataclass(frozen=True, slots=True)
 class OrderPlaced:
+    """An order with everything the payload says of it: `total` in the store's money where the
+    payload gives it (`currency` names it either way), its status, and the refunds so far.
+    A second delivery of a known order changes it (see `OrderChanged`)."""
+
     store_id: str
     order_key: str
     occurred_at: datetime
@@ -98,6 +113,25 @@ class OrderPlaced:
     paid: bool = False
     discount_codes: tuple[str, ...] = ()
     discount_total: Decimal = field(default=Decimal("0"))
+    status: OrderStatus = OrderStatus.OPEN
+    test: bool = False
+    refunds: tuple[Refund, ...] = ()
+    reason: str | None = None  # why the status is what it is, in the shop's words
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    """A known order changed: a new status (None: unchanged), the test flag (None: unchanged),
+    refunds (each once by its key). `source` names what told us, for the cart's timeline."""
+
+    store_id: str
+    order_key: str
+    occurred_at: datetime
+    source: str
+    status: OrderStatus | None = None
+    test: bool | None = None
+    refunds: tuple[Refund, ...] = ()
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +195,7 @@ Event = (
     CartUpdated
     | CartDeleted
     | OrderPlaced
+    | OrderChanged
     | ConsentChanged
     | DataRequested
     | CustomerRedactRequested

@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from cartback.domain.orders import counts, revenue
+
+
+@dataclass
+class OtherCurrency:
+    """Recovered orders in a currency that is not the store's: reported apart, never added."""
+
+    orders: int = 0
+    revenue: Decimal = Decimal("0")
+
 
 @dataclass
 class StoreFigures:
@@ -22,6 +32,32 @@ class StoreFigures:
     recovered_revenue: Decimal = Decimal("0")
     discount_cost: Decimal = Decimal("0")  # discounts our codes gave on recovered orders
     skipped: dict[str, int] = field(default_factory=dict)
+    other_currencies: dict[str, OtherCurrency] = field(default_factory=dict)
+
+    def add_recovered_order(
+        self,
+        currency: str,
+        total: Decimal,
+        *,
+        status: str,
+        test: bool,
+        refunded: Decimal,
+        discount: Decimal,
+    ) -> None:
+        """Count one order attributed to a message: a test, cancelled, voided, failed or fully
+        refunded order not at all; a partly refunded one at what it kept; one in another
+        currency than the store's apart (`discount`: what our code took off it, else 0)."""
+        if not counts(status, test) or refunded >= total > 0:
+            return
+        earned = revenue(total, status, test, refunded)
+        if self.currency is not None and currency != self.currency:
+            other = self.other_currencies.setdefault(currency, OtherCurrency())
+            other.orders += 1
+            other.revenue += earned
+            return
+        self.orders_recovered += 1
+        self.recovered_revenue += earned
+        self.discount_cost += discount
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,9 @@ Error messages never repeat the number: they end up in logs and API answers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
@@ -61,6 +64,39 @@ def split_phone(raw: str | None, country: str | None) -> tuple[str | None, str |
         return normalize_phone(raw, country), raw
     except InvalidPhone:
         return None, raw
+
+
+_MIN_DIGITS = 2
+
+
+def is_phone_text(raw: str | None) -> bool:
+    """Whether a text is meant as a phone number at all: digits and no letters. Shops' sample
+    and placeholder values (`555-555-BILL`, `n/a`, `-`) are not: a cart with only those has no
+    phone for SMS, rather than an invalid one."""
+    if raw is None:
+        return False
+    digits = sum(char.isdigit() for char in raw)
+    return digits >= _MIN_DIGITS and not any(char.isalpha() for char in raw)
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneChoice:
+    """The phone a cart is kept with: E.164 when valid, else the text as sent (`raw`), and the
+    field it came from (`source`, e.g. `billing_address.phone`)."""
+
+    e164: str | None = None
+    raw: str | None = None
+    source: str | None = None
+
+
+def choose_phone(candidates: Iterable[tuple[str, str | None]], country: str | None) -> PhoneChoice:
+    """The first of (field, text) that is meant as a phone number, normalised like `split_phone`;
+    texts that are not phone numbers at all are passed over."""
+    for source, raw in candidates:
+        if is_phone_text(raw):
+            e164, kept = split_phone(raw, country)
+            return PhoneChoice(e164, kept, source)
+    return PhoneChoice()
 
 
 def require_phone(raw: str | None, country: str | None) -> str:

@@ -13,7 +13,9 @@ from enum import StrEnum
 
 from cartback.domain.durations import rounded
 from cartback.domain.events import Channel
+from cartback.domain.phone import is_phone_text
 from cartback.domain.quiet_hours import QuietHours, next_allowed
+from cartback.domain.redact import mask_phone_text
 from cartback.domain.sending_windows import SendingWindow, next_allowed_in
 
 
@@ -103,6 +105,7 @@ class SendFacts:
     sms_sent: int = 0  # SMS (or RCS) already sent in this abandonment
     abandoned_at: datetime | None = None
     window: SendingWindow | None = None  # the legal sending window for the recipient's country
+    phone_source: str | None = None  # the field phone_raw came from (billing_address.phone)
 
 
 def _lifecycle(facts: SendFacts) -> Decision | None:
@@ -130,10 +133,12 @@ def _address(facts: SendFacts) -> Decision | None:
         return None
     if facts.channel == Channel.EMAIL:
         return Decision(Action.SKIP, Reason.NO_EMAIL, "The cart has no email address.")
-    if facts.phone_raw:
-        detail = "The phone number given is not a valid number, so no SMS was sent."
+    if is_phone_text(facts.phone_raw):
+        where = f" (from {facts.phone_source})" if facts.phone_source else ""
+        shown = mask_phone_text(facts.phone_raw)
+        detail = f"The phone number {shown}{where} is not a valid number, so no SMS was sent."
         return Decision(Action.SKIP, Reason.INVALID_PHONE, detail)
-    return Decision(Action.SKIP, Reason.NO_PHONE, "The cart has no phone number.")
+    return Decision(Action.SKIP, Reason.NO_PHONE, "The cart has no phone number for SMS.")
 
 
 def _consent(facts: SendFacts) -> Decision | None:

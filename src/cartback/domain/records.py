@@ -7,12 +7,13 @@ Nothing here does I/O. Times are aware UTC; money is a Decimal with its currency
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from cartback.domain.events import LineItem
+from cartback.domain.orders import OrderStatus, refunded_total
 from cartback.domain.statuses import (
     LIVE_CART,
     MESSAGE_OUT,
@@ -68,6 +69,9 @@ class CartContents:
     customer_total_spent: Decimal | None = None
     customer_tags: tuple[str, ...] = ()
     locale: str | None = None  # the buyer's language ("da-DK"), where the platform gives it
+    phone_source: str | None = None  # the field the phone (or phone_raw) came from
+    store_currency: str | None = None  # set when `currency` (the buyer's) is not the store's
+    store_total: Decimal | None = None  # the basket in `store_currency`, where the shop said
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,9 +137,16 @@ class NewOrder:
     phone: str | None = None
     discount_total: Decimal = Decimal("0")
     paid: bool = False
-    recovered: bool = False
+    recovered: bool = False  # attributed to a message (whether it is revenue: `status`, `test`)
     attributed_message_id: str | None = None
     attribution: str | None = None  # click | send
+    status: OrderStatus = OrderStatus.OPEN
+    test: bool = False
+    refunds: Mapping[str, Decimal] = field(default_factory=dict)  # by the platform's refund id
+
+    @property
+    def refunded(self) -> Decimal:
+        return refunded_total(self.refunds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,10 +156,12 @@ class Order(NewOrder):
 
 @dataclass(frozen=True, slots=True)
 class Purchase:
-    """One order of a person, as segments and the policy count them."""
+    """One order of a person that counts (no test, cancelled or refunded one), as segments count
+    them: `total` is what it earned after refunds, in `currency` (None: unknown)."""
 
     total: Decimal
     placed_at: datetime
+    currency: str | None = None
 
 
 # flow runs and their decisions ---------------------------------------------------------------

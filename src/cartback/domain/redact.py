@@ -11,6 +11,7 @@ import phonenumbers
 _STARS = "***"
 _SECRET_MIN_LENGTH_TO_HINT = 12
 _PHONE_MIN_NATIONAL_DIGITS_TO_HINT = 6
+_RAW_MIN_DIGITS_TO_HINT = 4
 
 
 def mask_phone(e164: str | None) -> str:
@@ -25,6 +26,28 @@ def mask_phone(e164: str | None) -> str:
     if len(national) < _PHONE_MIN_NATIONAL_DIGITS_TO_HINT:
         return f"+{country_code}{'*' * len(national)}"
     return f"+{country_code}{'*' * (len(national) - 2)}{national[-2:]}"
+
+
+def mask_phone_text(raw: str | None) -> str:
+    """A number as a shop sent it, valid or not: `+45 20 12 34 56` -> `+45 20****56`.
+
+    The country code (after `+` or `00`), the first two and the last two digits stay; the rest
+    are stars. Short numbers keep only their last two digits; very short ones nothing."""
+    if raw is None or not raw.strip():
+        return ""
+    text = raw.strip()
+    digits = "".join(char for char in text if char.isdigit())
+    prefix = ""
+    if text.startswith(("+", "00")):
+        skip = 0 if text.startswith("+") else 2
+        code = _country_code_prefix(digits[skip:])
+        if code is not None:
+            prefix, digits = f"+{code} ", digits[skip + len(code) :]
+    if len(digits) < _RAW_MIN_DIGITS_TO_HINT:
+        return prefix + _STARS
+    if len(digits) < _PHONE_MIN_NATIONAL_DIGITS_TO_HINT:
+        return f"{prefix}{'*' * (len(digits) - 2)}{digits[-2:]}"
+    return f"{prefix}{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
 
 
 def mask_email(email: str | None) -> str:

@@ -34,8 +34,8 @@ class ItemFacts:
 
 @dataclass(frozen=True, slots=True)
 class SegmentFacts:
-    basket_value: Decimal
-    currency: str
+    basket_value: Decimal | None  # in the store's currency; None when the shop gave another only
+    currency: str  # the store's
     orders_count: int | None  # the platform's count where it gives one, else ours
     total_spent: Decimal | None
     last_order_at: datetime | None
@@ -196,7 +196,12 @@ def _money(label: str) -> Callable[[SegmentFacts, Decimal], str]:
 
 
 MEASURES: dict[str, Measure] = {
-    "basket_value": Measure(lambda f: f.basket_value, _money("basket"), whole=False),
+    "basket_value": Measure(
+        lambda f: f.basket_value,
+        _money("basket"),
+        "the basket's value in the store's currency is unknown, so it is not {bounds}",
+        whole=False,
+    ),
     "total_spent": Measure(
         lambda f: f.total_spent,
         _money("total spent"),

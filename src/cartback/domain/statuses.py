@@ -48,6 +48,7 @@ class DecisionAction(StrEnum):
     BRANCH = "branch"  # a segment chose the wording
     DISCOUNT = "discount"
     END = "end"  # an end step
+    ORDER = "order"  # the cart's order changed: cancelled, refunded, voided
 
 
 NOT_SENT = frozenset({DecisionAction.SKIP, DecisionAction.CANCEL})  # counted by reason

@@ -16,12 +16,13 @@ from cartback.domain.events import (
     Channel,
     ConsentChanged,
     Event,
+    OrderChanged,
     OrderPlaced,
 )
 from cartback.domain.flow import Flow
 from cartback.domain.policy import Reason
 from cartback.domain.records import Cart, CartContents, CartStatus, ConsentEntry, NewOrder
-from cartback.engine import runs
+from cartback.engine import order_changes, runs
 from cartback.store.base import Tx
 
 log = logging.getLogger("cartback.ingest")
@@ -46,6 +47,8 @@ class EventApplier:
                 self._cart_deleted(tx, event, now)
             case OrderPlaced():
                 self._order_placed(tx, event, now)
+            case OrderChanged():
+                order_changes.apply(tx, event, now)
             case ConsentChanged():
                 self._consent_changed(tx, event, now)
 
@@ -115,6 +118,7 @@ class EventApplier:
         if existing is not None:
             if event.paid and not existing.paid:
                 tx.orders.mark_paid(existing.id)
+            order_changes.apply(tx, order_changes.from_placed(event), now)
             return
         cart = tx.carts.match_for_order(
             event.store_id,
@@ -142,7 +146,10 @@ class EventApplier:
         tx.carts.change(
             cart.id, status=CartStatus.PURCHASED, purchased_at=event.occurred_at, updated_at=now
         )
-        detail = f"Order {event.order_key} was placed; pending steps were cancelled."
+        detail = (
+            f"Order {event.order_key} was placed{order_changes.not_revenue_note(event)}; "
+            "pending steps were cancelled."
+        )
         runs.cancel(tx, cart.id, Reason.PURCHASED, detail, now)
         won = attribute(
             event.occurred_at, tx.messages.touches(cart.id), self.windows.click, self.windows.send
@@ -205,6 +212,9 @@ def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
         email_consent=event.consent.email,
         occurred_at=event.occurred_at,
         last_activity_at=min(event.occurred_at, now),
+        phone_source=customer.phone_source,
+        store_currency=event.store_currency,
+        store_total=event.store_total,
     )
 
 
@@ -223,4 +233,7 @@ def new_order(event: OrderPlaced, now: datetime) -> NewOrder:
         paid=event.paid,
         placed_at=event.occurred_at,
         received_at=now,
+        status=event.status,
+        test=event.test,
+        refunds=order_changes.refunds_in(event.refunds, event.currency),
     )

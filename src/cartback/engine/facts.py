@@ -61,6 +61,7 @@ def gather(
         sms_sent=tx.messages.sms_in_run(run_id),
         abandoned_at=cart.abandoned_at,
         window=_window(cart, target) if channel != Channel.EMAIL else None,
+        phone_source=cart.phone_source,
     )
 
 

@@ -1,14 +1,27 @@
-"""The recovery report: per store, and the totals over stores (the API, the CLI, a dashboard)."""
+"""The recovery report: per store, and the totals over stores (the API, the CLI, a dashboard).
+
+This is where amounts leave the engine: each is rounded to its currency's minor units here, so
+the report reads the same on SQLite and PostgreSQL (`0.30 DKK`, not `0.3000`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from cartback.domain.figures import StoreFigures
+from cartback.domain.money import in_minor_units, ratio
 from cartback.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class OtherMoney:
+    """Recovered orders in a currency that is not the store's: reported apart, never added."""
+
+    orders: int
+    revenue: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +38,7 @@ class StoreReport:
     discount_cost: Decimal
     roas: Decimal | None
     skipped: dict[str, int] = field(default_factory=dict)
+    other_currencies: dict[str, OtherMoney] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,26 +51,31 @@ class Report:
 def report(
     store: Store, stores: Sequence[tuple[str, str | None]], since: datetime | None
 ) -> Report:
-    """`stores`: each store's id and configured currency (None: the carts' currency)."""
+    """`stores`: each store's id and configured currency (None: that of most of its orders)."""
     with store.reading() as tx:
         parts = [_store_report(tx.reports.figures(sid, cur, since)) for sid, cur in stores]
     return Report(total=_combine(parts), since=since, stores=parts)
 
 
 def _store_report(f: StoreFigures) -> StoreReport:
+    cur = f.currency
     return StoreReport(
         store=f.store_id,
-        currency=f.currency,
+        currency=cur,
         carts_abandoned=f.carts_abandoned,
         messages_sent=f.messages_sent,
         messages_delivered=f.messages_delivered,
         sms_segments=f.sms_segments,
-        spend=f.spend,
+        spend=in_minor_units(f.spend, cur),
         orders_recovered=f.orders_recovered,
-        recovered_revenue=f.recovered_revenue,
-        discount_cost=f.discount_cost,
-        roas=_roas(f.recovered_revenue, f.spend),
+        recovered_revenue=in_minor_units(f.recovered_revenue, cur),
+        discount_cost=in_minor_units(f.discount_cost, cur),
+        roas=ratio(f.recovered_revenue, f.spend),
         skipped=dict(f.skipped),
+        other_currencies={
+            code: OtherMoney(other.orders, in_minor_units(other.revenue, code))
+            for code, other in sorted(f.other_currencies.items())
+        },
     )
 
 
@@ -71,6 +90,11 @@ def _combine(parts: list[StoreReport]) -> StoreReport:
     spend = sum((p.spend for p in parts), Decimal("0"))
     revenue = sum((p.recovered_revenue for p in parts), Decimal("0"))
     discounts = sum((p.discount_cost for p in parts), Decimal("0"))
+    others: dict[str, OtherMoney] = {}
+    for p in parts:
+        for code, other in p.other_currencies.items():
+            was = others.get(code, OtherMoney(0, Decimal("0")))
+            others[code] = OtherMoney(was.orders + other.orders, was.revenue + other.revenue)
     return StoreReport(
         store=parts[0].store if len(parts) == 1 else "*",
         currency=next(iter(currencies)) if one and currencies else None,
@@ -82,12 +106,7 @@ def _combine(parts: list[StoreReport]) -> StoreReport:
         orders_recovered=sum(p.orders_recovered for p in parts),
         recovered_revenue=revenue if one else Decimal("0"),
         discount_cost=discounts if one else Decimal("0"),
-        roas=_roas(revenue, spend) if one else None,
+        roas=ratio(revenue, spend) if one else None,
         skipped=skipped,
+        other_currencies=dict(sorted(others.items())),
     )
-
-
-def _roas(revenue: Decimal, spend: Decimal) -> Decimal | None:
-    if spend == 0:
-        return None
-    return (revenue / spend).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

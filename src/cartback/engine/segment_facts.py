@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from cartback.domain.events import LineItem
 from cartback.domain.phone import phone_country
-from cartback.domain.records import Cart
+from cartback.domain.records import Cart, CartContents
 from cartback.domain.segments import ItemFacts, SegmentFacts
 from cartback.store.base import Tx
 
@@ -15,12 +15,17 @@ from cartback.store.base import Tx
 def segment_facts(tx: Tx, cart: Cart, now: datetime, *, abandoning: bool = False) -> SegmentFacts:
     """`abandoning`: the cart is being abandoned now, and that abandonment counts already."""
     purchases = tx.orders.purchases(cart.store_id, cart.email, cart.phone)
-    spent = sum((p.total for p in purchases), Decimal("0")) if purchases else None
+    basket, currency = basket_value(cart)
+    spent = (
+        sum((p.total for p in purchases if p.currency in (None, currency)), Decimal("0"))
+        if purchases
+        else None
+    )
     at = cart.abandoned_at or (now if abandoning else None)
     others = tx.carts.abandonments(cart)
     return SegmentFacts(
-        basket_value=cart.total,
-        currency=cart.currency,
+        basket_value=basket,
+        currency=currency,
         # The platform's own figures where it sends them; else what this store saw.
         orders_count=cart.customer_orders_count
         if cart.customer_orders_count is not None
@@ -34,6 +39,14 @@ def segment_facts(tx: Tx, cart: Cart, now: datetime, *, abandoning: bool = False
         abandonments=tuple(sorted((*((at,) if at else ()), *others))),
         now=now,
     )
+
+
+def basket_value(cart: CartContents) -> tuple[Decimal | None, str]:
+    """The basket in the store's currency, and that currency; None when the shop gave the
+    basket in the buyer's currency only."""
+    if cart.store_currency is None:
+        return cart.total, cart.currency
+    return cart.store_total, cart.store_currency
 
 
 def _item(item: LineItem) -> ItemFacts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cartback.domain.orders import OrderStatus, words
 from cartback.domain.records import Cart, Message, Order, Run
 from cartback.store.base import Store, Tx
 
@@ -79,9 +80,18 @@ def timeline(tx: Tx, cart_id: int, sent: list[Message], order: Order | None) -> 
         for c in tx.messages.clicks_for_cart(cart_id)
     ]
     if order is not None:
-        how = (
-            f"recovered ({order.attribution})" if order.recovered else "not attributed to a message"
-        )
-        detail = f"Order {order.order_key}: {order.total} {order.currency}, {how}."
-        entries.append(Entry(at=order.placed_at, kind="order", detail=detail))
+        entries.append(Entry(at=order.placed_at, kind="order", detail=order_words(order)))
     return sorted(entries, key=lambda entry: entry.at)
+
+
+def order_words(order: Order) -> str:
+    """`Order 1001: 404.95 USD, recovered (click).`, with what keeps it from being revenue."""
+    how = f"recovered ({order.attribution})" if order.recovered else "not attributed to a message"
+    notes = [f"{words(order.total, order.currency)}", how]
+    if order.refunded:
+        notes.append(f"{words(order.refunded, order.currency)} refunded")
+    if order.test:
+        notes.append("a test order, not revenue")
+    elif order.status != OrderStatus.OPEN:
+        notes.append(f"{order.status}, not revenue")
+    return f"Order {order.order_key}: {', '.join(notes)}."

@@ -1,7 +1,8 @@
 """Generic webhooks: any shop, or Zapier / Make, posting cartback's own event format.
 
 The format is `schemas/generic-webhook.v1.json`: `cart.updated`, `order.placed`,
-`consent.changed` and `cart.deleted`, each with `event_id`, `type` and `occurred_at`. Bodies are
+`order.updated`, `order.refunded`, `consent.changed` and `cart.deleted`, each with `event_id`,
+`type` and `occurred_at`. Bodies are
 JSON, or the same fields form-encoded with flat keys (`cart.items[0].title=T-shirt`,
 `customer.consent.sms=true`; PHP-style `cart[items][0][title]` works too). Unknown fields are
 ignored, so senders may add fields before we read them.
@@ -77,11 +78,13 @@ def parse(
     store_id: str,
     default_country: str | None,
     received_at: datetime,
+    currency: str | None = None,
 ) -> list[Event]:
     """Validate one delivery and turn it into its domain event.
 
     Raises PayloadError naming the field by its path, e.g. `cart.items[0].price: 'abc' is not
-    an amount`. `received_at` is unused today: every event carries `occurred_at`.
+    an amount`. `received_at` is unused today: every event carries `occurred_at`. `currency` is
+    the store's configured currency: a `store_total` is read only against it.
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be an aware datetime")
@@ -92,7 +95,8 @@ def parse(
         known = ", ".join(sorted(TYPES))
         raise PayloadError(f"type: {'missing' if kind is None else repr(kind)} (known: {known})")
     event = _validate(model, data)
-    return [event.to_event(store_id, default_country, event.occurred_at.astimezone(UTC))]
+    at = event.occurred_at.astimezone(UTC)
+    return [event.to_event(store_id, default_country, at, currency)]
 
 
 def _validate(model: type[Envelope], data: dict[str, Any]) -> Envelope:
@@ -175,4 +179,5 @@ class GenericPlatform(Platform):
             store_id=store.id,
             default_country=store.default_country,
             received_at=received_at,
+            currency=store.currency,
         )

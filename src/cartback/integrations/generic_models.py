@@ -23,10 +23,12 @@ from cartback.domain.events import (
     Customer,
     Event,
     LineItem,
+    OrderChanged,
     OrderPlaced,
 )
 from cartback.domain.money import MoneyError, parse_amount
-from cartback.domain.phone import InvalidPhone, normalize_phone, split_phone
+from cartback.domain.orders import WHOLE_ORDER, OrderStatus, Refund
+from cartback.domain.phone import InvalidPhone, choose_phone, normalize_phone
 from cartback.integrations._json import PayloadError
 
 __all__ = ["MODELS", "TYPES", "Envelope", "ident"]
@@ -94,14 +96,15 @@ class CustomerIn(_In):
     total_spent: Amount | None = None
 
     def to_domain(self, default_country: str | None) -> Customer:
-        phone, phone_raw = split_phone(self.phone, self.country or default_country)
+        phone = choose_phone([("customer.phone", self.phone)], self.country or default_country)
         fields = self.model_dump(exclude={"id", "consent", "tags", "phone", "email"})
         return Customer(
             **fields,
             external_id=self.id,
             email=normalize_email(self.email),
-            phone=phone,
-            phone_raw=phone_raw,
+            phone=phone.e164,
+            phone_raw=phone.raw,
+            phone_source=phone.source,
             tags=(*self.tags,),
         )
 
@@ -128,6 +131,16 @@ class CartIn(_In):
     token: str | None = None
     items: list[ItemIn] = []
     discount_codes: Tags = []
+    store_total: Amount | None = None  # the total in the store's currency, when `currency` isn't
+
+    def store_money(self, store_currency: str | None) -> tuple[str | None, Decimal | None]:
+        """(store_currency, store_total) for the cart, both None when it is in the store's."""
+        if store_currency is None or store_currency == self.currency:
+            return None, None
+        return store_currency, self.store_total
+
+
+OrderStatusIn = Literal["open", "cancelled", "voided", "refunded", "failed"]
 
 
 class OrderIn(_In):
@@ -138,6 +151,30 @@ class OrderIn(_In):
     paid: bool = False
     discount_codes: Tags = []
     discount_total: Amount = Decimal("0")
+    status: OrderStatusIn = "open"
+    test: bool = False
+    refunded: Amount | None = Field(default=None, ge=0)  # all refunds so far, in `currency`
+    store_total: Amount | None = None  # the total in the store's currency, when `currency` isn't
+
+    def money(self, store_currency: str | None) -> tuple[str, Decimal]:
+        """The total in the store's currency where the sender gives it, else as sent."""
+        if store_currency not in (None, self.currency) and self.store_total is not None:
+            return store_currency, self.store_total
+        return self.currency, self.total
+
+
+class OrderChangeIn(_In):
+    id: Ident
+    status: OrderStatusIn | None = None
+    test: bool | None = None
+    refunded: Amount | None = Field(default=None, ge=0)  # all refunds so far
+    currency: Currency | None = None  # of `refunded`; default: the order's
+
+
+class RefundIn(_In):
+    id: Ident
+    amount: Amount = Field(ge=0)
+    currency: Currency | None = None  # default: the order's
 
 
 class ConsentIn(_In):
@@ -151,11 +188,18 @@ class CartRef(_In):
     id: Ident
 
 
+class OrderRef(_In):
+    id: Ident
+
+
 class Envelope(_In):
     event_id: Ident
     occurred_at: AwareDatetime
 
-    def to_event(self, store_id: str, country: str | None, at: datetime) -> Event:
+    def to_event(
+        self, store_id: str, country: str | None, at: datetime, currency: str | None = None
+    ) -> Event:
+        """`currency`: the store's configured currency, where it has one."""
         raise NotImplementedError
 
 
@@ -163,8 +207,11 @@ class CartUpdatedIn(Envelope):
     cart: CartIn
     customer: CustomerIn = CustomerIn()
 
-    def to_event(self, store_id: str, country: str | None, at: datetime) -> Event:
+    def to_event(
+        self, store_id: str, country: str | None, at: datetime, currency: str | None = None
+    ) -> Event:
         cart, flags = self.cart, self.customer.consent
+        store_currency, store_total = cart.store_money(currency)
         return CartUpdated(
             store_id=store_id,
             cart_key=cart.id,
@@ -177,6 +224,8 @@ class CartUpdatedIn(Envelope):
             cart_token=cart.token,
             items=tuple(item.to_domain() for item in cart.items),
             discount_codes=tuple(cart.discount_codes),
+            store_currency=store_currency,
+            store_total=store_total,
         )
 
 
@@ -184,19 +233,70 @@ class OrderPlacedIn(Envelope):
     order: OrderIn
     customer: CustomerIn = CustomerIn()
 
-    def to_event(self, store_id: str, country: str | None, at: datetime) -> Event:
+    def to_event(
+        self, store_id: str, country: str | None, at: datetime, currency: str | None = None
+    ) -> Event:
         order = self.order
+        code, total = order.money(currency)
+        refunded = order.refunded
         return OrderPlaced(
             store_id=store_id,
             order_key=order.id,
             occurred_at=at,
-            currency=order.currency,
-            total=order.total,
+            currency=code,
+            total=total,
             customer=self.customer.to_domain(country),
             cart_key=order.cart_id,
             paid=order.paid,
             discount_codes=tuple(order.discount_codes),
-            discount_total=order.discount_total,
+            discount_total=order.discount_total if code == order.currency else Decimal("0"),
+            status=OrderStatus(order.status),
+            test=order.test,
+            refunds=(Refund(WHOLE_ORDER, refunded, order.currency),) if refunded else (),
+        )
+
+
+class OrderUpdatedIn(Envelope):
+    """`order.updated`: a known order's new status, test flag, or all it has refunded so far."""
+
+    order: OrderChangeIn
+
+    def to_event(
+        self, store_id: str, country: str | None, at: datetime, currency: str | None = None
+    ) -> Event:
+        order = self.order
+        refunds = (
+            (Refund(WHOLE_ORDER, order.refunded, order.currency),)
+            if order.refunded is not None
+            else ()
+        )
+        return OrderChanged(
+            store_id=store_id,
+            order_key=order.id,
+            occurred_at=at,
+            source="generic:order.updated",
+            status=OrderStatus(order.status) if order.status is not None else None,
+            test=order.test,
+            refunds=refunds,
+        )
+
+
+class OrderRefundedIn(Envelope):
+    """`order.refunded`: one refund of a known order, kept once by its id."""
+
+    order: OrderRef
+    refund: RefundIn
+
+    def to_event(
+        self, store_id: str, country: str | None, at: datetime, currency: str | None = None
+    ) -> Event:
+        refund = self.refund
+        return OrderChanged(
+            store_id=store_id,
+            order_key=self.order.id,
+            occurred_at=at,
+            source="generic:order.refunded",
+            refunds=(Refund(refund.id, refund.amount, refund.currency),),
         )
 
 
@@ -204,7 +304,9 @@ class ConsentChangedIn(Envelope):
     customer: CustomerIn
     consent: ConsentIn
 
-    def to_event(self, store_id: str, country: str | None, at: datetime) -> Event:
+    def to_event(
+        self, store_id: str, country: str | None, at: datetime, currency: str | None = None
+    ) -> Event:
         who, consent = self.customer.to_domain(country), self.consent
         if not (who.phone or who.email or who.external_id):
             if who.phone_raw is not None:  # the only way to reach them is a broken number
@@ -226,7 +328,9 @@ class ConsentChangedIn(Envelope):
 class CartDeletedIn(Envelope):
     cart: CartRef
 
-    def to_event(self, store_id: str, country: str | None, at: datetime) -> Event:
+    def to_event(
+        self, store_id: str, country: str | None, at: datetime, currency: str | None = None
+    ) -> Event:
         return CartDeleted(store_id=store_id, cart_key=self.cart.id, occurred_at=at)
 
 
@@ -242,5 +346,7 @@ MODELS: dict[str, type[Envelope]] = {
     "order.placed": OrderPlacedIn,
     "consent.changed": ConsentChangedIn,
     "cart.deleted": CartDeletedIn,
+    "order.updated": OrderUpdatedIn,
+    "order.refunded": OrderRefundedIn,
 }
 TYPES: frozenset[str] = frozenset(MODELS)

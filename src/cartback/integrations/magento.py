@@ -32,7 +32,8 @@ from cartback.domain.events import (
     LineItem,
     OrderPlaced,
 )
-from cartback.domain.phone import split_phone
+from cartback.domain.phone import choose_phone
+from cartback.integrations import magento_orders
 from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
 from cartback.integrations.magento_client import parse_time
 from cartback.integrations.magento_signature import SIGNATURE_HEADER, verify_webhook
@@ -74,6 +75,7 @@ class MagentoStore:
     store_id: str
     default_country: str | None = None
     recovery_url_template: str | None = None
+    currency: str | None = None  # the store's configured currency (None: Magento's base)
 
 
 # --- entry points -----------------------------------------------------------------------------
@@ -157,17 +159,22 @@ def _cart_events(
         return [CartDeleted(store_id=store.store_id, cart_key=cart_key, occurred_at=at)]
     items = _items(cart) or (_items(totals) if totals is not None else [])
     customer = _cart_customer(cart, store.default_country)
+    currency = _cart_currency(cart, totals)
+    sources = [*present(cart.child("currency")), *present(totals), cart]
+    store_currency, store_total = magento_orders.cart_store_money(sources, currency, store.currency)
     return [
         CartUpdated(
             store_id=store.store_id,
             cart_key=cart_key,
             occurred_at=_time(cart, ("updated_at", "created_at")) or received_at,
-            currency=_cart_currency(cart, totals),
+            currency=currency,
             total=_cart_total(cart, totals, items),
             customer=customer,
             consent=Consent(sms=None, email=_newsletter(cart)),
             recovery_url=_recovery_url(store.recovery_url_template, cart_key, customer.email),
             items=tuple(items),
+            store_currency=store_currency,
+            store_total=store_total,
         )
     ]
 
@@ -211,13 +218,13 @@ def _cart_customer(cart: JsonObject, default_country: str | None) -> Customer:
     billing = cart.child("billing_address")
     people = [doc for doc in (nested, billing) if doc is not None]
     country = _country(billing)
-    raw_phone = billing.text("telephone") if billing is not None else None
-    phone, phone_raw = split_phone(raw_phone, country or default_country)
+    phone = choose_phone(_telephone(billing), country or default_country)
     return Customer(
         external_id=(nested.ident("id") if nested else None) or cart.ident("customer_id"),
         email=normalize_email(first_text([cart, *people], ("customer_email", "email"))),
-        phone=phone,
-        phone_raw=phone_raw,
+        phone=phone.e164,
+        phone_raw=phone.raw,
+        phone_source=phone.source,
         first_name=first_text([cart, *people], ("customer_firstname", "firstname")),
         last_name=first_text([cart, *people], ("customer_lastname", "lastname")),
         country=country,
@@ -247,22 +254,25 @@ def _recovery_url(template: str | None, cart_key: str, email: str | None) -> str
 
 
 def _order(doc: JsonObject, store: MagentoStore, received_at: datetime) -> OrderPlaced:
+    """In the store's currency where the order has it (see `magento_orders`)."""
     billing = _billing_address(doc)
     country = _country(billing)
-    raw_phone = billing.text("telephone") if billing is not None else None
-    phone, _raw = split_phone(raw_phone, country or store.default_country)
+    phone = choose_phone(_telephone(billing), country or store.default_country)
     people = [doc, *present(billing)]
-    discount = doc.amount("discount_amount") or Decimal("0")
+    money = magento_orders.order_money(doc, store.currency)
+    if money is None:
+        doc.fail("order_currency_code", "missing (or its grand_total is)")
     return OrderPlaced(
         store_id=store.store_id,
         order_key=doc.ident("increment_id") or doc.require_ident("entity_id"),
         occurred_at=_time(doc, ("created_at",)) or received_at,
-        currency=_order_currency(doc),
-        total=doc.require_amount("grand_total", "base_grand_total"),
+        currency=money.currency,
+        total=money.total,
         customer=Customer(
             external_id=doc.ident("customer_id"),
             email=normalize_email(first_text(people, ("customer_email", "email"))),
-            phone=phone,
+            phone=phone.e164,
+            phone_source=phone.source,
             first_name=first_text(people, ("customer_firstname", "firstname")),
             last_name=first_text(people, ("customer_lastname", "lastname")),
             country=country,
@@ -270,8 +280,16 @@ def _order(doc: JsonObject, store: MagentoStore, received_at: datetime) -> Order
         cart_key=doc.ident("quote_id"),
         paid=(doc.amount("total_paid") or Decimal("0")) > 0,
         discount_codes=tuple(code for code in [doc.text("coupon_code")] if code),
-        discount_total=abs(discount),
+        discount_total=money.discount,
+        status=magento_orders.order_status(doc),
+        refunds=money.refunds,
     )
+
+
+def _telephone(address: JsonObject | None) -> list[tuple[str, str | None]]:
+    if address is None:
+        return []
+    return [("billing_address.telephone", address.text("telephone"))]
 
 
 def _billing_address(doc: JsonObject) -> JsonObject | None:
@@ -283,13 +301,6 @@ def _billing_address(doc: JsonObject) -> JsonObject | None:
         if address.text("address_type") == "billing":
             return address
     return None
-
-
-def _order_currency(doc: JsonObject) -> str:
-    code = first_text([doc], ("order_currency_code", "base_currency_code"))
-    if code is None:
-        doc.fail("order_currency_code", "missing")
-    return code.upper()
 
 
 # --- shared fields ----------------------------------------------------------------------------
@@ -371,7 +382,9 @@ class MagentoPlatform(Platform):
     def parse(
         self, delivery: StoredDelivery, store: ShopStore, received_at: datetime
     ) -> list[Event]:
-        target = MagentoStore(store.id, store.default_country, store.recovery_url_template)
+        target = MagentoStore(
+            store.id, store.default_country, store.recovery_url_template, store.currency
+        )
         return parse(delivery.topic, delivery.body, target, received_at)
 
     def answer(self, accepted: Accepted) -> dict[str, object]:

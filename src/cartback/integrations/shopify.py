@@ -19,15 +19,15 @@ from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
     Consent,
-    Customer,
     Event,
     LineItem,
+    OrderChanged,
     OrderPlaced,
 )
 from cartback.domain.phone import split_phone
 from cartback.errors import UnknownStore
-from cartback.integrations import shopify_consent, shopify_privacy
-from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
+from cartback.integrations import shopify_consent, shopify_orders, shopify_privacy
+from cartback.integrations._json import JsonObject, PayloadError, load_object
 from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
 from cartback.integrations.platform import (
     ShopStore,
@@ -36,6 +36,7 @@ from cartback.integrations.platform import (
     WebhookRequest,
     secret_of,
 )
+from cartback.integrations.shopify_customer import customer
 
 __all__ = [
     "API_VERSION_HEADER",
@@ -65,6 +66,9 @@ CHECKOUT_UPDATE = "checkouts/update"
 CHECKOUT_DELETE = "checkouts/delete"
 ORDER_CREATE = "orders/create"
 ORDER_PAID = "orders/paid"
+ORDER_UPDATED = "orders/updated"
+ORDER_CANCELLED = "orders/cancelled"
+REFUND_CREATE = "refunds/create"
 SMS_CONSENT_UPDATE = "customers_marketing_consent/update"
 EMAIL_CONSENT_UPDATE = "customers_email_marketing_consent/update"
 DATA_REQUEST = "customers/data_request"
@@ -96,6 +100,7 @@ class _Context:
     store_id: str
     default_country: str | None
     received_at: datetime
+    currency: str | None = None  # the store's configured currency
 
 
 _Build = Callable[[JsonObject, _Context], list[Event]]
@@ -108,11 +113,13 @@ def parse(
     store_id: str,
     default_country: str | None,
     received_at: datetime,
+    currency: str | None = None,
 ) -> list[Event]:
     """Turn one webhook delivery into domain events; a topic we don't handle gives none, and so
     does a consent update that says nothing (an undated `not_subscribed`).
 
     `received_at` (aware) stands in for the time of any event whose payload carries none.
+    `currency` is the store's configured currency (None: the shop currency the payload names).
     Raises PayloadError naming the JSON path when the body can't be read.
     """
     if received_at.tzinfo is None:
@@ -121,7 +128,7 @@ def parse(
     if handler is None:
         return []
     root, build = handler
-    context = _Context(topic, store_id, default_country, received_at)
+    context = _Context(topic, store_id, default_country, received_at, currency)
     return build(load_object(body, root), context)
 
 
@@ -129,18 +136,22 @@ def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
     """The customer record's consent first, then the cart: on a tie in time, the box ticked on
     this checkout is recorded after the record and so wins."""
     occurred_at = _first_time(doc, ("updated_at", "created_at"), ctx)
+    currency = _currency(doc, ("presentment_currency", "currency"))
+    store_currency = ctx.currency or _currency(doc, ("currency", "presentment_currency"))
     cart = CartUpdated(
         store_id=ctx.store_id,
         cart_key=doc.require_text("token"),
         occurred_at=occurred_at,
-        currency=_currency(doc, ("presentment_currency", "currency")),
+        currency=currency,
         total=doc.require_amount("total_price"),
-        customer=_customer(doc, ("email",), ctx.default_country),
+        customer=customer(doc, ("email",), ctx.default_country),
         consent=_consent(doc),
         recovery_url=doc.text("abandoned_checkout_url"),
         cart_token=doc.text("cart_token"),
-        items=tuple(_line_item(item) for item in doc.children("line_items")),
+        items=tuple(_line_item(item, currency) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
+        store_currency=store_currency if store_currency != currency else None,
+        store_total=_store_total(doc, store_currency) if store_currency != currency else None,
     )
     record = shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", occurred_at)
     country = cart.customer.country or ctx.default_country
@@ -160,19 +171,47 @@ def _checkout_deleted(doc: JsonObject, ctx: _Context) -> CartDeleted:
 
 
 def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
+    """In the store's money where the payload has it (see `shopify_orders`)."""
+    total = shopify_orders.money_in(doc, "total_price", ctx.currency) or shopify_orders.Money(
+        doc.require_amount("total_price", "current_total_price"),
+        _currency(doc, ("currency", "presentment_currency")),
+    )
+    discount = shopify_orders.money_in(doc, "total_discounts", total.currency)
+    status, reason = shopify_orders.status(doc)
     return OrderPlaced(
         store_id=ctx.store_id,
         order_key=doc.require_ident("id"),
         occurred_at=_first_time(doc, ("created_at", "processed_at"), ctx),
-        currency=_currency(doc, ("currency", "presentment_currency")),
-        total=doc.require_amount("total_price", "current_total_price"),
-        customer=_customer(doc, ("email", "contact_email"), ctx.default_country),
+        currency=total.currency,
+        total=total.amount,
+        customer=customer(doc, ("email", "contact_email"), ctx.default_country),
         cart_key=doc.text("checkout_token"),
         cart_token=doc.text("cart_token"),
         paid=ctx.topic == ORDER_PAID or doc.text("financial_status") in PAID_STATUSES,
         discount_codes=_discount_codes(doc),
-        discount_total=doc.amount("total_discounts") or Decimal("0"),
+        discount_total=discount.amount
+        if discount is not None and discount.currency == total.currency
+        else doc.amount("total_discounts") or Decimal("0"),
+        status=status,
+        test=doc.flag("test") is True,
+        refunds=shopify_orders.refunds(doc),
+        reason=reason,
     )
+
+
+def _refund(doc: JsonObject, ctx: _Context) -> list[Event]:
+    """`refunds/create`: money paid back on a known order, in shop money."""
+    refund = shopify_orders.refund(doc)
+    if refund is None:
+        return []
+    change = OrderChanged(
+        store_id=ctx.store_id,
+        order_key=doc.require_ident("order_id"),
+        occurred_at=_first_time(doc, ("processed_at", "created_at"), ctx),
+        source=f"shopify:{ctx.topic}",
+        refunds=(refund,),
+    )
+    return [change]
 
 
 def _sms_consent(doc: JsonObject, ctx: _Context) -> list[Event]:
@@ -209,14 +248,15 @@ def _privacy(build: Callable[..., Event]) -> _Build:
 
 _Handler = tuple[str, _Build]
 
-# orders/cancelled, orders/updated and refunds/create are subscribed to but not read here yet:
-# they are stored raw and give no events.
 _HANDLERS: dict[str, _Handler] = {
     CHECKOUT_CREATE: ("checkout", _checkout),
     CHECKOUT_UPDATE: ("checkout", _checkout),
     CHECKOUT_DELETE: ("checkout", _one(_checkout_deleted)),
     ORDER_CREATE: ("order", _one(_order)),
     ORDER_PAID: ("order", _one(_order)),
+    ORDER_UPDATED: ("order", _one(_order)),
+    ORDER_CANCELLED: ("order", _one(_order)),
+    REFUND_CREATE: ("refund", _refund),
     SMS_CONSENT_UPDATE: ("body", _sms_consent),
     EMAIL_CONSENT_UPDATE: ("body", _email_consent),
     DATA_REQUEST: ("body", _privacy(shopify_privacy.data_request)),
@@ -246,19 +286,29 @@ def _currency(doc: JsonObject, keys: tuple[str, ...]) -> str:
     doc.fail(keys[0], "missing")
 
 
-def _line_item(item: JsonObject) -> LineItem:
+def _line_item(item: JsonObject, currency: str) -> LineItem:
+    """The price in the cart's currency: from `price_set` where it has one in it."""
     quantity = item.integer("quantity")
     if quantity is None:
         item.fail("quantity", "missing")
+    priced = shopify_orders.money_in(item, "price", currency)
     return LineItem(
         title=item.text("title") or item.text("presentment_title") or "",
         quantity=quantity,
-        price=item.require_amount("price"),
+        price=priced.amount
+        if priced is not None and priced.currency == currency
+        else item.require_amount("price"),
         sku=item.text("sku"),
         product_id=item.ident("product_id"),
         variant_id=item.ident("variant_id"),
         image_url=_image_url(item),
     )
+
+
+def _store_total(doc: JsonObject, store_currency: str) -> Decimal | None:
+    """A checkout's total in the store's currency, where the payload gives one."""
+    total = shopify_orders.money_in(doc, "total_price", store_currency)
+    return total.amount if total is not None and total.currency == store_currency else None
 
 
 def _image_url(item: JsonObject) -> str | None:
@@ -274,57 +324,6 @@ def _image_url(item: JsonObject) -> str | None:
 def _discount_codes(doc: JsonObject) -> tuple[str, ...]:
     codes = (entry.text("code") for entry in doc.children("discount_codes"))
     return tuple(code for code in codes if code is not None)
-
-
-# --- who the customer is ----------------------------------------------------------------------
-
-
-def _customer(
-    doc: JsonObject, email_keys: tuple[str, ...], default_country: str | None
-) -> Customer:
-    nested = doc.child("customer")
-    addresses = _addresses(doc)
-    country = _country(addresses, nested)
-    phone, phone_raw = split_phone(_raw_phone(doc, nested, addresses), country or default_country)
-    people = [*present(nested), *addresses]
-    return Customer(
-        external_id=nested.ident("id") if nested else None,
-        email=normalize_email(first_text([doc, *present(nested)], email_keys)),
-        phone=phone,
-        phone_raw=phone_raw,
-        first_name=first_text(people, ("first_name",)),
-        last_name=first_text(people, ("last_name",)),
-        country=country,
-        orders_count=nested.integer("orders_count") if nested else None,
-        total_spent=nested.amount("total_spent") if nested else None,
-        tags=_tags(nested.text("tags") if nested else None),
-    )
-
-
-def _addresses(doc: JsonObject) -> list[JsonObject]:
-    """Billing first, then shipping: the billing address is the one the buyer typed themself."""
-    return [*present(doc.child("billing_address")), *present(doc.child("shipping_address"))]
-
-
-def _country(addresses: list[JsonObject], nested: JsonObject | None) -> str | None:
-    default_address = nested.child("default_address") if nested else None
-    code = first_text([*addresses, *present(default_address)], ("country_code",))
-    return code.upper() if code is not None else None
-
-
-def _raw_phone(
-    doc: JsonObject, nested: JsonObject | None, addresses: list[JsonObject]
-) -> str | None:
-    """The number the buyer gave for SMS marketing wins over any other on the checkout."""
-    return first_text([doc], ("sms_marketing_phone", "phone")) or first_text(
-        [*present(nested), *addresses], ("phone",)
-    )
-
-
-def _tags(raw: str | None) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
 
 
 # --- consent ---------------------------------------------------------------------------------
@@ -392,4 +391,5 @@ class ShopifyPlatform(Base64HmacPlatform):
             store_id=store.id,
             default_country=store.default_country,
             received_at=received_at,
+            currency=store.currency,
         )

@@ -39,7 +39,7 @@ from cartback.domain.events import (
     LineItem,
     OrderPlaced,
 )
-from cartback.domain.phone import split_phone
+from cartback.domain.phone import choose_phone
 from cartback.integrations._json import JsonObject, PayloadError, load_object
 from cartback.integrations.platform import (
     Accepted,
@@ -213,12 +213,13 @@ def _currency(doc: JsonObject, store: StoreContext) -> str:
 
 
 def _customer(doc: JsonObject, store: StoreContext) -> Customer:
-    raw_phone = doc.text("phone_number") or doc.text("phone")  # the sample button says "phone"
-    phone, phone_raw = split_phone(raw_phone, store.default_country)
+    numbers = [("phone_number", doc.text("phone_number")), ("phone", doc.text("phone"))]
+    phone = choose_phone(numbers, store.default_country)  # the sample button says "phone"
     return Customer(
         email=normalize_email(doc.text("email")),
-        phone=phone,
-        phone_raw=phone_raw,
+        phone=phone.e164,
+        phone_raw=phone.raw,
+        phone_source=phone.source,
         first_name=doc.text("first_name"),
         last_name=doc.text("last_name"),
     )

@@ -6,6 +6,12 @@ checkout creates a `pending` order when they press "place order". Those are our 
 order id, and the order that later turns `processing` closes the cart it was. `failed` keeps the
 cart alive: WooCommerce still lets the customer pay a failed order (its pay link works for
 `pending` and `failed`), so a failed payment is exactly the cart worth recovering.
+
+An order already placed that turns `cancelled`, `refunded` or `failed` is no longer revenue
+(`OrderChanged`); its `refunds` (id and negative total each) lower it refund by refund. Amounts
+are in the order's `currency`: a store whose configured `currency` differs has the order
+reported apart, and the cart's value for segments unknown (core WooCommerce sells in one
+currency; multi-currency plugins keep no base amount in the order).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from cartback.domain.events import (
     Customer,
     Event,
     LineItem,
+    OrderChanged,
     OrderPlaced,
 )
-from cartback.domain.phone import split_phone
+from cartback.domain.orders import OrderStatus, Refund
+from cartback.domain.phone import choose_phone
 from cartback.integrations._json import JsonObject, load_object
 
 __all__ = ["TOPICS", "StoreContext", "fill_template", "parse"]
@@ -42,6 +50,12 @@ ORDER_STATUSES = frozenset({"processing", "on-hold", "completed", "ready-for-pic
 PAID_STATUSES = frozenset({"processing", "completed"})
 ENDED_STATUSES = frozenset({"cancelled", "trash"})
 IGNORED_STATUSES = frozenset({"refunded"})  # the order it was has been recorded already
+# A placed order in these is no longer revenue.
+NOT_REVENUE = {
+    "cancelled": OrderStatus.CANCELLED,
+    "refunded": OrderStatus.REFUNDED,
+    "failed": OrderStatus.FAILED,
+}
 
 _TRUE = frozenset({"yes", "1", "true", "on"})
 _FALSE = frozenset({"no", "0", "false", "off", ""})
@@ -93,6 +107,13 @@ def parse(
 
 def _by_status(doc: JsonObject, ctx: _Context) -> list[Event]:
     status = doc.require_text("status").lower()
+    events = _as_cart_or_order(doc, ctx, status)
+    if status in NOT_REVENUE:  # a no-op unless the order was placed before
+        events.append(_changed(doc, ctx, NOT_REVENUE[status]))
+    return events
+
+
+def _as_cart_or_order(doc: JsonObject, ctx: _Context, status: str) -> list[Event]:
     if status in CART_STATUSES:
         cart = _cart(doc, ctx)
         has_contact = cart.customer.email is not None or cart.customer.phone_raw is not None
@@ -109,17 +130,20 @@ def _by_status(doc: JsonObject, ctx: _Context) -> list[Event]:
 def _cart(doc: JsonObject, ctx: _Context) -> CartUpdated:
     order_id = doc.require_ident("id")
     customer = _customer(doc, ctx.store.default_country)
+    currency = doc.require_text("currency").upper()
+    store_currency = ctx.store.currency
     return CartUpdated(
         store_id=ctx.store.store_id,
         cart_key=order_id,
         occurred_at=_occurred_at(doc, ctx.received_at),
-        currency=doc.require_text("currency").upper(),
+        currency=currency,
         total=doc.require_amount("total"),
         customer=customer,
         consent=_consent(doc, ctx.store.consent_meta_keys),
         recovery_url=_recovery_url(doc, order_id, customer.email, ctx),
         items=tuple(_line_item(item) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
+        store_currency=store_currency if store_currency not in (None, currency) else None,
     )
 
 
@@ -136,7 +160,29 @@ def _order(doc: JsonObject, ctx: _Context, status: str) -> OrderPlaced:
         paid=status in PAID_STATUSES or doc.has("date_paid_gmt") or doc.has("date_paid"),
         discount_codes=_discount_codes(doc),
         discount_total=doc.amount("discount_total") or Decimal("0"),
+        refunds=_refunds(doc),
     )
+
+
+def _changed(doc: JsonObject, ctx: _Context, status: OrderStatus) -> OrderChanged:
+    return OrderChanged(
+        store_id=ctx.store.store_id,
+        order_key=doc.require_ident("id"),
+        occurred_at=_occurred_at(doc, ctx.received_at),
+        source="woocommerce:order.updated",
+        status=status,
+        refunds=_refunds(doc),
+    )
+
+
+def _refunds(doc: JsonObject) -> tuple[Refund, ...]:
+    """`refunds`: each `{id, reason, total}`, the total negative ("-10.00")."""
+    found = []
+    for entry in doc.children("refunds"):
+        total = entry.amount("total")
+        if total is not None and total != 0:
+            found.append(Refund(entry.require_ident("id"), abs(total)))
+    return tuple(found)
 
 
 def _deleted(doc: JsonObject, ctx: _Context) -> CartDeleted:
@@ -222,13 +268,17 @@ def _customer(doc: JsonObject, default_country: str | None) -> Customer:
     billing = doc.child("billing")
     shipping = doc.child("shipping")
     country = _country(billing) or _country(shipping)
-    raw_phone = _text_of(billing, "phone") or _text_of(shipping, "phone")
-    phone, phone_raw = split_phone(raw_phone, country or default_country)
+    numbers = [
+        ("billing.phone", _text_of(billing, "phone")),
+        ("shipping.phone", _text_of(shipping, "phone")),
+    ]
+    phone = choose_phone(numbers, country or default_country)
     return Customer(
         external_id=_nonzero_id(doc, "customer_id"),
         email=normalize_email(_text_of(billing, "email")),
-        phone=phone,
-        phone_raw=phone_raw,
+        phone=phone.e164,
+        phone_raw=phone.raw,
+        phone_source=phone.source,
         first_name=_text_of(billing, "first_name") or _text_of(shipping, "first_name"),
         last_name=_text_of(billing, "last_name") or _text_of(shipping, "last_name"),
         country=country,

@@ -19,13 +19,14 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, TypedDict, Unpack
 
 from cartback.domain.figures import Activity, StoreFigures
+from cartback.domain.orders import OrderStatus
 from cartback.domain.records import (
     Cart,
     CartContents,
@@ -67,6 +68,13 @@ class CartChanges(TypedDict, total=False):
     purchased_at: datetime | None
     deleted_at: datetime | None
     updated_at: datetime
+
+
+class OrderChanges(TypedDict, total=False):  # an order's later status, test flag, refunds
+    status: OrderStatus
+    test: bool
+    paid: bool
+    refunds: Mapping[str, Decimal]  # every refund of the order by its key (replaces the old)
 
 
 class MessageChanges(TypedDict, total=False):
@@ -154,6 +162,7 @@ class Orders(Protocol):
     def find(self, store_id: str, order_key: str) -> Order | None: ...
     def add(self, order: NewOrder) -> Order: ...
     def mark_paid(self, order_id: int) -> None: ...
+    def change(self, order_id: int, **changes: Unpack[OrderChanges]) -> None: ...
     def for_cart(self, cart_id: int) -> Order | None:
         """The first order placed for the cart."""
         ...
@@ -166,7 +175,7 @@ class Orders(Protocol):
         ...
 
     def purchases(self, store_id: str, email: str | None, phone: str | None) -> list[Purchase]:
-        """Every order of this person (same email or phone) in the store."""
+        """This person's orders in the store (email or phone) that are revenue, net of refunds."""
         ...
 
 

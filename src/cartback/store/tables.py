@@ -91,6 +91,9 @@ carts = Table(
     Column("abandoned_at", UTCDateTime),
     Column("purchased_at", UTCDateTime),
     Column("deleted_at", UTCDateTime),
+    Column("phone_source", String(64)),  # the field the phone came from
+    Column("store_currency", String(3)),  # set when the buyer's currency is not the store's
+    Column("store_total", Amount),  # the basket in store_currency, where the shop said
     UniqueConstraint("store_id", "cart_key"),
     Index(None, "store_id", "cart_token"),
     Index(None, "store_id", "email"),
@@ -221,6 +224,10 @@ orders = Table(
     Column("recovered", Boolean, nullable=False),
     Column("attributed_message_id", String(40)),
     Column("attribution", String(16)),  # click | send
+    Column("status", String(16), nullable=False, server_default="open"),  # an OrderStatus
+    Column("test", Boolean, nullable=False, server_default=false()),
+    Column("refunded", Amount, nullable=False, server_default="0"),  # the sum of `refunds`
+    Column("refunds", JSON),  # {refund key: amount as text}
     UniqueConstraint("store_id", "order_key"),
     Index(None, "store_id", "placed_at"),
 )

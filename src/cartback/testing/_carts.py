@@ -7,6 +7,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Unpack
 
+from cartback.domain.orders import counts, revenue
 from cartback.domain.records import (
     LIVE_CART,
     Cart,
@@ -17,7 +18,7 @@ from cartback.domain.records import (
     Order,
     Purchase,
 )
-from cartback.store.base import CartChanges
+from cartback.store.base import CartChanges, OrderChanges
 from cartback.testing._data import Data
 from cartback.testing._tables import require, updated, utc, utc_or_none
 
@@ -202,6 +203,7 @@ class MemoryOrders:
         require(self.data.carts, order.cart_id, "cart")
         values = {name: getattr(order, name) for name in _NEW_ORDER}
         values.update(placed_at=utc(order.placed_at), received_at=utc(order.received_at))
+        values["refunds"] = dict(order.refunds)
         order_id = self.data.order_ids.next()
         return self.table.insert(order_id, Order(**values, id=order_id))
 
@@ -209,6 +211,15 @@ class MemoryOrders:
         order = self.table.get(order_id)
         if order is not None:
             self.table.replace(order_id, updated(order, paid=True))
+
+    def change(self, order_id: int, **changes: Unpack[OrderChanges]) -> None:
+        order = self.table.get(order_id)
+        if order is None:
+            return
+        values: dict[str, Any] = dict(changes)
+        if "refunds" in changes:
+            values["refunds"] = dict(changes["refunds"])
+        self.table.replace(order_id, updated(order, **values))
 
     def for_cart(self, cart_id: int) -> Order | None:
         orders = (self.table.rows[i] for i in self.data.orders_by_cart.get(cart_id))
@@ -231,7 +242,11 @@ class MemoryOrders:
             (order for order in self._person(email, phone) if order.store_id == store_id),
             key=lambda order: (order.placed_at, order.id),
         )
-        return [Purchase(order.total, order.placed_at) for order in mine]
+        return [
+            Purchase(revenue(o.total, o.status, o.test, o.refunded), o.placed_at, o.currency)
+            for o in mine
+            if counts(o.status, o.test) and o.total > o.refunded
+        ]
 
     def _person(self, email: str | None, phone: str | None) -> list[Order]:
         ids: dict[int, None] = {}

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
+from decimal import Decimal
 
 from cartback.domain.figures import Activity, StoreFigures
+from cartback.domain.orders import counts
+from cartback.domain.orders import revenue as earned
 from cartback.domain.records import MESSAGE_OUT, NOT_SENT, MessageStatus
 from cartback.testing._data import Data
 from cartback.testing._tables import utc_or_none
@@ -18,14 +21,12 @@ class MemoryReports:
 
     def figures(self, store_id: str, currency: str | None, since: datetime | None) -> StoreFigures:
         since = utc_or_none(since)
-        out = StoreFigures(store_id, currency)
+        out = StoreFigures(store_id, currency or self._usual_currency(store_id))
         store_carts: set[int] = set()
         for cart in self.data.carts.values():
             if cart.store_id != store_id:
                 continue
             store_carts.add(cart.id)
-            if out.currency is None:
-                out.currency = cart.currency  # the first cart's, when none is configured
             if cart.abandoned_at is not None and (since is None or cart.abandoned_at >= since):
                 out.carts_abandoned += 1
         self._messages(out, since)
@@ -55,9 +56,12 @@ class MemoryReports:
             if c.cart_id in mine and (since is None or c.at >= since)
         }
         revenue = [
-            (o.placed_at, o.total)
+            (o.placed_at, earned(o.total, o.status, o.test, o.refunded))
             for o in self.data.orders.values()
-            if o.store_id in ids and o.recovered and (since is None or o.placed_at >= since)
+            if o.store_id in ids
+            and o.recovered
+            and counts(o.status, o.test)
+            and (since is None or o.placed_at >= since)
         ]
         return Activity(
             carts=created,
@@ -85,11 +89,26 @@ class MemoryReports:
                 continue
             if since is not None and order.placed_at < since:
                 continue
-            out.orders_recovered += 1
-            out.recovered_revenue += order.total
             won_by = self.data.messages.get(order.attributed_message_id or "")
-            if won_by is not None and won_by.discount_code:
-                out.discount_cost += order.discount_total
+            out.add_recovered_order(
+                order.currency,
+                order.total,
+                status=order.status,
+                test=order.test,
+                refunded=order.refunded,
+                discount=order.discount_total
+                if won_by is not None and won_by.discount_code
+                else Decimal("0"),
+            )
+
+    def _usual_currency(self, store_id: str) -> str | None:
+        """The currency most of the store's orders are in, else most of its carts (ties: the
+        first in the alphabet), as the SQL store chooses it."""
+        for rows in (self.data.orders.values(), self.data.carts.values()):
+            seen = Counter(row.currency for row in rows if row.store_id == store_id)
+            if seen:
+                return min(seen, key=lambda code: (-seen[code], code))
+        return None
 
     def _skips(self, store_carts: set[int], since: datetime | None) -> dict[str, int]:
         counts: Counter[str] = Counter()

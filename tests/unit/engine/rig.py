@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -59,6 +59,11 @@ class Rig:
 
     # the shops ------------------------------------------------------------------------------
 
+    def currency(self, store_id: str) -> str:
+        """The store's configured currency (DKK without one): carts and orders are in it."""
+        configured = self.runtime.settings.store(store_id)
+        return (configured.currency if configured is not None else None) or "DKK"
+
     def deliver(self, store_id: str, *events: Event, key: str | None = None) -> IngestResult:
         """One webhook delivery carrying `events`, through the ingest service."""
         delivery = Delivery(
@@ -78,6 +83,7 @@ class Rig:
         *,
         phone: str | None = ALICE_PHONE,
         phone_raw: str | None = None,
+        phone_source: str | None = None,
         email: str | None = ALICE_EMAIL,
         total: str = "200.00",
         first_name: str = "Alice",
@@ -93,6 +99,7 @@ class Rig:
             email=email,
             phone=phone,
             phone_raw=phone_raw,
+            phone_source=phone_source,
             first_name=first_name,
             orders_count=orders_count,
             tags=tuple(tags),
@@ -101,7 +108,7 @@ class Rig:
             store_id=store,
             cart_key=key,
             occurred_at=at or self.clock.now(),
-            currency="DKK",
+            currency=self.currency(store),
             total=Decimal(total),
             customer=customer,
             consent=Consent(sms=True, email=True) if consent is None else consent,
@@ -123,19 +130,21 @@ class Rig:
         cart_key: str | None = None,
         discount_total: str = "0",
         at: datetime | None = None,
+        **more: Any,
     ) -> IngestResult:
+        """An order; `more` sets its other fields (status, test, refunds, currency...)."""
         event = OrderPlaced(
             store_id=store,
             order_key=key,
             occurred_at=at or self.clock.now(),
-            currency="DKK",
+            currency=self.currency(store),
             total=Decimal(total),
             customer=Customer(email=email, phone=phone),
             cart_key=cart_key,
             paid=True,
             discount_total=Decimal(discount_total),
         )
-        return self.deliver(store, event)
+        return self.deliver(store, replace(event, **more))
 
     def consent(self, store: str, channel: Channel, granted: bool, **address: str) -> None:
         event = ConsentChanged(

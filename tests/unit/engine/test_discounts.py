@@ -96,7 +96,7 @@ def test_a_basket_under_the_threshold_gets_no_code(shops: Shops) -> None:
     assert shops.admin.requests == []
     assert shops.discount("acme", "c1") == (
         "below_threshold",
-        "Basket 50.00 DKK is below the 100 needed for a code.",
+        "Basket 50.00 USD is below the 100 needed for a code.",
     )
 
 

@@ -152,15 +152,30 @@ def test_consent_withdrawn_later_is_honoured(rig: Rig) -> None:
 
 
 def test_no_phone_and_an_invalid_phone_are_decisions_not_sends(rig: Rig) -> None:
-    rig.cart("acme", "c1", phone=None, email=None, phone_raw="555-555-BILL")
+    rig.cart(
+        "acme",
+        "c1",
+        phone=None,
+        email=None,
+        phone_raw="+45 2012 345",
+        phone_source="billing_address.phone",
+    )
     rig.cart("acme", "c2", phone=None, email=ALICE_EMAIL)
     rig.cart("acme", "c3", phone=None, email=None)
+    rig.cart("acme", "c4", phone=None, email=ALICE_EMAIL, phone_raw="555-555-BILL")
     rig.advance(timedelta(minutes=30))
     assert rig.sms.sent == []
-    assert "invalid_phone" in rig.reasons("acme", "c1")
+    invalid = rig.decision("acme", "c1", "invalid_phone")
+    assert invalid.detail == (
+        "The phone number +45 20***45 (from billing_address.phone) is not a valid number, "
+        "so no SMS was sent."
+    )
     assert "no_phone" in rig.reasons("acme", "c2")
     assert rig.reasons("acme", "c3") == ["no_contact"]
     assert rig.run("acme", "c3").status == RunStatus.DONE
+    # A placeholder where a number should be is no number at all, not an invalid one.
+    placeholder = rig.decision("acme", "c4", "no_phone")
+    assert placeholder.detail == "The cart has no phone number for SMS."
 
 
 def test_a_step_in_quiet_hours_moves_to_the_next_allowed_minute(rig: Rig) -> None:

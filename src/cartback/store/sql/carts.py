@@ -236,6 +236,9 @@ def contents_values(contents: CartContents) -> dict[str, Any]:
         "customer_orders_count": contents.customer_orders_count,
         "customer_total_spent": contents.customer_total_spent,
         "customer_tags": list(contents.customer_tags),
+        "phone_source": contents.phone_source,
+        "store_currency": contents.store_currency,
+        "store_total": contents.store_total,
     }
 
 
@@ -264,6 +267,9 @@ def cart_from(row: AnyRow) -> Cart:
         customer_orders_count=row.customer_orders_count,
         customer_total_spent=row.customer_total_spent,
         customer_tags=tuple(row.customer_tags or ()),
+        phone_source=row.phone_source,
+        store_currency=row.store_currency,
+        store_total=row.store_total,
         status=CartStatus(row.status),
         update_count=row.update_count,
         created_at=row.created_at,

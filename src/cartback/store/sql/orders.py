@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
+from typing import Any, Unpack
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from cartback.domain.orders import OrderStatus, counts, refunded_total, revenue
 from cartback.domain.records import NewOrder, Order, Purchase
+from cartback.store.base import OrderChanges
 from cartback.store.sql.common import same_person
 from cartback.store.tables import orders
 from cartback.store.types import AnyRow
@@ -41,12 +46,24 @@ class SqlOrders:
             "recovered": order.recovered,
             "attributed_message_id": order.attributed_message_id,
             "attribution": order.attribution,
+            "status": str(order.status),
+            "test": order.test,
+            **refund_values(order.refunds),
         }
         row = self.conn.execute(insert(orders).values(**values).returning(*orders.c)).one()
         return order_from(row)
 
     def mark_paid(self, order_id: int) -> None:
         self.conn.execute(update(orders).where(orders.c.id == order_id).values(paid=True))
+
+    def change(self, order_id: int, **changes: Unpack[OrderChanges]) -> None:
+        values: dict[str, Any] = {key: value for key, value in changes.items() if key != "refunds"}
+        if "status" in changes:
+            values["status"] = str(changes["status"])
+        if "refunds" in changes:
+            values.update(refund_values(changes["refunds"]))
+        if values:
+            self.conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
 
     def for_cart(self, cart_id: int) -> Order | None:
         row = self.conn.execute(
@@ -81,9 +98,28 @@ class SqlOrders:
         if same is None:
             return []
         rows = self.conn.execute(
-            select(orders.c.total, orders.c.placed_at).where(orders.c.store_id == store_id, same)
+            select(
+                orders.c.total,
+                orders.c.placed_at,
+                orders.c.currency,
+                orders.c.status,
+                orders.c.test,
+                orders.c.refunded,
+            ).where(orders.c.store_id == store_id, same)
         )
-        return [Purchase(row.total, row.placed_at) for row in rows]
+        return [
+            Purchase(revenue(r.total, r.status, r.test, r.refunded), r.placed_at, r.currency)
+            for r in rows
+            if counts(r.status, r.test) and r.total > r.refunded
+        ]
+
+
+def refund_values(refunds: Mapping[str, Decimal]) -> dict[str, Any]:
+    """The refunds as JSON keeps them (amounts as text), and their sum."""
+    return {
+        "refunds": {key: str(amount) for key, amount in refunds.items()} or None,
+        "refunded": refunded_total(refunds),
+    }
 
 
 def order_from(row: AnyRow) -> Order:
@@ -106,4 +142,7 @@ def order_from(row: AnyRow) -> Order:
         recovered=row.recovered,
         attributed_message_id=row.attributed_message_id,
         attribution=row.attribution,
+        status=OrderStatus(row.status),
+        test=row.test,
+        refunds={key: Decimal(amount) for key, amount in (row.refunds or {}).items()},
     )

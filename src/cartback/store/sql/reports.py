@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Connection, distinct, func, select
 
 from cartback.domain.figures import Activity, StoreFigures
+from cartback.domain.orders import counts
+from cartback.domain.orders import revenue as earned
 from cartback.domain.records import (
     MESSAGE_OUT,
     NOT_SENT,
@@ -24,15 +27,11 @@ class SqlReports:
         self.conn = conn
 
     def figures(self, store_id: str, currency: str | None, since: datetime | None) -> StoreFigures:
-        out = StoreFigures(store_id, currency)
+        out = StoreFigures(store_id, currency or self._usual_currency(store_id))
         out.carts_abandoned = self._abandoned(store_id, since)
         self._add_messages(out, since)
         self._add_orders(out, since)
         out.skipped = self._skips(store_id, since)
-        if out.currency is None:
-            out.currency = self.conn.execute(
-                select(carts.c.currency).where(carts.c.store_id == store_id).limit(1)
-            ).scalar()
         return out
 
     def activity(self, store_ids: Collection[str], since: datetime | None) -> Activity:
@@ -46,9 +45,9 @@ class SqlReports:
             .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
             .where(carts.c.store_id.in_(ids))
         )
-        revenue = select(orders.c.placed_at, orders.c.total).where(
-            orders.c.store_id.in_(ids), orders.c.recovered
-        )
+        revenue = select(
+            orders.c.placed_at, orders.c.total, orders.c.status, orders.c.test, orders.c.refunded
+        ).where(orders.c.store_id.in_(ids), orders.c.recovered)
         spend = select(messages.c.created_at, messages.c.cost).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
         )
@@ -62,9 +61,28 @@ class SqlReports:
             carts=int(self.conn.execute(created).scalar_one()),
             messaged_carts=int(self.conn.execute(messaged).scalar_one()),
             clicked_carts=int(self.conn.execute(clicked).scalar_one()),
-            revenue=tuple((r.placed_at, r.total) for r in self.conn.execute(revenue)),
+            revenue=tuple(
+                (r.placed_at, earned(r.total, r.status, r.test, r.refunded))
+                for r in self.conn.execute(revenue)
+                if counts(r.status, r.test)
+            ),
             spend=tuple((r.created_at, r.cost) for r in self.conn.execute(spend)),
         )
+
+    def _usual_currency(self, store_id: str) -> str | None:
+        """A store without a configured currency: the one most of its orders are in (Shopify's
+        are in shop money), else its carts'."""
+        for table in (orders, carts):
+            found: str | None = self.conn.execute(
+                select(table.c.currency)
+                .where(table.c.store_id == store_id)
+                .group_by(table.c.currency)
+                .order_by(func.count().desc(), table.c.currency)
+                .limit(1)
+            ).scalar()
+            if found is not None:
+                return found
+        return None
 
     def _abandoned(self, store_id: str, since: datetime | None) -> int:
         query = select(func.count()).where(
@@ -96,7 +114,15 @@ class SqlReports:
 
     def _add_orders(self, out: StoreFigures, since: datetime | None) -> None:
         query = (
-            select(orders.c.total, orders.c.discount_total, messages.c.discount_code)
+            select(
+                orders.c.currency,
+                orders.c.total,
+                orders.c.status,
+                orders.c.test,
+                orders.c.refunded,
+                orders.c.discount_total,
+                messages.c.discount_code,
+            )
             .select_from(
                 orders.outerjoin(messages, messages.c.id == orders.c.attributed_message_id)
             )
@@ -105,10 +131,14 @@ class SqlReports:
         if since is not None:
             query = query.where(orders.c.placed_at >= since)
         for row in self.conn.execute(query):
-            out.orders_recovered += 1
-            out.recovered_revenue += row.total
-            if row.discount_code:
-                out.discount_cost += row.discount_total
+            out.add_recovered_order(
+                row.currency,
+                row.total,
+                status=row.status,
+                test=row.test,
+                refunded=row.refunded,
+                discount=row.discount_total if row.discount_code else Decimal("0"),
+            )
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
         query = (
