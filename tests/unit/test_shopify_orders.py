@@ -188,6 +188,10 @@ def test_a_refund_in_the_buyer_s_currency_is_converted_at_the_refund_s_own_rate(
     assert isinstance(change, OrderChanged)
     # 40.22 EUR at 600.00 DKK / 80.45 EUR, rounded to øre.
     assert change.refunds == (Refund("890088186047892400", Decimal("299.96"), "DKK"),)
+    # A store that reports in the buyer's currency keeps the refund as paid.
+    [kept] = events("refunds/create", refund, currency="EUR")
+    assert isinstance(kept, OrderChanged)
+    assert kept.refunds == (Refund("890088186047892400", Decimal("40.22"), "EUR"),)
 
 
 # --- where the phone came from ----------------------------------------------------------------

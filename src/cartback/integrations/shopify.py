@@ -194,14 +194,14 @@ def _order(doc: JsonObject, ctx: _Context) -> OrderPlaced:
         else doc.amount("total_discounts") or Decimal("0"),
         status=status,
         test=doc.flag("test") is True,
-        refunds=shopify_orders.refunds(doc),
+        refunds=shopify_orders.refunds(doc, ctx.currency),
         reason=reason,
     )
 
 
 def _refund(doc: JsonObject, ctx: _Context) -> list[Event]:
     """`refunds/create`: money paid back on a known order, in shop money."""
-    refund = shopify_orders.refund(doc)
+    refund = shopify_orders.refund(doc, ctx.currency)
     if refund is None:
         return []
     change = OrderChanged(

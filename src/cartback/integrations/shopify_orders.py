@@ -64,14 +64,15 @@ def status(doc: JsonObject) -> tuple[OrderStatus, str | None]:
     return OrderStatus.OPEN, None
 
 
-def refunds(order: JsonObject) -> tuple[Refund, ...]:
+def refunds(order: JsonObject, target: str | None) -> tuple[Refund, ...]:
     """The refunds an order payload lists (`orders/updated`, `orders/cancelled`)."""
-    found = (refund(entry) for entry in order.children("refunds"))
+    found = (refund(entry, target) for entry in order.children("refunds"))
     return tuple(r for r in found if r is not None)
 
 
-def refund(doc: JsonObject) -> Refund | None:
-    """A refund's money back in shop money; None when it paid nothing back (a restock only)."""
+def refund(doc: JsonObject, target: str | None) -> Refund | None:
+    """A refund's money back in shop money (in the buyer's, when `target` is that currency);
+    None when it paid nothing back (a restock only)."""
     paid = [t for t in doc.children("transactions") if _is_paid_refund(t)]
     if not paid:
         return None
@@ -86,6 +87,8 @@ def refund(doc: JsonObject) -> Refund | None:
         return Refund(key, amount, shop)
     if sent_in not in (None, presentment):
         return Refund(key, amount, sent_in)  # neither currency the refund shows: not converted
+    if target == presentment:
+        return Refund(key, amount, presentment)
     converted = (amount * factor).quantize(
         Decimal(1).scaleb(-minor_units(shop)), rounding=ROUND_HALF_UP
     )
