@@ -15,23 +15,22 @@ Rules every implementation keeps:
   BEGIN IMMEDIATE); `get_for_update` and `hold` lock rows where it has row locks (PostgreSQL).
 - `lock_recipient` serialises sends to one address across workers until the transaction ends.
 - Times come back aware UTC; amounts come back as the Decimal that went in.
+
+The change sets of `change`/`update` and `StoreConflict` live in `store/changes.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Protocol, TypedDict, Unpack
+from typing import Protocol, Unpack
 
 from cartback.domain.figures import Activity, StoreFigures
-from cartback.domain.orders import OrderStatus
 from cartback.domain.records import (
     Cart,
     CartContents,
     CartSearch,
-    CartStatus,
     Claim,
     Click,
     CodeImport,
@@ -42,7 +41,6 @@ from cartback.domain.records import (
     DeliveryStatus,
     Link,
     Message,
-    MessageStatus,
     MessageTouch,
     NewDelivery,
     NewOrder,
@@ -55,43 +53,16 @@ from cartback.domain.records import (
     Suppression,
     Touch,
 )
+from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
 
-
-class StoreConflict(Exception):
-    """A write broke a rule of the store (a key already taken, a reference to nothing); the
-    transaction is rolled back. Racing writers the protocol allows for never see it."""
-
-
-class CartChanges(TypedDict, total=False):
-    status: CartStatus
-    abandoned_at: datetime | None
-    purchased_at: datetime | None
-    deleted_at: datetime | None
-    updated_at: datetime
-
-
-class OrderChanges(TypedDict, total=False):  # an order's later status, test flag, refunds
-    status: OrderStatus
-    test: bool
-    paid: bool
-    refunds: Mapping[str, Decimal]  # every refund of the order by its key (replaces the old)
-
-
-class MessageChanges(TypedDict, total=False):
-    status: MessageStatus
-    provider_message_id: str | None
-    provider_segments: int | None
-    channel_used: str | None
-    cost: Decimal
-    error_code: str | None
-    error: str | None
-    sent_at: datetime | None
-    status_at: datetime | None
-    body: str
-    segments: int
-    encoding: str | None
-    discount_code: str | None
-    discount_pending: bool
+__all__ = [
+    "CartChanges",
+    "MessageChanges",
+    "OrderChanges",
+    "Store",
+    "StoreConflict",
+    "Tx",
+]
 
 
 class Carts(Protocol):
