@@ -26,6 +26,7 @@ from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
+from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
@@ -70,7 +71,8 @@ def build(
     if gateways is not None:
         built.by_channel = dict(gateways)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
-    ingest = IngestService(store, clock, settings.flows_for_store, windows)
+    enrich = shopify_enricher(settings, clock, transport=http_transport)
+    ingest = IngestService(store, clock, settings.flows_for_store, windows, enrich=enrich)
     sender = Sender(
         store,
         clock,
@@ -81,7 +83,15 @@ def build(
         discounts=DiscountIssuer(transport=http_transport),
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
-    scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)
+    scheduler = Scheduler(
+        store,
+        clock,
+        flows.get,
+        sender,
+        scheduling,
+        settings.flows_for_store,
+        gaps=admin_gaps(settings),
+    )
     feedback = Feedback(store, clock)
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
     return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)

@@ -172,19 +172,31 @@ class EventApplier:
         if not address:
             log.info("consent change without an address", extra={"store": event.store_id})
             return
-        tx.consent.add(
-            ConsentEntry(
-                store_id=event.store_id,
-                channel=str(Channel.SMS if event.channel == Channel.RCS else event.channel),
-                address=address,
-                granted=event.granted,
-                source=event.source,
-                occurred_at=event.occurred_at,
-                recorded_at=now,
-                customer_external_id=event.customer_external_id,
-                detail=event.detail,
-            )
+        entry = ConsentEntry(
+            store_id=event.store_id,
+            channel=str(Channel.SMS if event.channel == Channel.RCS else event.channel),
+            address=address,
+            granted=event.granted,
+            source=event.source,
+            occurred_at=event.occurred_at,
+            recorded_at=now,
+            customer_external_id=event.customer_external_id,
+            detail=event.detail,
         )
+        latest = tx.consent.latest(entry.store_id, entry.channel, address)
+        if latest is not None and _repeats(latest, entry):
+            return
+        tx.consent.add(entry)
+
+
+def _repeats(latest: ConsentEntry, entry: ConsentEntry) -> bool:
+    """The same source saying the same again (a customer record read for every checkout
+    update) changes nothing the ledger decides, so it is not added."""
+    return (
+        latest.source == entry.source
+        and latest.granted == entry.granted
+        and latest.occurred_at <= entry.occurred_at
+    )
 
 
 def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
