@@ -30,6 +30,7 @@ from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
+from cartback.engine.privacy import Privacy
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
@@ -72,7 +73,10 @@ def build(
         built.by_channel = dict(gateways)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
     enrich = shopify_enricher(settings, clock, transport=http_transport)
-    ingest = IngestService(store, clock, settings.flows_for_store, windows, enrich=enrich)
+    privacy = Privacy(erase_key(settings))
+    ingest = IngestService(
+        store, clock, settings.flows_for_store, windows, privacy=privacy, enrich=enrich
+    )
     sender = Sender(
         store,
         clock,
@@ -151,7 +155,7 @@ def prepare_database(
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:
-    return SenderSettings(settings.public_url, settings.policy.rules())
+    return SenderSettings(settings.public_url, settings.policy.rules(), erase_key(settings))
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:
@@ -192,6 +196,12 @@ class Gateways:
     inbound: list[InboundSource] = field(default_factory=list)
     inmobile: InMobileGateway | None = None
     twilio: TwilioGateway | None = None
+
+
+def erase_key(settings: Settings) -> bytes:
+    """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
+    from. Changing it forgets every erased person's withdrawal."""
+    return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
 
 
 def callback_key(api_token: str) -> str:

@@ -15,14 +15,18 @@ from cartback.domain.events import (
     CartUpdated,
     Channel,
     ConsentChanged,
+    CustomerRedactRequested,
+    DataRequested,
     Event,
     OrderChanged,
     OrderPlaced,
+    ShopRedactRequested,
 )
 from cartback.domain.flow import Flow
 from cartback.domain.policy import Reason
 from cartback.domain.records import Cart, CartContents, CartStatus, ConsentEntry, NewOrder
 from cartback.engine import order_changes, runs
+from cartback.engine.privacy import Privacy, privacy_request
 from cartback.store.base import Tx
 
 log = logging.getLogger("cartback.ingest")
@@ -35,9 +39,12 @@ class Windows:
 
 
 class EventApplier:
-    def __init__(self, flows: Callable[[str], list[Flow]], windows: Windows) -> None:
+    def __init__(
+        self, flows: Callable[[str], list[Flow]], windows: Windows, privacy: Privacy
+    ) -> None:
         self.flows = flows
         self.windows = windows
+        self.privacy = privacy
 
     def apply(self, tx: Tx, event: Event, now: datetime) -> None:
         match event:
@@ -51,6 +58,8 @@ class EventApplier:
                 order_changes.apply(tx, event, now)
             case ConsentChanged():
                 self._consent_changed(tx, event, now)
+            case DataRequested() | CustomerRedactRequested() | ShopRedactRequested():
+                privacy_request(tx, self.privacy, event, now)
 
     # carts -------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from cartback.domain.events import Event
 from cartback.domain.flow import Flow
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
+from cartback.engine.privacy import Privacy
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.ingest")
@@ -70,11 +71,13 @@ class IngestService:
         flows: Callable[[str], list[Flow]],
         windows: Windows,
         payload_errors: tuple[type[Exception], ...] = (ValueError,),
+        *,
+        privacy: Privacy,
         enrich: Enrich | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.applier = EventApplier(flows, windows)
+        self.applier = EventApplier(flows, windows, privacy)
         self.payload_errors = payload_errors
         self.enrich = enrich
 

@@ -60,6 +60,7 @@ class StoreInfo:
 class SenderSettings:
     public_url: str
     policy: PolicyRules
+    erase_key: bytes | None = None  # erased people's "no" is kept under this key's hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,14 @@ class Sender:
             return self._resume(tx, cart, step, existing, now)
         store = self.stores(cart.store_id)
         route = self.route(step)
-        target = Target(step.channel, route, store.timezone, store.consent_mode, store.windows)
+        target = Target(
+            step.channel,
+            route,
+            store.timezone,
+            store.consent_mode,
+            store.windows,
+            self.settings.erase_key,
+        )
         decision = decide(gather(tx, cart, claim.id, target, self.settings.policy, now))
         runs.record(tx, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:

@@ -326,3 +326,16 @@ touches = Table(
     UniqueConstraint("address", "channel", "sent_at", "source"),
     Index(None, "address", "sent_at"),
 )
+
+privacy_log = Table(
+    "privacy_log",
+    metadata,
+    _id(),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(32), nullable=False),  # erase | erase_store | data_request
+    Column("source", String(128), nullable=False),  # shopify:customers/redact, cli, api
+    Column("store_id", String(64)),
+    Column("request_id", String(64)),
+    Column("counts", JSON, nullable=False),  # rows changed, by table; never personal data
+    Index(None, "at"),
+)
