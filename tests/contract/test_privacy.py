@@ -39,6 +39,7 @@ def _people(store: Store) -> tuple[int, int]:
             tx, email=BOB_EMAIL, phone=BOB_PHONE, first_name="Bob", customer_external_id="c2"
         )
         tx.orders.add(order(ann))
+        tx.orders.add(order(None, order_key="bob-order", email=None))
         sent = message(ann, link_code="ann-link", body="Hi Ann, your basket is saved")
         tx.messages.add(sent)
         tx.messages.add(message(bob, body="Hi Bob, your basket is saved"))
@@ -72,6 +73,8 @@ def test_everything_about_a_person_is_found_in_their_store(store: Store) -> None
         assert tx.privacy.carts_of(Subject(store_id="acme", customer_ids=("c2",)))[0].phone == (
             BOB_PHONE
         )
+        [bobs] = tx.privacy.orders_of(Subject(store_id="acme", order_keys=("bob-order",)))
+        assert bobs.order_key == "bob-order"
 
 
 def test_erasing_a_person_leaves_nothing_of_them_and_everything_of_others(store: Store) -> None:

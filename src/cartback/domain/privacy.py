@@ -30,6 +30,7 @@ class Subject:
     phones: tuple[str, ...] = ()  # E.164
     raw_phones: tuple[str, ...] = ()  # as a shop wrote them, for raw deliveries
     customer_ids: tuple[str, ...] = ()
+    order_keys: tuple[str, ...] = ()  # the shop's order ids (Shopify's `orders_to_redact`)
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -43,7 +44,8 @@ class Subject:
 
     @property
     def empty(self) -> bool:
-        return not (self.emails or self.phones or self.raw_phones or self.customer_ids)
+        given = (self.emails, self.phones, self.raw_phones, self.customer_ids, self.order_keys)
+        return not any(given)
 
 
 MIN_NEEDLE = 5  # shorter texts would match unrelated data

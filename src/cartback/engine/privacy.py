@@ -163,6 +163,7 @@ def subject_of(store_id: str | None, person: DataSubject) -> Subject:
         phones=_unique((person.phone,)),
         raw_phones=_unique((person.phone_raw,)),
         customer_ids=_unique((person.customer_external_id,)),
+        order_keys=person.order_keys,
     )
 
 

@@ -155,7 +155,8 @@ class MemoryPrivacy:
         def match(order: Order) -> bool:
             if subject.store_id is not None and order.store_id != subject.store_id:
                 return False
-            return order.cart_id in cart_ids or _person(order, subject)
+            mine = order.cart_id in cart_ids or order.order_key in subject.order_keys
+            return mine or _person(order, subject)
 
         return match
 

@@ -222,6 +222,8 @@ class SqlPrivacy:
 
     def _orders(self, subject: Subject) -> ColumnElement[bool]:
         match = _person(orders, subject)
+        if subject.order_keys:
+            match = or_(match, orders.c.order_key.in_(subject.order_keys))
         of_carts = orders.c.cart_id.in_(select(carts.c.id).where(_carts(subject)))
         return and_(or_(match, of_carts), _in_store(orders, subject))
 
