@@ -169,6 +169,7 @@ def _store_info(settings: Settings) -> StoreInfoLookup:
                 s.consent_mode,
                 ShopAccess(s.platform, s.shop_domain, s.access_token, s.base_url),
                 {key: window.to_domain() for key, window in s.sending_windows.items()},
+                s.locale,
             )
             for s in settings.stores
         }

@@ -234,6 +234,7 @@ def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
         occurred_at=event.occurred_at,
         last_activity_at=min(event.occurred_at, now),
         phone_source=customer.phone_source,
+        locale=event.locale,
         store_currency=event.store_currency,
         store_total=event.store_total,
     )

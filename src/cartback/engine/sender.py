@@ -54,6 +54,7 @@ class StoreInfo:
     consent_mode: str = "strict"
     shop: ShopAccess = field(default_factory=lambda: ShopAccess("generic", None, None))
     windows: Mapping[str, SendingWindow] = field(default_factory=dict)
+    locale: str | None = None  # the shop's language, for a cart without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +292,7 @@ class Sender:
                 sender=sender,
                 link_code=link_code,
                 extra=extra,
+                store_locale=store.locale,
             )
 
         return compose

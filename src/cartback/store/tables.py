@@ -94,6 +94,7 @@ carts = Table(
     Column("phone_source", String(64)),  # the field the phone came from
     Column("store_currency", String(3)),  # set when the buyer's currency is not the store's
     Column("store_total", Amount),  # the basket in store_currency, where the shop said
+    Column("locale", String(35)),  # the buyer's language ("da-DK"), where the platform gives it
     UniqueConstraint("store_id", "cart_key"),
     Index(None, "store_id", "cart_token"),
     Index(None, "store_id", "email"),

@@ -1,4 +1,5 @@
-"""the audit log of privacy requests (erasures, data requests), which names no one
+"""the audit log of privacy requests (erasures, data requests), which names no one; a cart's
+buyer language
 
 Revision ID: 0010_privacy_log
 Revises: 0006_order_money
@@ -31,9 +32,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("privacy_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_privacy_log_at"), ["at"], unique=False)
+    with op.batch_alter_table("carts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("locale", sa.String(length=35), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("carts", schema=None) as batch_op:
+        batch_op.drop_column("locale")
     with op.batch_alter_table("privacy_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_privacy_log_at"))
     op.drop_table("privacy_log")
