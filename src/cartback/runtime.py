@@ -28,6 +28,7 @@ from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
+from cartback.engine.help_reply import HelpResponder, ShopContact
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
 from cartback.engine.privacy import Privacy
@@ -96,7 +97,7 @@ def build(
         settings.flows_for_store,
         gaps=admin_gaps(settings),
     )
-    feedback = Feedback(store, clock)
+    feedback = Feedback(store, clock, _help_responder(settings, store, built))
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
     return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)
 
@@ -119,6 +120,18 @@ def _jobs(
     return jobs
 
 
+def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:
+    """HELP is answered through the SMS gateway, naming the shop and its contact."""
+    gateway, sms = gateways.by_channel.get(Channel.SMS), settings.channels.sms
+    if gateway is None or sms is None:
+        return None
+    shops = {
+        s.id: ShopContact(s.name, s.support_email, s.support_phone, s.locale)
+        for s in settings.stores
+    }
+    return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
+
+
 def _magento_client(store: StoreConfig) -> MagentoClient:
     return MagentoClient(store.base_url or "", store.access_token or "")
 
@@ -137,6 +150,7 @@ def _composer(settings: Settings) -> Composer:
         unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
         if email
         else None,
+        opt_out=settings.policy.opt_out_texts(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from cartback.channels.unsubscribe import make_token
 from cartback.domain import sms
 from cartback.domain.events import Channel, LineItem
 from cartback.domain.flow import SendStep
+from cartback.domain.opt_out import opt_out_text, with_opt_out
 from cartback.domain.phone import phone_country
 from cartback.domain.records import Cart, item_json
 from cartback.domain.templates import default_texts, normalise_language
@@ -72,6 +73,8 @@ class Composer:
     unsubscribe_key: bytes
     transliterate: bool = False
     unsubscribe_mailto: str | None = None
+    # Country (or "*") -> the opt-out text appended to every SMS (see domain.opt_out).
+    opt_out: Mapping[str, str] = field(default_factory=dict)
 
     def compose(
         self,
@@ -94,8 +97,9 @@ class Composer:
         if route == Channel.EMAIL:
             return self._email(message_id, step, cart, store_name, sender, link, extra, language)
         phone = _address(cart.phone, cart, "phone number")
-        text = self._short_text(route, step, cart, store_name, link, extra)
         country = phone_country(phone)
+        opt_out = opt_out_text(country, self.opt_out)
+        text = with_opt_out(self._short_text(route, step, cart, store_name, link, extra), opt_out)
         if route != Channel.RCS:
             return OutgoingMessage(message_id, route, phone, sender, text, country=country)
         rich = RichContent(
@@ -104,7 +108,9 @@ class Composer:
             button_text=step.button or "Open your basket",
             button_url=link,
         )
-        fallback = self._short_text(Channel.SMS, step, cart, store_name, link, extra)
+        fallback = with_opt_out(
+            self._short_text(Channel.SMS, step, cart, store_name, link, extra), opt_out
+        )
         return OutgoingMessage(
             message_id,
             route,
