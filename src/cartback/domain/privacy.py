@@ -17,7 +17,18 @@ from datetime import datetime
 
 ERASED = "[erased]"  # what stands in a text column where personal data was
 ERASED_PREFIX = "erased:"
-STOP_CHANNEL = "stop"  # a hashed suppression for a STOP reply, which ends every channel
+ERASED_BODY = b'{"erased": true}'  # a raw delivery that mentioned an erased person
+# What an erasure clears on a cart (and its customer tags), and on an order.
+CART_PERSONAL = (
+    "email",
+    "phone",
+    "phone_raw",
+    "first_name",
+    "last_name",
+    "customer_external_id",
+    "recovery_url",
+)
+ORDER_PERSONAL = ("email", "phone", "customer_external_id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cartback.domain.privacy import ERASED, PrivacyEntry, Subject
+from cartback.domain.privacy import (
+    CART_PERSONAL,
+    ERASED,
+    ERASED_BODY,
+    ORDER_PERSONAL,
+    PrivacyEntry,
+    Subject,
+)
 from cartback.domain.records import Cart, Delivery, Order, Reply, Touch
 from cartback.testing._data import Data
 from cartback.testing._tables import Table, updated
@@ -14,18 +21,8 @@ from cartback.testing._tables import Table, updated
 K = TypeVar("K")
 R = TypeVar("R")
 
-ERASED_BODY = b'{"erased": true}'
-_CART_PERSONAL: dict[str, Any] = {
-    "email": None,
-    "phone": None,
-    "phone_raw": None,
-    "first_name": None,
-    "last_name": None,
-    "customer_external_id": None,
-    "recovery_url": None,
-    "customer_tags": (),
-}
-_ORDER_PERSONAL: dict[str, Any] = {"email": None, "phone": None, "customer_external_id": None}
+_CART_PERSONAL: dict[str, Any] = {**dict.fromkeys(CART_PERSONAL), "customer_tags": ()}
+_ORDER_PERSONAL: dict[str, Any] = dict.fromkeys(ORDER_PERSONAL)
 
 
 @dataclass(frozen=True)

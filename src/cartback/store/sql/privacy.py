@@ -24,7 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import LargeBinary
 
-from cartback.domain.privacy import ERASED, PrivacyEntry, Subject
+from cartback.domain.privacy import (
+    CART_PERSONAL,
+    ERASED,
+    ERASED_BODY,
+    ORDER_PERSONAL,
+    PrivacyEntry,
+    Subject,
+)
 from cartback.domain.records import Cart, Delivery, Order, Reply, Touch
 from cartback.store.sql.carts import cart_from
 from cartback.store.sql.deliveries import delivery_from
@@ -46,18 +53,8 @@ from cartback.store.tables import (
 )
 from cartback.store.types import AnyRow
 
-ERASED_BODY = b'{"erased": true}'
-_CART_PERSONAL = {
-    "email": None,
-    "phone": None,
-    "phone_raw": None,
-    "first_name": None,
-    "last_name": None,
-    "customer_external_id": None,
-    "recovery_url": None,
-    "customer_tags": None,
-}
-_ORDER_PERSONAL = {"email": None, "phone": None, "customer_external_id": None}
+_CART_PERSONAL = {**dict.fromkeys(CART_PERSONAL), "customer_tags": None}
+_ORDER_PERSONAL = dict.fromkeys(ORDER_PERSONAL)
 
 
 @dataclass(frozen=True)
