@@ -22,6 +22,7 @@ from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
+from cartback.testing._measure import MemoryMeasurements
 from cartback.testing._messages import MemoryMessages
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
@@ -45,6 +46,7 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
+        self.measure = MemoryMeasurements(data)
 
 
 class InMemoryStore:

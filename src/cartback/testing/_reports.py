@@ -53,7 +53,7 @@ class MemoryReports:
         clicked = {
             c.cart_id
             for c in self.data.clicks.values()
-            if c.cart_id in mine and (since is None or c.at >= since)
+            if c.cart_id in mine and not c.bot and (since is None or c.at >= since)
         }
         revenue = [
             (o.placed_at, earned(o.total, o.status, o.test, o.refunded))

@@ -43,7 +43,7 @@ class SqlReports:
         clicked = (
             select(func.count(distinct(clicks.c.cart_id)))
             .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
-            .where(carts.c.store_id.in_(ids))
+            .where(carts.c.store_id.in_(ids), clicks.c.bot.is_(False))
         )
         revenue = select(
             orders.c.placed_at, orders.c.total, orders.c.status, orders.c.test, orders.c.refunded

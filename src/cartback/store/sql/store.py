@@ -22,6 +22,7 @@ from cartback.store.sql.codes import SqlCodes
 from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.deliveries import SqlDeliveries
+from cartback.store.sql.measure import SqlMeasurements
 from cartback.store.sql.messages import SqlMessages
 from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.reports import SqlReports
@@ -45,6 +46,7 @@ class SqlTx:
         self.codes = SqlCodes(conn)
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
+        self.measure = SqlMeasurements(conn)
 
 
 class SqlStore:
