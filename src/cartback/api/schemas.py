@@ -69,6 +69,8 @@ class RunOut(BaseModel):
     status: str
     next_run_at: datetime | None
     ended_reason: str | None
+    held_out: bool | None = None  # null until the cart is assigned in its flow
+    arms: dict[str, str] = {}  # experiment id: arm
 
 
 class OrderOut(BaseModel):
@@ -102,6 +104,75 @@ class OtherCurrencyOut(BaseModel):
     revenue: Decimal
 
 
+class GroupOut(BaseModel):
+    """Abandoned carts of a group, those ordered within the attribution window, the share."""
+
+    carts: int
+    recovered: int
+    conversion: float
+
+
+class CartsNeededOut(BaseModel):
+    treated: int
+    holdout: int
+    per_group: int
+
+
+class LiftOut(BaseModel):
+    """Treated conversion minus held-out conversion, with a 95% (Newcombe) interval."""
+
+    absolute: float
+    ci_low: float
+    ci_high: float
+    incremental_orders: float
+    incremental_revenue: Decimal
+    incremental_roas: Decimal | None
+    verdict: str
+    carts_needed: CartsNeededOut | None  # while the interval spans 0
+
+
+class ArmOut(BaseModel):
+    name: str
+    carts: int
+    messages: int
+    clicks: int
+    recovered: int
+    conversion: float
+    ci_low: float
+    ci_high: float
+    revenue: Decimal  # what the orders earned, net of the discounts our codes gave
+    spend: Decimal
+    discount_cost: Decimal
+    revenue_per_cart: Decimal
+
+
+class ExperimentOut(BaseModel):
+    id: str
+    arms: list[ArmOut]
+    probability_best: dict[str, float]
+    winner: str | None
+    why: str
+
+
+class RowOut(BaseModel):
+    """One row of `?by=`: the figures of its treated carts (by arm: also a holdout row)."""
+
+    key: str
+    carts: int
+    messages: int
+    clicks: int
+    bot_clicks: int
+    opens: int
+    recovered: int
+    conversion: float
+    revenue: Decimal
+    spend: Decimal
+    discount_cost: Decimal
+    revenue_per_cart: Decimal
+    roas: Decimal | None
+    lift: LiftOut | None = None
+
+
 class StoreReport(BaseModel):
     store: str
     currency: str | None
@@ -116,6 +187,14 @@ class StoreReport(BaseModel):
     roas: Decimal | None
     skipped: dict[str, int]
     other_currencies: dict[str, OtherCurrencyOut] = {}
+    clicks: int = 0  # by people
+    bot_clicks: int = 0  # link previews, crawlers, scanners: never attributed
+    opens: int = 0
+    holdout: GroupOut | None = None
+    treated: GroupOut | None = None
+    lift: LiftOut | None = None
+    experiments: list[ExperimentOut] = []
+    rows: list[RowOut] | None = None  # with ?by=
 
 
 class Report(StoreReport):

@@ -30,7 +30,7 @@ def measured_config(timing: str = TIMING, steps: str = STEPS, holdout: str = "20
 
 
 def phone(n: int) -> str:
-    return f"+452{n:07d}"
+    return f"+452012{n:04d}"
 
 
 def drain(rig: Rig) -> None:

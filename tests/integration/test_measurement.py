@@ -1,0 +1,128 @@
+"""Measuring on both databases, through webhooks, the worker, short links and the HTTP API: the
+holdout and arms, a re-sent update keeping its arm, the report's lift and experiments, bot
+clicks that are not clicks, and `cartback report --by arm --format table`."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cartback.cli import main
+from tests.integration.test_policy_rules import GenericShop, config_yaml, flow_yaml, open_shop
+
+STEPS = """
+- send: sms
+  variants:
+    - {name: plain, template: "Plain {{ link }}"}
+    - {name: warm, template: "Warm {{ link }}"}
+"""
+TIMING = "{id: delay, arms: [{name: fast, abandon_after: 20m}, {name: slow, abandon_after: 1h}]}"
+CONFIG = config_yaml(flow_yaml("north-test", "north", STEPS, holdout="20%", experiment=TIMING))
+CARTS = 120
+
+
+def phone(n: int) -> str:
+    return f"+452012{n:04d}"
+
+
+def drain(shop: GenericShop) -> None:
+    while shop.tick():
+        pass
+
+
+def detail(shop: GenericShop, n: int) -> Any:
+    """Cart c{n}, from the API (the carts were created in order, so its id is n + 1)."""
+    found = shop.api(f"/api/carts/{n + 1}")
+    assert found["cart_key"] == f"c{n}"
+    return found
+
+
+def runs(shop: GenericShop) -> dict[int, Any]:
+    """Each cart's run, from the API."""
+    return {n: detail(shop, n)["run"] for n in range(CARTS)}
+
+
+@pytest.fixture
+def measured(db_url: str, tmp_path: Path) -> Any:
+    with open_shop(db_url, tmp_path, CONFIG) as shop:
+        for n in range(CARTS):
+            shop.cart("north", f"c{n}", phone=phone(n), email=f"c{n}@example.com")
+        shop.clock.advance(timedelta(minutes=20))
+        drain(shop)
+        # A re-sent update of a cart already assigned (its arm is slow: it waits for its hour).
+        shop.cart("north", "c0", phone=phone(0), email="c0@example.com")
+        shop.clock.advance(timedelta(hours=1))
+        drain(shop)
+        yield shop
+
+
+def test_the_split_is_within_binomial_noise_and_held_out_carts_get_no_message(
+    measured: GenericShop,
+) -> None:
+    found = runs(measured)
+    held = [n for n, run in found.items() if run["held_out"]]
+    assert abs(len(held) - CARTS * 0.2) <= 4 * math.sqrt(CARTS * 0.2 * 0.8)
+    arms = Counter(dict(run["arms"])["delay"] for run in found.values())
+    assert abs(arms["fast"] - CARTS / 2) <= 4 * math.sqrt(CARTS / 4)
+    assert len(measured.sms.sent) == CARTS - len(held)
+    held_out = detail(measured, held[0])
+    assert held_out["messages"] == []
+    assert [d["action"] for d in held_out["timeline"] if d["kind"] == "decision"][-1] == "holdout"
+
+
+def test_a_re_sent_update_keeps_its_arm(measured: GenericShop) -> None:
+    before = detail(measured, 0)["run"]
+    measured.cart("north", "c0", phone=phone(0), email="c0@example.com", total="300.00")
+    measured.clock.advance(timedelta(hours=2))
+    drain(measured)
+    after = detail(measured, 0)["run"]
+    assert (after["held_out"], after["arms"]) == (before["held_out"], before["arms"])
+
+
+def test_the_report_measures_lift_and_experiments_and_bot_clicks_are_not_clicks(
+    measured: GenericShop, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = runs(measured)
+    chance = random.Random(5)
+    for n, run in found.items():
+        if chance.random() < (0.1 if run["held_out"] else 0.5):
+            measured.order("north", f"o{n}", email=f"c{n}@example.com", cart_id=f"c{n}")
+    treated = CARTS  # a fresh cart, for clicks
+    measured.cart("north", f"c{treated}", phone=phone(treated), email="x@example.com")
+    measured.clock.advance(timedelta(hours=1))
+    drain(measured)
+    fresh = detail(measured, treated)
+    assert fresh["run"]["held_out"] is False  # by its id's hash
+    [sms] = fresh["messages"]
+    link = f"/r/{sms['link_code']}"
+    for method, agent in (("GET", "WhatsApp/2.23.20.0 A"), ("HEAD", "Mozilla/5.0")):
+        answer = measured.client.request(
+            method, link, headers={"User-Agent": agent}, follow_redirects=False
+        )
+        assert answer.status_code == 302 and answer.headers["location"].startswith("https://")
+    measured.clock.advance(timedelta(days=2))  # past the send window: only a click attributes
+    measured.order("north", "late", email="x@example.com", cart_id=f"c{treated}")
+    late = detail(measured, treated)
+    assert late["order"]["recovered"] is False  # two machines' clicks, no person's
+    clicks = [e for e in late["timeline"] if e["kind"] == "click"]
+    assert all("fetched by a machine" in e["detail"] for e in clicks) and len(clicks) == 2
+
+    report = measured.api("/api/report", by="arm")
+    assert (report["clicks"], report["bot_clicks"]) == (0, 2)
+    assert report["holdout"]["carts"] + report["treated"]["carts"] == CARTS + 1
+    lift = report["lift"]
+    assert lift["ci_low"] <= lift["absolute"] <= lift["ci_high"] and lift["ci_low"] > 0
+    assert [e["id"] for e in report["experiments"]] == ["delay", "north-test.step1"]
+    keys = [row["key"] for row in report["rows"]]
+    assert keys[-1] == "holdout" and "delay/fast" in keys
+
+    main(["report", "--config", str(measured.config_path), "--by", "arm", "--format", "table"])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["arm", "carts", "messages"]
+    assert [line.split()[0] for line in table[1:]] == keys
