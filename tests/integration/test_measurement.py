@@ -126,3 +126,39 @@ def test_the_report_measures_lift_and_experiments_and_bot_clicks_are_not_clicks(
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["arm", "carts", "messages"]
     assert [line.split()[0] for line in table[1:]] == keys
+
+
+EMAIL_THEN_SMS = """
+- send: email
+- wait: 1h
+- if: {not: {opened: email}}
+  send: sms
+"""
+
+
+def test_an_opened_email_skips_the_sms_step_and_a_scanner_s_open_does_not(
+    db_url: str, tmp_path: Path
+) -> None:
+    config = config_yaml(flow_yaml("engaged", "north", EMAIL_THEN_SMS))
+    with open_shop(db_url, tmp_path, config) as shop:
+        for n in range(3):
+            shop.cart("north", f"c{n}", phone=phone(n), email=f"c{n}@example.com")
+        shop.clock.advance(timedelta(minutes=30))
+        drain(shop)
+        assert len(shop.email.sent) == 3
+        assert all(
+            "https://cb.example/o/" in (m.rich.html or "") for m in shop.email.sent if m.rich
+        )
+        shop.clock.advance(timedelta(minutes=5))
+        agents = {0: "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15", 1: "Mimecast URL scanner"}
+        for n, agent in agents.items():
+            [email] = detail(shop, n)["messages"]
+            pixel = shop.client.get(f"/o/{email['link_code']}", headers={"User-Agent": agent})
+            assert pixel.status_code == 200 and pixel.headers["content-type"] == "image/gif"
+        shop.clock.advance(timedelta(hours=1))
+        drain(shop)
+        sms_to = sorted(m.to for m in shop.sms.sent)
+        assert sms_to == [phone(1), phone(2)]  # the person who opened it gets no SMS
+        skipped = [e for e in detail(shop, 0)["timeline"] if e.get("reason") == "condition"]
+        assert "an email was opened" in skipped[0]["detail"]
+        assert shop.api("/api/report")["opens"] == 1

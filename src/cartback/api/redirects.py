@@ -1,4 +1,5 @@
-"""Short links: `/r/{code}` records the click and sends the shopper back to the basket.
+"""Short links: `/r/{code}` records the click and sends the shopper back to the basket;
+`/o/{code}`, an email's open pixel, records the open.
 
 Every request gets its redirect, people and machines alike; each click is kept with the bot
 verdict (`domain/bots.py`: known previewers and scanners, HEAD requests, non-browsers within
@@ -16,11 +17,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from cartback.api.deps import RuntimeDep
 from cartback.domain.bots import agent_class, bot_reason
-from cartback.domain.records import Click, Message
+from cartback.domain.records import Click, Message, Open
 from cartback.errors import NotFound
 from cartback.runtime import Runtime
 
 router = APIRouter(tags=["links"])
+# The smallest transparent GIF (1x1), answered to every open.
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
 log = logging.getLogger("cartback.links")
 
 
@@ -41,7 +46,7 @@ async def follow(code: str, request: Request, rt: RuntimeDep) -> Response:
 
 
 def _click(rt: Runtime, code: str, user_agent: str | None, method: str = "GET") -> str | None:
-    if not code.replace("-", "").replace("_", "").isalnum() or len(code) > 32:
+    if not _well_formed(code):
         return None
     with rt.store.transaction() as tx:
         link = tx.messages.link(code)
@@ -55,6 +60,38 @@ def _click(rt: Runtime, code: str, user_agent: str | None, method: str = "GET") 
     extra = {"message_id": link.message_id, "cart_id": link.cart_id, "bot": reason}
     log.info("link followed", extra=extra)
     return link.target_url
+
+
+@router.get(
+    "/o/{code}",
+    summary="An email's open pixel",
+    response_class=Response,
+    responses={200: {"content": {"image/gif": {}}}, 404: {"description": "unknown code"}},
+)
+async def opened(code: str, request: Request, rt: RuntimeDep) -> Response:
+    agent = request.headers.get("user-agent")
+    if not await run_in_threadpool(_open, rt, code, agent):
+        raise NotFound("this link does not exist")
+    return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+
+def _open(rt: Runtime, code: str, user_agent: str | None) -> bool:
+    if not _well_formed(code):
+        return False
+    with rt.store.transaction() as tx:
+        link = tx.messages.link(code)
+        if link is None:
+            return False
+        now = rt.clock.now()
+        reason = bot_reason(
+            user_agent, "GET", _seconds_since(tx.messages.get(link.message_id), now)
+        )
+        tx.measure.add_open(Open(link.message_id, link.cart_id, now, user_agent, reason))
+    return True
+
+
+def _well_formed(code: str) -> bool:
+    return code.replace("-", "").replace("_", "").isalnum() and len(code) <= 32
 
 
 def _seconds_since(message: Message | None, now: datetime) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -88,7 +88,8 @@ class Composer:
         link = f"{self.public_url}/r/{link_code}"
         extra = dict(extra or {})
         if route == Channel.EMAIL:
-            return self._email(message_id, step, cart, store_name, sender, link, extra)
+            email = self._email(message_id, step, cart, store_name, sender, link, extra)
+            return with_open_pixel(email, f"{self.public_url}/o/{link_code}")
         phone = _address(cart.phone, cart, "phone number")
         text = self._short_text(route, step, cart, store_name, link, extra)
         country = phone_country(phone)
@@ -166,6 +167,19 @@ class Composer:
             subject=rendered.subject,
             rich=rich,
         )
+
+
+def with_open_pixel(email: OutgoingMessage, pixel_url: str) -> OutgoingMessage:
+    """The email's HTML with a 1x1 image from `/o/{link code}`: the open it records (people's
+    only, see `domain/bots.py`) is what `if: {opened: email}` asks about."""
+    rich = email.rich
+    if rich is None or rich.html is None:
+        return email
+    image = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:block">'
+    html = rich.html
+    at = html.lower().rfind("</body>")
+    html = html[:at] + image + html[at:] if at >= 0 else html + image
+    return replace(email, rich=replace(rich, html=html))
 
 
 def _address(value: str | None, cart: Cart, what: str) -> str:
