@@ -7,7 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from cartback.domain.engagement import Click, Link, Open
-from cartback.domain.experiments import Assignment
+from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.orders import OrderStatus
 from cartback.domain.outcomes import PlacedOrder
 from cartback.domain.records import CartStatus, MessageStatus, MessageTouch
@@ -129,3 +129,13 @@ def test_an_order_that_earns_nothing_is_there_but_does_not_count(store: Store) -
     assert found.held_out and found.messages == ()
     assert found.order is not None and not found.order.counts
     assert found.order.revenue == Decimal("0")
+
+
+def test_a_called_winner_is_kept_once_with_when_and_why(store: Store) -> None:
+    first = Winner("flow.step1", "warm", T0, "warm is best with probability 99.0%")
+    with store.transaction() as tx:
+        assert tx.measure.winners() == {}
+        assert tx.measure.call_winner(first) is True
+        assert tx.measure.call_winner(replace(first, arm="plain", called_at=T0 + HOUR)) is False
+    with store.reading() as tx:
+        assert tx.measure.winners() == {"flow.step1": first}

@@ -146,12 +146,21 @@ class ArmOut(BaseModel):
     revenue_per_cart: Decimal
 
 
+class CalledOut(BaseModel):
+    """An `auto_winner` experiment's called winner: new carts go to it since `called_at`."""
+
+    arm: str
+    called_at: datetime
+    why: str
+
+
 class ExperimentOut(BaseModel):
     id: str
     arms: list[ArmOut]
     probability_best: dict[str, float]
     winner: str | None
     why: str
+    auto_winner: CalledOut | None = None
 
 
 class RowOut(BaseModel):

@@ -9,8 +9,6 @@ where a message would go out, a `holdout` decision is recorded instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from cartback.domain.experiments import Assignment
 from cartback.domain.flow import Flow
 from cartback.domain.policy import Action, Decision, Reason
@@ -22,11 +20,13 @@ def cart_key(cart_id: int) -> str:
     return str(cart_id)
 
 
-def fix(
-    tx: Tx, run_id: int, cart_id: int, flow: Flow, winners: Mapping[str, str] | None = None
-) -> tuple[Flow, Assignment]:
+def fix(tx: Tx, run_id: int, cart_id: int, flow: Flow) -> tuple[Flow, Assignment]:
     """Assign the cart in `flow` unless its run has an assignment already; the flow as the
-    cart runs it, and the assignment kept."""
+    cart runs it, and the assignment kept. An `auto_winner` experiment whose winner was called
+    gives new carts the winner."""
+    winners: dict[str, str] = {}
+    if any(e.auto_winner for e in flow.experiments):
+        winners = {key: called.arm for key, called in tx.measure.winners().items()}
     wanted = flow.assign(cart_key(cart_id), winners)
     kept = tx.measure.assign(run_id, wanted)
     return flow.for_cart(cart_key(cart_id), kept), kept

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from cartback.domain.breakdown import By, Row, breakdown
-from cartback.domain.experiments import Experiment
+from cartback.domain.experiments import Experiment, Winner
 from cartback.domain.flow import Flow
 from cartback.domain.measure import Counting, ExperimentResult, Tally, measure
 from cartback.domain.money import in_minor_units, ratio
@@ -80,12 +80,22 @@ class ArmOut:
 
 
 @dataclass(frozen=True, slots=True)
+class CalledOut:
+    """An `auto_winner` experiment's called winner: new carts go to it since `called_at`."""
+
+    arm: str
+    called_at: datetime
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExperimentOut:
     id: str
     arms: list[ArmOut]
     probability_best: dict[str, float]
     winner: str | None
     why: str
+    auto_winner: CalledOut | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +126,14 @@ class MeasuredOut:
 
 
 def measured(
-    outcomes: Sequence[CartOutcome], scope: Scope, currency: str | None, one_currency: bool = True
+    outcomes: Sequence[CartOutcome],
+    scope: Scope,
+    currency: str | None,
+    one_currency: bool = True,
+    winners: Mapping[str, Winner] | None = None,
 ) -> MeasuredOut:
-    """`one_currency` False (totals over stores in several currencies): no money is added."""
+    """`one_currency` False (totals over stores in several currencies): no money is added;
+    `winners`: the winners called so far, by experiment id."""
     counting = Counting(scope.window, currency)
     found = measure(outcomes, scope.experiments(), counting)
     money = _Money(currency, one_currency)
@@ -129,7 +144,7 @@ def measured(
         holdout=_group(found.holdout),
         treated=_group(found.treated),
         lift=money.lift(found.lift),
-        experiments=[money.experiment(e) for e in found.experiments],
+        experiments=[money.experiment(e, (winners or {}).get(e.id)) for e in found.experiments],
         rows=rows,
     )
 
@@ -165,7 +180,7 @@ class _Money:
             else None,
         )
 
-    def experiment(self, found: ExperimentResult) -> ExperimentOut:
+    def experiment(self, found: ExperimentResult, called: Winner | None) -> ExperimentOut:
         arms = [
             ArmOut(
                 name=arm.name,
@@ -184,7 +199,8 @@ class _Money:
             for arm in found.arms
         ]
         chances = {name: _rate(p) for name, p in found.probability_best.items()}
-        return ExperimentOut(found.id, arms, chances, found.winner, found.why)
+        auto = CalledOut(called.arm, called.called_at, called.why) if called else None
+        return ExperimentOut(found.id, arms, chances, found.winner, found.why, auto)
 
     def row(self, found: Row) -> RowOut:
         t = found.tally

@@ -82,15 +82,17 @@ def report(
     parts: list[StoreReport] = []
     outcomes: dict[str, list[CartOutcome]] = {}
     with store.reading() as tx:
+        winners = tx.measure.winners()
         for sid, cur in stores:
             figures = tx.reports.figures(sid, cur, since)
             outcomes[sid] = tx.measure.outcomes(sid, since, scope.flow_id)
             mine = replace(scope, flows=[f for f in scope.flows if f.store_id == sid])
             part = _store_report(figures)
-            parts.append(_with(part, measured(outcomes[sid], mine, figures.currency)))
+            found = measured(outcomes[sid], mine, figures.currency, winners=winners)
+            parts.append(_with(part, found))
     total = _combine(parts)
     one = len({p.currency for p in parts if p.currency}) <= 1
-    total = _with(total, measured(outcomes_of(outcomes), scope, total.currency, one))
+    total = _with(total, measured(outcomes_of(outcomes), scope, total.currency, one, winners))
     return Report(total=total, since=since, stores=parts)
 
 

@@ -1,6 +1,7 @@
 """The store's part in measuring: a run's experiment assignment, email opens, what a run's
-messages got (for `opened:`/`clicked:` conditions), and each assigned cart's outcome for the
-report. Both stores implement it (`store/sql/measure.py`, `testing/_measure.py`)."""
+messages got (for `opened:`/`clicked:` conditions), each assigned cart's outcome for the report,
+and the winners called for `auto_winner` experiments. Both stores implement it
+(`store/sql/measure.py`, `testing/_measure.py`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from cartback.domain.engagement import Open
-from cartback.domain.experiments import Assignment
+from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.outcomes import CartOutcome
 
 
@@ -28,4 +29,12 @@ class Measurements(Protocol):
     ) -> list[CartOutcome]:
         """Every cart of the store abandoned since `since` and assigned in a flow (`flow_id`:
         that one), with its messages that went out and its first order; by cart id."""
+        ...
+
+    def call_winner(self, winner: Winner) -> bool:
+        """Keep the experiment's winner unless one was called already; whether it was new."""
+        ...
+
+    def winners(self) -> dict[str, Winner]:
+        """By experiment id."""
         ...

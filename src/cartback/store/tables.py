@@ -210,6 +210,15 @@ clicks = Table(
     Index(None, "cart_id", "at"),
 )
 
+experiment_winners = Table(
+    "experiment_winners",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("arm", String(64), nullable=False),
+    Column("called_at", UTCDateTime, nullable=False),
+    Column("why", Text, nullable=False),
+)
+
 opens = Table(
     "opens",
     metadata,

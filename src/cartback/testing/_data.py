@@ -7,6 +7,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
+from cartback.domain.experiments import Winner
 from cartback.domain.records import (
     Cart,
     Click,
@@ -168,6 +169,7 @@ class Data:
         self.open_ids = Ids()
         self.opens_by_message: Index[int, Open] = Index(lambda o: o.message_id)
         self.opens: Table[int, Open] = Table(journal, "opens", indexes=(self.opens_by_message,))
+        self.winners: Table[str, Winner] = Table(journal, "experiment_winners")
 
         self.consent_by_address: Index[int, ConsentEntry] = Index(lambda e: e.address)
         self.consent: Table[int, ConsentEntry] = Table(

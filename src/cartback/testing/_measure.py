@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from cartback.domain.engagement import Open
-from cartback.domain.experiments import Assignment
+from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.orders import counts
 from cartback.domain.orders import revenue as earned
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
@@ -46,6 +46,16 @@ class MemoryMeasurements:
             if any(not c.bot for c in self._clicks(message.id)):
                 clicked.add(channel)
         return frozenset(opened), frozenset(clicked)
+
+    def call_winner(self, winner: Winner) -> bool:
+        if winner.experiment_id in self.data.winners.rows:
+            return False
+        kept = updated(winner, called_at=utc(winner.called_at))
+        self.data.winners.insert(winner.experiment_id, kept)
+        return True
+
+    def winners(self) -> dict[str, Winner]:
+        return dict(self.data.winners.rows)
 
     def outcomes(
         self, store_id: str, since: datetime | None, flow_id: str | None = None

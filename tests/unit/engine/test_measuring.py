@@ -107,3 +107,31 @@ def test_bot_clicks_are_counted_apart_and_rows_break_the_figures_down() -> None:
     assert by_channel is not None and by_channel[0].key == "sms" and by_channel[0].clicks == 1
     by_day = rig.report(by=By.DAY).rows
     assert by_day is not None and len(by_day) == 1
+
+
+AUTO = """
+- send: sms
+  experiment: {auto_winner: true, min_carts_per_arm: 20}
+  variants:
+    - {name: plain, template: "Plain {{ link }}"}
+    - {name: warm, template: "Warm {{ link }}"}
+"""
+
+
+def test_auto_winner_calls_the_winner_and_sends_new_carts_to_it() -> None:
+    rig = make_rig(measured_config(steps=AUTO, holdout="0%"))
+    carts(rig, 200)
+    rig.clock.advance(timedelta(hours=1))
+    drain(rig)
+    rig.clock.advance(timedelta(hours=1))
+    for n in range(200):
+        if dict(rig.run("north", f"c{n}").arms)[VARIANT] == "warm" or n % 10 == 0:
+            rig.order("north", f"o{n}", email=f"c{n}@example.com", cart_key=f"c{n}")
+    assert rig.runtime.worker.run_once() == 0  # the job's first turn calls the winner
+    [_timing, variant] = rig.report().experiments
+    assert variant.winner == "warm" and variant.auto_winner is not None
+    assert variant.auto_winner.arm == "warm" and "best with probability" in variant.auto_winner.why
+    carts(rig, 20, first=200)
+    rig.clock.advance(timedelta(hours=1))
+    drain(rig)
+    assert {dict(rig.run("north", f"c{n}").arms)[VARIANT] for n in range(200, 220)} == {"warm"}

@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, insert, select, update
 
 from cartback.domain.engagement import Open
-from cartback.domain.experiments import Assignment
+from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.orders import counts
 from cartback.domain.orders import revenue as earned
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
 from cartback.domain.records import MESSAGE_OUT
-from cartback.store.tables import carts, clicks, messages, opens, orders, runs
+from cartback.store.sql.common import insert_ignoring_duplicates
+from cartback.store.tables import carts, clicks, experiment_winners, messages, opens, orders, runs
 
 _OUT = [str(status) for status in MESSAGE_OUT]
 
@@ -63,6 +64,21 @@ class SqlMeasurements:
             frozenset(self.conn.execute(opened.distinct()).scalars()),
             frozenset(self.conn.execute(clicked.distinct()).scalars()),
         )
+
+    def call_winner(self, winner: Winner) -> bool:
+        kept = self.conn.execute(
+            insert_ignoring_duplicates(self.conn, experiment_winners).values(
+                experiment_id=winner.experiment_id,
+                arm=winner.arm,
+                called_at=winner.called_at,
+                why=winner.why,
+            )
+        )
+        return bool(kept.rowcount)
+
+    def winners(self) -> dict[str, Winner]:
+        rows = self.conn.execute(select(experiment_winners))
+        return {r.experiment_id: Winner(r.experiment_id, r.arm, r.called_at, r.why) for r in rows}
 
     def outcomes(
         self, store_id: str, since: datetime | None, flow_id: str | None = None

@@ -1,5 +1,5 @@
 """experiments and holdout: a run keeps its assignment, a message its variant; clicks keep the
-bot verdict; email opens are kept
+bot verdict; email opens are kept; an auto_winner experiment keeps its winner
 
 Revision ID: 0009_measurement
 Revises: 0006_order_money
@@ -48,9 +48,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_opens")),
     )
     op.create_index(op.f("ix_opens_message_id"), "opens", ["message_id"], unique=False)
+    op.create_table(
+        "experiment_winners",
+        sa.Column("experiment_id", sa.String(length=64), nullable=False),
+        sa.Column("arm", sa.String(length=64), nullable=False),
+        sa.Column("called_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("why", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("experiment_id", name=op.f("pk_experiment_winners")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("experiment_winners")
     op.drop_index(op.f("ix_opens_message_id"), table_name="opens")
     op.drop_table("opens")
     with op.batch_alter_table("clicks", schema=None) as batch_op:
