@@ -66,15 +66,14 @@ class SqlMeasurements:
         )
 
     def call_winner(self, winner: Winner) -> bool:
-        kept = self.conn.execute(
-            insert_ignoring_duplicates(self.conn, experiment_winners).values(
-                experiment_id=winner.experiment_id,
-                arm=winner.arm,
-                called_at=winner.called_at,
-                why=winner.why,
-            )
+        statement = insert_ignoring_duplicates(self.conn, experiment_winners).values(
+            experiment_id=winner.experiment_id,
+            arm=winner.arm,
+            called_at=winner.called_at,
+            why=winner.why,
         )
-        return bool(kept.rowcount)
+        added = self.conn.execute(statement.returning(experiment_winners.c.experiment_id))
+        return added.first() is not None
 
     def winners(self) -> dict[str, Winner]:
         rows = self.conn.execute(select(experiment_winners))
