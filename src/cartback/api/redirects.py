@@ -8,7 +8,8 @@ seconds of delivery), and only people's clicks count for attribution and in the 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -17,9 +18,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from cartback.api.deps import RuntimeDep
 from cartback.domain.bots import agent_class, bot_reason
-from cartback.domain.records import Click, Message, Open
+from cartback.domain.records import Click, Link, Open
 from cartback.errors import NotFound
 from cartback.runtime import Runtime
+from cartback.store.base import Tx
 
 router = APIRouter(tags=["links"])
 # The smallest transparent GIF (1x1), answered to every open.
@@ -39,27 +41,10 @@ log = logging.getLogger("cartback.links")
 )
 async def follow(code: str, request: Request, rt: RuntimeDep) -> Response:
     agent = request.headers.get("user-agent")
-    target = await run_in_threadpool(_click, rt, code, agent, request.method)
-    if target is None:
+    link = await run_in_threadpool(_record, rt, code, agent, request.method, _keep_click)
+    if link is None:
         raise NotFound("this link does not exist")
-    return RedirectResponse(target, status_code=302)
-
-
-def _click(rt: Runtime, code: str, user_agent: str | None, method: str = "GET") -> str | None:
-    if not _well_formed(code):
-        return None
-    with rt.store.transaction() as tx:
-        link = tx.messages.link(code)
-        if link is None:
-            return None
-        now = rt.clock.now()
-        message = tx.messages.get(link.message_id)
-        reason = bot_reason(user_agent, method, _seconds_since(message, now))
-        click = Click(code, link.message_id, link.cart_id, now, user_agent, 0, reason)
-        tx.messages.add_click(replace(click, agent_class=agent_class(user_agent, reason)))
-    extra = {"message_id": link.message_id, "cart_id": link.cart_id, "bot": reason}
-    log.info("link followed", extra=extra)
-    return link.target_url
+    return RedirectResponse(link.target_url, status_code=302)
 
 
 @router.get(
@@ -70,31 +55,46 @@ def _click(rt: Runtime, code: str, user_agent: str | None, method: str = "GET") 
 )
 async def opened(code: str, request: Request, rt: RuntimeDep) -> Response:
     agent = request.headers.get("user-agent")
-    if not await run_in_threadpool(_open, rt, code, agent):
+    if await run_in_threadpool(_record, rt, code, agent, "GET", _keep_open) is None:
         raise NotFound("this link does not exist")
     return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
 
-def _open(rt: Runtime, code: str, user_agent: str | None) -> bool:
-    if not _well_formed(code):
-        return False
+def _record(rt: Runtime, code: str, user_agent: str | None, method: str, keep: Keep) -> Link | None:
+    """Keep the request with its bot verdict (`keep` writes the click or the open); the link,
+    or None for an unknown code."""
+    if not (code.replace("-", "").replace("_", "").isalnum() and len(code) <= 32):
+        return None
     with rt.store.transaction() as tx:
         link = tx.messages.link(code)
         if link is None:
-            return False
+            return None
         now = rt.clock.now()
-        reason = bot_reason(
-            user_agent, "GET", _seconds_since(tx.messages.get(link.message_id), now)
-        )
-        tx.measure.add_open(Open(link.message_id, link.cart_id, now, user_agent, reason))
-    return True
+        sent = tx.messages.get(link.message_id)
+        since = (now - sent.sent_at).total_seconds() if sent and sent.sent_at else None
+        reason = bot_reason(user_agent, method, since)  # no timing before it went out
+        keep(tx, link, Seen(now, user_agent, reason))
+    extra = {"message_id": link.message_id, "cart_id": link.cart_id, "bot": reason}
+    log.info("link followed" if keep is _keep_click else "email opened", extra=extra)
+    return link
 
 
-def _well_formed(code: str) -> bool:
-    return code.replace("-", "").replace("_", "").isalnum() and len(code) <= 32
+@dataclass(frozen=True, slots=True)
+class Seen:
+    at: datetime
+    user_agent: str | None
+    bot_reason: str | None
 
 
-def _seconds_since(message: Message | None, now: datetime) -> float | None:
-    """Since the message went out (None before it did: a scanner cannot be told by timing)."""
-    sent = message.sent_at if message is not None else None
-    return (now - sent).total_seconds() if sent is not None else None
+Keep = Callable[[Tx, Link, Seen], None]
+
+
+def _keep_click(tx: Tx, link: Link, seen: Seen) -> None:
+    kind = agent_class(seen.user_agent, seen.bot_reason)
+    click = Click(link.code, link.message_id, link.cart_id, seen.at, seen.user_agent)
+    tx.messages.add_click(replace(click, bot_reason=seen.bot_reason, agent_class=kind))
+
+
+def _keep_open(tx: Tx, link: Link, seen: Seen) -> None:
+    opened = Open(link.message_id, link.cart_id, seen.at, seen.user_agent, seen.bot_reason)
+    tx.measure.add_open(opened)

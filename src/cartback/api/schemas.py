@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# The measuring half of the report keeps the engine's shapes (dataclasses pydantic reads).
+from cartback.engine.measuring import ExperimentOut, GroupOut, LiftOut, RowOut
+
 
 class CartSummary(BaseModel):
     id: int
@@ -102,84 +105,6 @@ class OtherCurrencyOut(BaseModel):
 
     orders: int
     revenue: Decimal
-
-
-class GroupOut(BaseModel):
-    """Abandoned carts of a group, those ordered within the attribution window, the share."""
-
-    carts: int
-    recovered: int
-    conversion: float
-
-
-class CartsNeededOut(BaseModel):
-    treated: int
-    holdout: int
-    per_group: int
-
-
-class LiftOut(BaseModel):
-    """Treated conversion minus held-out conversion, with a 95% (Newcombe) interval."""
-
-    absolute: float
-    ci_low: float
-    ci_high: float
-    incremental_orders: float
-    incremental_revenue: Decimal
-    incremental_roas: Decimal | None
-    verdict: str
-    carts_needed: CartsNeededOut | None  # while the interval spans 0
-
-
-class ArmOut(BaseModel):
-    name: str
-    carts: int
-    messages: int
-    clicks: int
-    recovered: int
-    conversion: float
-    ci_low: float
-    ci_high: float
-    revenue: Decimal  # what the orders earned, net of the discounts our codes gave
-    spend: Decimal
-    discount_cost: Decimal
-    revenue_per_cart: Decimal
-
-
-class CalledOut(BaseModel):
-    """An `auto_winner` experiment's called winner: new carts go to it since `called_at`."""
-
-    arm: str
-    called_at: datetime
-    why: str
-
-
-class ExperimentOut(BaseModel):
-    id: str
-    arms: list[ArmOut]
-    probability_best: dict[str, float]
-    winner: str | None
-    why: str
-    auto_winner: CalledOut | None = None
-
-
-class RowOut(BaseModel):
-    """One row of `?by=`: the figures of its treated carts (by arm: also a holdout row)."""
-
-    key: str
-    carts: int
-    messages: int
-    clicks: int
-    bot_clicks: int
-    opens: int
-    recovered: int
-    conversion: float
-    revenue: Decimal
-    spend: Decimal
-    discount_cost: Decimal
-    revenue_per_cart: Decimal
-    roas: Decimal | None
-    lift: LiftOut | None = None
 
 
 class StoreReport(BaseModel):

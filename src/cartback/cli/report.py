@@ -9,10 +9,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cartback.api.schemas import Report, RowOut
+from cartback.api.schemas import Report
 from cartback.cli.common import add_command, open_runtime
 from cartback.config import Settings
 from cartback.domain.breakdown import By
+from cartback.engine.measuring import RowOut
 from cartback.startup import OperatorError, known_store
 
 COLUMNS: tuple[tuple[str, Callable[[RowOut], object]], ...] = (

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from cartback.domain.orders import counts, revenue
+
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
@@ -41,6 +43,22 @@ class PlacedOrder:
     revenue: Decimal
     discount: Decimal = Decimal("0")
     counts: bool = True  # not a test, cancelled, voided or failed order
+
+    @classmethod
+    def of(
+        cls,
+        placed_at: datetime,
+        currency: str,
+        total: Decimal,
+        *,
+        status: str,
+        test: bool,
+        refunded: Decimal,
+        discount: Decimal,
+    ) -> PlacedOrder:
+        """The order as stored: what it earned, and whether it can count at all."""
+        earned = revenue(total, status, test, refunded)
+        return cls(placed_at, currency, earned, discount, counts(status, test))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,6 @@ from decimal import Decimal
 
 from cartback.domain.engagement import Open
 from cartback.domain.experiments import Assignment, Winner
-from cartback.domain.orders import counts
-from cartback.domain.orders import revenue as earned
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
 from cartback.domain.records import MESSAGE_OUT, Click, Message, Run
 from cartback.testing._data import Data
@@ -132,10 +130,12 @@ class MemoryMeasurements:
         if not placed:
             return None
         first = placed[0]
-        return PlacedOrder(
-            placed_at=first.placed_at,
-            currency=first.currency,
-            revenue=earned(first.total, first.status, first.test, first.refunded),
+        return PlacedOrder.of(
+            first.placed_at,
+            first.currency,
+            first.total,
+            status=first.status,
+            test=first.test,
+            refunded=first.refunded,
             discount=first.discount_total if with_code else Decimal("0"),
-            counts=counts(first.status, first.test),
         )

@@ -11,8 +11,6 @@ from sqlalchemy import Connection, Select, func, insert, select, update
 
 from cartback.domain.engagement import Open
 from cartback.domain.experiments import Assignment, Winner
-from cartback.domain.orders import counts
-from cartback.domain.orders import revenue as earned
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
 from cartback.domain.records import MESSAGE_OUT
 from cartback.store.sql.common import insert_ignoring_duplicates
@@ -164,11 +162,13 @@ class SqlMeasurements:
         for r in rows:
             if r.cart_id in found:
                 continue
-            found[r.cart_id] = PlacedOrder(
-                placed_at=r.placed_at,
-                currency=r.currency,
-                revenue=earned(r.total, r.status, r.test, r.refunded),
+            found[r.cart_id] = PlacedOrder.of(
+                r.placed_at,
+                r.currency,
+                r.total,
+                status=r.status,
+                test=r.test,
+                refunded=r.refunded,
                 discount=r.discount_total if r.cart_id in with_code else Decimal("0"),
-                counts=counts(r.status, r.test),
             )
         return found
