@@ -162,3 +162,22 @@ def test_an_opened_email_skips_the_sms_step_and_a_scanner_s_open_does_not(
         skipped = [e for e in detail(shop, 0)["timeline"] if e.get("reason") == "condition"]
         assert "an email was opened" in skipped[0]["detail"]
         assert shop.api("/api/report")["opens"] == 1
+
+
+def test_report_filters_and_formats(
+    measured: GenericShop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    headers = {"Authorization": "Bearer test-api-token"}
+    wrong = measured.client.get("/api/report", params={"by": "week"}, headers=headers)
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (422, "invalid_request")
+    unknown = measured.client.get("/api/report", params={"flow": "nope"}, headers=headers)
+    assert unknown.status_code == 404
+    one_flow = measured.api("/api/report", flow="north-test", by="step")
+    assert [row["key"] for row in one_flow["rows"]] == ["north-test step 1"]
+    config = str(measured.config_path)
+    main(["report", "--config", config, "--by", "channel", "--format", "csv"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("channel,carts,messages,clicks,bot_clicks,recovered")
+    assert lines[1].startswith("sms,")
+    main(["report", "--config", config, "--flow", "north-test"])
+    assert '"lift"' in capsys.readouterr().out
