@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from cartback.api.app import create_app
 from cartback.cli import main
+from tests.integration.test_dashboard import log_in
 from tests.integration.test_policy_rules import GenericShop, config_yaml, flow_yaml, open_shop
 
 STEPS = """
@@ -181,3 +184,13 @@ def test_report_filters_and_formats(
     assert lines[1].startswith("sms,")
     main(["report", "--config", config, "--flow", "north-test"])
     assert '"lift"' in capsys.readouterr().out
+
+
+def test_the_dashboard_overview_shows_the_lift_over_the_holdout(measured: GenericShop) -> None:
+    with TestClient(create_app(measured.runtime), base_url="https://testserver") as client:
+        log_in(client)
+        page = client.get("/dashboard?store=north").text
+    report = measured.api("/api/report", store="north")
+    assert 'id="lift-title">Lift over the holdout' in page
+    assert f"{report['holdout']['carts']} held out" in page
+    assert report["lift"]["verdict"][1:] in page

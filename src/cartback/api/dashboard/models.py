@@ -25,7 +25,7 @@ class Overview:
     skips: list[SkipRow]
     days: list[DayFigures]  # empty when the stores' currencies differ
     has_carts: bool  # any cart at all, in any period: else the page says how to start
-    # Issue 11 (experiments, holdout): the report's lift with its interval, once it has one.
+    # The report's lift, holdout and treated groups, where a flow of these stores holds out.
     lift: dict[str, Any] | None = None
 
 
