@@ -186,11 +186,16 @@ def test_report_filters_and_formats(
     assert '"lift"' in capsys.readouterr().out
 
 
-def test_the_dashboard_overview_shows_the_lift_over_the_holdout(measured: GenericShop) -> None:
+def test_the_dashboard_shows_the_lift_and_the_experiments(measured: GenericShop) -> None:
     with TestClient(create_app(measured.runtime), base_url="https://testserver") as client:
         log_in(client)
-        page = client.get("/dashboard?store=north").text
+        overview = client.get("/dashboard?store=north").text
+        flows = client.get("/dashboard/flows").text
     report = measured.api("/api/report", store="north")
-    assert 'id="lift-title">Lift over the holdout' in page
-    assert f"{report['holdout']['carts']} held out" in page
-    assert report["lift"]["verdict"][1:] in page
+    assert 'id="lift-title">Lift over the holdout' in overview
+    assert f"{report['holdout']['carts']} held out" in overview
+    assert report["lift"]["verdict"][1:] in overview
+    assert "Results so far" in flows and report["lift"]["verdict"][1:] in flows
+    for experiment in ("delay", "north-test.step1"):
+        assert f'data-experiment="{experiment}"' in flows
+    assert 'data-arm="fast"' in flows and 'data-arm="warm"' in flows

@@ -188,6 +188,9 @@ class FlowView:
     abandon_after: str
     intro: list[str]  # the sample cart, the flow's condition, holdout and timing test
     steps: list[StepView]
+    # Where the flow holds carts out or tests: its carts' report (lift, experiments), all time.
+    results: Report | None = None
+    held_out: bool = False  # the flow has a holdout, so `results.lift` means something
 
 
 @dataclass(frozen=True, slots=True)
