@@ -72,6 +72,22 @@ class DueRuns:
             self.rebuild(runs)
         return list(found.values())
 
+    def next_due(self, runs: Table[int, Run]) -> float | None:
+        """The earliest due time of a pending run (POSIX), dropping stale entries on the way."""
+        heap = self.heap
+        while heap:
+            due, run_id = heap[0]
+            run = runs.get(run_id)
+            if (
+                run is not None
+                and run.status == RunStatus.PENDING
+                and run.next_run_at is not None
+                and run.next_run_at.timestamp() == due
+            ):
+                return due
+            heapq.heappop(heap)
+        return None
+
     def rebuild(self, runs: Table[int, Run]) -> None:
         self.heap = []
         for run_id, run in runs.rows.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -69,6 +69,13 @@ class InMemoryStore:
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         with self.transaction():
             return claim_due(self._data, now, limit, lease)
+
+    def next_due(self) -> datetime | None:
+        """When the next pending run falls due (None: none is pending). A backtest's simulated
+        clock jumps from one such instant to the next instead of ticking through idle time."""
+        with self.reading():
+            due = self._data.due.next_due(self._data.runs)
+        return None if due is None else datetime.fromtimestamp(due, UTC)
 
     def ping(self) -> None:
         """Memory always answers."""
