@@ -35,6 +35,9 @@ def add_commands(commands: Any) -> None:
         metavar="FILE",
         help="a .jsonl file or a Shopify .csv export (repeat for several)",
     )
+    backtest.add_argument(
+        "--store", default=None, help="the store a CSV export is from (default: the only one)"
+    )
     backtest.add_argument("--since", type=since_arg, default=None, metavar="WHEN")
     backtest.add_argument("--until", type=since_arg, default=None, metavar="WHEN")
     backtest.add_argument("--json", action="store_true", help="the summary as JSON")
@@ -47,7 +50,7 @@ def backtest_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         events: list[HistoryEvent] = []
         for name in args.events:
-            events += read_events(Path(name), settings)
+            events += read_events(Path(name), settings, args.store)
     except FileError as mistake:
         print(f"cartback: {mistake}", file=sys.stderr)
         return 2
