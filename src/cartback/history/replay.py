@@ -91,9 +91,7 @@ class Replay:
     def feed(self, event: HistoryEvent, received_at: datetime | None = None) -> None:
         """Run what fell due before the event, then receive it (`received_at`: a late webhook
         arrives after it happened; by default when it happened)."""
-        arrival = max(received_at or event.at, self.clock.now())
-        self.run_until(arrival)
-        self.clock.set(arrival)
+        self.advance_to(received_at or event.at)
         delivery = Delivery(
             platform=event.origin,
             store_id=event.store_id,
@@ -128,10 +126,14 @@ class Replay:
                 claimed += batch
         return claimed
 
+    def advance_to(self, moment: datetime) -> None:
+        """Run what falls due up to `moment`, and stop the clock there (never backwards)."""
+        self.run_until(moment)
+        self.clock.set(max(moment, self.clock.now()))
+
     def finish(self, until: datetime) -> None:
         """Let every run still pending play out, up to `until`."""
-        self.run_until(until)
-        self.clock.set(max(until, self.clock.now()))
+        self.advance_to(until)
 
 
 def _parse_generic(
