@@ -54,6 +54,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.diagnostics import Diagnostics
 
 __all__ = [
     "CartChanges",
@@ -343,6 +344,8 @@ class Tx(Protocol):
     def cursors(self) -> Cursors: ...
     @property
     def reports(self) -> Reports: ...
+
+    diagnostics: Diagnostics
 
 
 class Store(Protocol):

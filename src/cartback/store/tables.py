@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -94,12 +95,17 @@ carts = Table(
     Column("phone_source", String(64)),  # the field the phone came from
     Column("store_currency", String(3)),  # set when the buyer's currency is not the store's
     Column("store_total", Amount),  # the basket in store_currency, where the shop said
+    Column("checkout_stage", String(32)),  # contact | shipping_address | shipping_method | payment
+    Column("source_name", String(255)),
+    Column("landing_site", Text),
+    Column("referring_site", Text),
     UniqueConstraint("store_id", "cart_key"),
     Index(None, "store_id", "cart_token"),
     Index(None, "store_id", "email"),
     Index(None, "store_id", "phone"),
     Index(None, "store_id", "customer_external_id"),
     Index(None, "store_id", "status", "updated_at"),
+    Index(None, "store_id", "abandoned_at"),
 )
 
 runs = Table(
@@ -325,4 +331,22 @@ touches = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     UniqueConstraint("address", "channel", "sent_at", "source"),
     Index(None, "address", "sent_at"),
+)
+
+alerts = Table(  # a checkout stage whose share of abandoned carts rose beyond its baseline
+    "alerts",
+    metadata,
+    _id(),
+    Column("store_id", String(64), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("day", String(10), nullable=False),  # the store's local date: one alert a day
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("carts", Integer, nullable=False),  # abandoned carts at that stage, in the window
+    Column("total", Integer, nullable=False),  # abandoned carts in the window
+    Column("share", Float, nullable=False),
+    Column("baseline", Float, nullable=False),
+    Column("z", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+    UniqueConstraint("store_id", "stage", "day"),
+    Index(None, "store_id", "raised_at"),
 )

@@ -7,6 +7,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
+from cartback.domain.checkout import Alert
 from cartback.domain.records import (
     Cart,
     Click,
@@ -215,6 +216,11 @@ class Data:
             indexes=(self.codes_by_store, self.codes_by_cart),
         )
         self.cursors: Table[str, Cursor] = Table(journal, "cursors")
+        self.alert_ids = Ids()
+        self.alert_by_key: Unique[int, Alert] = Unique(
+            "alerts (store_id, stage, day)", lambda a: (a.store_id, a.stage, a.day)
+        )
+        self.alerts: Table[int, Alert] = Table(journal, "alerts", uniques=(self.alert_by_key,))
 
 
 def _pair(first: object, second: object) -> tuple[object, object] | None:

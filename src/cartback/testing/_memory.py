@@ -22,12 +22,14 @@ from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
+from cartback.testing._diagnostics import MemoryDiagnostics
 from cartback.testing._messages import MemoryMessages
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
 
 if TYPE_CHECKING:
     from cartback.store.base import Store
+    from cartback.store.diagnostics import Diagnostics
 
 
 class MemoryTx:
@@ -45,6 +47,7 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
+        self.diagnostics: Diagnostics = MemoryDiagnostics(data)
 
 
 class InMemoryStore:
