@@ -25,7 +25,7 @@ def test_abandoned_carts_in_a_window_keep_their_stage_and_source(store: Store) -
         for cart, at in ((paying, T0 + HOUR), (plain, T0 + 2 * HOUR), (other, T0 + HOUR)):
             tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=at)
     with store.reading() as tx:
-        found = tx.diagnostics.abandoned("acme", T0, T0 + 2 * HOUR)
+        found = tx.diagnostics.abandoned("acme", T0, T0 + HOUR + HOUR / 2)
         later = tx.diagnostics.abandoned("acme", T0 + HOUR + HOUR, T0 + 3 * HOUR)
     [first] = found
     assert first.abandoned_at == T0 + HOUR and first.stage == "payment"

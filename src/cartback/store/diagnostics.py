@@ -10,7 +10,7 @@ from cartback.domain.checkout import AbandonedCart, Alert
 
 class Diagnostics(Protocol):
     def abandoned(self, store_id: str, since: datetime, until: datetime) -> list[AbandonedCart]:
-        """The store's carts abandoned in [since, until), oldest first."""
+        """The store's carts abandoned from `since` to `until` (both included), oldest first."""
         ...
 
     def add_alert(self, alert: Alert) -> bool:

@@ -21,7 +21,7 @@ class MemoryDiagnostics:
             for cart in self.data.carts.values()
             if cart.store_id == store_id
             and cart.abandoned_at is not None
-            and since <= cart.abandoned_at < until
+            and since <= cart.abandoned_at <= until
         )
         return [
             AbandonedCart(

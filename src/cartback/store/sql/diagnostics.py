@@ -27,7 +27,7 @@ class SqlDiagnostics:
             .where(
                 carts.c.store_id == store_id,
                 carts.c.abandoned_at >= since,
-                carts.c.abandoned_at < until,
+                carts.c.abandoned_at <= until,
             )
             .order_by(carts.c.abandoned_at, carts.c.id)
         )
