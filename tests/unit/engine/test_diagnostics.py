@@ -3,15 +3,20 @@ exactly one alert, for that stage; a steady week raises none."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import httpx
+import pytest
 
 from cartback.clock import FakeClock
 from cartback.config.alerts import AlertsConfig
 from cartback.domain.checkout import Alert
 from cartback.domain.records import CartContents, CartStatus
+from cartback.engine.alert_notify import AlertNotifier
 from cartback.engine.diagnostics import AlertWatch, diagnose
-from cartback.testing import InMemoryStore
+from cartback.testing import FakeGateway, InMemoryStore
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
 WEEK_END = MONDAY + timedelta(days=7)
@@ -84,3 +89,37 @@ def test_a_short_window_is_compared_with_the_same_hours_of_earlier_days() -> Non
     since = WEEK_END - timedelta(hours=6)
     found = diagnose(_week(spike=False), "acme", since, WEEK_END, AlertsConfig())
     assert found.carts == 15 and found.baseline_carts == 6 * 15
+
+
+def test_an_alert_is_posted_to_the_webhook_and_mailed() -> None:
+    posted: list[dict] = []
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    mail = FakeGateway(FakeClock(WEEK_END))
+    notify = AlertNotifier(
+        "https://hooks.example/cartback", "owner@shop.example", mail, httpx.MockTransport(hook)
+    )
+    told: list[Alert] = []
+    _watch(_week(spike=True), told).run()
+    notify(told[0])
+
+    [body] = posted
+    assert (body["type"], body["store"], body["stage"], body["share"]) == (
+        "checkout_stage_alert",
+        "acme",
+        "payment",
+        0.5,
+    )
+    [email] = mail.sent
+    assert email.to == "owner@shop.example" and "stop at payment" in (email.subject or "")
+
+
+def test_a_failing_webhook_is_a_warning_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    failing = httpx.MockTransport(lambda request: httpx.Response(500))
+    told: list[Alert] = []
+    _watch(_week(spike=True), told).run()
+    AlertNotifier("https://hooks.example/x", None, None, failing)(told[0])
+    assert "alert webhook failed" in caplog.text
