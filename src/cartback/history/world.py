@@ -116,7 +116,10 @@ def _cart_story(rng: random.Random, n: int, person: Person, store_id: str) -> li
         story.append(_order_story(rng, n, bought, person, store_id))
     if rng.random() < 0.04:
         withdrawn = last + timedelta(seconds=rng.randrange(60, 30 * 3600))
-        story.append(_webhook(rng, store_id, person, _consent(n, withdrawn, person)))
+        story.append(_webhook(rng, store_id, person, _consent(n, withdrawn, person, False)))
+    elif sms is not True and rng.random() < 0.1:  # signed up elsewhere, e.g. a newsletter form
+        given = last + timedelta(seconds=rng.randrange(60, 30 * 3600))
+        story.append(_webhook(rng, store_id, person, _consent(n, given, person, True)))
     if rng.random() < 0.03:
         stop = last + timedelta(seconds=rng.randrange(31 * 60, 30 * 3600))
         story.append(Happening(stop, "stop", store_id, person))
@@ -168,8 +171,8 @@ def _cart(
     return body
 
 
-def _consent(n: int, at: datetime, person: Person) -> dict[str, Any]:
+def _consent(n: int, at: datetime, person: Person, granted: bool) -> dict[str, Any]:
     body = _envelope(f"consent-{n}", "consent.changed", at)
-    body["consent"] = {"channel": "sms", "granted": False}
+    body["consent"] = {"channel": "sms", "granted": granted}
     body["customer"] = {"id": person.key, "phone": person.phone}
     return body
