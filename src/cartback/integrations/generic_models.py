@@ -133,6 +133,7 @@ class CartIn(_In):
     items: list[ItemIn] = []
     discount_codes: Tags = []
     store_total: Amount | None = None  # the total in the store's currency, when `currency` isn't
+    locale: str | None = None  # the buyer's language
     stage: Stage | None = None  # the furthest checkout stage reached, for diagnostics
     source_name: str | None = None
     landing_site: str | None = None
@@ -234,6 +235,7 @@ class CartUpdatedIn(Envelope):
             discount_codes=tuple(cart.discount_codes),
             store_currency=store_currency,
             store_total=store_total,
+            locale=cart.locale,
             trail=cart.trail(),
         )
 

@@ -55,6 +55,7 @@ from cartback.domain.records import (
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
 from cartback.store.diagnostics import Diagnostics
+from cartback.store.privacy import PrivacyRecords
 
 __all__ = [
     "CartChanges",
@@ -345,6 +346,7 @@ class Tx(Protocol):
     @property
     def reports(self) -> Reports: ...
 
+    privacy: PrivacyRecords
     diagnostics: Diagnostics
 
 

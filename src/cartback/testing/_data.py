@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cartback.domain.checkout import Alert
+from cartback.domain.privacy import PrivacyEntry
 from cartback.domain.records import (
     Cart,
     Click,
@@ -216,6 +217,8 @@ class Data:
             indexes=(self.codes_by_store, self.codes_by_cart),
         )
         self.cursors: Table[str, Cursor] = Table(journal, "cursors")
+        self.privacy_ids = Ids()
+        self.privacy_log: Table[int, PrivacyEntry] = Table(journal, "privacy_log")
         self.alert_ids = Ids()
         self.alert_by_key: Unique[int, Alert] = Unique(
             "alerts (store_id, stage, day)", lambda a: (a.store_id, a.stage, a.day)

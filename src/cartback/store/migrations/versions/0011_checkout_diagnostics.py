@@ -2,7 +2,7 @@
 stage whose share of abandoned carts rose beyond its baseline
 
 Revision ID: 0011_checkout_diagnostics
-Revises: 0006_order_money
+Revises: 0010_privacy_log
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from cartback.store.types import UTCDateTime
 
 revision = "0011_checkout_diagnostics"
-down_revision = "0006_order_money"
+down_revision = "0010_privacy_log"
 branch_labels = None
 depends_on = None
 
