@@ -118,3 +118,17 @@ def test_the_command_prints_the_summary_and_writes_the_messages(
     (tmp_path / "bad.jsonl").write_text("{}\n")
     assert main(["backtest", "--config", config, "--events", str(tmp_path / "bad.jsonl")]) == 2
     assert "bad.jsonl line 1: occurred_at: missing" in capsys.readouterr().err
+
+
+def test_the_holdout_is_counted_by_the_flows_own_assignment(tmp_path: Path) -> None:
+    config = settings(
+        tmp_path,
+        CONFIG.replace("    abandon_after: 30m\n", "    abandon_after: 30m\n    holdout: 50%\n"),
+    )
+    [flow] = config.domain_flows()
+    events = [cart(n, NOON + timedelta(minutes=n)) for n in range(40)]
+    result = run_backtest(config, read_jsonl(jsonl(events), ["gen"]))
+
+    expected = sum(flow.assign(f"c{n}").held_out for n in range(40))
+    assert 0 < expected < 40
+    assert _flow(result)["holdout"] == expected
