@@ -7,8 +7,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from cartback.channels.base import LineItemView, OutgoingMessage, RichContent
@@ -48,13 +50,17 @@ class Rendered:
 
 def render(channel: Channel, template: str | None, context: Mapping[str, Any]) -> Rendered:
     source = template if template is not None else DEFAULT_TEMPLATES[channel]
-    text = _tidy(_env.from_string(source).render(**context))
+    text = _tidy(_compiled(source).render(**context))
     subject = (
-        _tidy(_env.from_string(DEFAULT_SUBJECT).render(**context))
-        if channel == Channel.EMAIL
-        else None
+        _tidy(_compiled(DEFAULT_SUBJECT).render(**context)) if channel == Channel.EMAIL else None
     )
     return Rendered(text, subject)
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """Compiled once per template: a flow's few templates serve every message."""
+    return _env.from_string(source)
 
 
 def _tidy(text: str) -> str:
