@@ -34,9 +34,11 @@ from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
+from cartback.metrics import Metrics
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
+from cartback.store.upkeep import Backlog
 
 log = logging.getLogger("cartback")
 
@@ -51,6 +53,7 @@ class Runtime:
     feedback: Feedback
     gateways: Gateways
     worker: Worker
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def build(
@@ -69,8 +72,10 @@ def build(
     built = build_gateways(settings, clock, echo=echo_outbox, transport=http_transport)
     if gateways is not None:
         built.by_channel = dict(gateways)
+    metrics = Metrics()
+    metrics.watch_backlog(lambda: _backlog(store, clock), clock.now)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
-    ingest = IngestService(store, clock, settings.flows_for_store, windows)
+    ingest = IngestService(store, clock, settings.flows_for_store, windows, metrics=metrics)
     sender = Sender(
         store,
         clock,
@@ -79,12 +84,20 @@ def build(
         _sender_settings(settings),
         _composer(settings),
         discounts=DiscountIssuer(transport=http_transport),
+        metrics=metrics,
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
-    scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)
+    scheduler = Scheduler(
+        store, clock, flows.get, sender, scheduling, settings.flows_for_store, metrics=metrics
+    )
     feedback = Feedback(store, clock)
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
-    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)
+    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, metrics)
+
+
+def _backlog(store: Store, clock: Clock) -> Backlog:
+    with store.reading() as tx:
+        return tx.upkeep.backlog(clock.now())
 
 
 def _jobs(

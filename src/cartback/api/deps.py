@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from cartback.errors import Unauthorized
 from cartback.runtime import Runtime
 
-_bearer = HTTPBearer(auto_error=False)
+bearer = HTTPBearer(auto_error=False)
 
 
 def runtime(request: Request) -> Runtime:
@@ -24,7 +24,7 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 def require_token(
     rt: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
     expected = rt.settings.api_token.encode()
     given = credentials.credentials.encode() if credentials is not None else b""

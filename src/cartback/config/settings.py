@@ -32,6 +32,7 @@ from cartback.config.base import (
 from cartback.config.channels import ChannelsConfig, EmailChannelConfig, SmsChannelConfig
 from cartback.config.experiments import Language
 from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
+from cartback.config.operations import MetricsConfig, RetentionConfig
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.opt_out import ANY_COUNTRY, merged_opt_out
@@ -190,6 +191,8 @@ class Settings(_Model):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     flows: list[FlowConfig] = Field(default_factory=list)
     segments: dict[str, Any] = Field(default_factory=dict)
     _flows: list[Flow] = PrivateAttr(default_factory=list)
@@ -197,7 +200,8 @@ class Settings(_Model):
     @model_validator(mode="before")
     @classmethod
     def _empty_sections_mean_defaults(cls, data: Any) -> Any:
-        sections = ("channels", "policy", "attribution", "worker", "flows", "segments")
+        sections = {"channels", "policy", "attribution", "worker", "flows", "segments"}
+        sections |= {"metrics", "retention"}
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if not (k in sections and v is None)}
         return data

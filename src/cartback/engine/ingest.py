@@ -19,6 +19,7 @@ from cartback.domain.events import Event
 from cartback.domain.flow import Flow
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
+from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.ingest")
@@ -67,8 +68,10 @@ class IngestService:
         flows: Callable[[str], list[Flow]],
         windows: Windows,
         payload_errors: tuple[type[Exception], ...] = (ValueError,),
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.applier = EventApplier(flows, windows)
         self.payload_errors = payload_errors
@@ -124,8 +127,10 @@ class IngestService:
             for event in events:
                 self.applier.apply(tx, event, now)
             tx.deliveries.mark(delivery_id, DeliveryStatus.PROCESSED, now, None)
+        self.metrics.count_delivery("applied")
         return IngestResult(Outcome.PROCESSED, delivery_id, events=len(events))
 
     def _mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
         with self.store.transaction() as tx:
             tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, error)
+        self.metrics.count_delivery("failed")

@@ -23,6 +23,7 @@ from cartback.domain.records import (
 from cartback.engine import runs
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
+from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.worker")
@@ -48,8 +49,10 @@ class Scheduler:
         sender: Sender,
         settings: SchedulerSettings,
         store_flows: Callable[[str], list[Flow]] = lambda _store: [],
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.flows = flows
         self.store_flows = store_flows
@@ -74,6 +77,8 @@ class Scheduler:
         if index == WAITING_FOR_ABANDONMENT:
             flow = self._abandon(claim)
             index = 0
+            if flow is not None:
+                self.metrics.count_decision(str(DecisionAction.ABANDON), str(Reason.ABANDONED))
         if flow is None:
             if index != 0:  # a run whose flow left the config while it was running
                 detail = "The flow is no longer configured."
@@ -161,6 +166,7 @@ class Scheduler:
 
     def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> _Next:
         decision = self.sender.run_step(claim, flow, index, step)
+        self.metrics.count_decision(str(decision.action), str(decision.reason))
         if decision.action in (Action.SEND, Action.SKIP):
             return _Next.CONTINUE
         return _Next.STOP

@@ -38,6 +38,7 @@ from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
 from cartback.engine.facts import Target, gather
 from cartback.engine.retry import Breaker
 from cartback.engine.segment_facts import segment_facts
+from cartback.metrics import Metrics
 from cartback.store.base import Store, Tx
 
 log = logging.getLogger("cartback.sender")
@@ -94,6 +95,7 @@ class Sender:
         breaker: Breaker | None = None,
         rng: random.Random | None = None,
         discounts: DiscountIssuer | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -102,7 +104,9 @@ class Sender:
         self.settings = settings
         self.composer = composer
         self.discounts = discounts or DiscountIssuer()
-        self.dispatcher = Dispatcher(store, clock, breaker or Breaker(), rng or random.Random())
+        self.dispatcher = Dispatcher(
+            store, clock, breaker or Breaker(), rng or random.Random(), metrics
+        )
 
     def run_step(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> Decision:
         with self.store.transaction() as tx:

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
+from cartback.store.upkeep import Upkeep
 from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
@@ -25,6 +26,7 @@ from cartback.testing._data import Data
 from cartback.testing._messages import MemoryMessages
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
+from cartback.testing._upkeep import MemoryUpkeep
 
 if TYPE_CHECKING:
     from cartback.store.base import Store
@@ -45,6 +47,7 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
+        self.upkeep: Upkeep = MemoryUpkeep(data)
 
 
 class InMemoryStore:

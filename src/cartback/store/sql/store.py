@@ -27,6 +27,8 @@ from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.reports import SqlReports
 from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
 from cartback.store.sql.touches import SqlTouches
+from cartback.store.sql.upkeep import SqlUpkeep
+from cartback.store.upkeep import Upkeep
 
 
 class SqlTx:
@@ -45,6 +47,7 @@ class SqlTx:
         self.codes = SqlCodes(conn)
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
+        self.upkeep: Upkeep = SqlUpkeep(conn)
 
 
 class SqlStore:
