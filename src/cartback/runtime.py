@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
+from functools import partial
 
 import httpx
 
@@ -20,7 +21,7 @@ from cartback.channels.twilio import TwilioGateway
 from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
-from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
+from cartback.config.channels import ChannelsConfig, InMobileSms, OutboxEmail, OutboxSms
 from cartback.domain.events import Channel
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
@@ -39,6 +40,7 @@ from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
 from cartback.store.upkeep import Backlog
+from cartback.tenants import store_gateways
 
 log = logging.getLogger("cartback")
 
@@ -54,6 +56,8 @@ class Runtime:
     gateways: Gateways
     worker: Worker
     metrics: Metrics = field(default_factory=Metrics)
+    # The same build on the same store, clock and metrics, for a reloaded config.
+    rebuild: Callable[[Settings], Runtime] | None = None
 
 
 def build(
@@ -64,27 +68,51 @@ def build(
     echo_outbox: bool = False,
     store: Store | None = None,
     http_transport: httpx.BaseTransport | None = None,
+    metrics: Metrics | None = None,
 ) -> Runtime:
-    """`store`: the SQL store of `database_url` unless given (the in-memory one, a test's)."""
+    """`store`: the SQL store of `database_url` unless given (the in-memory one, a test's);
+    `metrics`: a running runtime's, when its config is reloaded."""
     clock = clock or SystemClock()
     store = store or SqlStore.connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
-    built = build_gateways(settings, clock, echo=echo_outbox, transport=http_transport)
+    outboxes: dict[str, OutboxGateway] = {}
+    built = build_gateways(
+        settings, clock, echo=echo_outbox, transport=http_transport, outboxes=outboxes
+    )
     if gateways is not None:
         built.by_channel = dict(gateways)
-    metrics = Metrics()
-    metrics.watch_backlog(lambda: _backlog(store, clock), clock.now)
+
+    def own(channels: ChannelsConfig) -> tuple[dict[Channel, Gateway], list[InboundSource]]:
+        made = build_gateways(
+            settings,
+            clock,
+            echo=echo_outbox,
+            transport=http_transport,
+            channels=channels,
+            outboxes=outboxes,
+        )
+        return made.by_channel, made.inbound
+
+    per_store = store_gateways(settings, built.by_channel, own)
+    built.inbound += per_store.inbound
+    if metrics is None:
+        metrics = Metrics()
+        metrics.watch_backlog(lambda: _backlog(store, clock), clock.now)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
     ingest = IngestService(store, clock, settings.flows_for_store, windows, metrics=metrics)
     sender = Sender(
         store,
         clock,
         _store_info(settings),
-        channel_setups(settings, built.by_channel),
+        channel_setups(settings.channels, built.by_channel),
         _sender_settings(settings),
         _composer(settings),
         discounts=DiscountIssuer(transport=http_transport),
         metrics=metrics,
+        store_channels={
+            store_id: channel_setups(settings.channels_of(store_id), gateways)
+            for store_id, gateways in per_store.by_store.items()
+        },
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(
@@ -92,7 +120,17 @@ def build(
     )
     feedback = Feedback(store, clock)
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
-    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, metrics)
+    runtime = Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, metrics)
+    runtime.rebuild = partial(
+        build,
+        clock=clock,
+        gateways=gateways,
+        echo_outbox=echo_outbox,
+        store=store,
+        http_transport=http_transport,
+        metrics=metrics,
+    )
+    return runtime
 
 
 def _backlog(store: Store, clock: Clock) -> Backlog:
@@ -210,14 +248,19 @@ def build_gateways(
     *,
     echo: bool = False,
     transport: httpx.BaseTransport | None = None,
+    channels: ChannelsConfig | None = None,
+    outboxes: dict[str, OutboxGateway] | None = None,
 ) -> Gateways:
-    """`transport` replaces the network for the HTTP gateways (tests, a local fake)."""
+    """`transport` replaces the network for the HTTP gateways (tests, a local fake);
+    `channels`: a store's own instead of the global ones; `outboxes`: the writers by file,
+    shared by every store."""
     built = Gateways()
-    outboxes: dict[str, OutboxGateway] = {}
-    if settings.channels.sms is not None:
-        _add_sms(built, settings, settings.channels.sms, clock, echo, outboxes, transport)
-    if settings.channels.email is not None:
-        built.by_channel[Channel.EMAIL] = _email(settings.channels.email, clock, echo, outboxes)
+    channels = channels or settings.channels
+    outboxes = {} if outboxes is None else outboxes
+    if channels.sms is not None:
+        _add_sms(built, settings, channels.sms, clock, echo, outboxes, transport)
+    if channels.email is not None:
+        built.by_channel[Channel.EMAIL] = _email(channels.email, clock, echo, outboxes)
     return built
 
 
@@ -290,10 +333,10 @@ def _email(
 
 
 def channel_setups(
-    settings: Settings, gateways: dict[Channel, Gateway]
+    channels: ChannelsConfig, gateways: Mapping[Channel, Gateway]
 ) -> dict[Channel, ChannelSetup]:
     setups: dict[Channel, ChannelSetup] = {}
-    sms, email = settings.channels.sms, settings.channels.email
+    sms, email = channels.sms, channels.email
     if sms is not None:
         retry = RetryPolicy(sms.max_attempts, sms.retry_backoff)
         for channel in (Channel.SMS, Channel.RCS):

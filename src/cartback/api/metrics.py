@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from cartback import __version__
 from cartback.api.deps import RuntimeDep, bearer, require_token
 from cartback.api.schemas import Health
-from cartback.errors import NotReady
+from cartback.errors import NotReady, Unauthorized
 from cartback.runtime import Runtime
 from cartback.store import migrate
 from cartback.store.sql import SqlStore
@@ -30,9 +30,10 @@ def metrics_access(
     rt: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """Open with `metrics: {public: true}`; else the API token, as for /api."""
-    if not rt.settings.metrics.public:
-        require_token(rt, credentials)
+    """Open with `metrics: {public: true}`; else the global API token (the figures are every
+    store's, so a store's own token does not open them)."""
+    if not rt.settings.metrics.public and require_token(rt, credentials).store_id is not None:
+        raise Unauthorized("the metrics need the global api_token, not a store's")
 
 
 @router.get(

@@ -21,6 +21,7 @@ from typing import Any
 from cartback.cli.common import add_command, open_runtime
 from cartback.cli.summary import Summary
 from cartback.config import Settings
+from cartback.reload import Reloader
 from cartback.runtime import worker_thread
 from cartback.startup import (
     OperatorError,
@@ -104,6 +105,7 @@ def serve_command(settings: Settings, args: argparse.Namespace) -> int:
             warnings=opened.warnings + link_warnings(settings, port),
         )
         threads: list[Any] = []
+        Reloader(opened.runtime, args.config).install()  # kill -HUP: read the config again
 
         def on_listening() -> None:
             print("\n".join(summary.lines()), file=sys.stderr, flush=True)
@@ -169,6 +171,7 @@ def worker_command(settings: Settings, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    Reloader(opened.runtime, args.config).install()
     summary = Summary(
         settings,
         database=f"(schema {opened.revision})",
