@@ -30,6 +30,7 @@ from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
+from cartback.engine.retention import Retention, purge
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
@@ -149,6 +150,11 @@ def _jobs(
     sms = settings.channels.sms
     every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
     jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
+    if settings.retention.any:
+        keep = Retention(**settings.retention.model_dump())
+        jobs.append(
+            Periodic("retention:purge", timedelta(days=1), lambda: purge(store, clock, keep).total)
+        )
     if any(store.platform == "magento" for store in settings.stores):
         poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
         # The poller keeps each store's own pace; the job only gives it a turn every pass.

@@ -19,7 +19,44 @@ class Backlog:
     oldest_due_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """Personal data from before these instants goes (None: kept for good)."""
+
+    raw_deliveries: datetime | None = None
+    message_texts: datetime | None = None
+    clicks: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """How many rows lost their personal data, per kind."""
+
+    raw_deliveries: int = 0
+    message_texts: int = 0
+    clicks: int = 0
+
+    def __add__(self, other: Purged) -> Purged:
+        return Purged(
+            self.raw_deliveries + other.raw_deliveries,
+            self.message_texts + other.message_texts,
+            self.clicks + other.clicks,
+        )
+
+    @property
+    def total(self) -> int:
+        return self.raw_deliveries + self.message_texts + self.clicks
+
+
 class Upkeep(Protocol):
     def backlog(self, now: datetime) -> Backlog:
         """The pending runs due at `now`; as cheap as the number of due rows."""
+        ...
+
+    def purge(self, cutoffs: Cutoffs, limit: int, *, dry_run: bool = False) -> Purged:
+        """Up to `limit` rows of each kind from before its cutoff lose their personal data:
+        applied or failed raw deliveries are deleted (one still waiting to be applied stays);
+        a message keeps its counts, cost and status but not its text or recipient; a click
+        keeps its time and cart but not its user agent. A row already purged is not counted
+        again. `dry_run`: count what would go, change nothing."""
         ...
