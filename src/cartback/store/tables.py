@@ -179,6 +179,12 @@ messages = Table(
     Index(None, "cart_id"),
     Index(None, "store_id", "created_at"),
     Index(None, "recipient", "created_at"),
+    Index(  # retention: messages whose words and recipient are still kept
+        "ix_messages_unpurged",
+        "created_at",
+        postgresql_where=text("recipient <> ''"),
+        sqlite_where=text("recipient <> ''"),
+    ),
 )
 
 links = Table(
@@ -201,6 +207,12 @@ clicks = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("user_agent", String(300)),
     Index(None, "cart_id", "at"),
+    Index(  # retention: clicks whose user agent is still kept
+        "ix_clicks_unpurged",
+        "at",
+        postgresql_where=text("user_agent IS NOT NULL"),
+        sqlite_where=text("user_agent IS NOT NULL"),
+    ),
 )
 
 orders = Table(

@@ -45,7 +45,7 @@ class SqlUpkeep:
                 messages.c.id,
                 limit,
                 messages.c.created_at < cutoffs.message_texts,
-                messages.c.recipient != "",
+                messages.c.recipient != "",  # ix_messages_unpurged
             )
             if texts and not dry_run:
                 erased = update(messages).where(messages.c.id.in_(texts))
@@ -62,5 +62,6 @@ class SqlUpkeep:
         return found
 
     def _ids(self, key: Column[Any], limit: int, *where: ColumnElement[bool]) -> list[Any]:
-        rows = self.conn.execute(select(key).where(*where).order_by(key).limit(limit))
+        # No order: any `limit` matching rows will do, found through the partial indexes.
+        rows = self.conn.execute(select(key).where(*where).limit(limit))
         return [row[0] for row in rows]
