@@ -92,6 +92,8 @@ def build(
             channels=channels,
             outboxes=outboxes,
         )
+        built.twilio_accounts += made.twilio_accounts  # their callbacks come here too
+        built.inmobile = built.inmobile or made.inmobile
         return made.by_channel, made.inbound
 
     per_store = store_gateways(settings, built.by_channel, own)
@@ -239,6 +241,9 @@ class Gateways:
     inbound: list[InboundSource] = field(default_factory=list)
     inmobile: InMobileGateway | None = None
     twilio: TwilioGateway | None = None
+    # Every Twilio account that sends (the global one, stores' own): its callbacks are signed
+    # with its auth token.
+    twilio_accounts: list[tuple[TwilioGateway, str]] = field(default_factory=list)
 
 
 def callback_key(api_token: str) -> str:
@@ -319,6 +324,7 @@ def _add_sms(
         if twilio.supports_rcs:
             built.by_channel[Channel.RCS] = twilio
         built.twilio = twilio
+        built.twilio_accounts.append((twilio, config.auth_token))
 
 
 def _email(

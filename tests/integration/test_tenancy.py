@@ -13,12 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
 from cartback.integrations import shopify
 from cartback.reload import Reloader, reload
+from tests.fakes.twilio import FakeTwilio
 from tests.integration.conftest import (
     CONFIG,
     DOMAIN,
@@ -227,3 +229,36 @@ def test_sighup_reloads_and_the_worker_uses_the_new_flows(agency: Shop, tmp_path
     assert agency.runtime.worker.run_once() == 1  # the worker object the thread holds
     [text] = agency.sms.texts()
     assert text.startswith("Beta again: ")
+
+
+def test_a_stores_own_twilio_account_sends_and_its_callbacks_are_verified(
+    db_url: str, tmp_path: Path
+) -> None:
+    fake = FakeTwilio()
+    own = (
+        f"{{provider: twilio, account_sid: {fake.account_sid}, auth_token: {fake.auth_token},"
+        " sender: '+4512345678'}"
+    )
+    runtime, clock, gateway = make_runtime(
+        db_url,
+        tmp_path,
+        TWO_STORES,
+        transport=httpx.MockTransport(fake.handle),
+        beta_sms=own,
+    )
+    with TestClient(create_app(runtime)) as client:
+        shop = Shop(runtime, client, clock, gateway)
+        post_checkout(shop, BETA_DOMAIN, sms_marketing_phone=BETA_PHONE)
+        shop.advance(timedelta(minutes=31))
+        [(sid, form)] = fake.forms.items()
+        assert (form["From"], form["To"]) == ("+4512345678", BETA_PHONE)
+
+        url = "https://cb.example/webhooks/twilio/status"
+        callback = fake.status_callback(sid, "delivered")
+        refused = client.post(url, data=callback, headers={"X-Twilio-Signature": "forged"})
+        assert refused.status_code == 401
+        signed = {"X-Twilio-Signature": fake.sign(url, callback)}
+        assert client.post(url, data=callback, headers=signed).status_code == 204
+        [message] = get(shop, BETA_TOKEN, "/api/messages").json()
+        assert message["status"] == "delivered"
+    runtime.store.close()
