@@ -18,8 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
+from cartback.cli.summary import Summary
+from cartback.config import load_config
 from cartback.integrations import shopify
 from cartback.reload import Reloader, reload
+from cartback.startup import channel_findings
 from tests.fakes.twilio import FakeTwilio
 from tests.integration.conftest import (
     CONFIG,
@@ -262,3 +265,20 @@ def test_a_stores_own_twilio_account_sends_and_its_callbacks_are_verified(
         [message] = get(shop, BETA_TOKEN, "/api/messages").json()
         assert message["status"] == "delivered"
     runtime.store.close()
+
+
+def test_check_and_the_summary_name_a_stores_own_channel(tmp_path: Path) -> None:
+    bad = "{provider: twilio, account_sid: AC1, auth_token: t0k, sender: Beta}"
+    path = tmp_path / "cartback.yaml"
+    path.write_text(
+        TWO_STORES.format(
+            db_url="sqlite:///x.db", token=TOKEN, domain=DOMAIN, secret=SECRET, beta_sms=bad
+        )
+    )
+    settings = load_config(path, environ={})
+    [finding] = channel_findings(settings, strict_dns=False)
+    assert finding.level == "error"
+    assert finding.text.startswith("stores[1].channels.sms.sender 'Beta': twilio sends from")
+    lines = "\n".join(Summary(settings, database="(test)").lines())
+    assert "sms: outbox → unused.jsonl, sender Acme" in lines
+    assert "sms (store beta): twilio, sender Beta" in lines
