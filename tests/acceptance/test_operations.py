@@ -7,6 +7,7 @@ import json
 import signal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.acceptance.processes import Running, config_yaml, free_port
@@ -91,3 +92,22 @@ def test_serve_reports_its_state_and_reloads_its_config(tmp_path: Path) -> None:
         )
         assert "abandon_after: '30x' is not a duration" in str(kept["message"])
         assert server.http.get("/api/carts", headers=store_token).status_code == 200
+
+
+def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path: Path) -> None:
+    config = tmp_path / "cartback.yaml"
+    write(config, free_port())
+    metrics_port = free_port()
+    args = ["worker", "--metrics-port", str(metrics_port)]
+    with Running.started(args, config, tmp_path, "worker") as worker:
+
+        def page() -> str | None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2)
+            except httpx.TransportError:
+                return None
+            return answer.text if answer.status_code == 200 else None
+
+        text = worker.wait_for("the worker's metrics page", page)
+        assert "cartback_due_backlog 0.0" in text
+        assert "cartback_sends_total" in text
