@@ -64,7 +64,7 @@ class Metrics:
         )
         self.breaker = Gauge(
             "cartback_gateway_breaker_open",
-            "1 while a gateway rests after failures in a row",
+            "1 once failures in a row made a gateway rest, until a call to it succeeds",
             ["gateway"],
             registry=r,
         )
