@@ -22,6 +22,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from cartback.clock import Clock
+from cartback.store.base import Store
 from cartback.store.upkeep import Backlog
 
 # Decisions that say how an experiment placed a cart (recorded by the engine's runs).
@@ -125,6 +127,18 @@ class Metrics:
             thread.join(timeout=5)
 
         return stop
+
+
+def with_backlog(store: Store, clock: Clock) -> Metrics:
+    """A runtime's metrics: the backlog gauges read `store` at each scrape."""
+    metrics = Metrics()
+
+    def read() -> Backlog:
+        with store.reading() as tx:
+            return tx.upkeep.backlog(clock.now())
+
+    metrics.watch_backlog(read, clock.now)
+    return metrics
 
 
 class _BacklogCollector(Collector):

@@ -27,20 +27,22 @@ from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
+from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
+from cartback.engine.help_reply import HelpResponder, ShopContact
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
-from cartback.engine.retention import Retention, purge
+from cartback.engine.privacy import Privacy
+from cartback.engine.retention import Retention, retention_job
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
-from cartback.metrics import Metrics
+from cartback.metrics import Metrics, with_backlog
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
-from cartback.store.upkeep import Backlog
 from cartback.tenants import store_gateways
 
 log = logging.getLogger("cartback")
@@ -83,26 +85,31 @@ def build(
     if gateways is not None:
         built.by_channel = dict(gateways)
 
-    def own(channels: ChannelsConfig) -> tuple[dict[Channel, Gateway], list[InboundSource]]:
-        made = build_gateways(
+    per_store = store_gateways(
+        settings,
+        built,
+        lambda channels: build_gateways(
             settings,
             clock,
             echo=echo_outbox,
             transport=http_transport,
             channels=channels,
             outboxes=outboxes,
-        )
-        built.twilio_accounts += made.twilio_accounts  # their callbacks come here too
-        built.inmobile = built.inmobile or made.inmobile
-        return made.by_channel, made.inbound
-
-    per_store = store_gateways(settings, built.by_channel, own)
-    built.inbound += per_store.inbound
-    if metrics is None:
-        metrics = Metrics()
-        metrics.watch_backlog(lambda: _backlog(store, clock), clock.now)
+        ),
+    )
+    metrics = metrics or with_backlog(store, clock)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
-    ingest = IngestService(store, clock, settings.flows_for_store, windows, metrics=metrics)
+    enrich = shopify_enricher(settings, clock, transport=http_transport)
+    privacy = Privacy(erase_key(settings))
+    ingest = IngestService(
+        store,
+        clock,
+        settings.flows_for_store,
+        windows,
+        privacy=privacy,
+        enrich=enrich,
+        metrics=metrics,
+    )
     sender = Sender(
         store,
         clock,
@@ -114,14 +121,21 @@ def build(
         metrics=metrics,
         store_channels={
             store_id: channel_setups(settings.channels_of(store_id), gateways)
-            for store_id, gateways in per_store.by_store.items()
+            for store_id, gateways in per_store.items()
         },
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(
-        store, clock, flows.get, sender, scheduling, settings.flows_for_store, metrics=metrics
+        store,
+        clock,
+        flows.get,
+        sender,
+        scheduling,
+        settings.flows_for_store,
+        gaps=admin_gaps(settings),
+        metrics=metrics,
     )
-    feedback = Feedback(store, clock)
+    feedback = Feedback(store, clock, _help_responder(settings, store, built))
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
     runtime = Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, metrics)
     runtime.rebuild = partial(
@@ -136,11 +150,6 @@ def build(
     return runtime
 
 
-def _backlog(store: Store, clock: Clock) -> Backlog:
-    with store.reading() as tx:
-        return tx.upkeep.backlog(clock.now())
-
-
 def _jobs(
     settings: Settings,
     gateways: Gateways,
@@ -153,15 +162,24 @@ def _jobs(
     every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
     jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
     if settings.retention.any:
-        keep = Retention(**settings.retention.model_dump())
-        jobs.append(
-            Periodic("retention:purge", timedelta(days=1), lambda: purge(store, clock, keep).total)
-        )
+        jobs.append(retention_job(store, clock, Retention(**settings.retention.model_dump())))
     if any(store.platform == "magento" for store in settings.stores):
         poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
         # The poller keeps each store's own pace; the job only gives it a turn every pass.
         jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
     return jobs
+
+
+def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:
+    """HELP is answered through the SMS gateway, naming the shop and its contact."""
+    gateway, sms = gateways.by_channel.get(Channel.SMS), settings.channels.sms
+    if gateway is None or sms is None:
+        return None
+    shops = {
+        s.id: ShopContact(s.name, s.support_email, s.support_phone, s.locale)
+        for s in settings.stores
+    }
+    return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
 
 
 def _magento_client(store: StoreConfig) -> MagentoClient:
@@ -182,6 +200,7 @@ def _composer(settings: Settings) -> Composer:
         unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
         if email
         else None,
+        opt_out=settings.policy.opt_out_texts(),
     )
 
 
@@ -200,7 +219,7 @@ def prepare_database(
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:
-    return SenderSettings(settings.public_url, settings.policy.rules())
+    return SenderSettings(settings.public_url, settings.policy.rules(), erase_key(settings))
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:
@@ -214,6 +233,7 @@ def _store_info(settings: Settings) -> StoreInfoLookup:
                 s.consent_mode,
                 ShopAccess(s.platform, s.shop_domain, s.access_token, s.base_url),
                 {key: window.to_domain() for key, window in s.sending_windows.items()},
+                s.locale,
             )
             for s in settings.stores
         }
@@ -244,6 +264,12 @@ class Gateways:
     # Every Twilio account that sends (the global one, stores' own): its callbacks are signed
     # with its auth token.
     twilio_accounts: list[tuple[TwilioGateway, str]] = field(default_factory=list)
+
+
+def erase_key(settings: Settings) -> bytes:
+    """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
+    from. Changing it forgets every erased person's withdrawal."""
+    return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
 
 
 def callback_key(api_token: str) -> str:

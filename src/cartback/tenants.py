@@ -10,36 +10,30 @@ number, SMTP host or `from`) gets a gateway of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from cartback.channels.base import Gateway, InboundSource
+from cartback.channels.base import Gateway
 from cartback.config import Settings
 from cartback.config.channels import ChannelsConfig, TwilioSms
 from cartback.domain.events import Channel
+
+if TYPE_CHECKING:
+    from cartback.runtime import Gateways
 
 # Keys that travel with each message or its accounting, not with the gateway's connection.
 _PER_MESSAGE = {"sender", "cost_per_segment", "max_attempts", "retry_backoff", "transliterate"}
 _SMS = (Channel.SMS, Channel.RCS)
 
 
-@dataclass
-class StoreGateways:
-    """Per store (only those with channels of their own): its gateways by channel, and the
-    sources of replies that the stores' own accounts add."""
-
-    by_store: dict[str, dict[Channel, Gateway]] = field(default_factory=dict)
-    inbound: list[InboundSource] = field(default_factory=list)
-
-
 def store_gateways(
-    settings: Settings,
-    shared: dict[Channel, Gateway],
-    make: Callable[[ChannelsConfig], tuple[dict[Channel, Gateway], list[InboundSource]]],
-) -> StoreGateways:
-    """`make(channels)`: the gateways (and reply sources) of a channels config of its own."""
-    found = StoreGateways()
+    settings: Settings, shared: Gateways, make: Callable[[ChannelsConfig], Gateways]
+) -> dict[str, dict[Channel, Gateway]]:
+    """Per store with channels of its own, its gateways by channel. `make(channels)` builds a
+    channels config's own gateways; their reply sources and Twilio accounts join `shared`'s,
+    so replies are fetched and callbacks verified for every account."""
+    found: dict[str, dict[Channel, Gateway]] = {}
     for store in settings.stores:
         if store.channels is None:
             continue
@@ -47,18 +41,24 @@ def store_gateways(
         mine: dict[Channel, Gateway] = {}
         sms, email = channels.sms, channels.email
         if sms is not None and _same_connection(sms, settings.channels.sms):
-            mine.update({c: shared[c] for c in _SMS if c in shared})
+            mine.update({c: shared.by_channel[c] for c in _SMS if c in shared.by_channel})
         elif sms is not None:
-            built, inbound = make(ChannelsConfig(sms=sms))
-            mine.update({c: built[c] for c in _SMS if c in built})
-            found.inbound += inbound
+            made = _joined(shared, make(ChannelsConfig(sms=sms)))
+            mine.update({c: made.by_channel[c] for c in _SMS if c in made.by_channel})
         if email is not None and _same_connection(email, settings.channels.email):
-            mine.update({c: shared[c] for c in (Channel.EMAIL,) if c in shared})
+            if Channel.EMAIL in shared.by_channel:
+                mine[Channel.EMAIL] = shared.by_channel[Channel.EMAIL]
         elif email is not None:
-            built, _inbound = make(ChannelsConfig(email=email))
-            mine[Channel.EMAIL] = built[Channel.EMAIL]
-        found.by_store[store.id] = mine
+            mine[Channel.EMAIL] = make(ChannelsConfig(email=email)).by_channel[Channel.EMAIL]
+        found[store.id] = mine
     return found
+
+
+def _joined(shared: Gateways, made: Gateways) -> Gateways:
+    shared.inbound += made.inbound
+    shared.twilio_accounts += made.twilio_accounts
+    shared.inmobile = shared.inmobile or made.inmobile
+    return made
 
 
 def _same_connection(mine: BaseModel, shared: BaseModel | None) -> bool:

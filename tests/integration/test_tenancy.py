@@ -282,3 +282,23 @@ def test_check_and_the_summary_name_a_stores_own_channel(tmp_path: Path) -> None
     lines = "\n".join(Summary(settings, database="(test)").lines())
     assert "sms: outbox → unused.jsonl, sender Acme" in lines
     assert "sms (store beta): twilio, sender Beta" in lines
+
+
+def test_a_store_token_exports_and_erases_only_in_its_store(agency: Shop) -> None:
+    two_sent_carts(agency)
+    headers = {"Authorization": f"Bearer {BETA_TOKEN}"}
+    acme_person = "/api/contacts/%2B4520123456"
+    theirs = agency.client.get(f"{acme_person}/export", headers=headers).json()
+    assert theirs["subject"]["store"] == "beta"
+    assert theirs["carts"] == [] and theirs["messages"] == [] and theirs["deliveries"] == []
+    assert agency.client.get(f"{acme_person}/export?store=acme", headers=headers).status_code == 404
+    mine = agency.client.get("/api/contacts/%2B4520999999/export", headers=headers).json()
+    assert [c["store_id"] for c in mine["carts"]] == ["beta"]
+    assert [m["store_id"] for m in mine["messages"]] == ["beta"]
+
+    erased = agency.client.delete(acme_person, headers=headers)
+    assert erased.status_code == 200
+    acme = get(agency, TOKEN, f"{acme_person}/export").json()
+    [kept] = [m for m in acme["messages"] if m["store_id"] == "acme"]
+    assert kept["recipient"] == "+4520123456"  # acme's person is still there
+    assert "acme" in {c["store_id"] for c in acme["carts"]}

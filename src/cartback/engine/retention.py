@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cartback.clock import Clock
+from cartback.engine.worker import Periodic
 from cartback.store.base import Store
 from cartback.store.upkeep import Cutoffs, Purged
 
@@ -59,3 +60,8 @@ def purge(store: Store, clock: Clock, keep: Retention, *, dry_run: bool = False)
             },
         )
     return total
+
+
+def retention_job(store: Store, clock: Clock, keep: Retention) -> Periodic:
+    """The worker's daily purge (its first at the worker's first pass)."""
+    return Periodic("retention:purge", timedelta(days=1), lambda: purge(store, clock, keep).total)

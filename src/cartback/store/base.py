@@ -54,6 +54,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.privacy import PrivacyRecords
 from cartback.store.upkeep import Upkeep
 
 __all__ = [
@@ -346,6 +347,7 @@ class Tx(Protocol):
     def reports(self) -> Reports: ...
 
     upkeep: Upkeep
+    privacy: PrivacyRecords
 
 
 class Store(Protocol):
