@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cartback.domain.privacy import ERASED, ERASED_PREFIX
 from cartback.domain.records import Click, DeliveryStatus, Link, MessageStatus, NewDelivery
 from cartback.store.base import Store
 from cartback.store.upkeep import Cutoffs, Purged
@@ -92,8 +93,17 @@ def test_purge_removes_personal_data_before_the_cutoffs_only(store: Store) -> No
         assert tx.deliveries.get(recent) is not None
         erased, kept = tx.messages.get(old.id), tx.messages.get(new.id)
         clicks = {c.message_id: c for c in tx.messages.clicks_for_cart(cart.id)}
-    assert erased is not None and (erased.body, erased.recipient) == ("", "")
+    assert erased is not None and (erased.body, erased.recipient) == (ERASED, ERASED)
     assert (erased.cost, erased.segments, erased.status) == (old.cost, 1, MessageStatus.SENT)
     assert kept == new
     assert clicks[old.id].user_agent is None and clicks[old.id].at == T0 - 200 * DAY
     assert clicks[new.id].user_agent == "Mozilla/5.0"
+
+
+def test_purge_leaves_an_erasures_hash_alone(store: Store) -> None:
+    hashed = f"{ERASED_PREFIX}0123456789abcdef"
+    with store.transaction() as tx:
+        cart = new_cart(tx)
+        tx.messages.add(message(cart, recipient=hashed, body=ERASED, created_at=T0 - 100 * DAY))
+    with store.transaction() as tx:
+        assert tx.upkeep.purge(Cutoffs(message_texts=T0), 100) == Purged()

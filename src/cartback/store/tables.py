@@ -183,8 +183,8 @@ messages = Table(
     Index(  # retention: messages whose words and recipient are still kept
         "ix_messages_unpurged",
         "created_at",
-        postgresql_where=text("recipient <> ''"),
-        sqlite_where=text("recipient <> ''"),
+        postgresql_where=text("recipient <> '[erased]'"),
+        sqlite_where=text("recipient <> '[erased]'"),
     ),
 )
 

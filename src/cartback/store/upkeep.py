@@ -56,7 +56,8 @@ class Upkeep(Protocol):
     def purge(self, cutoffs: Cutoffs, limit: int, *, dry_run: bool = False) -> Purged:
         """Up to `limit` rows of each kind from before its cutoff lose their personal data:
         applied or failed raw deliveries are deleted (one still waiting to be applied stays);
-        a message keeps its counts, cost and status but not its text or recipient; a click
+        a message keeps its counts, cost and status, its text and recipient become `[erased]`
+        (one an erasure already hashed is left as it is); a click
         keeps its time and cart but not its user agent. A row already purged is not counted
         again. `dry_run`: count what would go, change nothing."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cartback.domain.privacy import ERASED, ERASED_PREFIX
 from cartback.domain.records import DeliveryStatus, RunStatus
 from cartback.store.upkeep import Backlog, Cutoffs, Purged
 from cartback.testing._data import Data
@@ -44,12 +45,14 @@ class MemoryUpkeep:
         if cutoffs.message_texts is not None:
             before = utc(cutoffs.message_texts)
             texts = sorted(
-                m.id for m in data.messages.values() if m.created_at < before and m.recipient
+                m.id for m in data.messages.values() if m.created_at < before and _kept(m.recipient)
             )[:limit]
             for message_id in [] if dry_run else texts:
                 message = data.messages.get(message_id)
                 if message is not None:
-                    data.messages.replace(message_id, updated(message, body="", recipient=""))
+                    data.messages.replace(
+                        message_id, updated(message, body=ERASED, recipient=ERASED)
+                    )
             found += Purged(message_texts=len(texts))
         if cutoffs.clicks is not None:
             before = utc(cutoffs.clicks)
@@ -61,3 +64,8 @@ class MemoryUpkeep:
                     data.clicks.replace(click_id, updated(click, user_agent=None))
             found += Purged(clicks=len(seen))
         return found
+
+
+def _kept(recipient: str) -> bool:
+    """Not yet purged, nor erased (an erasure's keyed hash stays as it is)."""
+    return recipient != ERASED and not recipient.startswith(ERASED_PREFIX)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from cartback.domain.privacy import ERASED, ERASED_PREFIX
 from cartback.domain.records import DeliveryStatus, RunStatus
 from cartback.store.tables import clicks, deliveries, messages, runs
 from cartback.store.upkeep import Backlog, Cutoffs, Purged
@@ -45,11 +46,12 @@ class SqlUpkeep:
                 messages.c.id,
                 limit,
                 messages.c.created_at < cutoffs.message_texts,
-                messages.c.recipient != "",  # ix_messages_unpurged
+                messages.c.recipient != ERASED,  # ix_messages_unpurged
+                messages.c.recipient.not_like(f"{ERASED_PREFIX}%"),  # an erasure's hash stays
             )
             if texts and not dry_run:
                 erased = update(messages).where(messages.c.id.in_(texts))
-                self.conn.execute(erased.values(body="", recipient=""))
+                self.conn.execute(erased.values(body=ERASED, recipient=ERASED))
             found += Purged(message_texts=len(texts))
         if cutoffs.clicks is not None:
             seen = self._ids(

@@ -15,7 +15,7 @@ down_revision = "0010_privacy_log"
 branch_labels = None
 depends_on = None
 
-_UNPURGED_MESSAGE = sa.text("recipient <> ''")
+_UNPURGED_MESSAGE = sa.text("recipient <> '[erased]'")  # domain.privacy.ERASED
 _UNPURGED_CLICK = sa.text("user_agent IS NOT NULL")
 
 
