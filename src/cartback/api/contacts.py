@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
 from cartback.api.deps import RuntimeDep, require_token
+from cartback.api.inputs import Instant, Text
 from cartback.domain.consent import ConsentRecord, address_for
 from cartback.domain.emails import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
@@ -19,11 +20,11 @@ router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["
 
 
 class TouchIn(BaseModel):
-    phone: str | None = None
-    email: str | None = None
+    phone: Text | None = None
+    email: Text | None = None
     channel: Literal["sms", "email"]
-    sent_at: datetime
-    source: str = Field(min_length=1, max_length=128)
+    sent_at: Instant
+    source: Text = Field(min_length=1, max_length=128)
 
     @model_validator(mode="after")
     def _address_for_channel(self) -> TouchIn:
@@ -64,14 +65,14 @@ def _touch(item: TouchIn, index: int, country: str | None) -> Touch:
 
 
 class ConsentIn(BaseModel):
-    store: str
+    store: Text
     channel: Literal["sms", "email"]
     granted: bool
-    phone: str | None = None
-    email: str | None = None
-    occurred_at: datetime | None = None  # default: now
-    wording: str = Field(min_length=1, description="the words the person agreed to")
-    source: str = Field(default="api", max_length=100, description="e.g. signup-form, till")
+    phone: Text | None = None
+    email: Text | None = None
+    occurred_at: Instant | None = None  # default: now
+    wording: Text = Field(min_length=1, description="the words the person agreed to")
+    source: Text = Field(default="api", max_length=100, description="e.g. signup-form, till")
 
 
 class ConsentOut(BaseModel):
@@ -119,7 +120,7 @@ class Contact(BaseModel):
 
 
 @router.get("/contacts/{contact_id}", response_model=Contact, summary="A person's consent")
-def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
+def get_contact(contact_id: Text, rt: RuntimeDep) -> Contact:
     """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address."""
     address = _address(contact_id, rt.settings.stores[0].default_country)
     with rt.store.reading() as tx:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from cartback import __version__
 from cartback.api import views
 from cartback.api.deps import RuntimeDep, require_token
+from cartback.api.inputs import CartId, Filter, Instant, Limit, Offset
 from cartback.api.schemas import CartDetail, CartSummary, DeliveryOut, Health, MessageOut, Report
 from cartback.domain.records import DeliveryStatus
 from cartback.engine.timeline import cart_story
 
 router = APIRouter()
 api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
-
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -31,8 +28,8 @@ async def healthz(rt: RuntimeDep) -> Health:
 @api.get("/carts", response_model=list[CartSummary])
 def list_carts(
     rt: RuntimeDep,
-    store: str | None = None,
-    status: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
@@ -42,7 +39,7 @@ def list_carts(
 
 
 @api.get("/carts/{cart_id}", response_model=CartDetail)
-def get_cart(cart_id: int, rt: RuntimeDep) -> dict[str, Any]:
+def get_cart(cart_id: CartId, rt: RuntimeDep) -> dict[str, Any]:
     story = cart_story(rt.store, cart_id)
     if story is None:
         raise HTTPException(status_code=404, detail=f"no cart with id {cart_id}")
@@ -52,8 +49,8 @@ def get_cart(cart_id: int, rt: RuntimeDep) -> dict[str, Any]:
 @api.get("/messages", response_model=list[MessageOut])
 def list_messages(
     rt: RuntimeDep,
-    store: str | None = None,
-    status: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
@@ -63,7 +60,7 @@ def list_messages(
 
 
 @api.get("/report", response_model=Report)
-def report(rt: RuntimeDep, store: str | None = None, since: datetime | None = None) -> Report:
+def report(rt: RuntimeDep, store: Filter = None, since: Instant | None = None) -> Report:
     if store is not None and rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
     if since is not None and since.tzinfo is None:
@@ -76,8 +73,8 @@ def report(rt: RuntimeDep, store: str | None = None, since: datetime | None = No
 @api.get("/deliveries", response_model=list[DeliveryOut])
 def list_deliveries(
     rt: RuntimeDep,
-    status: str | None = None,
-    store: str | None = None,
+    status: Filter = None,
+    store: Filter = None,
     limit: Limit = 100,
 ) -> list[Any]:
     known = {str(s): s for s in DeliveryStatus}

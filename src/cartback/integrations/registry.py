@@ -13,7 +13,9 @@ from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
+from cartback.domain.bounds import OutOfBounds, check_event
 from cartback.domain.events import CartUpdated, Event
+from cartback.integrations._json import PayloadError
 from cartback.integrations.generic import GenericPlatform
 from cartback.integrations.magento import MagentoPlatform
 from cartback.integrations.platform import Platform, ShopStore, StoredDelivery
@@ -89,16 +91,26 @@ class Registry:
         """The parse of one stored delivery; `headers` are those stored with it.
 
         Carts the platform sent without a link back get the store's `recovery_url_template`.
+        Every event is checked against the limits of `domain/bounds.py`, and whatever a hostile
+        body makes Python's own readers raise is a `PayloadError` too: one rule for every platform.
         """
         reader = self.for_delivery(platform, topic)
         stored_headers = dict(headers)
         template = store.recovery_url_template
 
         def parse(body: bytes, received_at: datetime) -> list[Event]:
-            events = reader.parse(StoredDelivery(topic, stored_headers, body), store, received_at)
-            if template is None:
-                return events
-            return [_with_link(event, template) for event in events]
+            delivery = StoredDelivery(topic, stored_headers, body)
+            try:
+                events = reader.parse(delivery, store, received_at)
+                if template is not None:
+                    events = [_with_link(event, template) for event in events]
+                for event in events:
+                    check_event(event)
+            except OutOfBounds as exc:
+                raise PayloadError(str(exc)) from None
+            except (OverflowError, RecursionError, UnicodeError) as exc:
+                raise PayloadError(f"body cannot be read: {type(exc).__name__}") from None
+            return events
 
         return parse
 
