@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from cartback.api.deps import RuntimeDep, require_token
 from cartback.api.inputs import Instant, Text
+from cartback.domain.bounds import SKEW
 from cartback.domain.consent import ConsentRecord, address_for
 from cartback.domain.emails import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
@@ -93,12 +94,23 @@ def post_consent(body: ConsentIn, rt: RuntimeDep) -> ConsentOut:
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     now = rt.clock.now()
-    record = ConsentRecord(
-        store.id, body.channel, address, body.granted, body.occurred_at or now, body.wording
-    )
+    occurred_at = _not_ahead(body.occurred_at, now)
+    record = ConsentRecord(store.id, body.channel, address, body.granted, occurred_at, body.wording)
     with rt.store.transaction() as tx:
         tx.consent.add_once(record.entry(f"api:{body.source}", now))
     return ConsentOut(address=address, channel=body.channel, granted=body.granted)
+
+
+def _not_ahead(occurred_at: datetime | None, now: datetime) -> datetime:
+    """Consent happened by now: a time a little ahead (clock skew) counts as now, a time further
+    ahead is refused, so that a grant can never outrank a later withdrawal by its date."""
+    if occurred_at is None or occurred_at <= now:
+        return occurred_at or now
+    if occurred_at - now > SKEW:
+        raise HTTPException(
+            422, f"occurred_at: {occurred_at.isoformat()} is in the future; give when it happened"
+        )
+    return now
 
 
 class ConsentEntry(BaseModel):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
 from cartback.domain.currencies import ISO_4217
+from cartback.domain.events import ConsentChanged, Event
 
 __all__ = [
     "EARLIEST",
@@ -26,6 +27,7 @@ __all__ = [
     "check_event",
     "check_text",
     "check_time",
+    "not_after",
     "printable",
     "text_problem",
     "time_problem",
@@ -40,6 +42,7 @@ MAX_QUANTITY = 1_000_000
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_TEXT = 4096  # any text without a column of its own size (titles, URLs, details)
+SKEW = timedelta(minutes=2)  # a shop's clock this far ahead of ours is ordinary, not noted
 
 # Field name -> the size of the column it is stored in (store/tables.py).
 LENGTHS: Mapping[str, int] = {
@@ -128,6 +131,25 @@ def too_deep(data: object, limit: int = MAX_NESTING) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
+
+
+def not_after(event: Event, received_at: datetime) -> tuple[Event, bool]:
+    """`event` dated no later than it arrived, and whether that moved it beyond the clock skew.
+
+    A time from outside is a claim. A grant dated tomorrow would otherwise outrank a withdrawal
+    made today (the consent ledger orders by the time things happened), and a checkout dated next
+    week would never be abandoned. So nothing happened after it was received; a claim more than
+    `SKEW` ahead is noted in a consent's detail.
+    """
+    claimed = event.occurred_at
+    if claimed <= received_at:
+        return event, False
+    noted = claimed - received_at > SKEW
+    if isinstance(event, ConsentChanged) and noted:
+        note = f"dated {claimed.isoformat()}, after it arrived: counted when it arrived"
+        detail = f"{event.detail}; {note}" if event.detail else note
+        return dataclasses.replace(event, occurred_at=received_at, detail=detail), True
+    return dataclasses.replace(event, occurred_at=received_at), noted
 
 
 def printable(text: str, limit: int = 2000) -> str:

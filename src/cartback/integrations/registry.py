@@ -7,13 +7,14 @@ Adding a platform is one module with a `Platform` subclass (see `platform.py`) a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
-from cartback.domain.bounds import OutOfBounds, check_event
+from cartback.domain.bounds import OutOfBounds, check_event, not_after
 from cartback.domain.events import CartUpdated, Event
 from cartback.integrations._json import PayloadError
 from cartback.integrations.generic import GenericPlatform
@@ -24,6 +25,8 @@ from cartback.integrations.woocommerce import WooCommercePlatform
 from cartback.integrations.woocommerce_cart_recovery import CartRecoveryPlatform
 
 __all__ = ["PLATFORMS", "Parser", "Registry", "parser_for"]
+
+log = logging.getLogger("cartback.ingest")
 
 Parser = Callable[[bytes, datetime], list[Event]]
 
@@ -110,9 +113,19 @@ class Registry:
                 raise PayloadError(str(exc)) from None
             except (OverflowError, RecursionError, UnicodeError) as exc:
                 raise PayloadError(f"body cannot be read: {type(exc).__name__}") from None
-            return events
+            return [_received_by_then(event, received_at) for event in events]
 
         return parse
+
+
+def _received_by_then(event: Event, received_at: datetime) -> Event:
+    dated, noted = not_after(event, received_at)
+    if noted:
+        log.warning(
+            "event dated after it arrived: counted when it arrived",
+            extra={"store": event.store_id, "claimed": event.occurred_at.isoformat()},
+        )
+    return dated
 
 
 def _with_link(event: Event, template: str) -> Event:
