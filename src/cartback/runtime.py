@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +21,7 @@ from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
 from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
 from cartback.domain.events import Channel
+from cartback.domain.signing import Signing
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
@@ -39,6 +39,7 @@ from cartback.store.base import Store
 from cartback.store.sql import SqlStore
 
 log = logging.getLogger("cartback")
+SIGNING_ROW = "signing"  # the name of the signing secret among the database's secrets
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Runtime:
     feedback: Feedback
     gateways: Gateways
     worker: Worker
+    signing: Signing  # unsubscribe links, callback keys, and any keyed hash of ours
 
 
 def build(
@@ -66,7 +68,10 @@ def build(
     clock = clock or SystemClock()
     store = store or SqlStore.connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
-    built = build_gateways(settings, clock, echo=echo_outbox, transport=http_transport)
+    signing = load_signing(settings, store, clock)
+    built = build_gateways(
+        settings, clock, echo=echo_outbox, transport=http_transport, signing=signing
+    )
     if gateways is not None:
         built.by_channel = dict(gateways)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
@@ -77,14 +82,27 @@ def build(
         _store_info(settings),
         channel_setups(settings, built.by_channel),
         _sender_settings(settings),
-        _composer(settings),
+        _composer(settings, signing),
         discounts=DiscountIssuer(transport=http_transport),
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)
     feedback = Feedback(store, clock)
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
-    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)
+    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, signing)
+
+
+def load_signing(settings: Settings, store: Store, clock: Clock) -> Signing:
+    """The configured signing secret, else the one this installation made on its first start.
+
+    The API token verifies too (links sent before there was a signing secret were signed with
+    it), until it is rotated; it never signs anything new.
+    """
+    secret = settings.signing_secret
+    if secret is None:
+        with store.transaction() as tx:
+            secret = tx.secrets.keep(SIGNING_ROW, secrets.token_urlsafe(32), clock.now())
+    return Signing.of(secret, [*settings.previous_signing_secrets, settings.api_token])
 
 
 def _jobs(
@@ -114,11 +132,11 @@ def _mailto(address: str | None) -> str | None:
     return (parseaddr(address)[1] or None) if address else None
 
 
-def _composer(settings: Settings) -> Composer:
+def _composer(settings: Settings, signing: Signing) -> Composer:
     sms, email = settings.channels.sms, settings.channels.email
     return Composer(
         public_url=settings.public_url,
-        unsubscribe_key=key_from(settings.api_token),
+        unsubscribe_key=key_from(signing.secret),
         transliterate=bool(sms and sms.transliterate),
         unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
         if email
@@ -184,25 +202,20 @@ class Gateways:
     twilio: TwilioGateway | None = None
 
 
-def callback_key(api_token: str) -> str:
-    """The secret in inMobile's status callback URL (inMobile does not sign its callbacks)."""
-    return hmac.new(api_token.encode(), b"cartback inmobile callback", hashlib.sha256).hexdigest()[
-        :32
-    ]
-
-
 def build_gateways(
     settings: Settings,
     clock: Clock,
     *,
     echo: bool = False,
     transport: httpx.BaseTransport | None = None,
+    signing: Signing,
 ) -> Gateways:
     """`transport` replaces the network for the HTTP gateways (tests, a local fake)."""
     built = Gateways()
     outboxes: dict[str, OutboxGateway] = {}
     if settings.channels.sms is not None:
-        _add_sms(built, settings, settings.channels.sms, clock, echo, outboxes, transport)
+        sms = settings.channels.sms
+        _add_sms(built, settings, sms, clock, echo, outboxes, transport, signing)
     if settings.channels.email is not None:
         built.by_channel[Channel.EMAIL] = _email(settings.channels.email, clock, echo, outboxes)
     return built
@@ -224,12 +237,13 @@ def _add_sms(
     echo: bool,
     outboxes: dict[str, OutboxGateway],
     transport: httpx.BaseTransport | None,
+    signing: Signing,
 ) -> None:
     timeout = config.timeout.total_seconds()
     if isinstance(config, OutboxSms):
         built.by_channel[Channel.SMS] = _outbox(config.path, clock, echo, outboxes)
     elif isinstance(config, InMobileSms):
-        key = callback_key(settings.api_token)
+        key = signing.callback_key()
         gateway = InMobileGateway(
             config.api_key,
             base_url=config.base_url or "https://api.inmobile.com",

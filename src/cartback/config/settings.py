@@ -185,6 +185,11 @@ class Settings(_Model):
     database_url: str = "sqlite:///cartback.db"
     public_url: str = "http://localhost:8000"
     api_token: Annotated[NonEmptyStr, Field(repr=False)]
+    # Signs unsubscribe links and callback keys; unset: made on first start, kept in the database.
+    signing_secret: Annotated[NonEmptyStr | None, Field(repr=False, min_length=16)] = None
+    previous_signing_secrets: Annotated[list[NonEmptyStr], Field(repr=False)] = Field(
+        default_factory=list
+    )
     stores: list[StoreConfig] = Field(min_length=1)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)

@@ -54,6 +54,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.secrets import Secrets
 
 __all__ = [
     "CartChanges",
@@ -343,6 +344,8 @@ class Tx(Protocol):
     def cursors(self) -> Cursors: ...
     @property
     def reports(self) -> Reports: ...
+    @property
+    def secrets(self) -> Secrets: ...
 
 
 class Store(Protocol):

@@ -199,6 +199,7 @@ class Data:
             indexes=(self.codes_by_store, self.codes_by_cart),
         )
         self.cursors: Table[str, Cursor] = Table(journal, "cursors")
+        self.secrets: Table[str, str] = Table(journal, "secrets")
 
 
 def _pair(first: object, second: object) -> tuple[object, object] | None:

@@ -18,7 +18,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
-from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
+from cartback.testing._books import (
+    MemoryCodes,
+    MemoryCursors,
+    MemoryDeliveries,
+    MemorySecrets,
+    MemoryTouches,
+)
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
@@ -45,6 +51,7 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
+        self.secrets = MemorySecrets(data)
 
 
 class InMemoryStore:

@@ -26,6 +26,7 @@ from cartback.store.sql.messages import SqlMessages
 from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.reports import SqlReports
 from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
+from cartback.store.sql.secrets import SqlSecrets
 from cartback.store.sql.touches import SqlTouches
 
 
@@ -45,6 +46,7 @@ class SqlTx:
         self.codes = SqlCodes(conn)
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
+        self.secrets = SqlSecrets(conn)
 
 
 class SqlStore:
