@@ -32,6 +32,7 @@ from cartback.config.base import (
 from cartback.config.channels import ChannelsConfig, EmailChannelConfig, SmsChannelConfig
 from cartback.config.experiments import Language
 from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
+from cartback.domain.durations import span
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.opt_out import ANY_COUNTRY, merged_opt_out
@@ -247,6 +248,18 @@ class Settings(_Model):
         except SegmentError as exc:
             raise segment_problem(exc) from None
         _unique_experiments(self._flows)
+        return self
+
+    @model_validator(mode="after")
+    def _sends_end_within_the_lease(self) -> Self:
+        """A send that outlasts its run's lease could be claimed by another worker meanwhile."""
+        for name, channel in (("sms", self.channels.sms), ("email", self.channels.email)):
+            if channel is not None and channel.timeout >= self.worker.lease:
+                raise _KeyedError(
+                    f"the {name} timeout ({span(channel.timeout)}) must be shorter than "
+                    f"worker.lease ({span(self.worker.lease)}): a send may not outlast its lease",
+                    *("channels", name, "timeout"),
+                )
         return self
 
     def store(self, store_id: str) -> StoreConfig | None:
