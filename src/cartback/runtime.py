@@ -16,7 +16,6 @@ from cartback.channels.inmobile import InMobileGateway
 from cartback.channels.outbox import OutboxGateway
 from cartback.channels.smtp import SmtpGateway
 from cartback.channels.twilio import TwilioGateway
-from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
 from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
@@ -96,13 +95,25 @@ def load_signing(settings: Settings, store: Store, clock: Clock) -> Signing:
     """The configured signing secret, else the one this installation made on its first start.
 
     The API token verifies too (links sent before there was a signing secret were signed with
-    it), until it is rotated; it never signs anything new.
+    it), until it is rotated; it never signs anything new. The kept secret is read (or made) as
+    soon as the schema is current: here, or in `prepare_database` after a migration.
     """
-    secret = settings.signing_secret
-    if secret is None:
+    earlier = [*settings.previous_signing_secrets, settings.api_token]
+    if settings.signing_secret is not None:
+        return Signing(settings.signing_secret, earlier)
+
+    def kept() -> str:
         with store.transaction() as tx:
-            secret = tx.secrets.keep(SIGNING_ROW, secrets.token_urlsafe(32), clock.now())
-    return Signing.of(secret, [*settings.previous_signing_secrets, settings.api_token])
+            return tx.secrets.keep(SIGNING_ROW, secrets.token_urlsafe(32), clock.now())
+
+    signing = Signing(kept, earlier)
+    if _schema_ready(store):
+        _ = signing.secret  # now, not first inside a send's transaction
+    return signing
+
+
+def _schema_ready(store: Store) -> bool:
+    return not isinstance(store, SqlStore) or store.schema_current()
 
 
 def _jobs(
@@ -136,7 +147,7 @@ def _composer(settings: Settings, signing: Signing) -> Composer:
     sms, email = settings.channels.sms, settings.channels.email
     return Composer(
         public_url=settings.public_url,
-        unsubscribe_key=key_from(signing.secret),
+        signing=signing,
         transliterate=bool(sms and sms.transliterate),
         unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
         if email
@@ -155,7 +166,9 @@ def prepare_database(
     store = runtime.store
     if not isinstance(store, SqlStore):
         return None  # nothing to migrate in memory
-    return ensure_schema(store.engine, upgrade=auto_migrate, config_file=config_file)
+    revision = ensure_schema(store.engine, upgrade=auto_migrate, config_file=config_file)
+    _ = runtime.signing.secret  # made (once) now that its table exists
+    return revision
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:

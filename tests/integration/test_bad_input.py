@@ -276,3 +276,22 @@ def _with_name(name: str) -> dict[str, Any]:
     cart = generic_cart(datetime.fromisoformat("2026-11-30T10:00:00+00:00"))
     cart["customer"]["first_name"] = name
     return cart
+
+
+def test_a_signed_checkout_reposted_as_a_delete_is_refused(cb: Cartback) -> None:
+    """The topic header is not signed: a checkout body under `checkouts/delete` is a 400, and
+    the cart stays."""
+    checkout = shopify_cart(cb.clock.now(), token="t-1")
+    assert post_shopify(cb, "checkouts/create", checkout).status_code == 200
+    response = post_shopify(cb, "checkouts/delete", checkout)
+    assert response.status_code == 400, response.text
+    assert "checkouts/delete body carries only ids" in response.json()["error"]["message"]
+    [cart] = cb.carts("acme")
+    assert cart["status"] == "open"
+    assert [d["status"] for d in cb.deliveries()] == ["failed", "processed"]
+
+
+def test_a_delete_body_posted_as_an_update_is_refused(cb: Cartback) -> None:
+    response = post_shopify(cb, "checkouts/update", {"id": 1, "token": "t-1", "cart_token": "c"})
+    assert response.status_code == 400, response.text
+    assert cb.carts("acme") == []

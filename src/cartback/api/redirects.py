@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from cartback.api.deps import RuntimeDep
+from cartback.domain.links import link_problem
 from cartback.domain.records import Click
 from cartback.errors import NotFound
 from cartback.runtime import Runtime
@@ -31,12 +32,21 @@ async def follow(code: str, request: Request, rt: RuntimeDep) -> Response:
     return RedirectResponse(target, status_code=302)
 
 
+def _safe(target: str, code: str) -> str | None:
+    """A target stored before links were checked may still be unsafe: it is never served."""
+    problem = link_problem(target)
+    if problem is not None:
+        log.warning("link target refused", extra={"code": code, "problem": problem})
+        return None
+    return target
+
+
 def _click(rt: Runtime, code: str, user_agent: str | None) -> str | None:
     if not code.replace("-", "").replace("_", "").isalnum() or len(code) > 32:
         return None
     with rt.store.transaction() as tx:
         link = tx.messages.link(code)
-        if link is None:
+        if link is None or _safe(link.target_url, code) is None:
             return None
         tx.messages.add_click(
             Click(code, link.message_id, link.cart_id, rt.clock.now(), user_agent)

@@ -10,34 +10,47 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Sequence
 
 __all__ = ["INMOBILE_CALLBACK", "Signing", "callback_key"]
 
 INMOBILE_CALLBACK = b"cartback inmobile callback"
 
 
-@dataclass(frozen=True, slots=True)
 class Signing:
-    """The current secret, which signs, and earlier ones, which only verify."""
+    """The current secret, which signs, and earlier ones, which only verify.
 
-    secret: str = field(repr=False)
-    previous: tuple[str, ...] = field(default=(), repr=False)
+    The current secret may be given as a function that finds it (in the database), called once
+    on first use: building a runtime reads no table, so it can be built before a migration.
+    """
 
-    def __post_init__(self) -> None:
-        if not self.secret:
+    __slots__ = ("_current", "_find", "_lock", "previous")
+
+    def __init__(self, secret: str | Callable[[], str], previous: Sequence[str] = ()) -> None:
+        self._find = secret if callable(secret) else None
+        self._current = None if callable(secret) else secret
+        self._lock = threading.Lock()
+        self.previous = tuple(previous)
+
+    def __repr__(self) -> str:
+        return f"Signing(previous={len(self.previous)})"
+
+    @property
+    def secret(self) -> str:
+        if self._current is None:
+            with self._lock:
+                if self._current is None and self._find is not None:
+                    self._current = self._find()
+        if not self._current:
             raise ValueError("the signing secret is empty")
-
-    @classmethod
-    def of(cls, secret: str, previous: Sequence[str]) -> Signing:
-        earlier = tuple(dict.fromkeys(p for p in previous if p and p != secret))
-        return cls(secret, earlier)
+        return self._current
 
     @property
     def verifying(self) -> tuple[str, ...]:
         """Every secret that still verifies, the current one first."""
-        return (self.secret, *self.previous)
+        current = self.secret
+        return (current, *(p for p in dict.fromkeys(self.previous) if p and p != current))
 
     def key(self, purpose: bytes) -> bytes:
         """A key for one purpose, so that no two features share a key."""
