@@ -54,6 +54,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
 
 __all__ = [
@@ -344,8 +345,9 @@ class Tx(Protocol):
     def cursors(self) -> Cursors: ...
     @property
     def reports(self) -> Reports: ...
-    @property
-    def secrets(self) -> Secrets: ...
+
+    privacy: PrivacyRecords
+    secrets: Secrets
 
 
 class Store(Protocol):

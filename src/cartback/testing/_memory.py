@@ -18,6 +18,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
+from cartback.store.privacy import PrivacyRecords
+from cartback.store.secrets import Secrets
 from cartback.testing._books import (
     MemoryCodes,
     MemoryCursors,
@@ -29,6 +31,7 @@ from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
 from cartback.testing._messages import MemoryMessages
+from cartback.testing._privacy import MemoryPrivacy
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
 
@@ -51,7 +54,8 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
-        self.secrets = MemorySecrets(data)
+        self.privacy: PrivacyRecords = MemoryPrivacy(data)
+        self.secrets: Secrets = MemorySecrets(data)
 
 
 class InMemoryStore:

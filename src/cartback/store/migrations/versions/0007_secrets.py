@@ -1,7 +1,7 @@
 """secrets cartback makes for itself (the signing secret of unsubscribe links and callbacks)
 
 Revision ID: 0007_secrets
-Revises: 0006_order_money
+Revises: 0010_privacy_log
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from cartback.store.types import UTCDateTime
 
 revision = "0007_secrets"
-down_revision = "0006_order_money"
+down_revision = "0010_privacy_log"
 branch_labels = None
 depends_on = None
 
