@@ -1,9 +1,17 @@
-"""Log lines with their structured fields (`cart_id`, `message_id`, ...) appended as key=value."""
+"""Log lines with their structured fields (`cart_id`, `message_id`, ...) appended as key=value.
+
+Every line, tracebacks included, passes through `mask_text` last: an email address or phone
+number that reached a message by accident (a database error quoting a row, a vendor's answer)
+is masked before it is written. SQL parameters never reach an error message in the first place
+(the engines are made with `hide_parameters=True`).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+
+from cartback.domain.redact import mask_text
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 # Quiet unless --verbose: alembic's "Context impl ..." and "Running upgrade ..." lines.
@@ -18,7 +26,7 @@ class KeyValueFormatter(logging.Formatter):
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extras:
             line += " " + " ".join(f"{k}={_value(v)}" for k, v in sorted(extras.items()))
-        return line
+        return mask_text(line)
 
 
 def _value(value: object) -> str:
