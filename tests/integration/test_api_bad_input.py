@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from cartback.api.app import create_app
 from tests.integration.conftest import TOKEN, Shop
+from tests.integration.test_dashboard import log_in
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BIG = 2**63
@@ -94,3 +97,22 @@ def test_a_body_out_of_bounds_is_a_422_naming_the_field(
     response = shop.client.post(path, json=body, headers=AUTH)
     assert response.status_code == 422, response.text
     assert names in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard?since=0001-01-01",
+        "/dashboard/carts?since=0001-01-01&until=9999-12-31",
+        "/dashboard/carts?q=%00",
+        "/dashboard/carts?store=%00",
+        f"/dashboard/carts/{BIG}",
+        f"/dashboard/messages?offset={BIG}",
+        "/dashboard/contact?q=%2B4520123456%00",
+    ],
+)
+def test_dashboard_filters_at_their_limits_are_no_server_error(shop: Shop, path: str) -> None:
+    with TestClient(create_app(shop.runtime), base_url="https://testserver") as client:
+        log_in(client)
+        answer = client.get(path, follow_redirects=False)
+    assert answer.status_code < 500, answer.text

@@ -16,6 +16,7 @@ from cartback.api.dashboard.formatting import Formatter
 from cartback.api.dashboard.models import CartFilters, DayRange
 from cartback.api.dashboard.render import message_page, page, view_place
 from cartback.api.inputs import CartId, Filter, Offset
+from cartback.domain.bounds import EARLIEST, LATEST
 from cartback.runtime import Runtime
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
@@ -43,9 +44,12 @@ def _day(value: str | None, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadFilter(f"{name}: {value!r} is not a date; write it as YYYY-MM-DD.") from None
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise BadFilter(f"{name}: {value!r} is not between 1970 and 2100.")
+    return day
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
