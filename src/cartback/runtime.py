@@ -7,7 +7,6 @@ import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from email.utils import parseaddr
 from functools import partial
 
@@ -20,7 +19,7 @@ from cartback.channels.smtp import SmtpGateway
 from cartback.channels.twilio import TwilioGateway
 from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
-from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
+from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig
 from cartback.config.channels import ChannelsConfig, InMobileSms, OutboxEmail, OutboxSms
 from cartback.domain.events import Channel
 from cartback.engine.apply import Windows
@@ -31,14 +30,12 @@ from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
 from cartback.engine.help_reply import HelpResponder, ShopContact
 from cartback.engine.ingest import IngestService
-from cartback.engine.poller import MagentoPoller
 from cartback.engine.privacy import Privacy
-from cartback.engine.retention import Retention, retention_job
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
-from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
-from cartback.integrations.magento_client import MagentoClient
+from cartback.engine.worker import Worker, WorkerThread
+from cartback.jobs import worker_jobs
 from cartback.metrics import Metrics, with_backlog
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
@@ -136,7 +133,7 @@ def build(
         metrics=metrics,
     )
     feedback = Feedback(store, clock, _help_responder(settings, store, built))
-    worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
+    worker = Worker(clock, scheduler, worker_jobs(settings, built, feedback, store, clock, ingest))
     runtime = Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, metrics)
     runtime.rebuild = partial(
         build,
@@ -150,26 +147,6 @@ def build(
     return runtime
 
 
-def _jobs(
-    settings: Settings,
-    gateways: Gateways,
-    feedback: Feedback,
-    store: Store,
-    clock: Clock,
-    ingest: IngestService,
-) -> list[Periodic]:
-    sms = settings.channels.sms
-    every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
-    jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
-    if settings.retention.any:
-        jobs.append(retention_job(store, clock, Retention(**settings.retention.model_dump())))
-    if any(store.platform == "magento" for store in settings.stores):
-        poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
-        # The poller keeps each store's own pace; the job only gives it a turn every pass.
-        jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
-    return jobs
-
-
 def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:
     """HELP is answered through the SMS gateway, naming the shop and its contact."""
     gateway, sms = gateways.by_channel.get(Channel.SMS), settings.channels.sms
@@ -180,10 +157,6 @@ def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> Hel
         for s in settings.stores
     }
     return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
-
-
-def _magento_client(store: StoreConfig) -> MagentoClient:
-    return MagentoClient(store.base_url or "", store.access_token or "")
 
 
 def _mailto(address: str | None) -> str | None:

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from cartback.config.alerts import AlertsConfig
 from cartback.config.base import (
     ClockTime,
     CountryCode,
@@ -197,6 +198,7 @@ class Settings(_Model):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     flows: list[FlowConfig] = Field(default_factory=list)
@@ -206,7 +208,7 @@ class Settings(_Model):
     @model_validator(mode="before")
     @classmethod
     def _empty_sections_mean_defaults(cls, data: Any) -> Any:
-        sections = {"channels", "policy", "attribution", "worker", "flows", "segments"}
+        sections = {"channels", "policy", "attribution", "worker", "alerts", "flows", "segments"}
         sections |= {"metrics", "retention"}
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if not (k in sections and v is None)}
