@@ -36,6 +36,11 @@ metadata = MetaData(
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def _partial(name: str, column: str, where: str) -> Index:
+    """An index of the rows `where` holds, on both databases."""
+    return Index(name, column, postgresql_where=text(where), sqlite_where=text(where))
+
+
 def _id() -> Column[int]:
     return Column("id", BigId, primary_key=True, autoincrement=True)
 
@@ -125,12 +130,7 @@ runs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("holdout", Boolean),  # null until the cart is assigned in its flow
     Column("arms", JSON),  # {experiment id: arm}, fixed at assignment
-    Index(
-        "ix_runs_due",
-        "next_run_at",
-        postgresql_where=text("status = 'pending'"),
-        sqlite_where=text("status = 'pending'"),
-    ),
+    _partial("ix_runs_due", "next_run_at", "status = 'pending'"),
 )
 
 decisions = Table(
@@ -190,12 +190,8 @@ messages = Table(
     Index(None, "cart_id"),
     Index(None, "store_id", "created_at"),
     Index(None, "recipient", "created_at"),
-    Index(  # retention: messages whose words and recipient are still kept
-        "ix_messages_unpurged",
-        "created_at",
-        postgresql_where=text("recipient <> '[erased]'"),
-        sqlite_where=text("recipient <> '[erased]'"),
-    ),
+    # retention: messages whose words and recipient are still kept
+    _partial("ix_messages_unpurged", "created_at", "recipient <> '[erased]'"),
 )
 
 links = Table(
@@ -221,12 +217,7 @@ clicks = Table(
     Column("bot_reason", String(120)),  # why a machine made it: never counts for attribution
     Column("agent_class", String(16)),  # browser | app | preview | crawler | scanner | machine
     Index(None, "cart_id", "at"),
-    Index(  # retention: clicks whose user agent is still kept
-        "ix_clicks_unpurged",
-        "at",
-        postgresql_where=text("user_agent IS NOT NULL"),
-        sqlite_where=text("user_agent IS NOT NULL"),
-    ),
+    _partial("ix_clicks_unpurged", "at", "user_agent IS NOT NULL"),  # retention: not yet purged
 )
 
 experiment_winners = Table(
