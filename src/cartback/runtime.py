@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig
 from cartback.config.channels import ChannelsConfig, InMobileSms, OutboxEmail, OutboxSms
+from cartback.domain.emails import bare_address
 from cartback.domain.events import Channel
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
@@ -36,6 +35,7 @@ from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Worker, WorkerThread
 from cartback.jobs import worker_jobs
+from cartback.keys import callback_key, erase_key
 from cartback.metrics import Metrics, with_backlog
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
@@ -159,18 +159,13 @@ def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> Hel
     return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
 
 
-def _mailto(address: str | None) -> str | None:
-    """The bare address of `Name <address>`, for a mailto: link."""
-    return (parseaddr(address)[1] or None) if address else None
-
-
 def _composer(settings: Settings) -> Composer:
     sms, email = settings.channels.sms, settings.channels.email
     return Composer(
         public_url=settings.public_url,
         unsubscribe_key=key_from(settings.api_token),
         transliterate=bool(sms and sms.transliterate),
-        unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
+        unsubscribe_mailto=bare_address(email.unsubscribe_mailto or email.from_address)
         if email
         else None,
         opt_out=settings.policy.opt_out_texts(),
@@ -237,19 +232,6 @@ class Gateways:
     # Every Twilio account that sends (the global one, stores' own): its callbacks are signed
     # with its auth token.
     twilio_accounts: list[tuple[TwilioGateway, str]] = field(default_factory=list)
-
-
-def erase_key(settings: Settings) -> bytes:
-    """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
-    from. Changing it forgets every erased person's withdrawal."""
-    return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
-
-
-def callback_key(api_token: str) -> str:
-    """The secret in inMobile's status callback URL (inMobile does not sign its callbacks)."""
-    return hmac.new(api_token.encode(), b"cartback inmobile callback", hashlib.sha256).hexdigest()[
-        :32
-    ]
 
 
 def build_gateways(

@@ -29,7 +29,7 @@ from cartback.errors import (
     Unauthorized,
     UnreadableBody,
 )
-from cartback.runtime import callback_key
+from cartback.keys import callback_key
 
 router = APIRouter(tags=["gateways"])
 log = logging.getLogger("cartback.api")

@@ -12,7 +12,8 @@ from cartback.api.deps import Caller, CallerDep, RuntimeDep, require_token
 from cartback.domain.privacy import Subject
 from cartback.engine.privacy import Privacy, subject_for_contact
 from cartback.errors import NotFound
-from cartback.runtime import Runtime, erase_key
+from cartback.keys import erase_key
+from cartback.runtime import Runtime
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
 

@@ -108,8 +108,7 @@ def diagnostics(
 ) -> Any:
     """Abandoned carts per checkout stage since `since` (default: the alerts' window), against
     the store's baseline, by source, and the alerts raised in that time."""
-    store = caller.stores(store) or store
-    if rt.settings.store(store) is None:
+    if not caller.may_see(store) or rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
     if since is not None and since.tzinfo is None:
         raise HTTPException(

@@ -3,7 +3,7 @@ whole store; each erasure leaves an audit entry that names no one.
 
 A person's "no" outlives the erasure: a withdrawal on record, a suppression or a STOP reply is
 kept as a suppression of the address's keyed hash (`domain.privacy.erased_address`), which the
-policy checks beside the address itself. The key comes from one place (`runtime.erase_key`).
+policy checks beside the address itself. The key comes from one place (`keys.erase_key`).
 All of it runs inside the caller's transaction: only the database is touched.
 """
 

@@ -353,8 +353,8 @@ class Tx(Protocol):
     def privacy(self) -> PrivacyRecords: ...
     @property
     def diagnostics(self) -> Diagnostics: ...
-
-    upkeep: Upkeep
+    @property
+    def upkeep(self) -> Upkeep: ...
 
 
 class Store(Protocol):
