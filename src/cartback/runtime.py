@@ -6,7 +6,6 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import partial
 
 import httpx
@@ -14,29 +13,23 @@ import httpx
 from cartback.channels.base import Gateway
 from cartback.channels.outbox import OutboxGateway
 from cartback.clock import Clock, SystemClock
-from cartback.config import Settings, StoreConfig
+from cartback.config import Settings
 from cartback.domain.emails import bare_address
 from cartback.domain.events import Channel
 from cartback.domain.signing import Signing
-from cartback.engine.alert_notify import AlertNotifier
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
-from cartback.engine.diagnostics import AlertWatch
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
 from cartback.engine.help_reply import HelpResponder, ShopContact
 from cartback.engine.ingest import IngestService
-from cartback.engine.poller import MagentoPoller
 from cartback.engine.privacy import Privacy
-from cartback.engine.retention import Retention, retention_job
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
-from cartback.engine.winners import EVERY as WINNERS_EVERY
-from cartback.engine.winners import WinnerCaller
-from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
+from cartback.engine.worker import Worker, WorkerThread
 from cartback.gateways import Gateways, build_gateways, channel_setups
-from cartback.integrations.magento_client import MagentoClient
+from cartback.jobs import worker_jobs
 from cartback.keys import erase_key
 from cartback.metrics import Metrics, with_backlog
 from cartback.startup import ensure_schema
@@ -144,7 +137,7 @@ def build(
         metrics=metrics,
     )
     feedback = Feedback(store, clock, _help_responder(settings, store, built))
-    worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
+    worker = Worker(clock, scheduler, worker_jobs(settings, built, feedback, store, clock, ingest))
     runtime = Runtime(
         settings, store, clock, ingest, scheduler, feedback, built, worker, signing, metrics
     )
@@ -185,38 +178,6 @@ def _schema_ready(store: Store) -> bool:
     return not isinstance(store, SqlStore) or store.schema_current()
 
 
-def _jobs(
-    settings: Settings,
-    gateways: Gateways,
-    feedback: Feedback,
-    store: Store,
-    clock: Clock,
-    ingest: IngestService,
-) -> list[Periodic]:
-    sms = settings.channels.sms
-    every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
-    jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
-    caller = WinnerCaller(store, clock, settings.domain_flows(), settings.attribution.click_window)
-    if caller.flows:
-        jobs.append(Periodic("experiments:winners", WINNERS_EVERY, caller.run))
-    jobs.append(_alert_job(settings, gateways, store, clock))
-    if settings.retention.any:
-        jobs.append(retention_job(store, clock, Retention(**settings.retention.model_dump())))
-    if any(store.platform == "magento" for store in settings.stores):
-        poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
-        # The poller keeps each store's own pace; the job only gives it a turn every pass.
-        jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
-    return jobs
-
-
-def _alert_job(settings: Settings, gateways: Gateways, store: Store, clock: Clock) -> Periodic:
-    rules = settings.alerts
-    notify = AlertNotifier(rules.webhook_url, rules.email, gateways.by_channel.get(Channel.EMAIL))
-    stores = [(s.id, s.timezone) for s in settings.stores]
-    watch = AlertWatch(store, clock, stores, rules, notify)
-    return Periodic("diagnostics", rules.check_every, watch.run)
-
-
 def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:
     """HELP is answered through the SMS gateway, naming the shop and its contact."""
     gateway, sms = gateways.by_channel.get(Channel.SMS), settings.channels.sms
@@ -227,10 +188,6 @@ def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> Hel
         for s in settings.stores
     }
     return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
-
-
-def _magento_client(store: StoreConfig) -> MagentoClient:
-    return MagentoClient(store.base_url or "", store.access_token or "")
 
 
 def _composer(settings: Settings, signing: Signing) -> Composer:

@@ -83,6 +83,7 @@ class Scheduler:
             index = 0
             if assigned is not None:
                 self.metrics.count_decision(str(DecisionAction.ABANDON), str(Reason.ABANDONED))
+                self.metrics.count_assignment(assigned[0].holdout is not None, assigned[1])
         elif flow is not None:
             with self.store.reading() as tx:
                 assigned = assignment.as_assigned(tx, claim.id, claim.cart_id, flow)
