@@ -55,6 +55,7 @@ from cartback.domain.records import (
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
 from cartback.store.measure import Measurements
+from cartback.store.privacy import PrivacyRecords
 
 __all__ = [
     "CartChanges",
@@ -346,6 +347,8 @@ class Tx(Protocol):
     def reports(self) -> Reports: ...
     @property
     def measure(self) -> Measurements: ...
+
+    privacy: PrivacyRecords
 
 
 class Store(Protocol):

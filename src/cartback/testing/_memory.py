@@ -18,12 +18,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
+from cartback.store.privacy import PrivacyRecords
 from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
 from cartback.testing._measure import MemoryMeasurements
 from cartback.testing._messages import MemoryMessages
+from cartback.testing._privacy import MemoryPrivacy
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
 
@@ -47,6 +49,7 @@ class MemoryTx:
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
         self.measure = MemoryMeasurements(data)
+        self.privacy: PrivacyRecords = MemoryPrivacy(data)
 
 
 class InMemoryStore:
