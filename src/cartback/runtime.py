@@ -22,8 +22,10 @@ from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
 from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
 from cartback.domain.events import Channel
+from cartback.engine.alert_notify import AlertNotifier
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
+from cartback.engine.diagnostics import AlertWatch
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.enrichment import admin_gaps, shopify_enricher
@@ -118,11 +120,20 @@ def _jobs(
     caller = WinnerCaller(store, clock, settings.domain_flows(), settings.attribution.click_window)
     if caller.flows:
         jobs.append(Periodic("experiments:winners", WINNERS_EVERY, caller.run))
+    jobs.append(_alert_job(settings, gateways, store, clock))
     if any(store.platform == "magento" for store in settings.stores):
         poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
         # The poller keeps each store's own pace; the job only gives it a turn every pass.
         jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
     return jobs
+
+
+def _alert_job(settings: Settings, gateways: Gateways, store: Store, clock: Clock) -> Periodic:
+    rules = settings.alerts
+    notify = AlertNotifier(rules.webhook_url, rules.email, gateways.by_channel.get(Channel.EMAIL))
+    stores = [(s.id, s.timezone) for s in settings.stores]
+    watch = AlertWatch(store, clock, stores, rules, notify)
+    return Periodic("diagnostics", rules.check_every, watch.run)
 
 
 def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:

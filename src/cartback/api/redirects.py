@@ -31,9 +31,9 @@ PIXEL = bytes.fromhex(
 log = logging.getLogger("cartback.links")
 
 
-@router.api_route(
+@router.head("/r/{code}", include_in_schema=False)  # link previews ask with HEAD: a bot's click
+@router.get(
     "/r/{code}",
-    methods=["GET", "HEAD"],
     summary="Follow a short link",
     response_class=RedirectResponse,
     status_code=302,

@@ -163,3 +163,36 @@ class ErrorOut(BaseModel):
     """What every 4xx/5xx answer holds (some add keys beside `error`, e.g. `delivery_id`)."""
 
     error: ErrorDetail
+
+
+class StageOut(BaseModel):
+    stage: str  # contact | shipping_address | shipping_method | payment | unknown
+    carts: int
+    share: float
+    baseline_carts: int
+    baseline_share: float
+    z: float
+    alert: bool
+
+
+class AlertOut(BaseModel):
+    stage: str
+    day: str
+    raised_at: datetime
+    carts: int
+    total: int
+    share: float
+    baseline: float
+    z: float
+    detail: str
+
+
+class DiagnosticsOut(BaseModel):
+    store: str
+    since: datetime
+    until: datetime
+    carts: int
+    baseline_carts: int
+    stages: list[StageOut]
+    sources: dict[str, dict[str, int]]
+    alerts: list[AlertOut]

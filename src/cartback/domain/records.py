@@ -78,6 +78,10 @@ class CartContents:
     phone_source: str | None = None  # the field the phone (or phone_raw) came from
     store_currency: str | None = None  # set when `currency` (the buyer's) is not the store's
     store_total: Decimal | None = None  # the basket in `store_currency`, where the shop said
+    checkout_stage: str | None = None  # the furthest checkout stage reached (domain.checkout)
+    source_name: str | None = None  # where the buyer came from, where the payload tells
+    landing_site: str | None = None
+    referring_site: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,7 +20,7 @@ from cartback.channels.base import OutgoingMessage
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
-from cartback.domain.policy import Action, Decision, PolicyRules, Reason, decide
+from cartback.domain.policy import Action, Decision, PolicyRules, Reason, SendFacts, decide
 from cartback.domain.records import (
     Cart,
     Claim,
@@ -96,8 +96,10 @@ class Sender:
         breaker: Breaker | None = None,
         rng: random.Random | None = None,
         discounts: DiscountIssuer | None = None,
+        policy: Callable[[SendFacts], Decision] = decide,
     ) -> None:
         self.store = store
+        self.policy = policy  # the seam a simulation breaks on purpose, to test its checker
         self.clock = clock
         self.stores = stores
         self.channels = channels
@@ -152,7 +154,7 @@ class Sender:
             store.windows,
             self.settings.erase_key,
         )
-        decision = decide(gather(tx, cart, claim.id, target, self.settings.policy, now))
+        decision = self.policy(gather(tx, cart, claim.id, target, self.settings.policy, now))
         if held_out and decision.action == Action.SEND:
             decision = assignment.held_out(flow.id)
             runs.record(tx, claim, flow.id, index, decision, now, action=DecisionAction.HOLDOUT)

@@ -54,6 +54,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.diagnostics import Diagnostics
 from cartback.store.measure import Measurements
 from cartback.store.privacy import PrivacyRecords
 
@@ -347,8 +348,10 @@ class Tx(Protocol):
     def reports(self) -> Reports: ...
     @property
     def measure(self) -> Measurements: ...
-
-    privacy: PrivacyRecords
+    @property
+    def privacy(self) -> PrivacyRecords: ...
+    @property
+    def diagnostics(self) -> Diagnostics: ...
 
 
 class Store(Protocol):

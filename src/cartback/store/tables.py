@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,12 +96,17 @@ carts = Table(
     Column("store_currency", String(3)),  # set when the buyer's currency is not the store's
     Column("store_total", Amount),  # the basket in store_currency, where the shop said
     Column("locale", String(35)),  # the buyer's language ("da-DK"), where the platform gives it
+    Column("checkout_stage", String(32)),  # contact | shipping_address | shipping_method | payment
+    Column("source_name", String(255)),
+    Column("landing_site", Text),
+    Column("referring_site", Text),
     UniqueConstraint("store_id", "cart_key"),
     Index(None, "store_id", "cart_token"),
     Index(None, "store_id", "email"),
     Index(None, "store_id", "phone"),
     Index(None, "store_id", "customer_external_id"),
     Index(None, "store_id", "status", "updated_at"),
+    Index(None, "store_id", "abandoned_at"),
 )
 
 runs = Table(
@@ -368,4 +374,22 @@ privacy_log = Table(
     Column("request_id", String(64)),
     Column("counts", JSON, nullable=False),  # rows changed, by table; never personal data
     Index(None, "at"),
+)
+
+alerts = Table(  # a checkout stage whose share of abandoned carts rose beyond its baseline
+    "alerts",
+    metadata,
+    _id(),
+    Column("store_id", String(64), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("day", String(10), nullable=False),  # the store's local date: one alert a day
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("carts", Integer, nullable=False),  # abandoned carts at that stage, in the window
+    Column("total", Integer, nullable=False),  # abandoned carts in the window
+    Column("share", Float, nullable=False),
+    Column("baseline", Float, nullable=False),
+    Column("z", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+    UniqueConstraint("store_id", "stage", "day"),
+    Index(None, "store_id", "raised_at"),
 )

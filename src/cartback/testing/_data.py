@@ -7,6 +7,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
+from cartback.domain.checkout import Alert
 from cartback.domain.experiments import Winner
 from cartback.domain.privacy import PrivacyEntry
 from cartback.domain.records import (
@@ -74,6 +75,22 @@ class DueRuns:
         if len(heap) > 3 * len(runs) + 1024:
             self.rebuild(runs)
         return list(found.values())
+
+    def next_due(self, runs: Table[int, Run]) -> float | None:
+        """The earliest due time of a pending run (POSIX), dropping stale entries on the way."""
+        heap = self.heap
+        while heap:
+            due, run_id = heap[0]
+            run = runs.get(run_id)
+            if (
+                run is not None
+                and run.status == RunStatus.PENDING
+                and run.next_run_at is not None
+                and run.next_run_at.timestamp() == due
+            ):
+                return due
+            heapq.heappop(heap)
+        return None
 
     def rebuild(self, runs: Table[int, Run]) -> None:
         self.heap = []
@@ -211,6 +228,11 @@ class Data:
         self.cursors: Table[str, Cursor] = Table(journal, "cursors")
         self.privacy_ids = Ids()
         self.privacy_log: Table[int, PrivacyEntry] = Table(journal, "privacy_log")
+        self.alert_ids = Ids()
+        self.alert_by_key: Unique[int, Alert] = Unique(
+            "alerts (store_id, stage, day)", lambda a: (a.store_id, a.stage, a.day)
+        )
+        self.alerts: Table[int, Alert] = Table(journal, "alerts", uniques=(self.alert_by_key,))
 
 
 def _pair(first: object, second: object) -> tuple[object, object] | None:

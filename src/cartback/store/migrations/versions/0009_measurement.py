@@ -2,7 +2,7 @@
 bot verdict; email opens are kept; an auto_winner experiment keeps its winner
 
 Revision ID: 0009_measurement
-Revises: 0010_privacy_log
+Revises: 0006_order_money
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from cartback.store.types import UTCDateTime
 
 revision = "0009_measurement"
-down_revision = "0010_privacy_log"
+down_revision = "0006_order_money"
 branch_labels = None
 depends_on = None
 
