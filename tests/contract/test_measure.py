@@ -68,6 +68,10 @@ def test_opens_and_clicks_by_people_are_the_run_s_engagement(store: Store) -> No
     with store.reading() as tx:
         assert tx.measure.engagement(run.id) == (frozenset({"email"}), frozenset({"sms"}))
         assert tx.measure.engagement(run.id + 1000) == (frozenset(), frozenset())
+        found = tx.measure.opens_for_cart(cart.id)
+        assert tx.measure.opens_for_cart(cart.id + 1000) == []
+    assert [(o.message_id, o.bot_reason) for o in found] == [(email.id, None), (sms.id, "a proxy")]
+    assert found[0].at == T0 + MINUTE and found[0].user_agent == "Mozilla/5.0" and found[0].id > 0
 
 
 def test_outcomes_are_the_assigned_abandoned_carts_with_messages_and_first_order(

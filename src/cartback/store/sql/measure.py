@@ -46,6 +46,12 @@ class SqlMeasurements:
             )
         )
 
+    def opens_for_cart(self, cart_id: int) -> list[Open]:
+        rows = self.conn.execute(
+            select(opens).where(opens.c.cart_id == cart_id).order_by(opens.c.at, opens.c.id)
+        )
+        return [Open(r.message_id, r.cart_id, r.at, r.user_agent, r.bot_reason, r.id) for r in rows]
+
     def engagement(self, run_id: int) -> tuple[frozenset[str], frozenset[str]]:
         channel = func.coalesce(messages.c.channel_used, messages.c.channel)
         opened = (
