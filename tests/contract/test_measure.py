@@ -10,6 +10,7 @@ from cartback.domain.engagement import Click, Link, Open
 from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.orders import OrderStatus
 from cartback.domain.outcomes import PlacedOrder
+from cartback.domain.privacy import Subject
 from cartback.domain.records import CartStatus, MessageStatus, MessageTouch
 from cartback.store.base import Store
 from tests.contract.records import HOUR, MINUTE, T0, cart_with_due_run, message, order
@@ -143,3 +144,15 @@ def test_a_called_winner_is_kept_once_with_when_and_why(store: Store) -> None:
         assert tx.measure.call_winner(replace(first, arm="plain", called_at=T0 + HOUR)) is False
     with store.reading() as tx:
         assert tx.measure.winners() == {"flow.step1": first}
+
+
+def test_erasing_a_person_forgets_the_user_agents_of_their_opens(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    email = message(cart, run, channel="email", status=MessageStatus.SENT, sent_at=T0)
+    with store.transaction() as tx:
+        tx.messages.add(email)
+        tx.measure.add_open(Open(email.id, cart.id, T0 + MINUTE, "Mozilla/5.0 (Macintosh)"))
+        counts = tx.privacy.erase(Subject(store_id="acme", emails=(cart.email or "",)), {})
+    with store.reading() as tx:
+        [kept] = tx.measure.opens_for_cart(cart.id)
+    assert counts["opens"] == 1 and kept.user_agent is None and kept.at == T0 + MINUTE
