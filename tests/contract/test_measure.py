@@ -156,3 +156,25 @@ def test_erasing_a_person_forgets_the_user_agents_of_their_opens(store: Store) -
     with store.reading() as tx:
         [kept] = tx.measure.opens_for_cart(cart.id)
     assert counts["opens"] == 1 and kept.user_agent is None and kept.at == T0 + MINUTE
+
+
+def test_the_store_s_figures_count_clicks_apart_from_bot_clicks_and_people_s_opens(
+    store: Store,
+) -> None:
+    cart, run = cart_with_due_run(store)
+    sent = message(cart, run, channel="email", status=MessageStatus.SENT, sent_at=T0, link_code="e")
+    with store.transaction() as tx:
+        tx.messages.add(sent)
+        tx.messages.add_link(Link("e", sent.id, cart.id, "https://shop", T0))
+        for agent, reason in (("Mozilla/5.0", None), ("Slackbot", "Slack"), ("curl/8", "curl")):
+            tx.messages.add_click(
+                replace(
+                    Click("e", sent.id, cart.id, T0 + HOUR), bot_reason=reason, user_agent=agent
+                )
+            )
+            tx.measure.add_open(Open(sent.id, cart.id, T0 + HOUR, agent, reason))
+    with store.reading() as tx:
+        found = tx.reports.figures("acme", "DKK", None)
+        later = tx.reports.figures("acme", "DKK", T0 + 2 * HOUR)
+    assert (found.clicks, found.bot_clicks, found.opens) == (1, 2, 1)
+    assert (later.clicks, later.bot_clicks, later.opens) == (0, 0, 0)
