@@ -14,13 +14,14 @@ from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from cartback.channels.base import LineItemView, OutgoingMessage, RichContent
-from cartback.channels.unsubscribe import make_token
+from cartback.channels.unsubscribe import key_from, make_token
 from cartback.domain import sms
 from cartback.domain.events import Channel, LineItem
 from cartback.domain.flow import SendStep
 from cartback.domain.opt_out import opt_out_text, with_opt_out
 from cartback.domain.phone import phone_country
 from cartback.domain.records import Cart, item_json
+from cartback.domain.signing import Signing
 from cartback.domain.templates import default_texts, normalise_language
 from cartback.engine.email_content import render_email
 
@@ -76,7 +77,7 @@ def check_template(template: str) -> None:
 @dataclass(frozen=True, slots=True)
 class Composer:
     public_url: str
-    unsubscribe_key: bytes
+    signing: Signing  # unsubscribe links are signed with its secret
     transliterate: bool = False
     unsubscribe_mailto: str | None = None
     # Country (or "*") -> the opt-out text appended to every SMS (see domain.opt_out).
@@ -154,7 +155,7 @@ class Composer:
         language: str,
     ) -> OutgoingMessage:
         email = _address(cart.email, cart, "email address")
-        token = make_token(self.unsubscribe_key, cart.store_id, email)
+        token = make_token(key_from(self.signing.secret), cart.store_id, email)
         unsubscribe_url = f"{self.public_url}/u/{token}"
         rendered = render_email(
             store_name=store_name,

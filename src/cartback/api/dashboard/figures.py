@@ -174,6 +174,7 @@ REASONS: Mapping[str, str] = {
     "cooldown": "Cooldown after another message",
     "channel_not_configured": "Channel not configured",
     "no_recovery_url": "No link back to the basket",
+    "unsafe_link": "Unsafe link back to the basket not kept",
     "flow_removed": "Flow removed from the config",
     "newer_cart": "A newer cart of the same person",
     "recent_purchase": "Bought something recently",
