@@ -180,6 +180,8 @@ class Scheduler:
             runs.decide(
                 tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
             )
+            if assigned.held_out:
+                assignment.note_held_out(tx, claim, flow, now)
         return flow, assigned
 
     def _gap_note(self, store_id: str) -> str:

@@ -46,6 +46,7 @@ from cartback.store.tables import (
     links,
     message_attempts,
     messages,
+    opens,
     orders,
     privacy_log,
     suppressions,
@@ -182,6 +183,12 @@ class SqlPrivacy:
             conn,
             update(clicks)
             .where(or_(clicks.c.message_id.in_(message_ids), clicks.c.cart_id.in_(cart_ids)))
+            .values(user_agent=None),
+        )
+        counts["opens"] = _changed(
+            conn,
+            update(opens)
+            .where(or_(opens.c.message_id.in_(message_ids), opens.c.cart_id.in_(cart_ids)))
             .values(user_agent=None),
         )
         detail: ColumnElement[str] = decisions.c.detail
