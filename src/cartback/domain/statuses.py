@@ -49,6 +49,7 @@ class DecisionAction(StrEnum):
     DISCOUNT = "discount"
     END = "end"  # an end step
     ORDER = "order"  # the cart's order changed: cancelled, refunded, voided
+    ENRICH = "enrich"  # the shop's admin API told what the webhook did not
 
 
 NOT_SENT = frozenset({DecisionAction.SKIP, DecisionAction.CANCEL})  # counted by reason

@@ -24,7 +24,15 @@ from cartback.domain.events import (
 )
 from cartback.domain.flow import Flow
 from cartback.domain.policy import Reason
-from cartback.domain.records import Cart, CartContents, CartStatus, ConsentEntry, NewOrder
+from cartback.domain.records import (
+    Cart,
+    CartContents,
+    CartStatus,
+    ConsentEntry,
+    DecisionAction,
+    DecisionEntry,
+    NewOrder,
+)
 from cartback.engine import order_changes, runs
 from cartback.engine.privacy import Privacy, privacy_request
 from cartback.store.base import Tx
@@ -75,6 +83,9 @@ class EventApplier:
                 log.info("cart update ignored", extra={"cart_id": cart.id, "status": cart.status})
                 return
             tx.carts.update_contents(cart.id, contents, now)
+        if event.enrichment and (created or _shop_facts(cart) != _shop_facts(contents)):
+            note = DecisionEntry(cart.id, now, DecisionAction.ENRICH, "enriched", event.enrichment)
+            tx.decisions.add(note)
         self._record_checkout_consent(tx, event, now)
         flows = self.flows(event.store_id)
         if runs.schedule(tx, cart.id, flows, contents.last_activity_at, now):
@@ -196,6 +207,13 @@ class EventApplier:
         if latest is not None and _repeats(latest, entry):
             return
         tx.consent.add(entry)
+
+
+def _shop_facts(cart: CartContents) -> tuple[object, ...]:
+    """What the shop's admin API adds to a cart: a change of it goes on the timeline."""
+    tags = tuple(sorted(cart.customer_tags))
+    items = tuple((item.tags, item.collections) for item in cart.items)
+    return (tags, cart.customer_orders_count, cart.customer_total_spent, items)
 
 
 def _repeats(latest: ConsentEntry, entry: ConsentEntry) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -65,7 +65,7 @@ class Enricher:
         for event in events:
             if isinstance(event, CartUpdated):
                 enriched.extend(_consent(event, lookup, store))
-                event = enrich_cart(event, lookup)
+                event = replace(enrich_cart(event, lookup), enrichment=_words(event, lookup))
             enriched.append(event)
         return enriched
 
@@ -108,6 +108,25 @@ def admin_gaps(settings: Settings) -> dict[str, str]:
         if needs.any:
             gaps[store.id] = needs.describe()
     return gaps
+
+
+def _words(event: CartUpdated, lookup: Lookup) -> str | None:
+    """What the lookup found, for the cart's timeline (tags and figures, never an address)."""
+    found: list[str] = []
+    profile = lookup.customers.get(event.customer.external_id or "")
+    if profile is not None:
+        tags = ", ".join(profile.tags) or "no tags"
+        spent = f"{profile.amount_spent:.2f} {profile.currency}".strip()
+        found.append(f"customer {tags}; {profile.orders_count} orders; {spent} spent")
+        for channel, consent in (("SMS", profile.sms_consent), ("email", profile.email_consent)):
+            if consent is not None:
+                found.append(f"{channel} marketing {consent.state.upper()}")
+    for product_id in dict.fromkeys(i.product_id for i in event.items if i.product_id):
+        product = lookup.products.get(product_id)
+        if product is not None and (product.tags or product.collections):
+            names = [*product.tags, *(c.title for c in product.collections)]
+            found.append(f"product {product_id}: {', '.join(names)}")
+    return f"Shopify Admin API: {'; '.join(found)}." if found else None
 
 
 def _consent(event: CartUpdated, lookup: Lookup, store: StoreEnrichment) -> list[Event]:
