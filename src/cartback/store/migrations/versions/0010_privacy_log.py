@@ -2,7 +2,7 @@
 buyer language
 
 Revision ID: 0010_privacy_log
-Revises: 0006_order_money
+Revises: 0009_measurement
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from cartback.store.types import UTCDateTime
 
 revision = "0010_privacy_log"
-down_revision = "0006_order_money"
+down_revision = "0009_measurement"
 branch_labels = None
 depends_on = None
 
