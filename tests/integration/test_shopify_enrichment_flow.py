@@ -196,6 +196,10 @@ def test_shopify_not_answering_leaves_the_cart_as_the_webhook_gave_it(rig: Rig) 
 
     assert rig.decision("abandon")["flow_id"] == "everyone"
     assert rig.shop.sms.sent[0].text.startswith("Hi John")
+    assert rig.decision("enrich")["detail"] == (
+        "Shopify acme.myshopify.com: HTTP 503; the cart is as the webhook gave it "
+        "(no customer or product data)."
+    )
 
 
 def test_without_a_token_the_timeline_names_the_rules_that_cannot_be_evaluated(

@@ -5,8 +5,8 @@ then applies them in one transaction. For a Shopify store with an Admin `access_
 cart update gets the customer's tags, order count and amount spent and, when a rule looks at
 them, its products' tags and collections, through the cached lookup (at most one lookup per
 customer and product per TTL); the customer's consent states on Shopify's record become consent
-ledger entries beside it. When Shopify cannot answer, the cart goes on as the webhook gave it
-and the log says so: a missing tag must not lose the delivery.
+ledger entries beside it. When Shopify cannot answer, the cart goes on as the webhook gave it,
+and its timeline and the log say so: a missing tag must not lose the delivery.
 """
 
 from __future__ import annotations
@@ -60,7 +60,11 @@ class Enricher:
             lookup = store.lookup.lookup(customers, products)
         except AdminError as exc:
             log.warning("shopify admin lookup failed: %s", exc, extra={"store": store_id})
-            return events
+            note = f"{exc}; the cart is as the webhook gave it (no customer or product data)."
+            return [
+                replace(event, enrichment=note) if isinstance(event, CartUpdated) else event
+                for event in events
+            ]
         enriched: list[Event] = []
         for event in events:
             if isinstance(event, CartUpdated):
