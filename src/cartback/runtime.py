@@ -30,7 +30,7 @@ from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
-from cartback.engine.help_reply import HelpResponder, ShopContact
+from cartback.engine.help_reply import help_responder
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
 from cartback.engine.privacy import Privacy
@@ -139,7 +139,7 @@ def build(
         gaps=admin_gaps(settings),
         metrics=metrics,
     )
-    feedback = Feedback(store, clock, _help_responder(settings, store, built))
+    feedback = Feedback(store, clock, help_responder(settings, store, built.by_channel, per_store))
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
     runtime = Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, metrics)
     runtime.rebuild = partial(
@@ -184,18 +184,6 @@ def _alert_job(settings: Settings, gateways: Gateways, store: Store, clock: Cloc
     stores = [(s.id, s.timezone) for s in settings.stores]
     watch = AlertWatch(store, clock, stores, rules, notify)
     return Periodic("diagnostics", rules.check_every, watch.run)
-
-
-def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:
-    """HELP is answered through the SMS gateway, naming the shop and its contact."""
-    gateway, sms = gateways.by_channel.get(Channel.SMS), settings.channels.sms
-    if gateway is None or sms is None:
-        return None
-    shops = {
-        s.id: ShopContact(s.name, s.support_email, s.support_phone, s.locale)
-        for s in settings.stores
-    }
-    return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
 
 
 def _magento_client(store: StoreConfig) -> MagentoClient:
