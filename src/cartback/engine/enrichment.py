@@ -30,7 +30,9 @@ from cartback.integrations.shopify_enrichment import (
 from cartback.integrations.shopify_graphql import AdminError, AdminGraphQL, Timer
 
 log = logging.getLogger("cartback.enrichment")
-ENRICH_MAX_WAIT = 3.0  # seconds of Shopify's cost throttle worth waiting for in a webhook
+# Enrichment runs before a webhook is answered, and Shopify waits 5 seconds for the answer.
+ENRICH_MAX_WAIT = 2.0  # seconds of Shopify's cost throttle worth waiting for
+ENRICH_TIMEOUT = 2.0  # seconds for one Admin API answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ def shopify_enricher(
             transport=transport,
             timer=timer,
             max_wait=ENRICH_MAX_WAIT,
+            timeout=ENRICH_TIMEOUT,
         )
         lookup = ShopifyEnrichment(store.id, client, clock, ttl=store.admin_cache_ttl)
         needs = admin_needs(settings.flows_for_store(store.id))
