@@ -97,6 +97,7 @@ class _Preview:
             sender=None,
             link_code=SAMPLE_CODE,
             extra=_sample_discount(step, self.cart.currency),
+            store_locale=self.store.locale,
         )
         if route == Channel.EMAIL:
             self.out(f"{indent}subject: {message.subject}")

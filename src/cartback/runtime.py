@@ -22,7 +22,7 @@ from cartback.engine.compose import Composer
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
-from cartback.engine.help_reply import HelpResponder, ShopContact
+from cartback.engine.help_reply import help_responder
 from cartback.engine.ingest import IngestService
 from cartback.engine.privacy import Privacy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
@@ -136,7 +136,7 @@ def build(
         gaps=admin_gaps(settings),
         metrics=metrics,
     )
-    feedback = Feedback(store, clock, _help_responder(settings, store, built))
+    feedback = Feedback(store, clock, help_responder(settings, store, built.by_channel, per_store))
     worker = Worker(clock, scheduler, worker_jobs(settings, built, feedback, store, clock, ingest))
     runtime = Runtime(
         settings, store, clock, ingest, scheduler, feedback, built, worker, signing, metrics
@@ -176,18 +176,6 @@ def load_signing(settings: Settings, store: Store, clock: Clock) -> Signing:
 
 def _schema_ready(store: Store) -> bool:
     return not isinstance(store, SqlStore) or store.schema_current()
-
-
-def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:
-    """HELP is answered through the SMS gateway, naming the shop and its contact."""
-    gateway, sms = gateways.by_channel.get(Channel.SMS), settings.channels.sms
-    if gateway is None or sms is None:
-        return None
-    shops = {
-        s.id: ShopContact(s.name, s.support_email, s.support_phone, s.locale)
-        for s in settings.stores
-    }
-    return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
 
 
 def _composer(settings: Settings, signing: Signing) -> Composer:

@@ -90,6 +90,9 @@ class EventApplier:
             tx.decisions.add(
                 DecisionEntry(cart.id, now, DecisionAction.SKIP, Reason.UNSAFE_LINK, detail)
             )
+        if event.enrichment and (created or _shop_facts(cart) != _shop_facts(contents)):
+            note = DecisionEntry(cart.id, now, DecisionAction.ENRICH, "enriched", event.enrichment)
+            tx.decisions.add(note)
         self._record_checkout_consent(tx, event, now)
         flows = self.flows(event.store_id)
         if runs.schedule(tx, cart.id, flows, contents.last_activity_at, now):
@@ -211,6 +214,13 @@ class EventApplier:
         if latest is not None and _repeats(latest, entry):
             return
         tx.consent.add(entry)
+
+
+def _shop_facts(cart: CartContents) -> tuple[object, ...]:
+    """What the shop's admin API adds to a cart: a change of it goes on the timeline."""
+    tags = tuple(sorted(cart.customer_tags))
+    items = tuple((item.tags, item.collections) for item in cart.items)
+    return (tags, cart.customer_orders_count, cart.customer_total_spent, items)
 
 
 def _repeats(latest: ConsentEntry, entry: ConsentEntry) -> bool:
