@@ -34,6 +34,10 @@ log = logging.getLogger("cartback.worker")
 class SchedulerSettings:
     batch_size: int
     lease: timedelta
+    # The longest a gateway call may take (its timeout): no run of a batch is started later
+    # than `lease - longest_send` after the claim, so none is still sending when its lease ends
+    # and another worker may claim it.
+    longest_send: timedelta = timedelta(0)
 
 
 class _Next(Enum):
@@ -67,7 +71,14 @@ class Scheduler:
         """Run every step that is due now; returns how many runs were claimed."""
         now = self.clock.now()
         claimed = self.store.claim_due(now, self.settings.batch_size, self.settings.lease)
-        for claim in claimed:
+        last_start = now + self.settings.lease - self.settings.longest_send
+        for index, claim in enumerate(claimed):
+            if self.clock.now() >= last_start:
+                left = len(claimed) - index
+                log.warning(
+                    "lease nearly over: the rest of the batch waits for it", extra={"runs": left}
+                )
+                break
             try:
                 self._run(claim)
             except Exception:
