@@ -69,11 +69,10 @@ class Replay:
         start: datetime,
         *,
         respond: Respond | None = None,
-        store: InMemoryStore | None = None,
     ) -> None:
         self.settings = settings
         self.clock = FakeClock(start)
-        self.store = store or InMemoryStore()
+        self.store = InMemoryStore()
         self.gateway = FakeGateway(self.clock, name=RECORDER, respond=respond)
         gateways = {Channel.SMS: self.gateway, Channel.EMAIL: self.gateway}
         self.runtime: Runtime = build(
