@@ -37,6 +37,8 @@ from cartback.engine.privacy import Privacy
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
+from cartback.engine.winners import EVERY as WINNERS_EVERY
+from cartback.engine.winners import WinnerCaller
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
 from cartback.startup import ensure_schema
@@ -115,6 +117,9 @@ def _jobs(
     sms = settings.channels.sms
     every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
     jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
+    caller = WinnerCaller(store, clock, settings.domain_flows(), settings.attribution.click_window)
+    if caller.flows:
+        jobs.append(Periodic("experiments:winners", WINNERS_EVERY, caller.run))
     jobs.append(_alert_job(settings, gateways, store, clock))
     if any(store.platform == "magento" for store in settings.stores):
         poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)

@@ -21,6 +21,7 @@ from cartback.api.schemas import (
     MessageOut,
     Report,
 )
+from cartback.domain.breakdown import By
 from cartback.domain.records import DeliveryStatus
 from cartback.engine.diagnostics import diagnose
 from cartback.engine.timeline import cart_story
@@ -73,14 +74,24 @@ def list_messages(
 
 
 @api.get("/report", response_model=Report)
-def report(rt: RuntimeDep, store: str | None = None, since: datetime | None = None) -> Report:
+def report(
+    rt: RuntimeDep,
+    store: str | None = None,
+    since: datetime | None = None,
+    flow: str | None = None,
+    by: By | None = None,
+) -> Report:
+    """Sent, spent and recovered; the holdout, the lift and the experiments; `by` adds rows
+    per flow, step, channel, segment, arm or day."""
     if store is not None and rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
+    if flow is not None and all(f.id != flow for f in rt.settings.flows):
+        raise HTTPException(status_code=404, detail=f"no flow {flow!r} is configured")
     if since is not None and since.tzinfo is None:
         raise HTTPException(
             status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
         )
-    return views.report_answer(rt, store, since)
+    return views.report_answer(rt, store, since, flow, by)
 
 
 @api.get("/diagnostics", response_model=DiagnosticsOut)

@@ -53,6 +53,7 @@ class Reason(StrEnum):
     GATEWAY_FAILED = "gateway_failed"
     GATEWAY_COOLDOWN = "gateway_cooldown"  # the gateway held a message back by its own rule
     ABANDONED = "abandoned"
+    HOLDOUT = "holdout"  # the policy allowed it; the cart is held out
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,7 +101,8 @@ class Composer:
         extra = dict(extra or {})
         step, language = localised(step, route, cart.locale, store_locale)
         if route == Channel.EMAIL:
-            return self._email(message_id, step, cart, store_name, sender, link, extra, language)
+            email = self._email(message_id, step, cart, store_name, sender, link, extra, language)
+            return with_open_pixel(email, f"{self.public_url}/o/{link_code}")
         phone = _address(cart.phone, cart, "phone number")
         country = phone_country(phone)
         opt_out = opt_out_text(country, self.opt_out)
@@ -202,6 +203,19 @@ def localised(
     if route == Channel.EMAIL:  # the built-in email, in its words for that language
         return step, language
     return replace(step, template=texts.short), language
+
+
+def with_open_pixel(email: OutgoingMessage, pixel_url: str) -> OutgoingMessage:
+    """The email's HTML with a 1x1 image from `/o/{link code}`: the open it records (people's
+    only, see `domain/bots.py`) is what `if: {opened: email}` asks about."""
+    rich = email.rich
+    if rich is None or rich.html is None:
+        return email
+    image = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:block">'
+    html = rich.html
+    at = html.lower().rfind("</body>")
+    html = html[:at] + image + html[at:] if at >= 0 else html + image
+    return replace(email, rich=replace(rich, html=html))
 
 
 def _address(value: str | None, cart: Cart, what: str) -> str:

@@ -123,6 +123,8 @@ runs = Table(
     Column("ended_reason", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("holdout", Boolean),  # null until the cart is assigned in its flow
+    Column("arms", JSON),  # {experiment id: arm}, fixed at assignment
     Index(
         "ix_runs_due",
         "next_run_at",
@@ -181,6 +183,8 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("status_at", UTCDateTime),
+    Column("experiment_id", String(64)),  # the step's A/B test
+    Column("arm", String(64)),  # and the variant this message is
     UniqueConstraint("run_id", "step_index"),
     Index(None, "provider_message_id"),
     Index(None, "cart_id"),
@@ -207,7 +211,32 @@ clicks = Table(
     Column("cart_id", BigId, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("user_agent", String(300)),
+    Column("bot", Boolean, nullable=False, server_default=false()),
+    Column("bot_reason", String(120)),  # why a machine made it: never counts for attribution
+    Column("agent_class", String(16)),  # browser | app | preview | crawler | scanner | machine
     Index(None, "cart_id", "at"),
+)
+
+experiment_winners = Table(
+    "experiment_winners",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("arm", String(64), nullable=False),
+    Column("called_at", UTCDateTime, nullable=False),
+    Column("why", Text, nullable=False),
+)
+
+opens = Table(
+    "opens",
+    metadata,
+    _id(),
+    Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
+    Column("cart_id", BigId, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user_agent", String(300)),
+    Column("bot", Boolean, nullable=False, server_default=false()),
+    Column("bot_reason", String(120)),
+    Index(None, "message_id"),
 )
 
 orders = Table(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cartback.domain.checkout import Alert
+from cartback.domain.experiments import Winner
 from cartback.domain.privacy import PrivacyEntry
 from cartback.domain.records import (
     Cart,
@@ -18,6 +19,7 @@ from cartback.domain.records import (
     Delivery,
     Link,
     Message,
+    Open,
     Order,
     Reply,
     Run,
@@ -178,7 +180,14 @@ class Data:
         )
         self.links: Table[str, Link] = Table(journal, "links")
         self.clicks_by_cart: Index[int, Click] = Index(lambda c: c.cart_id)
-        self.clicks: Table[int, Click] = Table(journal, "clicks", indexes=(self.clicks_by_cart,))
+        self.clicks_by_message: Index[int, Click] = Index(lambda c: c.message_id)
+        self.clicks: Table[int, Click] = Table(
+            journal, "clicks", indexes=(self.clicks_by_cart, self.clicks_by_message)
+        )
+        self.open_ids = Ids()
+        self.opens_by_message: Index[int, Open] = Index(lambda o: o.message_id)
+        self.opens: Table[int, Open] = Table(journal, "opens", indexes=(self.opens_by_message,))
+        self.winners: Table[str, Winner] = Table(journal, "experiment_winners")
 
         self.consent_by_address: Index[int, ConsentEntry] = Index(lambda e: e.address)
         self.consent: Table[int, ConsentEntry] = Table(

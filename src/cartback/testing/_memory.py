@@ -24,6 +24,7 @@ from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
 from cartback.testing._diagnostics import MemoryDiagnostics
+from cartback.testing._measure import MemoryMeasurements
 from cartback.testing._messages import MemoryMessages
 from cartback.testing._privacy import MemoryPrivacy
 from cartback.testing._reports import MemoryReports
@@ -50,6 +51,7 @@ class MemoryTx:
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
         self.privacy: PrivacyRecords = MemoryPrivacy(data)
+        self.measure = MemoryMeasurements(data)
         self.diagnostics: Diagnostics = MemoryDiagnostics(data)
 
 

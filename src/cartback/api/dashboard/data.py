@@ -31,6 +31,7 @@ from cartback.api.dashboard.models import (
     Page,
     TimelineItem,
 )
+from cartback.api.schemas import Report
 from cartback.domain.records import Cart, CartSearch, Delivery, DeliveryStatus, Message
 from cartback.engine import replay
 from cartback.engine.timeline import cart_story
@@ -76,7 +77,16 @@ def overview(
         skips=figures.skip_rows(report.skipped),
         days=days,
         has_carts=has_carts,
+        lift=_lift(rt, ids, report),
     )
+
+
+def _lift(rt: Runtime, ids: list[str], report: Report) -> dict[str, Any] | None:
+    """The lift card's figures, where a flow of these stores holds carts out."""
+    held = any(f.holdout is not None for f in rt.settings.domain_flows() if f.store_id in ids)
+    if not held or report.lift is None or report.holdout is None or report.treated is None:
+        return None
+    return {"lift": report.lift, "holdout": report.holdout, "treated": report.treated}
 
 
 def _report_query(store_id: str | None, since: datetime | None) -> str:

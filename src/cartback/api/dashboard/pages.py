@@ -242,4 +242,5 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
 async def flows(request: Request) -> Response:
     rt = _runtime(request)
     views = flows_page.flow_views(rt.settings)
+    views = await run_in_threadpool(flows_page.with_results, rt, views)
     return page(request, "flows.html", flows=views)

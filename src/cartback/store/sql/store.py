@@ -25,6 +25,7 @@ from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.deliveries import SqlDeliveries
 from cartback.store.sql.diagnostics import SqlDiagnostics
+from cartback.store.sql.measure import SqlMeasurements
 from cartback.store.sql.messages import SqlMessages
 from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.privacy import SqlPrivacy
@@ -50,6 +51,7 @@ class SqlTx:
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
         self.privacy: PrivacyRecords = SqlPrivacy(conn)
+        self.measure = SqlMeasurements(conn)
         self.diagnostics: Diagnostics = SqlDiagnostics(conn)
 
 
