@@ -28,6 +28,7 @@ UPPER_BOUND = (
 )
 _COUNTED = {
     DecisionAction.SKIP: "skipped",
+    DecisionAction.HOLDOUT: "skipped",  # a message the policy allowed, held back: reason holdout
     DecisionAction.CANCEL: "cancelled",
     DecisionAction.DEFER: "deferred",
 }
@@ -135,11 +136,9 @@ def _add_cart(
     home.carts += 1
     if cart.abandoned_at is not None:
         home.abandoned += 1
-        flow = flows.get(home.flow)
-        if flow is not None and flow.holdout is not None:
-            home.holdout += flow.assign(cart.cart_key).held_out
+        home.holdout += bool(run is not None and run.assignment and run.assignment.held_out)
     for entry in tx.decisions.for_cart(cart.id):
-        counted = _COUNTED.get(DecisionAction(entry.action))
+        counted = _COUNTED.get(entry.action)
         if counted is not None:
             getattr(part(entry.flow_id or home.flow), counted)[entry.reason] += 1
     sent = {m.id: m for m in tx.messages.for_cart(cart.id) if m.status in MESSAGE_OUT}

@@ -120,15 +120,19 @@ def test_the_command_prints_the_summary_and_writes_the_messages(
     assert "bad.jsonl line 1: occurred_at: missing" in capsys.readouterr().err
 
 
-def test_the_holdout_is_counted_by_the_flows_own_assignment(tmp_path: Path) -> None:
-    config = settings(
-        tmp_path,
-        CONFIG.replace("    abandon_after: 30m\n", "    abandon_after: 30m\n    holdout: 50%\n"),
+def test_held_out_carts_are_counted_and_get_no_message(tmp_path: Path) -> None:
+    with_holdout = CONFIG.replace(
+        "    abandon_after: 30m\n", "    abandon_after: 30m\n    holdout: 50%\n"
     )
-    [flow] = config.domain_flows()
     events = [cart(n, NOON + timedelta(minutes=n)) for n in range(40)]
-    result = run_backtest(config, read_jsonl(jsonl(events), ["gen"]))
+    result = run_backtest(settings(tmp_path, with_holdout), read_jsonl(jsonl(events), ["gen"]))
 
-    expected = sum(flow.assign(f"c{n}").held_out for n in range(40))
-    assert 0 < expected < 40
-    assert _flow(result)["holdout"] == expected
+    with result.replay.store.reading() as tx:
+        carts = [tx.carts.find("gen", f"c{n}") for n in range(40)]
+        runs = {c.id: tx.runs.for_cart(c.id) for c in carts if c is not None}
+        held = [cid for cid, run in runs.items() if run and run.assignment.held_out]
+        texted = {m.cart_id for cid in runs for m in tx.messages.for_cart(cid)}
+    flow = _flow(result)
+    assert 0 < flow["holdout"] == len(held) < 40
+    assert not texted & set(held)
+    assert flow["skipped"]["holdout"] == len(held)
