@@ -26,7 +26,7 @@ UPPER_BOUND = (
     "estimated recovered revenue is an upper bound: the orders really followed, but nobody "
     "received these messages"
 )
-_COUNTED = {
+_COUNTED: dict[str, str] = {  # a decision's action (stored as text) → where it is counted
     DecisionAction.SKIP: "skipped",
     DecisionAction.HOLDOUT: "skipped",  # a message the policy allowed, held back: reason holdout
     DecisionAction.CANCEL: "cancelled",
