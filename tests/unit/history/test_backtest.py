@@ -6,9 +6,11 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cartback.cli import main
+from cartback.history import replay
 from cartback.history.backtest import run_backtest
 from cartback.history.events import HistoryFileError, read_jsonl
 from tests.unit.history.world import CONFIG, cart, jsonl, order, settings
@@ -136,3 +138,48 @@ def test_held_out_carts_are_counted_and_get_no_message(tmp_path: Path) -> None:
     assert 0 < flow["holdout"] == len(held) < 40
     assert not texted & set(held)
     assert flow["skipped"]["holdout"] == len(held)
+
+
+SHOPIFY = """
+database_url: sqlite:///unused.db
+public_url: https://cb.example
+api_token: test-token
+stores:
+  - id: acme
+    platform: shopify
+    shop_domain: acme.myshopify.com
+    webhook_secret: secret
+    access_token: shpat_token
+    name: Acme
+    timezone: Europe/Copenhagen
+    default_country: DK
+    currency: DKK
+channels:
+  sms: {provider: outbox, path: unused.jsonl, sender: Acme, cost_per_segment: 0.30}
+flows:
+  - id: cart-sms
+    store: acme
+    abandon_after: 30m
+    steps:
+      - send: sms
+        template: "{{ discount }} off with {{ discount_code }}: {{ link }}"
+        discount: {percentage: 10}
+"""
+
+
+def test_a_shopify_discount_is_simulated_and_no_request_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(503)
+
+    monkeypatch.setattr(replay, "_no_network", refuse)
+    events = read_jsonl(jsonl([cart(1, NOON)]), ["acme"])
+    result = run_backtest(settings(tmp_path, SHOPIFY), events)
+
+    [sent] = result.replay.gateway.sent
+    assert sent.text.startswith("10% off with ") and "/r/" in sent.text
+    assert requests == []
