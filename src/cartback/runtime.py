@@ -101,7 +101,7 @@ def build(
     metrics = metrics or with_backlog(store, clock)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
     enrich = shopify_enricher(settings, clock, transport=http_transport)
-    privacy = Privacy(erase_key(settings))
+    privacy = Privacy(partial(erase_key, signing))
     ingest = IngestService(
         store,
         clock,
@@ -116,7 +116,7 @@ def build(
         clock,
         _store_info(settings),
         channel_setups(settings.channels, built.by_channel),
-        _sender_settings(settings),
+        _sender_settings(settings, signing),
         _composer(settings, signing),
         discounts=DiscountIssuer(transport=http_transport),
         metrics=metrics,
@@ -151,6 +151,11 @@ def build(
         metrics=metrics,
     )
     return runtime
+
+
+def privacy_requests(runtime: Runtime) -> Privacy:
+    """Export and erase (the CLI's and the API's), keyed like the running engine's."""
+    return Privacy(partial(erase_key, runtime.signing))
 
 
 def load_signing(settings: Settings, store: Store, clock: Clock) -> Signing:
@@ -207,8 +212,9 @@ def prepare_database(
     return revision
 
 
-def _sender_settings(settings: Settings) -> SenderSettings:
-    return SenderSettings(settings.public_url, settings.policy.rules(), erase_key(settings))
+def _sender_settings(settings: Settings, signing: Signing) -> SenderSettings:
+    rules = settings.policy.rules()
+    return SenderSettings(settings.public_url, rules, partial(erase_key, signing))
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:
