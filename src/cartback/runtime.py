@@ -25,13 +25,14 @@ from cartback.engine.feedback import Feedback
 from cartback.engine.help_reply import help_responder
 from cartback.engine.ingest import IngestService
 from cartback.engine.privacy import Privacy
+from cartback.engine.retry import Breaker
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Worker, WorkerThread
 from cartback.gateways import Gateways, build_gateways, channel_setups
 from cartback.jobs import worker_jobs
 from cartback.keys import erase_key
-from cartback.metrics import Metrics, with_backlog
+from cartback.metrics import Metrics, watching
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
@@ -53,7 +54,7 @@ class Runtime:
     worker: Worker
     signing: Signing  # unsubscribe links, callback keys, and any keyed hash of ours
     metrics: Metrics = field(default_factory=Metrics)
-    # The same build on the same store, clock and metrics, for a reloaded config.
+    # The same build on the same store, clock, metrics and breaker, for a reloaded config.
     rebuild: Callable[[Settings], Runtime] | None = None
 
 
@@ -66,9 +67,11 @@ def build(
     store: Store | None = None,
     http_transport: httpx.BaseTransport | None = None,
     metrics: Metrics | None = None,
+    breaker: Breaker | None = None,
 ) -> Runtime:
     """`store`: the SQL store of `database_url` unless given (the in-memory one, a test's);
-    `metrics`: a running runtime's, when its config is reloaded."""
+    `metrics` and `breaker`: a running runtime's, when its config is reloaded (the counts go on,
+    and a gateway that rests keeps resting)."""
     clock = clock or SystemClock()
     store = store or SqlStore.connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
@@ -98,7 +101,8 @@ def build(
             signing=signing,
         ),
     )
-    metrics = metrics or with_backlog(store, clock)
+    breaker = breaker or Breaker()
+    metrics = metrics or watching(store, clock, lambda: breaker.states(clock.now()))
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
     enrich = shopify_enricher(settings, clock, transport=http_transport)
     privacy = Privacy(partial(erase_key, signing))
@@ -120,6 +124,7 @@ def build(
         _composer(settings, signing),
         discounts=DiscountIssuer(transport=http_transport),
         metrics=metrics,
+        breaker=breaker,
         store_channels={
             store_id: channel_setups(settings.channels_of(store_id), gateways)
             for store_id, gateways in per_store.items()
@@ -149,6 +154,7 @@ def build(
         store=store,
         http_transport=http_transport,
         metrics=metrics,
+        breaker=breaker,
     )
     return runtime
 
