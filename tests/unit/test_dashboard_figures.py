@@ -37,16 +37,25 @@ def test_all_time_has_no_start_and_a_chosen_day_wins_over_the_preset() -> None:
 
 
 def test_the_funnel_gives_each_stage_as_a_share_of_the_one_before() -> None:
-    stages = figures.funnel(figures.FunnelCounts(10, 8, 4, 2, 1))
-    assert [s.count for s in stages] == [10, 8, 4, 2, 1]
+    stages = figures.funnel(figures.FunnelCounts(10, 8, 6, 4, 2, 1))
+    assert [s.key for s in stages] == [
+        "carts",
+        "abandoned",
+        "eligible",
+        "messaged",
+        "clicked",
+        "recovered",
+    ]
+    assert [s.count for s in stages] == [10, 8, 6, 4, 2, 1]
     assert [s.rate for s in stages] == [
         None,
         Decimal("0.8"),
-        Decimal("0.5"),
+        Decimal("0.75"),
+        Decimal("0.667"),
         Decimal("0.5"),
         Decimal("0.5"),
     ]
-    empty = figures.funnel(figures.FunnelCounts(0, 0, 0, 0, 0))
+    empty = figures.funnel(figures.FunnelCounts(0, 0, 0, 0, 0, 0))
     assert all(s.rate is None for s in empty), "no share of nothing"
 
 

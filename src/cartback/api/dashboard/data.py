@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import HTTPException
 
 from cartback.api import contacts, views
-from cartback.api.dashboard import figures
+from cartback.api.dashboard import figures, measures
 from cartback.api.dashboard.models import (
     PAGE_SIZE,
     CartFilters,
@@ -59,6 +59,7 @@ def overview(
     counts = figures.FunnelCounts(
         carts=activity.carts,
         abandoned=report.carts_abandoned,
+        eligible=activity.eligible_carts,
         messaged=activity.messaged_carts,
         clicked=activity.clicked_carts,
         recovered=report.orders_recovered,
@@ -76,6 +77,7 @@ def overview(
         skips=figures.skip_rows(report.skipped),
         days=days,
         has_carts=has_carts,
+        lift=measures.lift(report.model_dump()),
     )
 
 

@@ -58,6 +58,7 @@ def midnight(day: date, zone: ZoneInfo) -> datetime:
 class FunnelCounts:
     carts: int  # carts first seen in the period
     abandoned: int
+    eligible: int  # carts the checks let through: consent, contact, not bought, no cooldown
     messaged: int  # carts with at least one message that went out
     clicked: int  # carts whose link was followed
     recovered: int  # orders attributed to a message
@@ -74,6 +75,7 @@ class FunnelStage:
 _STAGES = (
     ("carts", "Carts"),
     ("abandoned", "Abandoned"),
+    ("eligible", "Eligible"),
     ("messaged", "Messaged"),
     ("clicked", "Clicked"),
     ("recovered", "Recovered"),

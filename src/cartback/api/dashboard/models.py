@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from cartback.api.contacts import Contact
 from cartback.api.dashboard.figures import DayFigures, FunnelStage, Period, SkipRow
+from cartback.api.dashboard.measures import Lift
 from cartback.api.schemas import Report
 
 PAGE_SIZE = 50
@@ -25,8 +26,7 @@ class Overview:
     skips: list[SkipRow]
     days: list[DayFigures]  # empty when the stores' currencies differ
     has_carts: bool  # any cart at all, in any period: else the page says how to start
-    # Issue 11 (experiments, holdout): the report's lift with its interval, once it has one.
-    lift: dict[str, Any] | None = None
+    lift: Lift | None = None  # the report's lift over the holdout, where a holdout runs
 
 
 @dataclass(frozen=True, slots=True)
