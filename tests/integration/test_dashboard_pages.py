@@ -40,5 +40,18 @@ def test_the_overview_shows_the_lift_and_its_interval_where_a_holdout_runs(
     page = owner.get("/dashboard").text
     assert "lift over the holdout" in page
     assert 'data-figure="lift_absolute" data-value="0.05"' in page
-    assert "+5%" in page and "95% interval 0,3% to 9%" in page  # da_DK: comma decimals
+    assert "+5 pts" in page and "95% interval +0,3 pts to +9 pts" in page  # da_DK: 0,3
     assert "Holdout (no message)" in page and "let more carts through" not in page
+
+
+def test_the_flows_page_shows_each_experiments_arms_intervals_and_winner(
+    owner: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "Experiments" not in owner.get("/dashboard/flows").text, "none configured: none shown"
+    read = measures.experiments
+    monkeypatch.setattr(measures, "experiments", lambda report: read({**report, **REPORT}))
+    page = owner.get("/dashboard/flows").text
+    assert 'data-experiment="delay-2026-12"' in page and 'data-winner="fast"' in page
+    assert "fast wins" in page and "No winner yet" in page
+    assert '11,1%<br><span class="muted small">8,5%\u201314,3%</span>' in page
+    assert "97%" in page  # fast's chance of being best

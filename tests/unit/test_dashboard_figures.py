@@ -153,6 +153,9 @@ def test_money_and_times_follow_the_stores_country_and_zone() -> None:
     assert american.money(Decimal("1404.95"), "USD") == "$1,404.95"
     assert american.when(utc("2026-11-30T10:00:00")) == "Nov 30, 2026 5:00\u202fAM"
     assert american.money(None, "USD") == "—"
+    assert danish.points(Decimal("0.053")) == "+5,3 pts"  # a lift: shares' difference
+    assert american.points(Decimal("-0.004")) == "-0.4 pts"
+    assert american.points(None) == "—"
 
 
 def test_a_flow_preview_is_cut_into_steps_with_warnings_apart() -> None:

@@ -83,4 +83,6 @@ def test_experiments_give_each_arm_its_chance_of_being_best_and_the_winner() -> 
     assert timing.state.startswith("fast wins")
     assert wording.winner is None and not any(arm.winner for arm in wording.arms)
     assert wording.state.startswith("No winner yet")
+    told = measures.experiments({"experiments": [{"id": "x", "arms": [], "why": "30 carts."}]})
+    assert told[0].state == "No winner yet: 30 carts."  # the report's own words
     assert wording.arms[0].carts == 0 and wording.arms[0].conversion is None

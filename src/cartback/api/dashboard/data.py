@@ -256,12 +256,17 @@ def replay_delivery(rt: Runtime, delivery_id: int) -> replay.Replayed:
     return replay.replay(rt, [delivery_id])[0]
 
 
+# flows ------------------------------------------------------------------------------------
+
+
+def experiments(rt: Runtime) -> tuple[list[measures.Experiment], str | None]:
+    """Every experiment's arms as the report gives them (all stores, all time), and the
+    currency their money is in (None when the stores' currencies differ)."""
+    report = views.report_answer(rt, None, None)
+    return measures.experiments(report.model_dump()), report.currency
+
+
 # places kept for what comes next ------------------------------------------------------------
-
-
-def has_experiments(rt: Runtime) -> bool:
-    """Issue 11: true once a flow has an experiment or a holdout (the nav shows Experiments)."""
-    return False
 
 
 def has_diagnostics(rt: Runtime) -> bool:

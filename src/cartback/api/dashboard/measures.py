@@ -108,13 +108,16 @@ class Experiment:
     id: str
     arms: list[Arm]
     winner: str | None
+    why: str | None = None  # the report's own words for the winner or its absence
 
     @property
     def state(self) -> str:
         """The winner, or why there is none yet, in plain words."""
         if self.winner:
-            return f"{self.winner} wins: its chance of being best is at least 95%."
-        return "No winner yet: no arm is best with 95% certainty over enough carts."
+            said = self.why or "its chance of being best is at least 95%"
+            return f"{self.winner} wins: {said}."
+        said = self.why or "no arm is best with 95% certainty over enough carts"
+        return f"No winner yet: {said}."
 
 
 def experiments(report: Mapping[str, Any]) -> list[Experiment]:
@@ -131,7 +134,13 @@ def _experiment(found: Mapping[str, Any]) -> Experiment:
     arms = [
         _arm(arm, chances, winner) for arm in found.get("arms") or [] if isinstance(arm, Mapping)
     ]
-    return Experiment(str(found.get("id") or ""), arms, str(winner) if winner else None)
+    why = found.get("why")
+    return Experiment(
+        str(found.get("id") or ""),
+        arms,
+        str(winner) if winner else None,
+        str(why).rstrip(".") if why else None,
+    )
 
 
 def _arm(found: Mapping[str, Any], chances: Mapping[str, Any], winner: Any) -> Arm:

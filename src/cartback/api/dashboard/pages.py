@@ -242,4 +242,5 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
 async def flows(request: Request) -> Response:
     rt = _runtime(request)
     views = flows_page.flow_views(rt.settings)
-    return page(request, "flows.html", flows=views)
+    tests, currency = await run_in_threadpool(data.experiments, rt)
+    return page(request, "flows.html", flows=views, experiments=tests, currency=currency)

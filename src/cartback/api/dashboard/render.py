@@ -69,9 +69,7 @@ def _nav(rt: Runtime, path: str) -> list[NavItem]:
         ("/dashboard/flows", "Flows"),
         ("/dashboard/deliveries", "Deliveries"),
     ]
-    # Hidden until their data exists: issue 11 (experiments, lift), issue 12 (diagnostics).
-    if data.has_experiments(rt):
-        items.append(("/dashboard/experiments", "Experiments"))
+    # Hidden until its data exists: issue 12 (diagnostics).
     if data.has_diagnostics(rt):
         items.append(("/dashboard/diagnostics", "Diagnostics"))
     return [NavItem(href, label, _is_current(path, href)) for href, label in items]
