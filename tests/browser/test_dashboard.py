@@ -96,6 +96,20 @@ def pages(shop: Shop) -> dict[str, str]:
     }
 
 
+# Form controls and buttons a screen reader could not name (no label, no text, no aria-label).
+_UNLABELLED = """
+[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+               && !e.textContent.trim())
+  .map(e => e.outerHTML.slice(0, 80))
+"""
+
+
+def unlabelled(page: Any) -> list[str]:
+    found: list[str] = page.evaluate(_UNLABELLED)
+    return found
+
+
 def test_the_dashboard_needs_a_login_and_the_session_cookie_is_locked_down(
     browser: Any, shop: Shop
 ) -> None:
@@ -140,6 +154,7 @@ def test_every_page_loads_cleanly_on_a_laptop_and_a_phone(owner: Watched, shop: 
             shot = shop.screenshots / f"{name}-{width_name}.png"
             owner.page.screenshot(path=str(shot), full_page=True)
             keep_screenshot(shot)
+            assert unlabelled(owner.page) == [], f"{name}: every control has a label"
             overflow = owner.page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )

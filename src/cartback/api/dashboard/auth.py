@@ -1,6 +1,7 @@
 """Dashboard sessions: a signed, expiring cookie given for the API token, and CSRF checks.
 
-The cookie holds no secret: its expiry and the session's CSRF token, signed with HMAC-SHA256
+The cookie holds no secret: its expiry, the session's CSRF token and the store it is limited
+to (a store's own token gives a session that sees only that store), signed with HMAC-SHA256
 under `signing_key`. It is HttpOnly, SameSite=Strict, and Secure when `public_url` is https.
 Every POST behind the session must carry the session's CSRF token in its form (`csrf`).
 """
@@ -45,12 +46,24 @@ def signing_key(settings: Settings) -> bytes:
 class Session:
     csrf: str
     expires_at: datetime
+    store: str | None = None  # the one store this session sees; None: every store
 
 
-def issue(key: bytes, now: datetime, lifetime: timedelta = SESSION_LIFETIME) -> tuple[str, Session]:
+def issue(
+    key: bytes,
+    now: datetime,
+    lifetime: timedelta = SESSION_LIFETIME,
+    *,
+    store: str | None = None,
+) -> tuple[str, Session]:
     """A new session and its cookie value."""
-    session = Session(secrets.token_urlsafe(24), now + lifetime)
-    payload = {"v": _VERSION, "csrf": session.csrf, "exp": int(session.expires_at.timestamp())}
+    session = Session(secrets.token_urlsafe(24), now + lifetime, store)
+    payload = {
+        "v": _VERSION,
+        "csrf": session.csrf,
+        "exp": int(session.expires_at.timestamp()),
+        "store": store,
+    }
     return _sign(key, json.dumps(payload, separators=(",", ":")).encode()), session
 
 
@@ -64,11 +77,14 @@ def read(key: bytes, cookie: str | None, now: datetime) -> Session | None:
         expires_at = datetime.fromtimestamp(int(data["exp"]), UTC)
         csrf = str(data["csrf"])
         version = data["v"]
-    except (ValueError, KeyError, TypeError):
+        store = data.get("store")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if version != _VERSION or expires_at <= now or not csrf:
         return None
-    return Session(csrf, expires_at)
+    if store is not None and not isinstance(store, str):
+        return None
+    return Session(csrf, expires_at, store)
 
 
 def _sign(key: bytes, payload: bytes) -> str:
@@ -145,9 +161,17 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
 
 
 def current(request: Request) -> Session | None:
+    """The request's session; none when its store has left the config."""
     rt: Runtime = request.app.state.runtime
     cookie = request.cookies.get(SESSION_COOKIE)
-    return read(signing_key(rt.settings), cookie, rt.clock.now())
+    session = read(signing_key(rt.settings), cookie, rt.clock.now())
+    if (
+        session is not None
+        and session.store is not None
+        and rt.settings.store(session.store) is None
+    ):
+        return None
+    return session
 
 
 def same_origin(request: Request) -> bool:

@@ -212,14 +212,28 @@ class ContactNotFound(ValueError):
     """The text is neither an email address nor a phone number (the message says why)."""
 
 
-def contact(rt: Runtime, query: str) -> ContactView:
+def contact(rt: Runtime, query: str, store_id: str | None = None) -> ContactView:
+    """What the contacts API says of a person, with their carts; `store_id`: only what that
+    store recorded (the consent it was given, its carts)."""
     try:
         found = contacts.get_contact(query.strip(), rt)
     except HTTPException as exc:
         raise ContactNotFound(str(exc.detail)) from None
     with rt.store.reading() as tx:
         found_carts = tx.carts.for_address(found.id, 100)
+        if store_id is not None:
+            sent = [m for m in tx.messages.for_recipient(found.id) if m.store_id == store_id]
+            found = _within_store(found, store_id, len(sent))
+            found_carts = [cart for cart in found_carts if cart.store_id == store_id]
     return ContactView(found, [_cart_row(cart) for cart in found_carts])
+
+
+def _within_store(found: contacts.Contact, store_id: str, sent: int) -> contacts.Contact:
+    history = [entry for entry in found.history if entry.store_id == store_id]
+    latest: dict[str, bool | None] = {"sms": None, "email": None}
+    for entry in history:
+        latest[entry.channel] = entry.granted
+    return found.model_copy(update={"history": history, "consent": latest, "messages": sent})
 
 
 # deliveries -------------------------------------------------------------------------------
@@ -259,10 +273,12 @@ def replay_delivery(rt: Runtime, delivery_id: int) -> replay.Replayed:
 # flows ------------------------------------------------------------------------------------
 
 
-def experiments(rt: Runtime) -> tuple[list[measures.Experiment], str | None]:
-    """Every experiment's arms as the report gives them (all stores, all time), and the
-    currency their money is in (None when the stores' currencies differ)."""
-    report = views.report_answer(rt, None, None)
+def experiments(
+    rt: Runtime, store_id: str | None = None
+) -> tuple[list[measures.Experiment], str | None]:
+    """Every experiment's arms as the report gives them (a store's or all stores', all time),
+    and the currency their money is in (None when the stores' currencies differ)."""
+    report = views.report_answer(rt, store_id, None)
     return measures.experiments(report.model_dump()), report.currency
 
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from cartback import __version__
 from cartback.api.dashboard import data, figures
 from cartback.api.dashboard.formatting import Formatter, Place, shared_place
+from cartback.config import StoreConfig
 from cartback.runtime import Runtime
 
 # Nothing but this server's own files: no inline script, no other host (see the browser test).
@@ -81,6 +82,22 @@ def _is_current(path: str, href: str) -> bool:
     return path == href or path.startswith(href + "/")
 
 
+def scope(request: Request) -> str | None:
+    """The one store the session may see (a store's own token), or None for every store."""
+    session = getattr(request.state, "session", None)
+    return session.store if session is not None else None
+
+
+def sees(request: Request, store_id: str) -> bool:
+    limited = scope(request)
+    return limited is None or limited == store_id
+
+
+def visible_stores(request: Request) -> list[StoreConfig]:
+    rt: Runtime = request.app.state.runtime
+    return [s for s in rt.settings.stores if sees(request, s.id)]
+
+
 def view_place(rt: Runtime, store_id: str | None) -> Place:
     """The clock and locale of a page: its store's, or the stores' shared one."""
     store = rt.settings.store(store_id) if store_id else None
@@ -103,7 +120,7 @@ def page(
         csrf=session.csrf if session is not None else "",
         fmt=Formatter(rt.settings.stores, view_place(rt, store_id)),
         settings=rt.settings,
-        stores=rt.settings.stores,
+        stores=visible_stores(request),
         store_id=store_id,
         **context,
     )
