@@ -33,8 +33,8 @@ def test_the_overview_shows_the_lift_and_its_interval_where_a_holdout_runs(
 ) -> None:
     read = measures.lift
 
-    def with_holdout(report: dict[str, object]) -> Lift | None:
-        return read({**report, **REPORT})
+    def with_holdout(report: dict[str, object], holdout_runs: bool) -> Lift | None:
+        return read({**report, **REPORT}, holdout_runs)
 
     monkeypatch.setattr(measures, "lift", with_holdout)
     page = owner.get("/dashboard").text

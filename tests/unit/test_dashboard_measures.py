@@ -42,7 +42,7 @@ REPORT: dict[str, Any] = {  # the shape of GET /api/report with a holdout and an
 
 
 def test_lift_reads_the_groups_and_the_interval_whatever_the_number_type() -> None:
-    found = measures.lift(REPORT)
+    found = measures.lift(REPORT, holdout_runs=True)
     assert found is not None
     assert found.treated == measures.Group(900, 90, Decimal("0.1"))
     assert found.holdout == measures.Group(100, 5, Decimal("0.05"))
@@ -60,15 +60,19 @@ def test_an_interval_across_zero_is_not_settled_and_keeps_the_reports_verdict() 
         **REPORT,
         "lift": {**REPORT["lift"], "ci_low": "-0.01", "verdict": "not enough data yet"},
     }
-    found = measures.lift(report)
+    found = measures.lift(report, holdout_runs=True)
     assert found is not None and not found.settled
     assert found.verdict == "not enough data yet"
 
 
 def test_no_holdout_no_lift_and_no_experiments_nothing_shown() -> None:
     plain = {"carts_abandoned": 3, "recovered_revenue": "404.95"}
-    assert measures.lift(plain) is None
-    assert measures.lift({**plain, "lift": None, "holdout": None}) is None
+    assert measures.lift(plain, holdout_runs=True) is None
+    assert measures.lift({**plain, "lift": None, "holdout": None}, holdout_runs=True) is None
+    nobody_held = {**REPORT, "holdout": {"carts": 0, "recovered": 0, "conversion": 0.0}}
+    assert measures.lift(nobody_held, holdout_runs=False) is None, "no holdout: no lift"
+    assert measures.lift(nobody_held, holdout_runs=True) is not None, "one is starting"
+    assert measures.lift(REPORT, holdout_runs=False) is not None, "held-out carts in the period"
     assert measures.experiments(plain) == []
     assert measures.experiments({"experiments": None}) == []
 
@@ -86,3 +90,13 @@ def test_experiments_give_each_arm_its_chance_of_being_best_and_the_winner() -> 
     told = measures.experiments({"experiments": [{"id": "x", "arms": [], "why": "30 carts."}]})
     assert told[0].state == "No winner yet: 30 carts."  # the report's own words
     assert wording.arms[0].carts == 0 and wording.arms[0].conversion is None
+
+
+def test_step_figures_are_found_by_flow_and_step_number() -> None:
+    row = {"key": "cart-sms step 1", "carts": 40, "messages": 41, "clicks": 9, "recovered": 4}
+    rows = {"rows": [{**row, "conversion": 0.1, "revenue": "400.00", "spend": "12.30"}]}
+    found = measures.step_figures(rows)
+    step = found[measures.step_key("cart-sms", 1)]
+    assert (step.carts, step.messages, step.recovered) == (40, 41, 4)
+    assert step.spend == Decimal("12.30") and step.conversion == Decimal("0.1")
+    assert measures.step_figures({"rows": None}) == {}

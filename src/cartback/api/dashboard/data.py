@@ -77,8 +77,13 @@ def overview(
         skips=figures.skip_rows(report.skipped),
         days=days,
         has_carts=has_carts,
-        lift=measures.lift(report.model_dump()),
+        lift=measures.lift(report.model_dump(), _holdout_runs(rt, store_id)),
     )
+
+
+def _holdout_runs(rt: Runtime, store_id: str | None) -> bool:
+    flows = rt.settings.domain_flows()
+    return any(f.holdout is not None for f in flows if store_id in (None, f.store_id))
 
 
 def _report_query(store_id: str | None, since: datetime | None) -> str:

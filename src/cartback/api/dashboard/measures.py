@@ -65,11 +65,14 @@ def _group(found: Any) -> Group:
     )
 
 
-def lift(report: Mapping[str, Any]) -> Lift | None:
-    """The lift over the holdout, when the report has one (a flow with `holdout:`)."""
+def lift(report: Mapping[str, Any], holdout_runs: bool) -> Lift | None:
+    """The lift over the holdout, where a holdout runs (`holdout_runs`: a flow has
+    `holdout:`) or held-out carts are in the period; else None."""
     found = report.get("lift")
     holdout = report.get("holdout")
     if not isinstance(found, Mapping) or not isinstance(holdout, Mapping):
+        return None
+    if not holdout_runs and not count(holdout.get("carts")):
         return None
     verdict = found.get("verdict")
     return Lift(
@@ -161,3 +164,41 @@ def _arm(found: Mapping[str, Any], chances: Mapping[str, Any], winner: Any) -> A
         probability_best=number(chances.get(name)),
         winner=bool(winner) and name == winner,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StepFigures:
+    """What one step's messages did: the carts they went to and the figures of those."""
+
+    carts: int
+    messages: int
+    clicks: int
+    recovered: int
+    conversion: Decimal | None
+    revenue: Decimal | None
+    spend: Decimal | None
+
+
+def step_figures(report: Mapping[str, Any]) -> dict[str, StepFigures]:
+    """The rows of a report `by=step`, by their key ("cart-sms step 1")."""
+    found = report.get("rows")
+    if not isinstance(found, Sequence) or isinstance(found, str):
+        return {}
+    return {
+        str(row.get("key")): StepFigures(
+            carts=count(row.get("carts")),
+            messages=count(row.get("messages")),
+            clicks=count(row.get("clicks")),
+            recovered=count(row.get("recovered")),
+            conversion=number(row.get("conversion")),
+            revenue=number(row.get("revenue")),
+            spend=number(row.get("spend")),
+        )
+        for row in found
+        if isinstance(row, Mapping)
+    }
+
+
+def step_key(flow_id: str, number: int) -> str:
+    """A step's row key in the report (`number` counts from 1, as the Flows page shows)."""
+    return f"{flow_id} step {number}"
