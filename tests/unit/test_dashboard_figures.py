@@ -171,6 +171,7 @@ def test_a_flow_preview_is_cut_into_steps_with_warnings_apart() -> None:
     intro, steps = split_steps("\n".join(printed).splitlines())
     assert intro == printed[:2]
     assert [s.title for s in steps] == ["Step 1: send sms", "Step 2: wait 1d"]
+    assert [s.number for s in steps] == [1, 2]  # as the report's rows by step count them
     assert (
         steps[0].text
         == "text: Hej Astrid …\nUCS-2, 80 characters (80 units), 2 segments, cost 0.60 DKK"

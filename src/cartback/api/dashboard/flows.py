@@ -1,26 +1,33 @@
 """The Flows page: each configured flow as `cartback preview` shows it (every step, each message
 rendered for a sample cart with its encoding, segments and cost, every arm and language), cut
-into steps, with its warnings set apart."""
+into steps, with its warnings set apart, and each send step's figures from the report."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
+from dataclasses import replace
 
 from cartback.api.dashboard import figures
+from cartback.api.dashboard.measures import StepFigures, step_key
 from cartback.api.dashboard.models import FlowView, StepView
 from cartback.config import Settings
 from cartback.domain.flow import Flow
 from cartback.preview import preview
 
 
-def flow_views(settings: Settings) -> list[FlowView]:
-    return [_flow_view(settings, flow) for flow in settings.domain_flows()]
+def flow_views(
+    settings: Settings, by_step: Mapping[str, StepFigures] | None = None
+) -> list[FlowView]:
+    """`by_step`: the report's rows by step (see `measures.step_figures`)."""
+    return [_flow_view(settings, flow, by_step or {}) for flow in settings.domain_flows()]
 
 
-def _flow_view(settings: Settings, flow: Flow) -> FlowView:
+def _flow_view(settings: Settings, flow: Flow, by_step: Mapping[str, StepFigures]) -> FlowView:
     printed: list[str] = []
     preview(settings, flow.id, printed.append)
     intro, steps = split_steps("\n".join(printed).splitlines())
+    steps = [replace(step, figures=by_step.get(step_key(flow.id, step.number))) for step in steps]
     store = settings.store(flow.store_id)
     return FlowView(
         id=flow.id,
@@ -51,7 +58,10 @@ def _step(title: str, body: list[str]) -> StepView:
     warnings = [line.strip().removeprefix("warning: ") for line in body if _is_warning(line)]
     kept = [line for line in body if not _is_warning(line)]
     text = textwrap.dedent("\n".join(kept)).strip("\n")
-    return StepView(title[0].upper() + title[1:], text, warnings)
+    number = title.removeprefix("step ").partition(":")[0]
+    return StepView(
+        title[0].upper() + title[1:], text, warnings, int(number) if number.isdigit() else 0
+    )
 
 
 def _is_warning(line: str) -> bool:

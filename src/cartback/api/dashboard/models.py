@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 
 from cartback.api.contacts import Contact
 from cartback.api.dashboard.figures import DayFigures, FunnelStage, Period, SkipRow
-from cartback.api.dashboard.measures import Lift
+from cartback.api.dashboard.measures import Lift, StepFigures
 from cartback.api.schemas import Report
 
 PAGE_SIZE = 50
@@ -178,6 +178,8 @@ class StepView:
     title: str  # e.g. "Step 1: send sms (if segment vip)"
     text: str  # what the preview shows under it: the message, its figures, arms, languages
     warnings: list[str] = field(default_factory=list)  # e.g. it needs two SMS segments
+    number: int = 0  # counted from 1 over every step, waits too
+    figures: StepFigures | None = None  # what its messages did, from the report by step
 
 
 @dataclass(frozen=True, slots=True)
