@@ -108,6 +108,8 @@ def test_timeline_headlines_say_what_happened() -> None:
     )
     assert figures.headline("message", "sent", None, "sms") == "SMS message sent"
     assert figures.headline("click", None, None, None) == "Link followed"
+    held = figures.headline("decision", "holdout", "holdout", None)
+    assert held == "Held out: no message, to measure lift"
     assert figures.headline("order", None, None, None) == "Order placed"
 
 

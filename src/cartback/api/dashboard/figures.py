@@ -188,6 +188,7 @@ REASONS: Mapping[str, str] = {
     "gateway_retry": "Gateway did not answer; retrying",
     "gateway_failed": "Gateway refused the message",
     "gateway_cooldown": "Gateway's own cooldown",
+    "holdout": "Held out, to measure what the flow adds",
 }
 
 
@@ -220,6 +221,7 @@ _DECISIONS: Mapping[str, str] = {
     "fallback": "Channel changed",
     "branch": "Wording chosen",
     "send": "Checks passed",
+    "holdout": "Held out: no message, to measure lift",
 }
 
 
