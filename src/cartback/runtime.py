@@ -26,9 +26,12 @@ from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
+from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
+from cartback.engine.help_reply import HelpResponder, ShopContact
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
+from cartback.engine.privacy import Privacy
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
@@ -70,7 +73,11 @@ def build(
     if gateways is not None:
         built.by_channel = dict(gateways)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
-    ingest = IngestService(store, clock, settings.flows_for_store, windows)
+    enrich = shopify_enricher(settings, clock, transport=http_transport)
+    privacy = Privacy(erase_key(settings))
+    ingest = IngestService(
+        store, clock, settings.flows_for_store, windows, privacy=privacy, enrich=enrich
+    )
     sender = Sender(
         store,
         clock,
@@ -81,8 +88,16 @@ def build(
         discounts=DiscountIssuer(transport=http_transport),
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
-    scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)
-    feedback = Feedback(store, clock)
+    scheduler = Scheduler(
+        store,
+        clock,
+        flows.get,
+        sender,
+        scheduling,
+        settings.flows_for_store,
+        gaps=admin_gaps(settings),
+    )
+    feedback = Feedback(store, clock, _help_responder(settings, store, built))
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
     return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)
 
@@ -105,6 +120,18 @@ def _jobs(
     return jobs
 
 
+def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:
+    """HELP is answered through the SMS gateway, naming the shop and its contact."""
+    gateway, sms = gateways.by_channel.get(Channel.SMS), settings.channels.sms
+    if gateway is None or sms is None:
+        return None
+    shops = {
+        s.id: ShopContact(s.name, s.support_email, s.support_phone, s.locale)
+        for s in settings.stores
+    }
+    return HelpResponder(store, gateway, sms.sender, shops, settings.policy.opt_out_texts())
+
+
 def _magento_client(store: StoreConfig) -> MagentoClient:
     return MagentoClient(store.base_url or "", store.access_token or "")
 
@@ -123,6 +150,7 @@ def _composer(settings: Settings) -> Composer:
         unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
         if email
         else None,
+        opt_out=settings.policy.opt_out_texts(),
     )
 
 
@@ -141,7 +169,7 @@ def prepare_database(
 
 
 def _sender_settings(settings: Settings) -> SenderSettings:
-    return SenderSettings(settings.public_url, settings.policy.rules())
+    return SenderSettings(settings.public_url, settings.policy.rules(), erase_key(settings))
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:
@@ -155,6 +183,7 @@ def _store_info(settings: Settings) -> StoreInfoLookup:
                 s.consent_mode,
                 ShopAccess(s.platform, s.shop_domain, s.access_token, s.base_url),
                 {key: window.to_domain() for key, window in s.sending_windows.items()},
+                s.locale,
             )
             for s in settings.stores
         }
@@ -182,6 +211,12 @@ class Gateways:
     inbound: list[InboundSource] = field(default_factory=list)
     inmobile: InMobileGateway | None = None
     twilio: TwilioGateway | None = None
+
+
+def erase_key(settings: Settings) -> bytes:
+    """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
+    from. Changing it forgets every erased person's withdrawal."""
+    return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
 
 
 def callback_key(api_token: str) -> str:

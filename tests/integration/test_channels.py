@@ -285,7 +285,10 @@ def test_a_help_reply_withdraws_no_consent(twilio_shop: GatewayShop) -> None:
     twilio_shop.checkout()
     assert _twilio_reply(twilio_shop, "HELP").status_code == 200
     twilio_shop.advance(timedelta(minutes=30))
-    assert len(fake.forms) == 1  # the reminder still went out
+    # HELP was answered (the shop's name, how to opt out), and the reminder still went out.
+    answer, reminder = (form["Body"] for form in fake.forms.values())
+    assert answer.startswith("Acme: reminders about your basket. Reply STOP to opt out.")
+    assert reminder.startswith("Hi John")
     with twilio_shop.runtime.store.reading() as tx:
         assert tx.consent.suppressions(PHONE) == []
         assert not tx.consent.replied_stop(PHONE)

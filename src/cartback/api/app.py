@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from cartback import __version__
-from cartback.api import contacts, gateway_webhooks, redirects, rest, webhooks
+from cartback.api import contacts, gateway_webhooks, privacy, redirects, rest, webhooks
 from cartback.api.access_log import WebhookAccessLog
 from cartback.api.dashboard import router as dashboard_router
 from cartback.api.docs import add_docs
@@ -43,6 +43,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         gateway_webhooks.router,
         redirects.router,
         rest.router,
+        privacy.router,
         contacts.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

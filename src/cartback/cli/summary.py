@@ -9,6 +9,7 @@ from datetime import timedelta
 from cartback import __version__
 from cartback.config import Settings, StoreConfig
 from cartback.domain.flow import EndStep, Flow, SendStep, Step, WaitStep
+from cartback.engine.enrichment import admin_gaps
 from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.startup import is_not_set, mask_url, unset_secrets
 
@@ -49,6 +50,11 @@ class Summary:
             lines += [f"  {u.store} ({u.what}): {u.url}" for u in urls]
         missing = unset_secrets(settings)
         warnings = list(self.warnings)
+        for store_id, gaps in admin_gaps(settings).items():
+            warnings.append(
+                f"store {store_id} has no Shopify Admin access_token, so these rules cannot be "
+                f"evaluated on the shop's customer and product data: {gaps}"
+            )
         if missing:
             names = ", ".join(f"${{{var}}} ({key})" for key, var in missing)
             warnings.append(f"not set: {names}; `cartback serve` and `worker` need them")

@@ -102,6 +102,7 @@ class StoreConfig(_Model):
     base_url: str | None = None
     access_token: Secret = None  # Magento: integration access token
     poll_every: PositiveDuration = timedelta(minutes=1)  # Magento
+    admin_cache_ttl: PositiveDuration = timedelta(hours=1)  # Shopify: customer/product lookups
     consent_mode: Literal["strict", "soft_opt_in"] = "strict"  # soft: email to past buyers
     # Per recipient country ("US") or US state ("US-FL"): replaces the built-in legal window.
     sending_windows: dict[str, SendingWindowConfig] = Field(default_factory=dict)

@@ -15,14 +15,18 @@ from cartback.domain.events import (
     CartUpdated,
     Channel,
     ConsentChanged,
+    CustomerRedactRequested,
+    DataRequested,
     Event,
     OrderChanged,
     OrderPlaced,
+    ShopRedactRequested,
 )
 from cartback.domain.flow import Flow
 from cartback.domain.policy import Reason
 from cartback.domain.records import Cart, CartContents, CartStatus, ConsentEntry, NewOrder
 from cartback.engine import order_changes, runs
+from cartback.engine.privacy import Privacy, privacy_request
 from cartback.store.base import Tx
 
 log = logging.getLogger("cartback.ingest")
@@ -35,9 +39,12 @@ class Windows:
 
 
 class EventApplier:
-    def __init__(self, flows: Callable[[str], list[Flow]], windows: Windows) -> None:
+    def __init__(
+        self, flows: Callable[[str], list[Flow]], windows: Windows, privacy: Privacy
+    ) -> None:
         self.flows = flows
         self.windows = windows
+        self.privacy = privacy
 
     def apply(self, tx: Tx, event: Event, now: datetime) -> None:
         match event:
@@ -51,6 +58,8 @@ class EventApplier:
                 order_changes.apply(tx, event, now)
             case ConsentChanged():
                 self._consent_changed(tx, event, now)
+            case DataRequested() | CustomerRedactRequested() | ShopRedactRequested():
+                privacy_request(tx, self.privacy, event, now)
 
     # carts -------------------------------------------------------------------------------
 
@@ -172,19 +181,31 @@ class EventApplier:
         if not address:
             log.info("consent change without an address", extra={"store": event.store_id})
             return
-        tx.consent.add(
-            ConsentEntry(
-                store_id=event.store_id,
-                channel=str(Channel.SMS if event.channel == Channel.RCS else event.channel),
-                address=address,
-                granted=event.granted,
-                source=event.source,
-                occurred_at=event.occurred_at,
-                recorded_at=now,
-                customer_external_id=event.customer_external_id,
-                detail=event.detail,
-            )
+        entry = ConsentEntry(
+            store_id=event.store_id,
+            channel=str(Channel.SMS if event.channel == Channel.RCS else event.channel),
+            address=address,
+            granted=event.granted,
+            source=event.source,
+            occurred_at=event.occurred_at,
+            recorded_at=now,
+            customer_external_id=event.customer_external_id,
+            detail=event.detail,
         )
+        latest = tx.consent.latest(entry.store_id, entry.channel, address)
+        if latest is not None and _repeats(latest, entry):
+            return
+        tx.consent.add(entry)
+
+
+def _repeats(latest: ConsentEntry, entry: ConsentEntry) -> bool:
+    """The same source saying the same again (a customer record read for every checkout
+    update) changes nothing the ledger decides, so it is not added."""
+    return (
+        latest.source == entry.source
+        and latest.granted == entry.granted
+        and latest.occurred_at <= entry.occurred_at
+    )
 
 
 def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
@@ -213,6 +234,7 @@ def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
         occurred_at=event.occurred_at,
         last_activity_at=min(event.occurred_at, now),
         phone_source=customer.phone_source,
+        locale=event.locale,
         store_currency=event.store_currency,
         store_total=event.store_total,
     )

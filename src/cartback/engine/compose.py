@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +16,10 @@ from cartback.channels.unsubscribe import make_token
 from cartback.domain import sms
 from cartback.domain.events import Channel, LineItem
 from cartback.domain.flow import SendStep
+from cartback.domain.opt_out import opt_out_text, with_opt_out
 from cartback.domain.phone import phone_country
 from cartback.domain.records import Cart, item_json
+from cartback.domain.templates import default_texts, normalise_language
 from cartback.engine.email_content import render_email
 
 _SHORT = (
@@ -71,6 +73,8 @@ class Composer:
     unsubscribe_key: bytes
     transliterate: bool = False
     unsubscribe_mailto: str | None = None
+    # Country (or "*") -> the opt-out text appended to every SMS (see domain.opt_out).
+    opt_out: Mapping[str, str] = field(default_factory=dict)
 
     def compose(
         self,
@@ -83,15 +87,19 @@ class Composer:
         sender: str | None,
         link_code: str,
         extra: Mapping[str, Any] | None = None,
+        store_locale: str | None = None,
     ) -> OutgoingMessage:
-        """`extra` adds template variables (the discount's `discount_code` and `discount`)."""
+        """`extra` adds template variables (the discount's `discount_code` and `discount`);
+        `store_locale` is the language of a cart without one of its own."""
         link = f"{self.public_url}/r/{link_code}"
         extra = dict(extra or {})
+        step, language = localised(step, route, cart.locale, store_locale)
         if route == Channel.EMAIL:
-            return self._email(message_id, step, cart, store_name, sender, link, extra)
+            return self._email(message_id, step, cart, store_name, sender, link, extra, language)
         phone = _address(cart.phone, cart, "phone number")
-        text = self._short_text(route, step, cart, store_name, link, extra)
         country = phone_country(phone)
+        opt_out = opt_out_text(country, self.opt_out)
+        text = with_opt_out(self._short_text(route, step, cart, store_name, link, extra), opt_out)
         if route != Channel.RCS:
             return OutgoingMessage(message_id, route, phone, sender, text, country=country)
         rich = RichContent(
@@ -100,7 +108,9 @@ class Composer:
             button_text=step.button or "Open your basket",
             button_url=link,
         )
-        fallback = self._short_text(Channel.SMS, step, cart, store_name, link, extra)
+        fallback = with_opt_out(
+            self._short_text(Channel.SMS, step, cart, store_name, link, extra), opt_out
+        )
         return OutgoingMessage(
             message_id,
             route,
@@ -134,6 +144,7 @@ class Composer:
         sender: str | None,
         link: str,
         extra: dict[str, Any],
+        language: str,
     ) -> OutgoingMessage:
         email = _address(cart.email, cart, "email address")
         token = make_token(self.unsubscribe_key, cart.store_id, email)
@@ -150,6 +161,7 @@ class Composer:
             html_template=step.html_template,
             subject_template=step.subject,
             extra=extra,
+            language=language,
         )
         rich = RichContent(
             html=rendered.html,
@@ -166,6 +178,24 @@ class Composer:
             subject=rendered.subject,
             rich=rich,
         )
+
+
+def localised(
+    step: SendStep, route: Channel, locale: str | None, store_locale: str | None
+) -> tuple[SendStep, str]:
+    """The step in the buyer's language, and that language. A step written in several languages
+    gives the cart's, else the store's, else its first; one written once is sent as it is (in
+    the store's language, as far as we know); a step without a text gets the built-in one in
+    the buyer's language, else the store's, else English."""
+    translated, language = step.in_language(locale, store_locale)
+    if language is not None:
+        return translated, language
+    if step.template is not None:
+        return step, normalise_language(store_locale) if store_locale else "en"
+    language, texts = default_texts(locale, store_locale)
+    if route == Channel.EMAIL:  # the built-in email, in its words for that language
+        return step, language
+    return replace(step, template=texts.short), language
 
 
 def _address(value: str | None, cart: Cart, what: str) -> str:

@@ -19,11 +19,15 @@ from cartback.domain.events import Event
 from cartback.domain.flow import Flow
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
+from cartback.engine.privacy import Privacy
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.ingest")
 
 Parser = Callable[[bytes, datetime], list[Event]]
+# Completes parsed events with what the payload lacks (a shop's admin API), outside any
+# transaction: the store id and the events in, the events to apply out.
+Enrich = Callable[[str, list[Event]], list[Event]]
 MAX_ERROR = 2000  # characters of an error kept with a failed delivery
 
 
@@ -67,11 +71,15 @@ class IngestService:
         flows: Callable[[str], list[Flow]],
         windows: Windows,
         payload_errors: tuple[type[Exception], ...] = (ValueError,),
+        *,
+        privacy: Privacy,
+        enrich: Enrich | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.applier = EventApplier(flows, windows)
+        self.applier = EventApplier(flows, windows, privacy)
         self.payload_errors = payload_errors
+        self.enrich = enrich
 
     def receive(self, delivery: Delivery, parse: Parser) -> IngestResult:
         """Record, then apply at once (what a webhook does until applying moves after it)."""
@@ -120,6 +128,8 @@ class IngestService:
             self._mark_failed(delivery_id, str(exc)[:MAX_ERROR], now)
             log.warning("delivery failed to parse", extra={"delivery_id": delivery_id})
             return IngestResult(Outcome.FAILED, delivery_id, error=str(exc))
+        if self.enrich is not None:
+            events = self.enrich(stored.store_id, events)
         with self.store.transaction() as tx:
             for event in events:
                 self.applier.apply(tx, event, now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -48,6 +48,7 @@ class Scheduler:
         sender: Sender,
         settings: SchedulerSettings,
         store_flows: Callable[[str], list[Flow]] = lambda _store: [],
+        gaps: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -55,6 +56,8 @@ class Scheduler:
         self.store_flows = store_flows
         self.sender = sender
         self.settings = settings
+        # Per store: the rules that lack the shop's data (a Shopify store without a token).
+        self.gaps = dict(gaps or {})
 
     def tick(self) -> int:
         """Run every step that is due now; returns how many runs were claimed."""
@@ -139,7 +142,7 @@ class Scheduler:
             if flow is None:
                 # Abandoned all the same: it counts in the report and towards `abandoned_times`.
                 tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
-                detail = f"No flow takes this cart: {why}."
+                detail = f"No flow takes this cart: {why}.{self._gap_note(cart.store_id)}"
                 why_not = str(Reason.NO_MATCHING_FLOW)
                 runs.end(
                     tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
@@ -153,11 +156,23 @@ class Scheduler:
                 return None
             tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
             quiet = span(now - cart.last_activity_at)
-            detail = f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
+            detail = (
+                f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
+                f"{self._gap_note(cart.store_id)}"
+            )
             runs.decide(
                 tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
             )
         return flow
+
+    def _gap_note(self, store_id: str) -> str:
+        gaps = self.gaps.get(store_id)
+        if not gaps:
+            return ""
+        return (
+            " Without a Shopify Admin API access token these rules cannot be evaluated on the "
+            f"shop's customer and product data, only on what the webhooks carry: {gaps}."
+        )
 
     def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> _Next:
         decision = self.sender.run_step(claim, flow, index, step)

@@ -54,12 +54,14 @@ class StoreInfo:
     consent_mode: str = "strict"
     shop: ShopAccess = field(default_factory=lambda: ShopAccess("generic", None, None))
     windows: Mapping[str, SendingWindow] = field(default_factory=dict)
+    locale: str | None = None  # the shop's language, for a cart without one
 
 
 @dataclass(frozen=True, slots=True)
 class SenderSettings:
     public_url: str
     policy: PolicyRules
+    erase_key: bytes | None = None  # erased people's "no" is kept under this key's hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,14 @@ class Sender:
             return self._resume(tx, cart, step, existing, now)
         store = self.stores(cart.store_id)
         route = self.route(step)
-        target = Target(step.channel, route, store.timezone, store.consent_mode, store.windows)
+        target = Target(
+            step.channel,
+            route,
+            store.timezone,
+            store.consent_mode,
+            store.windows,
+            self.settings.erase_key,
+        )
         decision = decide(gather(tx, cart, claim.id, target, self.settings.policy, now))
         runs.record(tx, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:
@@ -283,6 +292,7 @@ class Sender:
                 sender=sender,
                 link_code=link_code,
                 extra=extra,
+                store_locale=store.locale,
             )
 
         return compose

@@ -132,6 +132,7 @@ class CartIn(_In):
     items: list[ItemIn] = []
     discount_codes: Tags = []
     store_total: Amount | None = None  # the total in the store's currency, when `currency` isn't
+    locale: str | None = None  # the buyer's language
 
     def store_money(self, store_currency: str | None) -> tuple[str | None, Decimal | None]:
         """(store_currency, store_total) for the cart, both None when it is in the store's."""
@@ -226,6 +227,7 @@ class CartUpdatedIn(Envelope):
             discount_codes=tuple(cart.discount_codes),
             store_currency=store_currency,
             store_total=store_total,
+            locale=cart.locale,
         )
 
 

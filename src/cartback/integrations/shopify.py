@@ -150,6 +150,7 @@ def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
         cart_token=doc.text("cart_token"),
         items=tuple(_line_item(item, currency) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
+        locale=doc.text("customer_locale"),
         store_currency=store_currency if store_currency != currency else None,
         store_total=_store_total(doc, store_currency) if store_currency != currency else None,
     )

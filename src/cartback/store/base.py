@@ -54,6 +54,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.privacy import PrivacyRecords
 
 __all__ = [
     "CartChanges",
@@ -343,6 +344,8 @@ class Tx(Protocol):
     def cursors(self) -> Cursors: ...
     @property
     def reports(self) -> Reports: ...
+
+    privacy: PrivacyRecords
 
 
 class Store(Protocol):

@@ -94,6 +94,7 @@ carts = Table(
     Column("phone_source", String(64)),  # the field the phone came from
     Column("store_currency", String(3)),  # set when the buyer's currency is not the store's
     Column("store_total", Amount),  # the basket in store_currency, where the shop said
+    Column("locale", String(35)),  # the buyer's language ("da-DK"), where the platform gives it
     UniqueConstraint("store_id", "cart_key"),
     Index(None, "store_id", "cart_token"),
     Index(None, "store_id", "email"),
@@ -325,4 +326,17 @@ touches = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     UniqueConstraint("address", "channel", "sent_at", "source"),
     Index(None, "address", "sent_at"),
+)
+
+privacy_log = Table(
+    "privacy_log",
+    metadata,
+    _id(),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(32), nullable=False),  # erase | erase_store | data_request
+    Column("source", String(128), nullable=False),  # shopify:customers/redact, cli, api
+    Column("store_id", String(64)),
+    Column("request_id", String(64)),
+    Column("counts", JSON, nullable=False),  # rows changed, by table; never personal data
+    Index(None, "at"),
 )

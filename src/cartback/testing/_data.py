@@ -7,6 +7,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
+from cartback.domain.privacy import PrivacyEntry
 from cartback.domain.records import (
     Cart,
     Click,
@@ -199,6 +200,8 @@ class Data:
             indexes=(self.codes_by_store, self.codes_by_cart),
         )
         self.cursors: Table[str, Cursor] = Table(journal, "cursors")
+        self.privacy_ids = Ids()
+        self.privacy_log: Table[int, PrivacyEntry] = Table(journal, "privacy_log")
 
 
 def _pair(first: object, second: object) -> tuple[object, object] | None:

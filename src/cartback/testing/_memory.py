@@ -18,11 +18,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
+from cartback.store.privacy import PrivacyRecords
 from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
 from cartback.testing._messages import MemoryMessages
+from cartback.testing._privacy import MemoryPrivacy
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
 
@@ -45,6 +47,7 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
+        self.privacy: PrivacyRecords = MemoryPrivacy(data)
 
 
 class InMemoryStore:

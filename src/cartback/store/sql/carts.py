@@ -237,6 +237,7 @@ def contents_values(contents: CartContents) -> dict[str, Any]:
         "customer_total_spent": contents.customer_total_spent,
         "customer_tags": list(contents.customer_tags),
         "phone_source": contents.phone_source,
+        "locale": contents.locale,
         "store_currency": contents.store_currency,
         "store_total": contents.store_total,
     }
@@ -268,6 +269,7 @@ def cart_from(row: AnyRow) -> Cart:
         customer_total_spent=row.customer_total_spent,
         customer_tags=tuple(row.customer_tags or ()),
         phone_source=row.phone_source,
+        locale=row.locale,
         store_currency=row.store_currency,
         store_total=row.store_total,
         status=CartStatus(row.status),

@@ -17,6 +17,7 @@ from cartback.domain.records import Claim
 from cartback.store import migrate
 from cartback.store.base import StoreConflict
 from cartback.store.db import connect, write_transaction
+from cartback.store.privacy import PrivacyRecords
 from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.codes import SqlCodes
 from cartback.store.sql.consent import SqlConsent
@@ -24,6 +25,7 @@ from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.deliveries import SqlDeliveries
 from cartback.store.sql.messages import SqlMessages
 from cartback.store.sql.orders import SqlOrders
+from cartback.store.sql.privacy import SqlPrivacy
 from cartback.store.sql.reports import SqlReports
 from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
 from cartback.store.sql.touches import SqlTouches
@@ -45,6 +47,7 @@ class SqlTx:
         self.codes = SqlCodes(conn)
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
+        self.privacy: PrivacyRecords = SqlPrivacy(conn)
 
 
 class SqlStore:
