@@ -90,6 +90,7 @@ def pages(shop: Shop) -> dict[str, str]:
         "cart-left": f"/dashboard/carts/{shop.left_cart}",
         "messages": "/dashboard/messages",
         "contacts": f"/dashboard/contacts?q={phone.replace('+', '%2B')}",
+        "erase": "/dashboard/contacts/erase?q=%2B4531123456",  # the confirmation step only
         "flows": "/dashboard/flows",
         "deliveries": "/dashboard/deliveries",
         "delivery": f"/dashboard/deliveries/{shop.failed_delivery}",

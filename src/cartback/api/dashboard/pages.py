@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from cartback.api.dashboard import data, figures
+from cartback.api.dashboard import data, figures, privacy
 from cartback.api.dashboard import flows as flows_page
 from cartback.api.dashboard.auth import SessionRoute
 from cartback.api.dashboard.formatting import Formatter
@@ -201,7 +201,9 @@ async def message_list(
 
 
 @router.get("/dashboard/contacts")
-async def contact(request: Request, q: str | None = None) -> Response:
+async def contact(
+    request: Request, q: str | None = None, erased: str | None = None, counts: str | None = None
+) -> Response:
     rt = _runtime(request)
     view, problem = None, None
     if q and q.strip():
@@ -209,7 +211,16 @@ async def contact(request: Request, q: str | None = None) -> Response:
             view = await run_in_threadpool(data.contact, rt, q, scope(request))
         except data.ContactNotFound as exc:
             problem = str(exc)
-    return page(request, "contacts.html", q=q or "", view=view, problem=problem)
+    return page(
+        request,
+        "contacts.html",
+        store_id=scope(request),
+        q=q or "",
+        view=view,
+        problem=problem,
+        erased=erased,
+        erased_counts=privacy.erased_counts(counts),
+    )
 
 
 @router.get("/dashboard/deliveries")
