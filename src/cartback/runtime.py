@@ -22,8 +22,10 @@ from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
 from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
 from cartback.domain.events import Channel
+from cartback.engine.alert_notify import AlertNotifier
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
+from cartback.engine.diagnostics import AlertWatch
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.enrichment import admin_gaps, shopify_enricher
@@ -35,6 +37,8 @@ from cartback.engine.privacy import Privacy
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
+from cartback.engine.winners import EVERY as WINNERS_EVERY
+from cartback.engine.winners import WinnerCaller
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
 from cartback.startup import ensure_schema
@@ -113,11 +117,23 @@ def _jobs(
     sms = settings.channels.sms
     every = sms.inbound_poll_every if sms is not None else timedelta(seconds=30)
     jobs = [inbound_job(source, feedback, every) for source in gateways.inbound]
+    caller = WinnerCaller(store, clock, settings.domain_flows(), settings.attribution.click_window)
+    if caller.flows:
+        jobs.append(Periodic("experiments:winners", WINNERS_EVERY, caller.run))
+    jobs.append(_alert_job(settings, gateways, store, clock))
     if any(store.platform == "magento" for store in settings.stores):
         poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
         # The poller keeps each store's own pace; the job only gives it a turn every pass.
         jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
     return jobs
+
+
+def _alert_job(settings: Settings, gateways: Gateways, store: Store, clock: Clock) -> Periodic:
+    rules = settings.alerts
+    notify = AlertNotifier(rules.webhook_url, rules.email, gateways.by_channel.get(Channel.EMAIL))
+    stores = [(s.id, s.timezone) for s in settings.stores]
+    watch = AlertWatch(store, clock, stores, rules, notify)
+    return Periodic("diagnostics", rules.check_every, watch.run)
 
 
 def _help_responder(settings: Settings, store: Store, gateways: Gateways) -> HelpResponder | None:

@@ -205,7 +205,7 @@ def test_the_flows_page_warns_when_an_sms_needs_two_segments(db_url: str, tmp_pa
         long_text + "{{{{ link }}}}",
     )
     runtime, _clock, _gateway = make_runtime(db_url, tmp_path, config)
-    [flow] = flows.flow_views(runtime.settings)
+    [flow] = flows.flow_views(runtime)
     sms_step, wait_step, email_step = flow.steps
     assert sms_step.title == "Step 1: send sms"
     assert "din kurv hos Acme" in sms_step.text and "segments" in sms_step.text

@@ -90,6 +90,11 @@ def test_experiments_give_each_arm_its_chance_of_being_best_and_the_winner() -> 
     told = measures.experiments({"experiments": [{"id": "x", "arms": [], "why": "30 carts."}]})
     assert told[0].state == "No winner yet: 30 carts."  # the report's own words
     assert wording.arms[0].carts == 0 and wording.arms[0].conversion is None
+    assert timing.called is None
+    auto = {"arm": "fast", "called_at": "2026-12-01T10:00:00+00:00", "why": "97% best"}
+    [called] = measures.experiments({"experiments": [{"id": "x", "auto_winner": auto}]})
+    assert called.called is not None and called.called.arm == "fast"
+    assert called.called.at is not None and called.called.at.day == 1
 
 
 def test_step_figures_are_found_by_flow_and_step_number() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,8 +12,18 @@ from fastapi.concurrency import run_in_threadpool
 from cartback import __version__
 from cartback.api import views
 from cartback.api.deps import RuntimeDep, require_token
-from cartback.api.schemas import CartDetail, CartSummary, DeliveryOut, Health, MessageOut, Report
+from cartback.api.schemas import (
+    CartDetail,
+    CartSummary,
+    DeliveryOut,
+    DiagnosticsOut,
+    Health,
+    MessageOut,
+    Report,
+)
+from cartback.domain.breakdown import By
 from cartback.domain.records import DeliveryStatus
+from cartback.engine.diagnostics import diagnose
 from cartback.engine.timeline import cart_story
 
 router = APIRouter()
@@ -63,14 +74,41 @@ def list_messages(
 
 
 @api.get("/report", response_model=Report)
-def report(rt: RuntimeDep, store: str | None = None, since: datetime | None = None) -> Report:
+def report(
+    rt: RuntimeDep,
+    store: str | None = None,
+    since: datetime | None = None,
+    flow: str | None = None,
+    by: By | None = None,
+) -> Report:
+    """Sent, spent and recovered; the holdout, the lift and the experiments; `by` adds rows
+    per flow, step, channel, segment, arm or day."""
     if store is not None and rt.settings.store(store) is None:
+        raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
+    if flow is not None and all(f.id != flow for f in rt.settings.flows):
+        raise HTTPException(status_code=404, detail=f"no flow {flow!r} is configured")
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(
+            status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
+        )
+    return views.report_answer(rt, store, since, flow, by)
+
+
+@api.get("/diagnostics", response_model=DiagnosticsOut)
+def diagnostics(rt: RuntimeDep, store: str, since: datetime | None = None) -> Any:
+    """Abandoned carts per checkout stage since `since` (default: the alerts' window), against
+    the store's baseline, by source, and the alerts raised in that time."""
+    if rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
     if since is not None and since.tzinfo is None:
         raise HTTPException(
             status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
         )
-    return views.report_answer(rt, store, since)
+    now = rt.clock.now()
+    found = diagnose(
+        rt.store, store, since or now - rt.settings.alerts.window, now, rt.settings.alerts
+    )
+    return {**asdict(found), "store": store, "alerts": [asdict(a) for a in found.alerts]}
 
 
 @api.get("/deliveries", response_model=list[DeliveryOut])

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cartback import __version__, logs
-from cartback.cli import contacts, data, serve, shops
+from cartback.cli import contacts, data, diagnostics, history, serve, shops
 from cartback.config import ConfigError, Settings, load_config
 from cartback.startup import OperatorError, secret_stand_in
 
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_commands(commands)
     shops.add_commands(commands)
     contacts.add_commands(commands)
+    history.add_commands(commands)
+    diagnostics.add_commands(commands)
     for command in _leaves(parser):
         _logging_args(command, after_command=True)
     return parser

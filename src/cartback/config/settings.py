@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from cartback.config.alerts import AlertsConfig
 from cartback.config.base import (
     ClockTime,
     CountryCode,
@@ -191,6 +192,7 @@ class Settings(_Model):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     flows: list[FlowConfig] = Field(default_factory=list)
     segments: dict[str, Any] = Field(default_factory=dict)
     _flows: list[Flow] = PrivateAttr(default_factory=list)
@@ -198,7 +200,7 @@ class Settings(_Model):
     @model_validator(mode="before")
     @classmethod
     def _empty_sections_mean_defaults(cls, data: Any) -> Any:
-        sections = ("channels", "policy", "attribution", "worker", "flows", "segments")
+        sections = ("channels", "policy", "attribution", "worker", "alerts", "flows", "segments")
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if not (k in sections and v is None)}
         return data

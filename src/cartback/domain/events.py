@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from cartback.domain.checkout import Trail
 from cartback.domain.orders import OrderStatus, Refund
 
 
@@ -84,6 +85,7 @@ class CartUpdated:
     locale: str | None = None  # the buyer's language as the platform gives it ("da-DK")
     store_currency: str | None = None
     store_total: Decimal | None = None
+    trail: Trail = field(default_factory=Trail)  # the checkout stage reached, the visit's source
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ class StoreFigures:
     orders_recovered: int = 0
     recovered_revenue: Decimal = Decimal("0")
     discount_cost: Decimal = Decimal("0")  # discounts our codes gave on recovered orders
+    clicks: int = 0  # on the store's links, by people
+    bot_clicks: int = 0  # by link previews, crawlers and scanners: never attributed
+    opens: int = 0  # of its emails, by people
     skipped: dict[str, int] = field(default_factory=dict)
     other_currencies: dict[str, OtherCurrency] = field(default_factory=dict)
 
@@ -65,7 +68,7 @@ class Activity:
     """What the dashboard's funnel and daily chart add to the report, for some stores."""
 
     carts: int  # created since
-    eligible_carts: int  # carts the checks let through (a `send` decision since)
+    eligible_carts: int  # carts the checks let through (a `send` or `holdout` decision since)
     messaged_carts: int  # carts with a message that went out
     clicked_carts: int  # carts with a click on one of their links
     revenue: tuple[tuple[datetime, Decimal], ...] = ()  # recovered orders: placed at, total

@@ -49,6 +49,7 @@ class DecisionAction(StrEnum):
     DISCOUNT = "discount"
     END = "end"  # an end step
     ORDER = "order"  # the cart's order changed: cancelled, refunded, voided
+    HOLDOUT = "holdout"  # a held-out cart: no message where one would have gone out
 
 
 NOT_SENT = frozenset({DecisionAction.SKIP, DecisionAction.CANCEL})  # counted by reason

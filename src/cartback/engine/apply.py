@@ -237,6 +237,10 @@ def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
         locale=event.locale,
         store_currency=event.store_currency,
         store_total=event.store_total,
+        checkout_stage=event.trail.stage,
+        source_name=event.trail.source_name,
+        landing_site=event.trail.landing_site,
+        referring_site=event.trail.referring_site,
     )
 
 

@@ -7,8 +7,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from cartback.channels.base import LineItemView, OutgoingMessage, RichContent
@@ -48,13 +50,17 @@ class Rendered:
 
 def render(channel: Channel, template: str | None, context: Mapping[str, Any]) -> Rendered:
     source = template if template is not None else DEFAULT_TEMPLATES[channel]
-    text = _tidy(_env.from_string(source).render(**context))
+    text = _tidy(_compiled(source).render(**context))
     subject = (
-        _tidy(_env.from_string(DEFAULT_SUBJECT).render(**context))
-        if channel == Channel.EMAIL
-        else None
+        _tidy(_compiled(DEFAULT_SUBJECT).render(**context)) if channel == Channel.EMAIL else None
     )
     return Rendered(text, subject)
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """Compiled once per template: a flow's few templates serve every message."""
+    return _env.from_string(source)
 
 
 def _tidy(text: str) -> str:
@@ -95,7 +101,8 @@ class Composer:
         extra = dict(extra or {})
         step, language = localised(step, route, cart.locale, store_locale)
         if route == Channel.EMAIL:
-            return self._email(message_id, step, cart, store_name, sender, link, extra, language)
+            email = self._email(message_id, step, cart, store_name, sender, link, extra, language)
+            return with_open_pixel(email, f"{self.public_url}/o/{link_code}")
         phone = _address(cart.phone, cart, "phone number")
         country = phone_country(phone)
         opt_out = opt_out_text(country, self.opt_out)
@@ -196,6 +203,19 @@ def localised(
     if route == Channel.EMAIL:  # the built-in email, in its words for that language
         return step, language
     return replace(step, template=texts.short), language
+
+
+def with_open_pixel(email: OutgoingMessage, pixel_url: str) -> OutgoingMessage:
+    """The email's HTML with a 1x1 image from `/o/{link code}`: the open it records (people's
+    only, see `domain/bots.py`) is what `if: {opened: email}` asks about."""
+    rich = email.rich
+    if rich is None or rich.html is None:
+        return email
+    image = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:block">'
+    html = rich.html
+    at = html.lower().rfind("</body>")
+    html = html[:at] + image + html[at:] if at >= 0 else html + image
+    return replace(email, rich=replace(rich, html=html))
 
 
 def _address(value: str | None, cart: Cart, what: str) -> str:

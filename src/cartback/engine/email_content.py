@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -69,7 +69,7 @@ def render_email(
         "currency": currency,
         "unsubscribe_url": unsubscribe_url,
     }
-    subject = _text_env.from_string(subject_template or texts.email_subject).render(context)
+    subject = _text(subject_template or texts.email_subject).render(context)
     return RenderedEmail(
         subject=" ".join(_tidy(subject).split()),
         text=_tidy(_text(text_template).render(context)),
@@ -95,10 +95,13 @@ def _is_web_url(url: str | None) -> bool:
     return url is not None and url.lower().startswith(("https://", "http://"))
 
 
+@lru_cache(maxsize=256)
 def _text(source: str | None) -> Template:
+    """Compiled once per template: a flow's few templates serve every message."""
     return _builtin_text() if source is None else _text_env.from_string(source)
 
 
+@lru_cache(maxsize=256)
 def _html(source: str | None) -> Template:
     return _builtin_html() if source is None else _html_env.from_string(source)
 

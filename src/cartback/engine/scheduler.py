@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import Enum
 
 from cartback.clock import Clock
 from cartback.domain import cart as lifecycle
 from cartback.domain.durations import span
+from cartback.domain.experiments import Assignment
 from cartback.domain.flow import EndStep, Flow, Guard, SendStep, WaitStep, choose_flow
 from cartback.domain.policy import Action, Reason
 from cartback.domain.records import (
@@ -20,7 +21,7 @@ from cartback.domain.records import (
     DecisionAction,
     RunStatus,
 )
-from cartback.engine import runs
+from cartback.engine import assignment, runs
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
 from cartback.store.base import Store
@@ -75,13 +76,19 @@ class Scheduler:
         flow = self.flows(claim.flow_id)
         index = claim.step_index
         if index == WAITING_FOR_ABANDONMENT:
-            flow = self._abandon(claim)
+            assigned = self._abandon(claim)
             index = 0
-        if flow is None:
+        elif flow is not None:
+            with self.store.reading() as tx:
+                assigned = assignment.as_assigned(tx, claim.id, claim.cart_id, flow)
+        else:
+            assigned = None
+        if assigned is None:
             if index != 0:  # a run whose flow left the config while it was running
                 detail = "The flow is no longer configured."
                 self._end(claim, RunStatus.CANCELLED, Reason.FLOW_REMOVED, detail)
             return
+        flow, assigned_as = assigned
         while True:
             step = flow.step(index)
             if step is None:
@@ -102,7 +109,7 @@ class Scheduler:
                 with self.store.transaction() as tx:
                     runs.wait(tx, claim, index + 1, now + step.duration, now)
                 return
-            if self._send(claim, flow, index, step) is _Next.STOP:
+            if self._send(claim, flow, index, step, assigned_as.held_out) is _Next.STOP:
                 return
             index += 1
 
@@ -112,15 +119,17 @@ class Scheduler:
             cart = tx.carts.get(claim.cart_id)
             if cart is None:
                 return False
-            facts = segment_facts(tx, cart, now)
+            opened, clicked = tx.measure.engagement(claim.id)
+            facts = replace(segment_facts(tx, cart, now), opened=opened, clicked=clicked)
             if guard.holds(facts):
                 return True
             why = f"Step {index + 1} passed over: {guard.explain(facts)}."
             runs.decide(tx, claim, flow.id, index, now, DecisionAction.SKIP, Reason.CONDITION, why)
         return False
 
-    def _abandon(self, claim: Claim) -> Flow | None:
-        """Mark the cart abandoned and choose its flow; None when nothing is to run now."""
+    def _abandon(self, claim: Claim) -> tuple[Flow, Assignment] | None:
+        """Mark the cart abandoned, choose its flow and assign the cart in it (the flow as the
+        cart runs it, and the assignment); None when nothing is to run now."""
         now = self.clock.now()
         with self.store.transaction() as tx:
             cart = tx.carts.get_for_update(claim.cart_id)
@@ -148,8 +157,9 @@ class Scheduler:
                     tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
                 )
                 return None
+            flow, assigned = assignment.fix(tx, claim.id, cart.id, flow)
             due = cart.last_activity_at + flow.abandon_after
-            if due > now:  # the chosen flow waits longer than the store's shortest
+            if due > now:  # the chosen flow (or arm) waits longer than the store's shortest
                 runs.wait_for_flow(tx, claim, flow.id, due, now)
                 return None
             if not runs.enter_flow(tx, claim, flow.id, now):
@@ -160,10 +170,11 @@ class Scheduler:
                 f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
                 f"{self._gap_note(cart.store_id)}"
             )
+            detail = " ".join(filter(None, (detail, assignment.described(flow, assigned))))
             runs.decide(
                 tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
             )
-        return flow
+        return flow, assigned
 
     def _gap_note(self, store_id: str) -> str:
         gaps = self.gaps.get(store_id)
@@ -174,8 +185,8 @@ class Scheduler:
             f"shop's customer and product data, only on what the webhooks carry: {gaps}."
         )
 
-    def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> _Next:
-        decision = self.sender.run_step(claim, flow, index, step)
+    def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool) -> _Next:
+        decision = self.sender.run_step(claim, flow, index, step, held_out=held_out)
         if decision.action in (Action.SEND, Action.SKIP):
             return _Next.CONTINUE
         return _Next.STOP

@@ -20,7 +20,7 @@ from cartback.channels.base import OutgoingMessage
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
-from cartback.domain.policy import Action, Decision, PolicyRules, Reason, decide
+from cartback.domain.policy import Action, Decision, PolicyRules, Reason, SendFacts, decide
 from cartback.domain.records import (
     Cart,
     Claim,
@@ -31,7 +31,7 @@ from cartback.domain.records import (
     RunStatus,
 )
 from cartback.domain.sending_windows import SendingWindow
-from cartback.engine import runs
+from cartback.engine import assignment, runs
 from cartback.engine.compose import Composer, sms_figures
 from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopAccess, label_for
 from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
@@ -96,8 +96,10 @@ class Sender:
         breaker: Breaker | None = None,
         rng: random.Random | None = None,
         discounts: DiscountIssuer | None = None,
+        policy: Callable[[SendFacts], Decision] = decide,
     ) -> None:
         self.store = store
+        self.policy = policy  # the seam a simulation breaks on purpose, to test its checker
         self.clock = clock
         self.stores = stores
         self.channels = channels
@@ -106,9 +108,12 @@ class Sender:
         self.discounts = discounts or DiscountIssuer()
         self.dispatcher = Dispatcher(store, clock, breaker or Breaker(), rng or random.Random())
 
-    def run_step(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> Decision:
+    def run_step(
+        self, claim: Claim, flow: Flow, index: int, step: SendStep, *, held_out: bool = False
+    ) -> Decision:
+        """The step for the cart; a held-out cart gets the policy's checks and no message."""
         with self.store.transaction() as tx:
-            prepared = self._prepare(tx, claim, flow, index, step)
+            prepared = self._prepare(tx, claim, flow, index, step, held_out)
         if isinstance(prepared, Decision):
             return prepared
         out = prepared.out
@@ -130,7 +135,7 @@ class Sender:
     # deciding and writing the message (one transaction) ----------------------------------
 
     def _prepare(
-        self, tx: Tx, claim: Claim, flow: Flow, index: int, step: SendStep
+        self, tx: Tx, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool
     ) -> Prepared | Decision:
         now = self.clock.now()
         cart = tx.carts.get_for_update(claim.cart_id)
@@ -149,7 +154,11 @@ class Sender:
             store.windows,
             self.settings.erase_key,
         )
-        decision = decide(gather(tx, cart, claim.id, target, self.settings.policy, now))
+        decision = self.policy(gather(tx, cart, claim.id, target, self.settings.policy, now))
+        if held_out and decision.action == Action.SEND:
+            decision = assignment.held_out(flow.id)
+            runs.record(tx, claim, flow.id, index, decision, now, action=DecisionAction.HOLDOUT)
+            return decision
         runs.record(tx, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:
             if route is None:  # the policy skips a step no channel can carry
@@ -262,6 +271,8 @@ class Sender:
                 discount_pending=bool(applied and applied.pending),
                 status=MessageStatus.QUEUED,
                 created_at=now,
+                experiment_id=step.arm[0] if step.arm else None,
+                arm=step.arm[1] if step.arm else None,
             )
         )
         target = (applied and applied.link_target) or _plain_target(cart)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cartback.domain.orders import OrderStatus, words
-from cartback.domain.records import Cart, Message, Order, Run
+from cartback.domain.records import Cart, Click, Message, Order, Run
 from cartback.store.base import Store, Tx
 
 
@@ -76,7 +76,7 @@ def timeline(tx: Tx, cart_id: int, sent: list[Message], order: Order | None) -> 
         for m in sent
     ]
     entries += [
-        Entry(at=c.at, kind="click", detail="The link was followed.", message_id=c.message_id)
+        Entry(at=c.at, kind="click", detail=_clicked(c), message_id=c.message_id)
         for c in tx.messages.clicks_for_cart(cart_id)
     ]
     if order is not None:
@@ -95,3 +95,9 @@ def order_words(order: Order) -> str:
     elif order.status != OrderStatus.OPEN:
         notes.append(f"{order.status}, not revenue")
     return f"Order {order.order_key}: {', '.join(notes)}."
+
+
+def _clicked(click: Click) -> str:
+    if click.bot_reason is None:
+        return "The link was followed."
+    return f"The link was fetched by a machine ({click.bot_reason}): not counted as a click."

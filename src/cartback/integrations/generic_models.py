@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from cartback.domain.checkout import Stage, Trail
 from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
@@ -133,6 +134,13 @@ class CartIn(_In):
     discount_codes: Tags = []
     store_total: Amount | None = None  # the total in the store's currency, when `currency` isn't
     locale: str | None = None  # the buyer's language
+    stage: Stage | None = None  # the furthest checkout stage reached, for diagnostics
+    source_name: str | None = None
+    landing_site: str | None = None
+    referring_site: str | None = None
+
+    def trail(self) -> Trail:
+        return Trail(self.stage, self.source_name, self.landing_site, self.referring_site)
 
     def store_money(self, store_currency: str | None) -> tuple[str | None, Decimal | None]:
         """(store_currency, store_total) for the cart, both None when it is in the store's."""
@@ -228,6 +236,7 @@ class CartUpdatedIn(Envelope):
             store_currency=store_currency,
             store_total=store_total,
             locale=cart.locale,
+            trail=cart.trail(),
         )
 
 

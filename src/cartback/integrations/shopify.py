@@ -29,6 +29,7 @@ from cartback.errors import UnknownStore
 from cartback.integrations import shopify_consent, shopify_orders, shopify_privacy
 from cartback.integrations._json import JsonObject, PayloadError, load_object
 from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
+from cartback.integrations.checkout_trail import shopify_trail
 from cartback.integrations.platform import (
     ShopStore,
     StoredDelivery,
@@ -138,13 +139,14 @@ def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
     occurred_at = _first_time(doc, ("updated_at", "created_at"), ctx)
     currency = _currency(doc, ("presentment_currency", "currency"))
     store_currency = ctx.currency or _currency(doc, ("currency", "presentment_currency"))
+    buyer = customer(doc, ("email",), ctx.default_country)
     cart = CartUpdated(
         store_id=ctx.store_id,
         cart_key=doc.require_text("token"),
         occurred_at=occurred_at,
         currency=currency,
         total=doc.require_amount("total_price"),
-        customer=customer(doc, ("email",), ctx.default_country),
+        customer=buyer,
         consent=_consent(doc),
         recovery_url=doc.text("abandoned_checkout_url"),
         cart_token=doc.text("cart_token"),
@@ -153,6 +155,7 @@ def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
         locale=doc.text("customer_locale"),
         store_currency=store_currency if store_currency != currency else None,
         store_total=_store_total(doc, store_currency) if store_currency != currency else None,
+        trail=shopify_trail(doc, buyer),
     )
     record = shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", occurred_at)
     country = cart.customer.country or ctx.default_country

@@ -36,6 +36,7 @@ from cartback.domain.events import (
 from cartback.domain.orders import OrderStatus, Refund
 from cartback.domain.phone import choose_phone
 from cartback.integrations._json import JsonObject, load_object
+from cartback.integrations.checkout_trail import woocommerce_trail
 
 __all__ = ["TOPICS", "StoreContext", "fill_template", "parse"]
 
@@ -144,6 +145,7 @@ def _cart(doc: JsonObject, ctx: _Context) -> CartUpdated:
         items=tuple(_line_item(item) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
         store_currency=store_currency if store_currency not in (None, currency) else None,
+        trail=woocommerce_trail(doc, customer),
     )
 
 

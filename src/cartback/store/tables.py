@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,12 +96,17 @@ carts = Table(
     Column("store_currency", String(3)),  # set when the buyer's currency is not the store's
     Column("store_total", Amount),  # the basket in store_currency, where the shop said
     Column("locale", String(35)),  # the buyer's language ("da-DK"), where the platform gives it
+    Column("checkout_stage", String(32)),  # contact | shipping_address | shipping_method | payment
+    Column("source_name", String(255)),
+    Column("landing_site", Text),
+    Column("referring_site", Text),
     UniqueConstraint("store_id", "cart_key"),
     Index(None, "store_id", "cart_token"),
     Index(None, "store_id", "email"),
     Index(None, "store_id", "phone"),
     Index(None, "store_id", "customer_external_id"),
     Index(None, "store_id", "status", "updated_at"),
+    Index(None, "store_id", "abandoned_at"),
 )
 
 runs = Table(
@@ -117,6 +123,8 @@ runs = Table(
     Column("ended_reason", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("holdout", Boolean),  # null until the cart is assigned in its flow
+    Column("arms", JSON),  # {experiment id: arm}, fixed at assignment
     Index(
         "ix_runs_due",
         "next_run_at",
@@ -175,6 +183,8 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("status_at", UTCDateTime),
+    Column("experiment_id", String(64)),  # the step's A/B test
+    Column("arm", String(64)),  # and the variant this message is
     UniqueConstraint("run_id", "step_index"),
     Index(None, "provider_message_id"),
     Index(None, "cart_id"),
@@ -201,7 +211,32 @@ clicks = Table(
     Column("cart_id", BigId, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("user_agent", String(300)),
+    Column("bot", Boolean, nullable=False, server_default=false()),
+    Column("bot_reason", String(120)),  # why a machine made it: never counts for attribution
+    Column("agent_class", String(16)),  # browser | app | preview | crawler | scanner | machine
     Index(None, "cart_id", "at"),
+)
+
+experiment_winners = Table(
+    "experiment_winners",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("arm", String(64), nullable=False),
+    Column("called_at", UTCDateTime, nullable=False),
+    Column("why", Text, nullable=False),
+)
+
+opens = Table(
+    "opens",
+    metadata,
+    _id(),
+    Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
+    Column("cart_id", BigId, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user_agent", String(300)),
+    Column("bot", Boolean, nullable=False, server_default=false()),
+    Column("bot_reason", String(120)),
+    Index(None, "message_id"),
 )
 
 orders = Table(
@@ -339,4 +374,22 @@ privacy_log = Table(
     Column("request_id", String(64)),
     Column("counts", JSON, nullable=False),  # rows changed, by table; never personal data
     Index(None, "at"),
+)
+
+alerts = Table(  # a checkout stage whose share of abandoned carts rose beyond its baseline
+    "alerts",
+    metadata,
+    _id(),
+    Column("store_id", String(64), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("day", String(10), nullable=False),  # the store's local date: one alert a day
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("carts", Integer, nullable=False),  # abandoned carts at that stage, in the window
+    Column("total", Integer, nullable=False),  # abandoned carts in the window
+    Column("share", Float, nullable=False),
+    Column("baseline", Float, nullable=False),
+    Column("z", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+    UniqueConstraint("store_id", "stage", "day"),
+    Index(None, "store_id", "raised_at"),
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,8 @@ from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
+from cartback.testing._diagnostics import MemoryDiagnostics
+from cartback.testing._measure import MemoryMeasurements
 from cartback.testing._messages import MemoryMessages
 from cartback.testing._privacy import MemoryPrivacy
 from cartback.testing._reports import MemoryReports
@@ -30,6 +32,7 @@ from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
 
 if TYPE_CHECKING:
     from cartback.store.base import Store
+    from cartback.store.diagnostics import Diagnostics
 
 
 class MemoryTx:
@@ -48,6 +51,8 @@ class MemoryTx:
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
         self.privacy: PrivacyRecords = MemoryPrivacy(data)
+        self.measure = MemoryMeasurements(data)
+        self.diagnostics: Diagnostics = MemoryDiagnostics(data)
 
 
 class InMemoryStore:
@@ -72,6 +77,13 @@ class InMemoryStore:
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         with self.transaction():
             return claim_due(self._data, now, limit, lease)
+
+    def next_due(self) -> datetime | None:
+        """When the next pending run falls due (None: none is pending). A backtest's simulated
+        clock jumps from one such instant to the next instead of ticking through idle time."""
+        with self.reading():
+            due = self._data.due.next_due(self._data.runs)
+        return None if due is None else datetime.fromtimestamp(due, UTC)
 
     def ping(self) -> None:
         """Memory always answers."""

@@ -275,18 +275,6 @@ def replay_delivery(rt: Runtime, delivery_id: int) -> replay.Replayed:
     return replay.replay(rt, [delivery_id])[0]
 
 
-# flows ------------------------------------------------------------------------------------
-
-
-def experiments(
-    rt: Runtime, store_id: str | None = None
-) -> tuple[list[measures.Experiment], str | None]:
-    """Every experiment's arms as the report gives them (a store's or all stores', all time),
-    and the currency their money is in (None when the stores' currencies differ)."""
-    report = views.report_answer(rt, store_id, None)
-    return measures.experiments(report.model_dump()), report.currency
-
-
 # places kept for what comes next ------------------------------------------------------------
 
 

@@ -1,34 +1,39 @@
 """The Flows page: each configured flow as `cartback preview` shows it (every step, each message
 rendered for a sample cart with its encoding, segments and cost, every arm and language), cut
-into steps, with its warnings set apart, and each send step's figures from the report."""
+into steps, with its warnings set apart; beside it, its carts' report: each send step's figures,
+the lift over its holdout and its experiments' arms."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
 from dataclasses import replace
 
-from cartback.api.dashboard import figures
-from cartback.api.dashboard.measures import StepFigures, step_key
+from cartback.api import views
+from cartback.api.dashboard import figures, measures
 from cartback.api.dashboard.models import FlowView, StepView
-from cartback.config import Settings
+from cartback.domain.breakdown import By
 from cartback.domain.flow import Flow
 from cartback.preview import preview
+from cartback.runtime import Runtime
 
 
-def flow_views(
-    settings: Settings, by_step: Mapping[str, StepFigures] | None = None
-) -> list[FlowView]:
-    """`by_step`: the report's rows by step (see `measures.step_figures`)."""
-    return [_flow_view(settings, flow, by_step or {}) for flow in settings.domain_flows()]
+def flow_views(rt: Runtime, store_id: str | None = None) -> list[FlowView]:
+    """Every flow (of `store_id`, if given), each with its carts' report over all time."""
+    flows = rt.settings.domain_flows()
+    return [_flow_view(rt, flow) for flow in flows if store_id in (None, flow.store_id)]
 
 
-def _flow_view(settings: Settings, flow: Flow, by_step: Mapping[str, StepFigures]) -> FlowView:
+def _flow_view(rt: Runtime, flow: Flow) -> FlowView:
     printed: list[str] = []
-    preview(settings, flow.id, printed.append)
+    preview(rt.settings, flow.id, printed.append)
     intro, steps = split_steps("\n".join(printed).splitlines())
-    steps = [replace(step, figures=by_step.get(step_key(flow.id, step.number))) for step in steps]
-    store = settings.store(flow.store_id)
+    report = views.report_answer(rt, flow.store_id, None, flow.id, By.STEP).model_dump()
+    by_step = measures.step_figures(report)
+    steps = [
+        replace(step, figures=by_step.get(measures.step_key(flow.id, step.number)))
+        for step in steps
+    ]
+    store = rt.settings.store(flow.store_id)
     return FlowView(
         id=flow.id,
         store_id=flow.store_id,
@@ -36,6 +41,9 @@ def _flow_view(settings: Settings, flow: Flow, by_step: Mapping[str, StepFigures
         abandon_after=figures.duration_words(flow.abandon_after),
         intro=intro[1:],  # the first line names the flow and its timing, shown above
         steps=steps,
+        currency=report.get("currency"),
+        lift=measures.lift(report, holdout_runs=flow.holdout is not None),
+        experiments=measures.experiments(report),
     )
 
 

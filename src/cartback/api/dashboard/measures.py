@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -107,11 +108,21 @@ class Arm:
 
 
 @dataclass(frozen=True, slots=True)
+class Called:
+    """An `auto_winner` experiment's called winner: new carts go to `arm` since `at`."""
+
+    arm: str
+    at: datetime | None
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class Experiment:
     id: str
     arms: list[Arm]
     winner: str | None
     why: str | None = None  # the report's own words for the winner or its absence
+    called: Called | None = None
 
     @property
     def state(self) -> str:
@@ -143,6 +154,21 @@ def _experiment(found: Mapping[str, Any]) -> Experiment:
         arms,
         str(winner) if winner else None,
         str(why).rstrip(".") if why else None,
+        _called(found.get("auto_winner")),
+    )
+
+
+def _called(found: Any) -> Called | None:
+    if not isinstance(found, Mapping) or not found.get("arm"):
+        return None
+    at = found.get("called_at")
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at)
+        except ValueError:
+            at = None
+    return Called(
+        str(found["arm"]), at if isinstance(at, datetime) else None, str(found.get("why") or "")
     )
 
 

@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 
 from cartback.api.contacts import Contact
 from cartback.api.dashboard.figures import DayFigures, FunnelStage, Period, SkipRow
-from cartback.api.dashboard.measures import Lift, StepFigures
+from cartback.api.dashboard.measures import Experiment, Lift, StepFigures
 from cartback.api.schemas import Report
 
 PAGE_SIZE = 50
@@ -190,6 +190,10 @@ class FlowView:
     abandon_after: str
     intro: list[str]  # the sample cart, the flow's condition, holdout and timing test
     steps: list[StepView]
+    # From its carts' report over all time:
+    currency: str | None = None  # the money's (None: its store's orders are in several)
+    lift: Lift | None = None  # where it holds carts out
+    experiments: list[Experiment] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

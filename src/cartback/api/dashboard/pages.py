@@ -272,9 +272,8 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
 @router.get("/dashboard/flows")
 async def flows(request: Request) -> Response:
     rt = _runtime(request)
-    views = [f for f in flows_page.flow_views(rt.settings) if sees(request, f.store_id)]
-    tests, currency = await run_in_threadpool(data.experiments, rt, scope(request))
-    return page(request, "flows.html", flows=views, experiments=tests, currency=currency)
+    views = await run_in_threadpool(flows_page.flow_views, rt, scope(request))
+    return page(request, "flows.html", flows=views)
 
 
 async def _delivery(request: Request, delivery_id: int) -> DeliveryView | None:

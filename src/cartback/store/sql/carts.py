@@ -240,6 +240,10 @@ def contents_values(contents: CartContents) -> dict[str, Any]:
         "locale": contents.locale,
         "store_currency": contents.store_currency,
         "store_total": contents.store_total,
+        "checkout_stage": contents.checkout_stage,
+        "source_name": contents.source_name,
+        "landing_site": contents.landing_site,
+        "referring_site": contents.referring_site,
     }
 
 
@@ -272,6 +276,10 @@ def cart_from(row: AnyRow) -> Cart:
         locale=row.locale,
         store_currency=row.store_currency,
         store_total=row.store_total,
+        checkout_stage=row.checkout_stage,
+        source_name=row.source_name,
+        landing_site=row.landing_site,
+        referring_site=row.referring_site,
         status=CartStatus(row.status),
         update_count=row.update_count,
         created_at=row.created_at,

@@ -17,10 +17,11 @@ from cartback.domain.records import (
     DecisionAction,
     MessageStatus,
 )
-from cartback.store.tables import carts, clicks, decisions, messages, orders
+from cartback.store.tables import carts, clicks, decisions, messages, opens, orders
 
 _OUT = [str(status) for status in MESSAGE_OUT]
 _NOT_SENT = [str(action) for action in NOT_SENT]
+_PASSED = [str(DecisionAction.SEND), str(DecisionAction.HOLDOUT)]  # the checks let it through
 
 
 class SqlReports:
@@ -32,6 +33,7 @@ class SqlReports:
         out.carts_abandoned = self._abandoned(store_id, since)
         self._add_messages(out, since)
         self._add_orders(out, since)
+        self._add_engagement(out, since)
         out.skipped = self._skips(store_id, since)
         return out
 
@@ -44,12 +46,12 @@ class SqlReports:
         eligible = (
             select(func.count(distinct(decisions.c.cart_id)))
             .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
-            .where(carts.c.store_id.in_(ids), decisions.c.action == str(DecisionAction.SEND))
+            .where(carts.c.store_id.in_(ids), decisions.c.action.in_(_PASSED))
         )
         clicked = (
             select(func.count(distinct(clicks.c.cart_id)))
             .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
-            .where(carts.c.store_id.in_(ids))
+            .where(carts.c.store_id.in_(ids), clicks.c.bot.is_(False))
         )
         revenue = select(
             orders.c.placed_at, orders.c.total, orders.c.status, orders.c.test, orders.c.refunded
@@ -147,6 +149,23 @@ class SqlReports:
                 refunded=row.refunded,
                 discount=row.discount_total if row.discount_code else Decimal("0"),
             )
+
+    def _add_engagement(self, out: StoreFigures, since: datetime | None) -> None:
+        for table in (clicks, opens):
+            query = (
+                select(table.c.bot, func.count())
+                .select_from(table.join(messages, messages.c.id == table.c.message_id))
+                .where(messages.c.store_id == out.store_id)
+                .group_by(table.c.bot)
+            )
+            if since is not None:
+                query = query.where(table.c.at >= since)
+            for bot, count in self.conn.execute(query):
+                if table is clicks:
+                    out.bot_clicks += int(count) if bot else 0
+                    out.clicks += 0 if bot else int(count)
+                elif not bot:
+                    out.opens += int(count)
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
         query = (

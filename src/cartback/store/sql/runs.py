@@ -195,4 +195,6 @@ def run_from(row: AnyRow) -> Run:
         claim_token=row.claim_token,
         claimed_at=row.claimed_at,
         ended_reason=row.ended_reason,
+        held_out=row.holdout,
+        arms=tuple((row.arms or {}).items()),
     )

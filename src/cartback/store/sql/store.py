@@ -17,12 +17,15 @@ from cartback.domain.records import Claim
 from cartback.store import migrate
 from cartback.store.base import StoreConflict
 from cartback.store.db import connect, write_transaction
+from cartback.store.diagnostics import Diagnostics
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.codes import SqlCodes
 from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.deliveries import SqlDeliveries
+from cartback.store.sql.diagnostics import SqlDiagnostics
+from cartback.store.sql.measure import SqlMeasurements
 from cartback.store.sql.messages import SqlMessages
 from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.privacy import SqlPrivacy
@@ -48,6 +51,8 @@ class SqlTx:
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
         self.privacy: PrivacyRecords = SqlPrivacy(conn)
+        self.measure = SqlMeasurements(conn)
+        self.diagnostics: Diagnostics = SqlDiagnostics(conn)
 
 
 class SqlStore:

@@ -13,7 +13,7 @@ from alembic import op
 from cartback.store.types import UTCDateTime
 
 revision = "0010_privacy_log"
-down_revision = "0006_order_money"
+down_revision = "0009_measurement"
 branch_labels = None
 depends_on = None
 
