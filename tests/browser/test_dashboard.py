@@ -92,6 +92,7 @@ def pages(shop: Shop) -> dict[str, str]:
         "contacts": f"/dashboard/contacts?q={phone.replace('+', '%2B')}",
         "erase": "/dashboard/contacts/erase?q=%2B4531123456",  # the confirmation step only
         "flows": "/dashboard/flows",
+        "diagnostics": "/dashboard/diagnostics",
         "deliveries": "/dashboard/deliveries",
         "delivery": f"/dashboard/deliveries/{shop.failed_delivery}",
     }

@@ -273,11 +273,3 @@ def delivery(rt: Runtime, delivery_id: int) -> DeliveryView | None:
 
 def replay_delivery(rt: Runtime, delivery_id: int) -> replay.Replayed:
     return replay.replay(rt, [delivery_id])[0]
-
-
-# places kept for what comes next ------------------------------------------------------------
-
-
-def has_diagnostics(rt: Runtime) -> bool:
-    """Issue 12: true once abandonment diagnostics exist (the nav shows Diagnostics)."""
-    return False

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from cartback import __version__
-from cartback.api.dashboard import data, figures
+from cartback.api.dashboard import figures
 from cartback.api.dashboard.formatting import Formatter, Place, shared_place
 from cartback.config import StoreConfig
 from cartback.runtime import Runtime
@@ -61,18 +61,16 @@ class NavItem:
     current: bool
 
 
-def _nav(rt: Runtime, path: str) -> list[NavItem]:
+def _nav(path: str) -> list[NavItem]:
     items = [
         ("/dashboard", "Overview"),
         ("/dashboard/carts", "Carts"),
         ("/dashboard/messages", "Messages"),
         ("/dashboard/contacts", "Contacts"),
         ("/dashboard/flows", "Flows"),
+        ("/dashboard/diagnostics", "Diagnostics"),
         ("/dashboard/deliveries", "Deliveries"),
     ]
-    # Hidden until its data exists: issue 12 (diagnostics).
-    if data.has_diagnostics(rt):
-        items.append(("/dashboard/diagnostics", "Diagnostics"))
     return [NavItem(href, label, _is_current(path, href)) for href, label in items]
 
 
@@ -116,7 +114,7 @@ def page(
     session = getattr(request.state, "session", None)
     html = _env.get_template(template).render(
         path=request.url.path,
-        nav=_nav(rt, request.url.path) if session is not None else [],
+        nav=_nav(request.url.path) if session is not None else [],
         csrf=session.csrf if session is not None else "",
         fmt=Formatter(rt.settings.stores, view_place(rt, store_id)),
         settings=rt.settings,
