@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
+from functools import partial
 
 import httpx
 
@@ -20,7 +19,8 @@ from cartback.channels.twilio import TwilioGateway
 from cartback.channels.unsubscribe import key_from
 from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
-from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
+from cartback.config.channels import ChannelsConfig, InMobileSms, OutboxEmail, OutboxSms
+from cartback.domain.emails import bare_address
 from cartback.domain.events import Channel
 from cartback.engine.alert_notify import AlertNotifier
 from cartback.engine.apply import Windows
@@ -34,6 +34,7 @@ from cartback.engine.help_reply import HelpResponder, ShopContact
 from cartback.engine.ingest import IngestService
 from cartback.engine.poller import MagentoPoller
 from cartback.engine.privacy import Privacy
+from cartback.engine.retention import Retention, retention_job
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
@@ -41,9 +42,12 @@ from cartback.engine.winners import EVERY as WINNERS_EVERY
 from cartback.engine.winners import WinnerCaller
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
+from cartback.keys import callback_key, erase_key
+from cartback.metrics import Metrics, with_backlog
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
+from cartback.tenants import store_gateways
 
 log = logging.getLogger("cartback")
 
@@ -58,6 +62,9 @@ class Runtime:
     feedback: Feedback
     gateways: Gateways
     worker: Worker
+    metrics: Metrics = field(default_factory=Metrics)
+    # The same build on the same store, clock and metrics, for a reloaded config.
+    rebuild: Callable[[Settings], Runtime] | None = None
 
 
 def build(
@@ -68,28 +75,58 @@ def build(
     echo_outbox: bool = False,
     store: Store | None = None,
     http_transport: httpx.BaseTransport | None = None,
+    metrics: Metrics | None = None,
 ) -> Runtime:
-    """`store`: the SQL store of `database_url` unless given (the in-memory one, a test's)."""
+    """`store`: the SQL store of `database_url` unless given (the in-memory one, a test's);
+    `metrics`: a running runtime's, when its config is reloaded."""
     clock = clock or SystemClock()
     store = store or SqlStore.connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
-    built = build_gateways(settings, clock, echo=echo_outbox, transport=http_transport)
+    outboxes: dict[str, OutboxGateway] = {}
+    built = build_gateways(
+        settings, clock, echo=echo_outbox, transport=http_transport, outboxes=outboxes
+    )
     if gateways is not None:
         built.by_channel = dict(gateways)
+
+    per_store = store_gateways(
+        settings,
+        built,
+        lambda channels: build_gateways(
+            settings,
+            clock,
+            echo=echo_outbox,
+            transport=http_transport,
+            channels=channels,
+            outboxes=outboxes,
+        ),
+    )
+    metrics = metrics or with_backlog(store, clock)
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
     enrich = shopify_enricher(settings, clock, transport=http_transport)
     privacy = Privacy(erase_key(settings))
     ingest = IngestService(
-        store, clock, settings.flows_for_store, windows, privacy=privacy, enrich=enrich
+        store,
+        clock,
+        settings.flows_for_store,
+        windows,
+        privacy=privacy,
+        enrich=enrich,
+        metrics=metrics,
     )
     sender = Sender(
         store,
         clock,
         _store_info(settings),
-        channel_setups(settings, built.by_channel),
+        channel_setups(settings.channels, built.by_channel),
         _sender_settings(settings),
         _composer(settings),
         discounts=DiscountIssuer(transport=http_transport),
+        metrics=metrics,
+        store_channels={
+            store_id: channel_setups(settings.channels_of(store_id), gateways)
+            for store_id, gateways in per_store.items()
+        },
     )
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(
@@ -100,10 +137,21 @@ def build(
         scheduling,
         settings.flows_for_store,
         gaps=admin_gaps(settings),
+        metrics=metrics,
     )
     feedback = Feedback(store, clock, _help_responder(settings, store, built))
     worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
-    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)
+    runtime = Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, metrics)
+    runtime.rebuild = partial(
+        build,
+        clock=clock,
+        gateways=gateways,
+        echo_outbox=echo_outbox,
+        store=store,
+        http_transport=http_transport,
+        metrics=metrics,
+    )
+    return runtime
 
 
 def _jobs(
@@ -121,6 +169,8 @@ def _jobs(
     if caller.flows:
         jobs.append(Periodic("experiments:winners", WINNERS_EVERY, caller.run))
     jobs.append(_alert_job(settings, gateways, store, clock))
+    if settings.retention.any:
+        jobs.append(retention_job(store, clock, Retention(**settings.retention.model_dump())))
     if any(store.platform == "magento" for store in settings.stores):
         poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
         # The poller keeps each store's own pace; the job only gives it a turn every pass.
@@ -152,18 +202,13 @@ def _magento_client(store: StoreConfig) -> MagentoClient:
     return MagentoClient(store.base_url or "", store.access_token or "")
 
 
-def _mailto(address: str | None) -> str | None:
-    """The bare address of `Name <address>`, for a mailto: link."""
-    return (parseaddr(address)[1] or None) if address else None
-
-
 def _composer(settings: Settings) -> Composer:
     sms, email = settings.channels.sms, settings.channels.email
     return Composer(
         public_url=settings.public_url,
         unsubscribe_key=key_from(settings.api_token),
         transliterate=bool(sms and sms.transliterate),
-        unsubscribe_mailto=_mailto(email.unsubscribe_mailto or email.from_address)
+        unsubscribe_mailto=bare_address(email.unsubscribe_mailto or email.from_address)
         if email
         else None,
         opt_out=settings.policy.opt_out_texts(),
@@ -227,19 +272,9 @@ class Gateways:
     inbound: list[InboundSource] = field(default_factory=list)
     inmobile: InMobileGateway | None = None
     twilio: TwilioGateway | None = None
-
-
-def erase_key(settings: Settings) -> bytes:
-    """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
-    from. Changing it forgets every erased person's withdrawal."""
-    return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
-
-
-def callback_key(api_token: str) -> str:
-    """The secret in inMobile's status callback URL (inMobile does not sign its callbacks)."""
-    return hmac.new(api_token.encode(), b"cartback inmobile callback", hashlib.sha256).hexdigest()[
-        :32
-    ]
+    # Every Twilio account that sends (the global one, stores' own): its callbacks are signed
+    # with its auth token.
+    twilio_accounts: list[tuple[TwilioGateway, str]] = field(default_factory=list)
 
 
 def build_gateways(
@@ -248,14 +283,19 @@ def build_gateways(
     *,
     echo: bool = False,
     transport: httpx.BaseTransport | None = None,
+    channels: ChannelsConfig | None = None,
+    outboxes: dict[str, OutboxGateway] | None = None,
 ) -> Gateways:
-    """`transport` replaces the network for the HTTP gateways (tests, a local fake)."""
+    """`transport` replaces the network for the HTTP gateways (tests, a local fake);
+    `channels`: a store's own instead of the global ones; `outboxes`: the writers by file,
+    shared by every store."""
     built = Gateways()
-    outboxes: dict[str, OutboxGateway] = {}
-    if settings.channels.sms is not None:
-        _add_sms(built, settings, settings.channels.sms, clock, echo, outboxes, transport)
-    if settings.channels.email is not None:
-        built.by_channel[Channel.EMAIL] = _email(settings.channels.email, clock, echo, outboxes)
+    channels = channels or settings.channels
+    outboxes = {} if outboxes is None else outboxes
+    if channels.sms is not None:
+        _add_sms(built, settings, channels.sms, clock, echo, outboxes, transport)
+    if channels.email is not None:
+        built.by_channel[Channel.EMAIL] = _email(channels.email, clock, echo, outboxes)
     return built
 
 
@@ -308,6 +348,7 @@ def _add_sms(
         if twilio.supports_rcs:
             built.by_channel[Channel.RCS] = twilio
         built.twilio = twilio
+        built.twilio_accounts.append((twilio, config.auth_token))
 
 
 def _email(
@@ -328,10 +369,10 @@ def _email(
 
 
 def channel_setups(
-    settings: Settings, gateways: dict[Channel, Gateway]
+    channels: ChannelsConfig, gateways: Mapping[Channel, Gateway]
 ) -> dict[Channel, ChannelSetup]:
     setups: dict[Channel, ChannelSetup] = {}
-    sms, email = settings.channels.sms, settings.channels.email
+    sms, email = channels.sms, channels.email
     if sms is not None:
         retry = RetryPolicy(sms.max_attempts, sms.retry_backoff)
         for channel in (Channel.SMS, Channel.RCS):

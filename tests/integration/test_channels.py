@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cartback.api.app import create_app
-from cartback.runtime import callback_key
+from cartback.keys import callback_key
 from cartback.store.tables import message_attempts, suppressions
 from tests.fakes.inmobile import FakeInMobile, callback_body, report
 from tests.fakes.twilio import FakeTwilio

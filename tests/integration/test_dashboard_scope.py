@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
 from cartback.api.dashboard import auth
-from tests.integration.conftest import CONFIG, Shop, make_runtime
+from tests.integration.conftest import CONFIG, TOKEN, Shop, make_runtime
 from tests.integration.test_dashboard import log_in, recovered_cart
 
 OTHER_STORE = """\
@@ -22,13 +22,22 @@ OTHER_STORE = """\
     timezone: UTC
     default_country: GB
     currency: GBP
+    api_token: other-store-token
+  - id: third
+    platform: generic
+    webhook_secret: third-secret
+    name: Third Shop
+    timezone: UTC
+    default_country: GB
+    api_token: third-store-token
 channels:"""
+ACME_TOKEN = ("    currency: USD\n", "    currency: USD\n    api_token: acme-store-token\n")
 
 
 @pytest.fixture
 def two_shops(db_url: str, tmp_path: Path) -> Iterator[Shop]:
     runtime, clock, gateway = make_runtime(
-        db_url, tmp_path, CONFIG.replace("channels:", OTHER_STORE, 1)
+        db_url, tmp_path, CONFIG.replace("channels:", OTHER_STORE, 1).replace(*ACME_TOKEN, 1)
     )
     with TestClient(create_app(runtime), base_url="https://testserver") as client:
         yield Shop(runtime, client, clock, gateway)
@@ -39,7 +48,8 @@ def as_store(shop: Shop, store_id: str | None) -> TestClient:
     """The shop's client with a session cookie for `store_id` (None: every store); the
     session's CSRF token in the client's `csrf` header (read by `form`)."""
     key = auth.signing_key(shop.runtime.settings)
-    value, session = auth.issue(key, shop.clock.now(), store=store_id)
+    mark = auth.store_mark(key, shop.runtime.settings, store_id)
+    value, session = auth.issue(key, shop.clock.now(), store=store_id, mark=mark)
     shop.client.cookies.set(auth.SESSION_COOKIE, value)
     shop.client.headers["x-test-csrf"] = session.csrf
     return shop.client
@@ -71,7 +81,7 @@ def test_a_store_session_sees_only_its_own_store(two_shops: Shop) -> None:
     assert "cart-sms" not in other.get("/dashboard/flows").text, "acme's flow"
     assert "+4520123456" not in other.get("/dashboard/messages").text
     person = other.get("/dashboard/contacts?q=%2B4520123456").text
-    assert "No consent on record" in person and "No carts with this address" in person
+    assert "no contact" in person and "in store" in person  # as the API answers that store
     overview = other.get("/dashboard").text
     assert "Other Shop" in overview and 'id="f-store"' not in overview
 
@@ -86,9 +96,26 @@ def test_a_session_for_a_store_no_longer_configured_is_no_session(two_shops: Sho
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
 
 
-def test_the_admin_token_gives_a_session_over_every_store(two_shops: Shop) -> None:
-    log_in(two_shops.client)
+@pytest.mark.parametrize(("token", "store"), [(TOKEN, None), ("other-store-token", "other")])
+def test_the_admin_token_sees_every_store_and_a_stores_token_its_own(
+    two_shops: Shop, token: str, store: str | None
+) -> None:
+    log_in(two_shops.client, token)
     cookie = two_shops.client.cookies.get(auth.SESSION_COOKIE)
     key = auth.signing_key(two_shops.runtime.settings)
     session = auth.read(key, cookie, two_shops.clock.now())
-    assert session is not None and session.store is None
+    assert session is not None and session.store == store
+    overview = two_shops.client.get("/dashboard").text
+    assert ('id="f-store"' in overview) == (store is None), "only the admin chooses a store"
+
+
+def test_a_store_session_ends_when_the_stores_token_changes(two_shops: Shop) -> None:
+    key = auth.signing_key(two_shops.runtime.settings)
+    old_mark = auth.store_mark(key, two_shops.runtime.settings, "third")
+    assert old_mark is not None and old_mark != auth.store_mark(
+        key, two_shops.runtime.settings, "other"
+    )
+    value, _ = auth.issue(key, two_shops.clock.now(), store="other", mark=old_mark)
+    two_shops.client.cookies.set(auth.SESSION_COOKIE, value)
+    answer = two_shops.client.get("/dashboard", follow_redirects=False)
+    assert answer.status_code == 303, "a mark of another token is no session"

@@ -36,6 +36,7 @@ from cartback.integrations.platform import (
 )
 from cartback.integrations.registry import PLATFORMS, Registry
 from cartback.integrations.woocommerce_cart_recovery import TOPIC as CAR_TOPIC
+from cartback.metrics import Metrics
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 SECRET = "tiny-secret"
@@ -114,6 +115,7 @@ class MemoryRuntime:
     settings: Settings
     clock: FakeClock
     ingest: MemoryIngest
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def settings_with(*stores: dict[str, Any]) -> Settings:
@@ -133,7 +135,7 @@ def tiny() -> Iterator[TinyShop]:
 @pytest.fixture
 def shop(tiny: TinyShop) -> Iterator[tuple[TestClient, MemoryRuntime]]:
     runtime = MemoryRuntime(settings_with(TINY_STORE), FakeClock(NOW), MemoryIngest())
-    # The app only reads settings, clock and ingest of its runtime.
+    # The app only reads settings, clock, ingest and metrics of its runtime.
     with TestClient(create_app(runtime)) as client:  # type: ignore[arg-type]
         yield client, runtime
 

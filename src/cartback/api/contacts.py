@@ -9,11 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
-from cartback.api.deps import RuntimeDep, require_token
+from cartback.api.deps import Caller, CallerDep, RuntimeDep, require_token
+from cartback.config import StoreConfig
 from cartback.domain.consent import ConsentRecord, address_for
 from cartback.domain.emails import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
 from cartback.domain.records import Touch
+from cartback.runtime import Runtime
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
 
@@ -46,9 +48,11 @@ class TouchesOut(BaseModel):
 
 
 @router.post("/touches", response_model=TouchesOut, summary="Register promotional sends")
-def post_touches(body: TouchesIn, rt: RuntimeDep) -> TouchesOut:
-    """Messages other systems sent (a newsletter, a campaign), so the cooldown counts them."""
-    country = rt.settings.stores[0].default_country
+def post_touches(body: TouchesIn, rt: RuntimeDep, caller: CallerDep) -> TouchesOut:
+    """Messages other systems sent (a newsletter, a campaign), so the cooldown counts them.
+    A person's cooldown spans every store; a store's token reads phone numbers in its own
+    country."""
+    country = _home(rt, caller).default_country
     rows = [_touch(item, n, country) for n, item in enumerate(body.touches)]
     with rt.store.transaction() as tx:
         added = tx.touches.add_many(rows, rt.clock.now())
@@ -81,8 +85,8 @@ class ConsentOut(BaseModel):
 
 
 @router.post("/consent", response_model=ConsentOut, summary="Record consent given elsewhere")
-def post_consent(body: ConsentIn, rt: RuntimeDep) -> ConsentOut:
-    store = rt.settings.store(body.store)
+def post_consent(body: ConsentIn, rt: RuntimeDep, caller: CallerDep) -> ConsentOut:
+    store = rt.settings.store(caller.stores(body.store) or body.store)
     if store is None:
         raise HTTPException(422, f"store: {body.store!r} is not configured")
     if body.occurred_at is not None and body.occurred_at.tzinfo is None:
@@ -119,13 +123,20 @@ class Contact(BaseModel):
 
 
 @router.get("/contacts/{contact_id}", response_model=Contact, summary="A person's consent")
-def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
-    """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address."""
-    address = _address(contact_id, rt.settings.stores[0].default_country)
+def get_contact(contact_id: str, rt: RuntimeDep, caller: CallerDep) -> Contact:
+    """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address.
+    A store's token sees the person's entries in its own store (and those no store owns, such
+    as a STOP), and 404 for a person it never dealt with."""
+    address = _address(contact_id, _home(rt, caller).default_country)
     with rt.store.reading() as tx:
         history = tx.consent.history(address)
         blocked = tx.consent.suppressions(address)
         sent = tx.messages.for_recipient(address)
+    if caller.store_id is not None:
+        history = [e for e in history if e.store_id in (caller.store_id, "*")]
+        sent = [m for m in sent if m.store_id == caller.store_id]
+        if not sent and not any(e.store_id == caller.store_id for e in history):
+            raise HTTPException(404, f"no contact {contact_id!r} in store {caller.store_id!r}")
     latest: dict[str, bool | None] = {"sms": None, "email": None}
     for entry in history:
         latest[entry.channel] = entry.granted
@@ -139,6 +150,12 @@ def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
         ],
         messages=len(sent),
     )
+
+
+def _home(rt: Runtime, caller: Caller) -> StoreConfig:
+    """The caller's store, or the first configured one for the admin."""
+    found = rt.settings.store(caller.store_id) if caller.store_id else None
+    return found or rt.settings.stores[0]
 
 
 def _address(raw: str, country: str | None) -> str:

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from cartback import __version__
 from cartback.api import views
-from cartback.api.deps import RuntimeDep, require_token
+from cartback.api.deps import CallerDep, RuntimeDep, require_token
 from cartback.api.schemas import (
     CartDetail,
     CartSummary,
@@ -42,20 +42,23 @@ async def healthz(rt: RuntimeDep) -> Health:
 @api.get("/carts", response_model=list[CartSummary])
 def list_carts(
     rt: RuntimeDep,
+    caller: CallerDep,
     store: str | None = None,
     status: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
     with rt.store.reading() as tx:
-        found = tx.carts.page(store_id=store, status=status, limit=limit, offset=offset)
+        found = tx.carts.page(
+            store_id=caller.stores(store), status=status, limit=limit, offset=offset
+        )
     return [views.cart_fields(cart) for cart in found]
 
 
 @api.get("/carts/{cart_id}", response_model=CartDetail)
-def get_cart(cart_id: int, rt: RuntimeDep) -> dict[str, Any]:
+def get_cart(cart_id: int, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     story = cart_story(rt.store, cart_id)
-    if story is None:
+    if story is None or not caller.may_see(story.cart.store_id):
         raise HTTPException(status_code=404, detail=f"no cart with id {cart_id}")
     return views.cart_detail(story)
 
@@ -63,19 +66,23 @@ def get_cart(cart_id: int, rt: RuntimeDep) -> dict[str, Any]:
 @api.get("/messages", response_model=list[MessageOut])
 def list_messages(
     rt: RuntimeDep,
+    caller: CallerDep,
     store: str | None = None,
     status: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
     with rt.store.reading() as tx:
-        found = tx.messages.page(store_id=store, status=status, limit=limit, offset=offset)
+        found = tx.messages.page(
+            store_id=caller.stores(store), status=status, limit=limit, offset=offset
+        )
     return [views.message_fields(message) for message in found]
 
 
 @api.get("/report", response_model=Report)
 def report(
     rt: RuntimeDep,
+    caller: CallerDep,
     store: str | None = None,
     since: datetime | None = None,
     flow: str | None = None,
@@ -83,6 +90,7 @@ def report(
 ) -> Report:
     """Sent, spent and recovered; the holdout, the lift and the experiments; `by` adds rows
     per flow, step, channel, segment, arm or day."""
+    store = caller.stores(store)
     if store is not None and rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
     if flow is not None and all(f.id != flow for f in rt.settings.flows):
@@ -95,10 +103,12 @@ def report(
 
 
 @api.get("/diagnostics", response_model=DiagnosticsOut)
-def diagnostics(rt: RuntimeDep, store: str, since: datetime | None = None) -> Any:
+def diagnostics(
+    rt: RuntimeDep, caller: CallerDep, store: str, since: datetime | None = None
+) -> Any:
     """Abandoned carts per checkout stage since `since` (default: the alerts' window), against
     the store's baseline, by source, and the alerts raised in that time."""
-    if rt.settings.store(store) is None:
+    if not caller.may_see(store) or rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
     if since is not None and since.tzinfo is None:
         raise HTTPException(
@@ -114,6 +124,7 @@ def diagnostics(rt: RuntimeDep, store: str, since: datetime | None = None) -> An
 @api.get("/deliveries", response_model=list[DeliveryOut])
 def list_deliveries(
     rt: RuntimeDep,
+    caller: CallerDep,
     status: str | None = None,
     store: str | None = None,
     limit: Limit = 100,
@@ -123,7 +134,7 @@ def list_deliveries(
         return []  # no delivery has that status
     wanted = known[status] if status is not None else None
     with rt.store.reading() as tx:
-        found = tx.deliveries.listing(status=wanted, store_id=store, limit=limit)
+        found = tx.deliveries.listing(status=wanted, store_id=caller.stores(store), limit=limit)
     return [views.delivery_fields(delivery) for delivery in found]
 
 

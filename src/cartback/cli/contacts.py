@@ -11,7 +11,7 @@ from cartback.config import Settings
 from cartback.domain.privacy import Subject
 from cartback.engine.privacy import Privacy, subject_for_contact
 from cartback.errors import InvalidRequest
-from cartback.runtime import erase_key
+from cartback.keys import erase_key
 from cartback.startup import OperatorError, known_store
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from cartback import __version__
 from cartback.config import Settings, StoreConfig
+from cartback.config.channels import ChannelsConfig
 from cartback.domain.flow import EndStep, Flow, SendStep, Step, WaitStep
 from cartback.engine.enrichment import admin_gaps
 from cartback.integrations.woocommerce_cart_recovery import url_token
@@ -94,16 +95,24 @@ def _step(step: Step) -> str:
 
 
 def _channels(settings: Settings) -> list[str]:
-    sms, email = settings.channels.sms, settings.channels.email
+    found = _channel_lines(settings.channels, "")
+    for store in settings.stores:
+        if store.channels is not None:  # an agency's shop with channels of its own
+            found += _channel_lines(settings.channels_of(store.id), f" (store {store.id})")
+    return found
+
+
+def _channel_lines(channels: ChannelsConfig, whose: str) -> list[str]:
+    sms, email = channels.sms, channels.email
     found = []
     if sms is not None:
         where = f" → {sms.path}" if sms.provider == "outbox" else ""
-        found.append(f"sms: {sms.provider}{where}, sender {sms.sender}")
+        found.append(f"sms{whose}: {sms.provider}{where}, sender {sms.sender}")
     if email is not None:
         where = (
             f" → {email.path}" if email.provider == "outbox" else f" → {email.host}:{email.port}"
         )
-        found.append(f"email: {email.provider}{where}")
+        found.append(f"email{whose}: {email.provider}{where}")
     return found
 
 

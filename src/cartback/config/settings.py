@@ -33,6 +33,8 @@ from cartback.config.base import (
 from cartback.config.channels import ChannelsConfig, EmailChannelConfig, SmsChannelConfig
 from cartback.config.experiments import Language
 from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
+from cartback.config.operations import MetricsConfig, RetentionConfig
+from cartback.config.tenancy import check_tokens, merge_store_channels
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.opt_out import ANY_COUNTRY, merged_opt_out
@@ -112,6 +114,10 @@ class StoreConfig(_Model):
     locale: Language | None = None  # the shop's language (da, en, …) when the cart has none
     support_email: str | None = None  # named in the answer to a HELP reply
     support_phone: str | None = None
+    # An agency's shops: a token that reads and changes only this store, and channel settings
+    # over the global ones (see config/tenancy.py).
+    api_token: Secret = None
+    channels: ChannelsConfig | None = None
 
     @model_validator(mode="after")
     def _platform_requirements(self) -> Self:
@@ -193,6 +199,8 @@ class Settings(_Model):
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     flows: list[FlowConfig] = Field(default_factory=list)
     segments: dict[str, Any] = Field(default_factory=dict)
     _flows: list[Flow] = PrivateAttr(default_factory=list)
@@ -200,10 +208,11 @@ class Settings(_Model):
     @model_validator(mode="before")
     @classmethod
     def _empty_sections_mean_defaults(cls, data: Any) -> Any:
-        sections = ("channels", "policy", "attribution", "worker", "alerts", "flows", "segments")
+        sections = {"channels", "policy", "attribution", "worker", "alerts", "flows", "segments"}
+        sections |= {"metrics", "retention"}
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (k in sections and v is None)}
-        return data
+            data = {k: v for k, v in data.items() if not (k in sections and v is None)}
+        return merge_store_channels(data)
 
     @field_validator("database_url")
     @classmethod
@@ -228,6 +237,7 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _references(self) -> Self:
         _unique([s.id for s in self.stores], "stores", "id", "store id")
+        check_tokens(self.api_token, [s.api_token for s in self.stores])
         domains = [(s.shop_domain or "").lower() or None for s in self.stores]
         _unique(domains, "stores", "shop_domain", "shop_domain")
         known = [store.id for store in self.stores]
@@ -249,6 +259,16 @@ class Settings(_Model):
 
     def store(self, store_id: str) -> StoreConfig | None:
         return next((store for store in self.stores if store.id == store_id), None)
+
+    def channels_of(self, store_id: str) -> ChannelsConfig:
+        """The channels a store sends through: its own where it has them, else the global."""
+        store = self.store(store_id)
+        own = store.channels if store is not None else None
+        if own is None:
+            return self.channels
+        return ChannelsConfig(
+            sms=own.sms or self.channels.sms, email=own.email or self.channels.email
+        )
 
     def store_by_shop_domain(self, domain: str) -> StoreConfig | None:
         wanted = domain.strip().lower()

@@ -208,6 +208,7 @@ class Claim:
     flow_id: str
     step_index: int
     claim_token: str
+    due_at: datetime | None = None  # when the step was due, for the due→sent lag
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from cartback.domain.flow import Flow
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
 from cartback.engine.privacy import Privacy
+from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.ingest")
@@ -74,8 +75,10 @@ class IngestService:
         *,
         privacy: Privacy,
         enrich: Enrich | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.applier = EventApplier(flows, windows, privacy)
         self.payload_errors = payload_errors
@@ -134,8 +137,10 @@ class IngestService:
             for event in events:
                 self.applier.apply(tx, event, now)
             tx.deliveries.mark(delivery_id, DeliveryStatus.PROCESSED, now, None)
+        self.metrics.count_delivery("applied")
         return IngestResult(Outcome.PROCESSED, delivery_id, events=len(events))
 
     def _mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
         with self.store.transaction() as tx:
             tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, error)
+        self.metrics.count_delivery("failed")

@@ -3,7 +3,7 @@ whole store; each erasure leaves an audit entry that names no one.
 
 A person's "no" outlives the erasure: a withdrawal on record, a suppression or a STOP reply is
 kept as a suppression of the address's keyed hash (`domain.privacy.erased_address`), which the
-policy checks beside the address itself. The key comes from one place (`runtime.erase_key`).
+policy checks beside the address itself. The key comes from one place (`keys.erase_key`).
 All of it runs inside the caller's transaction: only the database is touched.
 """
 
@@ -58,8 +58,9 @@ class Privacy:
         subject = self.widened(tx, subject)
         carts = tx.privacy.carts_of(subject)
         messages = {m.id: m for c in carts for m in tx.messages.for_cart(c.id)}
-        for address in subject.addresses:
-            messages.update({m.id: m for m in tx.messages.for_recipient(address)})
+        for address in subject.addresses:  # a store's export: its own messages only
+            sent = tx.messages.for_recipient(address)
+            messages.update({m.id: m for m in sent if subject.store_id in (None, m.store_id)})
         document: dict[str, Any] = jsonable(
             {
                 "exported_at": now,

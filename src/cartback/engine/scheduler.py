@@ -24,6 +24,7 @@ from cartback.domain.records import (
 from cartback.engine import assignment, runs
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
+from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.worker")
@@ -50,8 +51,10 @@ class Scheduler:
         settings: SchedulerSettings,
         store_flows: Callable[[str], list[Flow]] = lambda _store: [],
         gaps: Mapping[str, str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.flows = flows
         self.store_flows = store_flows
@@ -78,6 +81,8 @@ class Scheduler:
         if index == WAITING_FOR_ABANDONMENT:
             assigned = self._abandon(claim)
             index = 0
+            if assigned is not None:
+                self.metrics.count_decision(str(DecisionAction.ABANDON), str(Reason.ABANDONED))
         elif flow is not None:
             with self.store.reading() as tx:
                 assigned = assignment.as_assigned(tx, claim.id, claim.cart_id, flow)
@@ -187,6 +192,7 @@ class Scheduler:
 
     def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool) -> _Next:
         decision = self.sender.run_step(claim, flow, index, step, held_out=held_out)
+        self.metrics.count_decision(str(decision.action), str(decision.reason))
         if decision.action in (Action.SEND, Action.SKIP):
             return _Next.CONTINUE
         return _Next.STOP

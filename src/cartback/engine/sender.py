@@ -38,6 +38,7 @@ from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
 from cartback.engine.facts import Target, gather
 from cartback.engine.retry import Breaker
 from cartback.engine.segment_facts import segment_facts
+from cartback.metrics import Metrics
 from cartback.store.base import Store, Tx
 
 log = logging.getLogger("cartback.sender")
@@ -97,16 +98,21 @@ class Sender:
         rng: random.Random | None = None,
         discounts: DiscountIssuer | None = None,
         policy: Callable[[SendFacts], Decision] = decide,
+        metrics: Metrics | None = None,
+        store_channels: Mapping[str, Mapping[Channel, ChannelSetup]] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy  # the seam a simulation breaks on purpose, to test its checker
         self.clock = clock
         self.stores = stores
         self.channels = channels
+        self.store_channels = dict(store_channels or {})  # stores with channels of their own
         self.settings = settings
         self.composer = composer
         self.discounts = discounts or DiscountIssuer()
-        self.dispatcher = Dispatcher(store, clock, breaker or Breaker(), rng or random.Random())
+        self.dispatcher = Dispatcher(
+            store, clock, breaker or Breaker(), rng or random.Random(), metrics
+        )
 
     def run_step(
         self, claim: Claim, flow: Flow, index: int, step: SendStep, *, held_out: bool = False
@@ -124,12 +130,17 @@ class Sender:
     def _deliver(self, claim: Claim, flow_id: str, index: int, out: Outgoing) -> Decision:
         return self.dispatcher.deliver(claim, flow_id, index, out)
 
-    def route(self, step: SendStep) -> Channel | None:
+    def channels_of(self, store_id: str) -> Mapping[Channel, ChannelSetup]:
+        """The store's own channels (an agency's shop), else the global ones."""
+        return self.store_channels.get(store_id, self.channels)
+
+    def route(self, step: SendStep, store_id: str) -> Channel | None:
         """The channel that will carry a step: RCS falls back to SMS where there is no RCS."""
-        if step.channel in self.channels:
+        channels = self.channels_of(store_id)
+        if step.channel in channels:
             return step.channel
         if step.channel == Channel.RCS and step.fallback == Channel.SMS:
-            return Channel.SMS if Channel.SMS in self.channels else None
+            return Channel.SMS if Channel.SMS in channels else None
         return None
 
     # deciding and writing the message (one transaction) ----------------------------------
@@ -145,7 +156,7 @@ class Sender:
         if existing is not None:
             return self._resume(tx, cart, step, existing, now)
         store = self.stores(cart.store_id)
-        route = self.route(step)
+        route = self.route(step, cart.store_id)
         target = Target(
             step.channel,
             route,
@@ -185,7 +196,7 @@ class Sender:
         if existing.status != MessageStatus.QUEUED:
             return Decision(Action.SKIP, Reason.OK, "already sent")
         route = Channel(existing.channel)
-        setup = self.channels.get(route)
+        setup = self.channels_of(cart.store_id).get(route)
         if setup is None:
             return Decision(Action.SKIP, Reason.CHANNEL_NOT_CONFIGURED, "channel removed")
         if step.wordings:
@@ -243,7 +254,7 @@ class Sender:
         now: datetime,
         discount: Discount | None,
     ) -> Prepared:
-        setup = self.channels[route]
+        setup = self.channels_of(cart.store_id)[route]
         applied = discount if discount is not None and discount.applied else None
         message_id, link_code = secrets.token_hex(16), secrets.token_urlsafe(9)
         compose = self._composing(message_id, route, step, cart, store, setup.sender, link_code)

@@ -57,6 +57,7 @@ from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, St
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.measure import Measurements
 from cartback.store.privacy import PrivacyRecords
+from cartback.store.upkeep import Upkeep
 
 __all__ = [
     "CartChanges",
@@ -352,6 +353,8 @@ class Tx(Protocol):
     def privacy(self) -> PrivacyRecords: ...
     @property
     def diagnostics(self) -> Diagnostics: ...
+    @property
+    def upkeep(self) -> Upkeep: ...
 
 
 class Store(Protocol):

@@ -1,18 +1,19 @@
-"""The schema, one for SQLite and PostgreSQL. Migrations under `migrations/` create exactly this."""
+"""The schema, one for SQLite and PostgreSQL. Migrations under `migrations/` create exactly this.
+
+The tables of what cartback does with carts are here; its journals (experiment winners, privacy
+requests, diagnostics alerts) are in `journal_tables.py`; both share `metadata`.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
-    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -21,29 +22,16 @@ from sqlalchemy import (
     text,
 )
 
+from cartback.store.journal_tables import alerts, experiment_winners, privacy_log
+from cartback.store.metadata import BigId, id_column, metadata
 from cartback.store.types import Amount, UTCDateTime
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def _id() -> Column[int]:
-    return Column("id", BigId, primary_key=True, autoincrement=True)
-
+__all__ = ["alerts", "experiment_winners", "metadata", "privacy_log"]  # and the tables below
 
 deliveries = Table(
     "deliveries",
     metadata,
-    _id(),
+    id_column(),
     Column("platform", String(32), nullable=False),
     Column("store_id", String(64), nullable=False),
     Column("topic", String(128)),
@@ -62,7 +50,7 @@ deliveries = Table(
 carts = Table(
     "carts",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("cart_key", String(255), nullable=False),
     Column("cart_token", String(255)),
@@ -112,7 +100,7 @@ carts = Table(
 runs = Table(
     "runs",
     metadata,
-    _id(),
+    id_column(),
     Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False, unique=True),
     Column("flow_id", String(64), nullable=False),
     Column("step_index", Integer, nullable=False),  # -1: waiting for abandonment
@@ -136,7 +124,7 @@ runs = Table(
 decisions = Table(
     "decisions",
     metadata,
-    _id(),
+    id_column(),
     Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False),
     Column("run_id", BigId, ForeignKey("runs.id")),
     Column("flow_id", String(64)),
@@ -190,6 +178,12 @@ messages = Table(
     Index(None, "cart_id"),
     Index(None, "store_id", "created_at"),
     Index(None, "recipient", "created_at"),
+    Index(  # retention: messages whose words and recipient are still kept
+        "ix_messages_unpurged",
+        "created_at",
+        postgresql_where=text("recipient <> '[erased]'"),
+        sqlite_where=text("recipient <> '[erased]'"),
+    ),
 )
 
 links = Table(
@@ -205,7 +199,7 @@ links = Table(
 clicks = Table(
     "clicks",
     metadata,
-    _id(),
+    id_column(),
     Column("code", String(32), ForeignKey("links.code"), nullable=False),
     Column("message_id", String(40), nullable=False),
     Column("cart_id", BigId, nullable=False),
@@ -215,21 +209,18 @@ clicks = Table(
     Column("bot_reason", String(120)),  # why a machine made it: never counts for attribution
     Column("agent_class", String(16)),  # browser | app | preview | crawler | scanner | machine
     Index(None, "cart_id", "at"),
-)
-
-experiment_winners = Table(
-    "experiment_winners",
-    metadata,
-    Column("experiment_id", String(64), primary_key=True),
-    Column("arm", String(64), nullable=False),
-    Column("called_at", UTCDateTime, nullable=False),
-    Column("why", Text, nullable=False),
+    Index(  # retention: clicks whose user agent is still kept
+        "ix_clicks_unpurged",
+        "at",
+        postgresql_where=text("user_agent IS NOT NULL"),
+        sqlite_where=text("user_agent IS NOT NULL"),
+    ),
 )
 
 opens = Table(
     "opens",
     metadata,
-    _id(),
+    id_column(),
     Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
     Column("cart_id", BigId, nullable=False),
     Column("at", UTCDateTime, nullable=False),
@@ -242,7 +233,7 @@ opens = Table(
 orders = Table(
     "orders",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("order_key", String(64), nullable=False),
     Column("cart_id", BigId, ForeignKey("carts.id")),
@@ -271,7 +262,7 @@ orders = Table(
 consent_ledger = Table(
     "consent_ledger",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("address", String(320), nullable=False),  # E.164 for sms, lower-cased email
@@ -287,7 +278,7 @@ consent_ledger = Table(
 suppressions = Table(
     "suppressions",
     metadata,
-    _id(),
+    id_column(),
     Column("channel", String(16), nullable=False),  # sms | email
     Column("address", String(320), nullable=False),
     Column("reason", String(64), nullable=False),
@@ -299,7 +290,7 @@ suppressions = Table(
 message_attempts = Table(
     "message_attempts",
     metadata,
-    _id(),
+    id_column(),
     Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
     Column("number", Integer, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
@@ -313,7 +304,7 @@ message_attempts = Table(
 inbound_messages = Table(
     "inbound_messages",
     metadata,
-    _id(),
+    id_column(),
     Column("provider", String(32), nullable=False),
     Column("provider_id", String(128), nullable=False),
     Column("sender", String(20), nullable=False),
@@ -339,7 +330,7 @@ cursors = Table(
 discount_codes = Table(
     "discount_codes",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("code", String(64), nullable=False),
     Column("imported_at", UTCDateTime, nullable=False),
@@ -353,7 +344,7 @@ discount_codes = Table(
 touches = Table(
     "touches",
     metadata,
-    _id(),
+    id_column(),
     Column("address", String(320), nullable=False),  # E.164 phone or lower-cased email
     Column("channel", String(16), nullable=False),  # sms | email
     Column("sent_at", UTCDateTime, nullable=False),
@@ -361,35 +352,4 @@ touches = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     UniqueConstraint("address", "channel", "sent_at", "source"),
     Index(None, "address", "sent_at"),
-)
-
-privacy_log = Table(
-    "privacy_log",
-    metadata,
-    _id(),
-    Column("at", UTCDateTime, nullable=False),
-    Column("action", String(32), nullable=False),  # erase | erase_store | data_request
-    Column("source", String(128), nullable=False),  # shopify:customers/redact, cli, api
-    Column("store_id", String(64)),
-    Column("request_id", String(64)),
-    Column("counts", JSON, nullable=False),  # rows changed, by table; never personal data
-    Index(None, "at"),
-)
-
-alerts = Table(  # a checkout stage whose share of abandoned carts rose beyond its baseline
-    "alerts",
-    metadata,
-    _id(),
-    Column("store_id", String(64), nullable=False),
-    Column("stage", String(32), nullable=False),
-    Column("day", String(10), nullable=False),  # the store's local date: one alert a day
-    Column("raised_at", UTCDateTime, nullable=False),
-    Column("carts", Integer, nullable=False),  # abandoned carts at that stage, in the window
-    Column("total", Integer, nullable=False),  # abandoned carts in the window
-    Column("share", Float, nullable=False),
-    Column("baseline", Float, nullable=False),
-    Column("z", Float, nullable=False),
-    Column("detail", Text, nullable=False),
-    UniqueConstraint("store_id", "stage", "day"),
-    Index(None, "store_id", "raised_at"),
 )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
 from cartback.store.privacy import PrivacyRecords
+from cartback.store.upkeep import Upkeep
 from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
@@ -29,6 +30,7 @@ from cartback.testing._messages import MemoryMessages
 from cartback.testing._privacy import MemoryPrivacy
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
+from cartback.testing._upkeep import MemoryUpkeep
 
 if TYPE_CHECKING:
     from cartback.store.base import Store
@@ -50,6 +52,7 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
+        self.upkeep: Upkeep = MemoryUpkeep(data)
         self.privacy: PrivacyRecords = MemoryPrivacy(data)
         self.measure = MemoryMeasurements(data)
         self.diagnostics: Diagnostics = MemoryDiagnostics(data)

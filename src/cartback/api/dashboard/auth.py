@@ -47,6 +47,7 @@ class Session:
     csrf: str
     expires_at: datetime
     store: str | None = None  # the one store this session sees; None: every store
+    mark: str | None = None  # that store's `store_mark` when the session began
 
 
 def issue(
@@ -55,14 +56,16 @@ def issue(
     lifetime: timedelta = SESSION_LIFETIME,
     *,
     store: str | None = None,
+    mark: str | None = None,
 ) -> tuple[str, Session]:
     """A new session and its cookie value."""
-    session = Session(secrets.token_urlsafe(24), now + lifetime, store)
+    session = Session(secrets.token_urlsafe(24), now + lifetime, store, mark)
     payload = {
         "v": _VERSION,
         "csrf": session.csrf,
         "exp": int(session.expires_at.timestamp()),
         "store": store,
+        "mark": mark,
     }
     return _sign(key, json.dumps(payload, separators=(",", ":")).encode()), session
 
@@ -77,14 +80,14 @@ def read(key: bytes, cookie: str | None, now: datetime) -> Session | None:
         expires_at = datetime.fromtimestamp(int(data["exp"]), UTC)
         csrf = str(data["csrf"])
         version = data["v"]
-        store = data.get("store")
+        store, mark = data.get("store"), data.get("mark")
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if version != _VERSION or expires_at <= now or not csrf:
         return None
-    if store is not None and not isinstance(store, str):
+    if not all(v is None or isinstance(v, str) for v in (store, mark)):
         return None
-    return Session(csrf, expires_at, store)
+    return Session(csrf, expires_at, store, mark)
 
 
 def _sign(key: bytes, payload: bytes) -> str:
@@ -109,8 +112,33 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def token_matches(settings: Settings, given: str) -> bool:
-    return hmac.compare_digest(given.encode(), settings.api_token.encode())
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Whose token was given: the admin's (`store` None) or one store's own `api_token`."""
+
+    store: str | None = None
+
+
+def login_for(settings: Settings, given: str) -> Login | None:
+    """The login a token gives, as the API reads its bearer tokens; None for no token of ours."""
+    if not given:
+        return None
+    if hmac.compare_digest(given.encode(), settings.api_token.encode()):
+        return Login()
+    for store in settings.stores:
+        if store.api_token and hmac.compare_digest(given.encode(), store.api_token.encode()):
+            return Login(store.id)
+    return None
+
+
+def store_mark(key: bytes, settings: Settings, store_id: str | None) -> str | None:
+    """A short keyed digest of a store's token, kept in its sessions: a new token for the
+    store (or none) ends them, as a new `api_token` ends every session."""
+    store = settings.store(store_id) if store_id else None
+    if store is None or not store.api_token:
+        return None
+    digest = hmac.new(key, store.api_token.encode(), hashlib.sha256).digest()
+    return _b64(digest[:12])
 
 
 def safe_next(target: str | None) -> str:
@@ -161,15 +189,14 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
 
 
 def current(request: Request) -> Session | None:
-    """The request's session; none when its store has left the config."""
+    """The request's session; none when it is a store's and that store's token changed."""
     rt: Runtime = request.app.state.runtime
-    cookie = request.cookies.get(SESSION_COOKIE)
-    session = read(signing_key(rt.settings), cookie, rt.clock.now())
-    if (
-        session is not None
-        and session.store is not None
-        and rt.settings.store(session.store) is None
-    ):
+    key = signing_key(rt.settings)
+    session = read(key, request.cookies.get(SESSION_COOKIE), rt.clock.now())
+    if session is None or session.store is None:
+        return session
+    mark = store_mark(key, rt.settings, session.store)
+    if mark is None or session.mark is None or not hmac.compare_digest(mark, session.mark):
         return None
     return session
 

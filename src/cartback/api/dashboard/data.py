@@ -31,6 +31,7 @@ from cartback.api.dashboard.models import (
     Page,
     TimelineItem,
 )
+from cartback.api.deps import Caller
 from cartback.domain.records import Cart, CartSearch, Delivery, DeliveryStatus, Message
 from cartback.engine import replay
 from cartback.engine.timeline import cart_story
@@ -218,27 +219,16 @@ class ContactNotFound(ValueError):
 
 
 def contact(rt: Runtime, query: str, store_id: str | None = None) -> ContactView:
-    """What the contacts API says of a person, with their carts; `store_id`: only what that
-    store recorded (the consent it was given, its carts)."""
+    """What the contacts API says of a person, with their carts; `store_id`: as that store's
+    token sees them (its own entries and carts; not found when it never dealt with them)."""
     try:
-        found = contacts.get_contact(query.strip(), rt)
+        found = contacts.get_contact(query.strip(), rt, Caller(store_id))
     except HTTPException as exc:
         raise ContactNotFound(str(exc.detail)) from None
     with rt.store.reading() as tx:
         found_carts = tx.carts.for_address(found.id, 100)
-        if store_id is not None:
-            sent = [m for m in tx.messages.for_recipient(found.id) if m.store_id == store_id]
-            found = _within_store(found, store_id, len(sent))
-            found_carts = [cart for cart in found_carts if cart.store_id == store_id]
-    return ContactView(found, [_cart_row(cart) for cart in found_carts])
-
-
-def _within_store(found: contacts.Contact, store_id: str, sent: int) -> contacts.Contact:
-    history = [entry for entry in found.history if entry.store_id == store_id]
-    latest: dict[str, bool | None] = {"sms": None, "email": None}
-    for entry in history:
-        latest[entry.channel] = entry.granted
-    return found.model_copy(update={"history": history, "consent": latest, "messages": sent})
+    mine = [cart for cart in found_carts if store_id in (None, cart.store_id)]
+    return ContactView(found, [_cart_row(cart) for cart in mine])
 
 
 # deliveries -------------------------------------------------------------------------------

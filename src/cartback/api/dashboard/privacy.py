@@ -17,15 +17,18 @@ from cartback.api.dashboard.render import message_page, page, scope
 from cartback.domain.privacy import Subject
 from cartback.engine.privacy import Privacy, subject_for_contact
 from cartback.errors import InvalidRequest
-from cartback.runtime import Runtime, erase_key
+from cartback.keys import erase_key
+from cartback.runtime import Runtime
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 
 def _subject(request: Request, q: str) -> Subject:
     rt: Runtime = request.app.state.runtime
-    country = rt.settings.stores[0].default_country
-    return subject_for_contact(q.strip(), country, scope(request))
+    limited = scope(request)
+    home = rt.settings.store(limited) if limited else None
+    country = (home or rt.settings.stores[0]).default_country
+    return subject_for_contact(q.strip(), country, limited)
 
 
 def export(rt: Runtime, subject: Subject) -> dict[str, Any]:

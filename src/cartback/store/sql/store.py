@@ -32,6 +32,8 @@ from cartback.store.sql.privacy import SqlPrivacy
 from cartback.store.sql.reports import SqlReports
 from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
 from cartback.store.sql.touches import SqlTouches
+from cartback.store.sql.upkeep import SqlUpkeep
+from cartback.store.upkeep import Upkeep
 
 
 class SqlTx:
@@ -50,6 +52,7 @@ class SqlTx:
         self.codes = SqlCodes(conn)
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
+        self.upkeep: Upkeep = SqlUpkeep(conn)
         self.privacy: PrivacyRecords = SqlPrivacy(conn)
         self.measure = SqlMeasurements(conn)
         self.diagnostics: Diagnostics = SqlDiagnostics(conn)
