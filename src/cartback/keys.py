@@ -12,10 +12,3 @@ def erase_key(settings: Settings) -> bytes:
     """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
     from. Changing it forgets every erased person's withdrawal."""
     return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
-
-
-def callback_key(api_token: str) -> str:
-    """The secret in inMobile's status callback URL (inMobile does not sign its callbacks)."""
-    return hmac.new(api_token.encode(), b"cartback inmobile callback", hashlib.sha256).hexdigest()[
-        :32
-    ]

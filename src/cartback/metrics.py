@@ -23,11 +23,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from cartback.clock import Clock
+from cartback.domain.experiments import Assignment
 from cartback.store.base import Store
 from cartback.store.upkeep import Backlog
 
-# Decisions that say how an experiment placed a cart (recorded by the engine's runs).
-ASSIGNMENT_REASONS = frozenset({"holdout", "arm", "treated", "variant"})
 _LAG_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 _GATEWAY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30)
 
@@ -77,9 +76,15 @@ class Metrics:
             registry=r,
         )
         self.assignments = Counter(
+            "cartback_holdout_assignments",
+            "Abandoned carts of flows with a holdout: held out or treated",
+            ["group"],
+            registry=r,
+        )
+        self.arms = Counter(
             "cartback_experiment_assignments",
-            "Carts placed by an experiment: holdout, arm",
-            ["kind"],
+            "Abandoned carts given an arm of an experiment",
+            ["experiment", "arm"],
             registry=r,
         )
 
@@ -104,8 +109,13 @@ class Metrics:
 
     def count_decision(self, action: str, reason: str) -> None:
         self.decisions.labels(action, reason).inc()
-        if reason in ASSIGNMENT_REASONS:
-            self.assignments.labels(reason).inc()
+
+    def count_assignment(self, has_holdout: bool, assignment: Assignment) -> None:
+        """Where an abandoned cart was placed, once, when its flow is chosen."""
+        if has_holdout:
+            self.assignments.labels("holdout" if assignment.held_out else "treated").inc()
+        for experiment, arm in assignment.arms:
+            self.arms.labels(experiment, arm).inc()
 
     # scraping -----------------------------------------------------------------------------
 

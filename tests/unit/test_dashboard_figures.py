@@ -109,7 +109,7 @@ def test_timeline_headlines_say_what_happened() -> None:
     assert figures.headline("message", "sent", None, "sms") == "SMS message sent"
     assert figures.headline("click", None, None, None) == "Link followed"
     held = figures.headline("decision", "holdout", "holdout", None)
-    assert held == "Held out: no message, to measure lift"
+    assert held == "Held out"
     assert figures.headline("order", None, None, None) == "Order placed"
 
 

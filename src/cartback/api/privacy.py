@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from cartback.api.deps import Caller, CallerDep, RuntimeDep, require_token
+from cartback.api.inputs import Filter, Text
 from cartback.domain.privacy import Subject
 from cartback.engine.privacy import Privacy, subject_for_contact
 from cartback.errors import NotFound
@@ -25,7 +26,7 @@ class Erased(BaseModel):
 
 @router.get("/contacts/{contact_id}/export", summary="Everything stored about a person")
 def export_contact(
-    contact_id: str, rt: RuntimeDep, caller: CallerDep, store: str | None = None
+    contact_id: Text, rt: RuntimeDep, caller: CallerDep, store: Filter = None
 ) -> dict[str, Any]:
     """Carts (with their timelines), orders, messages, clicks, the consent ledger,
     suppressions, replies, touches and the raw deliveries that mention the phone number
@@ -38,7 +39,7 @@ def export_contact(
 
 @router.delete("/contacts/{contact_id}", response_model=Erased, summary="Erase a person")
 def erase_contact(
-    contact_id: str, rt: RuntimeDep, caller: CallerDep, store: str | None = None
+    contact_id: Text, rt: RuntimeDep, caller: CallerDep, store: Filter = None
 ) -> Erased:
     """Removes or anonymises the person in every store (`store`: in that one; a store's
     token: in its own), raw deliveries and message texts included; a withdrawal or STOP of

@@ -135,9 +135,8 @@ def _add_cart(
     home.carts += 1
     if cart.abandoned_at is not None:
         home.abandoned += 1
-        flow = flows.get(home.flow)
-        if flow is not None and flow.holdout is not None:
-            home.holdout += flow.assign(cart.cart_key).held_out
+        # As the engine held it out when it was abandoned (kept on its run).
+        home.holdout += bool(run is not None and run.held_out)
     for entry in tx.decisions.for_cart(cart.id):
         counted = _COUNTED.get(DecisionAction(entry.action))
         if counted is not None:

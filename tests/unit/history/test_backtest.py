@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cartback.cli import main
+from cartback.engine.assignment import cart_key
 from cartback.history.backtest import run_backtest
 from cartback.history.events import HistoryFileError, read_jsonl
 from tests.unit.history.world import CONFIG, cart, jsonl, order, settings
@@ -129,6 +130,7 @@ def test_the_holdout_is_counted_by_the_flows_own_assignment(tmp_path: Path) -> N
     events = [cart(n, NOON + timedelta(minutes=n)) for n in range(40)]
     result = run_backtest(config, read_jsonl(jsonl(events), ["gen"]))
 
-    expected = sum(flow.assign(f"c{n}").held_out for n in range(40))
+    # The engine holds a cart out by its id (the carts are stored in order: ids 1 to 40).
+    expected = sum(flow.assign(cart_key(n + 1)).held_out for n in range(40))
     assert 0 < expected < 40
     assert _flow(result)["holdout"] == expected

@@ -165,7 +165,7 @@ def _timeline_item(entry: dict[str, Any], sent: dict[str, MessageRow]) -> Timeli
         detail += "any cooldown: the message may go out."
     elif entry["kind"] == "message" and message is not None:
         detail = message.body
-    elif entry["kind"] == "click" and message is not None:
+    elif entry["kind"] == "click" and message is not None and entry.get("action") != "bot":
         what = figures.channel_label(channel)
         detail = f"From the {what} message; the shopper went back to the basket."
     return TimelineItem(entry["at"], entry["kind"], words, detail, entry.get("until"))

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from cartback.api.dashboard import figures
 from cartback.api.dashboard.auth import SessionRoute
 from cartback.api.dashboard.render import message_page, page, scope
+from cartback.api.inputs import Filter
 from cartback.domain.checkout import Alert
 from cartback.engine.diagnostics import Diagnosis, StageFigures, diagnose
 from cartback.runtime import Runtime
@@ -123,9 +124,7 @@ def diagnostics_view(rt: Runtime, store_id: str, window: str) -> DiagnosticsView
 
 
 @router.get("/dashboard/diagnostics")
-async def diagnostics(
-    request: Request, store: str | None = None, window: str | None = None
-) -> Response:
+async def diagnostics(request: Request, store: Filter = None, window: Filter = None) -> Response:
     rt: Runtime = request.app.state.runtime
     limited = scope(request)
     if limited and store and store != limited:

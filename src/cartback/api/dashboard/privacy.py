@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from cartback.api.dashboard.auth import SessionRoute
 from cartback.api.dashboard.render import message_page, page, scope
+from cartback.api.inputs import Filter
 from cartback.domain.privacy import Subject
 from cartback.engine.privacy import Privacy, subject_for_contact
 from cartback.errors import InvalidRequest
@@ -23,12 +24,12 @@ from cartback.runtime import Runtime
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 
-def _subject(request: Request, q: str) -> Subject:
+def _subject(request: Request, q: str | None) -> Subject:
     rt: Runtime = request.app.state.runtime
     limited = scope(request)
     home = rt.settings.store(limited) if limited else None
     country = (home or rt.settings.stores[0]).default_country
-    return subject_for_contact(q.strip(), country, limited)
+    return subject_for_contact((q or "").strip(), country, limited)
 
 
 def export(rt: Runtime, subject: Subject) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def _bad(request: Request, problem: InvalidRequest) -> Response:
 
 
 @router.get("/dashboard/contacts/export")
-async def export_contact(request: Request, q: str = "") -> Response:
+async def export_contact(request: Request, q: Filter = None) -> Response:
     try:
         subject = _subject(request, q)
     except InvalidRequest as problem:
@@ -63,12 +64,12 @@ async def export_contact(request: Request, q: str = "") -> Response:
 
 
 @router.get("/dashboard/contacts/erase")
-async def confirm_erase(request: Request, q: str = "") -> Response:
+async def confirm_erase(request: Request, q: Filter = None) -> Response:
     try:
         _subject(request, q)
     except InvalidRequest as problem:
         return _bad(request, problem)
-    return page(request, "erase.html", q=q.strip(), store_id=scope(request))
+    return page(request, "erase.html", q=(q or "").strip(), store_id=scope(request))
 
 
 @router.post("/dashboard/contacts/erase")

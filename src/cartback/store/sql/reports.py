@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, Table, distinct, func, select
 
 from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.orders import counts
@@ -151,21 +151,21 @@ class SqlReports:
             )
 
     def _add_engagement(self, out: StoreFigures, since: datetime | None) -> None:
-        for table in (clicks, opens):
-            query = (
-                select(table.c.bot, func.count())
-                .select_from(table.join(messages, messages.c.id == table.c.message_id))
-                .where(messages.c.store_id == out.store_id)
-                .group_by(table.c.bot)
-            )
-            if since is not None:
-                query = query.where(table.c.at >= since)
-            for bot, count in self.conn.execute(query):
-                if table is clicks:
-                    out.bot_clicks += int(count) if bot else 0
-                    out.clicks += 0 if bot else int(count)
-                elif not bot:
-                    out.opens += int(count)
+        """Clicks by people and by machines on the store's links; opens by people."""
+        clicked = self._by_bot(clicks, out.store_id, since)
+        out.clicks, out.bot_clicks = clicked.get(False, 0), clicked.get(True, 0)
+        out.opens = self._by_bot(opens, out.store_id, since).get(False, 0)
+
+    def _by_bot(self, table: Table, store_id: str, since: datetime | None) -> dict[bool, int]:
+        query = (
+            select(table.c.bot, func.count())
+            .select_from(table.join(messages, messages.c.id == table.c.message_id))
+            .where(messages.c.store_id == store_id)
+            .group_by(table.c.bot)
+        )
+        if since is not None:
+            query = query.where(table.c.at >= since)
+        return {bool(bot): int(count) for bot, count in self.conn.execute(query)}
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
         query = (
