@@ -177,7 +177,7 @@ def test_the_overview_shows_the_figures_of_the_report(owner: Watched, shop: Shop
         assert ("since=" in params) == (query != "?period=all"), api_query
         for name in ("recovered_revenue", "spend", "discount_cost", "roas"):
             assert Decimal(figure(page, name)) == Decimal(report[name]), (name, query)
-        for name in ("messages_sent", "messages_delivered"):
+        for name in ("messages_sent", "messages_delivered", "clicks"):
             assert int(figure(page, name)) == report[name], (name, query)
         stages = {
             s.get_attribute("data-stage"): int(s.get_attribute("data-value"))
@@ -250,4 +250,14 @@ def test_the_keyboard_reaches_the_content_first(owner: Watched) -> None:
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+    owner.clean()
+
+
+def test_the_flows_page_shows_each_steps_figures_of_the_report(owner: Watched, shop: Shop) -> None:
+    owner.open("/dashboard/flows")
+    rows = shop.server.api("/api/report", store="acme", flow="cart-sms", by="step")["rows"]
+    for row in rows:
+        shown = owner.page.locator(f"[data-step='{row['key']}'] dd[data-value]")
+        assert int(shown.get_attribute("data-value")) == row["messages"], row["key"]
+    assert [row["key"] for row in rows] == ["cart-sms step 1"]
     owner.clean()
