@@ -4,14 +4,18 @@ report carries, and that they print nothing where the report has none."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from cartback.api.app import create_app
 from cartback.api.dashboard import measures
 from cartback.api.dashboard.measures import Lift
-from tests.integration.conftest import Shop
+from tests.integration.conftest import CONFIG, Shop, make_runtime
 from tests.integration.test_dashboard import log_in
+from tests.integration.test_dashboard_scope import as_store
 from tests.unit.test_dashboard_measures import REPORT
 
 
@@ -56,3 +60,29 @@ def test_the_flows_page_shows_each_experiments_arms_intervals_and_winner(
     assert "fast wins" in page and "No winner yet" in page
     assert '11,1%<br><span class="muted small">8,5%\u201314,3%</span>' in page
     assert "97%" in page  # fast's chance of being best
+
+
+def test_a_cart_page_names_its_holdout_and_its_experiment_arm(db_url: str, tmp_path: Path) -> None:
+    measured = CONFIG.replace(
+        "    abandon_after: 30m\n",
+        "    abandon_after: 30m\n    holdout: 50%\n    experiment:\n      id: delay\n"
+        "      arms:\n        - {{name: fast, abandon_after: 20m}}\n"
+        "        - {{name: slow, abandon_after: 40m}}\n",
+    )
+    runtime, clock, gateway = make_runtime(db_url, tmp_path, measured)
+    with TestClient(create_app(runtime), base_url="https://testserver") as client:
+        shop = Shop(runtime, client, clock, gateway)
+        for n in range(6):
+            shop.checkout(token=f"cart-{n}", email=f"c{n}@example.com")
+        shop.advance(timedelta(hours=1))
+        owner = as_store(shop, None)
+        runs = {c["id"]: shop.api(f"/api/carts/{c['id']}")["run"] for c in shop.api("/api/carts")}
+        for cart_id, run in runs.items():
+            page = owner.get(f"/dashboard/carts/{cart_id}").text
+            assert ("data-held-out" in page) == bool(run["held_out"]), cart_id
+            for experiment, arm in dict(run["arms"]).items():
+                assert f"Experiment {experiment}" in page and f'data-arm="{arm}"' in page
+        assert any(run["held_out"] for run in runs.values()) or any(
+            run["arms"] for run in runs.values()
+        )
+    runtime.store.close()

@@ -136,6 +136,8 @@ def cart_page(rt: Runtime, cart_id: int) -> CartView | None:
         run_status=run.get("status"),
         next_run_at=run.get("next_run_at"),
         messages=sent,
+        held_out=bool(run.get("held_out")),
+        arms=dict(run.get("arms") or {}),
         timeline=[_timeline_item(entry, by_id) for entry in detail["timeline"]],
         order=_order_view(detail["order"], by_id),
     )

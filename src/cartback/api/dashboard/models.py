@@ -143,6 +143,8 @@ class CartView:
     run_status: str | None
     next_run_at: datetime | None
     messages: list[MessageRow]
+    held_out: bool  # the run is in its flow's holdout: it gets no message
+    arms: dict[str, str]  # experiment id -> the arm the cart was given
     timeline: list[TimelineItem]
     order: OrderView | None
 
