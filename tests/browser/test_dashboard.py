@@ -8,14 +8,16 @@ the figures of /api/report for the same filters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from tests.acceptance.test_serve import API_TOKEN
-from tests.browser.conftest import LAPTOP, PHONE, Shop, keep_screenshot
+from tests.browser.conftest import LAPTOP, NO_CONSENT_MOBILE, PHONE, Shop, keep_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -260,4 +262,24 @@ def test_the_flows_page_shows_each_steps_figures_of_the_report(owner: Watched, s
         shown = owner.page.locator(f"[data-step='{row['key']}'] dd[data-value]")
         assert int(shown.get_attribute("data-value")) == row["messages"], row["key"]
     assert [row["key"] for row in rows] == ["cart-sms step 1"]
+    owner.clean()
+
+
+def test_a_person_is_exported_then_erased_from_the_contacts_page(
+    owner: Watched, shop: Shop
+) -> None:
+    """Last in this file: it erases the shopper without consent (the others read other carts)."""
+    owner.open(f"/dashboard/contacts?q=%2B{NO_CONSENT_MOBILE[1:]}")
+    page = owner.page
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Export their data (JSON)").click()
+    exported = json.loads(Path(started.value.path()).read_text(encoding="utf-8"))
+    assert NO_CONSENT_MOBILE in json.dumps(exported)
+    page.get_by_role("link", name="Erase this person…").click()
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name=f"Erase {NO_CONSENT_MOBILE}").click()
+    page.wait_for_load_state("networkidle")
+    assert "was erased" in page.locator("#erase-result").inner_text()
+    carts = shop.server.api("/api/carts", store="acme")
+    assert NO_CONSENT_MOBILE not in json.dumps(carts)
     owner.clean()
