@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
 ]
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+STORE_TOKEN = "acme-own-dashboard-token"  # the store's own token: a dashboard of Acme alone
 OTHER_MOBILE = "+4540123456"
 NO_CONSENT_MOBILE = "+4531123456"
 
@@ -102,7 +103,14 @@ def _config(tmp: Path, port: int, outbox: Path) -> Path:
 """
     path = tmp / "cartback.yaml"
     database = f"sqlite:///{tmp / 'cartback.db'}"
-    text = config_yaml(database, port, API_TOKEN, stores=ACME_STORE, channels=channels, flows=flows)
+    text = config_yaml(
+        database,
+        port,
+        API_TOKEN,
+        stores=ACME_STORE + f"    api_token: {STORE_TOKEN}\n",
+        channels=channels,
+        flows=flows,
+    )
     path.write_text(text, encoding="utf-8")
     return path
 

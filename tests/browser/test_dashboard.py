@@ -17,7 +17,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from tests.acceptance.test_serve import API_TOKEN
-from tests.browser.conftest import LAPTOP, NO_CONSENT_MOBILE, PHONE, Shop, keep_screenshot
+from tests.browser.conftest import (
+    LAPTOP,
+    NO_CONSENT_MOBILE,
+    PHONE,
+    STORE_TOKEN,
+    Shop,
+    keep_screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -263,6 +270,23 @@ def test_the_flows_page_shows_each_steps_figures_of_the_report(owner: Watched, s
         assert int(shown.get_attribute("data-value")) == row["messages"], row["key"]
     assert [row["key"] for row in rows] == ["cart-sms step 1"]
     owner.clean()
+
+
+def test_a_stores_own_token_opens_a_dashboard_of_that_store(browser: Any, shop: Shop) -> None:
+    context = browser.new_context(viewport=LAPTOP)
+    watched = Watched(context.new_page(), f"127.0.0.1:{shop.server.port}")
+    log_in(watched, STORE_TOKEN)
+    page = watched.page
+    assert urlsplit(page.url).path == "/dashboard"
+    assert page.locator("#f-store").count() == 0, "one store: nothing to choose"
+    report = shop.server.http.get(
+        "/api/report", headers={"Authorization": f"Bearer {STORE_TOKEN}"}
+    ).json()
+    assert Decimal(figure(page, "recovered_revenue")) == Decimal(report["recovered_revenue"])
+    watched.open("/dashboard/carts")
+    assert page.locator("tbody tr[data-cart-id]").count() == 3
+    watched.clean()
+    context.close()
 
 
 def test_a_person_is_exported_then_erased_from_the_contacts_page(
