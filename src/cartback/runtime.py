@@ -22,18 +22,21 @@ from cartback.clock import Clock, SystemClock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig, StoreConfig
 from cartback.config.channels import InMobileSms, OutboxEmail, OutboxSms
 from cartback.domain.events import Channel
+from cartback.domain.records import Delivery
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
+from cartback.engine.delivery_queue import DeliveryQueue, ParserOf
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.feedback import Feedback
-from cartback.engine.ingest import IngestService
+from cartback.engine.ingest import IngestService, Parser
 from cartback.engine.poller import MagentoPoller
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Periodic, Worker, WorkerThread, inbound_job
 from cartback.integrations.magento_client import MagentoClient
+from cartback.integrations.registry import parser_for
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
@@ -51,6 +54,10 @@ class Runtime:
     feedback: Feedback
     gateways: Gateways
     worker: Worker
+    deliveries: DeliveryQueue
+    # Drain the delivery queue after each webhook answer: when the worker shares the process
+    # (`serve`; tests). `serve --no-worker` leaves it to `cartback worker`.
+    apply_after_answer: bool = True
 
 
 def build(
@@ -83,8 +90,27 @@ def build(
     scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
     scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)
     feedback = Feedback(store, clock)
-    worker = Worker(clock, scheduler, _jobs(settings, built, feedback, store, clock, ingest))
-    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker)
+    queue = DeliveryQueue(
+        store,
+        clock,
+        ingest,
+        _parser_of(settings),
+        batch_size=settings.worker.batch_size,
+        lease=settings.worker.lease,
+    )
+    jobs = _jobs(settings, built, feedback, store, clock, ingest)
+    worker = Worker(clock, scheduler, jobs, deliveries=queue)
+    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, queue)
+
+
+def _parser_of(settings: Settings) -> ParserOf:
+    def parser(delivery: Delivery) -> Parser | None:
+        store = settings.store(delivery.store_id)
+        if store is None:
+            return None
+        return parser_for(store, delivery.platform, delivery.topic, delivery.headers)
+
+    return parser
 
 
 def _jobs(

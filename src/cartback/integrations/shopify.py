@@ -360,6 +360,8 @@ class ShopifyPlatform(Base64HmacPlatform):
         API_VERSION_HEADER,
     )
     summary = "Shopify webhook"
+    # An order follows the checkout it closes; a checkout's own token names it.
+    sequence_fields = (("checkout_token", "checkout"), ("token", "checkout"))
     responses = {
         401: {"description": "bad or missing signature"},
         404: {"description": "unknown shop"},
