@@ -9,8 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cartback.channels._http import GatewayUnavailable
 from cartback.channels.base import InboundSource
 from cartback.clock import Clock
+from cartback.domain.durations import span
 from cartback.engine.delivery_queue import DeliveryQueue
 from cartback.engine.feedback import Feedback
 from cartback.engine.scheduler import Scheduler
@@ -57,6 +59,9 @@ class Worker:
             job.last = now
             try:
                 job.run()
+            except GatewayUnavailable as exc:
+                # A gateway that does not answer is the operator's weather, not a bug: one line.
+                log.warning("%s; trying again in %s", exc, span(job.every), extra={"job": job.name})
             except Exception:
                 # The job runs again at its next turn; the worker and the other jobs go on.
                 log.exception("periodic job failed", extra={"job": job.name})
