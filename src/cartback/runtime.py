@@ -31,6 +31,7 @@ from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService, Parser
 from cartback.engine.poller import MagentoPoller
+from cartback.engine.recorder import Recorder
 from cartback.engine.retry import RetryPolicy
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
@@ -55,6 +56,7 @@ class Runtime:
     gateways: Gateways
     worker: Worker
     deliveries: DeliveryQueue
+    recorder: Recorder  # stores the deliveries of concurrent webhooks in one transaction
     # Drain the delivery queue after each webhook answer: when the worker shares the process
     # (`serve`; tests). `serve --no-worker` leaves it to `cartback worker`.
     apply_after_answer: bool = True
@@ -100,7 +102,10 @@ def build(
     )
     jobs = _jobs(settings, built, feedback, store, clock, ingest)
     worker = Worker(clock, scheduler, jobs, deliveries=queue)
-    return Runtime(settings, store, clock, ingest, scheduler, feedback, built, worker, queue)
+    recorder = Recorder(ingest)
+    return Runtime(
+        settings, store, clock, ingest, scheduler, feedback, built, worker, queue, recorder
+    )
 
 
 def _parser_of(settings: Settings) -> ParserOf:

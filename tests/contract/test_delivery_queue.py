@@ -11,7 +11,7 @@ from tests.contract.records import MINUTE, T0
 LEASE = timedelta(minutes=5)
 
 
-def _delivery(key: str, sequence: str | None) -> NewDelivery:
+def _delivery(key: str | None, sequence: str | None) -> NewDelivery:
     return NewDelivery(
         platform="shopify",
         store_id="acme",
@@ -74,3 +74,25 @@ def test_a_failed_delivery_no_longer_holds_its_sequence(store: Store) -> None:
     with store.reading() as tx:
         kept = tx.deliveries.get(second)
     assert kept is not None and kept.sequence_key == "acme:a"
+
+
+def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(store: Store) -> None:
+    with store.transaction() as tx:
+        [(before, _)] = tx.deliveries.record_many([_delivery("old", "acme:a")])
+    batch = [
+        _delivery("k1", "acme:a"),
+        _delivery("old", "acme:a"),
+        _delivery("k2", "acme:b"),
+        _delivery("k1", "acme:a"),
+        _delivery(None, "acme:c"),
+        _delivery(None, "acme:c"),
+    ]
+    with store.transaction() as tx:
+        kept = tx.deliveries.record_many(batch)
+    ids = [delivery_id for delivery_id, _ in kept]
+    assert ids[1] == before and ids[3] == ids[0], "a repeated key is the stored delivery"
+    assert len(set(ids)) == 5 and ids[0] < ids[2] < ids[4] < ids[5], "new ones in order"
+    assert not any(duplicate for _, duplicate in kept), "none was processed yet"
+    with store.reading() as tx:
+        stored = tx.deliveries.get(ids[2])
+    assert stored is not None and (stored.delivery_key, stored.sequence_key) == ("k2", "acme:b")

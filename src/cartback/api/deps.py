@@ -14,7 +14,7 @@ from cartback.runtime import Runtime
 _bearer = HTTPBearer(auto_error=False)
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     found: Runtime = request.app.state.runtime
     return found
 

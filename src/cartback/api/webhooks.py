@@ -8,6 +8,7 @@ not a JSON object at all is answered 400 and kept as failed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
@@ -73,7 +74,7 @@ async def receive(
     if problem is not None:
         delivery_id = await run_in_threadpool(rt.ingest.refuse, delivery, problem)
         raise UnreadableBody(problem, extra={"delivery_id": delivery_id, "stored": True})
-    recorded = await run_in_threadpool(rt.ingest.record, delivery)
+    recorded = await asyncio.wrap_future(rt.recorder.submit(delivery))
     status = "duplicate" if recorded.duplicate else "received"
     answer = JSONResponse(platform.answer(Accepted(status, recorded.delivery_id)))
     if rt.apply_after_answer and not recorded.duplicate:

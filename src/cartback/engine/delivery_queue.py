@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -22,6 +23,7 @@ from cartback.store.base import Store
 log = logging.getLogger("cartback.ingest")
 
 ParserOf = Callable[[Delivery], Parser | None]  # None: the delivery's store is not configured
+YIELD = 3.0  # while webhooks arrive, applying takes at most a quarter of the time
 
 
 class DeliveryQueue:
@@ -43,14 +45,25 @@ class DeliveryQueue:
         self.lease = lease
         self._draining = threading.Lock()
         self._again = False
+        # In a process that also answers webhooks: true while they arrive (see `_pace`).
+        self.webhooks_busy: Callable[[], bool] | None = None
 
     def apply_pending(self) -> int:
         """Claim one batch and apply it; how many were claimed (a full batch: go again)."""
         with self.store.transaction() as tx:
             claimed = tx.deliveries.claim(self.clock.now(), self.batch_size, self.lease)
         for delivery in claimed:
+            started = time.monotonic()
             self._apply(delivery)
+            self._pace(time.monotonic() - started)
         return len(claimed)
+
+    def _pace(self, spent: float) -> None:
+        """Give way to the webhooks of this process: while they arrive, pause `YIELD` times as
+        long as the last delivery took to apply. Applying shares the interpreter and (SQLite)
+        the write lock with answering; answers come first, the queue catches up after a burst."""
+        if self.webhooks_busy is not None and self.webhooks_busy():
+            time.sleep(spent * YIELD)
 
     def running_asked_again(self) -> bool:
         """True when a drain is running, which is then asked to look again: a caller need not

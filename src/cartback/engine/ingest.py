@@ -9,7 +9,7 @@ deliveries and replays alike. `receive` does both at once, for the Magento polle
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -84,11 +84,17 @@ class IngestService:
 
     def record(self, delivery: Delivery) -> Recorded:
         """Store a delivery, to be applied by the queue: one short transaction."""
+        [recorded] = self.record_many([delivery])
+        return recorded
+
+    def record_many(self, batch: Sequence[Delivery]) -> list[Recorded]:
+        """Store deliveries in one transaction (`engine/recorder.py` gathers them)."""
         with self.store.transaction() as tx:
-            delivery_id, duplicate = tx.deliveries.record(self._new(delivery))
-        if duplicate:
-            log.info("duplicate delivery", extra={"delivery_id": delivery_id})
-        return Recorded(delivery_id, duplicate)
+            kept = tx.deliveries.record_many([self._new(delivery) for delivery in batch])
+        for delivery_id, duplicate in kept:
+            if duplicate:
+                log.info("duplicate delivery", extra={"delivery_id": delivery_id})
+        return [Recorded(delivery_id, duplicate) for delivery_id, duplicate in kept]
 
     def refuse(self, delivery: Delivery, error: str) -> int:
         """Store a delivery whose body cannot be read at all as failed, for a replay."""

@@ -8,7 +8,7 @@ never apply a cart's update before its creation.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -18,6 +18,11 @@ from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
 class Deliveries(Protocol):
     def record(self, delivery: NewDelivery) -> tuple[int, bool]:
         """Store a raw delivery; its id, and whether the same key was already processed."""
+        ...
+
+    def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
+        """`record` for each, in order, in few statements (concurrent webhooks' deliveries).
+        A key repeated within the batch is stored once; each repeat gets the first's id."""
         ...
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:

@@ -45,6 +45,9 @@ class MemoryDeliveries:
         self.table.insert(delivery_id, stored)
         return delivery_id, False
 
+    def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
+        return [self.record(delivery) for delivery in batch]
+
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         leases = self.data.delivery_leases
         waiting: set[str | None] = set()  # sequences with an older received delivery

@@ -6,10 +6,10 @@ insert that does nothing on a repeated delivery key (then the stored one is look
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, exists, or_, select, update
+from sqlalchemy import Connection, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
@@ -19,6 +19,7 @@ from cartback.store.types import AnyRow
 _PROCESSED = str(DeliveryStatus.PROCESSED)
 _RECEIVED = str(DeliveryStatus.RECEIVED)
 _KEY = ("platform", "store_id", "delivery_key")
+_Key = tuple[str, str, str]  # a delivery key with its platform and store
 
 
 class SqlDeliveries:
@@ -29,17 +30,7 @@ class SqlDeliveries:
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         statement = (
             dialect.insert(deliveries)
-            .values(
-                platform=delivery.platform,
-                store_id=delivery.store_id,
-                topic=delivery.topic,
-                delivery_key=delivery.delivery_key,
-                headers=dict(delivery.headers),
-                body=delivery.body,
-                received_at=delivery.received_at,
-                status=_RECEIVED,
-                sequence_key=delivery.sequence_key,
-            )
+            .values(**_values(delivery))
             .on_conflict_do_nothing(index_elements=_KEY)
             .returning(deliveries.c.id)
         )
@@ -55,6 +46,49 @@ class SqlDeliveries:
             )
         ).one()
         return int(existing.id), existing.status == _PROCESSED
+
+    def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
+        """`record` for many, in two statements: the keys seen before, then one insert."""
+        if len(batch) == 1:
+            return [self.record(batch[0])]
+        seen = self._seen([_key(d) for d in batch if d.delivery_key is not None])
+        fresh: dict[_Key | int, int] = {}  # key (or place) → index in `rows`
+        rows: list[dict[str, object]] = []
+        for place, delivery in enumerate(batch):
+            key = _key(delivery) if delivery.delivery_key is not None else place
+            if key not in seen and key not in fresh:
+                fresh[key] = len(rows)
+                rows.append(_values(delivery))
+        ids: list[int] = []
+        if rows:
+            statement = insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True)
+            ids = [int(row.id) for row in self.conn.execute(statement, rows)]
+        kept: list[tuple[int, bool]] = []
+        for place, delivery in enumerate(batch):
+            key = _key(delivery) if delivery.delivery_key is not None else place
+            kept.append(seen[key] if key in seen else (ids[fresh[key]], False))
+        return kept
+
+    def _seen(
+        self, keys: list[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str] | int, tuple[int, bool]]:
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            select(
+                deliveries.c.id,
+                deliveries.c.platform,
+                deliveries.c.store_id,
+                deliveries.c.delivery_key,
+                deliveries.c.status,
+            ).where(deliveries.c.delivery_key.in_([key for _, _, key in keys]))
+        )
+        wanted = set(keys)
+        return {
+            key: (int(row.id), row.status == _PROCESSED)
+            for row in rows
+            if (key := (row.platform, row.store_id, row.delivery_key)) in wanted
+        }
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         earlier = deliveries.alias("earlier")
@@ -124,6 +158,24 @@ class SqlDeliveries:
             )
         )
         return {row.delivery_key for row in rows}
+
+
+def _key(delivery: NewDelivery) -> _Key:
+    return (delivery.platform, delivery.store_id, delivery.delivery_key or "")
+
+
+def _values(delivery: NewDelivery) -> dict[str, object]:
+    return {
+        "platform": delivery.platform,
+        "store_id": delivery.store_id,
+        "topic": delivery.topic,
+        "delivery_key": delivery.delivery_key,
+        "headers": dict(delivery.headers),
+        "body": delivery.body,
+        "received_at": delivery.received_at,
+        "status": _RECEIVED,
+        "sequence_key": delivery.sequence_key,
+    }
 
 
 def delivery_from(row: AnyRow) -> Delivery:
