@@ -26,7 +26,10 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/send.py
 	$(BIN)/python bench/scheduler_tick.py
+	$(BIN)/python bench/memory_store.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,7 @@ from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.dispatch import ChannelSetup
 from cartback.engine.feedback import Feedback
 from cartback.engine.ingest import IngestService, Parser
+from cartback.engine.pacing import Limits, Pacing
 from cartback.engine.poller import MagentoPoller
 from cartback.engine.recorder import Recorder
 from cartback.engine.retry import RetryPolicy
@@ -88,8 +89,12 @@ def build(
         _sender_settings(settings),
         _composer(settings),
         discounts=DiscountIssuer(transport=http_transport),
+        pacing=_pacing(settings, built.by_channel),
     )
-    scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
+    worker_config = settings.worker
+    scheduling = SchedulerSettings(
+        worker_config.batch_size, worker_config.lease, worker_config.concurrency
+    )
     scheduler = Scheduler(store, clock, flows.get, sender, scheduling, settings.flows_for_store)
     feedback = Feedback(store, clock)
     queue = DeliveryQueue(
@@ -106,6 +111,16 @@ def build(
     return Runtime(
         settings, store, clock, ingest, scheduler, feedback, built, worker, queue, recorder
     )
+
+
+def _pacing(settings: Settings, gateways: Mapping[Channel, Gateway]) -> Pacing:
+    """Each gateway's calls in flight and messages/s per sender, from its channel's config."""
+    limits: dict[str, Limits] = {}
+    sms, email = settings.channels.sms, settings.channels.email
+    for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
+        if config is not None and channel in gateways:
+            limits[gateways[channel].name] = Limits(config.concurrency, config.rate_limit)
+    return Pacing(limits)
 
 
 def _parser_of(settings: Settings) -> ParserOf:

@@ -36,6 +36,7 @@ from cartback.engine.compose import Composer, sms_figures
 from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopAccess, label_for
 from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
 from cartback.engine.facts import Target, gather
+from cartback.engine.pacing import Pacing
 from cartback.engine.retry import Breaker
 from cartback.engine.segment_facts import segment_facts
 from cartback.store.base import Store, Tx
@@ -94,6 +95,7 @@ class Sender:
         breaker: Breaker | None = None,
         rng: random.Random | None = None,
         discounts: DiscountIssuer | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -102,7 +104,9 @@ class Sender:
         self.settings = settings
         self.composer = composer
         self.discounts = discounts or DiscountIssuer()
-        self.dispatcher = Dispatcher(store, clock, breaker or Breaker(), rng or random.Random())
+        self.dispatcher = Dispatcher(
+            store, clock, breaker or Breaker(), rng or random.Random(), pacing
+        )
 
     def run_step(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> Decision:
         with self.store.transaction() as tx:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, exists, insert, or_, select, update
+from sqlalchemy import Connection, exists, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
@@ -81,13 +81,15 @@ class SqlDeliveries:
                 deliveries.c.store_id,
                 deliveries.c.delivery_key,
                 deliveries.c.status,
-            ).where(deliveries.c.delivery_key.in_([key for _, _, key in keys]))
+            ).where(
+                tuple_(deliveries.c.platform, deliveries.c.store_id, deliveries.c.delivery_key).in_(
+                    keys
+                )
+            )
         )
-        wanted = set(keys)
         return {
-            key: (int(row.id), row.status == _PROCESSED)
+            (row.platform, row.store_id, row.delivery_key): (int(row.id), row.status == _PROCESSED)
             for row in rows
-            if (key := (row.platform, row.store_id, row.delivery_key)) in wanted
         }
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
