@@ -22,6 +22,7 @@ __all__ = [
     "InvalidRequest",
     "NotConfigured",
     "NotFound",
+    "NotReady",
     "Unauthorized",
     "UnknownStore",
     "UnreadableBody",
@@ -70,6 +71,14 @@ class InvalidRequest(CartbackError, ValueError):
 class NotFound(CartbackError):
     code = "not_found"
     status = 404
+
+
+class NotReady(CartbackError):
+    """The process runs but cannot serve yet: the database does not answer, or its schema is
+    not the one this code needs."""
+
+    code = "not_ready"
+    status = 503
 
 
 class UnknownStore(NotFound):

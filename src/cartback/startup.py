@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from cartback.config import Settings
-from cartback.config.channels import TwilioSms
+from cartback.config.channels import ChannelsConfig, TwilioSms
 from cartback.config.source import KeyPath, format_key
 from cartback.store import migrate
 from cartback.store.db import connect, normalise_url
@@ -37,7 +37,15 @@ from cartback.store.db import connect, normalise_url
 SUPPORTED = "sqlite:///FILE or postgresql://USER@HOST/DATABASE"
 # Config keys whose `${VAR}` only `serve`, `worker` and `tokens` use: elsewhere a stand-in will do.
 SECRET_KEYS = frozenset(
-    {"api_token", "webhook_secret", "access_token", "api_key", "auth_token", "password"}
+    {
+        "api_token",
+        "webhook_secret",
+        "access_token",
+        "api_key",
+        "auth_token",
+        "password",
+        "signing_secret",
+    }
 )
 _NOT_SET = re.compile(r"\(not set: \$\{(\w+)\}\)")
 
@@ -268,11 +276,21 @@ class Finding:
 
 
 def channel_findings(settings: Settings, *, strict_dns: bool) -> list[Finding]:
-    """Gateway settings that cannot work. An SMTP host that does not resolve is an error for
-    `check` (`strict_dns`) and a warning at start, where DNS may come back and email retries."""
+    """Gateway settings that cannot work, the global channels' and each store's own. An SMTP
+    host that does not resolve is an error for `check` (`strict_dns`) and a warning at start,
+    where DNS may come back and email retries."""
+    found = _findings("channels", settings.channels, strict_dns)
+    for index, store in enumerate(settings.stores):
+        if store.channels is not None:
+            own = settings.channels_of(store.id)
+            found += _findings(f"stores[{index}].channels", own, strict_dns)
+    return found
+
+
+def _findings(prefix: str, channels: ChannelsConfig, strict_dns: bool) -> list[Finding]:
     found: list[Finding] = []
-    sms, email = settings.channels.sms, settings.channels.email
-    for key, config in (("channels.sms", sms), ("channels.email", email)):
+    sms, email = channels.sms, channels.email
+    for key, config in ((f"{prefix}.sms", sms), (f"{prefix}.email", email)):
         if config is not None and config.provider == "outbox":
             problem = _folder_problem(Path(config.path).parent)
             if problem:
@@ -281,7 +299,7 @@ def channel_findings(settings: Settings, *, strict_dns: bool) -> list[Finding]:
         found.append(
             Finding(
                 "error",
-                f"channels.sms.sender {sms.sender!r}: twilio sends from a number in "
+                f"{prefix}.sms.sender {sms.sender!r}: twilio sends from a number in "
                 "+E.164 form (e.g. +4512345678) or through messaging_service_sid",
             )
         )

@@ -47,6 +47,7 @@ ACME_STORE = f"""\
     default_country: DK
     currency: USD
 """  # the `stores:` block of the configs here and in test_channels
+PHONE = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)"}  # a person
 TEMPLATE = "Hi {{ first_name }}, your basket at {{ store_name }} is saved: {{ link }}"
 
 
@@ -208,7 +209,7 @@ def test_a_checkout_is_recovered_by_sms_click_and_order(server: Server) -> None:
     link = re.search(rf"{re.escape(server.public_url)}/r/[A-Za-z0-9_-]+", sms["text"])
     assert link is not None, sms["text"]
 
-    click = server.http.get(link.group(0), follow_redirects=False)
+    click = server.http.get(link.group(0), follow_redirects=False, headers=PHONE)
     assert click.status_code == 302, click.text
     assert click.headers["location"] == checkout["abandoned_checkout_url"]
 

@@ -27,6 +27,7 @@ from tests.acceptance.test_serve import (
     encode,
     order_payload,
 )
+from tests.acceptance.test_serve import PHONE as PERSON  # a phone browser's user agent
 
 CHROMIUM = Path(os.environ.get("CARTBACK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -141,7 +142,8 @@ def _history(server: Server, tmp: Path) -> Shop:
     first = next(line for line in lines if line["to"] != OTHER_MOBILE)
     link = re.search(rf"{re.escape(server.public_url)}/r/[A-Za-z0-9_-]+", first["text"])
     assert link is not None, first["text"]
-    assert server.http.get(link.group(0), follow_redirects=False).status_code == 302
+    clicked = server.http.get(link.group(0), follow_redirects=False, headers=PERSON)
+    assert clicked.status_code == 302
     answer = server.webhook("orders/create", encode(order_payload(recovered)))
     assert answer.status_code == 200, answer.text
     server.wait_for("for the no-consent skip", lambda: _skipped(server, "no_consent"))

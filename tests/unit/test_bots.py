@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cartback.domain.bots import bot_reason, is_bot
+from cartback.domain.bots import agent_class, bot_reason, is_bot
 
 BOTS = [
     (
@@ -125,3 +125,18 @@ def test_a_non_browser_agent_within_two_seconds_of_delivery_is_a_scanner() -> No
     assert bot_reason(agent, "GET", 1.2) == "a non-browser agent, 1.2s after delivery"
     assert bot_reason(agent, "GET", 30.0) is None
     assert bot_reason(agent, "GET", None) is None  # delivery time unknown
+
+
+@pytest.mark.parametrize(
+    ("agent", "kind"),
+    [
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)", "browser"),
+        ("MyShopApp/3.1 CFNetwork", "app"),
+        ("WhatsApp/2.23.20.0 A", "preview"),
+        ("Googlebot/2.1 (+http://www.google.com/bot.html)", "crawler"),
+        ("Mimecast URL scanner", "scanner"),
+        ("curl/8.4.0", "machine"),
+    ],
+)
+def test_each_click_gets_a_word_for_who_made_it(agent: str, kind: str) -> None:
+    assert agent_class(agent, bot_reason(agent)) == kind

@@ -233,3 +233,23 @@ def test_verbose_and_log_level_may_follow_the_command() -> None:
     assert (after.verbose, after.log_level) == (True, "ERROR")
     assert (before.verbose, before.log_level) == (True, "INFO")
     assert (plain.verbose, plain.log_level) == (False, "INFO")
+
+
+def test_check_names_the_rules_a_shopify_store_without_a_token_cannot_evaluate(
+    tmp_path: Path,
+) -> None:
+    flows = FLOWS.replace(
+        "    abandon_after: 30m\n",
+        "    abandon_after: 30m\n    if: {customer_tags: {includes: vip}}\n",
+    )
+    found = settings(tmp_path, "api_token: t\n", STORES + flows)
+    lines = Summary(found).lines()
+    assert (
+        "warning: store acme has no Shopify Admin access_token, so these rules cannot be "
+        "evaluated on the shop's customer and product data: flow cart-sms: customer tags"
+    ) in lines
+    token = STORES.replace("    name: Acme\n", "    name: Acme\n    access_token: shpat_x\n", 1)
+    assert not any(
+        "access_token" in line
+        for line in Summary(settings(tmp_path, "api_token: t\n", token + flows)).lines()
+    )

@@ -7,7 +7,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from cartback import __version__
-from cartback.api import contacts, gateway_webhooks, redirects, rest, webhooks
+from cartback.api import (
+    contacts,
+    gateway_webhooks,
+    metrics,
+    privacy,
+    redirects,
+    rest,
+    webhooks,
+)
 from cartback.api.access_log import WebhookAccessLog
 from cartback.api.dashboard import router as dashboard_router
 from cartback.api.docs import add_docs
@@ -19,8 +27,16 @@ from cartback.api.errors import (
     on_validation_error,
 )
 from cartback.api.limits import BodyLimit
+from cartback.api.observe import RequestContext
 from cartback.errors import CartbackError
+from cartback.integrations.registry import PLATFORMS
 from cartback.runtime import Runtime
+
+
+def _webhook_names() -> frozenset[str]:
+    """The first path segment after /webhooks/ of every webhook route (platforms, gateways)."""
+    paths = [p.path for p in PLATFORMS] + ["/webhooks/inmobile/", "/webhooks/twilio/"]
+    return frozenset(path.split("/")[2] for path in paths)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -43,10 +59,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         gateway_webhooks.router,
         redirects.router,
         rest.router,
+        privacy.router,
         contacts.router,
+        metrics.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(dashboard_router)
-    app.add_middleware(WebhookAccessLog)  # outermost: sees every webhook answer
+    app.add_middleware(WebhookAccessLog)  # sees every webhook answer
+    # outermost: the request id is in every line logged while answering, the access log's too
+    app.add_middleware(RequestContext, metrics=runtime.metrics, platforms=_webhook_names())
     add_docs(app)
     return app

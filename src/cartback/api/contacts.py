@@ -9,21 +9,25 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
-from cartback.api.deps import RuntimeDep, require_token
+from cartback.api.deps import Caller, CallerDep, RuntimeDep, require_token
+from cartback.api.inputs import Instant, Text
+from cartback.config import StoreConfig
+from cartback.domain.bounds import SKEW
 from cartback.domain.consent import ConsentRecord, address_for
 from cartback.domain.emails import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
 from cartback.domain.records import Touch
+from cartback.runtime import Runtime
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
 
 
 class TouchIn(BaseModel):
-    phone: str | None = None
-    email: str | None = None
+    phone: Text | None = None
+    email: Text | None = None
     channel: Literal["sms", "email"]
-    sent_at: datetime
-    source: str = Field(min_length=1, max_length=128)
+    sent_at: Instant
+    source: Text = Field(min_length=1, max_length=128)
 
     @model_validator(mode="after")
     def _address_for_channel(self) -> TouchIn:
@@ -46,9 +50,11 @@ class TouchesOut(BaseModel):
 
 
 @router.post("/touches", response_model=TouchesOut, summary="Register promotional sends")
-def post_touches(body: TouchesIn, rt: RuntimeDep) -> TouchesOut:
-    """Messages other systems sent (a newsletter, a campaign), so the cooldown counts them."""
-    country = rt.settings.stores[0].default_country
+def post_touches(body: TouchesIn, rt: RuntimeDep, caller: CallerDep) -> TouchesOut:
+    """Messages other systems sent (a newsletter, a campaign), so the cooldown counts them.
+    A person's cooldown spans every store; a store's token reads phone numbers in its own
+    country."""
+    country = _home(rt, caller).default_country
     rows = [_touch(item, n, country) for n, item in enumerate(body.touches)]
     with rt.store.transaction() as tx:
         added = tx.touches.add_many(rows, rt.clock.now())
@@ -64,14 +70,14 @@ def _touch(item: TouchIn, index: int, country: str | None) -> Touch:
 
 
 class ConsentIn(BaseModel):
-    store: str
+    store: Text
     channel: Literal["sms", "email"]
     granted: bool
-    phone: str | None = None
-    email: str | None = None
-    occurred_at: datetime | None = None  # default: now
-    wording: str = Field(min_length=1, description="the words the person agreed to")
-    source: str = Field(default="api", max_length=100, description="e.g. signup-form, till")
+    phone: Text | None = None
+    email: Text | None = None
+    occurred_at: Instant | None = None  # default: now
+    wording: Text = Field(min_length=1, description="the words the person agreed to")
+    source: Text = Field(default="api", max_length=100, description="e.g. signup-form, till")
 
 
 class ConsentOut(BaseModel):
@@ -81,8 +87,8 @@ class ConsentOut(BaseModel):
 
 
 @router.post("/consent", response_model=ConsentOut, summary="Record consent given elsewhere")
-def post_consent(body: ConsentIn, rt: RuntimeDep) -> ConsentOut:
-    store = rt.settings.store(body.store)
+def post_consent(body: ConsentIn, rt: RuntimeDep, caller: CallerDep) -> ConsentOut:
+    store = rt.settings.store(caller.stores(body.store) or body.store)
     if store is None:
         raise HTTPException(422, f"store: {body.store!r} is not configured")
     if body.occurred_at is not None and body.occurred_at.tzinfo is None:
@@ -92,12 +98,23 @@ def post_consent(body: ConsentIn, rt: RuntimeDep) -> ConsentOut:
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     now = rt.clock.now()
-    record = ConsentRecord(
-        store.id, body.channel, address, body.granted, body.occurred_at or now, body.wording
-    )
+    occurred_at = _not_ahead(body.occurred_at, now)
+    record = ConsentRecord(store.id, body.channel, address, body.granted, occurred_at, body.wording)
     with rt.store.transaction() as tx:
         tx.consent.add_once(record.entry(f"api:{body.source}", now))
     return ConsentOut(address=address, channel=body.channel, granted=body.granted)
+
+
+def _not_ahead(occurred_at: datetime | None, now: datetime) -> datetime:
+    """Consent happened by now: a time a little ahead (clock skew) counts as now, a time further
+    ahead is refused, so that a grant can never outrank a later withdrawal by its date."""
+    if occurred_at is None or occurred_at <= now:
+        return occurred_at or now
+    if occurred_at - now > SKEW:
+        raise HTTPException(
+            422, f"occurred_at: {occurred_at.isoformat()} is in the future; give when it happened"
+        )
+    return now
 
 
 class ConsentEntry(BaseModel):
@@ -119,13 +136,20 @@ class Contact(BaseModel):
 
 
 @router.get("/contacts/{contact_id}", response_model=Contact, summary="A person's consent")
-def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
-    """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address."""
-    address = _address(contact_id, rt.settings.stores[0].default_country)
+def get_contact(contact_id: Text, rt: RuntimeDep, caller: CallerDep) -> Contact:
+    """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address.
+    A store's token sees the person's entries in its own store (and those no store owns, such
+    as a STOP), and 404 for a person it never dealt with."""
+    address = _address(contact_id, _home(rt, caller).default_country)
     with rt.store.reading() as tx:
         history = tx.consent.history(address)
         blocked = tx.consent.suppressions(address)
         sent = tx.messages.for_recipient(address)
+    if caller.store_id is not None:
+        history = [e for e in history if e.store_id in (caller.store_id, "*")]
+        sent = [m for m in sent if m.store_id == caller.store_id]
+        if not sent and not any(e.store_id == caller.store_id for e in history):
+            raise HTTPException(404, f"no contact {contact_id!r} in store {caller.store_id!r}")
     latest: dict[str, bool | None] = {"sms": None, "email": None}
     for entry in history:
         latest[entry.channel] = entry.granted
@@ -139,6 +163,12 @@ def get_contact(contact_id: str, rt: RuntimeDep) -> Contact:
         ],
         messages=len(sent),
     )
+
+
+def _home(rt: Runtime, caller: Caller) -> StoreConfig:
+    """The caller's store, or the first configured one for the admin."""
+    found = rt.settings.store(caller.store_id) if caller.store_id else None
+    return found or rt.settings.stores[0]
 
 
 def _address(raw: str, country: str | None) -> str:

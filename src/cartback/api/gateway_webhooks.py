@@ -9,7 +9,6 @@ which mail providers send, not people.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Annotated
 
@@ -21,8 +20,7 @@ from cartback.api.deps import RuntimeDep
 from cartback.channels import twilio
 from cartback.channels._http import GatewayAnswerError
 from cartback.channels.twilio import TwilioGateway
-from cartback.channels.unsubscribe import key_from, read_token
-from cartback.config.channels import TwilioSms
+from cartback.channels.unsubscribe import read_token_any
 from cartback.errors import (
     BadSignature,
     NotConfigured,
@@ -30,7 +28,6 @@ from cartback.errors import (
     Unauthorized,
     UnreadableBody,
 )
-from cartback.runtime import callback_key
 
 router = APIRouter(tags=["gateways"])
 log = logging.getLogger("cartback.api")
@@ -44,7 +41,7 @@ async def inmobile_status(
     gateway = rt.gateways.inmobile
     if gateway is None:
         raise NotConfigured("inMobile is not the configured SMS provider")
-    if not hmac.compare_digest(key.encode(), callback_key(rt.settings.api_token).encode()):
+    if not rt.signing.is_callback_key(key):
         raise Unauthorized("the callback key does not match")
     body = await request.body()
     try:
@@ -82,19 +79,19 @@ async def twilio_inbound(request: Request, rt: RuntimeDep) -> Response:
 async def _verified_twilio_form(
     request: Request, rt: RuntimeDep
 ) -> tuple[TwilioGateway, dict[str, str]]:
-    gateway, sms = rt.gateways.twilio, rt.settings.channels.sms
-    if gateway is None or not isinstance(sms, TwilioSms):
+    accounts = rt.gateways.twilio_accounts
+    if not accounts:
         raise NotConfigured("Twilio is not the configured SMS provider")
     form = {k: str(v) for k, v in (await request.form()).items()}
     # Twilio signs the URL it called: ours as the public sees it, with its query string.
     url = rt.settings.public_url + request.url.path
     if request.url.query:
         url += "?" + request.url.query
-    if not twilio.verify_signature(
-        url, form, request.headers.get("X-Twilio-Signature"), sms.auth_token
-    ):
-        raise BadSignature("the X-Twilio-Signature does not match this request")
-    return gateway, form
+    signed = request.headers.get("X-Twilio-Signature")
+    for gateway, auth_token in accounts:  # the global account, and stores' own
+        if twilio.verify_signature(url, form, signed, auth_token):
+            return gateway, form
+    raise BadSignature("the X-Twilio-Signature does not match this request")
 
 
 @router.get("/u/{token}", summary="Unsubscribe from marketing email", response_class=HTMLResponse)
@@ -113,7 +110,7 @@ async def unsubscribe_one_click(token: str, rt: RuntimeDep) -> Response:
 
 
 async def _unsubscribe(token: str, rt: RuntimeDep, how: str) -> Response:
-    found = read_token(key_from(rt.settings.api_token), token)
+    found = read_token_any(rt.signing.verifying, token)
     if found is None:
         raise NotFound("This unsubscribe link is not valid.")
     store_id, email = found

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from dataclasses import asdict
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from cartback import __version__
 from cartback.api import views
-from cartback.api.deps import RuntimeDep, require_token
-from cartback.api.schemas import CartDetail, CartSummary, DeliveryOut, Health, MessageOut, Report
+from cartback.api.deps import CallerDep, RuntimeDep, require_token
+from cartback.api.inputs import CartId, Filter, Instant, Limit, Offset, Text
+from cartback.api.schemas import (
+    CartDetail,
+    CartSummary,
+    DeliveryOut,
+    DiagnosticsOut,
+    Health,
+    MessageOut,
+    Report,
+)
+from cartback.domain.breakdown import By
 from cartback.domain.records import DeliveryStatus
+from cartback.engine.diagnostics import diagnose
 from cartback.engine.timeline import cart_story
 
 router = APIRouter()
 api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
-
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -31,20 +39,23 @@ async def healthz(rt: RuntimeDep) -> Health:
 @api.get("/carts", response_model=list[CartSummary])
 def list_carts(
     rt: RuntimeDep,
-    store: str | None = None,
-    status: str | None = None,
+    caller: CallerDep,
+    store: Filter = None,
+    status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
     with rt.store.reading() as tx:
-        found = tx.carts.page(store_id=store, status=status, limit=limit, offset=offset)
+        found = tx.carts.page(
+            store_id=caller.stores(store), status=status, limit=limit, offset=offset
+        )
     return [views.cart_fields(cart) for cart in found]
 
 
 @api.get("/carts/{cart_id}", response_model=CartDetail)
-def get_cart(cart_id: int, rt: RuntimeDep) -> dict[str, Any]:
+def get_cart(cart_id: CartId, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     story = cart_story(rt.store, cart_id)
-    if story is None:
+    if story is None or not caller.may_see(story.cart.store_id):
         raise HTTPException(status_code=404, detail=f"no cart with id {cart_id}")
     return views.cart_detail(story)
 
@@ -52,32 +63,67 @@ def get_cart(cart_id: int, rt: RuntimeDep) -> dict[str, Any]:
 @api.get("/messages", response_model=list[MessageOut])
 def list_messages(
     rt: RuntimeDep,
-    store: str | None = None,
-    status: str | None = None,
+    caller: CallerDep,
+    store: Filter = None,
+    status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
     with rt.store.reading() as tx:
-        found = tx.messages.page(store_id=store, status=status, limit=limit, offset=offset)
+        found = tx.messages.page(
+            store_id=caller.stores(store), status=status, limit=limit, offset=offset
+        )
     return [views.message_fields(message) for message in found]
 
 
 @api.get("/report", response_model=Report)
-def report(rt: RuntimeDep, store: str | None = None, since: datetime | None = None) -> Report:
+def report(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    store: Filter = None,
+    since: Instant | None = None,
+    flow: Filter = None,
+    by: By | None = None,
+) -> Report:
+    """Sent, spent and recovered; the holdout, the lift and the experiments; `by` adds rows
+    per flow, step, channel, segment, arm or day."""
+    store = caller.stores(store)
     if store is not None and rt.settings.store(store) is None:
+        raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
+    if flow is not None and all(f.id != flow for f in rt.settings.flows):
+        raise HTTPException(status_code=404, detail=f"no flow {flow!r} is configured")
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(
+            status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
+        )
+    return views.report_answer(rt, store, since, flow, by)
+
+
+@api.get("/diagnostics", response_model=DiagnosticsOut)
+def diagnostics(
+    rt: RuntimeDep, caller: CallerDep, store: Text, since: Instant | None = None
+) -> Any:
+    """Abandoned carts per checkout stage since `since` (default: the alerts' window), against
+    the store's baseline, by source, and the alerts raised in that time."""
+    if not caller.may_see(store) or rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
     if since is not None and since.tzinfo is None:
         raise HTTPException(
             status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
         )
-    return views.report_answer(rt, store, since)
+    now = rt.clock.now()
+    found = diagnose(
+        rt.store, store, since or now - rt.settings.alerts.window, now, rt.settings.alerts
+    )
+    return {**asdict(found), "store": store, "alerts": [asdict(a) for a in found.alerts]}
 
 
 @api.get("/deliveries", response_model=list[DeliveryOut])
 def list_deliveries(
     rt: RuntimeDep,
-    status: str | None = None,
-    store: str | None = None,
+    caller: CallerDep,
+    status: Filter = None,
+    store: Filter = None,
     limit: Limit = 100,
 ) -> list[Any]:
     known = {str(s): s for s in DeliveryStatus}
@@ -85,7 +131,7 @@ def list_deliveries(
         return []  # no delivery has that status
     wanted = known[status] if status is not None else None
     with rt.store.reading() as tx:
-        found = tx.deliveries.listing(status=wanted, store_id=store, limit=limit)
+        found = tx.deliveries.listing(status=wanted, store_id=caller.stores(store), limit=limit)
     return [views.delivery_fields(delivery) for delivery in found]
 
 

@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# The measuring half of the report keeps the engine's shapes (dataclasses pydantic reads).
+from cartback.engine.measuring import ExperimentOut, GroupOut, LiftOut, RowOut
+
 
 class CartSummary(BaseModel):
     id: int
@@ -53,7 +56,7 @@ class MessageOut(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: str  # decision | message | click | order
+    kind: str  # decision | message | click | open | order
     action: str | None = None
     reason: str | None = None
     detail: str
@@ -69,6 +72,8 @@ class RunOut(BaseModel):
     status: str
     next_run_at: datetime | None
     ended_reason: str | None
+    held_out: bool | None = None  # null until the cart is assigned in its flow
+    arms: dict[str, str] = {}  # experiment id: arm
 
 
 class OrderOut(BaseModel):
@@ -116,6 +121,14 @@ class StoreReport(BaseModel):
     roas: Decimal | None
     skipped: dict[str, int]
     other_currencies: dict[str, OtherCurrencyOut] = {}
+    clicks: int = 0  # by people
+    bot_clicks: int = 0  # link previews, crawlers, scanners: never attributed
+    opens: int = 0
+    holdout: GroupOut | None = None
+    treated: GroupOut | None = None
+    lift: LiftOut | None = None
+    experiments: list[ExperimentOut] = []
+    rows: list[RowOut] | None = None  # with ?by=
 
 
 class Report(StoreReport):
@@ -150,3 +163,36 @@ class ErrorOut(BaseModel):
     """What every 4xx/5xx answer holds (some add keys beside `error`, e.g. `delivery_id`)."""
 
     error: ErrorDetail
+
+
+class StageOut(BaseModel):
+    stage: str  # contact | shipping_address | shipping_method | payment | unknown
+    carts: int
+    share: float
+    baseline_carts: int
+    baseline_share: float
+    z: float
+    alert: bool
+
+
+class AlertOut(BaseModel):
+    stage: str
+    day: str
+    raised_at: datetime
+    carts: int
+    total: int
+    share: float
+    baseline: float
+    z: float
+    detail: str
+
+
+class DiagnosticsOut(BaseModel):
+    store: str
+    since: datetime
+    until: datetime
+    carts: int
+    baseline_carts: int
+    stages: list[StageOut]
+    sources: dict[str, dict[str, int]]
+    alerts: list[AlertOut]

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from cartback.api.schemas import Report, StoreReport
+from cartback.domain.breakdown import By
 from cartback.domain.money import in_minor_units
 from cartback.domain.orders import revenue
-from cartback.domain.records import Cart, Delivery, Message, Order, item_json
+from cartback.domain.records import Cart, Delivery, Message, Order, Run, item_json
+from cartback.engine.measuring import Scope
 from cartback.engine.report import report
 from cartback.engine.timeline import CartStory
 from cartback.runtime import Runtime
@@ -43,12 +45,16 @@ def order_fields(order: Order) -> dict[str, Any]:
 def cart_detail(story: CartStory) -> dict[str, Any]:
     detail = cart_fields(story.cart)
     detail.update(
-        run=asdict(story.run) if story.run is not None else None,
+        run=run_fields(story.run) if story.run is not None else None,
         order=order_fields(story.order) if story.order is not None else None,
         messages=[message_fields(message) for message in story.messages],
         timeline=[asdict(entry) for entry in story.timeline],
     )
     return detail
+
+
+def run_fields(run: Run) -> dict[str, Any]:
+    return {**asdict(run), "arms": dict(run.arms)}
 
 
 def delivery_fields(delivery: Delivery) -> dict[str, Any]:
@@ -66,8 +72,20 @@ def delivery_fields(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def report_answer(rt: Runtime, store_id: str | None, since: datetime | None) -> Report:
+def report_answer(
+    rt: Runtime,
+    store_id: str | None,
+    since: datetime | None,
+    flow_id: str | None = None,
+    by: By | None = None,
+) -> Report:
     stores = [(s.id, s.currency) for s in rt.settings.stores if store_id in (None, s.id)]
-    found = report(rt.store, stores, since)
+    scope = Scope(
+        window=rt.settings.attribution.click_window,
+        flows=rt.settings.domain_flows(),
+        flow_id=flow_id,
+        by=by,
+    )
+    found = report(rt.store, stores, since, scope)
     parts = [StoreReport(**asdict(part)) for part in found.stores]
     return Report(**asdict(found.total), since=since, stores=parts)

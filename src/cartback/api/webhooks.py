@@ -9,6 +9,7 @@ not a JSON object at all is answered 400 and kept as failed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
@@ -17,9 +18,10 @@ from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from cartback.api.deps import RuntimeDep
+from cartback.domain.bounds import LENGTHS, text_problem
 from cartback.engine.delivery_queue import DeliveryQueue
 from cartback.engine.ingest import Delivery
-from cartback.errors import BadSignature, UnreadableBody
+from cartback.errors import BadSignature, InvalidRequest, UnreadableBody
 from cartback.integrations.platform import Accepted, Platform, ShopStore, WebhookRequest
 from cartback.integrations.registry import PLATFORMS, Registry
 from cartback.runtime import Runtime
@@ -94,12 +96,29 @@ def _delivery(
     """The delivery to store, and the problem that makes its body unreadable, if any."""
     names = (*platform.kept_headers, "Content-Type")
     headers = {name: value for name in names if (value := incoming.header(name)) is not None}
-    topic = platform.topic(incoming)
-    key = platform.delivery_key(incoming)
+    topic = _topic(platform.topic(incoming))
+    key = _storable_key(platform.delivery_key(incoming))
     try:
-        sequence, problem = platform.sequence_key(incoming), None
+        sequence, problem = _storable_key(platform.sequence_key(incoming)), None
     except UnreadableBody as unreadable:
         sequence, problem = None, unreadable.message
-    return Delivery(
-        platform.serves, store.id, topic, key, headers, incoming.body, sequence
-    ), problem
+    delivery = Delivery(platform.serves, store.id, topic, key, headers, incoming.body, sequence)
+    return delivery, problem
+
+
+def _topic(topic: str | None) -> str | None:
+    """A topic that fits its column; another is refused before anything is stored."""
+    problem = None if topic is None else text_problem(topic, LENGTHS["topic"])
+    if problem is not None:
+        raise InvalidRequest(f"the webhook's topic {problem}", status=400)
+    return topic
+
+
+def _storable_key(key: str | None) -> str | None:
+    """A delivery (or sequence) key that fits its column. One built from a hostile body (a
+    300-digit id) is kept as its hash: it still deduplicates (or orders), and the body is stored
+    to fail where it is read."""
+    if key is None or text_problem(key, LENGTHS["delivery key"]) is None:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest}"

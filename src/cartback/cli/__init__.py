@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cartback import __version__, logs
-from cartback.cli import data, serve, shops
+from cartback.cli import contacts, data, diagnostics, history, serve, shops, upkeep
 from cartback.config import ConfigError, Settings, load_config
 from cartback.startup import OperatorError, secret_stand_in
 
@@ -20,7 +20,7 @@ __all__ = ["build_parser", "load_settings", "main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.setup(args.log_level, verbose=args.verbose)
+    logs.setup(args.log_level, verbose=args.verbose, fmt=args.log_format)
     try:
         settings = load_settings(args.config, needs_secrets=args.needs_secrets)
         code: int = args.func(settings, args)
@@ -48,14 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(commands)
     data.add_commands(commands)
     shops.add_commands(commands)
+    upkeep.add_commands(commands)
+    contacts.add_commands(commands)
+    history.add_commands(commands)
+    diagnostics.add_commands(commands)
     for command in _leaves(parser):
         _logging_args(command, after_command=True)
     return parser
 
 
 def _logging_args(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
-    """`--verbose` and `--log-level`, before or after the command. After it they default to
-    SUPPRESS, so that leaving them out there does not undo what was given before it."""
+    """`--verbose`, `--log-level` and `--log-format`, before or after the command. After it they
+    default to SUPPRESS, so that leaving them out there does not undo what was given before it."""
     parser.add_argument(
         "--verbose",
         "-v",
@@ -68,6 +72,12 @@ def _logging_args(parser: argparse.ArgumentParser, *, after_command: bool) -> No
         default=argparse.SUPPRESS if after_command else "INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="the least severe log lines shown (default: INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=argparse.SUPPRESS if after_command else "text",
+        choices=["text", "json"],
+        help="json: one JSON object per line, with the request id (default: text)",
     )
 
 

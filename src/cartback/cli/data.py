@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from cartback.cli.common import add_command, open_runtime
+from cartback.cli.report import add_report_command
 from cartback.cli.summary import webhook_urls
 from cartback.config import Settings, parse_duration
 from cartback.runtime import Runtime
@@ -45,22 +46,7 @@ def add_commands(commands: Any) -> None:
         more="Each step as a sample customer would get it, with SMS segments and cost.",
     )
     preview.add_argument("--flow", required=True, help="the flow's id")
-    report = add_command(
-        commands,
-        "report",
-        "print the recovery report as JSON",
-        report_command,
-        more="Carts, messages, spend, recovered revenue and ROAS, as GET /api/report.",
-    )
-    report.add_argument("--store", default=None, help="one store's figures (default: every store)")
-    report.add_argument(
-        "--since",
-        type=since_arg,
-        default=None,
-        metavar="WHEN",
-        help="only carts since WHEN: an ISO date or time (2026-11-01, 2026-11-01T08:00+01:00; "
-        "a date is midnight UTC) or a span back from now (7d, 12h, 30m)",
-    )
+    add_report_command(commands, since_arg)
 
 
 def _deliveries_commands(commands: Any) -> None:
@@ -252,16 +238,7 @@ def _import_codes(runtime: Runtime, store: str, codes: Sequence[str]) -> tuple[i
         return added, duplicates, tx.codes.remaining(store, now)
 
 
-# --- report, tokens, preview --------------------------------------------------------------------
-
-
-def report_command(settings: Settings, args: argparse.Namespace) -> int:
-    from cartback.api.views import report_answer
-
-    store = known_store(settings, args.store)
-    runtime = open_runtime(settings, args.config).runtime
-    print(report_answer(runtime, store, args.since).model_dump_json(indent=2))
-    return 0
+# --- tokens, preview --------------------------------------------------------------------
 
 
 def tokens_command(settings: Settings, _args: argparse.Namespace) -> int:

@@ -21,6 +21,8 @@ from typing import Any
 from cartback.cli.common import add_command, open_runtime
 from cartback.cli.summary import Summary
 from cartback.config import Settings
+from cartback.metrics import Metrics
+from cartback.reload import Reloader
 from cartback.runtime import worker_thread
 from cartback.startup import (
     OperatorError,
@@ -60,13 +62,24 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help="also run a simulated shop against this server (links follow the real port)",
     )
-    add_command(
+    worker = add_command(
         commands,
         "worker",
         "run the worker only (no HTTP)",
         worker_command,
         more="Any number of workers share a PostgreSQL database.",
         secrets=True,
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's Prometheus metrics on PORT (no token: keep it private)",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for --metrics-port (default: %(default)s)",
     )
     add_command(
         commands,
@@ -108,6 +121,7 @@ def serve_command(settings: Settings, args: argparse.Namespace) -> int:
             warnings=opened.warnings + link_warnings(settings, port),
         )
         threads: list[Any] = []
+        Reloader(opened.runtime, args.config).install()  # kill -HUP: read the config again
 
         def on_listening() -> None:
             print("\n".join(summary.lines()), file=sys.stderr, flush=True)
@@ -173,6 +187,7 @@ def worker_command(settings: Settings, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    Reloader(opened.runtime, args.config).install()
     summary = Summary(
         settings,
         database=f"(schema {opened.revision})",
@@ -180,14 +195,25 @@ def worker_command(settings: Settings, args: argparse.Namespace) -> int:
         warnings=opened.warnings + link_warnings(settings),
         webhooks=False,
     )
+    stop_metrics = _metrics_server(opened.runtime.metrics, args.metrics_host, args.metrics_port)
     print("\n".join(summary.lines()), file=sys.stderr, flush=True)
     worker.start()
     log.info("worker started", extra={"database": opened.runtime.store.kind})
     stopped.wait()
     worker.stop()
     worker.join(timeout=30)
+    stop_metrics()
     log.info("worker stopped")
     return 0
+
+
+def _metrics_server(metrics: Metrics, host: str, port: int | None) -> Callable[[], None]:
+    if port is None:
+        return lambda: None
+    try:
+        return metrics.serve(host, port)
+    except OSError as exc:
+        raise OperatorError(f"--metrics-port {port}: cannot listen on {host} ({exc})") from None
 
 
 def migrate_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 from cartback import __version__
 from cartback.config import Settings, StoreConfig
+from cartback.config.channels import ChannelsConfig
 from cartback.domain.flow import EndStep, Flow, SendStep, Step, WaitStep
+from cartback.engine.enrichment import admin_gaps
 from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.startup import is_not_set, mask_url, unset_secrets
 
@@ -49,6 +51,11 @@ class Summary:
             lines += [f"  {u.store} ({u.what}): {u.url}" for u in urls]
         missing = unset_secrets(settings)
         warnings = list(self.warnings)
+        for store_id, gaps in admin_gaps(settings).items():
+            warnings.append(
+                f"store {store_id} has no Shopify Admin access_token, so these rules cannot be "
+                f"evaluated on the shop's customer and product data: {gaps}"
+            )
         if missing:
             names = ", ".join(f"${{{var}}} ({key})" for key, var in missing)
             warnings.append(f"not set: {names}; `cartback serve` and `worker` need them")
@@ -88,16 +95,24 @@ def _step(step: Step) -> str:
 
 
 def _channels(settings: Settings) -> list[str]:
-    sms, email = settings.channels.sms, settings.channels.email
+    found = _channel_lines(settings.channels, "")
+    for store in settings.stores:
+        if store.channels is not None:  # an agency's shop with channels of its own
+            found += _channel_lines(settings.channels_of(store.id), f" (store {store.id})")
+    return found
+
+
+def _channel_lines(channels: ChannelsConfig, whose: str) -> list[str]:
+    sms, email = channels.sms, channels.email
     found = []
     if sms is not None:
         where = f" → {sms.path}" if sms.provider == "outbox" else ""
-        found.append(f"sms: {sms.provider}{where}, sender {sms.sender}")
+        found.append(f"sms{whose}: {sms.provider}{where}, sender {sms.sender}")
     if email is not None:
         where = (
             f" → {email.path}" if email.provider == "outbox" else f" → {email.host}:{email.port}"
         )
-        found.append(f"email: {email.provider}{where}")
+        found.append(f"email{whose}: {email.provider}{where}")
     return found
 
 

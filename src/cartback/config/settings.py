@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from cartback.config.alerts import AlertsConfig
 from cartback.config.base import (
     ClockTime,
     CountryCode,
@@ -32,6 +33,9 @@ from cartback.config.base import (
 from cartback.config.channels import ChannelsConfig, EmailChannelConfig, SmsChannelConfig
 from cartback.config.experiments import Language
 from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
+from cartback.config.operations import MetricsConfig, RetentionConfig
+from cartback.config.tenancy import check_tokens, merge_store_channels
+from cartback.domain.durations import span
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.opt_out import ANY_COUNTRY, merged_opt_out
@@ -102,6 +106,7 @@ class StoreConfig(_Model):
     base_url: str | None = None
     access_token: Secret = None  # Magento: integration access token
     poll_every: PositiveDuration = timedelta(minutes=1)  # Magento
+    admin_cache_ttl: PositiveDuration = timedelta(hours=1)  # Shopify: customer/product lookups
     consent_mode: Literal["strict", "soft_opt_in"] = "strict"  # soft: email to past buyers
     # Per recipient country ("US") or US state ("US-FL"): replaces the built-in legal window.
     sending_windows: dict[str, SendingWindowConfig] = Field(default_factory=dict)
@@ -110,6 +115,10 @@ class StoreConfig(_Model):
     locale: Language | None = None  # the shop's language (da, en, …) when the cart has none
     support_email: str | None = None  # named in the answer to a HELP reply
     support_phone: str | None = None
+    # An agency's shops: a token that reads and changes only this store, and channel settings
+    # over the global ones (see config/tenancy.py).
+    api_token: Secret = None
+    channels: ChannelsConfig | None = None
 
     @model_validator(mode="after")
     def _platform_requirements(self) -> Self:
@@ -186,11 +195,19 @@ class Settings(_Model):
     database_url: str = "sqlite:///cartback.db"
     public_url: str = "http://localhost:8000"
     api_token: Annotated[NonEmptyStr, Field(repr=False)]
+    # Signs unsubscribe links and callback keys; unset: made on first start, kept in the database.
+    signing_secret: Annotated[NonEmptyStr | None, Field(repr=False, min_length=16)] = None
+    previous_signing_secrets: Annotated[list[NonEmptyStr], Field(repr=False)] = Field(
+        default_factory=list
+    )
     stores: list[StoreConfig] = Field(min_length=1)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     flows: list[FlowConfig] = Field(default_factory=list)
     segments: dict[str, Any] = Field(default_factory=dict)
     _flows: list[Flow] = PrivateAttr(default_factory=list)
@@ -198,10 +215,11 @@ class Settings(_Model):
     @model_validator(mode="before")
     @classmethod
     def _empty_sections_mean_defaults(cls, data: Any) -> Any:
-        sections = ("channels", "policy", "attribution", "worker", "flows", "segments")
+        sections = {"channels", "policy", "attribution", "worker", "alerts", "flows", "segments"}
+        sections |= {"metrics", "retention"}
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (k in sections and v is None)}
-        return data
+            data = {k: v for k, v in data.items() if not (k in sections and v is None)}
+        return merge_store_channels(data)
 
     @field_validator("database_url")
     @classmethod
@@ -226,6 +244,7 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _references(self) -> Self:
         _unique([s.id for s in self.stores], "stores", "id", "store id")
+        check_tokens(self.api_token, [s.api_token for s in self.stores])
         domains = [(s.shop_domain or "").lower() or None for s in self.stores]
         _unique(domains, "stores", "shop_domain", "shop_domain")
         known = [store.id for store in self.stores]
@@ -245,8 +264,30 @@ class Settings(_Model):
         _unique_experiments(self._flows)
         return self
 
+    @model_validator(mode="after")
+    def _sends_end_within_the_lease(self) -> Self:
+        """A send that outlasts its run's lease could be claimed by another worker meanwhile."""
+        for name, channel in (("sms", self.channels.sms), ("email", self.channels.email)):
+            if channel is not None and channel.timeout >= self.worker.lease:
+                raise _KeyedError(
+                    f"the {name} timeout ({span(channel.timeout)}) must be shorter than "
+                    f"worker.lease ({span(self.worker.lease)}): a send may not outlast its lease",
+                    *("channels", name, "timeout"),
+                )
+        return self
+
     def store(self, store_id: str) -> StoreConfig | None:
         return next((store for store in self.stores if store.id == store_id), None)
+
+    def channels_of(self, store_id: str) -> ChannelsConfig:
+        """The channels a store sends through: its own where it has them, else the global."""
+        store = self.store(store_id)
+        own = store.channels if store is not None else None
+        if own is None:
+            return self.channels
+        return ChannelsConfig(
+            sms=own.sms or self.channels.sms, email=own.email or self.channels.email
+        )
 
     def store_by_shop_domain(self, domain: str) -> StoreConfig | None:
         wanted = domain.strip().lower()

@@ -43,6 +43,8 @@ from cartback.demo.shoppers import (
 from cartback.domain.redact import mask_phone
 from cartback.integrations import shopify
 
+# A shopper opens the SMS link in the phone's browser: a person's click, not a link preview's.
+PHONE_BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
 # --- the simulation (I/O) ---------------------------------------------------------------------
 
 
@@ -238,7 +240,7 @@ class DemoShop(threading.Thread):
         path = link_path(visit.sms_text or "")
         if path is None:
             raise _Failed("the SMS has no /r/<code> link")
-        answer = self._http("GET", path)
+        answer = self._http("GET", path, headers={"User-Agent": PHONE_BROWSER})
         if answer.status_code != 302:
             raise _Failed(f"GET /r/<code> answered {answer.status_code}, expected 302")
         self._say(visit.shopper, f"clicked {path} -> 302 to the saved basket")

@@ -79,3 +79,16 @@ def is_bot(
     user_agent: str | None, method: str = "GET", seconds_since_delivery: float | None = None
 ) -> bool:
     return bot_reason(user_agent, method, seconds_since_delivery) is not None
+
+
+def agent_class(user_agent: str | None, reason: str | None) -> str:
+    """A word for who asked, kept beside a click: `browser` for a person's, else the kind of
+    machine (`preview`, `crawler`, `scanner`, `machine`)."""
+    if reason is None:
+        return "browser" if _BROWSER.match((user_agent or "").strip()) else "app"
+    for word, kind in (("preview", "preview"), ("crawler", "crawler")):
+        if word in reason:
+            return kind
+    if "scanner" in reason or "link check" in reason:
+        return "scanner"
+    return "machine"

@@ -6,6 +6,8 @@ and carts all key on that form. Error messages never repeat the address.
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
 MAX_LENGTH = 320
 
 
@@ -31,3 +33,8 @@ def require_email(raw: str | None) -> str:
     if len(email) > MAX_LENGTH:
         raise InvalidEmail(f"longer than {MAX_LENGTH} characters")
     return email
+
+
+def bare_address(address: str | None) -> str | None:
+    """The bare address of `Name <address>` (for a mailto: link); None for nothing."""
+    return (parseaddr(address)[1] or None) if address else None

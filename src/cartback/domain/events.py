@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from cartback.domain.checkout import Trail
 from cartback.domain.orders import OrderStatus, Refund
 
 
@@ -82,8 +83,10 @@ class CartUpdated:
     items: tuple[LineItem, ...] = ()
     discount_codes: tuple[str, ...] = ()
     locale: str | None = None  # the buyer's language as the platform gives it ("da-DK")
+    enrichment: str | None = None  # what a shop's admin API added, in words (for the timeline)
     store_currency: str | None = None
     store_total: Decimal | None = None
+    trail: Trail = field(default_factory=Trail)  # the checkout stage reached, the visit's source
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from cartback.domain.best_arm import Goal
@@ -95,3 +96,14 @@ class Assignment:
     @classmethod
     def from_mapping(cls, held_out: bool, arms: Mapping[str, str]) -> Assignment:
         return cls(held_out, tuple(arms.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Winner:
+    """An arm called the winner of an `auto_winner` experiment: new carts go to it from
+    `called_at` on (carts assigned before keep their arms)."""
+
+    experiment_id: str
+    arm: str
+    called_at: datetime
+    why: str

@@ -31,6 +31,9 @@ class StoreFigures:
     orders_recovered: int = 0
     recovered_revenue: Decimal = Decimal("0")
     discount_cost: Decimal = Decimal("0")  # discounts our codes gave on recovered orders
+    clicks: int = 0  # on the store's links, by people
+    bot_clicks: int = 0  # by link previews, crawlers and scanners: never attributed
+    opens: int = 0  # of its emails, by people
     skipped: dict[str, int] = field(default_factory=dict)
     other_currencies: dict[str, OtherCurrency] = field(default_factory=dict)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
@@ -107,12 +108,15 @@ def require_phone(raw: str | None, country: str | None) -> str:
     return e164
 
 
+@lru_cache(maxsize=4096)
 def phone_timezones(e164: str) -> tuple[str, ...]:
-    """IANA zones the number may be in; empty when the library cannot tell."""
+    """IANA zones the number may be in; empty when the library cannot tell. (Cached: every
+    send asks it again for the same few numbers.)"""
     zones = pn_timezone.time_zones_for_number(_parse(e164, None))
     return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
 
 
+@lru_cache(maxsize=4096)
 def phone_country(e164: str) -> str | None:
     """ISO region code of the number; None for non-geographic or unknown numbers."""
     region = phonenumbers.region_code_for_number(_parse(e164, None))

@@ -40,6 +40,7 @@ class Reason(StrEnum):
     COOLDOWN = "cooldown"
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
     NO_RECOVERY_URL = "no_recovery_url"
+    UNSAFE_LINK = "unsafe_link"  # a recovery URL that is not a public http(s) page
     FLOW_REMOVED = "flow_removed"
     NEWER_CART = "newer_cart"
     RECENT_PURCHASE = "recent_purchase"
@@ -53,6 +54,7 @@ class Reason(StrEnum):
     GATEWAY_FAILED = "gateway_failed"
     GATEWAY_COOLDOWN = "gateway_cooldown"  # the gateway held a message back by its own rule
     ABANDONED = "abandoned"
+    HOLDOUT = "holdout"  # the policy allowed it; the cart is held out
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +248,8 @@ def _allowed_from(instant: datetime, zones: Sequence[str], facts: SendFacts) -> 
     raise ValueError("no minute satisfies both the quiet hours and the sending window")
 
 
-_CHECKS: tuple[Callable[[SendFacts], Decision | None], ...] = (
+Check = Callable[[SendFacts], Decision | None]
+CHECKS: tuple[Check, ...] = (
     _lifecycle,
     _configured,
     _address,
@@ -259,8 +262,10 @@ _CHECKS: tuple[Callable[[SendFacts], Decision | None], ...] = (
 )
 
 
-def decide(facts: SendFacts) -> Decision:
-    for check in _CHECKS:
+def decide(facts: SendFacts, checks: Sequence[Check] = CHECKS) -> Decision:
+    """The first check that objects decides; else the step is sent. (`checks`: a simulation
+    leaves one out on purpose, to see its invariant checker catch what follows.)"""
+    for check in checks:
         decision = check(facts)
         if decision is not None:
             return decision

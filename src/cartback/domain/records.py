@@ -12,7 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from cartback.domain.engagement import Click, Link, MessageTouch, Open
 from cartback.domain.events import LineItem
+from cartback.domain.experiments import Assignment
 from cartback.domain.orders import OrderStatus, refunded_total
 from cartback.domain.statuses import (
     LIVE_CART,
@@ -26,15 +28,19 @@ from cartback.domain.statuses import (
     RunStatus,
 )
 
-__all__ = [  # the states live in statuses.py; records re-exports them for one import
+__all__ = [  # states live in statuses.py, clicks and opens in engagement.py; one import here
     "LIVE_CART",
     "MESSAGE_OUT",
     "NOT_SENT",
     "WAITING_FOR_ABANDONMENT",
     "CartStatus",
+    "Click",
     "DecisionAction",
     "DeliveryStatus",
+    "Link",
     "MessageStatus",
+    "MessageTouch",
+    "Open",
     "RunStatus",
 ]
 
@@ -72,6 +78,10 @@ class CartContents:
     phone_source: str | None = None  # the field the phone (or phone_raw) came from
     store_currency: str | None = None  # set when `currency` (the buyer's) is not the store's
     store_total: Decimal | None = None  # the basket in `store_currency`, where the shop said
+    checkout_stage: str | None = None  # the furthest checkout stage reached (domain.checkout)
+    source_name: str | None = None  # where the buyer came from, where the payload tells
+    landing_site: str | None = None
+    referring_site: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +190,13 @@ class Run:
     claim_token: str | None = None
     claimed_at: datetime | None = None
     ended_reason: str | None = None
+    # Fixed when the cart is first assigned in its flow (see `Flow.assign`); None before.
+    held_out: bool | None = None
+    arms: tuple[tuple[str, str], ...] = ()  # (experiment id, arm)
+
+    @property
+    def assignment(self) -> Assignment | None:
+        return None if self.held_out is None else Assignment(self.held_out, self.arms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +208,7 @@ class Claim:
     flow_id: str
     step_index: int
     claim_token: str
+    due_at: datetime | None = None  # when the step was due, for the due→sent lag
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,25 +260,8 @@ class Message:
     error: str | None = None
     sent_at: datetime | None = None
     status_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    code: str
-    message_id: str
-    cart_id: int
-    target_url: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Click:
-    code: str
-    message_id: str
-    cart_id: int
-    at: datetime
-    user_agent: str | None = None
-    id: int = 0
+    experiment_id: str | None = None  # the step's A/B test, and the variant this message is
+    arm: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,15 +273,6 @@ class SendAttempt:
     outcome: str  # sent | failed | retry | skipped
     http_status: int | None = None
     error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MessageTouch:
-    """A message that went out for a cart, with its latest click: what attribution weighs."""
-
-    message_id: str
-    sent_at: datetime
-    clicked_at: datetime | None = None
 
 
 # consent and suppression ---------------------------------------------------------------------

@@ -65,6 +65,7 @@ class DefaultTexts:
     short: str  # SMS and RCS
     email_subject: str
     email_text: str
+    email_words: Mapping[str, str]  # the built-in email's own words (see templates/basket_email)
 
 
 DEFAULT_TEXTS: Mapping[str, DefaultTexts] = {
@@ -78,6 +79,18 @@ DEFAULT_TEXTS: Mapping[str, DefaultTexts] = {
             "Hi {{ first_name }},\n\nYou left something in your basket at {{ store_name }}. "
             "It is saved for you:\n\n{{ link }}\n\nSee you soon,\n{{ store_name }}"
         ),
+        email_words={
+            "hi": "Hi",
+            "left": "You left something in your basket at",
+            "saved": "It is saved for you",
+            "quantity": "Quantity",
+            "total": "Total",
+            "finish": "Finish your order",
+            "button": "Return to your basket",
+            "bye": "See you soon",
+            "unsubscribe_question": "Don't want these emails?",
+            "unsubscribe": "Unsubscribe",
+        },
     ),
     "da": DefaultTexts(
         short=(
@@ -89,6 +102,18 @@ DEFAULT_TEXTS: Mapping[str, DefaultTexts] = {
             "Hej {{ first_name }},\n\nDu har lagt noget i din kurv hos {{ store_name }}. "
             "Vi har gemt den til dig:\n\n{{ link }}\n\nVi ses,\n{{ store_name }}"
         ),
+        email_words={
+            "hi": "Hej",
+            "left": "Du har lagt noget i din kurv hos",
+            "saved": "Vi har gemt den til dig",
+            "quantity": "Antal",
+            "total": "I alt",
+            "finish": "Gør din ordre færdig",
+            "button": "Tilbage til din kurv",
+            "bye": "Vi ses",
+            "unsubscribe_question": "Vil du ikke have flere e-mails?",
+            "unsubscribe": "Afmeld",
+        },
     ),
 }
 

@@ -15,14 +15,27 @@ from cartback.domain.events import (
     CartUpdated,
     Channel,
     ConsentChanged,
+    CustomerRedactRequested,
+    DataRequested,
     Event,
     OrderChanged,
     OrderPlaced,
+    ShopRedactRequested,
 )
 from cartback.domain.flow import Flow
+from cartback.domain.links import link_problem
 from cartback.domain.policy import Reason
-from cartback.domain.records import Cart, CartContents, CartStatus, ConsentEntry, NewOrder
+from cartback.domain.records import (
+    Cart,
+    CartContents,
+    CartStatus,
+    ConsentEntry,
+    DecisionAction,
+    DecisionEntry,
+    NewOrder,
+)
 from cartback.engine import order_changes, runs
+from cartback.engine.privacy import Privacy, privacy_request
 from cartback.store.base import Tx
 
 log = logging.getLogger("cartback.ingest")
@@ -35,9 +48,12 @@ class Windows:
 
 
 class EventApplier:
-    def __init__(self, flows: Callable[[str], list[Flow]], windows: Windows) -> None:
+    def __init__(
+        self, flows: Callable[[str], list[Flow]], windows: Windows, privacy: Privacy
+    ) -> None:
         self.flows = flows
         self.windows = windows
+        self.privacy = privacy
 
     def apply(self, tx: Tx, event: Event, now: datetime) -> None:
         match event:
@@ -51,11 +67,14 @@ class EventApplier:
                 order_changes.apply(tx, event, now)
             case ConsentChanged():
                 self._consent_changed(tx, event, now)
+            case DataRequested() | CustomerRedactRequested() | ShopRedactRequested():
+                privacy_request(tx, self.privacy, event, now)
 
     # carts -------------------------------------------------------------------------------
 
     def _cart_updated(self, tx: Tx, event: CartUpdated, now: datetime) -> None:
-        contents = cart_contents(event, now)
+        unsafe = link_problem(event.recovery_url) if event.recovery_url else None
+        contents = cart_contents(replace(event, recovery_url=None) if unsafe else event, now)
         cart = tx.carts.find(event.store_id, event.cart_key)
         if cart is None:
             cart, created = tx.carts.upsert(contents, now)
@@ -66,6 +85,14 @@ class EventApplier:
                 log.info("cart update ignored", extra={"cart_id": cart.id, "status": cart.status})
                 return
             tx.carts.update_contents(cart.id, contents, now)
+        if unsafe is not None:
+            detail = f"The shop's link back to the basket was not kept: it {unsafe}."
+            tx.decisions.add(
+                DecisionEntry(cart.id, now, DecisionAction.SKIP, Reason.UNSAFE_LINK, detail)
+            )
+        if event.enrichment and (created or _shop_facts(cart) != _shop_facts(contents)):
+            note = DecisionEntry(cart.id, now, DecisionAction.ENRICH, "enriched", event.enrichment)
+            tx.decisions.add(note)
         self._record_checkout_consent(tx, event, now)
         flows = self.flows(event.store_id)
         if runs.schedule(tx, cart.id, flows, contents.last_activity_at, now):
@@ -172,19 +199,38 @@ class EventApplier:
         if not address:
             log.info("consent change without an address", extra={"store": event.store_id})
             return
-        tx.consent.add(
-            ConsentEntry(
-                store_id=event.store_id,
-                channel=str(Channel.SMS if event.channel == Channel.RCS else event.channel),
-                address=address,
-                granted=event.granted,
-                source=event.source,
-                occurred_at=event.occurred_at,
-                recorded_at=now,
-                customer_external_id=event.customer_external_id,
-                detail=event.detail,
-            )
+        entry = ConsentEntry(
+            store_id=event.store_id,
+            channel=str(Channel.SMS if event.channel == Channel.RCS else event.channel),
+            address=address,
+            granted=event.granted,
+            source=event.source,
+            occurred_at=event.occurred_at,
+            recorded_at=now,
+            customer_external_id=event.customer_external_id,
+            detail=event.detail,
         )
+        latest = tx.consent.latest(entry.store_id, entry.channel, address)
+        if latest is not None and _repeats(latest, entry):
+            return
+        tx.consent.add(entry)
+
+
+def _shop_facts(cart: CartContents) -> tuple[object, ...]:
+    """What the shop's admin API adds to a cart: a change of it goes on the timeline."""
+    tags = tuple(sorted(cart.customer_tags))
+    items = tuple((item.tags, item.collections) for item in cart.items)
+    return (tags, cart.customer_orders_count, cart.customer_total_spent, items)
+
+
+def _repeats(latest: ConsentEntry, entry: ConsentEntry) -> bool:
+    """The same source saying the same again (a customer record read for every checkout
+    update) changes nothing the ledger decides, so it is not added."""
+    return (
+        latest.source == entry.source
+        and latest.granted == entry.granted
+        and latest.occurred_at <= entry.occurred_at
+    )
 
 
 def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
@@ -213,8 +259,13 @@ def cart_contents(event: CartUpdated, now: datetime) -> CartContents:
         occurred_at=event.occurred_at,
         last_activity_at=min(event.occurred_at, now),
         phone_source=customer.phone_source,
+        locale=event.locale,
         store_currency=event.store_currency,
         store_total=event.store_total,
+        checkout_stage=event.trail.stage,
+        source_name=event.trail.source_name,
+        landing_site=event.trail.landing_site,
+        referring_site=event.trail.referring_site,
     )
 
 

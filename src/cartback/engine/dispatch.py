@@ -23,6 +23,7 @@ from cartback.domain.redact import mask_email, mask_phone
 from cartback.engine import runs
 from cartback.engine.pacing import Pacing
 from cartback.engine.retry import Breaker, RetryPolicy
+from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.sender")
@@ -61,12 +62,14 @@ class Dispatcher:
         clock: Clock,
         breaker: Breaker,
         rng: random.Random,
+        metrics: Metrics | None = None,
         pacing: Pacing | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.breaker = breaker
         self.rng = rng
+        self.metrics = metrics or Metrics()
         self.pacing = pacing or Pacing()
 
     def deliver(self, claim: Claim, flow_id: str, index: int, out: Outgoing) -> Decision:
@@ -80,6 +83,7 @@ class Dispatcher:
             result, duration_ms = _call(gateway, out.message)
         pacer.answered(sender, throttled=result.http_status == THROTTLED)
         self.breaker.record(gateway.name, result.status == SendStatus.RETRY, now)
+        self._count(claim, out, result, duration_ms, now)
         number = out.attempts + 1
         attempt = SendAttempt(
             out.message.id,
@@ -98,6 +102,16 @@ class Dispatcher:
             why = f"did not answer ({result.error})"
             return self._postpone(claim, flow_id, index, out, retry_at, why)
         return self._settle(claim, flow_id, index, out, result, number, now)
+
+    def _count(
+        self, claim: Claim, out: Outgoing, result: SendResult, duration_ms: int, now: datetime
+    ) -> None:
+        gateway = out.setup.gateway.name
+        channel = str(out.message.channel)
+        self.metrics.count_send(channel, gateway, str(result.status), duration_ms / 1000)
+        self.metrics.set_breaker(gateway, self.breaker.open_until(gateway, now) is not None)
+        if result.status == SendStatus.SENT:
+            self.metrics.observe_lag(claim.due_at, result.sent_at or now)
 
     def _postpone(
         self, claim: Claim, flow_id: str, index: int, out: Outgoing, until: datetime, why: str

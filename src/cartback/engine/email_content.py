@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -21,8 +21,8 @@ from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from cartback.channels.base import LineItemView
+from cartback.domain.templates import DEFAULT_TEXTS
 
-DEFAULT_SUBJECT = "Your basket at {{ store_name }} is waiting"
 TEXT_TEMPLATE = "basket_email.txt.j2"
 HTML_TEMPLATE = "basket_email.html.j2"
 
@@ -52,9 +52,15 @@ def render_email(
     html_template: str | None,
     subject_template: str | None,
     extra: Mapping[str, Any] | None = None,
+    language: str = "en",
 ) -> RenderedEmail:
+    """`language` (a tag such as `da`) is the HTML's `lang`, and chooses the built-in email's
+    words and default subject where they exist in it (`domain.templates.DEFAULT_TEXTS`)."""
+    texts = DEFAULT_TEXTS.get(language.split("-")[0]) or DEFAULT_TEXTS["en"]
     context = {
         **(extra or {}),
+        "lang": language,
+        "words": texts.email_words,
         "store_name": store_name,
         "first_name": first_name.strip(),
         "link": link,
@@ -63,7 +69,7 @@ def render_email(
         "currency": currency,
         "unsubscribe_url": unsubscribe_url,
     }
-    subject = _text_env.from_string(subject_template or DEFAULT_SUBJECT).render(context)
+    subject = _text(subject_template or texts.email_subject).render(context)
     return RenderedEmail(
         subject=" ".join(_tidy(subject).split()),
         text=_tidy(_text(text_template).render(context)),
@@ -89,10 +95,13 @@ def _is_web_url(url: str | None) -> bool:
     return url is not None and url.lower().startswith(("https://", "http://"))
 
 
+@lru_cache(maxsize=256)
 def _text(source: str | None) -> Template:
+    """Compiled once per template: a flow's few templates serve every message."""
     return _builtin_text() if source is None else _text_env.from_string(source)
 
 
+@lru_cache(maxsize=256)
 def _html(source: str | None) -> Template:
     return _builtin_html() if source is None else _html_env.from_string(source)
 

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from cartback.domain.events import Channel
 from cartback.domain.phone import phone_country, phone_timezones
 from cartback.domain.policy import PolicyRules, SendFacts
+from cartback.domain.privacy import erased_address
 from cartback.domain.records import Cart, CartStatus
 from cartback.domain.sending_windows import SendingWindow, subdivision_for, window_for
 from cartback.store.base import Tx
@@ -25,6 +26,7 @@ class Target:
     store_timezone: str
     consent_mode: str = "strict"  # strict | soft_opt_in
     windows: Mapping[str, SendingWindow] = field(default_factory=dict)  # the store's overrides
+    erase_key: bytes | None = None  # the key of erased people's hashes (see domain.privacy)
 
 
 def gather(
@@ -45,7 +47,8 @@ def gather(
         address=address,
         phone_raw=cart.phone_raw,
         consent=_consent(tx, cart, kind, address, target.consent_mode),
-        suppressed=_suppressed(tx, kind, address, cart.phone),
+        suppressed=_suppressed(tx, kind, address, cart.phone)
+        or _suppressed_once_erased(tx, kind, address, cart.phone, target.erase_key),
         channel_configured=target.route is not None,
         has_recovery_url=bool(cart.recovery_url),
         last_promotional_at=_last_promotion(tx, address, kind, run_id, now, cooldown),
@@ -100,6 +103,17 @@ def _suppressed(tx: Tx, kind: str, address: str | None, phone: str | None) -> bo
     if address and tx.consent.is_suppressed(kind, address):
         return True
     return phone is not None and tx.consent.replied_stop(phone)
+
+
+def _suppressed_once_erased(
+    tx: Tx, kind: str, address: str | None, phone: str | None, key: bytes | None
+) -> bool:
+    """A "no" of a person since erased, kept as a suppression of their address's keyed hash."""
+    if key is None:
+        return False
+    hashed_address = erased_address(key, address) if address else None
+    hashed_phone = erased_address(key, phone) if phone else None
+    return _suppressed(tx, kind, hashed_address, hashed_phone)
 
 
 def _last_promotion(

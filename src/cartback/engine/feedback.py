@@ -23,6 +23,7 @@ from cartback.domain.records import (
     Suppression,
 )
 from cartback.domain.redact import mask_email, mask_phone
+from cartback.engine.help_reply import HelpResponder
 from cartback.store.base import Store, Tx
 
 log = logging.getLogger("cartback.feedback")
@@ -40,9 +41,10 @@ GLOBAL = "*"  # ledger entries that no single store owns (a STOP reply reaches e
 
 
 class Feedback:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, help: HelpResponder | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.help = help  # answers HELP replies, where an SMS gateway is configured
 
     # delivery reports --------------------------------------------------------------------
 
@@ -106,6 +108,8 @@ class Feedback:
             if wanted in (Intent.STOP, Intent.START):  # HELP changes no consent
                 _ledger(tx, message, wanted == Intent.START, now)
         log.info("reply", extra={"sender": mask_phone(message.sender), "intent": str(wanted)})
+        if wanted == Intent.HELP and self.help is not None:
+            _answer_help(self.help, message)
         return wanted
 
     # email unsubscribe -------------------------------------------------------------------
@@ -128,6 +132,14 @@ class Feedback:
                 )
             )
         log.info("email unsubscribed", extra={"store": store_id, "to": mask_email(address)})
+
+
+def _answer_help(responder: HelpResponder, message: InboundMessage) -> None:
+    """After the reply is recorded: a gateway that fails must not lose it."""
+    try:
+        responder.answer(message)
+    except Exception:
+        log.exception("help answer failed", extra={"sender": mask_phone(message.sender)})
 
 
 def _message_for(tx: Tx, report: StatusReport) -> Message | None:

@@ -15,16 +15,22 @@ from datetime import datetime
 from enum import StrEnum
 
 from cartback.clock import Clock
+from cartback.domain.bounds import printable
 from cartback.domain.events import Event
 from cartback.domain.flow import Flow
 from cartback.domain.records import Delivery as StoredRecord
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
+from cartback.engine.privacy import Privacy
+from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.ingest")
 
 Parser = Callable[[bytes, datetime], list[Event]]
+# Completes parsed events with what the payload lacks (a shop's admin API), outside any
+# transaction: the store id and the events in, the events to apply out.
+Enrich = Callable[[str, list[Event]], list[Event]]
 MAX_ERROR = 2000  # characters of an error kept with a failed delivery
 
 
@@ -69,11 +75,17 @@ class IngestService:
         flows: Callable[[str], list[Flow]],
         windows: Windows,
         payload_errors: tuple[type[Exception], ...] = (ValueError,),
+        *,
+        privacy: Privacy,
+        enrich: Enrich | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
-        self.applier = EventApplier(flows, windows)
+        self.applier = EventApplier(flows, windows, privacy)
         self.payload_errors = payload_errors
+        self.enrich = enrich
 
     def receive(self, delivery: Delivery, parse: Parser) -> IngestResult:
         """Record, then apply at once (what a webhook does until applying moves after it)."""
@@ -101,7 +113,8 @@ class IngestService:
         now = self.clock.now()
         with self.store.transaction() as tx:
             delivery_id, _ = tx.deliveries.record(self._new(delivery))
-            tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, error[:MAX_ERROR])
+            tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, printable(error, MAX_ERROR))
+        self.metrics.count_delivery("failed")
         log.warning("delivery refused", extra={"delivery_id": delivery_id})
         return delivery_id
 
@@ -135,7 +148,7 @@ class IngestService:
         try:
             return self._apply_stored(stored, parse, now)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+            error = printable(f"{type(exc).__name__}: {exc}", MAX_ERROR)
             self._mark_failed(stored.id, error, now)
             log.warning("delivery failed unexpectedly", extra={"delivery_id": stored.id})
             raise
@@ -146,15 +159,19 @@ class IngestService:
             # A payload without a time of its own happened when it was received, not replayed.
             events = parse(stored.body, stored.received_at)
         except self.payload_errors as exc:
-            self._mark_failed(delivery_id, str(exc)[:MAX_ERROR], now)
+            self._mark_failed(delivery_id, printable(str(exc), MAX_ERROR), now)
             log.warning("delivery failed to parse", extra={"delivery_id": delivery_id})
             return IngestResult(Outcome.FAILED, delivery_id, error=str(exc))
+        if self.enrich is not None:
+            events = self.enrich(stored.store_id, events)
         with self.store.transaction() as tx:
             for event in events:
                 self.applier.apply(tx, event, now)
             tx.deliveries.mark(delivery_id, DeliveryStatus.PROCESSED, now, None)
+        self.metrics.count_delivery("applied")
         return IngestResult(Outcome.PROCESSED, delivery_id, events=len(events))
 
     def _mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
         with self.store.transaction() as tx:
             tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, error)
+        self.metrics.count_delivery("failed")

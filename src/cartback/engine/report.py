@@ -1,5 +1,9 @@
 """The recovery report: per store, and the totals over stores (the API, the CLI, a dashboard).
 
+Beside what was sent, spent and attributed, each part measures what the flows add: the
+held-out and treated carts, the lift with its interval, the experiments' arms, and rows broken
+down as asked (see `engine/measuring.py`).
+
 This is where amounts leave the engine: each is rounded to its currency's minor units here, so
 the report reads the same on SQLite and PostgreSQL (`0.30 DKK`, not `0.3000`).
 """
@@ -7,12 +11,23 @@ the report reads the same on SQLite and PostgreSQL (`0.30 DKK`, not `0.3000`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
 from cartback.domain.figures import StoreFigures
 from cartback.domain.money import in_minor_units, ratio
+from cartback.domain.outcomes import CartOutcome
+from cartback.engine.measuring import (
+    ExperimentOut,
+    GroupOut,
+    LiftOut,
+    MeasuredOut,
+    RowOut,
+    Scope,
+    measured,
+    outcomes_of,
+)
 from cartback.store.base import Store
 
 
@@ -39,6 +54,14 @@ class StoreReport:
     roas: Decimal | None
     skipped: dict[str, int] = field(default_factory=dict)
     other_currencies: dict[str, OtherMoney] = field(default_factory=dict)
+    clicks: int = 0
+    bot_clicks: int = 0
+    opens: int = 0
+    holdout: GroupOut | None = None
+    treated: GroupOut | None = None
+    lift: LiftOut | None = None
+    experiments: list[ExperimentOut] = field(default_factory=list)
+    rows: list[RowOut] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +72,39 @@ class Report:
 
 
 def report(
-    store: Store, stores: Sequence[tuple[str, str | None]], since: datetime | None
+    store: Store,
+    stores: Sequence[tuple[str, str | None]],
+    since: datetime | None,
+    scope: Scope | None = None,
 ) -> Report:
     """`stores`: each store's id and configured currency (None: that of most of its orders)."""
+    scope = scope or Scope()
+    parts: list[StoreReport] = []
+    outcomes: dict[str, list[CartOutcome]] = {}
     with store.reading() as tx:
-        parts = [_store_report(tx.reports.figures(sid, cur, since)) for sid, cur in stores]
-    return Report(total=_combine(parts), since=since, stores=parts)
+        winners = tx.measure.winners()
+        for sid, cur in stores:
+            figures = tx.reports.figures(sid, cur, since)
+            outcomes[sid] = tx.measure.outcomes(sid, since, scope.flow_id)
+            mine = replace(scope, flows=[f for f in scope.flows if f.store_id == sid])
+            part = _store_report(figures)
+            found = measured(outcomes[sid], mine, figures.currency, winners=winners)
+            parts.append(_with(part, found))
+    total = _combine(parts)
+    one = len({p.currency for p in parts if p.currency}) <= 1
+    total = _with(total, measured(outcomes_of(outcomes), scope, total.currency, one, winners))
+    return Report(total=total, since=since, stores=parts)
+
+
+def _with(part: StoreReport, found: MeasuredOut) -> StoreReport:
+    return replace(
+        part,
+        holdout=found.holdout,
+        treated=found.treated,
+        lift=found.lift,
+        experiments=found.experiments,
+        rows=found.rows,
+    )
 
 
 def _store_report(f: StoreFigures) -> StoreReport:
@@ -72,6 +122,9 @@ def _store_report(f: StoreFigures) -> StoreReport:
         discount_cost=in_minor_units(f.discount_cost, cur),
         roas=ratio(f.recovered_revenue, f.spend),
         skipped=dict(f.skipped),
+        clicks=f.clicks,
+        bot_clicks=f.bot_clicks,
+        opens=f.opens,
         other_currencies={
             code: OtherMoney(other.orders, in_minor_units(other.revenue, code))
             for code, other in sorted(f.other_currencies.items())
@@ -109,4 +162,7 @@ def _combine(parts: list[StoreReport]) -> StoreReport:
         roas=ratio(revenue, spend) if one else None,
         skipped=skipped,
         other_currencies=dict(sorted(others.items())),
+        clicks=sum(p.clicks for p in parts),
+        bot_clicks=sum(p.bot_clicks for p in parts),
+        opens=sum(p.opens for p in parts),
     )

@@ -108,14 +108,13 @@ def schedule(
 ) -> bool:
     """Each update restarts the abandonment timer, unless the recovery already messaged.
 
-    The timer is the store's shortest wait; the flow is chosen when the time comes, and one that
-    waits longer sends the run back to sleep (see the scheduler). True when the timer of an
-    existing run restarted (the cart is open again).
+    The timer is the store's shortest wait (timing arms included); the flow is chosen when the
+    time comes, and one that waits longer (or the cart's arm) sends the run back to sleep (see
+    the scheduler). True when the timer of an existing run restarted (the cart is open again).
     """
     if not flows:
         return False
-    soonest = min(flows, key=lambda flow: flow.abandon_after)
-    due = active_at + soonest.abandon_after
+    due = active_at + min(flow.shortest_abandon_after for flow in flows)
     run = tx.runs.for_cart(cart_id)
     if run is None:
         tx.runs.start(cart_id, flows[0].id, due, now)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import Enum
 
 from cartback.clock import Clock
 from cartback.domain import cart as lifecycle
 from cartback.domain.durations import span
+from cartback.domain.experiments import Assignment
 from cartback.domain.flow import EndStep, Flow, Guard, SendStep, WaitStep, choose_flow
 from cartback.domain.policy import Action, Reason
 from cartback.domain.records import (
@@ -21,9 +22,10 @@ from cartback.domain.records import (
     DecisionAction,
     RunStatus,
 )
-from cartback.engine import runs
+from cartback.engine import assignment, runs
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
+from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.worker")
@@ -50,13 +52,18 @@ class Scheduler:
         sender: Sender,
         settings: SchedulerSettings,
         store_flows: Callable[[str], list[Flow]] = lambda _store: [],
+        gaps: Mapping[str, str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.flows = flows
         self.store_flows = store_flows
         self.sender = sender
         self.settings = settings
+        # Per store: the rules that lack the shop's data (a Shopify store without a token).
+        self.gaps = dict(gaps or {})
         self._pool: ThreadPoolExecutor | None = None
 
     def tick(self) -> int:
@@ -87,13 +94,22 @@ class Scheduler:
         flow = self.flows(claim.flow_id)
         index = claim.step_index
         if index == WAITING_FOR_ABANDONMENT:
-            flow = self._abandon(claim)
+            assigned = self._abandon(claim)
             index = 0
-        if flow is None:
+            if assigned is not None:
+                self.metrics.count_decision(str(DecisionAction.ABANDON), str(Reason.ABANDONED))
+                self.metrics.count_assignment(assigned[0].holdout is not None, assigned[1])
+        elif flow is not None:
+            with self.store.reading() as tx:
+                assigned = assignment.as_assigned(tx, claim.id, claim.cart_id, flow)
+        else:
+            assigned = None
+        if assigned is None:
             if index != 0:  # a run whose flow left the config while it was running
                 detail = "The flow is no longer configured."
                 self._end(claim, RunStatus.CANCELLED, Reason.FLOW_REMOVED, detail)
             return
+        flow, assigned_as = assigned
         while True:
             step = flow.step(index)
             if step is None:
@@ -114,7 +130,7 @@ class Scheduler:
                 with self.store.transaction() as tx:
                     runs.wait(tx, claim, index + 1, now + step.duration, now)
                 return
-            if self._send(claim, flow, index, step) is _Next.STOP:
+            if self._send(claim, flow, index, step, assigned_as.held_out) is _Next.STOP:
                 return
             index += 1
 
@@ -124,15 +140,17 @@ class Scheduler:
             cart = tx.carts.get(claim.cart_id)
             if cart is None:
                 return False
-            facts = segment_facts(tx, cart, now)
+            opened, clicked = tx.measure.engagement(claim.id)
+            facts = replace(segment_facts(tx, cart, now), opened=opened, clicked=clicked)
             if guard.holds(facts):
                 return True
             why = f"Step {index + 1} passed over: {guard.explain(facts)}."
             runs.decide(tx, claim, flow.id, index, now, DecisionAction.SKIP, Reason.CONDITION, why)
         return False
 
-    def _abandon(self, claim: Claim) -> Flow | None:
-        """Mark the cart abandoned and choose its flow; None when nothing is to run now."""
+    def _abandon(self, claim: Claim) -> tuple[Flow, Assignment] | None:
+        """Mark the cart abandoned, choose its flow and assign the cart in it (the flow as the
+        cart runs it, and the assignment); None when nothing is to run now."""
         now = self.clock.now()
         with self.store.transaction() as tx:
             cart = tx.carts.get_for_update(claim.cart_id)
@@ -154,28 +172,45 @@ class Scheduler:
             if flow is None:
                 # Abandoned all the same: it counts in the report and towards `abandoned_times`.
                 tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
-                detail = f"No flow takes this cart: {why}."
+                detail = f"No flow takes this cart: {why}.{self._gap_note(cart.store_id)}"
                 why_not = str(Reason.NO_MATCHING_FLOW)
                 runs.end(
                     tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
                 )
                 return None
+            flow, assigned = assignment.fix(tx, claim.id, cart.id, flow)
             due = cart.last_activity_at + flow.abandon_after
-            if due > now:  # the chosen flow waits longer than the store's shortest
+            if due > now:  # the chosen flow (or arm) waits longer than the store's shortest
                 runs.wait_for_flow(tx, claim, flow.id, due, now)
                 return None
             if not runs.enter_flow(tx, claim, flow.id, now):
                 return None
             tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
             quiet = span(now - cart.last_activity_at)
-            detail = f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
+            detail = (
+                f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
+                f"{self._gap_note(cart.store_id)}"
+            )
+            detail = " ".join(filter(None, (detail, assignment.described(flow, assigned))))
             runs.decide(
                 tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
             )
-        return flow
+            if assigned.held_out:
+                assignment.note_held_out(tx, claim, flow, now)
+        return flow, assigned
 
-    def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> _Next:
-        decision = self.sender.run_step(claim, flow, index, step)
+    def _gap_note(self, store_id: str) -> str:
+        gaps = self.gaps.get(store_id)
+        if not gaps:
+            return ""
+        return (
+            " Without a Shopify Admin API access token these rules cannot be evaluated on the "
+            f"shop's customer and product data, only on what the webhooks carry: {gaps}."
+        )
+
+    def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool) -> _Next:
+        decision = self.sender.run_step(claim, flow, index, step, held_out=held_out)
+        self.metrics.count_decision(str(decision.action), str(decision.reason))
         if decision.action in (Action.SEND, Action.SKIP):
             return _Next.CONTINUE
         return _Next.STOP

@@ -20,7 +20,7 @@ from cartback.channels.base import OutgoingMessage
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
-from cartback.domain.policy import Action, Decision, PolicyRules, Reason, decide
+from cartback.domain.policy import Action, Decision, PolicyRules, Reason, SendFacts, decide
 from cartback.domain.records import (
     Cart,
     Claim,
@@ -31,7 +31,7 @@ from cartback.domain.records import (
     RunStatus,
 )
 from cartback.domain.sending_windows import SendingWindow
-from cartback.engine import runs
+from cartback.engine import assignment, runs
 from cartback.engine.compose import Composer, sms_figures
 from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopAccess, label_for
 from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
@@ -39,6 +39,7 @@ from cartback.engine.facts import Target, gather
 from cartback.engine.pacing import Pacing
 from cartback.engine.retry import Breaker
 from cartback.engine.segment_facts import segment_facts
+from cartback.metrics import Metrics
 from cartback.store.base import Store, Tx
 
 log = logging.getLogger("cartback.sender")
@@ -55,12 +56,14 @@ class StoreInfo:
     consent_mode: str = "strict"
     shop: ShopAccess = field(default_factory=lambda: ShopAccess("generic", None, None))
     windows: Mapping[str, SendingWindow] = field(default_factory=dict)
+    locale: str | None = None  # the shop's language, for a cart without one
 
 
 @dataclass(frozen=True, slots=True)
 class SenderSettings:
     public_url: str
     policy: PolicyRules
+    erase_key: bytes | None = None  # erased people's "no" is kept under this key's hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +98,30 @@ class Sender:
         breaker: Breaker | None = None,
         rng: random.Random | None = None,
         discounts: DiscountIssuer | None = None,
+        policy: Callable[[SendFacts], Decision] = decide,
+        metrics: Metrics | None = None,
+        store_channels: Mapping[str, Mapping[Channel, ChannelSetup]] | None = None,
         pacing: Pacing | None = None,
     ) -> None:
         self.store = store
+        self.policy = policy  # the seam a simulation breaks on purpose, to test its checker
         self.clock = clock
         self.stores = stores
         self.channels = channels
+        self.store_channels = dict(store_channels or {})  # stores with channels of their own
         self.settings = settings
         self.composer = composer
         self.discounts = discounts or DiscountIssuer()
         self.dispatcher = Dispatcher(
-            store, clock, breaker or Breaker(), rng or random.Random(), pacing
+            store, clock, breaker or Breaker(), rng or random.Random(), metrics, pacing
         )
 
-    def run_step(self, claim: Claim, flow: Flow, index: int, step: SendStep) -> Decision:
+    def run_step(
+        self, claim: Claim, flow: Flow, index: int, step: SendStep, *, held_out: bool = False
+    ) -> Decision:
+        """The step for the cart; a held-out cart gets the policy's checks and no message."""
         with self.store.transaction() as tx:
-            prepared = self._prepare(tx, claim, flow, index, step)
+            prepared = self._prepare(tx, claim, flow, index, step, held_out)
         if isinstance(prepared, Decision):
             return prepared
         out = prepared.out
@@ -121,18 +132,23 @@ class Sender:
     def _deliver(self, claim: Claim, flow_id: str, index: int, out: Outgoing) -> Decision:
         return self.dispatcher.deliver(claim, flow_id, index, out)
 
-    def route(self, step: SendStep) -> Channel | None:
+    def channels_of(self, store_id: str) -> Mapping[Channel, ChannelSetup]:
+        """The store's own channels (an agency's shop), else the global ones."""
+        return self.store_channels.get(store_id, self.channels)
+
+    def route(self, step: SendStep, store_id: str) -> Channel | None:
         """The channel that will carry a step: RCS falls back to SMS where there is no RCS."""
-        if step.channel in self.channels:
+        channels = self.channels_of(store_id)
+        if step.channel in channels:
             return step.channel
         if step.channel == Channel.RCS and step.fallback == Channel.SMS:
-            return Channel.SMS if Channel.SMS in self.channels else None
+            return Channel.SMS if Channel.SMS in channels else None
         return None
 
     # deciding and writing the message (one transaction) ----------------------------------
 
     def _prepare(
-        self, tx: Tx, claim: Claim, flow: Flow, index: int, step: SendStep
+        self, tx: Tx, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool
     ) -> Prepared | Decision:
         now = self.clock.now()
         cart = tx.carts.get_for_update(claim.cart_id)
@@ -142,9 +158,20 @@ class Sender:
         if existing is not None:
             return self._resume(tx, cart, step, existing, now)
         store = self.stores(cart.store_id)
-        route = self.route(step)
-        target = Target(step.channel, route, store.timezone, store.consent_mode, store.windows)
-        decision = decide(gather(tx, cart, claim.id, target, self.settings.policy, now))
+        route = self.route(step, cart.store_id)
+        target = Target(
+            step.channel,
+            route,
+            store.timezone,
+            store.consent_mode,
+            store.windows,
+            self.settings.erase_key,
+        )
+        decision = self.policy(gather(tx, cart, claim.id, target, self.settings.policy, now))
+        if held_out and decision.action == Action.SEND:
+            decision = assignment.held_out(flow.id)
+            runs.record(tx, claim, flow.id, index, decision, now, action=DecisionAction.HOLDOUT)
+            return decision
         runs.record(tx, claim, flow.id, index, decision, now)
         if decision.action == Action.SEND:
             if route is None:  # the policy skips a step no channel can carry
@@ -171,7 +198,7 @@ class Sender:
         if existing.status != MessageStatus.QUEUED:
             return Decision(Action.SKIP, Reason.OK, "already sent")
         route = Channel(existing.channel)
-        setup = self.channels.get(route)
+        setup = self.channels_of(cart.store_id).get(route)
         if setup is None:
             return Decision(Action.SKIP, Reason.CHANNEL_NOT_CONFIGURED, "channel removed")
         if step.wordings:
@@ -229,7 +256,7 @@ class Sender:
         now: datetime,
         discount: Discount | None,
     ) -> Prepared:
-        setup = self.channels[route]
+        setup = self.channels_of(cart.store_id)[route]
         applied = discount if discount is not None and discount.applied else None
         message_id, link_code = secrets.token_hex(16), secrets.token_urlsafe(9)
         compose = self._composing(message_id, route, step, cart, store, setup.sender, link_code)
@@ -257,6 +284,8 @@ class Sender:
                 discount_pending=bool(applied and applied.pending),
                 status=MessageStatus.QUEUED,
                 created_at=now,
+                experiment_id=step.arm[0] if step.arm else None,
+                arm=step.arm[1] if step.arm else None,
             )
         )
         target = (applied and applied.link_target) or _plain_target(cart)
@@ -287,6 +316,7 @@ class Sender:
                 sender=sender,
                 link_code=link_code,
                 extra=extra,
+                store_locale=store.locale,
             )
 
         return compose

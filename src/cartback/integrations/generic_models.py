@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from cartback.domain.checkout import Stage, Trail
 from cartback.domain.emails import normalize_email
 from cartback.domain.events import (
     CartDeleted,
@@ -132,6 +133,14 @@ class CartIn(_In):
     items: list[ItemIn] = []
     discount_codes: Tags = []
     store_total: Amount | None = None  # the total in the store's currency, when `currency` isn't
+    locale: str | None = None  # the buyer's language
+    stage: Stage | None = None  # the furthest checkout stage reached, for diagnostics
+    source_name: str | None = None
+    landing_site: str | None = None
+    referring_site: str | None = None
+
+    def trail(self) -> Trail:
+        return Trail(self.stage, self.source_name, self.landing_site, self.referring_site)
 
     def store_money(self, store_currency: str | None) -> tuple[str | None, Decimal | None]:
         """(store_currency, store_total) for the cart, both None when it is in the store's."""
@@ -226,6 +235,8 @@ class CartUpdatedIn(Envelope):
             discount_codes=tuple(cart.discount_codes),
             store_currency=store_currency,
             store_total=store_total,
+            locale=cart.locale,
+            trail=cart.trail(),
         )
 
 

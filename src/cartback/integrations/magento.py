@@ -35,6 +35,7 @@ from cartback.domain.events import (
 from cartback.domain.phone import choose_phone
 from cartback.integrations import magento_orders
 from cartback.integrations._json import JsonObject, PayloadError, first_text, load_object, present
+from cartback.integrations.checkout_trail import magento_trail
 from cartback.integrations.magento_client import parse_time
 from cartback.integrations.magento_signature import SIGNATURE_HEADER, verify_webhook
 from cartback.integrations.platform import (
@@ -175,6 +176,7 @@ def _cart_events(
             items=tuple(items),
             store_currency=store_currency,
             store_total=store_total,
+            trail=magento_trail(cart, customer),
         )
     ]
 
@@ -372,7 +374,7 @@ class MagentoPlatform(Platform):
     def topic(self, request: WebhookRequest) -> str:
         try:
             name = json.loads(request.body).get("eventName")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return "webhook"
         return name if isinstance(name, str) else "webhook"
 

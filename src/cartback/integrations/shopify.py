@@ -26,9 +26,10 @@ from cartback.domain.events import (
 )
 from cartback.domain.phone import split_phone
 from cartback.errors import UnknownStore
-from cartback.integrations import shopify_consent, shopify_orders, shopify_privacy
+from cartback.integrations import shopify_consent, shopify_orders, shopify_privacy, shopify_topics
 from cartback.integrations._json import JsonObject, PayloadError, load_object
 from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
+from cartback.integrations.checkout_trail import shopify_trail
 from cartback.integrations.platform import (
     ShopStore,
     StoredDelivery,
@@ -61,9 +62,6 @@ EVENT_ID_HEADER = "X-Shopify-Event-Id"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
 API_VERSION_HEADER = "X-Shopify-API-Version"
 
-CHECKOUT_CREATE = "checkouts/create"
-CHECKOUT_UPDATE = "checkouts/update"
-CHECKOUT_DELETE = "checkouts/delete"
 ORDER_CREATE = "orders/create"
 ORDER_PAID = "orders/paid"
 ORDER_UPDATED = "orders/updated"
@@ -129,7 +127,10 @@ def parse(
         return []
     root, build = handler
     context = _Context(topic, store_id, default_country, received_at, currency)
-    return build(load_object(body, root), context)
+    doc = load_object(body, root)
+    events = build(doc, context)
+    shopify_topics.fits_topic(doc, topic)
+    return events
 
 
 def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
@@ -138,20 +139,23 @@ def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
     occurred_at = _first_time(doc, ("updated_at", "created_at"), ctx)
     currency = _currency(doc, ("presentment_currency", "currency"))
     store_currency = ctx.currency or _currency(doc, ("currency", "presentment_currency"))
+    buyer = customer(doc, ("email",), ctx.default_country)
     cart = CartUpdated(
         store_id=ctx.store_id,
         cart_key=doc.require_text("token"),
         occurred_at=occurred_at,
         currency=currency,
         total=doc.require_amount("total_price"),
-        customer=customer(doc, ("email",), ctx.default_country),
+        customer=buyer,
         consent=_consent(doc),
         recovery_url=doc.text("abandoned_checkout_url"),
         cart_token=doc.text("cart_token"),
         items=tuple(_line_item(item, currency) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
+        locale=doc.text("customer_locale"),
         store_currency=store_currency if store_currency != currency else None,
         store_total=_store_total(doc, store_currency) if store_currency != currency else None,
+        trail=shopify_trail(doc, buyer),
     )
     record = shopify_consent.ConsentContext(ctx.store_id, f"shopify:{ctx.topic}", occurred_at)
     country = cart.customer.country or ctx.default_country
@@ -249,9 +253,9 @@ def _privacy(build: Callable[..., Event]) -> _Build:
 _Handler = tuple[str, _Build]
 
 _HANDLERS: dict[str, _Handler] = {
-    CHECKOUT_CREATE: ("checkout", _checkout),
-    CHECKOUT_UPDATE: ("checkout", _checkout),
-    CHECKOUT_DELETE: ("checkout", _one(_checkout_deleted)),
+    shopify_topics.CHECKOUT_CREATE: ("checkout", _checkout),
+    shopify_topics.CHECKOUT_UPDATE: ("checkout", _checkout),
+    shopify_topics.CHECKOUT_DELETE: ("checkout", _one(_checkout_deleted)),
     ORDER_CREATE: ("order", _one(_order)),
     ORDER_PAID: ("order", _one(_order)),
     ORDER_UPDATED: ("order", _one(_order)),
@@ -360,8 +364,7 @@ class ShopifyPlatform(Base64HmacPlatform):
         API_VERSION_HEADER,
     )
     summary = "Shopify webhook"
-    # An order follows the checkout it closes; a checkout's own token names it.
-    sequence_fields = (("checkout_token", "checkout"), ("token", "checkout"))
+    sequence_fields = (("checkout_token", "checkout"), ("token", "checkout"))  # orders follow
     responses = {
         401: {"description": "bad or missing signature"},
         404: {"description": "unknown shop"},

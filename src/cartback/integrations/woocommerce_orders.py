@@ -36,6 +36,7 @@ from cartback.domain.events import (
 from cartback.domain.orders import OrderStatus, Refund
 from cartback.domain.phone import choose_phone
 from cartback.integrations._json import JsonObject, load_object
+from cartback.integrations.checkout_trail import woocommerce_trail
 
 __all__ = ["TOPICS", "StoreContext", "fill_template", "parse"]
 
@@ -144,6 +145,7 @@ def _cart(doc: JsonObject, ctx: _Context) -> CartUpdated:
         items=tuple(_line_item(item) for item in doc.children("line_items")),
         discount_codes=_discount_codes(doc),
         store_currency=store_currency if store_currency not in (None, currency) else None,
+        trail=woocommerce_trail(doc, customer),
     )
 
 
@@ -215,8 +217,10 @@ def _gmt(doc: JsonObject, key: str, *, naive_is_utc: bool = True) -> datetime | 
     except ValueError:
         doc.fail(key, f"{raw!r} is not an ISO 8601 timestamp")
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC) if naive_is_utc else None
-    return moment.astimezone(UTC)
+        if not naive_is_utc:
+            return None
+        moment = moment.replace(tzinfo=UTC)
+    return doc.within_calendar(key, moment)
 
 
 def _line_item(item: JsonObject) -> LineItem:

@@ -52,6 +52,11 @@ from cartback.domain.records import (
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
 from cartback.store.deliveries import Deliveries
+from cartback.store.diagnostics import Diagnostics
+from cartback.store.measure import Measurements
+from cartback.store.privacy import PrivacyRecords
+from cartback.store.secrets import Secrets
+from cartback.store.upkeep import Upkeep
 
 __all__ = [
     "CartChanges",
@@ -209,7 +214,7 @@ class Messages(Protocol):
 
     def lock_recipient(self, recipient: str) -> None: ...
     def touches(self, cart_id: int) -> list[MessageTouch]:
-        """Messages that went out for the cart, each with its latest click."""
+        """Messages that went out for the cart, each with its latest click by a person."""
         ...
 
     def add_attempt(self, attempt: SendAttempt) -> None:
@@ -224,7 +229,7 @@ class Messages(Protocol):
     def clicks_for_cart(self, cart_id: int) -> list[Click]: ...
     def for_recipient(self, recipient: str) -> list[Message]: ...
     def click_counts(self, message_ids: Collection[str]) -> dict[str, int]:
-        """Clicks per message, for the messages that have any."""
+        """Clicks people made per message, for the messages that have any (no bots')."""
         ...
 
     def page(
@@ -323,6 +328,16 @@ class Tx(Protocol):
     def cursors(self) -> Cursors: ...
     @property
     def reports(self) -> Reports: ...
+    @property
+    def measure(self) -> Measurements: ...
+    @property
+    def privacy(self) -> PrivacyRecords: ...
+    @property
+    def diagnostics(self) -> Diagnostics: ...
+    @property
+    def upkeep(self) -> Upkeep: ...
+    @property
+    def secrets(self) -> Secrets: ...
 
 
 class Store(Protocol):

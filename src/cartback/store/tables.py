@@ -1,17 +1,19 @@
-"""The schema, one for SQLite and PostgreSQL. Migrations under `migrations/` create exactly this."""
+"""The schema, one for SQLite and PostgreSQL. Migrations under `migrations/` create exactly this.
+
+The tables of what cartback does with carts are here; its journals (experiment winners, privacy
+requests, diagnostics alerts) are in `journal_tables.py`; both share `metadata`.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -20,29 +22,16 @@ from sqlalchemy import (
     text,
 )
 
+from cartback.store.journal_tables import alerts, experiment_winners, privacy_log
+from cartback.store.metadata import BigId, id_column, metadata
 from cartback.store.types import Amount, UTCDateTime
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def _id() -> Column[int]:
-    return Column("id", BigId, primary_key=True, autoincrement=True)
-
+__all__ = ["alerts", "experiment_winners", "metadata", "privacy_log"]  # and the tables below
 
 deliveries = Table(
     "deliveries",
     metadata,
-    _id(),
+    id_column(),
     Column("platform", String(32), nullable=False),
     Column("store_id", String(64), nullable=False),
     Column("topic", String(128)),
@@ -77,7 +66,7 @@ deliveries = Table(
 carts = Table(
     "carts",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("cart_key", String(255), nullable=False),
     Column("cart_token", String(255)),
@@ -110,18 +99,24 @@ carts = Table(
     Column("phone_source", String(64)),  # the field the phone came from
     Column("store_currency", String(3)),  # set when the buyer's currency is not the store's
     Column("store_total", Amount),  # the basket in store_currency, where the shop said
+    Column("locale", String(35)),  # the buyer's language ("da-DK"), where the platform gives it
+    Column("checkout_stage", String(32)),  # contact | shipping_address | shipping_method | payment
+    Column("source_name", String(255)),
+    Column("landing_site", Text),
+    Column("referring_site", Text),
     UniqueConstraint("store_id", "cart_key"),
     Index(None, "store_id", "cart_token"),
     Index(None, "store_id", "email"),
     Index(None, "store_id", "phone"),
     Index(None, "store_id", "customer_external_id"),
     Index(None, "store_id", "status", "updated_at"),
+    Index(None, "store_id", "abandoned_at"),
 )
 
 runs = Table(
     "runs",
     metadata,
-    _id(),
+    id_column(),
     Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False, unique=True),
     Column("flow_id", String(64), nullable=False),
     Column("step_index", Integer, nullable=False),  # -1: waiting for abandonment
@@ -132,6 +127,8 @@ runs = Table(
     Column("ended_reason", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("holdout", Boolean),  # null until the cart is assigned in its flow
+    Column("arms", JSON),  # {experiment id: arm}, fixed at assignment
     Index(
         "ix_runs_due",
         "next_run_at",
@@ -143,7 +140,7 @@ runs = Table(
 decisions = Table(
     "decisions",
     metadata,
-    _id(),
+    id_column(),
     Column("cart_id", BigId, ForeignKey("carts.id"), nullable=False),
     Column("run_id", BigId, ForeignKey("runs.id")),
     Column("flow_id", String(64)),
@@ -190,11 +187,19 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("status_at", UTCDateTime),
+    Column("experiment_id", String(64)),  # the step's A/B test
+    Column("arm", String(64)),  # and the variant this message is
     UniqueConstraint("run_id", "step_index"),
     Index(None, "provider_message_id"),
     Index(None, "cart_id"),
     Index(None, "store_id", "created_at"),
     Index(None, "recipient", "created_at"),
+    Index(  # retention: messages whose words and recipient are still kept
+        "ix_messages_unpurged",
+        "created_at",
+        postgresql_where=text("recipient <> '[erased]'"),
+        sqlite_where=text("recipient <> '[erased]'"),
+    ),
 )
 
 links = Table(
@@ -210,19 +215,41 @@ links = Table(
 clicks = Table(
     "clicks",
     metadata,
-    _id(),
+    id_column(),
     Column("code", String(32), ForeignKey("links.code"), nullable=False),
     Column("message_id", String(40), nullable=False),
     Column("cart_id", BigId, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("user_agent", String(300)),
+    Column("bot", Boolean, nullable=False, server_default=false()),
+    Column("bot_reason", String(120)),  # why a machine made it: never counts for attribution
+    Column("agent_class", String(16)),  # browser | app | preview | crawler | scanner | machine
     Index(None, "cart_id", "at"),
+    Index(  # retention: clicks whose user agent is still kept
+        "ix_clicks_unpurged",
+        "at",
+        postgresql_where=text("user_agent IS NOT NULL"),
+        sqlite_where=text("user_agent IS NOT NULL"),
+    ),
+)
+
+opens = Table(
+    "opens",
+    metadata,
+    id_column(),
+    Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
+    Column("cart_id", BigId, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user_agent", String(300)),
+    Column("bot", Boolean, nullable=False, server_default=false()),
+    Column("bot_reason", String(120)),
+    Index(None, "message_id"),
 )
 
 orders = Table(
     "orders",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("order_key", String(64), nullable=False),
     Column("cart_id", BigId, ForeignKey("carts.id")),
@@ -251,7 +278,7 @@ orders = Table(
 consent_ledger = Table(
     "consent_ledger",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("address", String(320), nullable=False),  # E.164 for sms, lower-cased email
@@ -267,7 +294,7 @@ consent_ledger = Table(
 suppressions = Table(
     "suppressions",
     metadata,
-    _id(),
+    id_column(),
     Column("channel", String(16), nullable=False),  # sms | email
     Column("address", String(320), nullable=False),
     Column("reason", String(64), nullable=False),
@@ -279,7 +306,7 @@ suppressions = Table(
 message_attempts = Table(
     "message_attempts",
     metadata,
-    _id(),
+    id_column(),
     Column("message_id", String(40), ForeignKey("messages.id"), nullable=False),
     Column("number", Integer, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
@@ -293,7 +320,7 @@ message_attempts = Table(
 inbound_messages = Table(
     "inbound_messages",
     metadata,
-    _id(),
+    id_column(),
     Column("provider", String(32), nullable=False),
     Column("provider_id", String(128), nullable=False),
     Column("sender", String(20), nullable=False),
@@ -319,7 +346,7 @@ cursors = Table(
 discount_codes = Table(
     "discount_codes",
     metadata,
-    _id(),
+    id_column(),
     Column("store_id", String(64), nullable=False),
     Column("code", String(64), nullable=False),
     Column("imported_at", UTCDateTime, nullable=False),
@@ -333,7 +360,7 @@ discount_codes = Table(
 touches = Table(
     "touches",
     metadata,
-    _id(),
+    id_column(),
     Column("address", String(320), nullable=False),  # E.164 phone or lower-cased email
     Column("channel", String(16), nullable=False),  # sms | email
     Column("sent_at", UTCDateTime, nullable=False),
@@ -341,4 +368,12 @@ touches = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     UniqueConstraint("address", "channel", "sent_at", "source"),
     Index(None, "address", "sent_at"),
+)
+
+secrets = Table(  # secrets cartback made for itself (the signing secret), kept across restarts
+    "secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),  # e.g. signing
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -7,6 +7,9 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
+from cartback.domain.checkout import Alert
+from cartback.domain.experiments import Winner
+from cartback.domain.privacy import PrivacyEntry
 from cartback.domain.records import (
     Cart,
     Click,
@@ -16,6 +19,7 @@ from cartback.domain.records import (
     Delivery,
     Link,
     Message,
+    Open,
     Order,
     Reply,
     Run,
@@ -71,6 +75,22 @@ class DueRuns:
         if len(heap) > 3 * len(runs) + 1024:
             self.rebuild(runs)
         return list(found.values())
+
+    def next_due(self, runs: Table[int, Run]) -> float | None:
+        """The earliest due time of a pending run (POSIX), dropping stale entries on the way."""
+        heap = self.heap
+        while heap:
+            due, run_id = heap[0]
+            run = runs.get(run_id)
+            if (
+                run is not None
+                and run.status == RunStatus.PENDING
+                and run.next_run_at is not None
+                and run.next_run_at.timestamp() == due
+            ):
+                return due
+            heapq.heappop(heap)
+        return None
 
     def rebuild(self, runs: Table[int, Run]) -> None:
         self.heap = []
@@ -160,7 +180,14 @@ class Data:
         )
         self.links: Table[str, Link] = Table(journal, "links")
         self.clicks_by_cart: Index[int, Click] = Index(lambda c: c.cart_id)
-        self.clicks: Table[int, Click] = Table(journal, "clicks", indexes=(self.clicks_by_cart,))
+        self.clicks_by_message: Index[int, Click] = Index(lambda c: c.message_id)
+        self.clicks: Table[int, Click] = Table(
+            journal, "clicks", indexes=(self.clicks_by_cart, self.clicks_by_message)
+        )
+        self.open_ids = Ids()
+        self.opens_by_message: Index[int, Open] = Index(lambda o: o.message_id)
+        self.opens: Table[int, Open] = Table(journal, "opens", indexes=(self.opens_by_message,))
+        self.winners: Table[str, Winner] = Table(journal, "experiment_winners")
 
         self.consent_by_address: Index[int, ConsentEntry] = Index(lambda e: e.address)
         self.consent: Table[int, ConsentEntry] = Table(
@@ -200,6 +227,14 @@ class Data:
             indexes=(self.codes_by_store, self.codes_by_cart),
         )
         self.cursors: Table[str, Cursor] = Table(journal, "cursors")
+        self.privacy_ids = Ids()
+        self.privacy_log: Table[int, PrivacyEntry] = Table(journal, "privacy_log")
+        self.alert_ids = Ids()
+        self.alert_by_key: Unique[int, Alert] = Unique(
+            "alerts (store_id, stage, day)", lambda a: (a.store_id, a.stage, a.day)
+        )
+        self.alerts: Table[int, Alert] = Table(journal, "alerts", uniques=(self.alert_by_key,))
+        self.secrets: Table[str, str] = Table(journal, "secrets")
 
 
 def _pair(first: object, second: object) -> tuple[object, object] | None:

@@ -13,21 +13,35 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
-from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
+from cartback.store.privacy import PrivacyRecords
+from cartback.store.secrets import Secrets
+from cartback.store.upkeep import Upkeep
+from cartback.testing._books import (
+    MemoryCodes,
+    MemoryCursors,
+    MemoryDeliveries,
+    MemorySecrets,
+    MemoryTouches,
+)
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
+from cartback.testing._diagnostics import MemoryDiagnostics
+from cartback.testing._measure import MemoryMeasurements
 from cartback.testing._messages import MemoryMessages
+from cartback.testing._privacy import MemoryPrivacy
 from cartback.testing._reports import MemoryReports
 from cartback.testing._runs import MemoryDecisions, MemoryRuns, claim_due
+from cartback.testing._upkeep import MemoryUpkeep
 
 if TYPE_CHECKING:
     from cartback.store.base import Store
+    from cartback.store.diagnostics import Diagnostics
 
 
 class MemoryTx:
@@ -45,6 +59,11 @@ class MemoryTx:
         self.codes = MemoryCodes(data)
         self.cursors = MemoryCursors(data)
         self.reports = MemoryReports(data)
+        self.upkeep: Upkeep = MemoryUpkeep(data)
+        self.privacy: PrivacyRecords = MemoryPrivacy(data)
+        self.measure = MemoryMeasurements(data)
+        self.diagnostics: Diagnostics = MemoryDiagnostics(data)
+        self.secrets: Secrets = MemorySecrets(data)
 
 
 class InMemoryStore:
@@ -69,6 +88,13 @@ class InMemoryStore:
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         with self.transaction():
             return claim_due(self._data, now, limit, lease)
+
+    def next_due(self) -> datetime | None:
+        """When the next pending run falls due (None: none is pending). A backtest's simulated
+        clock jumps from one such instant to the next instead of ticking through idle time."""
+        with self.reading():
+            due = self._data.due.next_due(self._data.runs)
+        return None if due is None else datetime.fromtimestamp(due, UTC)
 
     def ping(self) -> None:
         """Memory always answers."""

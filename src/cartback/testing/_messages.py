@@ -106,6 +106,8 @@ class MemoryMessages:
     def touches(self, cart_id: int) -> list[MessageTouch]:
         last_click: dict[str, datetime] = {}
         for click in self.clicks_for_cart(cart_id):
+            if click.bot:
+                continue
             last_click[click.message_id] = max(click.at, last_click.get(click.message_id, click.at))
         return [
             MessageTouch(m.id, m.sent_at, last_click.get(m.id))
@@ -164,7 +166,7 @@ class MemoryMessages:
         wanted = set(message_ids)
         counts: dict[str, int] = {}
         for click in self.data.clicks.values():
-            if click.message_id in wanted:
+            if click.message_id in wanted and not click.bot:
                 counts[click.message_id] = counts.get(click.message_id, 0) + 1
         return counts
 

@@ -31,6 +31,7 @@ class MemoryReports:
                 out.carts_abandoned += 1
         self._messages(out, since)
         self._orders(out, since)
+        self._engagement(out, since)
         out.skipped = self._skips(store_carts, since)
         return out
 
@@ -53,7 +54,7 @@ class MemoryReports:
         clicked = {
             c.cart_id
             for c in self.data.clicks.values()
-            if c.cart_id in mine and (since is None or c.at >= since)
+            if c.cart_id in mine and not c.bot and (since is None or c.at >= since)
         }
         revenue = [
             (o.placed_at, earned(o.total, o.status, o.test, o.refunded))
@@ -100,6 +101,20 @@ class MemoryReports:
                 if won_by is not None and won_by.discount_code
                 else Decimal("0"),
             )
+
+    def _engagement(self, out: StoreFigures, since: datetime | None) -> None:
+        def ours(message_id: str, at: datetime) -> bool:
+            message = self.data.messages.get(message_id)
+            in_time = since is None or at >= since
+            return message is not None and message.store_id == out.store_id and in_time
+
+        for click in self.data.clicks.values():
+            if ours(click.message_id, click.at):
+                out.bot_clicks += click.bot
+                out.clicks += not click.bot
+        out.opens = sum(
+            1 for o in self.data.opens.values() if ours(o.message_id, o.at) and not o.bot
+        )
 
     def _usual_currency(self, store_id: str) -> str | None:
         """The currency most of the store's orders are in, else most of its carts (ties: the

@@ -121,7 +121,9 @@ def claim_due(data: Data, now: datetime, limit: int, lease: timedelta) -> list[C
     for run in data.due.pop_due(data.runs, now, limit):
         claimed = updated(run, claim_token=token, claimed_at=now, next_run_at=until)
         data.runs.replace(run.id, claimed)
-        claims.append(Claim(run.id, run.cart_id, run.flow_id, run.step_index, token))
+        claims.append(
+            Claim(run.id, run.cart_id, run.flow_id, run.step_index, token, run.next_run_at)
+        )
     return claims
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from cartback.clock import FakeClock
 from cartback.config import Settings
 from cartback.config.source import read_yaml
+from cartback.domain.breakdown import By
 from cartback.domain.events import (
     CartDeleted,
     CartUpdated,
@@ -30,6 +31,7 @@ from cartback.domain.events import (
 )
 from cartback.domain.records import Cart, DecisionEntry, Message, Run
 from cartback.engine.ingest import Delivery, IngestResult
+from cartback.engine.measuring import Scope
 from cartback.engine.report import StoreReport, report
 from cartback.engine.timeline import CartStory, cart_story
 from cartback.runtime import Runtime, build
@@ -204,10 +206,12 @@ class Rig:
         [found] = [entry for entry in self.decisions(store, key) if entry.reason == reason]
         return found
 
-    def report(self, *stores: str) -> StoreReport:
+    def report(self, *stores: str, by: By | None = None) -> StoreReport:
         wanted = stores or tuple(s.id for s in self.runtime.settings.stores)
-        chosen = [(s.id, s.currency) for s in self.runtime.settings.stores if s.id in wanted]
-        return report(self.store, chosen, None).total
+        settings = self.runtime.settings
+        chosen = [(s.id, s.currency) for s in settings.stores if s.id in wanted]
+        scope = Scope(settings.attribution.click_window, settings.domain_flows(), by=by)
+        return report(self.store, chosen, None, scope).total
 
     def sent_to(self, address: str) -> list[str]:
         return [m.text for m in (*self.sms.sent, *self.email.sent) if m.to == address]

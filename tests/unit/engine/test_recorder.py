@@ -10,6 +10,7 @@ import pytest
 from cartback.clock import FakeClock
 from cartback.engine.apply import Windows
 from cartback.engine.ingest import Delivery, IngestService, Recorded
+from cartback.engine.privacy import Privacy
 from cartback.engine.recorder import Recorder
 from cartback.testing import InMemoryStore
 
@@ -18,7 +19,9 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 def _ingest() -> IngestService:
     windows = Windows(timedelta(days=5), timedelta(hours=24))
-    return IngestService(InMemoryStore(), FakeClock(NOW), lambda _store: [], windows)
+    return IngestService(
+        InMemoryStore(), FakeClock(NOW), lambda _store: [], windows, privacy=Privacy(b"key")
+    )
 
 
 def _delivery(key: str) -> Delivery:

@@ -31,6 +31,8 @@ from cartback.api.dashboard.models import (
     Page,
     TimelineItem,
 )
+from cartback.api.deps import Caller
+from cartback.api.schemas import Report
 from cartback.domain.records import Cart, CartSearch, Delivery, DeliveryStatus, Message
 from cartback.engine import replay
 from cartback.engine.timeline import cart_story
@@ -76,7 +78,16 @@ def overview(
         skips=figures.skip_rows(report.skipped),
         days=days,
         has_carts=has_carts,
+        lift=_lift(rt, ids, report),
     )
+
+
+def _lift(rt: Runtime, ids: list[str], report: Report) -> dict[str, Any] | None:
+    """The lift card's figures, where a flow of these stores holds carts out."""
+    held = any(f.holdout is not None for f in rt.settings.domain_flows() if f.store_id in ids)
+    if not held or report.lift is None or report.holdout is None or report.treated is None:
+        return None
+    return {"lift": report.lift, "holdout": report.holdout, "treated": report.treated}
 
 
 def _report_query(store_id: str | None, since: datetime | None) -> str:
@@ -157,7 +168,7 @@ def _timeline_item(entry: dict[str, Any], sent: dict[str, MessageRow]) -> Timeli
         detail += "any cooldown: the message may go out."
     elif entry["kind"] == "message" and message is not None:
         detail = message.body
-    elif entry["kind"] == "click" and message is not None:
+    elif entry["kind"] == "click" and message is not None and entry.get("action") != "bot":
         what = figures.channel_label(channel)
         detail = f"From the {what} message; the shopper went back to the basket."
     return TimelineItem(entry["at"], entry["kind"], words, detail, entry.get("until"))
@@ -212,7 +223,7 @@ class ContactNotFound(ValueError):
 
 def contact(rt: Runtime, query: str) -> ContactView:
     try:
-        found = contacts.get_contact(query.strip(), rt)
+        found = contacts.get_contact(query.strip(), rt, Caller())  # the dashboard is the admin
     except HTTPException as exc:
         raise ContactNotFound(str(exc.detail)) from None
     with rt.store.reading() as tx:

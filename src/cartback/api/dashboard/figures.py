@@ -174,6 +174,7 @@ REASONS: Mapping[str, str] = {
     "cooldown": "Cooldown after another message",
     "channel_not_configured": "Channel not configured",
     "no_recovery_url": "No link back to the basket",
+    "unsafe_link": "Unsafe link back to the basket not kept",
     "flow_removed": "Flow removed from the config",
     "newer_cart": "A newer cart of the same person",
     "recent_purchase": "Bought something recently",
@@ -218,13 +219,16 @@ _DECISIONS: Mapping[str, str] = {
     "fallback": "Channel changed",
     "branch": "Wording chosen",
     "send": "Checks passed",
+    "holdout": "Held out",
 }
 
 
 def headline(kind: str, action: str | None, reason: str | None, channel: str | None) -> str:
     """A timeline entry's first words: what happened, before the engine's own sentence."""
     if kind == "click":
-        return "Link followed"
+        return "Link fetched by a machine" if action == "bot" else "Link followed"
+    if kind == "open":
+        return "Pixel fetched by a machine" if action == "bot" else "Email opened"
     if kind == "order":
         return "Order placed"
     if kind == "message":

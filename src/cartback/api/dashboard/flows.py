@@ -5,16 +5,32 @@ into steps, with its warnings set apart."""
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 
+from cartback.api import views
 from cartback.api.dashboard import figures
 from cartback.api.dashboard.models import FlowView, StepView
 from cartback.config import Settings
 from cartback.domain.flow import Flow
 from cartback.preview import preview
+from cartback.runtime import Runtime
 
 
 def flow_views(settings: Settings) -> list[FlowView]:
     return [_flow_view(settings, flow) for flow in settings.domain_flows()]
+
+
+def with_results(rt: Runtime, found: list[FlowView]) -> list[FlowView]:
+    """Each flow with a holdout or an experiment gets its carts' report beside it."""
+    flows = {flow.id: flow for flow in rt.settings.domain_flows()}
+    shown = []
+    for view in found:
+        flow = flows[view.id]
+        if flow.holdout is not None or flow.experiments:
+            results = views.report_answer(rt, flow.store_id, None, flow.id)
+            view = replace(view, results=results, held_out=flow.holdout is not None)
+        shown.append(view)
+    return shown
 
 
 def _flow_view(settings: Settings, flow: Flow) -> FlowView:

@@ -25,7 +25,7 @@ class Overview:
     skips: list[SkipRow]
     days: list[DayFigures]  # empty when the stores' currencies differ
     has_carts: bool  # any cart at all, in any period: else the page says how to start
-    # Issue 11 (experiments, holdout): the report's lift with its interval, once it has one.
+    # The report's lift, holdout and treated groups, where a flow of these stores holds out.
     lift: dict[str, Any] | None = None
 
 
@@ -188,6 +188,9 @@ class FlowView:
     abandon_after: str
     intro: list[str]  # the sample cart, the flow's condition, holdout and timing test
     steps: list[StepView]
+    # Where the flow holds carts out or tests: its carts' report (lift, experiments), all time.
+    results: Report | None = None
+    held_out: bool = False  # the flow has a holdout, so `results.lift` means something
 
 
 @dataclass(frozen=True, slots=True)

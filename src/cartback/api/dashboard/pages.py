@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
@@ -16,10 +15,11 @@ from cartback.api.dashboard.auth import SessionRoute
 from cartback.api.dashboard.formatting import Formatter
 from cartback.api.dashboard.models import CartFilters, DayRange
 from cartback.api.dashboard.render import message_page, page, view_place
+from cartback.api.inputs import CartId, Filter, Offset
+from cartback.domain.bounds import EARLIEST, LATEST
 from cartback.runtime import Runtime
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
-Offset = Annotated[int, Query(ge=0)]
 
 
 class BadFilter(ValueError):
@@ -44,9 +44,12 @@ def _day(value: str | None, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadFilter(f"{name}: {value!r} is not a date; write it as YYYY-MM-DD.") from None
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise BadFilter(f"{name}: {value!r} is not between 1970 and 2100.")
+    return day
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
@@ -70,9 +73,9 @@ def _bad(request: Request, problem: BadFilter) -> Response:
 @router.get("/dashboard")
 async def overview(
     request: Request,
-    store: str | None = None,
-    period: str | None = None,
-    since: str | None = None,
+    store: Filter = None,
+    period: Filter = None,
+    since: Filter = None,
 ) -> Response:
     rt = _runtime(request)
     try:
@@ -102,11 +105,11 @@ async def overview(
 @router.get("/dashboard/carts")
 async def cart_list(
     request: Request,
-    store: str | None = None,
-    status: str | None = None,
-    q: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
+    q: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
     offset: Offset = 0,
 ) -> Response:
     rt = _runtime(request)
@@ -150,7 +153,7 @@ def _query(filters: dict[str, str | None]) -> str:
 
 
 @router.get("/dashboard/carts/{cart_id}")
-async def cart_detail(request: Request, cart_id: int) -> Response:
+async def cart_detail(request: Request, cart_id: CartId) -> Response:
     rt = _runtime(request)
     view = await run_in_threadpool(data.cart_page, rt, cart_id)
     if view is None:
@@ -163,8 +166,8 @@ async def cart_detail(request: Request, cart_id: int) -> Response:
 @router.get("/dashboard/messages")
 async def message_list(
     request: Request,
-    store: str | None = None,
-    status: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
     offset: Offset = 0,
 ) -> Response:
     rt = _runtime(request)
@@ -185,7 +188,7 @@ async def message_list(
 
 
 @router.get("/dashboard/contacts")
-async def contact(request: Request, q: str | None = None) -> Response:
+async def contact(request: Request, q: Filter = None) -> Response:
     rt = _runtime(request)
     view, problem = None, None
     if q and q.strip():
@@ -199,7 +202,7 @@ async def contact(request: Request, q: str | None = None) -> Response:
 @router.get("/dashboard/deliveries")
 async def delivery_list(
     request: Request,
-    store: str | None = None,
+    store: Filter = None,
     status: str | None = "failed",
     replayed: int | None = None,
 ) -> Response:
@@ -242,4 +245,5 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
 async def flows(request: Request) -> Response:
     rt = _runtime(request)
     views = flows_page.flow_views(rt.settings)
+    views = await run_in_threadpool(flows_page.with_results, rt, views)
     return page(request, "flows.html", flows=views)

@@ -237,8 +237,13 @@ def contents_values(contents: CartContents) -> dict[str, Any]:
         "customer_total_spent": contents.customer_total_spent,
         "customer_tags": list(contents.customer_tags),
         "phone_source": contents.phone_source,
+        "locale": contents.locale,
         "store_currency": contents.store_currency,
         "store_total": contents.store_total,
+        "checkout_stage": contents.checkout_stage,
+        "source_name": contents.source_name,
+        "landing_site": contents.landing_site,
+        "referring_site": contents.referring_site,
     }
 
 
@@ -268,8 +273,13 @@ def cart_from(row: AnyRow) -> Cart:
         customer_total_spent=row.customer_total_spent,
         customer_tags=tuple(row.customer_tags or ()),
         phone_source=row.phone_source,
+        locale=row.locale,
         store_currency=row.store_currency,
         store_total=row.store_total,
+        checkout_stage=row.checkout_stage,
+        source_name=row.source_name,
+        landing_site=row.landing_site,
+        referring_site=row.referring_site,
         status=CartStatus(row.status),
         update_count=row.update_count,
         created_at=row.created_at,

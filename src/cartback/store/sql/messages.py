@@ -63,6 +63,8 @@ class SqlMessages:
             "created_at": message.created_at,
             "sent_at": message.sent_at,
             "status_at": message.status_at,
+            "experiment_id": message.experiment_id,
+            "arm": message.arm,
         }
         self.conn.execute(insert(messages).values(**values))
 
@@ -123,7 +125,7 @@ class SqlMessages:
     def touches(self, cart_id: int) -> list[MessageTouch]:
         last_click = (
             select(clicks.c.message_id, func.max(clicks.c.at).label("clicked_at"))
-            .where(clicks.c.cart_id == cart_id)
+            .where(clicks.c.cart_id == cart_id, clicks.c.bot.is_(False))
             .group_by(clicks.c.message_id)
             .subquery()
         )
@@ -199,6 +201,9 @@ class SqlMessages:
                 cart_id=click.cart_id,
                 at=click.at,
                 user_agent=(click.user_agent or "")[:300] or None,
+                bot=click.bot,
+                bot_reason=click.bot_reason,
+                agent_class=click.agent_class,
             )
         )
 
@@ -206,7 +211,19 @@ class SqlMessages:
         rows = self.conn.execute(
             select(clicks).where(clicks.c.cart_id == cart_id).order_by(clicks.c.at, clicks.c.id)
         )
-        return [Click(r.code, r.message_id, r.cart_id, r.at, r.user_agent, r.id) for r in rows]
+        return [
+            Click(
+                r.code,
+                r.message_id,
+                r.cart_id,
+                r.at,
+                r.user_agent,
+                r.id,
+                r.bot_reason,
+                r.agent_class,
+            )
+            for r in rows
+        ]
 
     def for_recipient(self, recipient: str) -> list[Message]:
         query = select(messages).where(messages.c.recipient == recipient)
@@ -217,7 +234,7 @@ class SqlMessages:
             return {}
         query = (
             select(clicks.c.message_id, func.count())
-            .where(clicks.c.message_id.in_(list(message_ids)))
+            .where(clicks.c.message_id.in_(list(message_ids)), clicks.c.bot.is_(False))
             .group_by(clicks.c.message_id)
         )
         return {message_id: int(count) for message_id, count in self.conn.execute(query)}
@@ -274,4 +291,6 @@ def message_from(row: AnyRow) -> Message:
         error=row.error,
         sent_at=row.sent_at,
         status_at=row.status_at,
+        experiment_id=row.experiment_id,
+        arm=row.arm,
     )

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, Table, distinct, func, select
 
 from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.orders import counts
@@ -16,7 +16,7 @@ from cartback.domain.records import (
     NOT_SENT,
     MessageStatus,
 )
-from cartback.store.tables import carts, clicks, decisions, messages, orders
+from cartback.store.tables import carts, clicks, decisions, messages, opens, orders
 
 _OUT = [str(status) for status in MESSAGE_OUT]
 _NOT_SENT = [str(action) for action in NOT_SENT]
@@ -31,6 +31,7 @@ class SqlReports:
         out.carts_abandoned = self._abandoned(store_id, since)
         self._add_messages(out, since)
         self._add_orders(out, since)
+        self._add_engagement(out, since)
         out.skipped = self._skips(store_id, since)
         return out
 
@@ -43,7 +44,7 @@ class SqlReports:
         clicked = (
             select(func.count(distinct(clicks.c.cart_id)))
             .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
-            .where(carts.c.store_id.in_(ids))
+            .where(carts.c.store_id.in_(ids), clicks.c.bot.is_(False))
         )
         revenue = select(
             orders.c.placed_at, orders.c.total, orders.c.status, orders.c.test, orders.c.refunded
@@ -139,6 +140,23 @@ class SqlReports:
                 refunded=row.refunded,
                 discount=row.discount_total if row.discount_code else Decimal("0"),
             )
+
+    def _add_engagement(self, out: StoreFigures, since: datetime | None) -> None:
+        """Clicks by people and by machines on the store's links; opens by people."""
+        clicked = self._by_bot(clicks, out.store_id, since)
+        out.clicks, out.bot_clicks = clicked.get(False, 0), clicked.get(True, 0)
+        out.opens = self._by_bot(opens, out.store_id, since).get(False, 0)
+
+    def _by_bot(self, table: Table, store_id: str, since: datetime | None) -> dict[bool, int]:
+        query = (
+            select(table.c.bot, func.count())
+            .select_from(table.join(messages, messages.c.id == table.c.message_id))
+            .where(messages.c.store_id == store_id)
+            .group_by(table.c.bot)
+        )
+        if since is not None:
+            query = query.where(table.c.at >= since)
+        return {bool(bot): int(count) for bot, count in self.conn.execute(query)}
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
         query = (

@@ -22,7 +22,8 @@ _PENDING = str(RunStatus.PENDING)
 
 
 def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
-    """Claim up to `limit` due runs in one statement (run it in a write transaction).
+    """Claim up to `limit` due runs, oldest due first (run it in a write transaction): the due
+    rows are read and locked, then moved; each claim keeps the time its step was due.
 
     A claimed run's `next_run_at` moves to the end of the lease, so no other worker sees it as
     due; if this worker dies, the run becomes due again when the lease runs out. PostgreSQL skips
@@ -30,20 +31,24 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
     The partial index `ix_runs_due` keeps this as cheap as the number of due rows.
     """
     token = secrets.token_hex(8)
-    due = (
-        select(runs.c.id)
+    picked = conn.execute(
+        select(runs.c.id, runs.c.next_run_at)
         .where(runs.c.status == _PENDING, runs.c.next_run_at <= now)
         .order_by(runs.c.next_run_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )
+    ).all()
+    if not picked:
+        return []
+    due_at = {row.id: row.next_run_at for row in picked}
     rows = conn.execute(
         update(runs)
-        .where(runs.c.id.in_(due.scalar_subquery()))
+        .where(runs.c.id.in_(due_at))
         .values(claim_token=token, claimed_at=now, next_run_at=now + lease)
         .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
     ).all()
-    return [Claim(r.id, r.cart_id, r.flow_id, r.step_index, token) for r in rows]
+    claims = [Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id]) for r in rows]
+    return sorted(claims, key=lambda claim: (claim.due_at or now, claim.id))
 
 
 class SqlRuns:
@@ -195,4 +200,6 @@ def run_from(row: AnyRow) -> Run:
         claim_token=row.claim_token,
         claimed_at=row.claimed_at,
         ended_reason=row.ended_reason,
+        held_out=row.holdout,
+        arms=tuple((row.arms or {}).items()),
     )

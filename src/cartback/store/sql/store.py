@@ -17,16 +17,25 @@ from cartback.domain.records import Claim
 from cartback.store import migrate
 from cartback.store.base import StoreConflict
 from cartback.store.db import connect, write_transaction
+from cartback.store.diagnostics import Diagnostics
+from cartback.store.privacy import PrivacyRecords
+from cartback.store.secrets import Secrets
 from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.codes import SqlCodes
 from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.deliveries import SqlDeliveries
+from cartback.store.sql.diagnostics import SqlDiagnostics
+from cartback.store.sql.measure import SqlMeasurements
 from cartback.store.sql.messages import SqlMessages
 from cartback.store.sql.orders import SqlOrders
+from cartback.store.sql.privacy import SqlPrivacy
 from cartback.store.sql.reports import SqlReports
 from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
+from cartback.store.sql.secrets import SqlSecrets
 from cartback.store.sql.touches import SqlTouches
+from cartback.store.sql.upkeep import SqlUpkeep
+from cartback.store.upkeep import Upkeep
 
 
 class SqlTx:
@@ -45,6 +54,11 @@ class SqlTx:
         self.codes = SqlCodes(conn)
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
+        self.upkeep: Upkeep = SqlUpkeep(conn)
+        self.privacy: PrivacyRecords = SqlPrivacy(conn)
+        self.measure = SqlMeasurements(conn)
+        self.diagnostics: Diagnostics = SqlDiagnostics(conn)
+        self.secrets: Secrets = SqlSecrets(conn)
 
 
 class SqlStore:

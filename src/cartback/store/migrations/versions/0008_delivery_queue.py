@@ -2,7 +2,7 @@
 (`sequence_key`), a lease for the worker that claimed one, and the queue's partial indexes
 
 Revision ID: 0008_delivery_queue
-Revises: 0006_order_money
+Revises: 0013_secrets
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import cartback.store.types
 
 revision = "0008_delivery_queue"
-down_revision = "0006_order_money"
+down_revision = "0013_secrets"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,80 @@
+"""A new config without a restart: `kill -HUP` a `cartback serve` or `cartback worker`.
+
+The file is read and checked as at start; a config that fails keeps the running one and says
+why in one log line. A good one is built on the same database, clock and metrics and then
+swapped in: requests that arrive after it see the new stores, tokens and channel settings, and
+the worker's next pass uses the new flows and gateways (a pass already running ends on the old
+ones). What the process was started with stays until a restart: `database_url`, the listening
+address, the worker's `poll_interval` and `batch_size`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from cartback.config import ConfigError, Settings, load_config
+from cartback.runtime import Runtime
+from cartback.startup import OperatorError, channel_findings
+
+log = logging.getLogger("cartback")
+
+# What a reload replaces; the store, clock, metrics and the worker object (its thread's) stay.
+_SWAPPED = ("settings", "ingest", "scheduler", "feedback", "gateways")
+
+
+def reload(runtime: Runtime, config_file: str | Path) -> bool:
+    """Read `config_file` again and use it; False (and the old config kept) when it fails."""
+    try:
+        settings = _checked(runtime, load_config(config_file))
+        if runtime.rebuild is None:
+            raise OperatorError("this runtime cannot be rebuilt")
+        fresh = runtime.rebuild(settings)
+    except (ConfigError, OperatorError) as mistake:
+        why = "; ".join(str(mistake).splitlines())
+        log.error("config not reloaded, the running one stays: %s", why)
+        return False
+    for name in _SWAPPED:
+        setattr(runtime, name, getattr(fresh, name))
+    runtime.worker.scheduler = fresh.scheduler
+    runtime.worker.jobs = fresh.worker.jobs
+    # The delivery queue and the recorder keep their threads; the queue reads the new config.
+    runtime.deliveries.ingest = fresh.ingest
+    runtime.deliveries.parser_of = fresh.deliveries.parser_of
+    log.info("config reloaded", extra={"config": str(config_file), "stores": len(settings.stores)})
+    return True
+
+
+def _checked(runtime: Runtime, settings: Settings) -> Settings:
+    errors = [f.text for f in channel_findings(settings, strict_dns=False) if f.level == "error"]
+    if errors:
+        raise OperatorError("\n".join(errors))
+    if settings.database_url != runtime.settings.database_url:
+        log.warning("database_url changed: it takes effect at the next restart")
+        settings = settings.model_copy(update={"database_url": runtime.settings.database_url})
+    return settings
+
+
+class Reloader:
+    """Reloads on SIGHUP, in a thread of its own (the signal may land in the server's loop)."""
+
+    def __init__(self, runtime: Runtime, config_file: str | Path) -> None:
+        self.runtime = runtime
+        self.config_file = config_file
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        signal.signal(signal.SIGHUP, self.on_signal)
+
+    def on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self.done.clear()
+        threading.Thread(target=self._run, name="cartback-reload", daemon=True).start()
+
+    def _run(self) -> None:
+        with self._lock:  # two quick signals: one reload after the other
+            reload(self.runtime, self.config_file)
+        self.done.set()

@@ -1,0 +1,69 @@
+"""The SQL side of `store/upkeep.py`: the due backlog and retention's purge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, delete, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from cartback.domain.privacy import ERASED, ERASED_PREFIX
+from cartback.domain.records import DeliveryStatus, RunStatus
+from cartback.store.tables import clicks, deliveries, messages, runs
+from cartback.store.upkeep import Backlog, Cutoffs, Purged
+
+_DONE = (str(DeliveryStatus.PROCESSED), str(DeliveryStatus.FAILED))
+
+
+class SqlUpkeep:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def backlog(self, now: datetime) -> Backlog:
+        # The partial index ix_runs_due (pending runs by next_run_at) answers this alone.
+        row = self.conn.execute(
+            select(func.count(), func.min(runs.c.next_run_at)).where(
+                runs.c.status == str(RunStatus.PENDING), runs.c.next_run_at <= now
+            )
+        ).one()
+        return Backlog(int(row[0]), row[1])
+
+    def purge(self, cutoffs: Cutoffs, limit: int, *, dry_run: bool = False) -> Purged:
+        found = Purged()
+        if cutoffs.raw_deliveries is not None:
+            ids = self._ids(
+                deliveries.c.id,
+                limit,
+                deliveries.c.received_at < cutoffs.raw_deliveries,
+                deliveries.c.status.in_(_DONE),
+            )
+            if ids and not dry_run:
+                self.conn.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
+            found += Purged(raw_deliveries=len(ids))
+        if cutoffs.message_texts is not None:
+            texts = self._ids(
+                messages.c.id,
+                limit,
+                messages.c.created_at < cutoffs.message_texts,
+                messages.c.recipient != ERASED,  # ix_messages_unpurged
+                messages.c.recipient.not_like(f"{ERASED_PREFIX}%"),  # an erasure's hash stays
+            )
+            if texts and not dry_run:
+                erased = update(messages).where(messages.c.id.in_(texts))
+                self.conn.execute(erased.values(body=ERASED, recipient=ERASED))
+            found += Purged(message_texts=len(texts))
+        if cutoffs.clicks is not None:
+            seen = self._ids(
+                clicks.c.id, limit, clicks.c.at < cutoffs.clicks, clicks.c.user_agent.is_not(None)
+            )
+            if seen and not dry_run:
+                forgotten = update(clicks).where(clicks.c.id.in_(seen))
+                self.conn.execute(forgotten.values(user_agent=None))
+            found += Purged(clicks=len(seen))
+        return found
+
+    def _ids(self, key: Column[Any], limit: int, *where: ColumnElement[bool]) -> list[Any]:
+        # No order: any `limit` matching rows will do, found through the partial indexes.
+        rows = self.conn.execute(select(key).where(*where).limit(limit))
+        return [row[0] for row in rows]

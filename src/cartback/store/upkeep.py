@@ -1,0 +1,63 @@
+"""The store's upkeep: what operations reads (the due backlog) and removes (retention).
+
+A repository of its own (`tx.upkeep`) so that `store/base.py` keeps its size; both stores
+implement it and the contract suite checks them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Pending runs whose time has come, and when the oldest of them was due."""
+
+    due: int
+    oldest_due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """Personal data from before these instants goes (None: kept for good)."""
+
+    raw_deliveries: datetime | None = None
+    message_texts: datetime | None = None
+    clicks: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """How many rows lost their personal data, per kind."""
+
+    raw_deliveries: int = 0
+    message_texts: int = 0
+    clicks: int = 0
+
+    def __add__(self, other: Purged) -> Purged:
+        return Purged(
+            self.raw_deliveries + other.raw_deliveries,
+            self.message_texts + other.message_texts,
+            self.clicks + other.clicks,
+        )
+
+    @property
+    def total(self) -> int:
+        return self.raw_deliveries + self.message_texts + self.clicks
+
+
+class Upkeep(Protocol):
+    def backlog(self, now: datetime) -> Backlog:
+        """The pending runs due at `now`; as cheap as the number of due rows."""
+        ...
+
+    def purge(self, cutoffs: Cutoffs, limit: int, *, dry_run: bool = False) -> Purged:
+        """Up to `limit` rows of each kind from before its cutoff lose their personal data:
+        applied or failed raw deliveries are deleted (one still waiting to be applied stays);
+        a message keeps its counts, cost and status, its text and recipient become `[erased]`
+        (one an erasure already hashed is left as it is); a click
+        keeps its time and cart but not its user agent. A row already purged is not counted
+        again. `dry_run`: count what would go, change nothing."""
+        ...
