@@ -19,7 +19,7 @@ def test_runs_left_when_the_lease_is_nearly_over_wait_for_it() -> None:
     for n in range(12):
         rig.cart("acme", f"c{n}", phone=f"+45201{n:05d}", email=None)
     rig.clock.advance(timedelta(minutes=31))
-    rig.runtime.scheduler.settings = SchedulerSettings(100, LEASE, SEND)
+    rig.runtime.scheduler.settings = SchedulerSettings(100, LEASE, longest_send=SEND)
 
     def slow(message: OutgoingMessage) -> SendResult:
         rig.clock.advance(timedelta(minutes=1))  # each call takes a minute
