@@ -6,6 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 import httpx
@@ -143,7 +144,10 @@ def build(
     )
     worker_config = settings.worker
     scheduling = SchedulerSettings(
-        worker_config.batch_size, worker_config.lease, worker_config.concurrency
+        worker_config.batch_size,
+        worker_config.lease,
+        worker_config.concurrency,
+        longest_send=_longest_send(settings),
     )
     scheduler = Scheduler(
         store,
@@ -238,6 +242,12 @@ def load_signing(settings: Settings, store: Store, clock: Clock) -> Signing:
     if _schema_ready(store):
         _ = signing.secret  # now, not first inside a send's transaction
     return signing
+
+
+def _longest_send(settings: Settings) -> timedelta:
+    """The longest timeout of a configured channel: how long one gateway call may take."""
+    channels = (settings.channels.sms, settings.channels.email)
+    return max((c.timeout for c in channels if c is not None), default=timedelta(0))
 
 
 def _schema_ready(store: Store) -> bool:

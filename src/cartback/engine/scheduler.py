@@ -36,6 +36,10 @@ class SchedulerSettings:
     batch_size: int
     lease: timedelta
     concurrency: int = 1  # claimed runs worked on at once (each gateway bounds its own calls)
+    # The longest a gateway call may take (its timeout): no run of a batch is started later
+    # than `lease - longest_send` after the claim, so none is still sending when its lease ends
+    # and another worker may claim it.
+    longest_send: timedelta = timedelta(0)
 
 
 class _Next(Enum):
@@ -72,15 +76,26 @@ class Scheduler:
         call waits on the network, and the others go on meanwhile."""
         now = self.clock.now()
         claimed = self.store.claim_due(now, self.settings.batch_size, self.settings.lease)
+        last_start = now + self.settings.lease - self.settings.longest_send
+        late: list[Claim] = []
+
+        def run(claim: Claim) -> None:
+            if self.clock.now() >= last_start:
+                late.append(claim)  # it waits for its lease, then is claimed again
+                return
+            self._run_one(claim)
+
         if self.settings.concurrency > 1 and len(claimed) > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
                     self.settings.concurrency, thread_name_prefix="cartback-send"
                 )
-            list(self._pool.map(self._run_one, claimed))
+            list(self._pool.map(run, claimed))
         else:
             for claim in claimed:
-                self._run_one(claim)
+                run(claim)
+        if late:
+            log.warning("lease nearly over: the rest of the batch waits", extra={"runs": len(late)})
         return len(claimed)
 
     def _run_one(self, claim: Claim) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cartback.domain.bounds import check_time
+from cartback.domain.bounds import time_problem
 
 __all__ = [
     "TIME_FORMAT",
@@ -59,7 +59,11 @@ def parse_time(text: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not a Magento timestamp (YYYY-MM-DD HH:MM:SS)") from None
-    return check_time("time", moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    problem = time_problem(moment)
+    if problem is not None:
+        raise ValueError(problem)
+    return moment.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
