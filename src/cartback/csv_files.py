@@ -66,13 +66,20 @@ class _Line:
             return None
 
 
-def _lines(text: str, columns: tuple[str, ...], problems: list[str]) -> Iterator[_Line]:
+def csv_rows(text: str, needed: tuple[str, ...], where: str = "line 1") -> csv.DictReader[str]:
+    """Rows by lower-cased header name (a byte order mark is fine); `CsvFileError` naming the
+    needed columns the header lacks."""
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     header = [name.strip().lower() for name in reader.fieldnames or []]
-    missing = [name for name in columns if name not in header]
+    missing = [name for name in needed if name not in header]
     if missing:
-        raise CsvFileError([f"line 1: the header lacks the column(s) {', '.join(missing)}"])
+        raise CsvFileError([f"{where}: the header lacks the column(s) {', '.join(missing)}"])
     reader.fieldnames = header
+    return reader
+
+
+def _lines(text: str, columns: tuple[str, ...], problems: list[str]) -> Iterator[_Line]:
+    reader = csv_rows(text, columns)
     for row in reader:
         cells = {name: (row.get(name) or "").strip() for name in columns}
         if any(cells.values()):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from cartback.domain.signing import Signing
 
-from cartback.config import Settings
+ERASE_PURPOSE = b"cartback erase"
 
 
-def erase_key(settings: Settings) -> bytes:
-    """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
-    from. Changing it forgets every erased person's withdrawal."""
-    return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
+def erase_key(signing: Signing) -> bytes:
+    """The key of the hashes an erasure keeps (see `domain.privacy`), derived from the signing
+    secret (not the API token, which may be rotated); the one place it comes from. Changing the
+    signing secret forgets every erased person's withdrawal."""
+    return signing.key(ERASE_PURPOSE)

@@ -8,13 +8,12 @@ store when the page is scraped, by a collector the runtime adds (`watch_backlog`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -63,12 +62,6 @@ class Metrics:
             buckets=_LAG_BUCKETS,
             registry=r,
         )
-        self.breaker = Gauge(
-            "cartback_gateway_breaker_open",
-            "1 once failures in a row made a gateway rest, until a call to it succeeds",
-            ["gateway"],
-            registry=r,
-        )
         self.decisions = Counter(
             "cartback_decisions",
             "Decisions recorded on carts' timelines",
@@ -104,9 +97,6 @@ class Metrics:
         if due_at is not None:
             self.due_to_sent.observe(max((sent_at - due_at).total_seconds(), 0.0))
 
-    def set_breaker(self, gateway: str, open_: bool) -> None:
-        self.breaker.labels(gateway).set(1 if open_ else 0)
-
     def count_decision(self, action: str, reason: str) -> None:
         self.decisions.labels(action, reason).inc()
 
@@ -122,6 +112,10 @@ class Metrics:
     def watch_backlog(self, read: Callable[[], Backlog], now: Callable[[], datetime]) -> None:
         """Read the due backlog from the store at each scrape (once per registry)."""
         self.registry.register(_BacklogCollector(read, now))
+
+    def watch_breakers(self, read: Callable[[], Mapping[str, bool]]) -> None:
+        """Read whether each gateway rests at each scrape (once per registry)."""
+        self.registry.register(_BreakerCollector(read))
 
     def page(self) -> bytes:
         return generate_latest(self.registry)
@@ -139,8 +133,9 @@ class Metrics:
         return stop
 
 
-def with_backlog(store: Store, clock: Clock) -> Metrics:
-    """A runtime's metrics: the backlog gauges read `store` at each scrape."""
+def watching(store: Store, clock: Clock, breakers: Callable[[], Mapping[str, bool]]) -> Metrics:
+    """A runtime's metrics: the backlog gauges read `store` at each scrape, the breaker gauge
+    the sender's breakers."""
     metrics = Metrics()
 
     def read() -> Backlog:
@@ -148,6 +143,7 @@ def with_backlog(store: Store, clock: Clock) -> Metrics:
             return tx.upkeep.backlog(clock.now())
 
     metrics.watch_backlog(read, clock.now)
+    metrics.watch_breakers(breakers)
     return metrics
 
 
@@ -167,6 +163,24 @@ class _BacklogCollector(Collector):
         yield GaugeMetricFamily(
             "cartback_oldest_due_age_seconds", "How long the oldest due step has waited", age
         )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _BreakerCollector(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, bool]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "cartback_gateway_breaker_open",
+            "1 while a gateway rests after failures in a row",
+            labels=["gateway"],
+        )
+        for gateway, resting in self.read().items():
+            family.add_metric([gateway], 1 if resting else 0)
+        yield family
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -29,6 +29,7 @@ from cartback.engine.ingest import IngestService, Parser
 from cartback.engine.pacing import Limits, Pacing
 from cartback.engine.privacy import Privacy
 from cartback.engine.recorder import Recorder
+from cartback.engine.retry import Breaker
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Worker, WorkerThread
@@ -36,7 +37,7 @@ from cartback.gateways import Gateways, build_gateways, channel_setups
 from cartback.integrations.registry import parser_for
 from cartback.jobs import worker_jobs
 from cartback.keys import erase_key
-from cartback.metrics import Metrics, with_backlog
+from cartback.metrics import Metrics, watching
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
 from cartback.store.sql import SqlStore
@@ -60,7 +61,7 @@ class Runtime:
     recorder: Recorder  # stores the deliveries of concurrent webhooks in one transaction
     signing: Signing  # unsubscribe links, callback keys, and any keyed hash of ours
     metrics: Metrics = field(default_factory=Metrics)
-    # The same build on the same store, clock and metrics, for a reloaded config.
+    # The same build on the same store, clock, metrics and breaker, for a reloaded config.
     rebuild: Callable[[Settings], Runtime] | None = None
     # Drain the delivery queue after each webhook answer: when the worker shares the process
     # (`serve`; tests). `serve --no-worker` leaves it to `cartback worker`.
@@ -76,9 +77,11 @@ def build(
     store: Store | None = None,
     http_transport: httpx.BaseTransport | None = None,
     metrics: Metrics | None = None,
+    breaker: Breaker | None = None,
 ) -> Runtime:
     """`store`: the SQL store of `database_url` unless given (the in-memory one, a test's);
-    `metrics`: a running runtime's, when its config is reloaded."""
+    `metrics` and `breaker`: a running runtime's, when its config is reloaded (the counts go on,
+    and a gateway that rests keeps resting)."""
     clock = clock or SystemClock()
     store = store or SqlStore.connect(settings.database_url)
     flows = {f.id: f for f in settings.domain_flows()}
@@ -108,10 +111,11 @@ def build(
             signing=signing,
         ),
     )
-    metrics = metrics or with_backlog(store, clock)
+    breaker = breaker or Breaker()
+    metrics = metrics or watching(store, clock, lambda: breaker.states(clock.now()))
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
     enrich = shopify_enricher(settings, clock, transport=http_transport)
-    privacy = Privacy(erase_key(settings))
+    privacy = Privacy(partial(erase_key, signing))
     ingest = IngestService(
         store,
         clock,
@@ -126,10 +130,11 @@ def build(
         clock,
         _store_info(settings),
         channel_setups(settings.channels, built.by_channel),
-        _sender_settings(settings),
+        _sender_settings(settings, signing),
         _composer(settings, signing),
         discounts=DiscountIssuer(transport=http_transport),
         metrics=metrics,
+        breaker=breaker,
         store_channels={
             store_id: channel_setups(settings.channels_of(store_id), gateways)
             for store_id, gateways in per_store.items()
@@ -184,8 +189,14 @@ def build(
         store=store,
         http_transport=http_transport,
         metrics=metrics,
+        breaker=breaker,
     )
     return runtime
+
+
+def privacy_requests(runtime: Runtime) -> Privacy:
+    """Export and erase (the CLI's and the API's), keyed like the running engine's."""
+    return Privacy(partial(erase_key, runtime.signing))
 
 
 def _pacing(settings: Settings, gateways: Mapping[Channel, Gateway]) -> Pacing:
@@ -262,8 +273,9 @@ def prepare_database(
     return revision
 
 
-def _sender_settings(settings: Settings) -> SenderSettings:
-    return SenderSettings(settings.public_url, settings.policy.rules(), erase_key(settings))
+def _sender_settings(settings: Settings, signing: Signing) -> SenderSettings:
+    rules = settings.policy.rules()
+    return SenderSettings(settings.public_url, rules, partial(erase_key, signing))
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:

@@ -85,16 +85,18 @@ def test_a_cart_from_webhook_to_sms_is_counted(shop: Shop) -> None:
     assert after['cartback_decisions_total{action="abandon",reason="abandoned"}'] == 1
 
 
-def test_a_failing_gateway_shows_its_breaker_open(shop: Shop) -> None:
+def test_a_failing_gateway_shows_its_breaker_open_while_it_rests(shop: Shop) -> None:
     shop.sms.respond = lambda _message: SendResult(SendStatus.RETRY, error="HTTP 503")
     shop.checkout()
     shop.clock.advance(timedelta(minutes=31))
-    for _ in range(4):
-        shop.tick()
+    for _ in range(3):  # three failures in a row: the gateway rests for a minute
         shop.clock.advance(timedelta(minutes=20))
+        shop.tick()
     found = samples(shop.client)
-    assert found['cartback_sends_total{channel="sms",gateway="fake-sms",outcome="retry"}'] >= 3
+    assert found['cartback_sends_total{channel="sms",gateway="fake-sms",outcome="retry"}'] == 3
     assert found['cartback_gateway_breaker_open{gateway="fake-sms"}'] == 1
+    shop.clock.advance(timedelta(minutes=2))  # the rest is over, though nothing was sent since
+    assert samples(shop.client)['cartback_gateway_breaker_open{gateway="fake-sms"}'] == 0
 
 
 def test_each_app_counts_for_itself(db_url: str, tmp_path: Path) -> None:

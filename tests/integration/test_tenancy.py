@@ -204,7 +204,10 @@ def test_a_reloaded_config_changes_tokens_and_keeps_the_old_one_when_bad(
     assert get(agency, BETA_TOKEN, "/api/carts").status_code == 200
 
     path.write_text(good.replace("beta-store-token", "beta-rotated"))
+    breaker, metrics = agency.runtime.scheduler.sender.dispatcher.breaker, agency.runtime.metrics
     assert reload(agency.runtime, path)
+    assert agency.runtime.scheduler.sender.dispatcher.breaker is breaker  # a rest goes on
+    assert agency.runtime.metrics is metrics  # and so do the counts
     assert get(agency, BETA_TOKEN, "/api/carts").status_code == 401
     assert get(agency, "beta-rotated", "/api/carts").status_code == 200
 

@@ -11,10 +11,9 @@ from pydantic import BaseModel
 from cartback.api.deps import Caller, CallerDep, RuntimeDep, require_token
 from cartback.api.inputs import Filter, Text
 from cartback.domain.privacy import Subject
-from cartback.engine.privacy import Privacy, subject_for_contact
+from cartback.engine.privacy import subject_for_contact
 from cartback.errors import NotFound
-from cartback.keys import erase_key
-from cartback.runtime import Runtime
+from cartback.runtime import Runtime, privacy_requests
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
 
@@ -34,7 +33,7 @@ def export_contact(
     token: in its own)."""
     subject = _subject(rt, caller, contact_id, store)
     with rt.store.reading() as tx:
-        return Privacy(erase_key(rt.settings)).export(tx, subject, rt.clock.now())
+        return privacy_requests(rt).export(tx, subject, rt.clock.now())
 
 
 @router.delete("/contacts/{contact_id}", response_model=Erased, summary="Erase a person")
@@ -46,7 +45,7 @@ def erase_contact(
     theirs is kept as a keyed hash and still honoured."""
     subject = _subject(rt, caller, contact_id, store)
     with rt.store.transaction() as tx:
-        entry = Privacy(erase_key(rt.settings)).erase(tx, subject, rt.clock.now(), source="api")
+        entry = privacy_requests(rt).erase(tx, subject, rt.clock.now(), source="api")
     return Erased(erased=True, counts=dict(entry.counts))
 
 

@@ -15,7 +15,7 @@ _SECRET_MIN_LENGTH_TO_HINT = 12
 _PHONE_MIN_NATIONAL_DIGITS_TO_HINT = 6
 _RAW_MIN_DIGITS_TO_HINT = 4
 # An address in running text: not after a `*` (so a masked `a***@example.com` stays as it is).
-_EMAIL_IN_TEXT = re.compile(r"(?<![\w.*+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL_IN_TEXT = re.compile(r"(?<![\w.*+-])[\w.+-]+@(?:[\w-]+\.)+[A-Za-z]{2,}(?![\w-])")
 # An international number in running text: `+4520123456`, `+45 20 12 34 56`, `+1-415-555-1212`.
 _PHONE_IN_TEXT = re.compile(r"(?<![\w+])\+\d(?:[ -]?\d){6,14}(?![\d-])")
 

@@ -50,11 +50,10 @@ def run_backtest(
     since: datetime | None = None,
     until: datetime | None = None,
     progress: Progress = lambda events: events,
-    replay: Replay | None = None,
 ) -> Backtest:
     chosen = in_order(within(events, since, until))
     first = chosen[0].at if chosen else since
-    replay = replay or Replay(settings, first or _epoch())
+    replay = Replay(settings, first or _epoch())
     for event in progress(chosen):
         replay.feed(event)
     end = until or (chosen[-1].at + horizon(settings) if chosen else None)

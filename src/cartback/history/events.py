@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from cartback.domain.events import Event
 from cartback.errors import FileError
 
-GENERIC_TYPES = ("cart.updated", "order.placed", "consent.changed", "cart.deleted")
-
 
 class HistoryFileError(FileError):
     """An events file that cannot be replayed; `problems` name the line of each."""

@@ -5,8 +5,9 @@ Nothing is re-implemented: each event goes through `IngestService.receive` (dedu
 id, parsed by the live parser), and between two events the clock jumps to each instant a run
 falls due and the scheduler ticks there, as a worker would have. So quiet hours, sending
 windows, cooldowns and deadlines fall as they would have on those days. No request leaves the
-process: gateways are replaced by a recorder, Shopify discount codes are taken as created, and
-any other HTTP call is answered by a transport that refuses it.
+process: gateways are replaced by a recorder, Shopify discount codes are taken as created,
+Shopify's Admin API enrichment is off (rules on customer or product data see only what the
+events carry), and any other HTTP call is answered by a transport that refuses it.
 """
 
 from __future__ import annotations
@@ -69,11 +70,10 @@ class Replay:
         start: datetime,
         *,
         respond: Respond | None = None,
-        store: InMemoryStore | None = None,
     ) -> None:
         self.settings = settings
         self.clock = FakeClock(start)
-        self.store = store or InMemoryStore()
+        self.store = InMemoryStore()
         self.gateway = FakeGateway(self.clock, name=RECORDER, respond=respond)
         gateways = {Channel.SMS: self.gateway, Channel.EMAIL: self.gateway}
         self.runtime: Runtime = build(
@@ -84,6 +84,7 @@ class Replay:
             http_transport=httpx.MockTransport(_no_network),
         )
         self.runtime.scheduler.sender.discounts = SimulatedDiscounts()
+        self.runtime.ingest.enrich = None  # no Admin API lookups: carts as the events tell them
         self.stores = {store.id: store for store in settings.stores}
         self.deliveries: Counter[str] = Counter()  # processed, duplicate, failed
         self.failures: list[str] = []  # the first events the live parser refused, and why

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from cartback.csv_files import CsvFileError
+from cartback.csv_files import CsvFileError, csv_rows
 from cartback.domain.emails import normalize_email
 from cartback.domain.events import CartUpdated, Consent, Customer, Event, LineItem, OrderPlaced
 from cartback.domain.orders import WHOLE_ORDER, OrderStatus, Refund
@@ -68,12 +68,7 @@ def read_orders_csv(
 
 
 def _groups(text: str, needed: tuple[str, ...], key: str, name: str) -> dict[str, list[Row]]:
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
-    header = [column.strip().lower() for column in reader.fieldnames or []]
-    missing = [column for column in needed if column not in header]
-    if missing:
-        raise CsvFileError([f"{name} line 1: the header lacks the column(s) {', '.join(missing)}"])
-    reader.fieldnames = header
+    reader = csv_rows(text, needed, f"{name} line 1")
     groups: dict[str, list[Row]] = {}
     for row in reader:
         cells = {column: (value or "").strip() for column, value in row.items() if column}

@@ -26,8 +26,9 @@ UPPER_BOUND = (
     "estimated recovered revenue is an upper bound: the orders really followed, but nobody "
     "received these messages"
 )
-_COUNTED = {
+_COUNTED: dict[str, str] = {  # a decision's action (stored as text) → where it is counted
     DecisionAction.SKIP: "skipped",
+    DecisionAction.HOLDOUT: "skipped",  # a message the policy allowed, held back: reason holdout
     DecisionAction.CANCEL: "cancelled",
     DecisionAction.DEFER: "deferred",
 }
@@ -138,7 +139,9 @@ def _add_cart(
         # As the engine held it out when it was abandoned (kept on its run).
         home.holdout += bool(run is not None and run.held_out)
     for entry in tx.decisions.for_cart(cart.id):
-        counted = _COUNTED.get(DecisionAction(entry.action))
+        counted = _COUNTED.get(entry.action)
+        if entry.action == DecisionAction.HOLDOUT and (entry.step_index or 0) < 0:
+            continue  # the note as it was abandoned, not a message held back
         if counted is not None:
             getattr(part(entry.flow_id or home.flow), counted)[entry.reason] += 1
     sent = {m.id: m for m in tx.messages.for_cart(cart.id) if m.status in MESSAGE_OUT}

@@ -6,10 +6,11 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cartback.cli import main
-from cartback.engine.assignment import cart_key
+from cartback.history import replay
 from cartback.history.backtest import run_backtest
 from cartback.history.events import HistoryFileError, read_jsonl
 from tests.unit.history.world import CONFIG, cart, jsonl, order, settings
@@ -121,16 +122,64 @@ def test_the_command_prints_the_summary_and_writes_the_messages(
     assert "bad.jsonl line 1: occurred_at: missing" in capsys.readouterr().err
 
 
-def test_the_holdout_is_counted_by_the_flows_own_assignment(tmp_path: Path) -> None:
-    config = settings(
-        tmp_path,
-        CONFIG.replace("    abandon_after: 30m\n", "    abandon_after: 30m\n    holdout: 50%\n"),
+def test_held_out_carts_are_counted_and_get_no_message(tmp_path: Path) -> None:
+    with_holdout = CONFIG.replace(
+        "    abandon_after: 30m\n", "    abandon_after: 30m\n    holdout: 50%\n"
     )
-    [flow] = config.domain_flows()
     events = [cart(n, NOON + timedelta(minutes=n)) for n in range(40)]
-    result = run_backtest(config, read_jsonl(jsonl(events), ["gen"]))
+    result = run_backtest(settings(tmp_path, with_holdout), read_jsonl(jsonl(events), ["gen"]))
 
-    # The engine holds a cart out by its id (the carts are stored in order: ids 1 to 40).
-    expected = sum(flow.assign(cart_key(n + 1)).held_out for n in range(40))
-    assert 0 < expected < 40
-    assert _flow(result)["holdout"] == expected
+    with result.replay.store.reading() as tx:
+        carts = [tx.carts.find("gen", f"c{n}") for n in range(40)]
+        runs = {c.id: tx.runs.for_cart(c.id) for c in carts if c is not None}
+        held = [cid for cid, run in runs.items() if run and run.held_out]
+        texted = {m.cart_id for cid in runs for m in tx.messages.for_cart(cid)}
+    flow = _flow(result)
+    assert 0 < flow["holdout"] == len(held) < 40
+    assert not texted & set(held)
+    assert flow["skipped"]["holdout"] == len(held)
+
+
+SHOPIFY = """
+database_url: sqlite:///unused.db
+public_url: https://cb.example
+api_token: test-token
+stores:
+  - id: acme
+    platform: shopify
+    shop_domain: acme.myshopify.com
+    webhook_secret: secret
+    access_token: shpat_token
+    name: Acme
+    timezone: Europe/Copenhagen
+    default_country: DK
+    currency: DKK
+channels:
+  sms: {provider: outbox, path: unused.jsonl, sender: Acme, cost_per_segment: 0.30}
+flows:
+  - id: cart-sms
+    store: acme
+    abandon_after: 30m
+    steps:
+      - send: sms
+        template: "{{ discount }} off with {{ discount_code }}: {{ link }}"
+        discount: {percentage: 10}
+"""
+
+
+def test_a_shopify_discount_is_simulated_and_no_request_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(503)
+
+    monkeypatch.setattr(replay, "_no_network", refuse)
+    events = read_jsonl(jsonl([cart(1, NOON)]), ["acme"])
+    result = run_backtest(settings(tmp_path, SHOPIFY), events)
+
+    [sent] = result.replay.gateway.sent
+    assert sent.text.startswith("10% off with ") and "/r/" in sent.text
+    assert requests == []

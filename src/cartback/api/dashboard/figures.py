@@ -58,6 +58,7 @@ def midnight(day: date, zone: ZoneInfo) -> datetime:
 class FunnelCounts:
     carts: int  # carts first seen in the period
     abandoned: int
+    eligible: int  # carts the checks let through: consent, contact, not bought, no cooldown
     messaged: int  # carts with at least one message that went out
     clicked: int  # carts whose link was followed
     recovered: int  # orders attributed to a message
@@ -74,6 +75,7 @@ class FunnelStage:
 _STAGES = (
     ("carts", "Carts"),
     ("abandoned", "Abandoned"),
+    ("eligible", "Eligible"),
     ("messaged", "Messaged"),
     ("clicked", "Clicked"),
     ("recovered", "Recovered"),
@@ -187,6 +189,7 @@ REASONS: Mapping[str, str] = {
     "gateway_retry": "Gateway did not answer; retrying",
     "gateway_failed": "Gateway refused the message",
     "gateway_cooldown": "Gateway's own cooldown",
+    "holdout": "Held out, to measure what the flow adds",
 }
 
 

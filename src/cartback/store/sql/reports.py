@@ -14,12 +14,14 @@ from cartback.domain.orders import revenue as earned
 from cartback.domain.records import (
     MESSAGE_OUT,
     NOT_SENT,
+    DecisionAction,
     MessageStatus,
 )
 from cartback.store.tables import carts, clicks, decisions, messages, opens, orders
 
 _OUT = [str(status) for status in MESSAGE_OUT]
 _NOT_SENT = [str(action) for action in NOT_SENT]
+_PASSED = [str(DecisionAction.SEND), str(DecisionAction.HOLDOUT)]  # the checks let it through
 
 
 class SqlReports:
@@ -41,6 +43,11 @@ class SqlReports:
         messaged = select(func.count(distinct(messages.c.cart_id))).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
         )
+        eligible = (
+            select(func.count(distinct(decisions.c.cart_id)))
+            .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
+            .where(carts.c.store_id.in_(ids), decisions.c.action.in_(_PASSED))
+        )
         clicked = (
             select(func.count(distinct(clicks.c.cart_id)))
             .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
@@ -54,12 +61,14 @@ class SqlReports:
         )
         if since is not None:
             created = created.where(carts.c.created_at >= since)
+            eligible = eligible.where(decisions.c.at >= since)
             messaged = messaged.where(messages.c.created_at >= since)
             clicked = clicked.where(clicks.c.at >= since)
             revenue = revenue.where(orders.c.placed_at >= since)
             spend = spend.where(messages.c.created_at >= since)
         return Activity(
             carts=int(self.conn.execute(created).scalar_one()),
+            eligible_carts=int(self.conn.execute(eligible).scalar_one()),
             messaged_carts=int(self.conn.execute(messaged).scalar_one()),
             clicked_carts=int(self.conn.execute(clicked).scalar_one()),
             revenue=tuple(

@@ -1,7 +1,7 @@
 """deliveries are applied after the webhook is answered: the order they are applied in
 (`sequence_key`), a lease for the worker that claimed one, and the queue's partial indexes
 
-Revision ID: 0008_delivery_queue
+Revision ID: 0014_delivery_queue
 Revises: 0013_secrets
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import cartback.store.types
 
-revision = "0008_delivery_queue"
+revision = "0014_delivery_queue"
 down_revision = "0013_secrets"
 branch_labels = None
 depends_on = None
