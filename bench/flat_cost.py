@@ -42,9 +42,9 @@ SELECT 'bench', 'c' || g, 'p' || g || '@example.com', '+4520' || lpad((g % 10000
        CASE g % 3 WHEN 0 THEN 'purchased' WHEN 1 THEN 'abandoned' ELSE 'open' END,
        t, t, t, t, CASE WHEN g % 3 <> 2 THEN t END
 FROM (SELECT g, CASE WHEN g <= :recent
-                     THEN :now - make_interval(secs => (g * 7919) % (30 * 86400))
+                     THEN :now - make_interval(secs => (g::bigint * 7919) % (30 * 86400))
                      ELSE :now - interval '30 days'
-                          - make_interval(secs => (g * 7919) % (:days * 86400)) END AS t
+                          - make_interval(secs => (g::bigint * 7919) % (:days * 86400)) END AS t
       FROM generate_series(1, :n) g) s;
 
 INSERT INTO runs (cart_id, flow_id, step_index, status, next_run_at, created_at, updated_at)

@@ -274,7 +274,10 @@ def test_bad_webhooks_and_requests_get_clear_answers(server: Server) -> None:
     again = server.webhook("checkouts/create", body, webhook_id="delivery-1")
     assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
     assert first.json()["status"] == "received"
-    assert again.json()["status"] == "duplicate"
+    # Stored once either way; "duplicate" once the first was applied, which happens right after
+    # its answer and may or may not be done by the time the repeat arrives.
+    assert again.json()["status"] in ("duplicate", "received")
+    assert again.json()["delivery_id"] == first.json()["delivery_id"]
     assert server.wait_for("for the cart", lambda: server.api("/api/carts", store="acme"))
     assert len(server.api("/api/carts", store="acme")) == 1
 

@@ -135,6 +135,12 @@ runs = Table(
         postgresql_where=text("status = 'pending'"),
         sqlite_where=text("status = 'pending'"),
     ),
+    Index(  # the report's assigned carts: as many as assigned, whatever else is stored
+        "ix_runs_assigned",
+        "cart_id",
+        postgresql_where=text("holdout IS NOT NULL"),
+        sqlite_where=text("holdout IS NOT NULL"),
+    ),
 )
 
 decisions = Table(
@@ -152,6 +158,7 @@ decisions = Table(
     Column("until", UTCDateTime),
     Index(None, "cart_id", "at"),
     Index(None, "reason"),
+    Index(None, "at"),  # the report's skips of a period
 )
 
 messages = Table(
@@ -273,6 +280,7 @@ orders = Table(
     Column("refunds", JSON),  # {refund key: amount as text}
     UniqueConstraint("store_id", "order_key"),
     Index(None, "store_id", "placed_at"),
+    Index(None, "cart_id"),  # a cart's order, and the report's orders of assigned carts
 )
 
 consent_ledger = Table(
