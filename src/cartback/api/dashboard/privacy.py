@@ -16,10 +16,9 @@ from cartback.api.dashboard.auth import SessionRoute
 from cartback.api.dashboard.render import message_page, page, scope
 from cartback.api.inputs import Filter
 from cartback.domain.privacy import Subject
-from cartback.engine.privacy import Privacy, subject_for_contact
+from cartback.engine.privacy import subject_for_contact
 from cartback.errors import InvalidRequest
-from cartback.keys import erase_key
-from cartback.runtime import Runtime
+from cartback.runtime import Runtime, privacy_requests
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -34,15 +33,13 @@ def _subject(request: Request, q: str | None) -> Subject:
 
 def export(rt: Runtime, subject: Subject) -> dict[str, Any]:
     with rt.store.reading() as tx:
-        return Privacy(erase_key(rt.settings)).export(tx, subject, rt.clock.now())
+        return privacy_requests(rt).export(tx, subject, rt.clock.now())
 
 
 def erase(rt: Runtime, subject: Subject) -> dict[str, int]:
     """What the erasure changed or removed, by table (only the tables it touched)."""
     with rt.store.transaction() as tx:
-        done = Privacy(erase_key(rt.settings)).erase(
-            tx, subject, rt.clock.now(), source="dashboard"
-        )
+        done = privacy_requests(rt).erase(tx, subject, rt.clock.now(), source="dashboard")
     return {table: count for table, count in done.counts.items() if count}
 
 
