@@ -320,3 +320,34 @@ def test_a_store_token_diagnoses_only_its_store(agency: Shop) -> None:
     assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
     by_flow = get(agency, BETA_TOKEN, "/api/report", by="flow").json()
     assert [row["key"] for row in by_flow["rows"]] == ["beta-sms"]
+
+
+GAMMA = f"""  - id: gamma
+    platform: shopify
+    shop_domain: gamma.myshopify.com
+    webhook_secret: {SECRET}
+    name: Gamma
+    default_country: DK
+"""
+
+
+def test_a_store_added_by_a_reload_takes_webhooks_at_once(agency: Shop, tmp_path: Path) -> None:
+    path = tmp_path / "cartback.yaml"
+    # A shop the running config does not know yet is refused.
+    payload = checkout_payload(agency.clock.now(), token="gamma-1")
+    body = json.dumps(payload).encode()
+    headers = {
+        shopify.TOPIC_HEADER: "checkouts/update",
+        shopify.SHOP_DOMAIN_HEADER: "gamma.myshopify.com",
+        shopify.HMAC_HEADER: shopify.sign(body, SECRET),
+        shopify.WEBHOOK_ID_HEADER: uuid.uuid4().hex,
+        "Content-Type": "application/json",
+    }
+    assert agency.client.post("/webhooks/shopify", content=body, headers=headers).status_code == 404
+    path.write_text(
+        path.read_text().replace("channels:\n  sms:\n", GAMMA + "channels:\n  sms:\n", 1)
+    )
+    assert reload(agency.runtime, path)
+    post_checkout(agency, "gamma.myshopify.com", sms_marketing_phone="+4520777777")
+    carts = get(agency, TOKEN, "/api/carts", store="gamma").json()
+    assert [cart["store_id"] for cart in carts] == ["gamma"]
