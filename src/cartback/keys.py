@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from cartback.domain.signing import Signing
 
-from cartback.config import Settings
-
-
-def erase_key(settings: Settings) -> bytes:
-    """The key of the hashes an erasure keeps (see `domain.privacy`); the one place it comes
-    from. Changing it forgets every erased person's withdrawal."""
-    return hmac.new(settings.api_token.encode(), b"cartback erase", hashlib.sha256).digest()
+ERASE_PURPOSE = b"cartback erase"
 
 
-def callback_key(api_token: str) -> str:
-    """The secret in inMobile's status callback URL (inMobile does not sign its callbacks)."""
-    return hmac.new(api_token.encode(), b"cartback inmobile callback", hashlib.sha256).hexdigest()[
-        :32
-    ]
+def erase_key(signing: Signing) -> bytes:
+    """The key of the hashes an erasure keeps (see `domain.privacy`), derived from the signing
+    secret (not the API token, which may be rotated); the one place it comes from. Changing the
+    signing secret forgets every erased person's withdrawal."""
+    return signing.key(ERASE_PURPOSE)

@@ -2,8 +2,10 @@
 or (`--log-format json`) one JSON object per line for a log collector.
 
 A line written while an HTTP request is answered carries its `request_id` (also the answer's
-`X-Request-Id`). The fields are those the code logs: personal data is masked where it is logged
-(`domain/redact.py`), whatever the format.
+`X-Request-Id`). Every line, tracebacks included, passes through `mask_text` last: an email
+address or phone number that reached a message by accident (a database error quoting a row, a
+vendor's answer) is masked before it is written, whatever the format. SQL parameters never
+reach an error message in the first place (the engines are made with `hide_parameters=True`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+
+from cartback.domain.redact import mask_text
 
 LogFormat = Literal["text", "json"]
 # The id of the request being answered, set by the API's middleware for its own context only.
@@ -46,7 +50,7 @@ class KeyValueFormatter(logging.Formatter):
         extras = _extras(record)
         if extras:
             line += " " + " ".join(f"{k}={_value(v)}" for k, v in sorted(extras.items()))
-        return line
+        return mask_text(line)
 
 
 def _value(value: object) -> str:
@@ -67,7 +71,7 @@ class JsonFormatter(logging.Formatter):
         line.update(_extras(record))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return mask_text(json.dumps(line, default=str, ensure_ascii=False))
 
 
 def stream_handler(stream: TextIO, fmt: LogFormat) -> logging.Handler:

@@ -8,13 +8,12 @@ store when the page is scraped, by a collector the runtime adds (`watch_backlog`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -23,11 +22,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from cartback.clock import Clock
+from cartback.domain.experiments import Assignment
 from cartback.store.base import Store
 from cartback.store.upkeep import Backlog
 
-# Decisions that say how an experiment placed a cart (recorded by the engine's runs).
-ASSIGNMENT_REASONS = frozenset({"holdout", "arm", "treated", "variant"})
 _LAG_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 _GATEWAY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30)
 
@@ -64,12 +62,6 @@ class Metrics:
             buckets=_LAG_BUCKETS,
             registry=r,
         )
-        self.breaker = Gauge(
-            "cartback_gateway_breaker_open",
-            "1 once failures in a row made a gateway rest, until a call to it succeeds",
-            ["gateway"],
-            registry=r,
-        )
         self.decisions = Counter(
             "cartback_decisions",
             "Decisions recorded on carts' timelines",
@@ -77,9 +69,15 @@ class Metrics:
             registry=r,
         )
         self.assignments = Counter(
+            "cartback_holdout_assignments",
+            "Abandoned carts of flows with a holdout: held out or treated",
+            ["group"],
+            registry=r,
+        )
+        self.arms = Counter(
             "cartback_experiment_assignments",
-            "Carts placed by an experiment: holdout, arm",
-            ["kind"],
+            "Abandoned carts given an arm of an experiment",
+            ["experiment", "arm"],
             registry=r,
         )
 
@@ -99,19 +97,25 @@ class Metrics:
         if due_at is not None:
             self.due_to_sent.observe(max((sent_at - due_at).total_seconds(), 0.0))
 
-    def set_breaker(self, gateway: str, open_: bool) -> None:
-        self.breaker.labels(gateway).set(1 if open_ else 0)
-
     def count_decision(self, action: str, reason: str) -> None:
         self.decisions.labels(action, reason).inc()
-        if reason in ASSIGNMENT_REASONS:
-            self.assignments.labels(reason).inc()
+
+    def count_assignment(self, has_holdout: bool, assignment: Assignment) -> None:
+        """Where an abandoned cart was placed, once, when its flow is chosen."""
+        if has_holdout:
+            self.assignments.labels("holdout" if assignment.held_out else "treated").inc()
+        for experiment, arm in assignment.arms:
+            self.arms.labels(experiment, arm).inc()
 
     # scraping -----------------------------------------------------------------------------
 
     def watch_backlog(self, read: Callable[[], Backlog], now: Callable[[], datetime]) -> None:
         """Read the due backlog from the store at each scrape (once per registry)."""
         self.registry.register(_BacklogCollector(read, now))
+
+    def watch_breakers(self, read: Callable[[], Mapping[str, bool]]) -> None:
+        """Read whether each gateway rests at each scrape (once per registry)."""
+        self.registry.register(_BreakerCollector(read))
 
     def page(self) -> bytes:
         return generate_latest(self.registry)
@@ -129,8 +133,9 @@ class Metrics:
         return stop
 
 
-def with_backlog(store: Store, clock: Clock) -> Metrics:
-    """A runtime's metrics: the backlog gauges read `store` at each scrape."""
+def watching(store: Store, clock: Clock, breakers: Callable[[], Mapping[str, bool]]) -> Metrics:
+    """A runtime's metrics: the backlog gauges read `store` at each scrape, the breaker gauge
+    the sender's breakers."""
     metrics = Metrics()
 
     def read() -> Backlog:
@@ -138,6 +143,7 @@ def with_backlog(store: Store, clock: Clock) -> Metrics:
             return tx.upkeep.backlog(clock.now())
 
     metrics.watch_backlog(read, clock.now)
+    metrics.watch_breakers(breakers)
     return metrics
 
 
@@ -157,6 +163,24 @@ class _BacklogCollector(Collector):
         yield GaugeMetricFamily(
             "cartback_oldest_due_age_seconds", "How long the oldest due step has waited", age
         )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _BreakerCollector(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, bool]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "cartback_gateway_breaker_open",
+            "1 while a gateway rests after failures in a row",
+            labels=["gateway"],
+        )
+        for gateway, resting in self.read().items():
+            family.add_metric([gateway], 1 if resting else 0)
+        yield family
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import phonenumbers
 
-from cartback.channels.unsubscribe import key_from
 from cartback.config import Settings, StoreConfig
 from cartback.domain import sms
 from cartback.domain.durations import span
@@ -20,6 +19,7 @@ from cartback.domain.flow import EndStep, Flow, SendStep, WaitStep
 from cartback.domain.opt_out import opt_out_text, with_opt_out
 from cartback.domain.phone import phone_country
 from cartback.domain.records import Cart, CartStatus
+from cartback.domain.signing import Signing
 from cartback.domain.templates import default_texts
 from cartback.engine.compose import Composer
 from cartback.engine.discounting import label_for
@@ -85,7 +85,7 @@ class _Preview:
         sms_config = settings.channels.sms
         composer = Composer(
             settings.public_url,
-            key_from(settings.api_token),
+            Signing(settings.signing_secret or settings.api_token),
             bool(sms_config and sms_config.transliterate),
         )
         message = composer.compose(
@@ -97,6 +97,7 @@ class _Preview:
             sender=None,
             link_code=SAMPLE_CODE,
             extra=_sample_discount(step, self.cart.currency),
+            store_locale=self.store.locale,
         )
         if route == Channel.EMAIL:
             self.out(f"{indent}subject: {message.subject}")

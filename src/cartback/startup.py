@@ -37,7 +37,15 @@ from cartback.store.db import connect, normalise_url
 SUPPORTED = "sqlite:///FILE or postgresql://USER@HOST/DATABASE"
 # Config keys whose `${VAR}` only `serve`, `worker` and `tokens` use: elsewhere a stand-in will do.
 SECRET_KEYS = frozenset(
-    {"api_token", "webhook_secret", "access_token", "api_key", "auth_token", "password"}
+    {
+        "api_token",
+        "webhook_secret",
+        "access_token",
+        "api_key",
+        "auth_token",
+        "password",
+        "signing_secret",
+    }
 )
 _NOT_SET = re.compile(r"\(not set: \$\{(\w+)\}\)")
 

@@ -20,7 +20,7 @@ from cartback.config.channels import ChannelsConfig, TwilioSms
 from cartback.domain.events import Channel
 
 if TYPE_CHECKING:
-    from cartback.runtime import Gateways
+    from cartback.gateways import Gateways
 
 # Keys that travel with each message or its accounting, not with the gateway's connection.
 _PER_MESSAGE = {"sender", "cost_per_segment", "max_attempts", "retry_backoff", "transliterate"}

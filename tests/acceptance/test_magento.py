@@ -27,7 +27,7 @@ MAGENTO_TOKEN = "magento-integration-token"
 CARTS = 250
 THROTTLE_AT = 150  # the 150th request: among the second page's totals calls
 RESTORE = "https://mage.example/checkout/cart/restore/{cart_id}"
-CONDITION_DEADLINE = 30.0  # seconds, for `wait_for` (the shared default is 20s)
+CONDITION_DEADLINE = 90.0  # seconds, for `wait_for`: 250 polled carts on a loaded 2-core machine
 
 
 class ThrottlingMagento(FakeMagento):

@@ -40,7 +40,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LAPTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 375, "height": 812}
+PHONE = {"width": 390, "height": 844}
+STORE_TOKEN = "acme-own-dashboard-token"  # the store's own token: a dashboard of Acme alone
 OTHER_MOBILE = "+4540123456"
 NO_CONSENT_MOBILE = "+4531123456"
 
@@ -102,7 +103,14 @@ def _config(tmp: Path, port: int, outbox: Path) -> Path:
 """
     path = tmp / "cartback.yaml"
     database = f"sqlite:///{tmp / 'cartback.db'}"
-    text = config_yaml(database, port, API_TOKEN, stores=ACME_STORE, channels=channels, flows=flows)
+    text = config_yaml(
+        database,
+        port,
+        API_TOKEN,
+        stores=ACME_STORE + f"    api_token: {STORE_TOKEN}\n",
+        channels=channels,
+        flows=flows,
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -164,9 +172,18 @@ def _skipped(server: Server, reason: str) -> bool:
     return server.api("/api/report", store="acme")["skipped"].get(reason, 0) > 0
 
 
+# The README's pictures: a page's screenshot in this run -> its name in docs/screenshots.
+README_PICTURES = {
+    "overview-laptop.png": "overview.png",
+    "cart-laptop.png": "cart.png",
+    "cart-phone.png": "cart-phone.png",
+}
+
+
 def keep_screenshot(path: Path) -> None:
     """With CARTBACK_SCREENSHOTS=1, the README's pictures are refreshed from this run."""
-    if os.environ.get("CARTBACK_SCREENSHOTS") == "1":
+    name = README_PICTURES.get(path.name)
+    if name is not None and os.environ.get("CARTBACK_SCREENSHOTS") == "1":
         target = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / path.name)
+        shutil.copy(path, target / name)

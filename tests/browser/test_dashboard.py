@@ -8,14 +8,23 @@ the figures of /api/report for the same filters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from tests.acceptance.test_serve import API_TOKEN
-from tests.browser.conftest import LAPTOP, PHONE, Shop, keep_screenshot
+from tests.browser.conftest import (
+    LAPTOP,
+    NO_CONSENT_MOBILE,
+    PHONE,
+    STORE_TOKEN,
+    Shop,
+    keep_screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -90,10 +99,26 @@ def pages(shop: Shop) -> dict[str, str]:
         "cart-left": f"/dashboard/carts/{shop.left_cart}",
         "messages": "/dashboard/messages",
         "contacts": f"/dashboard/contacts?q={phone.replace('+', '%2B')}",
+        "erase": "/dashboard/contacts/erase?q=%2B4531123456",  # the confirmation step only
         "flows": "/dashboard/flows",
+        "diagnostics": "/dashboard/diagnostics",
         "deliveries": "/dashboard/deliveries",
         "delivery": f"/dashboard/deliveries/{shop.failed_delivery}",
     }
+
+
+# Form controls and buttons a screen reader could not name (no label, no text, no aria-label).
+_UNLABELLED = """
+[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+               && !e.textContent.trim())
+  .map(e => e.outerHTML.slice(0, 80))
+"""
+
+
+def unlabelled(page: Any) -> list[str]:
+    found: list[str] = page.evaluate(_UNLABELLED)
+    return found
 
 
 def test_the_dashboard_needs_a_login_and_the_session_cookie_is_locked_down(
@@ -139,8 +164,8 @@ def test_every_page_loads_cleanly_on_a_laptop_and_a_phone(owner: Watched, shop: 
             assert owner.page.locator("h1").count() == 1, f"{name}: one page heading"
             shot = shop.screenshots / f"{name}-{width_name}.png"
             owner.page.screenshot(path=str(shot), full_page=True)
-            if name in ("overview", "cart"):
-                keep_screenshot(shot)
+            keep_screenshot(shot)
+            assert unlabelled(owner.page) == [], f"{name}: every control has a label"
             overflow = owner.page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
@@ -161,7 +186,7 @@ def test_the_overview_shows_the_figures_of_the_report(owner: Watched, shop: Shop
         assert ("since=" in params) == (query != "?period=all"), api_query
         for name in ("recovered_revenue", "spend", "discount_cost", "roas"):
             assert Decimal(figure(page, name)) == Decimal(report[name]), (name, query)
-        for name in ("messages_sent", "messages_delivered"):
+        for name in ("messages_sent", "messages_delivered", "clicks"):
             assert int(figure(page, name)) == report[name], (name, query)
         stages = {
             s.get_attribute("data-stage"): int(s.get_attribute("data-value"))
@@ -169,7 +194,8 @@ def test_the_overview_shows_the_figures_of_the_report(owner: Watched, shop: Shop
         }
         assert stages["abandoned"] == report["carts_abandoned"] == 3
         assert stages["recovered"] == report["orders_recovered"] == 1
-        assert stages["messaged"] == 2 and stages["clicked"] == 1 and stages["carts"] == 3
+        assert stages["eligible"] == stages["messaged"] == 2  # consent held one back
+        assert stages["clicked"] == 1 and stages["carts"] == 3
         skipped = {
             r.get_attribute("data-reason"): int(r.get_attribute("data-value"))
             for r in page.locator("[data-reason]").all()
@@ -233,4 +259,51 @@ def test_the_keyboard_reaches_the_content_first(owner: Watched) -> None:
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+    owner.clean()
+
+
+def test_the_flows_page_shows_each_steps_figures_of_the_report(owner: Watched, shop: Shop) -> None:
+    owner.open("/dashboard/flows")
+    rows = shop.server.api("/api/report", store="acme", flow="cart-sms", by="step")["rows"]
+    for row in rows:
+        shown = owner.page.locator(f"[data-step='{row['key']}'] dd[data-value]")
+        assert int(shown.get_attribute("data-value")) == row["messages"], row["key"]
+    assert [row["key"] for row in rows] == ["cart-sms step 1"]
+    owner.clean()
+
+
+def test_a_stores_own_token_opens_a_dashboard_of_that_store(browser: Any, shop: Shop) -> None:
+    context = browser.new_context(viewport=LAPTOP)
+    watched = Watched(context.new_page(), f"127.0.0.1:{shop.server.port}")
+    log_in(watched, STORE_TOKEN)
+    page = watched.page
+    assert urlsplit(page.url).path == "/dashboard"
+    assert page.locator("#f-store").count() == 0, "one store: nothing to choose"
+    report = shop.server.http.get(
+        "/api/report", headers={"Authorization": f"Bearer {STORE_TOKEN}"}
+    ).json()
+    assert Decimal(figure(page, "recovered_revenue")) == Decimal(report["recovered_revenue"])
+    watched.open("/dashboard/carts")
+    assert page.locator("tbody tr[data-cart-id]").count() == 3
+    watched.clean()
+    context.close()
+
+
+def test_a_person_is_exported_then_erased_from_the_contacts_page(
+    owner: Watched, shop: Shop
+) -> None:
+    """Last in this file: it erases the shopper without consent (the others read other carts)."""
+    owner.open(f"/dashboard/contacts?q=%2B{NO_CONSENT_MOBILE[1:]}")
+    page = owner.page
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Export their data (JSON)").click()
+    exported = json.loads(Path(started.value.path()).read_text(encoding="utf-8"))
+    assert NO_CONSENT_MOBILE in json.dumps(exported)
+    page.get_by_role("link", name="Erase this person…").click()
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name=f"Erase {NO_CONSENT_MOBILE}").click()
+    page.wait_for_load_state("networkidle")
+    assert "was erased" in page.locator("#erase-result").inner_text()
+    carts = shop.server.api("/api/carts", store="acme")
+    assert NO_CONSENT_MOBILE not in json.dumps(carts)
     owner.clean()

@@ -195,3 +195,11 @@ def test_cursors_keep_a_value_and_a_backoff(store: Store) -> None:
     assert cleared is not None and (cleared.failures, cleared.retry_at) == (0, None)
     assert cleared.value == saved.value and cleared.updated_at == T0 + 2 * HOUR
     assert other is not None and (other.value, other.failures, other.updated_at) == ("7", 0, T0)
+
+
+def test_a_secret_is_kept_once_and_the_first_one_stays(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.secrets.keep("signing", "first", T0) == "first"
+    with store.transaction() as tx:
+        assert tx.secrets.keep("signing", "second", T0 + MINUTE) == "first"
+        assert tx.secrets.keep("other", "its own", T0) == "its own"

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from cartback.domain.records import CartSearch, CartStatus, Click, Link, MessageStatus
 from cartback.store.base import Store
-from tests.contract.records import HOUR, MINUTE, T0, message, new_cart, order
+from tests.contract.records import HOUR, MINUTE, T0, decision, message, new_cart, order
 
 
 def test_cart_search_by_text_status_store_and_time(store: Store) -> None:
@@ -89,14 +89,22 @@ def test_activity_counts_carts_messaged_clicked_and_the_money_by_time(store: Sto
         tx.messages.add_click(Click("code-a", sent.id, a.id, T0 + 3 * HOUR))
         tx.orders.add(order(a, total=Decimal("404.95"), recovered=True, placed_at=T0 + 4 * HOUR))
         tx.orders.add(order(b, total=Decimal("10.00"), recovered=False))
+        checks_passed = {"action": "send", "reason": "ok", "at": T0 + HOUR}
+        for cart in (a, a, b, elsewhere):  # twice for a: one cart, two steps
+            tx.decisions.add(decision(cart, **checks_passed))
+        tx.decisions.add(decision(early, action="send", reason="ok", at=T0 - HOUR))
+        tx.decisions.add(decision(b, at=T0 + HOUR))  # a skip: not a pass
+        held = new_cart(tx, T0 + HOUR)  # held out: let through, then given no message
+        tx.decisions.add(decision(held, action="holdout", reason="holdout", at=T0 + HOUR))
     with store.reading() as tx:
         now = tx.reports.activity(["acme"], T0)
         ever = tx.reports.activity(["acme", "other"], None)
         none = tx.reports.activity([], None)
-    assert (now.carts, now.messaged_carts, now.clicked_carts) == (2, 1, 1)
+    assert (now.carts, now.eligible_carts, now.messaged_carts, now.clicked_carts) == (3, 3, 1, 1)
     assert now.revenue == ((T0 + 4 * HOUR, Decimal("404.95")),)
     assert [cost for _, cost in now.spend] == [Decimal("0.30")]
     assert [at for at, _ in now.spend] == [T0 + HOUR]
-    assert (ever.carts, ever.messaged_carts, ever.clicked_carts) == (4, 3, 1)
+    assert (ever.carts, ever.eligible_carts) == (5, 5)
+    assert (ever.messaged_carts, ever.clicked_carts) == (3, 1)
     assert len(ever.spend) == 3
-    assert (none.carts, none.messaged_carts, none.revenue) == (0, 0, ())
+    assert (none.carts, none.eligible_carts, none.messaged_carts, none.revenue) == (0, 0, 0, ())

@@ -10,6 +10,7 @@ from cartback.domain.engagement import Click, Link, Open
 from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.orders import OrderStatus
 from cartback.domain.outcomes import PlacedOrder
+from cartback.domain.privacy import Subject
 from cartback.domain.records import CartStatus, MessageStatus, MessageTouch
 from cartback.store.base import Store
 from tests.contract.records import HOUR, MINUTE, T0, cart_with_due_run, message, order
@@ -68,6 +69,10 @@ def test_opens_and_clicks_by_people_are_the_run_s_engagement(store: Store) -> No
     with store.reading() as tx:
         assert tx.measure.engagement(run.id) == (frozenset({"email"}), frozenset({"sms"}))
         assert tx.measure.engagement(run.id + 1000) == (frozenset(), frozenset())
+        found = tx.measure.opens_for_cart(cart.id)
+        assert tx.measure.opens_for_cart(cart.id + 1000) == []
+    assert [(o.message_id, o.bot_reason) for o in found] == [(email.id, None), (sms.id, "a proxy")]
+    assert found[0].at == T0 + MINUTE and found[0].user_agent == "Mozilla/5.0" and found[0].id > 0
 
 
 def test_outcomes_are_the_assigned_abandoned_carts_with_messages_and_first_order(
@@ -139,3 +144,37 @@ def test_a_called_winner_is_kept_once_with_when_and_why(store: Store) -> None:
         assert tx.measure.call_winner(replace(first, arm="plain", called_at=T0 + HOUR)) is False
     with store.reading() as tx:
         assert tx.measure.winners() == {"flow.step1": first}
+
+
+def test_erasing_a_person_forgets_the_user_agents_of_their_opens(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    email = message(cart, run, channel="email", status=MessageStatus.SENT, sent_at=T0)
+    with store.transaction() as tx:
+        tx.messages.add(email)
+        tx.measure.add_open(Open(email.id, cart.id, T0 + MINUTE, "Mozilla/5.0 (Macintosh)"))
+        counts = tx.privacy.erase(Subject(store_id="acme", emails=(cart.email or "",)), {})
+    with store.reading() as tx:
+        [kept] = tx.measure.opens_for_cart(cart.id)
+    assert counts["opens"] == 1 and kept.user_agent is None and kept.at == T0 + MINUTE
+
+
+def test_the_store_s_figures_count_clicks_apart_from_bot_clicks_and_people_s_opens(
+    store: Store,
+) -> None:
+    cart, run = cart_with_due_run(store)
+    sent = message(cart, run, channel="email", status=MessageStatus.SENT, sent_at=T0, link_code="e")
+    with store.transaction() as tx:
+        tx.messages.add(sent)
+        tx.messages.add_link(Link("e", sent.id, cart.id, "https://shop", T0))
+        for agent, reason in (("Mozilla/5.0", None), ("Slackbot", "Slack"), ("curl/8", "curl")):
+            tx.messages.add_click(
+                replace(
+                    Click("e", sent.id, cart.id, T0 + HOUR), bot_reason=reason, user_agent=agent
+                )
+            )
+            tx.measure.add_open(Open(sent.id, cart.id, T0 + HOUR, agent, reason))
+    with store.reading() as tx:
+        found = tx.reports.figures("acme", "DKK", None)
+        later = tx.reports.figures("acme", "DKK", T0 + 2 * HOUR)
+    assert (found.clicks, found.bot_clicks, found.opens) == (1, 2, 1)
+    assert (later.clicks, later.bot_clicks, later.opens) == (0, 0, 0)

@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cartback.api.app import create_app
-from cartback.keys import callback_key
 from cartback.store.tables import message_attempts, suppressions
 from tests.fakes.inmobile import FakeInMobile, callback_body, report
 from tests.fakes.twilio import FakeTwilio
-from tests.integration.conftest import CONFIG, PHONE, TOKEN, Shop, make_runtime
+from tests.integration.conftest import CONFIG, PHONE, Shop, make_runtime
 
 INMOBILE = CONFIG.replace(
     """    provider: outbox
@@ -98,7 +97,7 @@ def test_inmobile_send_carries_our_id_and_callback_and_keeps_its_segment_count(
     assert sent["statusCallbackUrl"].startswith("https://cb.example/webhooks/inmobile/status?key=")
     assert message["status"] == "sent"
 
-    key = callback_key(TOKEN)
+    key = inmobile.runtime.signing.callback_key()
     body = callback_body(report(message["id"], 1, sms_count=1))
     answer = inmobile.client.post(f"/webhooks/inmobile/status?key={key}", content=body)
     assert answer.status_code == 200 and answer.json()["matched"] == 1
@@ -152,7 +151,7 @@ def test_blacklisted_report_suppresses_the_number_and_cooldown_is_a_skip(
     inmobile.checkout()
     inmobile.advance(timedelta(minutes=30))
     [message] = inmobile.api("/api/messages")
-    key = callback_key(TOKEN)
+    key = inmobile.runtime.signing.callback_key()
     body = callback_body(report(message["id"], -1, -105))
     inmobile.client.post(f"/webhooks/inmobile/status?key={key}", content=body)
     with inmobile.runtime.store.engine.connect() as conn:
@@ -272,7 +271,7 @@ def test_spend_follows_the_gateways_segment_count(inmobile: GatewayShop) -> None
     inmobile.checkout()
     inmobile.advance(timedelta(minutes=30))
     [message] = inmobile.api("/api/messages")
-    key = callback_key(TOKEN)
+    key = inmobile.runtime.signing.callback_key()
     body = callback_body(report(message["id"], 1, sms_count=2))
     inmobile.client.post(f"/webhooks/inmobile/status?key={key}", content=body)
     report_now = inmobile.api("/api/report")

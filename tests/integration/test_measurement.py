@@ -164,6 +164,9 @@ def test_an_opened_email_skips_the_sms_step_and_a_scanner_s_open_does_not(
         assert sms_to == [phone(1), phone(2)]  # the person who opened it gets no SMS
         skipped = [e for e in detail(shop, 0)["timeline"] if e.get("reason") == "condition"]
         assert "an email was opened" in skipped[0]["detail"]
+        for n, who in ((0, "person"), (1, "bot")):
+            [seen] = [e for e in detail(shop, n)["timeline"] if e["kind"] == "open"]
+            assert seen["action"] == who
         assert shop.api("/api/report")["opens"] == 1
 
 

@@ -85,16 +85,18 @@ def test_a_cart_from_webhook_to_sms_is_counted(shop: Shop) -> None:
     assert after['cartback_decisions_total{action="abandon",reason="abandoned"}'] == 1
 
 
-def test_a_failing_gateway_shows_its_breaker_open(shop: Shop) -> None:
+def test_a_failing_gateway_shows_its_breaker_open_while_it_rests(shop: Shop) -> None:
     shop.sms.respond = lambda _message: SendResult(SendStatus.RETRY, error="HTTP 503")
     shop.checkout()
     shop.clock.advance(timedelta(minutes=31))
-    for _ in range(4):
-        shop.tick()
+    for _ in range(3):  # three failures in a row: the gateway rests for a minute
         shop.clock.advance(timedelta(minutes=20))
+        shop.tick()
     found = samples(shop.client)
-    assert found['cartback_sends_total{channel="sms",gateway="fake-sms",outcome="retry"}'] >= 3
+    assert found['cartback_sends_total{channel="sms",gateway="fake-sms",outcome="retry"}'] == 3
     assert found['cartback_gateway_breaker_open{gateway="fake-sms"}'] == 1
+    shop.clock.advance(timedelta(minutes=2))  # the rest is over, though nothing was sent since
+    assert samples(shop.client)['cartback_gateway_breaker_open{gateway="fake-sms"}'] == 0
 
 
 def test_each_app_counts_for_itself(db_url: str, tmp_path: Path) -> None:
@@ -195,3 +197,37 @@ def memory_client(shop: Shop) -> Iterator[TestClient]:
 
 def test_readyz_in_memory_is_ready(memory_client: TestClient) -> None:
     assert memory_client.get("/readyz").status_code == 200
+
+
+EXPERIMENTED = CONFIG.replace(
+    "    abandon_after: 30m\n",
+    "    abandon_after: 30m\n"
+    "    holdout: 50%\n"
+    "    experiment: {{id: delay, arms: [{{name: fast, abandon_after: 20m}},"
+    " {{name: slow, abandon_after: 25m}}]}}\n",
+    1,
+)
+
+
+def test_holdout_and_arm_assignments_are_counted_once_per_cart(db_url: str, tmp_path: Path) -> None:
+    runtime, clock, _sms = make_runtime(db_url, tmp_path, EXPERIMENTED)
+    with TestClient(create_app(runtime)) as client:
+        shop = Shop(runtime, client, clock, _sms)
+        for n in range(4):
+            shop.checkout(token=f"cart-{n}", sms_marketing_phone=f"+452012000{n}")
+        shop.clock.advance(timedelta(minutes=30))
+        while shop.tick():
+            pass
+        found = samples(client)
+    runtime.store.close()
+    groups = {k: v for k, v in found.items() if k.startswith("cartback_holdout_assignments_total")}
+    arms = {k: v for k, v in found.items() if k.startswith("cartback_experiment_assignments_total")}
+    assert sum(groups.values()) == 4 and set(groups) <= {
+        'cartback_holdout_assignments_total{group="holdout"}',
+        'cartback_holdout_assignments_total{group="treated"}',
+    }
+    assert sum(arms.values()) == 4
+    assert set(arms) <= {
+        'cartback_experiment_assignments_total{arm="fast",experiment="delay"}',
+        'cartback_experiment_assignments_total{arm="slow",experiment="delay"}',
+    }

@@ -130,6 +130,10 @@ def test_a_current_checkout_of_a_customer_tagged_vip_on_shopify_enters_the_vip_f
     abandoned = rig.decision("abandon")
     assert abandoned["flow_id"] == "vip"
     assert "flow vip: segment vip holds: customer tags include vip" in abandoned["detail"]
+    assert rig.decision("enrich")["detail"] == (
+        "Shopify Admin API: customer vip, newsletter; 3 orders; 1200.00 USD spent; "
+        "SMS marketing SUBSCRIBED."
+    )
     [entry] = rig.shop.api(f"/api/contacts/{PHONE}")["history"]
     assert entry["source"] == "shopify:admin-api" and entry["granted"] is True
     assert entry["detail"] == "smsMarketingConsent.marketingState=SUBSCRIBED"
@@ -166,7 +170,8 @@ def test_the_query_cost_throttle_is_waited_out_then_the_lookup_goes_through(rig:
 def test_the_second_cart_of_the_same_customer_is_served_from_the_cache(rig: Rig) -> None:
     _vip(rig.admin)
     rig.shop.checkout()
-    rig.shop.checkout()  # an update of the same checkout
+    rig.shop.checkout()  # an update of the same checkout: the same facts, told once
+    assert [e["action"] for e in rig.timeline()] == ["enrich"]
     rig.shop.checkout(token="second-checkout", cart_token="second-cart")
 
     assert rig.admin.count("nodes") == 1
@@ -191,6 +196,10 @@ def test_shopify_not_answering_leaves_the_cart_as_the_webhook_gave_it(rig: Rig) 
 
     assert rig.decision("abandon")["flow_id"] == "everyone"
     assert rig.shop.sms.sent[0].text.startswith("Hi John")
+    assert rig.decision("enrich")["detail"] == (
+        "Shopify acme.myshopify.com: HTTP 503; the cart is as the webhook gave it "
+        "(no customer or product data)."
+    )
 
 
 def test_without_a_token_the_timeline_names_the_rules_that_cannot_be_evaluated(

@@ -204,7 +204,10 @@ def test_a_reloaded_config_changes_tokens_and_keeps_the_old_one_when_bad(
     assert get(agency, BETA_TOKEN, "/api/carts").status_code == 200
 
     path.write_text(good.replace("beta-store-token", "beta-rotated"))
+    breaker, metrics = agency.runtime.scheduler.sender.dispatcher.breaker, agency.runtime.metrics
     assert reload(agency.runtime, path)
+    assert agency.runtime.scheduler.sender.dispatcher.breaker is breaker  # a rest goes on
+    assert agency.runtime.metrics is metrics  # and so do the counts
     assert get(agency, BETA_TOKEN, "/api/carts").status_code == 401
     assert get(agency, "beta-rotated", "/api/carts").status_code == 200
 
@@ -308,3 +311,12 @@ def test_a_store_token_exports_and_erases_only_in_its_store(agency: Shop) -> Non
     [kept] = [m for m in acme["messages"] if m["store_id"] == "acme"]
     assert kept["recipient"] == "+4520123456"  # acme's person is still there
     assert "acme" in {c["store_id"] for c in acme["carts"]}
+
+
+def test_a_store_token_diagnoses_only_its_store(agency: Shop) -> None:
+    two_sent_carts(agency)
+    assert get(agency, BETA_TOKEN, "/api/diagnostics", store="beta").status_code == 200
+    other = get(agency, BETA_TOKEN, "/api/diagnostics", store="acme")
+    assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
+    by_flow = get(agency, BETA_TOKEN, "/api/report", by="flow").json()
+    assert [row["key"] for row in by_flow["rows"]] == ["beta-sms"]

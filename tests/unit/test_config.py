@@ -405,3 +405,10 @@ def test_the_platforms_a_store_may_name_come_from_the_registry(tmp_path: Path) -
         "cartback.yaml:4: stores[0].platform: 'shopfiy' is not a platform cartback knows "
         "(known: shopify, woocommerce, generic, magento)"
     ) in message
+
+
+def test_a_gateway_timeout_must_be_shorter_than_the_lease(tmp_path: Path) -> None:
+    channels = "channels:\n  sms:\n    provider: outbox\n    sender: Demo\n    timeout: 10s\n"
+    config = MINIMAL.replace("flows:", f"{channels}worker:\n  lease: 10s\nflows:")
+    message = error_of(tmp_path, config)
+    assert "channels.sms.timeout" in message and "shorter than worker.lease (10s)" in message

@@ -20,6 +20,13 @@ def test_a_session_cookie_reads_back_until_it_expires() -> None:
     assert auth.read(KEY, cookie, NOW + auth.SESSION_LIFETIME) is None, "expired"
 
 
+def test_a_session_keeps_the_one_store_it_may_see() -> None:
+    cookie, session = auth.issue(KEY, NOW, store="acme")
+    found = auth.read(KEY, cookie, NOW)
+    assert found == session and found.store == "acme"
+    assert auth.read(KEY, auth.issue(KEY, NOW)[0], NOW).store is None  # type: ignore[union-attr]
+
+
 def test_each_session_has_its_own_csrf_token() -> None:
     assert auth.issue(KEY, NOW)[1].csrf != auth.issue(KEY, NOW)[1].csrf
 

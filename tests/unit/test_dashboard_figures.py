@@ -37,16 +37,25 @@ def test_all_time_has_no_start_and_a_chosen_day_wins_over_the_preset() -> None:
 
 
 def test_the_funnel_gives_each_stage_as_a_share_of_the_one_before() -> None:
-    stages = figures.funnel(figures.FunnelCounts(10, 8, 4, 2, 1))
-    assert [s.count for s in stages] == [10, 8, 4, 2, 1]
+    stages = figures.funnel(figures.FunnelCounts(10, 8, 6, 4, 2, 1))
+    assert [s.key for s in stages] == [
+        "carts",
+        "abandoned",
+        "eligible",
+        "messaged",
+        "clicked",
+        "recovered",
+    ]
+    assert [s.count for s in stages] == [10, 8, 6, 4, 2, 1]
     assert [s.rate for s in stages] == [
         None,
         Decimal("0.8"),
-        Decimal("0.5"),
+        Decimal("0.75"),
+        Decimal("0.667"),
         Decimal("0.5"),
         Decimal("0.5"),
     ]
-    empty = figures.funnel(figures.FunnelCounts(0, 0, 0, 0, 0))
+    empty = figures.funnel(figures.FunnelCounts(0, 0, 0, 0, 0, 0))
     assert all(s.rate is None for s in empty), "no share of nothing"
 
 
@@ -99,6 +108,8 @@ def test_timeline_headlines_say_what_happened() -> None:
     )
     assert figures.headline("message", "sent", None, "sms") == "SMS message sent"
     assert figures.headline("click", None, None, None) == "Link followed"
+    held = figures.headline("decision", "holdout", "holdout", None)
+    assert held == "Held out"
     assert figures.headline("order", None, None, None) == "Order placed"
 
 
@@ -144,6 +155,9 @@ def test_money_and_times_follow_the_stores_country_and_zone() -> None:
     assert american.money(Decimal("1404.95"), "USD") == "$1,404.95"
     assert american.when(utc("2026-11-30T10:00:00")) == "Nov 30, 2026 5:00\u202fAM"
     assert american.money(None, "USD") == "—"
+    assert danish.points(Decimal("0.053")) == "+5,3 pts"  # a lift: shares' difference
+    assert american.points(Decimal("-0.004")) == "-0.4 pts"
+    assert american.points(None) == "—"
 
 
 def test_a_flow_preview_is_cut_into_steps_with_warnings_apart() -> None:
@@ -159,6 +173,7 @@ def test_a_flow_preview_is_cut_into_steps_with_warnings_apart() -> None:
     intro, steps = split_steps("\n".join(printed).splitlines())
     assert intro == printed[:2]
     assert [s.title for s in steps] == ["Step 1: send sms", "Step 2: wait 1d"]
+    assert [s.number for s in steps] == [1, 2]  # as the report's rows by step count them
     assert (
         steps[0].text
         == "text: Hej Astrid …\nUCS-2, 80 characters (80 units), 2 segments, cost 0.60 DKK"

@@ -159,7 +159,10 @@ def test_local_number_is_read_in_the_billing_country() -> None:
 
 
 def test_default_country_applies_when_the_checkout_has_none() -> None:
-    body = b'{"token": "t", "currency": "DKK", "total_price": "1", "phone": "20 12 34 56"}'
+    body = (
+        b'{"token": "t", "line_items": [], "currency": "DKK", "total_price": "1",'
+        b' "phone": "20 12 34 56"}'
+    )
     customer = cart(body, default_country="DK").customer
     assert (customer.country, customer.phone) == (None, "+4520123456")
 
@@ -176,7 +179,8 @@ def test_older_checkout_with_consent_on_the_customer() -> None:
 
 def test_the_checkout_boxes_are_the_cart_consent_and_the_customer_record_is_apart() -> None:
     body = (
-        b'{"token": "t", "currency": "USD", "total_price": "1", "buyer_accepts_marketing": false,'
+        b'{"token": "t", "currency": "USD", "total_price": "1", "line_items": [],'
+        b' "buyer_accepts_marketing": false,'
         b' "customer": {"accepts_marketing": true,'
         b' "sms_marketing_consent": {"state": "not_subscribed"}}}'
     )
@@ -184,7 +188,7 @@ def test_the_checkout_boxes_are_the_cart_consent_and_the_customer_record_is_apar
 
 
 def test_checkout_without_any_consent_says_nothing() -> None:
-    body = b'{"token": "t", "currency": "USD", "total_price": "1"}'
+    body = b'{"token": "t", "line_items": [], "currency": "USD", "total_price": "1"}'
     event = cart(body)
     assert (event.consent.sms, event.consent.email) == (None, None)
     assert event.occurred_at == RECEIVED_AT

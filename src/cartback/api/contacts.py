@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
 from cartback.api.deps import Caller, CallerDep, RuntimeDep, require_token
+from cartback.api.inputs import Instant, Text
 from cartback.config import StoreConfig
+from cartback.domain.bounds import SKEW
 from cartback.domain.consent import ConsentRecord, address_for
 from cartback.domain.emails import normalize_email
 from cartback.domain.phone import InvalidPhone, normalize_phone
@@ -21,11 +23,11 @@ router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["
 
 
 class TouchIn(BaseModel):
-    phone: str | None = None
-    email: str | None = None
+    phone: Text | None = None
+    email: Text | None = None
     channel: Literal["sms", "email"]
-    sent_at: datetime
-    source: str = Field(min_length=1, max_length=128)
+    sent_at: Instant
+    source: Text = Field(min_length=1, max_length=128)
 
     @model_validator(mode="after")
     def _address_for_channel(self) -> TouchIn:
@@ -68,14 +70,14 @@ def _touch(item: TouchIn, index: int, country: str | None) -> Touch:
 
 
 class ConsentIn(BaseModel):
-    store: str
+    store: Text
     channel: Literal["sms", "email"]
     granted: bool
-    phone: str | None = None
-    email: str | None = None
-    occurred_at: datetime | None = None  # default: now
-    wording: str = Field(min_length=1, description="the words the person agreed to")
-    source: str = Field(default="api", max_length=100, description="e.g. signup-form, till")
+    phone: Text | None = None
+    email: Text | None = None
+    occurred_at: Instant | None = None  # default: now
+    wording: Text = Field(min_length=1, description="the words the person agreed to")
+    source: Text = Field(default="api", max_length=100, description="e.g. signup-form, till")
 
 
 class ConsentOut(BaseModel):
@@ -96,12 +98,23 @@ def post_consent(body: ConsentIn, rt: RuntimeDep, caller: CallerDep) -> ConsentO
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     now = rt.clock.now()
-    record = ConsentRecord(
-        store.id, body.channel, address, body.granted, body.occurred_at or now, body.wording
-    )
+    occurred_at = _not_ahead(body.occurred_at, now)
+    record = ConsentRecord(store.id, body.channel, address, body.granted, occurred_at, body.wording)
     with rt.store.transaction() as tx:
         tx.consent.add_once(record.entry(f"api:{body.source}", now))
     return ConsentOut(address=address, channel=body.channel, granted=body.granted)
+
+
+def _not_ahead(occurred_at: datetime | None, now: datetime) -> datetime:
+    """Consent happened by now: a time a little ahead (clock skew) counts as now, a time further
+    ahead is refused, so that a grant can never outrank a later withdrawal by its date."""
+    if occurred_at is None or occurred_at <= now:
+        return occurred_at or now
+    if occurred_at - now > SKEW:
+        raise HTTPException(
+            422, f"occurred_at: {occurred_at.isoformat()} is in the future; give when it happened"
+        )
+    return now
 
 
 class ConsentEntry(BaseModel):
@@ -123,7 +136,7 @@ class Contact(BaseModel):
 
 
 @router.get("/contacts/{contact_id}", response_model=Contact, summary="A person's consent")
-def get_contact(contact_id: str, rt: RuntimeDep, caller: CallerDep) -> Contact:
+def get_contact(contact_id: Text, rt: RuntimeDep, caller: CallerDep) -> Contact:
     """`contact_id` is a phone number (E.164, URL-encoded `+` as %2B) or an email address.
     A store's token sees the person's entries in its own store (and those no store owns, such
     as a STOP), and 404 for a person it never dealt with."""

@@ -9,7 +9,6 @@ which mail providers send, not people.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Annotated
 
@@ -21,7 +20,7 @@ from cartback.api.deps import RuntimeDep
 from cartback.channels import twilio
 from cartback.channels._http import GatewayAnswerError
 from cartback.channels.twilio import TwilioGateway
-from cartback.channels.unsubscribe import key_from, read_token
+from cartback.channels.unsubscribe import read_token_any
 from cartback.errors import (
     BadSignature,
     NotConfigured,
@@ -29,7 +28,6 @@ from cartback.errors import (
     Unauthorized,
     UnreadableBody,
 )
-from cartback.keys import callback_key
 
 router = APIRouter(tags=["gateways"])
 log = logging.getLogger("cartback.api")
@@ -43,7 +41,7 @@ async def inmobile_status(
     gateway = rt.gateways.inmobile
     if gateway is None:
         raise NotConfigured("inMobile is not the configured SMS provider")
-    if not hmac.compare_digest(key.encode(), callback_key(rt.settings.api_token).encode()):
+    if not rt.signing.is_callback_key(key):
         raise Unauthorized("the callback key does not match")
     body = await request.body()
     try:
@@ -112,7 +110,7 @@ async def unsubscribe_one_click(token: str, rt: RuntimeDep) -> Response:
 
 
 async def _unsubscribe(token: str, rt: RuntimeDep, how: str) -> Response:
-    found = read_token(key_from(rt.settings.api_token), token)
+    found = read_token_any(rt.signing.verifying, token)
     if found is None:
         raise NotFound("This unsubscribe link is not valid.")
     store_id, email = found

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from cartback.api.deps import Caller, CallerDep, RuntimeDep, require_token
+from cartback.api.inputs import Filter, Text
 from cartback.domain.privacy import Subject
-from cartback.engine.privacy import Privacy, subject_for_contact
+from cartback.engine.privacy import subject_for_contact
 from cartback.errors import NotFound
-from cartback.keys import erase_key
-from cartback.runtime import Runtime
+from cartback.runtime import Runtime, privacy_requests
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
 
@@ -25,7 +25,7 @@ class Erased(BaseModel):
 
 @router.get("/contacts/{contact_id}/export", summary="Everything stored about a person")
 def export_contact(
-    contact_id: str, rt: RuntimeDep, caller: CallerDep, store: str | None = None
+    contact_id: Text, rt: RuntimeDep, caller: CallerDep, store: Filter = None
 ) -> dict[str, Any]:
     """Carts (with their timelines), orders, messages, clicks, the consent ledger,
     suppressions, replies, touches and the raw deliveries that mention the phone number
@@ -33,19 +33,19 @@ def export_contact(
     token: in its own)."""
     subject = _subject(rt, caller, contact_id, store)
     with rt.store.reading() as tx:
-        return Privacy(erase_key(rt.settings)).export(tx, subject, rt.clock.now())
+        return privacy_requests(rt).export(tx, subject, rt.clock.now())
 
 
 @router.delete("/contacts/{contact_id}", response_model=Erased, summary="Erase a person")
 def erase_contact(
-    contact_id: str, rt: RuntimeDep, caller: CallerDep, store: str | None = None
+    contact_id: Text, rt: RuntimeDep, caller: CallerDep, store: Filter = None
 ) -> Erased:
     """Removes or anonymises the person in every store (`store`: in that one; a store's
     token: in its own), raw deliveries and message texts included; a withdrawal or STOP of
     theirs is kept as a keyed hash and still honoured."""
     subject = _subject(rt, caller, contact_id, store)
     with rt.store.transaction() as tx:
-        entry = Privacy(erase_key(rt.settings)).erase(tx, subject, rt.clock.now(), source="api")
+        entry = privacy_requests(rt).erase(tx, subject, rt.clock.now(), source="api")
     return Erased(erased=True, counts=dict(entry.counts))
 
 

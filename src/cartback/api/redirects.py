@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from cartback.api.deps import RuntimeDep
 from cartback.domain.bots import agent_class, bot_reason
+from cartback.domain.links import link_problem
 from cartback.domain.records import Click, Link, Open
 from cartback.errors import NotFound
 from cartback.runtime import Runtime
@@ -67,7 +68,7 @@ def _record(rt: Runtime, code: str, user_agent: str | None, method: str, keep: K
         return None
     with rt.store.transaction() as tx:
         link = tx.messages.link(code)
-        if link is None:
+        if link is None or (keep is _keep_click and _safe(link.target_url, code) is None):
             return None
         now = rt.clock.now()
         sent = tx.messages.get(link.message_id)
@@ -77,6 +78,15 @@ def _record(rt: Runtime, code: str, user_agent: str | None, method: str, keep: K
     extra = {"message_id": link.message_id, "cart_id": link.cart_id, "bot": reason}
     log.info("link followed" if keep is _keep_click else "email opened", extra=extra)
     return link
+
+
+def _safe(target: str, code: str) -> str | None:
+    """A target stored before links were checked may still be unsafe: it is never served."""
+    problem = link_problem(target)
+    if problem is not None:
+        log.warning("link target refused", extra={"code": code, "problem": problem})
+        return None
+    return target
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from cartback import __version__
 from cartback.api import views
 from cartback.api.deps import CallerDep, RuntimeDep, require_token
+from cartback.api.inputs import CartId, Filter, Instant, Limit, Offset, Text
 from cartback.api.schemas import (
     CartDetail,
     CartSummary,
@@ -29,9 +29,6 @@ from cartback.engine.timeline import cart_story
 router = APIRouter()
 api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
-
 
 @router.get("/healthz", response_model=Health, tags=["health"])
 async def healthz(rt: RuntimeDep) -> Health:
@@ -43,8 +40,8 @@ async def healthz(rt: RuntimeDep) -> Health:
 def list_carts(
     rt: RuntimeDep,
     caller: CallerDep,
-    store: str | None = None,
-    status: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
@@ -56,7 +53,7 @@ def list_carts(
 
 
 @api.get("/carts/{cart_id}", response_model=CartDetail)
-def get_cart(cart_id: int, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+def get_cart(cart_id: CartId, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     story = cart_story(rt.store, cart_id)
     if story is None or not caller.may_see(story.cart.store_id):
         raise HTTPException(status_code=404, detail=f"no cart with id {cart_id}")
@@ -67,8 +64,8 @@ def get_cart(cart_id: int, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
 def list_messages(
     rt: RuntimeDep,
     caller: CallerDep,
-    store: str | None = None,
-    status: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[Any]:
@@ -83,9 +80,9 @@ def list_messages(
 def report(
     rt: RuntimeDep,
     caller: CallerDep,
-    store: str | None = None,
-    since: datetime | None = None,
-    flow: str | None = None,
+    store: Filter = None,
+    since: Instant | None = None,
+    flow: Filter = None,
     by: By | None = None,
 ) -> Report:
     """Sent, spent and recovered; the holdout, the lift and the experiments; `by` adds rows
@@ -104,7 +101,7 @@ def report(
 
 @api.get("/diagnostics", response_model=DiagnosticsOut)
 def diagnostics(
-    rt: RuntimeDep, caller: CallerDep, store: str, since: datetime | None = None
+    rt: RuntimeDep, caller: CallerDep, store: Text, since: Instant | None = None
 ) -> Any:
     """Abandoned carts per checkout stage since `since` (default: the alerts' window), against
     the store's baseline, by source, and the alerts raised in that time."""
@@ -125,8 +122,8 @@ def diagnostics(
 def list_deliveries(
     rt: RuntimeDep,
     caller: CallerDep,
-    status: str | None = None,
-    store: str | None = None,
+    status: Filter = None,
+    store: Filter = None,
     limit: Limit = 100,
 ) -> list[Any]:
     known = {str(s): s for s in DeliveryStatus}

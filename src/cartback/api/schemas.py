@@ -56,7 +56,7 @@ class MessageOut(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: str  # decision | message | click | order
+    kind: str  # decision | message | click | open | order
     action: str | None = None
     reason: str | None = None
     detail: str

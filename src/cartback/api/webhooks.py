@@ -7,6 +7,7 @@ same parser when it is replayed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
@@ -14,8 +15,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from cartback.api.deps import RuntimeDep
+from cartback.domain.bounds import LENGTHS, text_problem
 from cartback.engine.ingest import Delivery, IngestResult, Outcome
-from cartback.errors import BadSignature, UnreadableBody
+from cartback.errors import BadSignature, InvalidRequest, UnreadableBody
 from cartback.integrations.platform import Accepted, Platform, ShopStore, WebhookRequest
 from cartback.integrations.registry import PLATFORMS, Registry
 from cartback.runtime import Runtime
@@ -79,8 +81,25 @@ async def _ingest(
 ) -> IngestResult:
     names = (*platform.kept_headers, "Content-Type")
     headers = {name: value for name in names if (value := incoming.header(name)) is not None}
-    topic = platform.topic(incoming)
-    key = platform.delivery_key(incoming)
+    topic = _topic(platform.topic(incoming))
+    key = _storable_key(platform.delivery_key(incoming))
     delivery = Delivery(platform.serves, store.id, topic, key, headers, incoming.body)
     parse = platforms.parser_for(store, platform.serves, topic, headers)
     return await run_in_threadpool(rt.ingest.receive, delivery, parse)
+
+
+def _topic(topic: str | None) -> str | None:
+    """A topic that fits its column; another is refused before anything is stored."""
+    problem = None if topic is None else text_problem(topic, LENGTHS["topic"])
+    if problem is not None:
+        raise InvalidRequest(f"the webhook's topic {problem}", status=400)
+    return topic
+
+
+def _storable_key(key: str | None) -> str | None:
+    """A delivery key that fits its column. One built from a hostile body (a 300-digit id) is
+    kept as its hash: it still deduplicates, and the body is stored to fail where it is read."""
+    if key is None or text_problem(key, LENGTHS["delivery key"]) is None:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest}"

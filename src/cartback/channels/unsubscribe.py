@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 
 _LABEL = b"cartback/unsubscribe-token/v1"
 _MAC_BYTES = 16
@@ -20,11 +21,21 @@ _SEPARATOR = b"\0"
 _TOKEN_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def key_from(api_token: str) -> bytes:
-    """The signing secret, derived from the API token so no extra setting is needed."""
-    if not api_token:
-        raise ValueError("api_token is empty; unsubscribe tokens need it as their secret")
-    return hmac.new(api_token.encode("utf-8"), _LABEL, hashlib.sha256).digest()
+def key_from(secret: str) -> bytes:
+    """The key of unsubscribe tokens, derived from the signing secret (before there was one,
+    from the API token: such a token still verifies while that token is unchanged)."""
+    if not secret:
+        raise ValueError("the secret is empty; unsubscribe tokens need one")
+    return hmac.new(secret.encode("utf-8"), _LABEL, hashlib.sha256).digest()
+
+
+def read_token_any(secrets: Iterable[str], token: str) -> tuple[str, str] | None:
+    """`read_token` with the key of each secret in turn (the current one, then earlier ones)."""
+    for secret in secrets:
+        found = read_token(key_from(secret), token)
+        if found is not None:
+            return found
+    return None
 
 
 def make_token(secret: bytes, store_id: str, email: str) -> str:

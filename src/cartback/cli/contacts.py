@@ -9,9 +9,9 @@ from typing import Any
 from cartback.cli.common import add_command, open_runtime
 from cartback.config import Settings
 from cartback.domain.privacy import Subject
-from cartback.engine.privacy import Privacy, subject_for_contact
+from cartback.engine.privacy import subject_for_contact
 from cartback.errors import InvalidRequest
-from cartback.keys import erase_key
+from cartback.runtime import privacy_requests
 from cartback.startup import OperatorError, known_store
 
 
@@ -50,7 +50,7 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
     subject = _subject(settings, args)
     runtime = open_runtime(settings, args.config).runtime
     with runtime.store.reading() as tx:
-        document = Privacy(erase_key(settings)).export(tx, subject, runtime.clock.now())
+        document = privacy_requests(runtime).export(tx, subject, runtime.clock.now())
     print(json.dumps(document, indent=2, ensure_ascii=False))
     return 0
 
@@ -59,7 +59,7 @@ def erase_command(settings: Settings, args: argparse.Namespace) -> int:
     subject = _subject(settings, args)
     runtime = open_runtime(settings, args.config).runtime
     with runtime.store.transaction() as tx:
-        entry = Privacy(erase_key(settings)).erase(tx, subject, runtime.clock.now(), source="cli")
+        entry = privacy_requests(runtime).erase(tx, subject, runtime.clock.now(), source="cli")
     counts = ", ".join(f"{table} {count}" for table, count in sorted(entry.counts.items()))
     print(f"erased: {counts or 'nothing was stored about them'}")
     return 0

@@ -35,6 +35,7 @@ from cartback.config.experiments import Language
 from cartback.config.flows import FlowConfig, SegmentBook, segment_problem
 from cartback.config.operations import MetricsConfig, RetentionConfig
 from cartback.config.tenancy import check_tokens, merge_store_channels
+from cartback.domain.durations import span
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow
 from cartback.domain.opt_out import ANY_COUNTRY, merged_opt_out
@@ -193,6 +194,11 @@ class Settings(_Model):
     database_url: str = "sqlite:///cartback.db"
     public_url: str = "http://localhost:8000"
     api_token: Annotated[NonEmptyStr, Field(repr=False)]
+    # Signs unsubscribe links and callback keys; unset: made on first start, kept in the database.
+    signing_secret: Annotated[NonEmptyStr | None, Field(repr=False, min_length=16)] = None
+    previous_signing_secrets: Annotated[list[NonEmptyStr], Field(repr=False)] = Field(
+        default_factory=list
+    )
     stores: list[StoreConfig] = Field(min_length=1)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
@@ -255,6 +261,18 @@ class Settings(_Model):
         except SegmentError as exc:
             raise segment_problem(exc) from None
         _unique_experiments(self._flows)
+        return self
+
+    @model_validator(mode="after")
+    def _sends_end_within_the_lease(self) -> Self:
+        """A send that outlasts its run's lease could be claimed by another worker meanwhile."""
+        for name, channel in (("sms", self.channels.sms), ("email", self.channels.email)):
+            if channel is not None and channel.timeout >= self.worker.lease:
+                raise _KeyedError(
+                    f"the {name} timeout ({span(channel.timeout)}) must be shorter than "
+                    f"worker.lease ({span(self.worker.lease)}): a send may not outlast its lease",
+                    *("channels", name, "timeout"),
+                )
         return self
 
     def store(self, store_id: str) -> StoreConfig | None:

@@ -83,6 +83,7 @@ class CartUpdated:
     items: tuple[LineItem, ...] = ()
     discount_codes: tuple[str, ...] = ()
     locale: str | None = None  # the buyer's language as the platform gives it ("da-DK")
+    enrichment: str | None = None  # what a shop's admin API added, in words (for the timeline)
     store_currency: str | None = None
     store_total: Decimal | None = None
     trail: Trail = field(default_factory=Trail)  # the checkout stage reached, the visit's source

@@ -68,6 +68,7 @@ class Activity:
     """What the dashboard's funnel and daily chart add to the report, for some stores."""
 
     carts: int  # created since
+    eligible_carts: int  # carts the checks let through (a `send` or `holdout` decision since)
     messaged_carts: int  # carts with a message that went out
     clicked_carts: int  # carts with a click on one of their links
     revenue: tuple[tuple[datetime, Decimal], ...] = ()  # recovered orders: placed at, total

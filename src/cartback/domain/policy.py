@@ -40,6 +40,7 @@ class Reason(StrEnum):
     COOLDOWN = "cooldown"
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
     NO_RECOVERY_URL = "no_recovery_url"
+    UNSAFE_LINK = "unsafe_link"  # a recovery URL that is not a public http(s) page
     FLOW_REMOVED = "flow_removed"
     NEWER_CART = "newer_cart"
     RECENT_PURCHASE = "recent_purchase"

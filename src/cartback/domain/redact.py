@@ -6,12 +6,18 @@ Missing values mask to the empty string.
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 _STARS = "***"
 _SECRET_MIN_LENGTH_TO_HINT = 12
 _PHONE_MIN_NATIONAL_DIGITS_TO_HINT = 6
 _RAW_MIN_DIGITS_TO_HINT = 4
+# An address in running text: not after a `*` (so a masked `a***@example.com` stays as it is).
+_EMAIL_IN_TEXT = re.compile(r"(?<![\w.*+-])[\w.+-]+@(?:[\w-]+\.)+[A-Za-z]{2,}(?![\w-])")
+# An international number in running text: `+4520123456`, `+45 20 12 34 56`, `+1-415-555-1212`.
+_PHONE_IN_TEXT = re.compile(r"(?<![\w+])\+\d(?:[ -]?\d){6,14}(?![\d-])")
 
 
 def mask_phone(e164: str | None) -> str:
@@ -59,6 +65,13 @@ def mask_email(email: str | None) -> str:
         return _STARS
     hint = local[0] if len(local) > 1 else ""
     return f"{hint}{_STARS}@{domain}"
+
+
+def mask_text(text: str) -> str:
+    """`text` with every email address and international phone number in it masked: for text
+    that is not ours to shape (an exception from a driver, a traceback)."""
+    text = _EMAIL_IN_TEXT.sub(lambda match: mask_email(match.group(0)), text)
+    return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group(0)) or _STARS, text)
 
 
 def mask_secret(secret: str | None) -> str:

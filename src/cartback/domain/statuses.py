@@ -50,6 +50,7 @@ class DecisionAction(StrEnum):
     END = "end"  # an end step
     ORDER = "order"  # the cart's order changed: cancelled, refunded, voided
     HOLDOUT = "holdout"  # a held-out cart: no message where one would have gone out
+    ENRICH = "enrich"  # the shop's admin API told what the webhook did not
 
 
 NOT_SENT = frozenset({DecisionAction.SKIP, DecisionAction.CANCEL})  # counted by reason

@@ -23,8 +23,17 @@ from cartback.domain.events import (
     ShopRedactRequested,
 )
 from cartback.domain.flow import Flow
+from cartback.domain.links import link_problem
 from cartback.domain.policy import Reason
-from cartback.domain.records import Cart, CartContents, CartStatus, ConsentEntry, NewOrder
+from cartback.domain.records import (
+    Cart,
+    CartContents,
+    CartStatus,
+    ConsentEntry,
+    DecisionAction,
+    DecisionEntry,
+    NewOrder,
+)
 from cartback.engine import order_changes, runs
 from cartback.engine.privacy import Privacy, privacy_request
 from cartback.store.base import Tx
@@ -64,7 +73,8 @@ class EventApplier:
     # carts -------------------------------------------------------------------------------
 
     def _cart_updated(self, tx: Tx, event: CartUpdated, now: datetime) -> None:
-        contents = cart_contents(event, now)
+        unsafe = link_problem(event.recovery_url) if event.recovery_url else None
+        contents = cart_contents(replace(event, recovery_url=None) if unsafe else event, now)
         cart = tx.carts.find(event.store_id, event.cart_key)
         if cart is None:
             cart, created = tx.carts.upsert(contents, now)
@@ -75,6 +85,14 @@ class EventApplier:
                 log.info("cart update ignored", extra={"cart_id": cart.id, "status": cart.status})
                 return
             tx.carts.update_contents(cart.id, contents, now)
+        if unsafe is not None:
+            detail = f"The shop's link back to the basket was not kept: it {unsafe}."
+            tx.decisions.add(
+                DecisionEntry(cart.id, now, DecisionAction.SKIP, Reason.UNSAFE_LINK, detail)
+            )
+        if event.enrichment and (created or _shop_facts(cart) != _shop_facts(contents)):
+            note = DecisionEntry(cart.id, now, DecisionAction.ENRICH, "enriched", event.enrichment)
+            tx.decisions.add(note)
         self._record_checkout_consent(tx, event, now)
         flows = self.flows(event.store_id)
         if runs.schedule(tx, cart.id, flows, contents.last_activity_at, now):
@@ -196,6 +214,13 @@ class EventApplier:
         if latest is not None and _repeats(latest, entry):
             return
         tx.consent.add(entry)
+
+
+def _shop_facts(cart: CartContents) -> tuple[object, ...]:
+    """What the shop's admin API adds to a cart: a change of it goes on the timeline."""
+    tags = tuple(sorted(cart.customer_tags))
+    items = tuple((item.tags, item.collections) for item in cart.items)
+    return (tags, cart.customer_orders_count, cart.customer_total_spent, items)
 
 
 def _repeats(latest: ConsentEntry, entry: ConsentEntry) -> bool:

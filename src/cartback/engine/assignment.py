@@ -9,9 +9,13 @@ where a message would go out, a `holdout` decision is recorded instead.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cartback.domain.experiments import Assignment
 from cartback.domain.flow import Flow
 from cartback.domain.policy import Action, Decision, Reason
+from cartback.domain.records import Claim, DecisionAction
+from cartback.engine import runs
 from cartback.store.base import Tx
 
 
@@ -52,6 +56,17 @@ def described(flow: Flow, assignment: Assignment) -> str:
     for experiment_id, arm in assignment.arms:
         words.append(f"Arm {arm} of experiment {experiment_id}.")
     return " ".join(words)
+
+
+def note_held_out(tx: Tx, claim: Claim, flow: Flow, now: datetime) -> None:
+    """The `holdout` line on a held-out cart's timeline, as it is abandoned."""
+    share = f"{(flow.holdout.share * 100).normalize():f}%" if flow.holdout else "the"
+    detail = (
+        f"The cart is in flow {flow.id}'s {share} holdout: it goes through the flow and the "
+        "policy like any other, but gets no message, so that the report can measure what the "
+        "flow adds. Its orders are counted as the holdout's."
+    )
+    runs.decide(tx, claim, flow.id, -1, now, DecisionAction.HOLDOUT, Reason.HOLDOUT, detail)
 
 
 def held_out(flow_id: str) -> Decision:

@@ -14,29 +14,24 @@ from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from cartback.channels.base import LineItemView, OutgoingMessage, RichContent
-from cartback.channels.unsubscribe import make_token
+from cartback.channels.unsubscribe import key_from, make_token
 from cartback.domain import sms
 from cartback.domain.events import Channel, LineItem
 from cartback.domain.flow import SendStep
 from cartback.domain.opt_out import opt_out_text, with_opt_out
 from cartback.domain.phone import phone_country
 from cartback.domain.records import Cart, item_json
-from cartback.domain.templates import default_texts, normalise_language
+from cartback.domain.signing import Signing
+from cartback.domain.templates import DEFAULT_TEXTS, default_texts, normalise_language
 from cartback.engine.email_content import render_email
 
-_SHORT = (
-    "Hi {{ first_name }}, your basket at {{ store_name }} is saved. Finish your order: {{ link }}"
-)
+_ENGLISH = DEFAULT_TEXTS["en"]  # what `render` falls back on without a template
 DEFAULT_TEMPLATES: Mapping[Channel, str] = {
-    # One GSM-7 segment with a store name of up to ~40 characters and a 40-character link.
-    Channel.SMS: _SHORT,
-    Channel.RCS: _SHORT,
-    Channel.EMAIL: (
-        "Hi {{ first_name }},\n\nYou left something in your basket at {{ store_name }}. "
-        "It is saved for you:\n\n{{ link }}\n\nSee you soon,\n{{ store_name }}"
-    ),
+    Channel.SMS: _ENGLISH.short,
+    Channel.RCS: _ENGLISH.short,
+    Channel.EMAIL: _ENGLISH.email_text,
 }
-DEFAULT_SUBJECT = "Your basket at {{ store_name }} is waiting"
+DEFAULT_SUBJECT = _ENGLISH.email_subject
 
 _env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
 _space_before_punct = re.compile(r"\s+([,.!?])")
@@ -76,7 +71,7 @@ def check_template(template: str) -> None:
 @dataclass(frozen=True, slots=True)
 class Composer:
     public_url: str
-    unsubscribe_key: bytes
+    signing: Signing  # unsubscribe links are signed with its secret
     transliterate: bool = False
     unsubscribe_mailto: str | None = None
     # Country (or "*") -> the opt-out text appended to every SMS (see domain.opt_out).
@@ -154,7 +149,7 @@ class Composer:
         language: str,
     ) -> OutgoingMessage:
         email = _address(cart.email, cart, "email address")
-        token = make_token(self.unsubscribe_key, cart.store_id, email)
+        token = make_token(key_from(self.signing.secret), cart.store_id, email)
         unsubscribe_url = f"{self.public_url}/u/{token}"
         rendered = render_email(
             store_name=store_name,

@@ -101,7 +101,6 @@ class Dispatcher:
         gateway = out.setup.gateway.name
         channel = str(out.message.channel)
         self.metrics.count_send(channel, gateway, str(result.status), duration_ms / 1000)
-        self.metrics.set_breaker(gateway, self.breaker.open_until(gateway, now) is not None)
         if result.status == SendStatus.SENT:
             self.metrics.observe_lag(claim.due_at, result.sent_at or now)
 

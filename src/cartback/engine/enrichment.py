@@ -5,15 +5,15 @@ then applies them in one transaction. For a Shopify store with an Admin `access_
 cart update gets the customer's tags, order count and amount spent and, when a rule looks at
 them, its products' tags and collections, through the cached lookup (at most one lookup per
 customer and product per TTL); the customer's consent states on Shopify's record become consent
-ledger entries beside it. When Shopify cannot answer, the cart goes on as the webhook gave it
-and the log says so: a missing tag must not lose the delivery.
+ledger entries beside it. When Shopify cannot answer, the cart goes on as the webhook gave it,
+and its timeline and the log say so: a missing tag must not lose the delivery.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -30,7 +30,9 @@ from cartback.integrations.shopify_enrichment import (
 from cartback.integrations.shopify_graphql import AdminError, AdminGraphQL, Timer
 
 log = logging.getLogger("cartback.enrichment")
-ENRICH_MAX_WAIT = 3.0  # seconds of Shopify's cost throttle worth waiting for in a webhook
+# Enrichment runs before a webhook is answered, and Shopify waits 5 seconds for the answer.
+ENRICH_MAX_WAIT = 2.0  # seconds of Shopify's cost throttle worth waiting for
+ENRICH_TIMEOUT = 2.0  # seconds for one Admin API answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +62,16 @@ class Enricher:
             lookup = store.lookup.lookup(customers, products)
         except AdminError as exc:
             log.warning("shopify admin lookup failed: %s", exc, extra={"store": store_id})
-            return events
+            note = f"{exc}; the cart is as the webhook gave it (no customer or product data)."
+            return [
+                replace(event, enrichment=note) if isinstance(event, CartUpdated) else event
+                for event in events
+            ]
         enriched: list[Event] = []
         for event in events:
             if isinstance(event, CartUpdated):
                 enriched.extend(_consent(event, lookup, store))
-                event = enrich_cart(event, lookup)
+                event = replace(enrich_cart(event, lookup), enrichment=_words(event, lookup))
             enriched.append(event)
         return enriched
 
@@ -90,6 +96,7 @@ def shopify_enricher(
             transport=transport,
             timer=timer,
             max_wait=ENRICH_MAX_WAIT,
+            timeout=ENRICH_TIMEOUT,
         )
         lookup = ShopifyEnrichment(store.id, client, clock, ttl=store.admin_cache_ttl)
         needs = admin_needs(settings.flows_for_store(store.id))
@@ -108,6 +115,25 @@ def admin_gaps(settings: Settings) -> dict[str, str]:
         if needs.any:
             gaps[store.id] = needs.describe()
     return gaps
+
+
+def _words(event: CartUpdated, lookup: Lookup) -> str | None:
+    """What the lookup found, for the cart's timeline (tags and figures, never an address)."""
+    found: list[str] = []
+    profile = lookup.customers.get(event.customer.external_id or "")
+    if profile is not None:
+        tags = ", ".join(profile.tags) or "no tags"
+        spent = f"{profile.amount_spent:.2f} {profile.currency}".strip()
+        found.append(f"customer {tags}; {profile.orders_count} orders; {spent} spent")
+        for channel, consent in (("SMS", profile.sms_consent), ("email", profile.email_consent)):
+            if consent is not None:
+                found.append(f"{channel} marketing {consent.state.upper()}")
+    for product_id in dict.fromkeys(i.product_id for i in event.items if i.product_id):
+        product = lookup.products.get(product_id)
+        if product is not None and (product.tags or product.collections):
+            names = [*product.tags, *(c.title for c in product.collections)]
+            found.append(f"product {product_id}: {', '.join(names)}")
+    return f"Shopify Admin API: {'; '.join(found)}." if found else None
 
 
 def _consent(event: CartUpdated, lookup: Lookup, store: StoreEnrichment) -> list[Event]:

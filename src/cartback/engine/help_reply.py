@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cartback.channels.base import Gateway, InboundMessage, OutgoingMessage, SendResult
+from cartback.config import Settings
 from cartback.domain.events import Channel
 from cartback.domain.keywords import help_reply
 from cartback.domain.opt_out import opt_out_text
@@ -27,7 +28,11 @@ DEFAULT_OPT_OUT = "Reply STOP to opt out."
 
 @dataclass(frozen=True, slots=True)
 class ShopContact:
+    """A shop as its answer names it, and the SMS gateway (its own or the shared) that sends."""
+
     name: str
+    gateway: Gateway
+    sender: str | None = None
     support_email: str | None = None
     support_phone: str | None = None
     locale: str | None = None
@@ -35,16 +40,9 @@ class ShopContact:
 
 class HelpResponder:
     def __init__(
-        self,
-        store: Store,
-        gateway: Gateway,
-        sender: str | None,
-        shops: Mapping[str, ShopContact],
-        opt_out: Mapping[str, str],
+        self, store: Store, shops: Mapping[str, ShopContact], opt_out: Mapping[str, str]
     ) -> None:
         self.store = store
-        self.gateway = gateway
-        self.sender = sender
         self.shops = dict(shops)
         self.opt_out = dict(opt_out)
 
@@ -61,15 +59,15 @@ class HelpResponder:
             opt_out=opt_out_text(country, self.opt_out) or DEFAULT_OPT_OUT,
             language=shop.locale or "en",
         )
-        sender = message.recipient or self.sender
+        sender = message.recipient or shop.sender
         out = OutgoingMessage(
             secrets.token_hex(16), Channel.SMS, message.sender, sender, text, country=country
         )
-        result = self.gateway.send(out)
+        result = shop.gateway.send(out)
         log.info(
             "help answered: %s",
             result.status,
-            extra={"to": mask_phone(message.sender), "gateway": self.gateway.name},
+            extra={"to": mask_phone(message.sender), "gateway": shop.gateway.name},
         )
         return result
 
@@ -80,3 +78,22 @@ class HelpResponder:
             if store_id in self.shops:
                 return self.shops[store_id]
         return next(iter(self.shops.values())) if len(self.shops) == 1 else None
+
+
+def help_responder(
+    settings: Settings,
+    store: Store,
+    shared: Mapping[Channel, Gateway],
+    per_store: Mapping[str, Mapping[Channel, Gateway]],
+) -> HelpResponder | None:
+    """HELP is answered through each store's SMS gateway (its own, else the shared one); None
+    when no store sends SMS."""
+    shops: dict[str, ShopContact] = {}
+    for shop in settings.stores:
+        gateway = per_store.get(shop.id, shared).get(Channel.SMS)
+        sms = settings.channels_of(shop.id).sms
+        if gateway is not None and sms is not None:
+            shops[shop.id] = ShopContact(
+                shop.name, gateway, sms.sender, shop.support_email, shop.support_phone, shop.locale
+            )
+    return HelpResponder(store, shops, settings.policy.opt_out_texts()) if shops else None

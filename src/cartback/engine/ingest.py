@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from cartback.clock import Clock
+from cartback.domain.bounds import printable
 from cartback.domain.events import Event
 from cartback.domain.flow import Flow
 from cartback.domain.records import DeliveryStatus, NewDelivery
@@ -114,7 +115,7 @@ class IngestService:
         try:
             return self._apply(delivery_id, parse, now)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+            error = printable(f"{type(exc).__name__}: {exc}", MAX_ERROR)
             self._mark_failed(delivery_id, error, now)
             log.warning("delivery failed unexpectedly", extra={"delivery_id": delivery_id})
             raise
@@ -128,7 +129,7 @@ class IngestService:
             # A payload without a time of its own happened when it was received, not replayed.
             events = parse(stored.body, stored.received_at)
         except self.payload_errors as exc:
-            self._mark_failed(delivery_id, str(exc)[:MAX_ERROR], now)
+            self._mark_failed(delivery_id, printable(str(exc), MAX_ERROR), now)
             log.warning("delivery failed to parse", extra={"delivery_id": delivery_id})
             return IngestResult(Outcome.FAILED, delivery_id, error=str(exc))
         if self.enrich is not None:

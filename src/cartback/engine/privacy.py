@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, fields, is_dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -35,11 +35,13 @@ WITHDRAWN = "erased-withdrawal"  # the reason of a hashed suppression for a with
 
 
 class Privacy:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: Callable[[], bytes]) -> None:
+        """`key` finds the hashes' key when an erasure needs it (the signing secret may be
+        kept in the database, which building a runtime does not read)."""
         self.key = key
 
     def hashed(self, address: str) -> str:
-        return erased_address(self.key, address)
+        return erased_address(self.key(), address)
 
     def widened(self, tx: Tx, subject: Subject) -> Subject:
         """The subject with the emails and phones their carts carry (a customer id from the

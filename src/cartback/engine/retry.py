@@ -32,6 +32,7 @@ class Breaker:
         self.rest = rest
         self._failures: dict[str, int] = {}
         self._open_until: dict[str, datetime] = {}
+        self._seen: set[str] = set()
         self._lock = threading.Lock()
 
     def open_until(self, gateway: str, now: datetime) -> datetime | None:
@@ -39,8 +40,14 @@ class Breaker:
             until = self._open_until.get(gateway)
             return until if until is not None and until > now else None
 
+    def states(self, now: datetime) -> dict[str, bool]:
+        """Every gateway called so far: whether it rests at `now` (for the metrics)."""
+        with self._lock:
+            return {g: self._open_until.get(g, now) > now for g in sorted(self._seen)}
+
     def record(self, gateway: str, failed: bool, now: datetime) -> None:
         with self._lock:
+            self._seen.add(gateway)
             if not failed:
                 self._failures.pop(gateway, None)
                 self._open_until.pop(gateway, None)

@@ -83,6 +83,7 @@ class Scheduler:
             index = 0
             if assigned is not None:
                 self.metrics.count_decision(str(DecisionAction.ABANDON), str(Reason.ABANDONED))
+                self.metrics.count_assignment(assigned[0].holdout is not None, assigned[1])
         elif flow is not None:
             with self.store.reading() as tx:
                 assigned = assignment.as_assigned(tx, claim.id, claim.cart_id, flow)
@@ -179,6 +180,8 @@ class Scheduler:
             runs.decide(
                 tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
             )
+            if assigned.held_out:
+                assignment.note_held_out(tx, claim, flow, now)
         return flow, assigned
 
     def _gap_note(self, store_id: str) -> str:

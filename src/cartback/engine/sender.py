@@ -63,7 +63,8 @@ class StoreInfo:
 class SenderSettings:
     public_url: str
     policy: PolicyRules
-    erase_key: bytes | None = None  # erased people's "no" is kept under this key's hashes
+    # Finds the key under whose hashes erased people's "no" is kept (see engine.privacy).
+    erase_key: Callable[[], bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ class Sender:
             store.timezone,
             store.consent_mode,
             store.windows,
-            self.settings.erase_key,
+            self.settings.erase_key() if self.settings.erase_key is not None else None,
         )
 
     def _resume(

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cartback.domain.orders import OrderStatus, words
-from cartback.domain.records import Cart, Click, Message, Order, Run
+from cartback.domain.records import Cart, Click, Message, Open, Order, Run
 from cartback.store.base import Store, Tx
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     at: datetime
-    kind: str  # decision | message | click | order
+    kind: str  # decision | message | click | open | order
     detail: str
     action: str | None = None
     reason: str | None = None
@@ -49,7 +49,7 @@ def cart_story(store: Store, cart_id: int) -> CartStory | None:
 
 
 def timeline(tx: Tx, cart_id: int, sent: list[Message], order: Order | None) -> list[Entry]:
-    """Decisions, messages, clicks and the order, oldest first (ties keep that order)."""
+    """Decisions, messages, clicks, opens and the order, oldest first (ties keep that order)."""
     entries = [
         Entry(
             at=d.at,
@@ -76,8 +76,12 @@ def timeline(tx: Tx, cart_id: int, sent: list[Message], order: Order | None) -> 
         for m in sent
     ]
     entries += [
-        Entry(at=c.at, kind="click", detail=_clicked(c), message_id=c.message_id)
+        Entry(at=c.at, kind="click", detail=_clicked(c), action=_who(c), message_id=c.message_id)
         for c in tx.messages.clicks_for_cart(cart_id)
+    ]
+    entries += [
+        Entry(at=o.at, kind="open", detail=_opened(o), action=_who(o), message_id=o.message_id)
+        for o in tx.measure.opens_for_cart(cart_id)
     ]
     if order is not None:
         entries.append(Entry(at=order.placed_at, kind="order", detail=order_words(order)))
@@ -97,7 +101,18 @@ def order_words(order: Order) -> str:
     return f"Order {order.order_key}: {', '.join(notes)}."
 
 
+def _who(seen: Click | Open) -> str:
+    """A click's or an open's `action`: `person`, or `bot` (it counts for nothing)."""
+    return "bot" if seen.bot else "person"
+
+
 def _clicked(click: Click) -> str:
     if click.bot_reason is None:
         return "The link was followed."
     return f"The link was fetched by a machine ({click.bot_reason}): not counted as a click."
+
+
+def _opened(opened: Open) -> str:
+    if opened.bot_reason is None:
+        return "The email was opened."
+    return f"The email's pixel was fetched by a machine ({opened.bot_reason}): not an open."

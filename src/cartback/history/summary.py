@@ -136,9 +136,12 @@ def _add_cart(
     home.carts += 1
     if cart.abandoned_at is not None:
         home.abandoned += 1
-        home.holdout += bool(run is not None and run.assignment and run.assignment.held_out)
+        # As the engine held it out when it was abandoned (kept on its run).
+        home.holdout += bool(run is not None and run.held_out)
     for entry in tx.decisions.for_cart(cart.id):
         counted = _COUNTED.get(entry.action)
+        if entry.action == DecisionAction.HOLDOUT and (entry.step_index or 0) < 0:
+            continue  # the note as it was abandoned, not a message held back
         if counted is not None:
             getattr(part(entry.flow_id or home.flow), counted)[entry.reason] += 1
     sent = {m.id: m for m in tx.messages.for_cart(cart.id) if m.status in MESSAGE_OUT}

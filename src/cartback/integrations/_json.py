@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import NoReturn
 
+from cartback.domain.bounds import MAX_NESTING, OutOfBounds, check_time, too_deep
 from cartback.domain.money import MoneyError, parse_amount
 from cartback.errors import UnreadableBody
 
@@ -30,8 +31,12 @@ def load_object(body: bytes, root: str) -> JsonObject:
     """Decode `body` as one JSON object, named `root` in error paths."""
     try:
         data: object = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or a number of thousands of digits
         raise PayloadError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError(f"body: nests deeper than {MAX_NESTING} levels") from None
+    if too_deep(data):
+        raise PayloadError(f"body: nests deeper than {MAX_NESTING} levels")
     if not isinstance(data, dict):
         raise PayloadError(f"body: expected a JSON object, got {_kind(data)}")
     return JsonObject(data, root)
@@ -132,7 +137,7 @@ class JsonObject:
             return None
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             return int(value)
         self.fail(key, f"{value!r} is not an integer")
 
@@ -164,7 +169,14 @@ class JsonObject:
             self.fail(key, f"{raw!r} is not an ISO 8601 timestamp")
         if moment.tzinfo is None:
             self.fail(key, f"{raw!r} has no UTC offset")
-        return moment.astimezone(UTC)
+        return self.within_calendar(key, moment)
+
+    def within_calendar(self, key: str, moment: datetime) -> datetime:
+        """`moment` as aware UTC when it lies in the years cartback accepts (see bounds)."""
+        try:
+            return check_time(self.at(key), moment)
+        except OutOfBounds as exc:
+            raise PayloadError(str(exc)) from None
 
 
 def present(doc: JsonObject | None) -> list[JsonObject]:

@@ -16,12 +16,13 @@ so a captured request cannot be replayed later.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from cartback.domain.bounds import OutOfBounds, check_time
 from cartback.domain.events import Event
 from cartback.integrations._json import PayloadError
 from cartback.integrations.generic_form import decode, field_path
@@ -95,7 +96,10 @@ def parse(
         known = ", ".join(sorted(TYPES))
         raise PayloadError(f"type: {'missing' if kind is None else repr(kind)} (known: {known})")
     event = _validate(model, data)
-    at = event.occurred_at.astimezone(UTC)
+    try:
+        at = check_time("occurred_at", event.occurred_at)
+    except OutOfBounds as exc:
+        raise PayloadError(str(exc)) from None
     return [event.to_event(store_id, default_country, at, currency)]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cartback.domain.bounds import MAX_NESTING
 from cartback.integrations._json import PayloadError, load_object
 
 __all__ = ["decode", "field_path"]
@@ -52,7 +53,9 @@ def _key_parts(key: str) -> tuple[str | int, ...]:
     parts = [part for part in re.split(r"[.\[\]]", key) if part]
     if not parts:
         raise PayloadError(f"{key!r}: not a field name")
-    return tuple(int(part) if part.isdigit() else part for part in parts)
+    if len(parts) > MAX_NESTING:
+        raise PayloadError(f"{key[:80]!r}…: nests deeper than {MAX_NESTING} levels")
+    return tuple(int(part) if part.isascii() and part.isdigit() else part for part in parts)
 
 
 def _listify(node: object, at: tuple[str | int, ...]) -> object:

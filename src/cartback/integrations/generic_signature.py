@@ -80,7 +80,7 @@ def _parse_header(header: str) -> tuple[int, list[str]] | None:
     signatures: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and re.fullmatch(r"[0-9]{1,12}", value):  # ASCII digits, a sane length
             timestamp = int(value)
         elif name == "v1" and re.fullmatch(r"[0-9a-fA-F]{64}", value):
             signatures.append(value.lower())

@@ -374,7 +374,7 @@ class MagentoPlatform(Platform):
     def topic(self, request: WebhookRequest) -> str:
         try:
             name = json.loads(request.body).get("eventName")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return "webhook"
         return name if isinstance(name, str) else "webhook"
 

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cartback.domain.bounds import check_time
+
 __all__ = [
     "TIME_FORMAT",
     "CartPage",
@@ -57,7 +59,7 @@ def parse_time(text: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not a Magento timestamp (YYYY-MM-DD HH:MM:SS)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return check_time("time", moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment)
 
 
 def format_time(moment: datetime) -> str:

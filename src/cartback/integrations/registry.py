@@ -7,13 +7,16 @@ Adding a platform is one module with a `Platform` subclass (see `platform.py`) a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
+from cartback.domain.bounds import OutOfBounds, check_event, not_after
 from cartback.domain.events import CartUpdated, Event
+from cartback.integrations._json import PayloadError
 from cartback.integrations.generic import GenericPlatform
 from cartback.integrations.magento import MagentoPlatform
 from cartback.integrations.platform import Platform, ShopStore, StoredDelivery
@@ -22,6 +25,8 @@ from cartback.integrations.woocommerce import WooCommercePlatform
 from cartback.integrations.woocommerce_cart_recovery import CartRecoveryPlatform
 
 __all__ = ["PLATFORMS", "Parser", "Registry", "parser_for"]
+
+log = logging.getLogger("cartback.ingest")
 
 Parser = Callable[[bytes, datetime], list[Event]]
 
@@ -89,18 +94,38 @@ class Registry:
         """The parse of one stored delivery; `headers` are those stored with it.
 
         Carts the platform sent without a link back get the store's `recovery_url_template`.
+        Every event is checked against the limits of `domain/bounds.py`, and whatever a hostile
+        body makes Python's own readers raise is a `PayloadError` too: one rule for every platform.
         """
         reader = self.for_delivery(platform, topic)
         stored_headers = dict(headers)
         template = store.recovery_url_template
 
         def parse(body: bytes, received_at: datetime) -> list[Event]:
-            events = reader.parse(StoredDelivery(topic, stored_headers, body), store, received_at)
-            if template is None:
-                return events
-            return [_with_link(event, template) for event in events]
+            delivery = StoredDelivery(topic, stored_headers, body)
+            try:
+                events = reader.parse(delivery, store, received_at)
+                if template is not None:
+                    events = [_with_link(event, template) for event in events]
+                for event in events:
+                    check_event(event)
+            except OutOfBounds as exc:
+                raise PayloadError(str(exc)) from None
+            except (OverflowError, RecursionError, UnicodeError) as exc:
+                raise PayloadError(f"body cannot be read: {type(exc).__name__}") from None
+            return [_received_by_then(event, received_at) for event in events]
 
         return parse
+
+
+def _received_by_then(event: Event, received_at: datetime) -> Event:
+    dated, noted = not_after(event, received_at)
+    if noted:
+        log.warning(
+            "event dated after it arrived: counted when it arrived",
+            extra={"store": event.store_id, "claimed": event.occurred_at.isoformat()},
+        )
+    return dated
 
 
 def _with_link(event: Event, template: str) -> Event:

@@ -26,7 +26,7 @@ from cartback.domain.events import (
 )
 from cartback.domain.phone import split_phone
 from cartback.errors import UnknownStore
-from cartback.integrations import shopify_consent, shopify_orders, shopify_privacy
+from cartback.integrations import shopify_consent, shopify_orders, shopify_privacy, shopify_topics
 from cartback.integrations._json import JsonObject, PayloadError, load_object
 from cartback.integrations._signing import Base64HmacPlatform, sign_b64, verify_b64
 from cartback.integrations.checkout_trail import shopify_trail
@@ -62,9 +62,6 @@ EVENT_ID_HEADER = "X-Shopify-Event-Id"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
 API_VERSION_HEADER = "X-Shopify-API-Version"
 
-CHECKOUT_CREATE = "checkouts/create"
-CHECKOUT_UPDATE = "checkouts/update"
-CHECKOUT_DELETE = "checkouts/delete"
 ORDER_CREATE = "orders/create"
 ORDER_PAID = "orders/paid"
 ORDER_UPDATED = "orders/updated"
@@ -130,7 +127,10 @@ def parse(
         return []
     root, build = handler
     context = _Context(topic, store_id, default_country, received_at, currency)
-    return build(load_object(body, root), context)
+    doc = load_object(body, root)
+    events = build(doc, context)
+    shopify_topics.fits_topic(doc, topic)
+    return events
 
 
 def _checkout(doc: JsonObject, ctx: _Context) -> list[Event]:
@@ -253,9 +253,9 @@ def _privacy(build: Callable[..., Event]) -> _Build:
 _Handler = tuple[str, _Build]
 
 _HANDLERS: dict[str, _Handler] = {
-    CHECKOUT_CREATE: ("checkout", _checkout),
-    CHECKOUT_UPDATE: ("checkout", _checkout),
-    CHECKOUT_DELETE: ("checkout", _one(_checkout_deleted)),
+    shopify_topics.CHECKOUT_CREATE: ("checkout", _checkout),
+    shopify_topics.CHECKOUT_UPDATE: ("checkout", _checkout),
+    shopify_topics.CHECKOUT_DELETE: ("checkout", _one(_checkout_deleted)),
     ORDER_CREATE: ("order", _one(_order)),
     ORDER_PAID: ("order", _one(_order)),
     ORDER_UPDATED: ("order", _one(_order)),

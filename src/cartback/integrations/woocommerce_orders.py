@@ -217,8 +217,10 @@ def _gmt(doc: JsonObject, key: str, *, naive_is_utc: bool = True) -> datetime | 
     except ValueError:
         doc.fail(key, f"{raw!r} is not an ISO 8601 timestamp")
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC) if naive_is_utc else None
-    return moment.astimezone(UTC)
+        if not naive_is_utc:
+            return None
+        moment = moment.replace(tzinfo=UTC)
+    return doc.within_calendar(key, moment)
 
 
 def _line_item(item: JsonObject) -> LineItem:

@@ -57,6 +57,7 @@ from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, St
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.measure import Measurements
 from cartback.store.privacy import PrivacyRecords
+from cartback.store.secrets import Secrets
 from cartback.store.upkeep import Upkeep
 
 __all__ = [
@@ -355,6 +356,8 @@ class Tx(Protocol):
     def diagnostics(self) -> Diagnostics: ...
     @property
     def upkeep(self) -> Upkeep: ...
+    @property
+    def secrets(self) -> Secrets: ...
 
 
 class Store(Protocol):

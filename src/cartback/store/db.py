@@ -30,13 +30,25 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         return _sqlite_engine(url, parsed.database, echo)
     # A server that drops packets must not hang a start for minutes.
     connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
-    return create_engine(url, echo=echo, pool_pre_ping=True, future=True, connect_args=connect_args)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        future=True,
+        connect_args=connect_args,
+        hide_parameters=True,  # an error's `[parameters: …]` would quote people's data
+    )
 
 
 def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        hide_parameters=True,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

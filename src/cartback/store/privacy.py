@@ -34,7 +34,7 @@ class PrivacyRecords(Protocol):
     def erase(self, subject: Subject, recipients: Mapping[str, str]) -> dict[str, int]:
         """Remove or anonymise every record of the subject: their carts' personal fields and
         decisions' texts, their orders' contact fields, their messages' texts (and recipients,
-        replaced by `recipients[address]`, else `[erased]`), link targets and click user
+        replaced by `recipients[address]`, else `[erased]`), link targets, click and open user
         agents, their consent ledger entries, suppressions, replies and touches, and the raw
         body of every delivery that mentions them. Rows changed or removed, by table."""
         ...

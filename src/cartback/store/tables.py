@@ -353,3 +353,11 @@ touches = Table(
     UniqueConstraint("address", "channel", "sent_at", "source"),
     Index(None, "address", "sent_at"),
 )
+
+secrets = Table(  # secrets cartback made for itself (the signing secret), kept across restarts
+    "secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),  # e.g. signing
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

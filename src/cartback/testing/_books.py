@@ -187,3 +187,14 @@ class MemoryCursors:
         found = self.table.get(name)
         if found is not None:
             self.table.replace(name, updated(found, failures=0, retry_at=None, updated_at=utc(now)))
+
+
+class MemorySecrets:
+    def __init__(self, data: Data) -> None:
+        self.table = data.secrets
+
+    def keep(self, name: str, value: str, now: datetime) -> str:
+        kept = self.table.get(name)
+        if kept is None:
+            kept = self.table.insert(name, value)
+        return kept

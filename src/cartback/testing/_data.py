@@ -233,6 +233,7 @@ class Data:
             "alerts (store_id, stage, day)", lambda a: (a.store_id, a.stage, a.day)
         )
         self.alerts: Table[int, Alert] = Table(journal, "alerts", uniques=(self.alert_by_key,))
+        self.secrets: Table[str, str] = Table(journal, "secrets")
 
 
 def _pair(first: object, second: object) -> tuple[object, object] | None:

@@ -34,6 +34,10 @@ class MemoryMeasurements:
             open_id, updated(opened, id=open_id, at=utc(opened.at), user_agent=agent)
         )
 
+    def opens_for_cart(self, cart_id: int) -> list[Open]:
+        found = [o for o in self.data.opens.values() if o.cart_id == cart_id]
+        return sorted(found, key=lambda o: (o.at, o.id))
+
     def engagement(self, run_id: int) -> tuple[frozenset[str], frozenset[str]]:
         opened: set[str] = set()
         clicked: set[str] = set()

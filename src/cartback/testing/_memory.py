@@ -19,8 +19,15 @@ from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
 from cartback.store.privacy import PrivacyRecords
+from cartback.store.secrets import Secrets
 from cartback.store.upkeep import Upkeep
-from cartback.testing._books import MemoryCodes, MemoryCursors, MemoryDeliveries, MemoryTouches
+from cartback.testing._books import (
+    MemoryCodes,
+    MemoryCursors,
+    MemoryDeliveries,
+    MemorySecrets,
+    MemoryTouches,
+)
 from cartback.testing._carts import MemoryCarts, MemoryOrders
 from cartback.testing._consent import MemoryConsent
 from cartback.testing._data import Data
@@ -56,6 +63,7 @@ class MemoryTx:
         self.privacy: PrivacyRecords = MemoryPrivacy(data)
         self.measure = MemoryMeasurements(data)
         self.diagnostics: Diagnostics = MemoryDiagnostics(data)
+        self.secrets: Secrets = MemorySecrets(data)
 
 
 class InMemoryStore:

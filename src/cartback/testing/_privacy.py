@@ -123,6 +123,11 @@ class MemoryPrivacy:
             lambda c: c.message_id in message_ids or c.cart_id in cart_ids,
             user_agent=None,
         )
+        counts["opens"] = _change(
+            data.opens,
+            lambda o: o.message_id in message_ids or o.cart_id in cart_ids,
+            user_agent=None,
+        )
         if scope.needles:
             _change(
                 data.decisions,

@@ -10,7 +10,7 @@ from decimal import Decimal
 from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.orders import counts
 from cartback.domain.orders import revenue as earned
-from cartback.domain.records import MESSAGE_OUT, NOT_SENT, MessageStatus
+from cartback.domain.records import MESSAGE_OUT, NOT_SENT, DecisionAction, MessageStatus
 from cartback.testing._data import Data
 from cartback.testing._tables import utc_or_none
 
@@ -56,6 +56,13 @@ class MemoryReports:
             for c in self.data.clicks.values()
             if c.cart_id in mine and not c.bot and (since is None or c.at >= since)
         }
+        eligible = {
+            d.cart_id
+            for d in self.data.decisions.values()
+            if d.cart_id in mine
+            and d.action in (DecisionAction.SEND, DecisionAction.HOLDOUT)
+            and (since is None or d.at >= since)
+        }
         revenue = [
             (o.placed_at, earned(o.total, o.status, o.test, o.refunded))
             for o in self.data.orders.values()
@@ -66,6 +73,7 @@ class MemoryReports:
         ]
         return Activity(
             carts=created,
+            eligible_carts=len(eligible),
             messaged_carts=len({m.cart_id for m in out}),
             clicked_carts=len(clicked),
             revenue=tuple(revenue),

@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from datetime import timedelta
 
+from cartback.domain.events import Consent
 from cartback.domain.records import DecisionAction, RunStatus
 from cartback.runtime import build
 from tests.integration.test_policy_rules import config_yaml, flow_yaml
@@ -91,9 +92,10 @@ def test_a_held_out_cart_goes_through_the_flow_with_holdout_decisions_and_no_mes
     assert rig.messages("north", key) == []
     assert rig.run("north", key).status == RunStatus.DONE
     actions = [d.action for d in rig.decisions("north", key)]
-    assert actions == ["abandon", "holdout", "holdout"]  # the SMS step and the email step
-    [abandon, sms, _email] = rig.decisions("north", key)
+    assert actions == ["abandon", "holdout", "holdout", "holdout"]  # then the SMS, the email
+    [abandon, held, sms, _email] = rig.decisions("north", key)
     assert "is in the flow's 50% holdout" in abandon.detail
+    assert held.reason == "holdout" and "north-test's 50% holdout" in held.detail
     assert sms.reason == "holdout" and "policy allowed this message" in sms.detail
     assert rig.found("north", key).status == "abandoned"
 
@@ -101,12 +103,12 @@ def test_a_held_out_cart_goes_through_the_flow_with_holdout_decisions_and_no_mes
 def test_the_policy_still_decides_for_a_held_out_cart() -> None:
     rig = make_rig(measured_config(holdout="50%"))
     for n in range(40):
-        rig.cart("north", f"c{n}", phone=phone(n), email=None, consent=None)
+        rig.cart("north", f"c{n}", phone=phone(n), email=None, consent=Consent(sms=False))
     rig.clock.advance(timedelta(hours=1))
     drain(rig)
     held = next(n for n in range(40) if rig.run("north", f"c{n}").held_out)
     reasons = [d.reason for d in rig.decisions("north", f"c{held}")]
-    assert reasons[:2] == ["abandoned", "holdout"]
+    assert reasons[:3] == ["abandoned", "holdout", "no_consent"]
 
 
 def test_an_update_after_assignment_keeps_the_arm_and_new_weights_move_only_new_carts() -> None:

@@ -132,7 +132,7 @@ def test_held_out_carts_are_counted_and_get_no_message(tmp_path: Path) -> None:
     with result.replay.store.reading() as tx:
         carts = [tx.carts.find("gen", f"c{n}") for n in range(40)]
         runs = {c.id: tx.runs.for_cart(c.id) for c in carts if c is not None}
-        held = [cid for cid, run in runs.items() if run and run.assignment.held_out]
+        held = [cid for cid, run in runs.items() if run and run.held_out]
         texted = {m.cart_id for cid in runs for m in tx.messages.for_cart(cid)}
     flow = _flow(result)
     assert 0 < flow["holdout"] == len(held) < 40

@@ -1,6 +1,7 @@
 """Dashboard sessions: a signed, expiring cookie given for the API token, and CSRF checks.
 
-The cookie holds no secret: its expiry and the session's CSRF token, signed with HMAC-SHA256
+The cookie holds no secret: its expiry, the session's CSRF token and the store it is limited
+to (a store's own token gives a session that sees only that store), signed with HMAC-SHA256
 under `signing_key`. It is HttpOnly, SameSite=Strict, and Secure when `public_url` is https.
 Every POST behind the session must carry the session's CSRF token in its form (`csrf`).
 """
@@ -45,12 +46,27 @@ def signing_key(settings: Settings) -> bytes:
 class Session:
     csrf: str
     expires_at: datetime
+    store: str | None = None  # the one store this session sees; None: every store
+    mark: str | None = None  # that store's `store_mark` when the session began
 
 
-def issue(key: bytes, now: datetime, lifetime: timedelta = SESSION_LIFETIME) -> tuple[str, Session]:
+def issue(
+    key: bytes,
+    now: datetime,
+    lifetime: timedelta = SESSION_LIFETIME,
+    *,
+    store: str | None = None,
+    mark: str | None = None,
+) -> tuple[str, Session]:
     """A new session and its cookie value."""
-    session = Session(secrets.token_urlsafe(24), now + lifetime)
-    payload = {"v": _VERSION, "csrf": session.csrf, "exp": int(session.expires_at.timestamp())}
+    session = Session(secrets.token_urlsafe(24), now + lifetime, store, mark)
+    payload = {
+        "v": _VERSION,
+        "csrf": session.csrf,
+        "exp": int(session.expires_at.timestamp()),
+        "store": store,
+        "mark": mark,
+    }
     return _sign(key, json.dumps(payload, separators=(",", ":")).encode()), session
 
 
@@ -64,11 +80,14 @@ def read(key: bytes, cookie: str | None, now: datetime) -> Session | None:
         expires_at = datetime.fromtimestamp(int(data["exp"]), UTC)
         csrf = str(data["csrf"])
         version = data["v"]
-    except (ValueError, KeyError, TypeError):
+        store, mark = data.get("store"), data.get("mark")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if version != _VERSION or expires_at <= now or not csrf:
         return None
-    return Session(csrf, expires_at)
+    if not all(v is None or isinstance(v, str) for v in (store, mark)):
+        return None
+    return Session(csrf, expires_at, store, mark)
 
 
 def _sign(key: bytes, payload: bytes) -> str:
@@ -93,8 +112,33 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def token_matches(settings: Settings, given: str) -> bool:
-    return hmac.compare_digest(given.encode(), settings.api_token.encode())
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Whose token was given: the admin's (`store` None) or one store's own `api_token`."""
+
+    store: str | None = None
+
+
+def login_for(settings: Settings, given: str) -> Login | None:
+    """The login a token gives, as the API reads its bearer tokens; None for no token of ours."""
+    if not given:
+        return None
+    if hmac.compare_digest(given.encode(), settings.api_token.encode()):
+        return Login()
+    for store in settings.stores:
+        if store.api_token and hmac.compare_digest(given.encode(), store.api_token.encode()):
+            return Login(store.id)
+    return None
+
+
+def store_mark(key: bytes, settings: Settings, store_id: str | None) -> str | None:
+    """A short keyed digest of a store's token, kept in its sessions: a new token for the
+    store (or none) ends them, as a new `api_token` ends every session."""
+    store = settings.store(store_id) if store_id else None
+    if store is None or not store.api_token:
+        return None
+    digest = hmac.new(key, store.api_token.encode(), hashlib.sha256).digest()
+    return _b64(digest[:12])
 
 
 def safe_next(target: str | None) -> str:
@@ -145,9 +189,16 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
 
 
 def current(request: Request) -> Session | None:
+    """The request's session; none when it is a store's and that store's token changed."""
     rt: Runtime = request.app.state.runtime
-    cookie = request.cookies.get(SESSION_COOKIE)
-    return read(signing_key(rt.settings), cookie, rt.clock.now())
+    key = signing_key(rt.settings)
+    session = read(key, request.cookies.get(SESSION_COOKIE), rt.clock.now())
+    if session is None or session.store is None:
+        return session
+    mark = store_mark(key, rt.settings, session.store)
+    if mark is None or session.mark is None or not hmac.compare_digest(mark, session.mark):
+        return None
+    return session
 
 
 def same_origin(request: Request) -> bool:

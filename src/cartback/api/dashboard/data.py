@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import HTTPException
 
 from cartback.api import contacts, views
-from cartback.api.dashboard import figures
+from cartback.api.dashboard import figures, measures
 from cartback.api.dashboard.models import (
     PAGE_SIZE,
     CartFilters,
@@ -32,7 +32,6 @@ from cartback.api.dashboard.models import (
     TimelineItem,
 )
 from cartback.api.deps import Caller
-from cartback.api.schemas import Report
 from cartback.domain.records import Cart, CartSearch, Delivery, DeliveryStatus, Message
 from cartback.engine import replay
 from cartback.engine.timeline import cart_story
@@ -61,6 +60,7 @@ def overview(
     counts = figures.FunnelCounts(
         carts=activity.carts,
         abandoned=report.carts_abandoned,
+        eligible=activity.eligible_carts,
         messaged=activity.messaged_carts,
         clicked=activity.clicked_carts,
         recovered=report.orders_recovered,
@@ -78,16 +78,13 @@ def overview(
         skips=figures.skip_rows(report.skipped),
         days=days,
         has_carts=has_carts,
-        lift=_lift(rt, ids, report),
+        lift=measures.lift(report.model_dump(), _holdout_runs(rt, store_id)),
     )
 
 
-def _lift(rt: Runtime, ids: list[str], report: Report) -> dict[str, Any] | None:
-    """The lift card's figures, where a flow of these stores holds carts out."""
-    held = any(f.holdout is not None for f in rt.settings.domain_flows() if f.store_id in ids)
-    if not held or report.lift is None or report.holdout is None or report.treated is None:
-        return None
-    return {"lift": report.lift, "holdout": report.holdout, "treated": report.treated}
+def _holdout_runs(rt: Runtime, store_id: str | None) -> bool:
+    flows = rt.settings.domain_flows()
+    return any(f.holdout is not None for f in flows if store_id in (None, f.store_id))
 
 
 def _report_query(store_id: str | None, since: datetime | None) -> str:
@@ -139,6 +136,8 @@ def cart_page(rt: Runtime, cart_id: int) -> CartView | None:
         run_status=run.get("status"),
         next_run_at=run.get("next_run_at"),
         messages=sent,
+        held_out=bool(run.get("held_out")),
+        arms=dict(run.get("arms") or {}),
         timeline=[_timeline_item(entry, by_id) for entry in detail["timeline"]],
         order=_order_view(detail["order"], by_id),
     )
@@ -168,7 +167,7 @@ def _timeline_item(entry: dict[str, Any], sent: dict[str, MessageRow]) -> Timeli
         detail += "any cooldown: the message may go out."
     elif entry["kind"] == "message" and message is not None:
         detail = message.body
-    elif entry["kind"] == "click" and message is not None:
+    elif entry["kind"] == "click" and message is not None and entry.get("action") != "bot":
         what = figures.channel_label(channel)
         detail = f"From the {what} message; the shopper went back to the basket."
     return TimelineItem(entry["at"], entry["kind"], words, detail, entry.get("until"))
@@ -221,14 +220,17 @@ class ContactNotFound(ValueError):
     """The text is neither an email address nor a phone number (the message says why)."""
 
 
-def contact(rt: Runtime, query: str) -> ContactView:
+def contact(rt: Runtime, query: str, store_id: str | None = None) -> ContactView:
+    """What the contacts API says of a person, with their carts; `store_id`: as that store's
+    token sees them (its own entries and carts; not found when it never dealt with them)."""
     try:
-        found = contacts.get_contact(query.strip(), rt, Caller())  # the dashboard is the admin
+        found = contacts.get_contact(query.strip(), rt, Caller(store_id))
     except HTTPException as exc:
         raise ContactNotFound(str(exc.detail)) from None
     with rt.store.reading() as tx:
         found_carts = tx.carts.for_address(found.id, 100)
-    return ContactView(found, [_cart_row(cart) for cart in found_carts])
+    mine = [cart for cart in found_carts if store_id in (None, cart.store_id)]
+    return ContactView(found, [_cart_row(cart) for cart in mine])
 
 
 # deliveries -------------------------------------------------------------------------------
@@ -263,16 +265,3 @@ def delivery(rt: Runtime, delivery_id: int) -> DeliveryView | None:
 
 def replay_delivery(rt: Runtime, delivery_id: int) -> replay.Replayed:
     return replay.replay(rt, [delivery_id])[0]
-
-
-# places kept for what comes next ------------------------------------------------------------
-
-
-def has_experiments(rt: Runtime) -> bool:
-    """Issue 11: true once a flow has an experiment or a holdout (the nav shows Experiments)."""
-    return False
-
-
-def has_diagnostics(rt: Runtime) -> bool:
-    """Issue 12: true once abandonment diagnostics exist (the nav shows Diagnostics)."""
-    return False

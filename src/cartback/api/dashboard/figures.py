@@ -58,6 +58,7 @@ def midnight(day: date, zone: ZoneInfo) -> datetime:
 class FunnelCounts:
     carts: int  # carts first seen in the period
     abandoned: int
+    eligible: int  # carts the checks let through: consent, contact, not bought, no cooldown
     messaged: int  # carts with at least one message that went out
     clicked: int  # carts whose link was followed
     recovered: int  # orders attributed to a message
@@ -74,6 +75,7 @@ class FunnelStage:
 _STAGES = (
     ("carts", "Carts"),
     ("abandoned", "Abandoned"),
+    ("eligible", "Eligible"),
     ("messaged", "Messaged"),
     ("clicked", "Clicked"),
     ("recovered", "Recovered"),
@@ -174,6 +176,7 @@ REASONS: Mapping[str, str] = {
     "cooldown": "Cooldown after another message",
     "channel_not_configured": "Channel not configured",
     "no_recovery_url": "No link back to the basket",
+    "unsafe_link": "Unsafe link back to the basket not kept",
     "flow_removed": "Flow removed from the config",
     "newer_cart": "A newer cart of the same person",
     "recent_purchase": "Bought something recently",
@@ -186,6 +189,7 @@ REASONS: Mapping[str, str] = {
     "gateway_retry": "Gateway did not answer; retrying",
     "gateway_failed": "Gateway refused the message",
     "gateway_cooldown": "Gateway's own cooldown",
+    "holdout": "Held out, to measure what the flow adds",
 }
 
 
@@ -218,13 +222,16 @@ _DECISIONS: Mapping[str, str] = {
     "fallback": "Channel changed",
     "branch": "Wording chosen",
     "send": "Checks passed",
+    "holdout": "Held out",
 }
 
 
 def headline(kind: str, action: str | None, reason: str | None, channel: str | None) -> str:
     """A timeline entry's first words: what happened, before the engine's own sentence."""
     if kind == "click":
-        return "Link followed"
+        return "Link fetched by a machine" if action == "bot" else "Link followed"
+    if kind == "open":
+        return "Pixel fetched by a machine" if action == "bot" else "Email opened"
     if kind == "order":
         return "Order placed"
     if kind == "message":

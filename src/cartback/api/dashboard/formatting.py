@@ -85,6 +85,13 @@ class Formatter:
             return "—"
         return format_percent(ratio, format="#,##0.#%", locale=self.place(store_id).locale)
 
+    def points(self, ratio: Decimal | None, store_id: str | None = None) -> str:
+        """A difference of two shares in percentage points, signed: 0.053 -> "+5.3 pts"."""
+        if ratio is None:
+            return "—"
+        shown = format_decimal(ratio * 100, format="#,##0.#", locale=self.place(store_id).locale)
+        return f"{'+' if ratio > 0 else ''}{shown} pts"
+
     def when(self, at: datetime | None, store_id: str | None = None) -> str:
         """A moment as a date and a time of day on the store's clock."""
         if at is None:

@@ -53,9 +53,12 @@ async def login(request: Request) -> Response:
     given_nonce = str(form.get("csrf") or "")
     if not nonce or not hmac.compare_digest(nonce, given_nonce) or not auth.same_origin(request):
         return _form(request, target, problem="The login form expired. Please try again.")
-    if not auth.token_matches(rt.settings, str(form.get("token") or "")):
+    found = auth.login_for(rt.settings, str(form.get("token") or ""))
+    if found is None:
         return _form(request, target, problem="That is not this server's API token.")
-    value, _session = auth.issue(auth.signing_key(rt.settings), rt.clock.now())
+    key = auth.signing_key(rt.settings)
+    mark = auth.store_mark(key, rt.settings, found.store)
+    value, _session = auth.issue(key, rt.clock.now(), store=found.store, mark=mark)
     response = RedirectResponse(target, status_code=303)
     auth.set_session_cookie(response, rt.settings, value)
     response.delete_cookie(auth.LOGIN_COOKIE, path="/login")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from cartback.api.contacts import Contact
 from cartback.api.dashboard.figures import DayFigures, FunnelStage, Period, SkipRow
+from cartback.api.dashboard.measures import Experiment, Lift, StepFigures
 from cartback.api.schemas import Report
 
 PAGE_SIZE = 50
@@ -25,8 +26,7 @@ class Overview:
     skips: list[SkipRow]
     days: list[DayFigures]  # empty when the stores' currencies differ
     has_carts: bool  # any cart at all, in any period: else the page says how to start
-    # The report's lift, holdout and treated groups, where a flow of these stores holds out.
-    lift: dict[str, Any] | None = None
+    lift: Lift | None = None  # the report's lift over the holdout, where a holdout runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +143,8 @@ class CartView:
     run_status: str | None
     next_run_at: datetime | None
     messages: list[MessageRow]
+    held_out: bool  # the run is in its flow's holdout: it gets no message
+    arms: dict[str, str]  # experiment id -> the arm the cart was given
     timeline: list[TimelineItem]
     order: OrderView | None
 
@@ -178,6 +180,8 @@ class StepView:
     title: str  # e.g. "Step 1: send sms (if segment vip)"
     text: str  # what the preview shows under it: the message, its figures, arms, languages
     warnings: list[str] = field(default_factory=list)  # e.g. it needs two SMS segments
+    number: int = 0  # counted from 1 over every step, waits too
+    figures: StepFigures | None = None  # what its messages did, from the report by step
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +192,10 @@ class FlowView:
     abandon_after: str
     intro: list[str]  # the sample cart, the flow's condition, holdout and timing test
     steps: list[StepView]
-    # Where the flow holds carts out or tests: its carts' report (lift, experiments), all time.
-    results: Report | None = None
-    held_out: bool = False  # the flow has a holdout, so `results.lift` means something
+    # From its carts' report over all time:
+    currency: str | None = None  # the money's (None: its store's orders are in several)
+    lift: Lift | None = None  # where it holds carts out
+    experiments: list[Experiment] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

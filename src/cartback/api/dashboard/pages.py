@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from cartback.api.dashboard import data, figures
+from cartback.api.dashboard import data, figures, privacy
 from cartback.api.dashboard import flows as flows_page
 from cartback.api.dashboard.auth import SessionRoute
 from cartback.api.dashboard.formatting import Formatter
-from cartback.api.dashboard.models import CartFilters, DayRange
-from cartback.api.dashboard.render import message_page, page, view_place
+from cartback.api.dashboard.models import CartFilters, DayRange, DeliveryView
+from cartback.api.dashboard.render import message_page, page, scope, sees, view_place
+from cartback.api.inputs import CartId, Filter, Offset
+from cartback.domain.bounds import EARLIEST, LATEST
 from cartback.runtime import Runtime
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
-Offset = Annotated[int, Query(ge=0)]
 
 
 class BadFilter(ValueError):
@@ -31,11 +31,18 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-def _store(rt: Runtime, store_id: str | None) -> str | None:
+def _store(request: Request, store_id: str | None, default: str | None = None) -> str | None:
+    """The store a page shows: the one asked for, else `default`; a session limited to one
+    store always gets that one, and a filter for another is refused."""
+    limited = scope(request)
+    if limited is not None:
+        if store_id and store_id != limited:
+            raise BadFilter(f"This login sees only the store {limited!r}.")
+        return limited
     if not store_id:
-        return None
-    if rt.settings.store(store_id) is None:
-        known = ", ".join(s.id for s in rt.settings.stores)
+        return default
+    if _runtime(request).settings.store(store_id) is None:
+        known = ", ".join(s.id for s in _runtime(request).settings.stores)
         raise BadFilter(f"No store {store_id!r} is configured (stores: {known}).")
     return store_id
 
@@ -44,9 +51,12 @@ def _day(value: str | None, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadFilter(f"{name}: {value!r} is not a date; write it as YYYY-MM-DD.") from None
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise BadFilter(f"{name}: {value!r} is not between 1970 and 2100.")
+    return day
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
@@ -58,9 +68,9 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | Non
 
 
 def _store_and_status(
-    rt: Runtime, store: str | None, status: str | None, allowed: tuple[str, ...]
+    request: Request, store: str | None, status: str | None, allowed: tuple[str, ...]
 ) -> tuple[str | None, str | None]:
-    return _store(rt, store), _choice(status, allowed, "status")
+    return _store(request, store), _choice(status, allowed, "status")
 
 
 def _bad(request: Request, problem: BadFilter) -> Response:
@@ -70,14 +80,14 @@ def _bad(request: Request, problem: BadFilter) -> Response:
 @router.get("/dashboard")
 async def overview(
     request: Request,
-    store: str | None = None,
-    period: str | None = None,
-    since: str | None = None,
+    store: Filter = None,
+    period: Filter = None,
+    since: Filter = None,
 ) -> Response:
     rt = _runtime(request)
     try:
         default = rt.settings.stores[0].id if len(rt.settings.stores) == 1 else None
-        store_id = _store(rt, store) if store is not None else default
+        store_id = _store(request, store, default)
         since_day = _day(since, "since")
     except BadFilter as problem:
         return _bad(request, problem)
@@ -102,16 +112,16 @@ async def overview(
 @router.get("/dashboard/carts")
 async def cart_list(
     request: Request,
-    store: str | None = None,
-    status: str | None = None,
-    q: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
+    q: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
     offset: Offset = 0,
 ) -> Response:
     rt = _runtime(request)
     try:
-        store_id, wanted_status = _store_and_status(rt, store, status, figures.CART_STATUSES)
+        store_id, wanted_status = _store_and_status(request, store, status, figures.CART_STATUSES)
         days = DayRange(_day(since, "from"), _day(until, "to"))
     except BadFilter as problem:
         return _bad(request, problem)
@@ -141,8 +151,14 @@ async def cart_list(
         days=days,
         statuses=figures.CART_STATUSES,
         query=_query(filters),
-        filtered=any(filters.values()),
+        filtered=_filtered(request, filters),
     )
+
+
+def _filtered(request: Request, filters: dict[str, str | None]) -> bool:
+    """Whether the owner narrowed the list (a session's own store is no filter of theirs)."""
+    chosen = {k: v for k, v in filters.items() if k != "store" or scope(request) is None}
+    return any(chosen.values())
 
 
 def _query(filters: dict[str, str | None]) -> str:
@@ -150,10 +166,10 @@ def _query(filters: dict[str, str | None]) -> str:
 
 
 @router.get("/dashboard/carts/{cart_id}")
-async def cart_detail(request: Request, cart_id: int) -> Response:
+async def cart_detail(request: Request, cart_id: CartId) -> Response:
     rt = _runtime(request)
     view = await run_in_threadpool(data.cart_page, rt, cart_id)
-    if view is None:
+    if view is None or not sees(request, view.cart.store_id):
         return message_page(
             request, status=404, title="No such cart", text=f"There is no cart with id {cart_id}."
         )
@@ -163,13 +179,15 @@ async def cart_detail(request: Request, cart_id: int) -> Response:
 @router.get("/dashboard/messages")
 async def message_list(
     request: Request,
-    store: str | None = None,
-    status: str | None = None,
+    store: Filter = None,
+    status: Filter = None,
     offset: Offset = 0,
 ) -> Response:
     rt = _runtime(request)
     try:
-        store_id, wanted_status = _store_and_status(rt, store, status, figures.MESSAGE_STATUSES)
+        store_id, wanted_status = _store_and_status(
+            request, store, status, figures.MESSAGE_STATUSES
+        )
     except BadFilter as problem:
         return _bad(request, problem)
     found = await run_in_threadpool(data.message_list, rt, store_id, wanted_status, offset)
@@ -179,37 +197,51 @@ async def message_list(
         store_id=store_id,
         found=found,
         chosen_status=wanted_status,
+        filtered=_filtered(request, {"store": store_id, "status": wanted_status}),
         statuses=figures.MESSAGE_STATUSES,
         query=_query({"store": store_id, "status": wanted_status}),
     )
 
 
 @router.get("/dashboard/contacts")
-async def contact(request: Request, q: str | None = None) -> Response:
+async def contact(
+    request: Request, q: Filter = None, erased: Filter = None, counts: Filter = None
+) -> Response:
     rt = _runtime(request)
     view, problem = None, None
     if q and q.strip():
         try:
-            view = await run_in_threadpool(data.contact, rt, q)
+            view = await run_in_threadpool(data.contact, rt, q, scope(request))
         except data.ContactNotFound as exc:
             problem = str(exc)
-    return page(request, "contacts.html", q=q or "", view=view, problem=problem)
+    return page(
+        request,
+        "contacts.html",
+        store_id=scope(request),
+        q=q or "",
+        view=view,
+        problem=problem,
+        erased=erased,
+        erased_counts=privacy.erased_counts(counts),
+    )
 
 
 @router.get("/dashboard/deliveries")
 async def delivery_list(
     request: Request,
-    store: str | None = None,
+    store: Filter = None,
     status: str | None = "failed",
     replayed: int | None = None,
 ) -> Response:
     rt = _runtime(request)
     try:
-        store_id, wanted_status = _store_and_status(rt, store, status, figures.DELIVERY_STATUSES)
+        store_id, wanted_status = _store_and_status(
+            request, store, status, figures.DELIVERY_STATUSES
+        )
     except BadFilter as problem:
         return _bad(request, problem)
     rows = await run_in_threadpool(data.delivery_list, rt, store_id, wanted_status)
-    last = await run_in_threadpool(data.delivery, rt, replayed) if replayed is not None else None
+    last = await _delivery(request, replayed) if replayed is not None else None
     return page(
         request,
         "deliveries.html",
@@ -223,8 +255,7 @@ async def delivery_list(
 
 @router.get("/dashboard/deliveries/{delivery_id}")
 async def delivery_detail(request: Request, delivery_id: int) -> Response:
-    rt = _runtime(request)
-    view = await run_in_threadpool(data.delivery, rt, delivery_id)
+    view = await _delivery(request, delivery_id)
     if view is None:
         text = f"There is no stored delivery with id {delivery_id}."
         return message_page(request, status=404, title="No such delivery", text=text)
@@ -234,6 +265,9 @@ async def delivery_detail(request: Request, delivery_id: int) -> Response:
 @router.post("/dashboard/deliveries/{delivery_id}/replay")
 async def replay_delivery(request: Request, delivery_id: int) -> Response:
     rt = _runtime(request)
+    if await _delivery(request, delivery_id) is None:
+        text = f"There is no stored delivery with id {delivery_id}."
+        return message_page(request, status=404, title="No such delivery", text=text)
     await run_in_threadpool(data.replay_delivery, rt, delivery_id)
     return RedirectResponse(f"/dashboard/deliveries?replayed={delivery_id}", status_code=303)
 
@@ -241,6 +275,11 @@ async def replay_delivery(request: Request, delivery_id: int) -> Response:
 @router.get("/dashboard/flows")
 async def flows(request: Request) -> Response:
     rt = _runtime(request)
-    views = flows_page.flow_views(rt.settings)
-    views = await run_in_threadpool(flows_page.with_results, rt, views)
+    views = await run_in_threadpool(flows_page.flow_views, rt, scope(request))
     return page(request, "flows.html", flows=views)
+
+
+async def _delivery(request: Request, delivery_id: int) -> DeliveryView | None:
+    """A stored delivery, if the session may see its store."""
+    view = await run_in_threadpool(data.delivery, _runtime(request), delivery_id)
+    return view if view is not None and sees(request, view.store_id) else None

@@ -15,8 +15,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from cartback import __version__
-from cartback.api.dashboard import data, figures
+from cartback.api.dashboard import figures
 from cartback.api.dashboard.formatting import Formatter, Place, shared_place
+from cartback.config import StoreConfig
 from cartback.runtime import Runtime
 
 # Nothing but this server's own files: no inline script, no other host (see the browser test).
@@ -60,20 +61,16 @@ class NavItem:
     current: bool
 
 
-def _nav(rt: Runtime, path: str) -> list[NavItem]:
+def _nav(path: str) -> list[NavItem]:
     items = [
         ("/dashboard", "Overview"),
         ("/dashboard/carts", "Carts"),
         ("/dashboard/messages", "Messages"),
         ("/dashboard/contacts", "Contacts"),
         ("/dashboard/flows", "Flows"),
+        ("/dashboard/diagnostics", "Diagnostics"),
         ("/dashboard/deliveries", "Deliveries"),
     ]
-    # Hidden until their data exists: issue 11 (experiments, lift), issue 12 (diagnostics).
-    if data.has_experiments(rt):
-        items.append(("/dashboard/experiments", "Experiments"))
-    if data.has_diagnostics(rt):
-        items.append(("/dashboard/diagnostics", "Diagnostics"))
     return [NavItem(href, label, _is_current(path, href)) for href, label in items]
 
 
@@ -81,6 +78,22 @@ def _is_current(path: str, href: str) -> bool:
     if href == "/dashboard":
         return path in ("/dashboard", "/dashboard/")
     return path == href or path.startswith(href + "/")
+
+
+def scope(request: Request) -> str | None:
+    """The one store the session may see (a store's own token), or None for every store."""
+    session = getattr(request.state, "session", None)
+    return session.store if session is not None else None
+
+
+def sees(request: Request, store_id: str) -> bool:
+    limited = scope(request)
+    return limited is None or limited == store_id
+
+
+def visible_stores(request: Request) -> list[StoreConfig]:
+    rt: Runtime = request.app.state.runtime
+    return [s for s in rt.settings.stores if sees(request, s.id)]
 
 
 def view_place(rt: Runtime, store_id: str | None) -> Place:
@@ -101,11 +114,11 @@ def page(
     session = getattr(request.state, "session", None)
     html = _env.get_template(template).render(
         path=request.url.path,
-        nav=_nav(rt, request.url.path) if session is not None else [],
+        nav=_nav(request.url.path) if session is not None else [],
         csrf=session.csrf if session is not None else "",
         fmt=Formatter(rt.settings.stores, view_place(rt, store_id)),
         settings=rt.settings,
-        stores=rt.settings.stores,
+        stores=visible_stores(request),
         store_id=store_id,
         **context,
     )

@@ -46,6 +46,12 @@ class SqlMeasurements:
             )
         )
 
+    def opens_for_cart(self, cart_id: int) -> list[Open]:
+        rows = self.conn.execute(
+            select(opens).where(opens.c.cart_id == cart_id).order_by(opens.c.at, opens.c.id)
+        )
+        return [Open(r.message_id, r.cart_id, r.at, r.user_agent, r.bot_reason, r.id) for r in rows]
+
     def engagement(self, run_id: int) -> tuple[frozenset[str], frozenset[str]]:
         channel = func.coalesce(messages.c.channel_used, messages.c.channel)
         opened = (
@@ -111,14 +117,25 @@ class SqlMeasurements:
         ]
 
     def _messages(self, ids: Select[Any]) -> dict[int, list[SentMessage]]:
+        m = messages.c
         rows = self.conn.execute(
-            select(messages)
-            .where(messages.c.cart_id.in_(ids), messages.c.status.in_(_OUT))
-            .order_by(messages.c.created_at, messages.c.id)
+            select(
+                m.id,
+                m.cart_id,
+                m.channel,
+                m.channel_used,
+                m.step_index,
+                m.cost,
+                m.created_at,
+                m.experiment_id,
+                m.arm,
+                m.discount_code,
+            )
+            .where(m.cart_id.in_(ids), m.status.in_(_OUT))
+            .order_by(m.created_at, m.id)
         ).all()
-        message_ids = [r.id for r in rows]
-        people, bots = self._counted(clicks, message_ids)
-        seen, _bot_opens = self._counted(opens, message_ids)
+        people, bots = self._counted(clicks, ids)
+        seen, _bot_opens = self._counted(opens, ids)
         found: dict[int, list[SentMessage]] = defaultdict(list)
         for r in rows:
             message = SentMessage(
@@ -137,26 +154,35 @@ class SqlMeasurements:
             found[r.cart_id].append(message)
         return found
 
-    def _counted(self, table: Any, message_ids: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-        """Rows per message: by people, and by machines."""
+    def _counted(self, table: Any, ids: Select[Any]) -> tuple[dict[str, int], dict[str, int]]:
+        """Rows (clicks or opens) per message of these carts: by people, and by machines."""
         people: dict[str, int] = {}
         bots: dict[str, int] = {}
-        for start in range(0, len(message_ids), 500):  # keep the IN list short
-            chunk = message_ids[start : start + 500]
-            query = (
-                select(table.c.message_id, table.c.bot, func.count())
-                .where(table.c.message_id.in_(chunk))
-                .group_by(table.c.message_id, table.c.bot)
-            )
-            for message_id, bot, count in self.conn.execute(query):
-                (bots if bot else people)[message_id] = int(count)
+        query = (
+            select(table.c.message_id, table.c.bot, func.count())
+            .select_from(table.join(messages, messages.c.id == table.c.message_id))
+            .where(messages.c.cart_id.in_(ids))
+            .group_by(table.c.message_id, table.c.bot)
+        )
+        for message_id, bot, count in self.conn.execute(query):
+            (bots if bot else people)[message_id] = int(count)
         return people, bots
 
     def _orders(self, ids: Select[Any], with_code: set[int]) -> dict[int, PlacedOrder]:
+        o = orders.c
         rows = self.conn.execute(
-            select(orders)
-            .where(orders.c.cart_id.in_(ids))
-            .order_by(orders.c.placed_at, orders.c.id)
+            select(
+                o.cart_id,
+                o.placed_at,
+                o.currency,
+                o.total,
+                o.status,
+                o.test,
+                o.refunded,
+                o.discount_total,
+            )
+            .where(o.cart_id.in_(ids))
+            .order_by(o.placed_at, o.id)
         )
         found: dict[int, PlacedOrder] = {}
         for r in rows:

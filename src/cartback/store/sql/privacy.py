@@ -46,6 +46,7 @@ from cartback.store.tables import (
     links,
     message_attempts,
     messages,
+    opens,
     orders,
     privacy_log,
     suppressions,
@@ -178,12 +179,13 @@ class SqlPrivacy:
             .where(or_(links.c.message_id.in_(message_ids), links.c.cart_id.in_(cart_ids)))
             .values(target_url=ERASED),
         )
-        counts["clicks"] = _changed(
-            conn,
-            update(clicks)
-            .where(or_(clicks.c.message_id.in_(message_ids), clicks.c.cart_id.in_(cart_ids)))
-            .values(user_agent=None),
-        )
+        for name, table in (("clicks", clicks), ("opens", opens)):
+            counts[name] = _changed(
+                conn,
+                update(table)
+                .where(or_(table.c.message_id.in_(message_ids), table.c.cart_id.in_(cart_ids)))
+                .values(user_agent=None),
+            )
         detail: ColumnElement[str] = decisions.c.detail
         for needle in scope.needles:
             detail = func.replace(detail, needle, ERASED)

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, Table, distinct, func, select
 
 from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.orders import counts
@@ -14,12 +14,14 @@ from cartback.domain.orders import revenue as earned
 from cartback.domain.records import (
     MESSAGE_OUT,
     NOT_SENT,
+    DecisionAction,
     MessageStatus,
 )
 from cartback.store.tables import carts, clicks, decisions, messages, opens, orders
 
 _OUT = [str(status) for status in MESSAGE_OUT]
 _NOT_SENT = [str(action) for action in NOT_SENT]
+_PASSED = [str(DecisionAction.SEND), str(DecisionAction.HOLDOUT)]  # the checks let it through
 
 
 class SqlReports:
@@ -41,6 +43,11 @@ class SqlReports:
         messaged = select(func.count(distinct(messages.c.cart_id))).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
         )
+        eligible = (
+            select(func.count(distinct(decisions.c.cart_id)))
+            .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
+            .where(carts.c.store_id.in_(ids), decisions.c.action.in_(_PASSED))
+        )
         clicked = (
             select(func.count(distinct(clicks.c.cart_id)))
             .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
@@ -54,12 +61,14 @@ class SqlReports:
         )
         if since is not None:
             created = created.where(carts.c.created_at >= since)
+            eligible = eligible.where(decisions.c.at >= since)
             messaged = messaged.where(messages.c.created_at >= since)
             clicked = clicked.where(clicks.c.at >= since)
             revenue = revenue.where(orders.c.placed_at >= since)
             spend = spend.where(messages.c.created_at >= since)
         return Activity(
             carts=int(self.conn.execute(created).scalar_one()),
+            eligible_carts=int(self.conn.execute(eligible).scalar_one()),
             messaged_carts=int(self.conn.execute(messaged).scalar_one()),
             clicked_carts=int(self.conn.execute(clicked).scalar_one()),
             revenue=tuple(
@@ -142,21 +151,21 @@ class SqlReports:
             )
 
     def _add_engagement(self, out: StoreFigures, since: datetime | None) -> None:
-        for table in (clicks, opens):
-            query = (
-                select(table.c.bot, func.count())
-                .select_from(table.join(messages, messages.c.id == table.c.message_id))
-                .where(messages.c.store_id == out.store_id)
-                .group_by(table.c.bot)
-            )
-            if since is not None:
-                query = query.where(table.c.at >= since)
-            for bot, count in self.conn.execute(query):
-                if table is clicks:
-                    out.bot_clicks += int(count) if bot else 0
-                    out.clicks += 0 if bot else int(count)
-                elif not bot:
-                    out.opens += int(count)
+        """Clicks by people and by machines on the store's links; opens by people."""
+        clicked = self._by_bot(clicks, out.store_id, since)
+        out.clicks, out.bot_clicks = clicked.get(False, 0), clicked.get(True, 0)
+        out.opens = self._by_bot(opens, out.store_id, since).get(False, 0)
+
+    def _by_bot(self, table: Table, store_id: str, since: datetime | None) -> dict[bool, int]:
+        query = (
+            select(table.c.bot, func.count())
+            .select_from(table.join(messages, messages.c.id == table.c.message_id))
+            .where(messages.c.store_id == store_id)
+            .group_by(table.c.bot)
+        )
+        if since is not None:
+            query = query.where(table.c.at >= since)
+        return {bool(bot): int(count) for bot, count in self.conn.execute(query)}
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
         query = (

@@ -19,6 +19,7 @@ from cartback.store.base import StoreConflict
 from cartback.store.db import connect, write_transaction
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.privacy import PrivacyRecords
+from cartback.store.secrets import Secrets
 from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.codes import SqlCodes
 from cartback.store.sql.consent import SqlConsent
@@ -31,6 +32,7 @@ from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.privacy import SqlPrivacy
 from cartback.store.sql.reports import SqlReports
 from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
+from cartback.store.sql.secrets import SqlSecrets
 from cartback.store.sql.touches import SqlTouches
 from cartback.store.sql.upkeep import SqlUpkeep
 from cartback.store.upkeep import Upkeep
@@ -56,6 +58,7 @@ class SqlTx:
         self.privacy: PrivacyRecords = SqlPrivacy(conn)
         self.measure = SqlMeasurements(conn)
         self.diagnostics: Diagnostics = SqlDiagnostics(conn)
+        self.secrets: Secrets = SqlSecrets(conn)
 
 
 class SqlStore:

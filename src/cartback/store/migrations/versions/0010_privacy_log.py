@@ -2,7 +2,7 @@
 buyer language
 
 Revision ID: 0010_privacy_log
-Revises: 0006_order_money
+Revises: 0009_measurement
 """
 
 from __future__ import annotations

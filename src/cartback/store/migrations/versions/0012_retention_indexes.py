@@ -2,7 +2,7 @@
 what is left to purge, not every message and click ever stored
 
 Revision ID: 0012_retention_indexes
-Revises: 0010_privacy_log
+Revises: 0011_checkout_diagnostics
 """
 
 from __future__ import annotations

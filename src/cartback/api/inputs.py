@@ -1,0 +1,42 @@
+"""The API's inputs in the limits of `domain/bounds.py`: the same answer on both databases.
+
+An offset or id beyond a 64-bit integer, a NUL in a filter or a year-1 date would otherwise reach
+the database, which SQLite shrugs at and PostgreSQL refuses with a 500. These types refuse them
+at the door with a 422 that names the parameter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import AfterValidator
+
+from cartback.domain.bounds import MAX_BIGINT, MAX_TEXT, text_problem, time_problem
+
+__all__ = ["CartId", "Filter", "Instant", "Limit", "Offset", "Text", "instant"]
+
+
+def _text(value: str) -> str:
+    problem = text_problem(value, MAX_TEXT)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def instant(value: datetime) -> datetime:
+    """A time with a UTC offset between 1970 and 2100 (a naive one is left to its route, which
+    says how to write the offset)."""
+    problem = None if value.tzinfo is None else time_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Instant = Annotated[datetime, AfterValidator(instant)]
+Filter = Annotated[Text | None, Query()]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT)]
+CartId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]

@@ -1,0 +1,150 @@
+"""The gateways of the configured channels: one per account, shared by the stores that use it.
+
+Part of the composition root (`runtime.py`): the global channels' gateways, and a store's own
+where its channels differ in what a gateway is built from (`tenants.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+
+import httpx
+
+from cartback.channels.base import Gateway, InboundSource
+from cartback.channels.inmobile import InMobileGateway
+from cartback.channels.outbox import OutboxGateway
+from cartback.channels.smtp import SmtpGateway
+from cartback.channels.twilio import TwilioGateway
+from cartback.clock import Clock
+from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig
+from cartback.config.channels import ChannelsConfig, InMobileSms, OutboxEmail, OutboxSms
+from cartback.domain.events import Channel
+from cartback.domain.signing import Signing
+from cartback.engine.dispatch import ChannelSetup
+from cartback.engine.retry import RetryPolicy
+
+
+@dataclass
+class Gateways:
+    by_channel: dict[Channel, Gateway] = field(default_factory=dict)
+    inbound: list[InboundSource] = field(default_factory=list)
+    inmobile: InMobileGateway | None = None
+    twilio: TwilioGateway | None = None
+    # Every Twilio account that sends (the global one, stores' own): its callbacks are signed
+    # with its auth token.
+    twilio_accounts: list[tuple[TwilioGateway, str]] = field(default_factory=list)
+
+
+def build_gateways(
+    settings: Settings,
+    clock: Clock,
+    *,
+    echo: bool = False,
+    transport: httpx.BaseTransport | None = None,
+    channels: ChannelsConfig | None = None,
+    outboxes: dict[str, OutboxGateway] | None = None,
+    signing: Signing,
+) -> Gateways:
+    """`transport` replaces the network for the HTTP gateways (tests, a local fake);
+    `channels`: a store's own instead of the global ones; `outboxes`: the writers by file,
+    shared by every store."""
+    built = Gateways()
+    channels = channels or settings.channels
+    outboxes = {} if outboxes is None else outboxes
+    if channels.sms is not None:
+        _add_sms(built, settings, channels.sms, clock, echo, outboxes, transport, signing)
+    if channels.email is not None:
+        built.by_channel[Channel.EMAIL] = _email(channels.email, clock, echo, outboxes)
+    return built
+
+
+def _outbox(
+    path: str, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
+) -> OutboxGateway:
+    if path not in outboxes:  # sms and email may share one file; one writer per file
+        outboxes[path] = OutboxGateway(path, clock, echo=echo)
+    return outboxes[path]
+
+
+def _add_sms(
+    built: Gateways,
+    settings: Settings,
+    config: SmsChannelConfig,
+    clock: Clock,
+    echo: bool,
+    outboxes: dict[str, OutboxGateway],
+    transport: httpx.BaseTransport | None,
+    signing: Signing,
+) -> None:
+    timeout = config.timeout.total_seconds()
+    if isinstance(config, OutboxSms):
+        built.by_channel[Channel.SMS] = _outbox(config.path, clock, echo, outboxes)
+    elif isinstance(config, InMobileSms):
+        key = signing.callback_key()
+        gateway = InMobileGateway(
+            config.api_key,
+            base_url=config.base_url or "https://api.inmobile.com",
+            status_callback_url=f"{settings.public_url}/webhooks/inmobile/status?key={key}",
+            clock=clock,
+            timeout=timeout,
+            transport=transport,
+        )
+        built.by_channel[Channel.SMS] = gateway
+        built.inbound.append(gateway)
+        built.inmobile = gateway
+    else:
+        twilio = TwilioGateway(
+            config.account_sid,
+            config.auth_token,
+            from_number=config.sender if config.sender.startswith("+") else None,
+            messaging_service_sid=config.messaging_service_sid,
+            base_url=config.base_url or "https://api.twilio.com",
+            status_callback_url=f"{settings.public_url}/webhooks/twilio/status",
+            clock=clock,
+            timeout=timeout,
+            transport=transport,
+        )
+        built.by_channel[Channel.SMS] = twilio
+        if twilio.supports_rcs:
+            built.by_channel[Channel.RCS] = twilio
+        built.twilio = twilio
+        built.twilio_accounts.append((twilio, config.auth_token))
+
+
+def _email(
+    config: EmailChannelConfig, clock: Clock, echo: bool, outboxes: dict[str, OutboxGateway]
+) -> Gateway:
+    if isinstance(config, OutboxEmail):
+        return _outbox(config.path, clock, echo, outboxes)
+    return SmtpGateway(
+        config.host,
+        config.port,
+        security=config.security,
+        username=config.username,
+        password=config.password,
+        from_address=config.from_address,
+        clock=clock,
+        timeout=config.timeout.total_seconds(),
+    )
+
+
+def channel_setups(
+    channels: ChannelsConfig, gateways: Mapping[Channel, Gateway]
+) -> dict[Channel, ChannelSetup]:
+    setups: dict[Channel, ChannelSetup] = {}
+    sms, email = channels.sms, channels.email
+    if sms is not None:
+        retry = RetryPolicy(sms.max_attempts, sms.retry_backoff)
+        for channel in (Channel.SMS, Channel.RCS):
+            if channel in gateways:
+                setups[channel] = ChannelSetup(
+                    gateways[channel], sms.sender, sms.cost_per_segment, retry
+                )
+    if email is not None and Channel.EMAIL in gateways:
+        retry = RetryPolicy(email.max_attempts, email.retry_backoff)
+        name, _address = parseaddr(email.from_address or "")
+        # The display name of `from`, if it has one; else each store's own name is used.
+        setups[Channel.EMAIL] = ChannelSetup(gateways[Channel.EMAIL], name or None, retry=retry)
+    return setups
