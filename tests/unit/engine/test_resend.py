@@ -9,27 +9,13 @@ from datetime import UTC, datetime, timedelta
 from cartback.channels.base import InboundMessage, SendResult, SendStatus
 from cartback.domain.records import MessageStatus
 from tests.unit.engine.rig import ALICE_PHONE, make_rig
+from tests.unit.engine.test_sender import CONFIG as SENDER_CONFIG
 from tests.unit.engine.test_sender import answers, retry
 
-CONFIG = """
-database_url: {db_url}
-public_url: https://cb.example
-api_token: {token}
-stores:
-  - {id: acme, platform: generic, name: Acme, insecure: true, timezone: Europe/Copenhagen,
-     default_country: DK, currency: DKK}
-channels:
-  sms: {provider: outbox, path: sms.jsonl, sender: Acme, cost_per_segment: 0.30,
-        max_attempts: 3, retry_backoff: 1m}
-policy: {quiet_hours: {start: "21:00", end: "09:00"}, cooldown: 72h}
-flows:
-  - id: cart-sms
-    store: acme
-    abandon_after: 30m
-    steps:
-      - send: sms
-        template: "Hi {{ first_name }}, your basket is saved: {{ link }}"
-"""
+# The sender tests' shop, with quiet hours
+CONFIG = SENDER_CONFIG.replace(
+    "policy: {quiet_hours: null,", 'policy: {quiet_hours: {start: "21:00", end: "09:00"},'
+)
 EVENING = datetime(2026, 11, 30, 19, 29, 30, tzinfo=UTC)  # 20:29:30 in Copenhagen
 
 
