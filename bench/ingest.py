@@ -87,7 +87,7 @@ def free_port() -> int:
 
 def prepared_checkouts(count: int) -> list[Prepared]:
     sample = json.loads(SAMPLE.read_text())
-    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    start = datetime.now(UTC)  # fresh carts: none is abandoned while the load runs
     out: list[Prepared] = []
     for n in range(count):
         payload = copy.deepcopy(sample)
@@ -165,15 +165,45 @@ def fresh_postgres(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def load(base: str, requests: list[Prepared], seconds: float, python: bool) -> LoadResult:
+def load(
+    base: str, requests: list[Prepared], seconds: float, python: bool, rate: float | None = None
+) -> LoadResult:
     if wrk_available() and not python:
-        return run_wrk(base, requests, connections=CONNECTIONS, seconds=seconds, threads=2)
-    return run_python(base, requests, connections=CONNECTIONS)
+        return run_wrk(
+            base, requests, connections=CONNECTIONS, seconds=seconds, threads=2, rate=rate
+        )
+    return run_python(base, requests, connections=CONNECTIONS, rate=rate)
+
+
+def measure(base: str, label: str, args: argparse.Namespace) -> dict[str, LoadResult]:
+    """The maximum rate, then latency at half of it (with checkouts not sent before)."""
+    top = load(base, prepared_checkouts(args.checkouts), args.seconds, args.python)
+    half = top.rate / 2
+    paced = prepared_checkouts(max(200, int(half * args.seconds)) // 2)
+    return {label: top, f"{label}, half rate": load(base, paced, args.seconds, args.python, half)}
+
+
+def verdicts(results: dict[str, LoadResult]) -> list[str]:
+    baseline = results["empty handler"].rate
+    lines = []
+    for label, target in (("serve, SQLite", 0.3), ("serve --no-worker, PostgreSQL", 0.5)):
+        if label not in results:
+            continue
+        top, half = results[label], results[f"{label}, half rate"]
+        ratio = top.rate / baseline if baseline else 0.0
+        p99 = half.p99_ms if half.p99_ms is not None else float("inf")
+        failed = top.non_2xx + half.non_2xx
+        met = ratio >= target and p99 < 50 and failed == 0
+        lines.append(
+            f"  {label:<31} ratio {ratio:.2f} (target >= {target}), p99 at half rate "
+            f"{p99:.1f} ms (< 50), non-2xx {failed} (0): {'met' if met else 'NOT met'}"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="wrk run length")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--checkouts", type=int, default=2000, help="distinct checkouts")
     parser.add_argument(
         "--postgres",
@@ -184,6 +214,7 @@ def main() -> None:
     )
     parser.add_argument("--python", action="store_true", help="use the Python generator")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
 
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -198,13 +229,7 @@ def main() -> None:
 
         command, port, _ = cartback(folder, f"sqlite:///{folder / 'bench.db'}")
         with server(command, port, folder) as base:
-            requests = prepared_checkouts(args.checkouts)
-            results["serve, SQLite"] = load(base, requests, args.seconds, args.python)
-            half = results["serve, SQLite"].rate / 2
-            paced = prepared_checkouts(max(200, int(half * 5)) // 2)
-            results["serve, SQLite, half rate"] = run_python(
-                base, paced, connections=CONNECTIONS, rate=half
-            )
+            results.update(measure(base, "serve, SQLite", args))
 
         if args.postgres:
             database = fresh_postgres(args.postgres)
@@ -212,21 +237,19 @@ def main() -> None:
             migrate = [sys.executable, "-m", "cartback.cli", "migrate", "--config", str(config)]
             subprocess.run(migrate, check=True, capture_output=True)
             with server(command, port, folder) as base:
-                requests = prepared_checkouts(args.checkouts)
-                results["serve --no-worker, PostgreSQL"] = load(
-                    base, requests, args.seconds, args.python
-                )
-                half = results["serve --no-worker, PostgreSQL"].rate / 2
-                paced = prepared_checkouts(max(200, int(half * 5)) // 2)
-                results["serve --no-worker, PostgreSQL, half rate"] = run_python(
-                    base, paced, connections=CONNECTIONS, rate=half
-                )
+                results.update(measure(base, "serve --no-worker, PostgreSQL", args))
 
     baseline = results["empty handler"].rate
-    print(f"webhook ingest, {args.checkouts} checkouts x 2 deliveries, {CONNECTIONS} connections")
+    print(
+        f"webhook ingest, {args.checkouts} checkouts x 2 deliveries, {CONNECTIONS} connections; "
+        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
     for label, result in results.items():
         ratio = result.rate / baseline if baseline else 0.0
         print(f"  {label:<42} {result.line()}  ratio {ratio:.2f}")
+    print("targets:")
+    print("\n".join(verdicts(results)))
 
 
 if __name__ == "__main__":

@@ -100,16 +100,32 @@ end
 """
 
 
+_PAUSE = """
+function delay()
+  return {ms}
+end
+"""
+
+
 def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
 def run_wrk(
-    base_url: str, prepared: Sequence[Prepared], *, connections: int, seconds: float, threads: int
+    base_url: str,
+    prepared: Sequence[Prepared],
+    *,
+    connections: int,
+    seconds: float,
+    threads: int,
+    rate: float | None = None,
 ) -> LoadResult:
+    """At most `rate` requests/s when given: each connection pauses between its requests
+    (wrk's `delay`), so the rate reached is a little below it when answers are slow."""
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "requests.lua"
-        script.write_text(_LUA)
+        pause = "" if rate is None else _PAUSE.format(ms=max(1, round(connections * 1000 / rate)))
+        script.write_text(_LUA + pause)
         listing = Path(folder) / "requests.txt"
         with listing.open("w") as out:
             for item in prepared:
@@ -131,7 +147,10 @@ def run_wrk(
             str(threads),
         ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return _parse_wrk(output)
+    result = _parse_wrk(output)
+    if rate is not None:
+        result.tool = f"wrk at <= {rate:.0f}/s"
+    return result
 
 
 def _parse_wrk(output: str) -> LoadResult:

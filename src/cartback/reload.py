@@ -41,6 +41,9 @@ def reload(runtime: Runtime, config_file: str | Path) -> bool:
         setattr(runtime, name, getattr(fresh, name))
     runtime.worker.scheduler = fresh.scheduler
     runtime.worker.jobs = fresh.worker.jobs
+    # The delivery queue and the recorder keep their threads; the queue reads the new config.
+    runtime.deliveries.ingest = fresh.ingest
+    runtime.deliveries.parser_of = fresh.deliveries.parser_of
     log.info("config reloaded", extra={"config": str(config_file), "stores": len(settings.stores)})
     return True
 

@@ -16,20 +16,25 @@ from cartback.clock import Clock, SystemClock
 from cartback.config import Settings
 from cartback.domain.emails import bare_address
 from cartback.domain.events import Channel
+from cartback.domain.records import Delivery
 from cartback.domain.signing import Signing
 from cartback.engine.apply import Windows
 from cartback.engine.compose import Composer
+from cartback.engine.delivery_queue import DeliveryQueue, ParserOf
 from cartback.engine.discounting import DiscountIssuer, ShopAccess
 from cartback.engine.enrichment import admin_gaps, shopify_enricher
 from cartback.engine.feedback import Feedback
 from cartback.engine.help_reply import help_responder
-from cartback.engine.ingest import IngestService
+from cartback.engine.ingest import IngestService, Parser
+from cartback.engine.pacing import Limits, Pacing
 from cartback.engine.privacy import Privacy
+from cartback.engine.recorder import Recorder
 from cartback.engine.retry import Breaker
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Worker, WorkerThread
 from cartback.gateways import Gateways, build_gateways, channel_setups
+from cartback.integrations.registry import parser_for
 from cartback.jobs import worker_jobs
 from cartback.keys import erase_key
 from cartback.metrics import Metrics, watching
@@ -52,10 +57,15 @@ class Runtime:
     feedback: Feedback
     gateways: Gateways
     worker: Worker
+    deliveries: DeliveryQueue
+    recorder: Recorder  # stores the deliveries of concurrent webhooks in one transaction
     signing: Signing  # unsubscribe links, callback keys, and any keyed hash of ours
     metrics: Metrics = field(default_factory=Metrics)
     # The same build on the same store, clock, metrics and breaker, for a reloaded config.
     rebuild: Callable[[Settings], Runtime] | None = None
+    # Drain the delivery queue after each webhook answer: when the worker shares the process
+    # (`serve`; tests). `serve --no-worker` leaves it to `cartback worker`.
+    apply_after_answer: bool = True
 
 
 def build(
@@ -129,8 +139,12 @@ def build(
             store_id: channel_setups(settings.channels_of(store_id), gateways)
             for store_id, gateways in per_store.items()
         },
+        pacing=_pacing(settings, built.by_channel),
     )
-    scheduling = SchedulerSettings(settings.worker.batch_size, settings.worker.lease)
+    worker_config = settings.worker
+    scheduling = SchedulerSettings(
+        worker_config.batch_size, worker_config.lease, worker_config.concurrency
+    )
     scheduler = Scheduler(
         store,
         clock,
@@ -142,9 +156,30 @@ def build(
         metrics=metrics,
     )
     feedback = Feedback(store, clock, help_responder(settings, store, built.by_channel, per_store))
-    worker = Worker(clock, scheduler, worker_jobs(settings, built, feedback, store, clock, ingest))
+    queue = DeliveryQueue(
+        store,
+        clock,
+        ingest,
+        _parser_of(settings),
+        batch_size=worker_config.batch_size,
+        lease=worker_config.lease,
+    )
+    jobs = worker_jobs(settings, built, feedback, store, clock, ingest)
+    worker = Worker(clock, scheduler, jobs, deliveries=queue)
+    recorder = Recorder(ingest)
     runtime = Runtime(
-        settings, store, clock, ingest, scheduler, feedback, built, worker, signing, metrics
+        settings,
+        store,
+        clock,
+        ingest,
+        scheduler,
+        feedback,
+        built,
+        worker,
+        queue,
+        recorder,
+        signing,
+        metrics,
     )
     runtime.rebuild = partial(
         build,
@@ -162,6 +197,26 @@ def build(
 def privacy_requests(runtime: Runtime) -> Privacy:
     """Export and erase (the CLI's and the API's), keyed like the running engine's."""
     return Privacy(partial(erase_key, runtime.signing))
+
+
+def _pacing(settings: Settings, gateways: Mapping[Channel, Gateway]) -> Pacing:
+    """Each gateway's calls in flight and messages/s per sender, from its channel's config."""
+    limits: dict[str, Limits] = {}
+    sms, email = settings.channels.sms, settings.channels.email
+    for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
+        if config is not None and channel in gateways:
+            limits[gateways[channel].name] = Limits(config.concurrency, config.rate_limit)
+    return Pacing(limits)
+
+
+def _parser_of(settings: Settings) -> ParserOf:
+    def parser(delivery: Delivery) -> Parser | None:
+        store = settings.store(delivery.store_id)
+        if store is None:
+            return None
+        return parser_for(store, delivery.platform, delivery.topic, delivery.headers)
+
+    return parser
 
 
 def load_signing(settings: Settings, store: Store, clock: Clock) -> Signing:

@@ -177,9 +177,14 @@ def encode(payload: dict[str, Any]) -> bytes:
 
 
 def cart_by_key(server: Server, cart_key: str) -> dict[str, Any]:
-    carts: list[dict[str, Any]] = server.api("/api/carts", store="acme")
-    matching = [c for c in carts if c["cart_key"] == cart_key]
-    assert len(matching) == 1, carts
+    """The cart, once its delivery was applied (that happens right after the answer)."""
+
+    def found() -> list[dict[str, Any]]:
+        carts: list[dict[str, Any]] = server.api("/api/carts", store="acme")
+        return [c for c in carts if c["cart_key"] == cart_key]
+
+    matching = server.wait_for(f"for cart {cart_key}", found)
+    assert len(matching) == 1, matching
     return matching[0]
 
 
@@ -190,7 +195,7 @@ def test_a_checkout_is_recovered_by_sms_click_and_order(server: Server) -> None:
     checkout = checkout_payload()
     answer = server.webhook("checkouts/create", encode(checkout))
     assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "processed"
+    assert answer.json()["status"] == "received"
 
     lines = server.wait_for("for the SMS in the outbox", server.sms_lines)
     assert len(lines) == 1, lines
@@ -211,9 +216,12 @@ def test_a_checkout_is_recovered_by_sms_click_and_order(server: Server) -> None:
     order = order_payload(checkout)
     answer = server.webhook("orders/create", encode(order))
     assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "processed"
+    assert answer.json()["status"] == "received"
 
-    report = server.api("/api/report", store="acme")
+    report = server.wait_for(
+        "for the order in the report",
+        lambda: r if (r := server.api("/api/report", store="acme"))["orders_recovered"] else None,
+    )
     spend = Decimal(report["spend"])
     revenue = Decimal(report["recovered_revenue"])
     assert report["carts_abandoned"] == 1
@@ -265,8 +273,9 @@ def test_bad_webhooks_and_requests_get_clear_answers(server: Server) -> None:
     first = server.webhook("checkouts/create", body, webhook_id="delivery-1")
     again = server.webhook("checkouts/create", body, webhook_id="delivery-1")
     assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
-    assert first.json()["status"] == "processed"
+    assert first.json()["status"] == "received"
     assert again.json()["status"] == "duplicate"
+    assert server.wait_for("for the cart", lambda: server.api("/api/carts", store="acme"))
     assert len(server.api("/api/carts", store="acme")) == 1
 
     for path in ("/api/carts", "/api/report", "/api/deliveries"):

@@ -259,6 +259,12 @@ def test_the_keyboard_reaches_the_content_first(owner: Watched) -> None:
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "f-q", "the search comes next"
+    page.keyboard.type("left@example")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("tbody tr[data-cart-id]").count() == 1, "searched from the keyboard"
     owner.clean()
 
 

@@ -149,13 +149,17 @@ def _probe_id(probe: tuple[str, str, Any, str]) -> str:
 
 
 def _check_refused(cb: Cartback, store: str, response: httpx.Response, names: str) -> None:
-    """A 400 naming the field, the delivery kept as failed (listed as such), and no cart."""
-    assert response.status_code == 400, response.text
-    answer = response.json()
-    assert answer["error"]["code"] == "unreadable_body"
-    assert names in answer["error"]["message"], answer
-    failed = cb.deliveries(status="failed")
-    assert [d["id"] for d in failed] == [answer["delivery_id"]]
+    """The delivery kept as failed naming the field (listed as such), and no cart. A body that
+    is no JSON object at all is a 400 at once; a bad field is found after the answer (200)."""
+    [failed] = cb.deliveries(status="failed")
+    assert names in failed["error"], failed
+    if response.status_code == 400:
+        answer = response.json()
+        assert answer["error"]["code"] == "unreadable_body"
+        assert names in answer["error"]["message"], answer
+        assert failed["id"] == answer["delivery_id"]
+    else:
+        assert response.status_code == 200, response.text
     assert cb.deliveries(status="received") == []
     assert cb.carts(store) == []
 
@@ -284,8 +288,9 @@ def test_a_signed_checkout_reposted_as_a_delete_is_refused(cb: Cartback) -> None
     checkout = shopify_cart(cb.clock.now(), token="t-1")
     assert post_shopify(cb, "checkouts/create", checkout).status_code == 200
     response = post_shopify(cb, "checkouts/delete", checkout)
-    assert response.status_code == 400, response.text
-    assert "checkouts/delete body carries only ids" in response.json()["error"]["message"]
+    assert response.status_code == 200, response.text  # read after the answer
+    [failed] = cb.deliveries(status="failed")
+    assert "checkouts/delete body carries only ids" in failed["error"]
     [cart] = cb.carts("acme")
     assert cart["status"] == "open"
     assert [d["status"] for d in cb.deliveries()] == ["failed", "processed"]
@@ -293,5 +298,6 @@ def test_a_signed_checkout_reposted_as_a_delete_is_refused(cb: Cartback) -> None
 
 def test_a_delete_body_posted_as_an_update_is_refused(cb: Cartback) -> None:
     response = post_shopify(cb, "checkouts/update", {"id": 1, "token": "t-1", "cart_token": "c"})
-    assert response.status_code == 400, response.text
+    assert response.status_code == 200, response.text  # read after the answer
+    assert [d["status"] for d in cb.deliveries()] == ["failed"]
     assert cb.carts("acme") == []

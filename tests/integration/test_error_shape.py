@@ -133,7 +133,7 @@ def test_a_bug_answers_internal_error_without_leaking_it(
     def broken(*_args: object) -> object:
         raise RuntimeError("detail of a bug: postgresql://user:pw@db")
 
-    monkeypatch.setattr(runtime.ingest, "receive", broken)
+    monkeypatch.setattr(runtime.ingest, "record_many", broken)
     body = b'{"token": "t1"}'
     headers = {
         shopify.SHOP_DOMAIN_HEADER: DOMAIN,

@@ -388,7 +388,7 @@ def test_woocommerce_bad_or_missing_signature_is_refused_and_nothing_stored(
 
 def test_woocommerce_pending_order_is_recovered_by_sms_click_and_paid_order(cb: Cartback) -> None:
     order = woo_order(cb.clock.now())
-    assert ok(post_woo(cb, "order.created", order))["status"] == "processed"
+    assert ok(post_woo(cb, "order.created", order))["status"] == "received"
     cart = cb.cart("woo", "459")
     assert cart["phone"] == PHONE and cart["sms_consent"] is True
     assert cb.wait(WAIT - timedelta(minutes=1)) == 0 and cb.sms.sent == []
@@ -407,7 +407,7 @@ def test_woocommerce_pending_order_is_recovered_by_sms_click_and_paid_order(cb: 
 
     cb.clock.advance(timedelta(minutes=5))
     paid = woo_order(cb.clock.now(), status="processing")
-    assert ok(post_woo(cb, "order.updated", paid))["status"] == "processed"
+    assert ok(post_woo(cb, "order.updated", paid))["status"] == "received"
     cart = cb.cart("woo", "459")
     assert cart["status"] == "purchased"
     assert cart["order"]["recovered"] is True and cart["order"]["attribution"] == "click"
@@ -420,8 +420,8 @@ def test_woocommerce_delivery_id_alone_does_not_deduplicate(cb: Cartback) -> Non
     first = woo_order(cb.clock.now(), total="4.00")
     cb.clock.advance(timedelta(seconds=1))
     later = woo_order(cb.clock.now(), total="9.00")  # the same second's delivery id, newer edit
-    assert ok(post_woo(cb, "order.updated", first, delivery_id="d-1"))["status"] == "processed"
-    assert ok(post_woo(cb, "order.updated", later, delivery_id="d-1"))["status"] == "processed"
+    assert ok(post_woo(cb, "order.updated", first, delivery_id="d-1"))["status"] == "received"
+    assert ok(post_woo(cb, "order.updated", later, delivery_id="d-1"))["status"] == "received"
     assert ok(post_woo(cb, "order.updated", later, delivery_id="d-1"))["status"] == "duplicate"
     assert len(cb.deliveries(store="woo")) == 2
     cart = cb.cart("woo", "459")
@@ -463,8 +463,8 @@ def test_cart_abandonment_recovery_plugin_webhook_with_a_wrong_token(
 def test_generic_signed_json_cart_and_the_same_fields_as_a_form(cb: Cartback) -> None:
     as_json = generic_cart(cb.clock.now(), cart_id="c-json")
     as_form = generic_cart(cb.clock.now(), cart_id="c-form")
-    assert ok(post_generic(cb, "gen", as_json))["status"] == "processed"
-    assert ok(post_generic(cb, "gen", as_form, form=True))["status"] == "processed"
+    assert ok(post_generic(cb, "gen", as_json))["status"] == "received"
+    assert ok(post_generic(cb, "gen", as_form, form=True))["status"] == "received"
     by_json, by_form = cb.cart("gen", "c-json"), cb.cart("gen", "c-form")
     for cart in (by_json, by_form):
         assert cart["phone"] == PHONE and cart["email"] == EMAIL
@@ -488,7 +488,7 @@ def test_generic_signature_outside_the_time_window_is_refused(cb: Cartback, minu
 def test_generic_signed_five_minutes_ago_is_still_accepted(cb: Cartback) -> None:
     event = generic_cart(cb.clock.now())
     signed_at = cb.clock.now() - timedelta(minutes=4, seconds=59)
-    assert ok(post_generic(cb, "gen", event, signed_at=signed_at))["status"] == "processed"
+    assert ok(post_generic(cb, "gen", event, signed_at=signed_at))["status"] == "received"
 
 
 def test_generic_unsigned_is_refused_unless_the_store_is_insecure(cb: Cartback) -> None:
@@ -497,7 +497,7 @@ def test_generic_unsigned_is_refused_unless_the_store_is_insecure(cb: Cartback) 
     assert refused.status_code == 401
     assert generic.SIGNATURE_HEADER in refused.json()["error"]["message"]
     assert cb.deliveries() == []
-    assert ok(post_generic(cb, "genopen", event, signed=False))["status"] == "processed"
+    assert ok(post_generic(cb, "genopen", event, signed=False))["status"] == "received"
     assert [c["cart_key"] for c in cb.carts("genopen")] == ["c-1"]
     assert cb.carts("gen") == []
 
@@ -540,16 +540,11 @@ def test_generic_cart_deleted_cancels_pending_steps(cb: Cartback) -> None:
 
 
 @pytest.mark.parametrize("form", [False, True], ids=["json", "form"])
-def test_generic_bad_field_is_refused_naming_it_and_kept_as_failed(
-    cb: Cartback, form: bool
-) -> None:
+def test_generic_bad_field_is_kept_as_failed_naming_it(cb: Cartback, form: bool) -> None:
     event = generic_cart(cb.clock.now())
     event["cart"]["items"][0]["price"] = "abc"
-    response = post_generic(cb, "gen", event, form=form)
-    assert response.status_code == 400, response.text
-    answer = response.json()
-    assert answer["error"]["code"] == "unreadable_body" and answer["stored"] is True
-    assert "cart.items[0].price" in answer["error"]["message"]
+    answer = ok(post_generic(cb, "gen", event, form=form))
+    assert answer["status"] == "received"  # read after the answer
     [failed] = cb.deliveries(status="failed")
     assert failed["id"] == answer["delivery_id"] and failed["delivery_key"] == event["event_id"]
     assert "cart.items[0].price" in failed["error"]

@@ -118,12 +118,11 @@ def test_an_unparsable_delivery_stays_failed_when_replayed_unchanged(
     with running(db_url, tmp_path) as (runtime, client, clock):
         event = unknown_type_event(clock)
         response = post_generic(client, clock, event)
-        assert response.status_code == 400
-        error = response.json()["error"]["message"]
-        assert response.json()["error"]["code"] == "unreadable_body"
-        assert "type" in error and "cart.abandoned" in error
+        assert response.status_code == 200  # read after the answer
         delivery_id = response.json()["delivery_id"]
         [failed] = api(client, "/api/deliveries", status="failed")
+        error = failed["error"]
+        assert "type" in error and "cart.abandoned" in error
         assert (failed["id"], failed["delivery_key"]) == (delivery_id, event["event_id"])
         assert failed_ids(runtime) == [delivery_id]
 
@@ -141,9 +140,10 @@ def test_a_delivery_refused_for_missing_config_is_processed_after_the_fix(
 ) -> None:
     with running(db_url, tmp_path) as (_runtime, client, _clock):
         response = post_car(client)
-        assert response.status_code == 400
-        assert "currency: missing" in response.json()["error"]["message"]
+        assert response.status_code == 200
         delivery_id = response.json()["delivery_id"]
+        [failed] = api(client, "/api/deliveries", status="failed")
+        assert failed["id"] == delivery_id and "currency: missing" in failed["error"]
         assert api(client, "/api/carts", store="woo") == []
 
     with running(db_url, tmp_path, currency="DKK") as (runtime, client, _clock):
@@ -167,7 +167,7 @@ def test_a_replayed_delivery_keeps_the_time_it_was_received(db_url: str, tmp_pat
     """The plugin's webhook carries no time: the cart was abandoned when it was received."""
     with running(db_url, tmp_path) as (_runtime, client, clock):
         received = clock.now()
-        assert post_car(client).status_code == 400
+        assert post_car(client).status_code == 200
 
     later = received + timedelta(hours=6)
     with running(db_url, tmp_path, currency="DKK", at=later) as (runtime, client, _clock):
@@ -200,7 +200,7 @@ def test_cli_lists_and_replays_failed_deliveries(tmp_path: Path) -> None:
         runtime.store.upgrade()
         bad = post_generic(client, clock, unknown_type_event(clock))
         car = post_car(client)
-    assert (bad.status_code, car.status_code) == (400, 400)
+    assert (bad.status_code, car.status_code) == (200, 200)
     bad_id, car_id = bad.json()["delivery_id"], car.json()["delivery_id"]
 
     listed = cartback(config, "deliveries", "list", "--failed")

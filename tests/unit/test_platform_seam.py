@@ -1,8 +1,8 @@
 """Adding a platform is one module and its registration: a tiny fake platform, registered for a
 test, gets its route, its config value and its webhooks through the one handler.
 
-No database: the runtime's ingest is an in-memory stand-in that stores and parses like the real
-one (the real one is exercised per platform in tests/integration/test_platforms.py).
+No database: the runtime runs on the in-memory store (the SQL one is exercised per platform in
+tests/integration/test_platforms.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +23,7 @@ from cartback.api.app import create_app
 from cartback.clock import FakeClock
 from cartback.config import Settings
 from cartback.domain.events import CartUpdated, Consent, Customer, Event
-from cartback.engine.ingest import Delivery, IngestResult, Outcome, Parser
+from cartback.domain.records import Delivery as StoredRecord
 from cartback.integrations._json import load_object
 from cartback.integrations.platform import (
     Platform,
@@ -36,7 +35,8 @@ from cartback.integrations.platform import (
 )
 from cartback.integrations.registry import PLATFORMS, Registry
 from cartback.integrations.woocommerce_cart_recovery import TOPIC as CAR_TOPIC
-from cartback.metrics import Metrics
+from cartback.runtime import Runtime, build
+from cartback.testing import InMemoryStore
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 SECRET = "tiny-secret"
@@ -89,33 +89,9 @@ class TinyShop(Platform):
 # --- a runtime without a database -------------------------------------------------------------
 
 
-@dataclass
-class MemoryIngest:
-    """Stores each delivery once by key, then parses it: the contract of IngestService."""
-
-    deliveries: list[Delivery] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-
-    def receive(self, delivery: Delivery, parse: Parser) -> IngestResult:
-        keys = [known.delivery_key for known in self.deliveries]
-        if delivery.delivery_key in keys:
-            return IngestResult(Outcome.DUPLICATE, keys.index(delivery.delivery_key) + 1)
-        self.deliveries.append(delivery)
-        delivery_id = len(self.deliveries)
-        try:
-            events = parse(delivery.body, NOW)
-        except ValueError as exc:
-            return IngestResult(Outcome.FAILED, delivery_id, error=str(exc))
-        self.events += events
-        return IngestResult(Outcome.PROCESSED, delivery_id, events=len(events))
-
-
-@dataclass
-class MemoryRuntime:
-    settings: Settings
-    clock: FakeClock
-    ingest: MemoryIngest
-    metrics: Metrics = field(default_factory=Metrics)
+def deliveries(runtime: Runtime) -> list[StoredRecord]:
+    with runtime.store.reading() as tx:
+        return tx.deliveries.listing(status=None, store_id=None, limit=10)
 
 
 def settings_with(*stores: dict[str, Any]) -> Settings:
@@ -133,16 +109,13 @@ def tiny() -> Iterator[TinyShop]:
 
 
 @pytest.fixture
-def shop(tiny: TinyShop) -> Iterator[tuple[TestClient, MemoryRuntime]]:
-    runtime = MemoryRuntime(settings_with(TINY_STORE), FakeClock(NOW), MemoryIngest())
-    # The app only reads settings, clock, ingest and metrics of its runtime.
-    with TestClient(create_app(runtime)) as client:  # type: ignore[arg-type]
+def shop(tiny: TinyShop) -> Iterator[tuple[TestClient, Runtime]]:
+    runtime = build(settings_with(TINY_STORE), clock=FakeClock(NOW), store=InMemoryStore())
+    with TestClient(create_app(runtime)) as client:
         yield client, runtime
 
 
-def post(
-    client: TestClient, payload: dict[str, Any], *, secret: str = SECRET, store: str = "tiny1"
-) -> Any:
+def post(client: TestClient, payload: Any, *, secret: str = SECRET, store: str = "tiny1") -> Any:
     body = json.dumps(payload).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     headers = {"X-Tiny-Sig": signature, "X-Tiny-Event": "cart", "Content-Type": "application/json"}
@@ -167,27 +140,27 @@ def test_an_unregistered_platform_is_refused_naming_the_known_ones() -> None:
 
 
 def test_its_webhooks_go_through_the_one_handler_into_ingest(
-    shop: tuple[TestClient, MemoryRuntime],
+    shop: tuple[TestClient, Runtime],
 ) -> None:
     client, runtime = shop
 
     answer = post(client, {"id": 7, "email": "ann@example.com", "total": "12.50"})
 
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"status": "processed", "delivery_id": 1, "events": 1}
-    [delivery] = runtime.ingest.deliveries
+    assert answer.json() == {"status": "received", "delivery_id": 1}
+    [delivery] = deliveries(runtime)
     assert (delivery.platform, delivery.store_id, delivery.topic) == ("tiny", "tiny1", "cart")
     assert delivery.headers == {"X-Tiny-Event": "cart", "Content-Type": "application/json"}
-    [event] = runtime.ingest.events
-    assert isinstance(event, CartUpdated)
-    assert (event.cart_key, event.total) == ("7", Decimal("12.50"))
-    assert event.customer.email == "ann@example.com"
+    assert delivery.status == "processed"  # applied after the answer
+    with runtime.store.reading() as tx:
+        cart = tx.carts.find("tiny1", "7")
+    assert cart is not None and (cart.total, cart.email) == (Decimal("12.50"), "ann@example.com")
     again = post(client, {"id": 7, "email": "ann@example.com", "total": "12.50"})
-    assert again.json() == {"status": "duplicate", "delivery_id": 1, "events": 0}
+    assert again.json() == {"status": "duplicate", "delivery_id": 1}
 
 
 def test_its_refusals_have_the_one_error_shape_and_store_nothing(
-    shop: tuple[TestClient, MemoryRuntime],
+    shop: tuple[TestClient, Runtime],
 ) -> None:
     client, runtime = shop
 
@@ -200,25 +173,43 @@ def test_its_refusals_have_the_one_error_shape_and_store_nothing(
         "message": "X-Tiny-Sig does not match this body",
     }
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_store"
-    assert runtime.ingest.deliveries == []
+    assert deliveries(runtime) == []
 
 
-def test_an_unreadable_body_is_stored_and_named(shop: tuple[TestClient, MemoryRuntime]) -> None:
+def test_a_body_that_is_not_an_object_is_refused_and_stored(
+    shop: tuple[TestClient, Runtime],
+) -> None:
+    client, runtime = shop
+
+    answer = post(client, [1])
+
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": {
+            "code": "unreadable_body",
+            "message": "body: expected a JSON object, got an array",
+        },
+        "delivery_id": 1,
+        "stored": True,
+    }
+    [delivery] = deliveries(runtime)
+    assert delivery.status == "failed"
+
+
+def test_a_bad_field_fails_the_delivery_after_the_answer_naming_it(
+    shop: tuple[TestClient, Runtime],
+) -> None:
     client, runtime = shop
 
     answer = post(client, {"id": 1})
 
-    assert answer.status_code == 400
-    assert answer.json() == {
-        "error": {"code": "unreadable_body", "message": "cart.total: missing"},
-        "delivery_id": 1,
-        "stored": True,
-    }
-    assert len(runtime.ingest.deliveries) == 1
+    assert answer.status_code == 200
+    [delivery] = deliveries(runtime)
+    assert (delivery.status, delivery.error) == ("failed", "cart.total: missing")
 
 
 def test_a_replay_finds_the_same_parser_and_the_docs_show_the_route(
-    shop: tuple[TestClient, MemoryRuntime],
+    shop: tuple[TestClient, Runtime],
 ) -> None:
     client, runtime = shop
     store = runtime.settings.stores[0]

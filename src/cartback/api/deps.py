@@ -20,7 +20,7 @@ from cartback.runtime import Runtime
 bearer = HTTPBearer(auto_error=False)
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     found: Runtime = request.app.state.runtime
     return found
 

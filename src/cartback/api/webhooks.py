@@ -1,22 +1,26 @@
 """Shop webhooks: one handler serves every platform in the registry, each on its own route.
 
-Verify first (nothing is stored for a bad signature), then store the raw delivery, then parse
-it. Every platform ends in the same ingest service, and a stored delivery is read again by the
-same parser when it is replayed.
+Verify first (nothing is stored for a bad signature), then store the raw delivery and answer:
+that is all a webhook waits for. The delivery is parsed and applied after the answer, by the
+delivery queue (`engine/delivery_queue.py`), with the same parser a replay uses. A body that is
+not a JSON object at all is answered 400 and kept as failed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from cartback.api.deps import RuntimeDep
 from cartback.domain.bounds import LENGTHS, text_problem
-from cartback.engine.ingest import Delivery, IngestResult, Outcome
+from cartback.engine.delivery_queue import DeliveryQueue
+from cartback.engine.ingest import Delivery
 from cartback.errors import BadSignature, InvalidRequest, UnreadableBody
 from cartback.integrations.platform import Accepted, Platform, ShopStore, WebhookRequest
 from cartback.integrations.registry import PLATFORMS, Registry
@@ -31,7 +35,7 @@ def router(platforms: Registry = PLATFORMS) -> APIRouter:
     for platform in platforms:
         routes.add_api_route(
             platform.path,
-            _endpoint(platform, platforms),
+            _endpoint(platform),
             methods=["POST"],
             name=platform.route_name or f"{platform.name}_webhook",
             summary=platform.summary or f"{platform.name} webhook",
@@ -42,22 +46,22 @@ def router(platforms: Registry = PLATFORMS) -> APIRouter:
     return routes
 
 
-def _endpoint(platform: Platform, platforms: Registry) -> Callable[..., Awaitable[JSONResponse]]:
+def _endpoint(platform: Platform) -> Callable[..., Awaitable[JSONResponse]]:
     if _STORE_ID in platform.path:
 
         async def by_store_id(store_id: str, request: Request, rt: RuntimeDep) -> JSONResponse:
-            return await receive(platform, platforms, request, rt, store_id)
+            return await receive(platform, request, rt, store_id)
 
         return by_store_id
 
     async def by_headers(request: Request, rt: RuntimeDep) -> JSONResponse:
-        return await receive(platform, platforms, request, rt, None)
+        return await receive(platform, request, rt, None)
 
     return by_headers
 
 
 async def receive(
-    platform: Platform, platforms: Registry, request: Request, rt: Runtime, store_id: str | None
+    platform: Platform, request: Request, rt: Runtime, store_id: str | None
 ) -> JSONResponse:
     body = await request.body()
     incoming = WebhookRequest(body, request.headers, dict(request.query_params), store_id)
@@ -68,24 +72,38 @@ async def receive(
     verdict = platform.verify(incoming, store, rt.clock.now())
     if not verdict.ok:
         raise BadSignature(verdict.reason)
-    result = await _ingest(rt, platform, platforms, store, incoming)
-    if result.outcome == Outcome.FAILED:
-        extra = {"delivery_id": result.delivery_id, "stored": True}
-        raise UnreadableBody(result.error or "the body cannot be read", extra=extra)
-    accepted = Accepted(str(result.outcome), result.delivery_id, result.events)
-    return JSONResponse(platform.answer(accepted))
+    delivery, problem = _delivery(platform, store, incoming)
+    if problem is not None:
+        delivery_id = await run_in_threadpool(rt.ingest.refuse, delivery, problem)
+        raise UnreadableBody(problem, extra={"delivery_id": delivery_id, "stored": True})
+    recorded = await asyncio.wrap_future(rt.recorder.submit(delivery))
+    status = "duplicate" if recorded.duplicate else "received"
+    answer = JSONResponse(platform.answer(Accepted(status, recorded.delivery_id)))
+    if rt.apply_after_answer and not recorded.duplicate:
+        # Applied once the answer is sent (a test client waits for it: deterministic there).
+        answer.background = BackgroundTask(_apply_received, rt.deliveries)
+    return answer
 
 
-async def _ingest(
-    rt: Runtime, platform: Platform, platforms: Registry, store: ShopStore, incoming: WebhookRequest
-) -> IngestResult:
+async def _apply_received(queue: DeliveryQueue) -> None:
+    if not queue.running_asked_again():
+        await run_in_threadpool(queue.drain)
+
+
+def _delivery(
+    platform: Platform, store: ShopStore, incoming: WebhookRequest
+) -> tuple[Delivery, str | None]:
+    """The delivery to store, and the problem that makes its body unreadable, if any."""
     names = (*platform.kept_headers, "Content-Type")
     headers = {name: value for name in names if (value := incoming.header(name)) is not None}
     topic = _topic(platform.topic(incoming))
     key = _storable_key(platform.delivery_key(incoming))
-    delivery = Delivery(platform.serves, store.id, topic, key, headers, incoming.body)
-    parse = platforms.parser_for(store, platform.serves, topic, headers)
-    return await run_in_threadpool(rt.ingest.receive, delivery, parse)
+    try:
+        sequence, problem = _storable_key(platform.sequence_key(incoming)), None
+    except UnreadableBody as unreadable:
+        sequence, problem = None, unreadable.message
+    delivery = Delivery(platform.serves, store.id, topic, key, headers, incoming.body, sequence)
+    return delivery, problem
 
 
 def _topic(topic: str | None) -> str | None:
@@ -97,8 +115,9 @@ def _topic(topic: str | None) -> str | None:
 
 
 def _storable_key(key: str | None) -> str | None:
-    """A delivery key that fits its column. One built from a hostile body (a 300-digit id) is
-    kept as its hash: it still deduplicates, and the body is stored to fail where it is read."""
+    """A delivery (or sequence) key that fits its column. One built from a hostile body (a
+    300-digit id) is kept as its hash: it still deduplicates (or orders), and the body is stored
+    to fail where it is read."""
     if key is None or text_problem(key, LENGTHS["delivery key"]) is None:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

@@ -109,6 +109,10 @@ def serve_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.demo:  # the demo's links lead to this very server, whatever port it got
             settings = settings.model_copy(update={"public_url": local_url(args.host, port)})
         opened = open_runtime(settings, args.config, engine=engine, echo_outbox=args.demo)
+        runtime = opened.runtime
+        runtime.apply_after_answer = not args.no_worker
+        if not args.no_worker:  # applying gives way to answering while webhooks arrive
+            runtime.deliveries.webhooks_busy = runtime.recorder.busy
         summary = Summary(
             settings,
             listening=_http_url(args.host, port),

@@ -41,6 +41,8 @@ class _Sms(_Model):
     retry_backoff: PositiveDuration = timedelta(seconds=30)  # doubled each attempt, with jitter
     timeout: PositiveDuration = timedelta(seconds=10)
     inbound_poll_every: PositiveDuration = timedelta(seconds=30)  # inMobile replies
+    concurrency: int = Field(default=8, ge=1, le=256)  # calls in flight to the gateway
+    rate_limit: float | None = Field(default=None, gt=0)  # messages/s per sender; none: no limit
 
 
 class OutboxSms(_Sms):
@@ -68,6 +70,8 @@ class _Email(_Model):
     max_attempts: int = Field(default=5, ge=1, le=20)
     retry_backoff: PositiveDuration = timedelta(seconds=30)
     timeout: PositiveDuration = timedelta(seconds=20)
+    concurrency: int = Field(default=4, ge=1, le=256)  # connections to the mail server
+    rate_limit: float | None = Field(default=None, gt=0)  # messages/s; none: no limit
 
 
 class OutboxEmail(_Email):

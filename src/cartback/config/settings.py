@@ -188,6 +188,7 @@ class WorkerConfig(_Model):
     poll_interval: PositiveDuration = timedelta(seconds=1)
     batch_size: int = Field(default=100, ge=1, le=10_000)
     lease: PositiveDuration = timedelta(minutes=5)
+    concurrency: int = Field(default=1, ge=1, le=256)  # claimed runs worked on at once
 
 
 class Settings(_Model):

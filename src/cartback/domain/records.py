@@ -346,6 +346,7 @@ class NewDelivery:
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime
+    sequence_key: str | None = None  # deliveries sharing it are applied in arrival order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

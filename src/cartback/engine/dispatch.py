@@ -21,11 +21,14 @@ from cartback.domain.policy import Action, Decision, Reason
 from cartback.domain.records import Claim, MessageStatus, SendAttempt, Suppression
 from cartback.domain.redact import mask_email, mask_phone
 from cartback.engine import runs
+from cartback.engine.pacing import Pacing
 from cartback.engine.retry import Breaker, RetryPolicy
 from cartback.metrics import Metrics
 from cartback.store.base import Store
 
 log = logging.getLogger("cartback.sender")
+
+THROTTLED = 429  # "too many requests": the sender's pace halves (engine/pacing.py)
 
 _FINAL = {
     SendStatus.SENT: MessageStatus.SENT,
@@ -60,12 +63,14 @@ class Dispatcher:
         breaker: Breaker,
         rng: random.Random,
         metrics: Metrics | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.breaker = breaker
         self.rng = rng
         self.metrics = metrics or Metrics()
+        self.pacing = pacing or Pacing()
 
     def deliver(self, claim: Claim, flow_id: str, index: int, out: Outgoing) -> Decision:
         gateway = out.setup.gateway
@@ -73,7 +78,10 @@ class Dispatcher:
         resting = self.breaker.open_until(gateway.name, now)
         if resting is not None:
             return self._postpone(claim, flow_id, index, out, resting, "is resting after failures")
-        result, duration_ms = _call(gateway, out.message)
+        pacer, sender = self.pacing.of(gateway.name), out.message.sender
+        with pacer.call(sender):  # the gateway's calls in flight and its sender's rate
+            result, duration_ms = _call(gateway, out.message)
+        pacer.answered(sender, throttled=result.http_status == THROTTLED)
         self.breaker.record(gateway.name, result.status == SendStatus.RETRY, now)
         self._count(claim, out, result, duration_ms, now)
         number = out.attempts + 1

@@ -1,15 +1,15 @@
 """Ingest in two steps: record the raw delivery (deduplicated) and answer; apply it after.
 
-`record` is all a webhook needs before it answers: the delivery is stored, so nothing is lost.
-`apply` parses a stored delivery and applies its events in one transaction; it serves new
-deliveries and replays alike. Today the API calls both before answering (`receive`); applying
-after the answer only moves the `apply` call.
+`accept` is all a webhook does before it answers: the delivery is stored, so nothing is lost,
+and queued to be applied (`engine/delivery_queue.py`) in arrival order per cart. `apply`
+parses a stored delivery and applies its events in one transaction; it serves queued
+deliveries and replays alike. `receive` does both at once, for the Magento poller.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,6 +18,7 @@ from cartback.clock import Clock
 from cartback.domain.bounds import printable
 from cartback.domain.events import Event
 from cartback.domain.flow import Flow
+from cartback.domain.records import Delivery as StoredRecord
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
 from cartback.engine.privacy import Privacy
@@ -63,6 +64,7 @@ class Delivery:
     delivery_key: str | None
     headers: Mapping[str, str]
     body: bytes
+    sequence_key: str | None = None  # what it is about (a cart), within its store
 
 
 class IngestService:
@@ -93,7 +95,34 @@ class IngestService:
         return self.apply(recorded.delivery_id, parse)
 
     def record(self, delivery: Delivery) -> Recorded:
-        new = NewDelivery(
+        """Store a delivery, to be applied by the queue: one short transaction."""
+        [recorded] = self.record_many([delivery])
+        return recorded
+
+    def record_many(self, batch: Sequence[Delivery]) -> list[Recorded]:
+        """Store deliveries in one transaction (`engine/recorder.py` gathers them)."""
+        with self.store.transaction() as tx:
+            kept = tx.deliveries.record_many([self._new(delivery) for delivery in batch])
+        for delivery_id, duplicate in kept:
+            if duplicate:
+                log.info("duplicate delivery", extra={"delivery_id": delivery_id})
+        return [Recorded(delivery_id, duplicate) for delivery_id, duplicate in kept]
+
+    def refuse(self, delivery: Delivery, error: str) -> int:
+        """Store a delivery whose body cannot be read at all as failed, for a replay."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            delivery_id, _ = tx.deliveries.record(self._new(delivery))
+            tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, printable(error, MAX_ERROR))
+        self.metrics.count_delivery("failed")
+        log.warning("delivery refused", extra={"delivery_id": delivery_id})
+        return delivery_id
+
+    def _new(self, delivery: Delivery) -> NewDelivery:
+        sequence = delivery.store_id
+        if delivery.sequence_key is not None:
+            sequence = f"{delivery.store_id}:{delivery.sequence_key}"
+        return NewDelivery(
             platform=delivery.platform,
             store_id=delivery.store_id,
             topic=delivery.topic,
@@ -101,30 +130,31 @@ class IngestService:
             headers=delivery.headers,
             body=delivery.body,
             received_at=self.clock.now(),
+            sequence_key=sequence,
         )
-        with self.store.transaction() as tx:
-            delivery_id, duplicate = tx.deliveries.record(new)
-        if duplicate:
-            log.info("duplicate delivery", extra={"delivery_id": delivery_id})
-        return Recorded(delivery_id, duplicate)
 
     def apply(self, delivery_id: int, parse: Parser) -> IngestResult:
-        """Parse and apply a stored delivery. A payload that cannot be read marks it failed (the
-        answer names the problem); any other error marks it failed too, then propagates."""
-        now = self.clock.now()
-        try:
-            return self._apply(delivery_id, parse, now)
-        except Exception as exc:
-            error = printable(f"{type(exc).__name__}: {exc}", MAX_ERROR)
-            self._mark_failed(delivery_id, error, now)
-            log.warning("delivery failed unexpectedly", extra={"delivery_id": delivery_id})
-            raise
-
-    def _apply(self, delivery_id: int, parse: Parser, now: datetime) -> IngestResult:
+        """Parse and apply a stored delivery (a replay, the poller)."""
         with self.store.reading() as tx:
             stored = tx.deliveries.get(delivery_id)
         if stored is None:
             raise LookupError(f"no stored delivery {delivery_id}")
+        return self.apply_stored(stored, parse)
+
+    def apply_stored(self, stored: StoredRecord, parse: Parser) -> IngestResult:
+        """Apply a delivery as read from the store. A payload that cannot be read marks it
+        failed, naming the problem; any other error marks it failed too, then propagates."""
+        now = self.clock.now()
+        try:
+            return self._apply_stored(stored, parse, now)
+        except Exception as exc:
+            error = printable(f"{type(exc).__name__}: {exc}", MAX_ERROR)
+            self._mark_failed(stored.id, error, now)
+            log.warning("delivery failed unexpectedly", extra={"delivery_id": stored.id})
+            raise
+
+    def _apply_stored(self, stored: StoredRecord, parse: Parser, now: datetime) -> IngestResult:
+        delivery_id = stored.id
         try:
             # A payload without a time of its own happened when it was received, not replayed.
             events = parse(stored.body, stored.received_at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import Enum
@@ -34,6 +35,7 @@ log = logging.getLogger("cartback.worker")
 class SchedulerSettings:
     batch_size: int
     lease: timedelta
+    concurrency: int = 1  # claimed runs worked on at once (each gateway bounds its own calls)
 
 
 class _Next(Enum):
@@ -62,18 +64,31 @@ class Scheduler:
         self.settings = settings
         # Per store: the rules that lack the shop's data (a Shopify store without a token).
         self.gaps = dict(gaps or {})
+        self._pool: ThreadPoolExecutor | None = None
 
     def tick(self) -> int:
-        """Run every step that is due now; returns how many runs were claimed."""
+        """Run every step that is due now; returns how many runs were claimed. With
+        `concurrency` above 1 the claimed runs are worked on by that many threads: a gateway
+        call waits on the network, and the others go on meanwhile."""
         now = self.clock.now()
         claimed = self.store.claim_due(now, self.settings.batch_size, self.settings.lease)
-        for claim in claimed:
-            try:
-                self._run(claim)
-            except Exception:
-                # The lease runs out and the run is tried again; the others go on.
-                log.exception("run failed", extra={"run_id": claim.id, "cart_id": claim.cart_id})
+        if self.settings.concurrency > 1 and len(claimed) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.settings.concurrency, thread_name_prefix="cartback-send"
+                )
+            list(self._pool.map(self._run_one, claimed))
+        else:
+            for claim in claimed:
+                self._run_one(claim)
         return len(claimed)
+
+    def _run_one(self, claim: Claim) -> None:
+        try:
+            self._run(claim)
+        except Exception:
+            # The lease runs out and the run is tried again; the others go on.
+            log.exception("run failed", extra={"run_id": claim.id, "cart_id": claim.cart_id})
 
     def _run(self, claim: Claim) -> None:
         flow = self.flows(claim.flow_id)

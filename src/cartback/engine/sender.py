@@ -36,6 +36,7 @@ from cartback.engine.compose import Composer, sms_figures
 from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopAccess, label_for
 from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
 from cartback.engine.facts import Target, gather
+from cartback.engine.pacing import Pacing
 from cartback.engine.resend import recheck
 from cartback.engine.retry import Breaker
 from cartback.engine.segment_facts import segment_facts
@@ -102,6 +103,7 @@ class Sender:
         policy: Callable[[SendFacts], Decision] = decide,
         metrics: Metrics | None = None,
         store_channels: Mapping[str, Mapping[Channel, ChannelSetup]] | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.store = store
         self.policy = policy  # the seam a simulation breaks on purpose, to test its checker
@@ -113,7 +115,7 @@ class Sender:
         self.composer = composer
         self.discounts = discounts or DiscountIssuer()
         self.dispatcher = Dispatcher(
-            store, clock, breaker or Breaker(), rng or random.Random(), metrics
+            store, clock, breaker or Breaker(), rng or random.Random(), metrics, pacing
         )
 
     def run_step(

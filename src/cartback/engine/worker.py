@@ -1,4 +1,5 @@
-"""The worker's pass: due flow steps first, then the periodic jobs whose time has come."""
+"""The worker's pass: received deliveries, due flow steps, then the periodic jobs whose time has
+come."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cartback.channels._http import GatewayUnavailable
 from cartback.channels.base import InboundSource
 from cartback.clock import Clock
 from cartback.domain.durations import span
+from cartback.engine.delivery_queue import DeliveryQueue
 from cartback.engine.feedback import Feedback
 from cartback.engine.scheduler import Scheduler
 
@@ -32,14 +34,24 @@ class Periodic:
 
 
 class Worker:
-    def __init__(self, clock: Clock, scheduler: Scheduler, jobs: Sequence[Periodic] = ()) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        scheduler: Scheduler,
+        jobs: Sequence[Periodic] = (),
+        *,
+        deliveries: DeliveryQueue | None = None,
+    ) -> None:
         self.clock = clock
         self.scheduler = scheduler
         self.jobs = list(jobs)
+        self.deliveries = deliveries
 
     def run_once(self) -> int:
-        """One pass; returns how many flow runs were claimed (a full batch means: go again)."""
-        claimed = self.scheduler.tick()
+        """One pass: received deliveries are applied first (a cart's news before its due
+        steps), then due runs. Returns the larger count claimed (a full batch: go again)."""
+        applied = self.deliveries.apply_pending() if self.deliveries is not None else 0
+        claimed = max(applied, self.scheduler.tick())
         for job in self.jobs:
             now = self.clock.now()
             if not job.due(now):

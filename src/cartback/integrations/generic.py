@@ -40,6 +40,7 @@ from cartback.integrations.platform import (
     StoredDelivery,
     Verdict,
     WebhookRequest,
+    keyed,
     secret_of,
 )
 
@@ -173,6 +174,14 @@ class GenericPlatform(Platform):
             return delivery_key(request.body, request.header("content-type"))
         except ValueError:
             return None  # stored all the same; the parse names the problem
+
+    def sequence_key(self, request: WebhookRequest) -> str | None:
+        """The cart an event is about: `cart.id`, or an order's `order.cart_id`."""
+        data = decode(request.body, request.header("content-type"))
+        cart, order = data.get("cart"), data.get("order")
+        if isinstance(cart, dict):
+            return keyed("cart", cart.get("id"))
+        return keyed("cart", order.get("cart_id")) if isinstance(order, dict) else None
 
     def parse(
         self, delivery: StoredDelivery, store: ShopStore, received_at: datetime

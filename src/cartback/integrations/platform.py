@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from cartback.domain.events import Event
 from cartback.errors import UnknownStore
+from cartback.integrations._json import json_object
 
 __all__ = [
     "Accepted",
@@ -36,6 +37,7 @@ __all__ = [
     "Verdict",
     "WebhookRequest",
     "header",
+    "keyed",
     "secret_of",
 ]
 
@@ -132,11 +134,11 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """What became of a stored delivery, for the answer: `processed` or `duplicate`."""
+    """What became of a delivery, for the answer: `received` (stored, to be applied) or
+    `duplicate` (stored before)."""
 
     status: str
     delivery_id: int
-    events: int
 
 
 class Platform(ABC):
@@ -152,6 +154,9 @@ class Platform(ABC):
     description: ClassVar[str | None] = None
     responses: ClassVar[dict[int | str, dict[str, Any]]] = {}
     openapi_extra: ClassVar[dict[str, Any] | None] = None
+    # Top-level body fields naming what a delivery is about, the first one present wins:
+    # (field, kind) gives the sequence key `kind:value` (see `sequence_key`).
+    sequence_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @property
     def serves(self) -> str:
@@ -184,6 +189,17 @@ class Platform(ABC):
     def delivery_key(self, request: WebhookRequest) -> str | None:
         """The key that makes a repeated delivery a duplicate; None when there is none."""
 
+    def sequence_key(self, request: WebhookRequest) -> str | None:
+        """What a delivery is about (e.g. `checkout:<token>`), read before the answer: the
+        deliveries of a store about the same thing are applied in the order they arrived; None
+        orders it among the store's other deliveries without one. Raises PayloadError for a
+        body that is not a JSON object at all (answered 400, kept as failed)."""
+        body = json_object(request.body)
+        for name, kind in self.sequence_fields:
+            if (key := keyed(kind, body.get(name))) is not None:
+                return key
+        return None
+
     @abstractmethod
     def parse(
         self, delivery: StoredDelivery, store: ShopStore, received_at: datetime
@@ -192,11 +208,14 @@ class Platform(ABC):
 
     def answer(self, accepted: Accepted) -> dict[str, object]:
         """The 200 answer's body."""
-        return {
-            "status": accepted.status,
-            "delivery_id": accepted.delivery_id,
-            "events": accepted.events,
-        }
+        return {"status": accepted.status, "delivery_id": accepted.delivery_id}
+
+
+def keyed(kind: str, value: object) -> str | None:
+    """`kind:value` for a sequence key, when `value` is a usable id."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return f"{kind}:{value}"
 
 
 def secret_of(store: ShopStore) -> str:

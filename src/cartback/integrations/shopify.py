@@ -364,6 +364,7 @@ class ShopifyPlatform(Base64HmacPlatform):
         API_VERSION_HEADER,
     )
     summary = "Shopify webhook"
+    sequence_fields = (("checkout_token", "checkout"), ("token", "checkout"))  # orders follow
     responses = {
         401: {"description": "bad or missing signature"},
         404: {"description": "unknown shop"},

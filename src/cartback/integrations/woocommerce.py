@@ -120,6 +120,8 @@ class WooCommercePlatform(Base64HmacPlatform):
         404: {"description": "unknown store"},
     }
 
+    sequence_fields = (("id", "order"),)
+
     def config_problem(self, store: ShopStore) -> tuple[str, str] | None:
         if not secret_of(store):
             return "webhook_secret", "required for a woocommerce store"

@@ -267,6 +267,9 @@ class CartRecoveryPlatform(Platform):
             return Verdict.accept()
         return Verdict.refuse("the token in the webhook URL does not match this store")
 
+    def sequence_key(self, request: WebhookRequest) -> str | None:
+        return None  # form fields, read whole when applied; one sequence per store
+
     def delivery_key(self, request: WebhookRequest) -> str | None:
         # The plugin sends no id: the same body is the same cart at the same moment.
         return "car:" + hashlib.sha256(request.body).hexdigest()

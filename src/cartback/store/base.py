@@ -37,12 +37,9 @@ from cartback.domain.records import (
     ConsentEntry,
     Cursor,
     DecisionEntry,
-    Delivery,
-    DeliveryStatus,
     Link,
     Message,
     MessageTouch,
-    NewDelivery,
     NewOrder,
     Order,
     Purchase,
@@ -54,6 +51,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.deliveries import Deliveries
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.measure import Measurements
 from cartback.store.privacy import PrivacyRecords
@@ -265,24 +263,6 @@ class ConsentBook(Protocol):
     def add_reply(self, reply: Reply, action: str, now: datetime) -> bool:
         """Keep a reply once per gateway id; False when it was already kept."""
         ...
-
-
-class Deliveries(Protocol):
-    def record(self, delivery: NewDelivery) -> tuple[int, bool]:
-        """Store a raw delivery; its id, and whether the same key was already processed."""
-        ...
-
-    def mark(
-        self, delivery_id: int, status: DeliveryStatus, at: datetime, error: str | None
-    ) -> None: ...
-    def get(self, delivery_id: int) -> Delivery | None: ...
-    def listing(
-        self, *, status: DeliveryStatus | None, store_id: str | None, limit: int
-    ) -> list[Delivery]:
-        """Newest first."""
-        ...
-
-    def processed_keys(self, platform: str, store_id: str, keys: Collection[str]) -> set[str]: ...
 
 
 class Touches(Protocol):

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 IMMEDIATE = "cartback_immediate"
 CONNECT_TIMEOUT = 10  # seconds, PostgreSQL
+POOL_SIZE, POOL_OVERFLOW = 10, 20  # PostgreSQL connections kept, and opened beyond them
 
 
 def normalise_url(url: str) -> str:
@@ -30,10 +31,14 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         return _sqlite_engine(url, parsed.database, echo)
     # A server that drops packets must not hang a start for minutes.
     connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
+    # A worker sends from several threads and an API answers many webhooks at once: connections
+    # are kept for them rather than opened and closed per transaction.
     return create_engine(
         url,
         echo=echo,
         pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
         future=True,
         connect_args=connect_args,
         hide_parameters=True,  # an error's `[parameters: …]` would quote people's data

@@ -43,8 +43,24 @@ deliveries = Table(
     Column("error", Text),
     Column("processed_at", UTCDateTime),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # Deliveries of one sequence (a cart) are applied in arrival order; see store/sql/deliveries.
+    Column("sequence_key", String(320)),
+    Column("claimed_until", UTCDateTime),  # a worker's lease on a received delivery
     UniqueConstraint("platform", "store_id", "delivery_key"),
     Index(None, "status", "received_at"),
+    Index(
+        "ix_deliveries_to_apply",
+        "id",
+        postgresql_where=text("status = 'received'"),
+        sqlite_where=text("status = 'received'"),
+    ),
+    Index(
+        "ix_deliveries_sequence",
+        "sequence_key",
+        "id",
+        postgresql_where=text("status = 'received'"),
+        sqlite_where=text("status = 'received'"),
+    ),
 )
 
 carts = Table(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from cartback.domain.records import (
@@ -38,11 +38,36 @@ class MemoryDeliveries:
             headers=MappingProxyType(dict(delivery.headers)),
             body=bytes(delivery.body),
             received_at=utc(delivery.received_at),
+            sequence_key=delivery.sequence_key,
             id=delivery_id,
             status=DeliveryStatus.RECEIVED,
         )
         self.table.insert(delivery_id, stored)
         return delivery_id, False
+
+    def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
+        return [self.record(delivery) for delivery in batch]
+
+    def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+        leases = self.data.delivery_leases
+        waiting: set[str | None] = set()  # sequences with an older received delivery
+        claimed: list[Delivery] = []
+        for delivery_id in sorted(self.table.rows):
+            delivery = self.table.rows[delivery_id]
+            if delivery.status != DeliveryStatus.RECEIVED or len(claimed) >= limit:
+                continue
+            key = delivery.sequence_key
+            blocked = key is not None and key in waiting
+            waiting.add(key)
+            until = leases.get(delivery_id)
+            if blocked or (until is not None and until > now):
+                continue
+            if until is None:
+                leases.insert(delivery_id, utc(now + lease))
+            else:
+                leases.replace(delivery_id, utc(now + lease))
+            claimed.append(delivery)
+        return claimed
 
     def mark(
         self, delivery_id: int, status: DeliveryStatus, at: datetime, error: str | None
@@ -50,6 +75,8 @@ class MemoryDeliveries:
         delivery = self.table.get(delivery_id)
         if delivery is None:
             return
+        if delivery_id in self.data.delivery_leases:
+            self.data.delivery_leases.delete(delivery_id)
         marked = updated(
             delivery,
             status=DeliveryStatus(status),

@@ -208,6 +208,7 @@ class Data:
         self.deliveries: Table[int, Delivery] = Table(
             journal, "deliveries", uniques=(self.delivery_by_key,)
         )
+        self.delivery_leases: Table[int, datetime] = Table(journal, "delivery leases")
         self.touches_by_address: Index[TouchKey, TouchKey] = Index(lambda t: t[0])
         self.touches: Table[TouchKey, TouchKey] = Table(
             journal, "touches", indexes=(self.touches_by_address,)

@@ -1,0 +1,44 @@
+"""The deliveries repository: raw webhook deliveries, stored first, applied after the answer.
+
+A delivery is `received` until a worker applies it (`processed`) or gives up on it (`failed`).
+Deliveries that share a `sequence_key` (one cart of one store) are applied in the order they
+arrived: `claim` hands out only the oldest unapplied delivery of each sequence, so two workers
+never apply a cart's update before its creation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
+
+
+class Deliveries(Protocol):
+    def record(self, delivery: NewDelivery) -> tuple[int, bool]:
+        """Store a raw delivery; its id, and whether the same key was already processed."""
+        ...
+
+    def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
+        """`record` for each, in order, in few statements (concurrent webhooks' deliveries).
+        A key repeated within the batch is stored once; each repeat gets the first's id."""
+        ...
+
+    def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+        """Lease up to `limit` received deliveries until `now + lease`, oldest first: each the
+        oldest received one of its sequence, and not leased by another worker. PostgreSQL skips
+        rows another worker is claiming; SQLite holds its write lock (run it in `transaction`)."""
+        ...
+
+    def mark(
+        self, delivery_id: int, status: DeliveryStatus, at: datetime, error: str | None
+    ) -> None: ...
+    def get(self, delivery_id: int) -> Delivery | None: ...
+    def listing(
+        self, *, status: DeliveryStatus | None, store_id: str | None, limit: int
+    ) -> list[Delivery]:
+        """Newest first."""
+        ...
+
+    def processed_keys(self, platform: str, store_id: str, keys: Collection[str]) -> set[str]: ...
