@@ -260,6 +260,9 @@ CHECKS: tuple[Check, ...] = (
     _cooldown,
     _quiet,
 )
+# A message the gateway asked to retry goes out later than it was decided: what may have changed
+# since (a purchase, a newer cart, a STOP or withdrawn consent, the night) is checked again.
+RESEND_CHECKS: tuple[Check, ...] = (_lifecycle, _consent, _quiet)
 
 
 def decide(facts: SendFacts, checks: Sequence[Check] = CHECKS) -> Decision:

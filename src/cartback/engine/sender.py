@@ -37,6 +37,7 @@ from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopA
 from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
 from cartback.engine.facts import Target, gather
 from cartback.engine.pacing import Pacing
+from cartback.engine.resend import recheck
 from cartback.engine.retry import Breaker
 from cartback.engine.segment_facts import segment_facts
 from cartback.metrics import Metrics
@@ -157,17 +158,13 @@ class Sender:
             raise LookupError(f"run {claim.id} points at a missing cart {claim.cart_id}")
         existing = tx.messages.for_step(claim.id, index)
         if existing is not None:
-            return self._resume(tx, cart, step, existing, now)
+            target = self._target(cart, Channel(existing.channel), Channel(existing.channel))
+            rules = self.settings.policy
+            held = recheck(tx, claim, flow.id, index, cart, existing, target, rules, now)
+            return held or self._resume(tx, cart, step, existing, now)
         store = self.stores(cart.store_id)
         route = self.route(step, cart.store_id)
-        target = Target(
-            step.channel,
-            route,
-            store.timezone,
-            store.consent_mode,
-            store.windows,
-            self.settings.erase_key() if self.settings.erase_key is not None else None,
-        )
+        target = self._target(cart, step.channel, route)
         decision = self.policy(gather(tx, cart, claim.id, target, self.settings.policy, now))
         if held_out and decision.action == Action.SEND:
             decision = assignment.held_out(flow.id)
@@ -191,6 +188,17 @@ class Sender:
         elif decision.action == Action.DEFER and decision.until is not None:
             runs.wait(tx, claim, index, decision.until, now)
         return decision
+
+    def _target(self, cart: Cart, channel: Channel, route: Channel | None) -> Target:
+        store = self.stores(cart.store_id)
+        return Target(
+            channel,
+            route,
+            store.timezone,
+            store.consent_mode,
+            store.windows,
+            self.settings.erase_key() if self.settings.erase_key is not None else None,
+        )
 
     def _resume(
         self, tx: Tx, cart: Cart, step: SendStep, existing: Message, now: datetime

@@ -60,6 +60,7 @@ def simulate(
     world = generate(carts, seed, store_id)
     gateway = _Flaky(random.Random(seed))
     replay = Replay(settings, START, respond=gateway)
+    replay.runtime.scheduler.sender.dispatcher.rng = random.Random(seed)  # retry jitter: a seed
     if policy is not None:
         replay.runtime.scheduler.sender.policy = policy
     for happening in progress(world.happenings):
