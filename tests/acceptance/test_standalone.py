@@ -44,4 +44,4 @@ def test_unit_tests_pass_in_a_lone_copy_of_the_repository(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert (copy / "docs" / "architecture.md").is_file()
-    assert not (tmp_path / "alone" / "shared").exists()
+    assert [p.name for p in (tmp_path / "alone").iterdir()] == ["cartback"]  # nothing beside it

@@ -13,7 +13,7 @@ from cartback.domain.flow import Flow, SendStep, WaitStep
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-# The config example from DESIGN.md, verbatim: it is the public contract.
+# The config example of docs/architecture.md, verbatim: it is the public contract.
 DESIGN_EXAMPLE = """\
 database_url: sqlite:///cartback.db          # CARTBACK_DATABASE_URL overrides
 public_url: http://localhost:8000            # base of short links
