@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.processes import Running, config_yaml, free_port
+from tests.acceptance.processes import Running, config_yaml
 from tests.acceptance.test_serve import (
     ACME_STORE,
     API_TOKEN,
     TEMPLATE,
     Server,
+    api_only,
     checkout_payload,
     encode,
 )
@@ -71,20 +72,11 @@ def _write_config(path: Path, database_url: str, port: int, outbox: Path) -> Non
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    port = free_port()
-    outbox = tmp_path / "outbox.jsonl"
-    config = tmp_path / "cartback.yaml"
-    _write_config(config, db_url, port, outbox)
-    with Server.started(
-        ["serve", "--no-worker"],
-        config,
-        tmp_path,
-        "serve",
-        port=port,
-        token=API_TOKEN,
-        outbox=outbox,
-    ) as running:
-        yield running, config
+    def write(config: Path, port: int, outbox: Path) -> None:
+        _write_config(config, db_url, port, outbox)
+
+    with api_only(tmp_path, write) as running:
+        yield running
 
 
 def _crashing_worker(config: Path, tmp_path: Path) -> int:

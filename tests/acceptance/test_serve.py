@@ -16,7 +16,8 @@ import hmac
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -94,6 +95,28 @@ def shopify_signature(body: bytes, secret: str) -> str:
     """Computed here, independently of cartback, so the test checks the server's verification."""
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+@contextmanager
+def api_only(
+    tmp_path: Path, write: Callable[[Path, int, Path], None]
+) -> Iterator[tuple[Server, Path]]:
+    """`cartback serve --no-worker` on the config `write(path, port, outbox)` makes, with the
+    config's path (for the workers a test starts beside it)."""
+    port = free_port()
+    outbox = tmp_path / "outbox.jsonl"
+    config = tmp_path / "cartback.yaml"
+    write(config, port, outbox)
+    with Server.started(
+        ["serve", "--no-worker"],
+        config,
+        tmp_path,
+        "serve",
+        port=port,
+        token=API_TOKEN,
+        outbox=outbox,
+    ) as running:
+        yield running, config
 
 
 def write_config(path: Path, database_url: str, port: int, outbox: Path) -> None:

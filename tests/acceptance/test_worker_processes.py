@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.processes import Running, free_port
+from tests.acceptance.processes import Running
 from tests.acceptance.test_serve import (
-    API_TOKEN,
     Server,
+    api_only,
     checkout_payload,
     encode,
     write_config,
@@ -23,27 +23,18 @@ CARTS = 30
 
 
 @pytest.fixture
-def api_only(db_url: str, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    port = free_port()
-    outbox = tmp_path / "outbox.jsonl"
-    config = tmp_path / "cartback.yaml"
-    write_config(config, db_url, port, outbox)
-    with Server.started(
-        ["serve", "--no-worker"],
-        config,
-        tmp_path,
-        "serve",
-        port=port,
-        token=API_TOKEN,
-        outbox=outbox,
-    ) as server:
-        yield server, config
+def api_server(db_url: str, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    def write(config: Path, port: int, outbox: Path) -> None:
+        write_config(config, db_url, port, outbox)
+
+    with api_only(tmp_path, write) as running:
+        yield running
 
 
 def test_the_api_alone_sends_nothing_and_two_workers_send_each_step_once(
-    api_only: tuple[Server, Path], tmp_path: Path
+    api_server: tuple[Server, Path], tmp_path: Path
 ) -> None:
-    server, config = api_only
+    server, config = api_server
     for n in range(CARTS):
         payload = checkout_payload(token=f"race-{n}")
         payload["sms_marketing_phone"] = f"+452012{n:04d}"
