@@ -7,29 +7,15 @@ one pair per connection.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from aiosmtpd.smtp import AuthResult
-
 from cartback.channels.base import SendStatus
 from cartback.channels.smtp import CHECK_IDLE_AFTER, DROP_IDLE_AFTER
 from cartback.clock import FakeClock
-from tests.unit.test_smtp import (
-    PASSWORD,
-    USER,
-    Recorder,
-    accept_one_user,
-    basket_email,
-    certificate,  # noqa: F401 (a fixture the TLS fixtures use)
-    client_tls,  # noqa: F401
-    gateway,
-    server_tls,  # noqa: F401
-    smtp_server,
-)
+from tests.unit.test_smtp import Recorder, basket_email, gateway, smtp_server
 
 
 @dataclass
@@ -101,28 +87,6 @@ def test_many_messages_go_over_one_connection() -> None:
     assert len(handler.received) == 10
     assert handler.connections() == 1
     assert handler.quits == 1, "the kept connection is closed politely when the gateway closes"
-
-
-def test_starttls_and_login_happen_once_for_many_messages(
-    server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
-) -> None:
-    handler = Counting()
-    logins: list[str] = []
-
-    def authenticate(*args: Any) -> AuthResult:
-        logins.append("login")
-        return accept_one_user(*args)
-
-    options = {"tls_context": server_tls, "authenticator": authenticate, "auth_require_tls": True}
-    with smtp_server(handler, **options) as port:
-        smtp = gateway(
-            port, security="starttls", ssl_context=client_tls, username=USER, password=PASSWORD
-        )
-        results = [smtp.send(basket_email(f"msg{n}")) for n in range(5)]
-
-    assert [r.status for r in results] == [SendStatus.SENT] * 5
-    assert handler.connections() == 1
-    assert logins == ["login"]
 
 
 def test_a_connection_the_server_dropped_is_replaced_and_the_message_goes_once() -> None:
