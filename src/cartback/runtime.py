@@ -34,7 +34,7 @@ from cartback.engine.retry import Breaker
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Worker, WorkerThread
-from cartback.gateways import Gateways, build_gateways, channel_setups
+from cartback.gateways import Gateways, build_gateways, channel_setups, pace
 from cartback.integrations.registry import parser_for
 from cartback.jobs import worker_jobs
 from cartback.keys import erase_key
@@ -67,6 +67,10 @@ class Runtime:
     # Drain the delivery queue after each webhook answer: when the worker shares the process
     # (`serve`; tests). `serve --no-worker` leaves it to `cartback worker`.
     apply_after_answer: bool = True
+
+    def close(self) -> None:
+        """On shutdown, once the worker stopped: close the gateways' open connections."""
+        self.gateways.close()
 
 
 def build(
@@ -112,6 +116,7 @@ def build(
             signing=signing,
         ),
     )
+    built.more = [gateway for mine in per_store.values() for gateway in mine.values()]
     breaker = breaker or Breaker()
     metrics = metrics or watching(store, clock, lambda: breaker.states(clock.now()))
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
@@ -204,12 +209,15 @@ def privacy_requests(runtime: Runtime) -> Privacy:
 
 
 def _pacing(settings: Settings, gateways: Mapping[Channel, Gateway]) -> Pacing:
-    """Each gateway's calls in flight and messages/s per sender, from its channel's config."""
+    """Each gateway's calls in flight and messages/s per sender: its channel's config, else the
+    provider's documented pace. A gateway that is not the provider's client (the backtest's
+    recorder, a test's fake) keeps only what the config sets: it has no vendor to spare."""
     limits: dict[str, Limits] = {}
     sms, email = settings.channels.sms, settings.channels.email
     for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
         if config is not None and channel in gateways:
-            limits[gateways[channel].name] = Limits(config.concurrency, config.rate_limit)
+            name = gateways[channel].name
+            limits[name] = pace(config, built_in=name == config.provider)
     return Pacing(limits)
 
 
