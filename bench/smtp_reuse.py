@@ -36,13 +36,15 @@ USER, PASSWORD = "bench", "bench-pass"
 
 
 class Sink:
-    """Accepts every message and counts it."""
+    """Accepts every message; counts them and the connections they came on."""
 
     def __init__(self) -> None:
         self.received = 0
+        self.peers: set[Any] = set()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received += 1
+        self.peers.add(session.peer)
         return "250 OK"
 
 
@@ -80,15 +82,17 @@ def email(n: int) -> OutgoingMessage:
     )  # fmt: skip
 
 
-def rate(gateway: SmtpGateway, messages: int, threads: int) -> float:
-    """Emails/s sending `messages` from `threads` threads; every one must be accepted."""
+def rate(gateway: SmtpGateway, sink: Sink, messages: int, threads: int) -> tuple[float, int]:
+    """Emails/s sending `messages` from `threads` threads (every one must be accepted), and the
+    connections they took."""
+    sink.peers.clear()
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(gateway.send, map(email, range(messages))))
     seconds = time.perf_counter() - started
     gateway.close()
     assert all(result.status == SendStatus.SENT for result in results), "a send failed"
-    return messages / seconds
+    return messages / seconds, len(sink.peers)
 
 
 def main() -> None:
@@ -114,7 +118,9 @@ def main() -> None:
                 )  # fmt: skip
 
             figures = {
-                (kept, threads): rate(gateway(100 if kept else 1, threads), args.messages, threads)
+                (kept, threads): rate(
+                    gateway(100 if kept else 1, threads), sink, args.messages, threads
+                )
                 for threads in (1, args.threads)
                 for kept in (False, True)
             }
@@ -126,10 +132,11 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f} after; {sink.received} received"
     )
     for threads in (1, args.threads):
-        fresh, kept = figures[(False, threads)], figures[(True, threads)]
-        print(f"  {threads} thread(s): a connection per email {fresh:8.1f}/s")
+        (fresh, opened), (kept, reused) = figures[(False, threads)], figures[(True, threads)]
+        print(f"  {threads} thread(s), a connection per email {fresh:7.1f}/s  {opened} connections")
         print(
-            f"  {threads} thread(s): kept connections     {kept:8.1f}/s  ratio {kept / fresh:.1f}"
+            f"  {threads} thread(s), kept connections     {kept:7.1f}/s  {reused} connections  "
+            f"ratio {kept / fresh:.1f}"
         )
 
 
