@@ -27,7 +27,7 @@ class Counting(Recorder):
     noops: int = 0
     quits: int = 0
     hang_up_at_mail: int = 0  # hang up instead of answering the next N MAIL commands
-    closing_at_mail: int = 0  # answer 421 to the next N MAIL commands
+    mail_replies: list[str] = field(default_factory=list)  # answered, in turn, to MAIL
     hang_up_after_data: bool = False  # take the message, then hang up before answering
     together: int = 0  # DATA waits until this many transactions are in DATA at once
     arrived: int = 0
@@ -46,9 +46,8 @@ class Counting(Recorder):
             self.hang_up_at_mail -= 1
             server.transport.close()
             return "250 OK"  # never arrives
-        if self.closing_at_mail > 0:
-            self.closing_at_mail -= 1
-            return "421 4.7.0 too many messages on this connection, closing"
+        if self.mail_replies:
+            return self.mail_replies.pop(0)
         self.peers.append(session.peer)
         envelope.mail_from = address
         return "250 OK"
@@ -108,7 +107,7 @@ def test_a_421_on_a_kept_connection_is_sent_on_a_new_one() -> None:
     with smtp_server(handler) as port:
         smtp = gateway(port)
         smtp.send(basket_email("msg1"))
-        handler.closing_at_mail = 1
+        handler.mail_replies = ["421 4.7.0 too many messages on this connection, closing"]
         result = smtp.send(basket_email("msg2"))
 
     assert result.status == SendStatus.SENT
@@ -116,8 +115,32 @@ def test_a_421_on_a_kept_connection_is_sent_on_a_new_one() -> None:
     assert handler.connections() == 2
 
 
+def test_a_kept_connection_the_server_takes_no_more_on_is_replaced() -> None:
+    handler = Counting()
+    with smtp_server(handler) as port:
+        smtp = gateway(port)
+        smtp.send(basket_email("msg1"))
+        handler.mail_replies = ["452 4.5.3 too many messages on this connection"]
+        result = smtp.send(basket_email("msg2"))
+        smtp.send(basket_email("msg3"))
+
+    assert result.status == SendStatus.SENT
+    assert len(handler.received) == 3
+    assert handler.connections() == 2, "the refusing connection is not kept"
+
+
+def test_a_temporary_refusal_on_a_new_connection_is_a_retry_for_later() -> None:
+    handler = Counting(mail_replies=["451 4.7.1 slow down"])
+    with smtp_server(handler) as port:
+        result = gateway(port).send(basket_email())
+
+    assert result.status == SendStatus.RETRY
+    assert result.error_code == "451"
+    assert handler.received == []
+
+
 def test_a_421_on_a_new_connection_is_a_retry_for_later() -> None:
-    handler = Counting(closing_at_mail=1)
+    handler = Counting(mail_replies=["421 4.7.0 closing"])
     with smtp_server(handler) as port:
         result = gateway(port).send(basket_email())
 

@@ -1,8 +1,9 @@
 """Email through any SMTP server: one attempt per `send`, the engine does the retrying.
 
 Connections are kept open for the next message (`smtp_pool.py`). A kept connection the server
-closed meanwhile (a drop, a 421) is replaced once, within the same `send`, but only when the
-failure came before the server accepted DATA: nothing of the message had reached it.
+closed meanwhile (a drop, a 421) or will take no more on (a temporary refusal of MAIL) is
+replaced once, within the same `send`, but only when the failure came before the server
+accepted DATA: nothing of the message had reached it.
 The Message-ID is made from our message id, so a resend after an ambiguous failure (the
 connection dropped after the data was sent) carries the same Message-ID and can be recognised.
 """
@@ -39,8 +40,10 @@ _CLOSING = 421  # "service not available, closing transmission channel"
 # says nothing else. `concurrency` / `rate_limit` in the email channel's config override them.
 SMTP_CONCURRENCY = 4  # connections at once; servers cap connections per client (often 10-20)
 SMTP_RATE: float | None = None  # messages/s; a relay with a quota answers 4xx past it
-# Messages on one connection before it is closed and another opened: servers limit it (Postfix's
-# smtpd_client_message_rate_limit, Exchange's MaxMessagesPerConnection); 100 stays under most.
+# Messages on one connection before it is closed and another opened. Servers cap it (Exchange's
+# MaxMessagesPerConnection, KumoMTA's max_messages_per_connection) and answer MAIL with a
+# temporary refusal past the cap; such a refusal on a kept connection moves the message to a
+# fresh one, so a server whose cap is lower than this costs one refusal per connection.
 MESSAGES_PER_CONNECTION = 100
 CHECK_IDLE_AFTER = timedelta(seconds=5)  # idle longer: NOOP before reusing it
 # Idle longer: dropped unasked. RFC 5321 4.5.3.2.7: a server waits at least 5 minutes for the
@@ -117,7 +120,7 @@ class SmtpGateway:
         )
 
     def close(self) -> None:
-        """QUIT the connections kept open (the worker stops, or the config was replaced)."""
+        """QUIT the connections kept open (`serve` or `worker` stops)."""
         self.pool.close()
 
     def send(self, message: OutgoingMessage) -> SendResult:
@@ -182,15 +185,15 @@ class SmtpGateway:
             raise _Refused(exc.smtp_code, _reply_text(exc.smtp_error)) from None
 
     def _send_on_pool(self, email: EmailMessage, to: str) -> None:
-        """On a kept connection; once more on a fresh one if the kept one was found closed
-        before the server accepted DATA (so the message cannot arrive twice)."""
+        """On a kept connection; once more on a fresh one if the kept one was spent before the
+        server accepted DATA (so the message cannot arrive twice)."""
         kept = self.pool.take()
         try:
             self._transact(kept, email, to)
         except Exception as exc:
-            if not (kept.reused and not kept.smtp.data_accepted and _connection_lost(exc)):
+            if not (kept.reused and not kept.smtp.data_accepted and _connection_spent(exc)):
                 raise
-            log.info("smtp connection closed by the server; sending on a new one")
+            log.info("smtp connection spent (%s); sending on a new one", type(exc).__name__)
             self._transact(self.pool.fresh(), email, to)
 
     def _transact(self, kept: Kept, email: EmailMessage, to: str) -> None:
@@ -200,7 +203,7 @@ class SmtpGateway:
         try:
             smtp.send_message(email, from_addr=self.from_address, to_addrs=[to])
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
-            if _connection_lost(exc) or not _reset(smtp):
+            if _connection_spent(exc) or not _reset(smtp):
                 smtp.close()
             else:
                 self.pool.give_back(kept)  # refused, but the connection is fine
@@ -282,12 +285,15 @@ def _redact(text: str) -> str:
     return _EMAIL_LIKE.sub(lambda match: mask_email(match.group(0)), text)
 
 
-def _connection_lost(exc: BaseException) -> bool:
-    """The server hung up or said it is closing (421): the connection, not the message, failed."""
+def _connection_spent(exc: BaseException) -> bool:
+    """The connection, not the message, failed: the server hung up, said it is closing (421),
+    or refused MAIL for now (4xx, as servers do once a connection carried their limit)."""
     if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return any(code == _CLOSING for code, _text in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return 400 <= exc.smtp_code < 500
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == _CLOSING
 
 
