@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from cartback.channels.base import SendStatus
+from cartback.channels.base import OutgoingMessage, SendResult, SendStatus
+from cartback.channels.outbox import OutboxGateway
 from cartback.channels.smtp import CHECK_IDLE_AFTER, DROP_IDLE_AFTER
 from cartback.clock import FakeClock
+from cartback.domain.events import Channel
+from cartback.gateways import Gateways
 from tests.unit.test_smtp import Recorder, basket_email, gateway, smtp_server
 
 
@@ -237,3 +240,43 @@ def test_a_refused_recipient_leaves_the_connection_usable() -> None:
     assert (refused.status, sent.status) == (SendStatus.FAILED, SendStatus.SENT)
     assert len(set(handler.peers)) == 1
     assert len(handler.received) == 1
+
+
+class Closable:
+    """A gateway that counts how often it was closed."""
+
+    name = "closable"
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        return SendResult(SendStatus.SENT)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_shutdown_closes_each_gateway_once_a_stores_own_too() -> None:
+    shared, own = Closable(), Closable()
+    outbox = OutboxGateway("unused.jsonl", FakeClock())  # nothing to close
+    gateways = Gateways(
+        by_channel={Channel.SMS: shared, Channel.RCS: shared, Channel.EMAIL: outbox},
+        more=[shared, own],
+    )
+
+    gateways.close()
+
+    assert (shared.closed, own.closed) == (1, 1)
+
+
+def test_a_connection_in_use_when_the_gateway_closes_is_closed_when_it_comes_back() -> None:
+    handler = Counting()
+    with smtp_server(handler) as port:
+        smtp = gateway(port)
+        kept = smtp.pool.take()
+        smtp.close()
+        smtp.pool.give_back(kept)
+
+    assert smtp.pool.idle == []
+    assert handler.quits == 1
