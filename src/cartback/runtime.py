@@ -145,7 +145,7 @@ def build(
             store_id: channel_setups(settings.channels_of(store_id), gateways)
             for store_id, gateways in per_store.items()
         },
-        pacing=_pacing(settings, built.by_channel),
+        pacing=_pacing(settings, built.by_channel, per_store),
     )
     worker_config = settings.worker
     scheduling = SchedulerSettings(
@@ -208,16 +208,24 @@ def privacy_requests(runtime: Runtime) -> Privacy:
     return Privacy(partial(erase_key, runtime.signing))
 
 
-def _pacing(settings: Settings, gateways: Mapping[Channel, Gateway]) -> Pacing:
+def _pacing(
+    settings: Settings,
+    gateways: Mapping[Channel, Gateway],
+    per_store: Mapping[str, Mapping[Channel, Gateway]],
+) -> Pacing:
     """Each gateway's calls in flight and messages/s per sender: its channel's config, else the
-    provider's documented pace. A gateway that is not the provider's client (the backtest's
-    recorder, a test's fake) keeps only what the config sets: it has no vendor to spare."""
+    provider's documented pace; the global channels first, then stores' own (a gateway of a
+    provider only a store uses gets that store's). A gateway that is not the provider's client
+    (the backtest's recorder, a test's fake) keeps only what the config sets."""
     limits: dict[str, Limits] = {}
-    sms, email = settings.channels.sms, settings.channels.email
-    for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
-        if config is not None and channel in gateways:
-            name = gateways[channel].name
-            limits[name] = pace(config, built_in=name == config.provider)
+    sources = [(settings.channels, gateways)]
+    sources += [(settings.channels_of(store), mine) for store, mine in per_store.items()]
+    for channels, mine in sources:
+        sms, email = channels.sms, channels.email
+        for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
+            if config is not None and channel in mine:
+                name = mine[channel].name
+                limits.setdefault(name, pace(config, built_in=name == config.provider))
     return Pacing(limits)
 
 
