@@ -1,11 +1,14 @@
-"""Cost in stored data: a scheduler tick, a worker's memory and a month's report with 10,000
-and with 1,000,000 stored carts (each with its run, delivery, and for most a message and for a
-third an order), on PostgreSQL. The same 50 runs are due each time: a flat cost is a ratio ~1.
+"""Cost in stored data: a scheduler tick, a worker's memory, a month's report and the first
+pages of the lists with 10,000 and with 1,000,000 stored carts (each with its run, delivery and
+decisions; most with an assignment, a message and a link, some clicked; a third with an order),
+on PostgreSQL or SQLite. The same 50 runs are due and the same month is reported each time: a
+flat cost is a ratio ~1.
 
-Seeded with bulk SQL (generate_series). Prints each figure, the ratios, and at the larger size
-the query plans (EXPLAIN) of the tick's claim and of every query the report makes.
+Seeded in bulk by the database (`bench/flat_seed.py`). Prints each figure, the seeding time, the
+ratios, and at the larger size the query plans (PostgreSQL `EXPLAIN ANALYZE`, SQLite
+`EXPLAIN QUERY PLAN`) of the tick's claim, of every query the report makes and of the lists.
 
-    python bench/flat_cost.py [--small 10000] [--large 1000000] [--postgres URL]
+    python bench/flat_cost.py [--small 10000] [--large 1000000] [--postgres URL | --sqlite]
 """
 
 from __future__ import annotations
@@ -17,68 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flat_seed import DUE, seed
 from ingest import fresh_postgres
 from sqlalchemy import Engine, event, text
 
+from cartback.config import load_config
+from cartback.engine.measuring import Scope
 from cartback.engine.report import report
 from cartback.store import migrate
 from cartback.store.db import connect
 from cartback.store.sql import SqlStore
-
-DUE = 50
-# The last 30 days hold the smaller size's carts every time; the rest are older (spread over
-# DAYS before them): a month's report reads the same month whatever is stored besides.
-DAYS = 700
-
-SEED = """
-INSERT INTO carts (store_id, cart_key, email, phone, currency, total, items, discount_codes,
-                   status, occurred_at, last_activity_at, created_at, updated_at, abandoned_at)
-SELECT 'bench', 'c' || g, 'p' || g || '@example.com', '+4520' || lpad((g % 1000000)::text, 6, '0'),
-       'DKK', 100, '[]', '[]',
-       CASE g % 3 WHEN 0 THEN 'purchased' WHEN 1 THEN 'abandoned' ELSE 'open' END,
-       t, t, t, t, CASE WHEN g % 3 <> 2 THEN t END
-FROM (SELECT g, CASE WHEN g <= :recent
-                     THEN :now - make_interval(secs => (g::bigint * 7919) % (30 * 86400))
-                     ELSE :now - interval '30 days'
-                          - make_interval(secs => (g::bigint * 7919) % (:days * 86400)) END AS t
-      FROM generate_series(1, :n) g) s;
-
-INSERT INTO runs (cart_id, flow_id, step_index, status, next_run_at, created_at, updated_at)
-SELECT id, 'cart-sms', CASE WHEN id <= :due THEN -1 ELSE 0 END,
-       CASE WHEN id <= :due THEN 'pending' ELSE 'done' END,
-       CASE WHEN id <= :due THEN :now - interval '1 minute' END, created_at, updated_at
-FROM carts;
-
-INSERT INTO deliveries (platform, store_id, topic, delivery_key, received_at, headers, body,
-                        status, attempts, processed_at)
-SELECT 'shopify', 'bench', 'checkouts/update', 'd' || id, created_at, '{}', '\\x7b7d',
-       'processed', 1, created_at
-FROM carts;
-
-INSERT INTO messages (id, store_id, cart_id, channel, provider, recipient, body, segments, cost,
-                      currency, status, attempts, created_at, sent_at)
-SELECT 'm' || id, 'bench', id, 'sms', 'outbox', phone, 'Your basket is saved', 1, 0.30, 'DKK',
-       'sent', 1, created_at + interval '30 minutes', created_at + interval '30 minutes'
-FROM carts WHERE status <> 'open';
-
-INSERT INTO decisions (cart_id, run_id, flow_id, step_index, at, action, reason, detail)
-SELECT c.id, r.id, 'cart-sms', -1, c.abandoned_at, 'abandon', 'abandoned', 'No update: abandoned.'
-FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.abandoned_at IS NOT NULL;
-
-INSERT INTO decisions (cart_id, run_id, flow_id, step_index, at, action, reason, detail)
-SELECT c.id, r.id, 'cart-sms', 0, c.created_at, 'skip', 'no_consent', 'No consent on record.'
-FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.status = 'open';
-
-INSERT INTO orders (store_id, order_key, cart_id, currency, total, discount_total, paid,
-                    placed_at, received_at, recovered, status)
-SELECT 'bench', 'o' || id, id, 'DKK', 250, 0, true, created_at + interval '2 hours',
-       created_at + interval '2 hours', id % 2 = 0, 'open'
-FROM carts WHERE status = 'purchased';
-"""
 
 CONFIG = """\
 database_url: {url}
@@ -98,8 +54,12 @@ flows:
   - id: cart-sms
     store: bench
     abandon_after: 30m
+    holdout: 10%
     steps:
       - send: sms
+        variants:
+          - {{name: a, template: "Your basket is saved: {{{{ link }}}}"}}
+          - {{name: b, template: "Still thinking it over? {{{{ link }}}}"}}
 """
 
 WORKER = """
@@ -113,18 +73,6 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def seed(engine: Engine, carts: int, recent: int, now: datetime) -> None:
-    names = "carts, runs, deliveries, messages, orders, decisions"
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        for statement in SEED.split(";"):
-            if statement.strip():
-                values = {"now": now, "days": DAYS, "n": carts, "due": DUE, "recent": recent}
-                conn.execute(text(statement), values)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
-
-
 def restore_due(engine: Engine, now: datetime) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -132,8 +80,15 @@ def restore_due(engine: Engine, now: datetime) -> None:
                 "UPDATE runs SET status = 'pending', step_index = -1, claim_token = NULL, "
                 "next_run_at = :due WHERE cart_id <= :n"
             ),
-            {"due": now - timedelta(minutes=1), "n": DUE},
+            {"due": _when(engine, now - timedelta(minutes=1)), "n": DUE},
         )
+
+
+def _when(engine: Engine, at: datetime) -> Any:
+    """A time as the raw statement needs it (SQLite keeps naive UTC text)."""
+    if engine.dialect.name == "postgresql":
+        return at
+    return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def tick_seconds(engine: Engine, now: datetime, repeats: int = 15) -> float:
@@ -148,46 +103,70 @@ def tick_seconds(engine: Engine, now: datetime, repeats: int = 15) -> float:
     return statistics.median(samples)
 
 
-def report_seconds(engine: Engine, now: datetime, repeats: int = 3) -> float:
-    store = SqlStore(engine)
+def month_report(engine: Engine, now: datetime, scope: Scope) -> Any:
+    return report(SqlStore(engine), [("bench", "DKK")], now - timedelta(days=30), scope)
+
+
+def report_seconds(engine: Engine, now: datetime, scope: Scope, repeats: int = 3) -> float:
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
-        report(store, [("bench", "DKK")], now - timedelta(days=30))
+        month_report(engine, now, scope)
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
 
 
-def worker_rss_mb(url: str, folder: Path, now: datetime, engine: Engine) -> float:
+def lists(engine: Engine) -> None:
+    """What `/api/carts`, `/api/messages` and `/api/deliveries` ask: a page, then the next."""
+    with SqlStore(engine).reading() as tx:
+        for status in (None, "abandoned"):
+            carts = tx.carts.page(store_id="bench", status=status, limit=100, offset=0)
+            after = carts[-1].id
+            tx.carts.page(store_id="bench", status=status, limit=100, offset=0, after=after)
+        sent = tx.messages.page(store_id="bench", status=None, limit=100, offset=0)
+        tx.messages.page(store_id="bench", status=None, limit=100, offset=0, after=sent[-1].id)
+        found = tx.deliveries.listing(status=None, store_id="bench", limit=100)
+        tx.deliveries.listing(status=None, store_id="bench", limit=100, after=found[-1].id)
+
+
+def lists_seconds(engine: Engine, repeats: int = 5) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        lists(engine)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def worker_rss_mb(config: Path, now: datetime, engine: Engine) -> float:
     restore_due(engine, now)
-    config = folder / "flat.yaml"
-    config.write_text(CONFIG.format(url=url, outbox=folder / "outbox.jsonl"))
     done = subprocess.run(
         [sys.executable, "-c", WORKER, str(config)], capture_output=True, text=True, check=True
     )
     return int(done.stdout.split()[-1]) / 1024
 
 
-def plans(engine: Engine, now: datetime) -> list[tuple[str, str]]:
-    """EXPLAIN of the tick's claim and of each query of a month's report."""
+def plans(engine: Engine, run: Callable[[], object]) -> list[tuple[str, str]]:
+    """The plan of each reading statement `run` makes (run in a rolled-back transaction)."""
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
         if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
             seen.append((statement, parameters))
 
-    restore_due(engine, now)
     event.listen(engine, "before_cursor_execute", keep)
     try:
-        SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))
-        report(SqlStore(engine), [("bench", "DKK")], now - timedelta(days=30))
+        run()
     finally:
         event.remove(engine, "before_cursor_execute", keep)
+    pg = engine.dialect.name == "postgresql"
     out = []
     with engine.connect() as conn:
         for statement, parameters in seen:
-            rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-            out.append((" ".join(statement.split())[:160], "\n".join(r[0] for r in rows)))
+            explain = "EXPLAIN (ANALYZE, COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
+            rows = conn.exec_driver_sql(explain + statement, parameters).all()
+            lines = [r[0] for r in rows] if pg else [f"{r[1]}>{r[0]} {r[3]}" for r in rows]
+            out.append((" ".join(statement.split())[:200], "\n".join(lines)))
         conn.rollback()
     return out
 
@@ -196,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--sqlite", action="store_true", help="an SQLite file instead")
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
@@ -203,37 +183,58 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    url = fresh_postgres(args.postgres)
-    engine = connect(url)
-    migrate.upgrade(engine)
-    now = datetime.now(UTC)
-    figures: dict[int, tuple[float, float, float, float]] = {}
+    now = datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory() as name:
-        for carts in (args.small, args.large):
-            started = time.perf_counter()
-            seed(engine, carts, args.small, now)
-            seeded = time.perf_counter() - started
-            tick = tick_seconds(engine, now)
-            month = report_seconds(engine, now)
-            rss = worker_rss_mb(url, Path(name), now, engine)
-            figures[carts] = (tick, month, rss, seeded)
-            print(
-                f"{carts:>9,} carts (seeded in {seeded:.0f} s): tick {tick * 1000:.2f} ms, "
-                f"report for a month {month * 1000:.0f} ms, worker RSS {rss:.0f} MB",
-                flush=True,
-            )
-        shown = plans(engine, now)
-    small, large = figures[args.small], figures[args.large]
+        folder = Path(name)
+        url = f"sqlite:///{folder / 'flat.db'}" if args.sqlite else fresh_postgres(args.postgres)
+        config = folder / "flat.yaml"
+        config.write_text(CONFIG.format(url=url, outbox=folder / "outbox.jsonl"))
+        settings = load_config(config, environ={})
+        scope = Scope(window=settings.attribution.click_window, flows=settings.domain_flows())
+        engine = connect(url)
+        migrate.upgrade(engine)
+        measure(engine, args.small, args.large, now, scope, config)
+        engine.dispose()
+
+
+def measure(
+    engine: Engine, small: int, large: int, now: datetime, scope: Scope, config: Path
+) -> None:
+    figures: dict[int, tuple[float, ...]] = {}
+    print(f"{engine.dialect.name}, load average {os.getloadavg()[0]:.1f}", flush=True)
+    for carts in (small, large):
+        started = time.perf_counter()
+        seed(engine, carts, small, now)
+        seeded = time.perf_counter() - started
+        tick = tick_seconds(engine, now)
+        month = report_seconds(engine, now, scope)
+        listed = lists_seconds(engine)
+        rss = worker_rss_mb(config, now, engine)
+        figures[carts] = (tick, month, listed, rss)
+        print(
+            f"{carts:>9,} carts (seeded in {seeded:.0f} s): tick {tick * 1000:.2f} ms, "
+            f"report for a month {month * 1000:.0f} ms, lists {listed * 1000:.1f} ms, "
+            f"worker RSS {rss:.0f} MB; load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    s, g = figures[small], figures[large]
     print(
-        f"ratios {args.large:,} / {args.small:,}: tick x{large[0] / small[0]:.2f}, "
-        f"report x{large[1] / small[1]:.2f}, worker RSS x{large[2] / small[2]:.2f} "
+        f"ratios {large:,} / {small:,}: tick x{g[0] / s[0]:.2f}, report x{g[1] / s[1]:.2f}, "
+        f"lists x{g[2] / s[2]:.2f}, worker RSS x{g[3] / s[3]:.2f} "
         f"(targets <= 1.2; report well under 1 s); load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"query plans at {args.large:,} carts:")
-    for statement, plan in shown:
-        print(f"-- {statement}")
-        print("   " + plan.replace("\n", "\n   "))
-    engine.dispose()
+    print(f"query plans at {large:,} carts:")
+    restore_due(engine, now)
+    runs = (
+        ("tick", lambda: SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))),
+        ("report", lambda: month_report(engine, now, scope)),
+        ("lists", lambda: lists(engine)),
+    )
+    for title, run in runs:
+        print(f"== {title}")
+        for statement, plan in plans(engine, run):
+            print(f"-- {statement}")
+            print("   " + plan.replace("\n", "\n   "))
 
 
 if __name__ == "__main__":
