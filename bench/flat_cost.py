@@ -107,6 +107,12 @@ def month_report(engine: Engine, now: datetime, scope: Scope) -> Any:
     return report(SqlStore(engine), [("bench", "DKK")], now - timedelta(days=30), scope)
 
 
+def activity(engine: Engine, now: datetime) -> None:
+    """What the dashboard's front page reads besides the report."""
+    with SqlStore(engine).reading() as tx:
+        tx.reports.activity(["bench"], now - timedelta(days=30))
+
+
 def report_seconds(engine: Engine, now: datetime, scope: Scope, repeats: int = 3) -> float:
     samples = []
     for _ in range(repeats):
@@ -228,6 +234,7 @@ def measure(
     runs = (
         ("tick", lambda: SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))),
         ("report", lambda: month_report(engine, now, scope)),
+        ("dashboard's activity", lambda: activity(engine, now)),
         ("lists", lambda: lists(engine)),
     )
     for title, run in runs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import Text as TextType
 
 from cartback.domain.engagement import Open
 from cartback.domain.experiments import Assignment, Winner
@@ -99,7 +101,13 @@ class SqlMeasurements:
         self, store_id: str, since: datetime | None, flow_id: str | None = None
     ) -> list[CartOutcome]:
         assigned = (
-            select(carts.c.id, runs.c.flow_id, carts.c.abandoned_at, runs.c.holdout, runs.c.arms)
+            select(
+                carts.c.id,
+                runs.c.flow_id,
+                carts.c.abandoned_at,
+                runs.c.holdout,
+                cast(runs.c.arms, TextType).label("arms"),
+            )
             .select_from(carts.join(runs, runs.c.cart_id == carts.c.id))
             .where(
                 carts.c.store_id == store_id,
@@ -115,13 +123,14 @@ class SqlMeasurements:
         sent = self._messages(ids)
         with_code = {cart for cart, found in sent.items() if any(m.discount for m in found)}
         first_orders = self._orders(ids, with_code)
+        arms = _Arms()
         return [
             CartOutcome(
                 cart_id=r.id,
                 flow_id=r.flow_id,
                 abandoned_at=r.abandoned_at,
                 held_out=bool(r.holdout),
-                arms=tuple((r.arms or {}).items()),
+                arms=arms.of(r.arms),
                 messages=tuple(sent.get(r.id, ())),
                 order=first_orders.get(r.id),
             )
@@ -219,4 +228,21 @@ class SqlMeasurements:
                 refunded=r.refunded,
                 discount=r.discount_total if r.cart_id in with_code else Decimal("0"),
             )
+        return found
+
+
+class _Arms:
+    """Runs' arms as the report reads them: as the stored text, parsed once for each
+    different text (a store's carts share a handful of assignments, so thousands of rows
+    cost a few parses)."""
+
+    def __init__(self) -> None:
+        self.parsed: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def of(self, raw: str | None) -> tuple[tuple[str, str], ...]:
+        if raw is None:
+            return ()
+        found = self.parsed.get(raw)
+        if found is None:
+            found = self.parsed[raw] = tuple((json.loads(raw) or {}).items())
         return found
