@@ -40,7 +40,7 @@ class SqlReports:
     def activity(self, store_ids: Collection[str], since: datetime | None) -> Activity:
         ids = list(store_ids)
         # With a period, its time index leads and each row's store is checked (see below).
-        store = carts.c.store_id if since is None else _looked_up_last(carts.c.store_id)
+        store = carts.c.store_id if since is None else _by_value(carts.c.store_id)
         created = select(func.count()).where(carts.c.store_id.in_(ids))
         messaged = select(func.count(distinct(messages.c.cart_id))).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
@@ -173,30 +173,29 @@ class SqlReports:
         if since is None:
             query = query.where(messages.c.store_id == store_id)
         else:
-            query = query.where(
-                table.c.at >= since, _looked_up_last(messages.c.store_id) == store_id
-            )
+            query = query.where(table.c.at >= since, _by_value(messages.c.store_id) == store_id)
         return {bool(bot): int(count) for bot, count in self.conn.execute(query)}
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
+        # With a period, neither the store nor the grouping may lead (see `_by_value`).
+        reason = decisions.c.reason if since is None else _by_value(decisions.c.reason)
         query = (
-            select(decisions.c.reason, func.count())
+            select(reason, func.count())
             .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
             .where(decisions.c.action.in_(_NOT_SENT))
-            .group_by(decisions.c.reason)
+            .group_by(reason)
         )
         if since is None:
             query = query.where(carts.c.store_id == store_id)
         else:
-            query = query.where(
-                decisions.c.at >= since, _looked_up_last(carts.c.store_id) == store_id
-            )
+            query = query.where(decisions.c.at >= since, _by_value(carts.c.store_id) == store_id)
         return {reason: int(count) for reason, count in self.conn.execute(query)}
 
 
-def _looked_up_last(store_id: ColumnElement[str]) -> ColumnElement[str]:
-    """The store's id as a value no index can look up, so that the period's time index leads:
-    without statistics of ranges SQLite would rather walk every row of the store by its
-    store_id index, a cost that grows with all that is stored; this way it reads the period's
-    rows and checks each one's store. (PostgreSQL leads with the period by itself.)"""
-    return store_id.concat("")
+def _by_value(column: ColumnElement[str]) -> ColumnElement[str]:
+    """The column as a value no index can serve, so that the period's time index leads.
+    Without statistics of ranges SQLite would rather walk every row of the store by a
+    store_id index, or every decision in the order of the reasons it groups by: a cost that
+    grows with all that is stored. This way it reads the period's rows and checks each one.
+    (PostgreSQL leads with the period by itself.)"""
+    return column.concat("")
