@@ -122,9 +122,11 @@ def report_seconds(engine: Engine, now: datetime, scope: Scope, repeats: int = 3
     return statistics.median(samples)
 
 
-def lists(engine: Engine) -> None:
-    """What `/api/carts`, `/api/messages` and `/api/deliveries` ask: a page, then the next."""
+def lists(engine: Engine, stored: int) -> None:
+    """What `/api/carts`, `/api/messages` and `/api/deliveries` ask: a page, the next one (by
+    the last row seen) and a page deep in the list (after the cart in the middle by id)."""
     with SqlStore(engine).reading() as tx:
+        tx.carts.page(store_id="bench", status=None, limit=100, offset=0, after=stored // 2)
         for status in (None, "abandoned"):
             carts = tx.carts.page(store_id="bench", status=status, limit=100, offset=0)
             after = carts[-1].id
@@ -135,11 +137,11 @@ def lists(engine: Engine) -> None:
         tx.deliveries.listing(status=None, store_id="bench", limit=100, after=found[-1].id)
 
 
-def lists_seconds(engine: Engine, repeats: int = 5) -> float:
+def lists_seconds(engine: Engine, stored: int, repeats: int = 5) -> float:
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
-        lists(engine)
+        lists(engine, stored)
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
 
@@ -214,7 +216,7 @@ def measure(
         seeded = time.perf_counter() - started
         tick = tick_seconds(engine, now)
         month = report_seconds(engine, now, scope)
-        listed = lists_seconds(engine)
+        listed = lists_seconds(engine, carts)
         rss = worker_rss_mb(config, now, engine)
         figures[carts] = (tick, month, listed, rss)
         print(
@@ -235,7 +237,7 @@ def measure(
         ("tick", lambda: SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))),
         ("report", lambda: month_report(engine, now, scope)),
         ("dashboard's activity", lambda: activity(engine, now)),
-        ("lists", lambda: lists(engine)),
+        ("lists", lambda: lists(engine, large)),
     )
     for title, run in runs:
         print(f"== {title}")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Connection,
     Select,
     any_,
+    bindparam,
     cast,
     func,
     insert,
@@ -119,7 +120,8 @@ class SqlMeasurements:
             assigned = assigned.where(carts.c.abandoned_at >= since)
         if flow_id is not None:
             assigned = assigned.where(runs.c.flow_id == flow_id)
-        ids = select(assigned.subquery().c.id)
+        rows = self.conn.execute(assigned.order_by(carts.c.id)).all()
+        ids = self._carts(select(assigned.subquery().c.id), [r.id for r in rows])
         sent = self._messages(ids)
         with_code = {cart for cart, found in sent.items() if any(m.discount for m in found)}
         first_orders = self._orders(ids, with_code)
@@ -134,20 +136,18 @@ class SqlMeasurements:
                 messages=tuple(sent.get(r.id, ())),
                 order=first_orders.get(r.id),
             )
-            for r in self.conn.execute(assigned.order_by(carts.c.id))
+            for r in rows
         ]
 
-    def _among(self, column: Any, ids: Select[Any]) -> ColumnElement[bool]:
-        """`column IN ids`, shaped so that each database looks the carts up by index. Asked
-        as a semi-join, PostgreSQL hashes the assigned carts and reads the whole table past
-        them once that looks cheaper, a cost that grows with all that is stored; compared with
-        one array it looks each cart up (`= ANY`). SQLite looks IN up by index as it is."""
-        if self.conn.dialect.name != "postgresql":
-            return column.in_(ids)  # type: ignore[no-any-return]
-        every = select(func.array_agg(ids.subquery().c.id)).scalar_subquery()
-        return column == any_(cast(every, ARRAY(BigInteger)))  # type: ignore[no-any-return]
+    def _carts(self, query: Select[Any], found: list[int]) -> _Among:
+        """The assigned carts as the next queries ask for their rows: on PostgreSQL the ids
+        found, as one array; on SQLite the query again (a list of ids could pass its limit
+        of parameters)."""
+        if self.conn.dialect.name == "postgresql":
+            return _Among(None, found)
+        return _Among(query, None)
 
-    def _messages(self, ids: Select[Any]) -> dict[int, list[SentMessage]]:
+    def _messages(self, ids: _Among) -> dict[int, list[SentMessage]]:
         m = messages.c
         rows = self.conn.execute(
             select(
@@ -162,7 +162,7 @@ class SqlMeasurements:
                 m.arm,
                 m.discount_code,
             )
-            .where(self._among(m.cart_id, ids), m.status.in_(_OUT))
+            .where(ids.have(m.cart_id), m.status.in_(_OUT))
             .order_by(m.created_at, m.id)
         ).all()
         people, bots = self._counted(clicks, ids)
@@ -185,21 +185,21 @@ class SqlMeasurements:
             found[r.cart_id].append(message)
         return found
 
-    def _counted(self, table: Any, ids: Select[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    def _counted(self, table: Any, ids: _Among) -> tuple[dict[str, int], dict[str, int]]:
         """Rows (clicks or opens) per message of these carts: by people, and by machines."""
         people: dict[str, int] = {}
         bots: dict[str, int] = {}
         query = (
             select(table.c.message_id, table.c.bot, func.count())
             .select_from(table.join(messages, messages.c.id == table.c.message_id))
-            .where(self._among(messages.c.cart_id, ids))
+            .where(ids.have(messages.c.cart_id))
             .group_by(table.c.message_id, table.c.bot)
         )
         for message_id, bot, count in self.conn.execute(query):
             (bots if bot else people)[message_id] = int(count)
         return people, bots
 
-    def _orders(self, ids: Select[Any], with_code: set[int]) -> dict[int, PlacedOrder]:
+    def _orders(self, ids: _Among, with_code: set[int]) -> dict[int, PlacedOrder]:
         o = orders.c
         rows = self.conn.execute(
             select(
@@ -212,9 +212,9 @@ class SqlMeasurements:
                 o.refunded,
                 o.discount_total,
             )
-            .where(self._among(o.cart_id, ids))
+            .where(ids.have(o.cart_id))
             .order_by(o.placed_at, o.id)
-        )
+        ).all()
         found: dict[int, PlacedOrder] = {}
         for r in rows:
             if r.cart_id in found:
@@ -246,3 +246,23 @@ class _Arms:
         if found is None:
             found = self.parsed[raw] = tuple((json.loads(raw) or {}).items())
         return found
+
+
+class _Among:
+    """Carts a query is about: `have(column)` is `column IN (those carts)`, shaped so that each
+    database looks them up by index. Asked as a semi-join (or with an array of known size),
+    PostgreSQL hashes the carts and reads the whole table past them once that looks cheaper,
+    a cost that grows with all that is stored; compared with an array it cannot count, it
+    looks each cart up (`= ANY`). SQLite looks `IN (query)` up by index as it is."""
+
+    def __init__(self, query: Select[Any] | None, ids: list[int] | None) -> None:
+        self.query = query
+        self.ids = ids
+
+    def have(self, column: Any) -> ColumnElement[bool]:
+        if self.query is not None:
+            return column.in_(self.query)  # type: ignore[no-any-return]
+        # The array comes through a subquery, so the planner plans for a few carts (index
+        # lookups) and never sees how many: told 20,000, it reads the whole table instead.
+        ids = select(bindparam(None, self.ids, type_=ARRAY(BigInteger))).scalar_subquery()
+        return column == any_(cast(ids, ARRAY(BigInteger)))  # type: ignore[no-any-return]
