@@ -159,7 +159,7 @@ def plans(engine: Engine, run: Callable[[], object]) -> list[tuple[str, str]]:
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH", "SET")):
             seen.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", keep)
@@ -171,6 +171,10 @@ def plans(engine: Engine, run: Callable[[], object]) -> list[tuple[str, str]]:
     out = []
     with engine.connect() as conn:
         for statement, parameters in seen:
+            if statement.startswith("SET"):  # a setting of the transaction, as the code made it
+                conn.exec_driver_sql(statement, parameters)
+                out.append((statement, "(set)"))
+                continue
             explain = "EXPLAIN (ANALYZE, COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
             rows = conn.exec_driver_sql(explain + statement, parameters).all()
             lines = [r[0] for r in rows] if pg else [f"{r[1]}>{r[0]} {r[3]}" for r in rows]

@@ -29,6 +29,7 @@ from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
 from cartback.domain.records import MESSAGE_OUT
 from cartback.store.sql.common import insert_ignoring_duplicates
+from cartback.store.sql.reports import serial
 from cartback.store.tables import carts, clicks, experiment_winners, messages, opens, orders, runs
 
 _OUT = [str(status) for status in MESSAGE_OUT]
@@ -101,6 +102,7 @@ class SqlMeasurements:
     def outcomes(
         self, store_id: str, since: datetime | None, flow_id: str | None = None
     ) -> list[CartOutcome]:
+        serial(self.conn)
         assigned = (
             select(
                 carts.c.id,
