@@ -133,6 +133,8 @@ def reports(store: Store, tmp_path: Path) -> list[Report]:
             found.append(report(store, STORES, since, Scope(flows=flows, by=by)))
         found.append(report(store, STORES, since, Scope(flows=flows, flow_id="cart-sms")))
         found.append(report(store, STORES[:1], since, Scope(flows=flows)))
+        acme = [f for f in flows if f.store_id == "acme"]
+        found.append(report(store, STORES[:1], since, Scope(flows=acme, by=By.ARM)))
     return found
 
 

@@ -81,6 +81,7 @@ def report(
     scope = scope or Scope()
     parts: list[StoreReport] = []
     outcomes: dict[str, list[CartOutcome]] = {}
+    found: MeasuredOut | None = None
     with store.reading() as tx:
         winners = tx.measure.winners()
         for sid, cur in stores:
@@ -92,8 +93,16 @@ def report(
             parts.append(_with(part, found))
     total = _combine(parts)
     one = len({p.currency for p in parts if p.currency}) <= 1
-    total = _with(total, measured(outcomes_of(outcomes), scope, total.currency, one, winners))
-    return Report(total=total, since=since, stores=parts)
+    if found is None or not _same_measure(parts, scope):
+        found = measured(outcomes_of(outcomes), scope, total.currency, one, winners)
+    return Report(total=_with(total, found), since=since, stores=parts)
+
+
+def _same_measure(parts: list[StoreReport], scope: Scope) -> bool:
+    """Whether the totals' measure is the one store's, asked the same (its flows are all the
+    scope's): measuring is pure, so it is not done twice over the same carts, the most of
+    a big store's report."""
+    return len(parts) == 1 and all(f.store_id == parts[0].store for f in scope.flows)
 
 
 def _with(part: StoreReport, found: MeasuredOut) -> StoreReport:
