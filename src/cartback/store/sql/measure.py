@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     any_,
     bindparam,
     cast,
@@ -103,48 +105,46 @@ class SqlMeasurements:
         self, store_id: str, since: datetime | None, flow_id: str | None = None
     ) -> list[CartOutcome]:
         serial(self.conn)
-        assigned = (
-            select(
-                carts.c.id,
-                runs.c.flow_id,
-                carts.c.abandoned_at,
-                runs.c.holdout,
-                cast(runs.c.arms, TextType).label("arms"),
-            )
-            .select_from(carts.join(runs, runs.c.cart_id == carts.c.id))
-            .where(
-                carts.c.store_id == store_id,
-                carts.c.abandoned_at.is_not(None),
-                runs.c.holdout.is_not(None),
-            )
+        # The period's abandoned carts, then their runs: each step a lookup by index (joined in
+        # one query, PostgreSQL would rather read every run past a hash of the carts).
+        abandoned = select(carts.c.id, carts.c.abandoned_at).where(
+            carts.c.store_id == store_id, carts.c.abandoned_at.is_not(None)
         )
         if since is not None:
-            assigned = assigned.where(carts.c.abandoned_at >= since)
+            abandoned = abandoned.where(carts.c.abandoned_at >= since)
+        period = self.conn.execute(abandoned.order_by(carts.c.id)).all()
+        in_period = self._carts(select(abandoned.subquery().c.id), [c.id for c in period])
+        assigned = select(
+            runs.c.cart_id,
+            runs.c.flow_id,
+            runs.c.holdout,
+            cast(runs.c.arms, TextType).label("arms"),
+        ).where(in_period.have(runs.c.cart_id), runs.c.holdout.is_not(None))
         if flow_id is not None:
             assigned = assigned.where(runs.c.flow_id == flow_id)
-        rows = self.conn.execute(assigned.order_by(carts.c.id)).all()
-        ids = self._carts(select(assigned.subquery().c.id), [r.id for r in rows])
+        run_of = {r.cart_id: r for r in self.conn.execute(assigned).all()}
+        rows = [(c.id, c.abandoned_at, run_of[c.id]) for c in period if c.id in run_of]
+        ids = self._carts(select(assigned.subquery().c.cart_id), [cart for cart, _, _ in rows])
         sent = self._messages(ids)
         with_code = {cart for cart, found in sent.items() if any(m.discount for m in found)}
         first_orders = self._orders(ids, with_code)
         arms = _Arms()
         return [
             CartOutcome(
-                cart_id=r.id,
-                flow_id=r.flow_id,
-                abandoned_at=r.abandoned_at,
-                held_out=bool(r.holdout),
-                arms=arms.of(r.arms),
-                messages=tuple(sent.get(r.id, ())),
-                order=first_orders.get(r.id),
+                cart_id=cart,
+                flow_id=run.flow_id,
+                abandoned_at=abandoned_at,
+                held_out=bool(run.holdout),
+                arms=arms.of(run.arms),
+                messages=tuple(sent.get(cart, ())),
+                order=first_orders.get(cart),
             )
-            for r in rows
+            for cart, abandoned_at, run in rows
         ]
 
     def _carts(self, query: Select[Any], found: list[int]) -> _Among:
-        """The assigned carts as the next queries ask for their rows: on PostgreSQL the ids
-        found, as one array; on SQLite the query again (a list of ids could pass its limit
-        of parameters)."""
+        """Carts as the next queries ask for their rows: on PostgreSQL the ids found, as one
+        array; on SQLite the query again (a list of ids could pass its limit of parameters)."""
         if self.conn.dialect.name == "postgresql":
             return _Among(None, found)
         return _Among(query, None)
@@ -167,8 +167,9 @@ class SqlMeasurements:
             .where(ids.have(m.cart_id), m.status.in_(_OUT))
             .order_by(m.created_at, m.id)
         ).all()
-        people, bots = self._counted(clicks, ids)
-        seen, _bot_opens = self._counted(opens, ids)
+        sent = self._sent(ids, [r.id for r in rows])
+        people, bots = self._counted(clicks, sent)
+        seen, _bot_opens = self._counted(opens, sent)
         found: dict[int, list[SentMessage]] = defaultdict(list)
         for r in rows:
             message = SentMessage(
@@ -187,14 +188,22 @@ class SqlMeasurements:
             found[r.cart_id].append(message)
         return found
 
-    def _counted(self, table: Any, ids: _Among) -> tuple[dict[str, int], dict[str, int]]:
-        """Rows (clicks or opens) per message of these carts: by people, and by machines."""
+    def _sent(self, ids: _Among, found: list[str]) -> _Among:
+        """The messages that went out to these carts: on PostgreSQL their ids found, as one
+        array; on SQLite a query of these carts' messages (their clicks and opens are read by
+        message, and only those that went out are asked for)."""
+        if ids.query is None:
+            return _Among(None, found, String)
+        query = select(messages.c.id).where(messages.c.cart_id.in_(ids.query))
+        return _Among(query, None)
+
+    def _counted(self, table: Any, sent: _Among) -> tuple[dict[str, int], dict[str, int]]:
+        """Rows (clicks or opens) per message: by people, and by machines."""
         people: dict[str, int] = {}
         bots: dict[str, int] = {}
         query = (
             select(table.c.message_id, table.c.bot, func.count())
-            .select_from(table.join(messages, messages.c.id == table.c.message_id))
-            .where(ids.have(messages.c.cart_id))
+            .where(sent.have(table.c.message_id))
             .group_by(table.c.message_id, table.c.bot)
         )
         for message_id, bot, count in self.conn.execute(query):
@@ -257,14 +266,17 @@ class _Among:
     a cost that grows with all that is stored; compared with an array it cannot count, it
     looks each cart up (`= ANY`). SQLite looks `IN (query)` up by index as it is."""
 
-    def __init__(self, query: Select[Any] | None, ids: list[int] | None) -> None:
+    def __init__(
+        self, query: Select[Any] | None, ids: Sequence[object] | None, kind: Any = BigInteger
+    ) -> None:
         self.query = query
         self.ids = ids
+        self.kind = kind
 
     def have(self, column: Any) -> ColumnElement[bool]:
         if self.query is not None:
             return column.in_(self.query)  # type: ignore[no-any-return]
         # The array comes through a subquery, so the planner plans for a few carts (index
         # lookups) and never sees how many: told 20,000, it reads the whole table instead.
-        ids = select(bindparam(None, self.ids, type_=ARRAY(BigInteger))).scalar_subquery()
-        return column == any_(cast(ids, ARRAY(BigInteger)))  # type: ignore[no-any-return]
+        ids = select(bindparam(None, self.ids, type_=ARRAY(self.kind))).scalar_subquery()
+        return column == any_(cast(ids, ARRAY(self.kind)))  # type: ignore[no-any-return]
