@@ -91,16 +91,14 @@ def _when(engine: Engine, at: datetime) -> Any:
     return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def tick_seconds(engine: Engine, now: datetime, repeats: int = 15) -> float:
-    samples = []
-    for _ in range(repeats):
-        restore_due(engine, now)
-        started = time.perf_counter()
-        claimed = SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))
-        samples.append(time.perf_counter() - started)
-        if len(claimed) != DUE:
-            raise RuntimeError(f"claimed {len(claimed)}, not {DUE}")
-    return statistics.median(samples)
+def tick_once(engine: Engine, now: datetime) -> float:
+    restore_due(engine, now)
+    started = time.perf_counter()
+    claimed = SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))
+    took = time.perf_counter() - started
+    if len(claimed) != DUE:
+        raise RuntimeError(f"claimed {len(claimed)}, not {DUE}")
+    return took
 
 
 def month_report(engine: Engine, now: datetime, scope: Scope) -> Any:
@@ -111,15 +109,6 @@ def activity(engine: Engine, now: datetime) -> None:
     """What the dashboard's front page reads besides the report."""
     with SqlStore(engine).reading() as tx:
         tx.reports.activity(["bench"], now - timedelta(days=30))
-
-
-def report_seconds(engine: Engine, now: datetime, scope: Scope, repeats: int = 3) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        month_report(engine, now, scope)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def lists(engine: Engine, stored: int) -> None:
@@ -137,13 +126,10 @@ def lists(engine: Engine, stored: int) -> None:
         tx.deliveries.listing(status=None, store_id="bench", limit=100, after=found[-1].id)
 
 
-def lists_seconds(engine: Engine, stored: int, repeats: int = 5) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        lists(engine, stored)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+def timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
 
 
 def worker_rss_mb(config: Path, now: datetime, engine: Engine) -> float:
@@ -189,7 +175,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
-    parser.add_argument("--sqlite", action="store_true", help="an SQLite file instead")
+    parser.add_argument("--rounds", type=int, default=7, help="samples of each figure")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite files instead")
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
@@ -198,20 +185,27 @@ def main() -> None:
     )
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
+    sizes = (args.small, args.large)
+    urls: list[str] = []
+    engines: list[Engine] = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        url = f"sqlite:///{folder / 'flat.db'}" if args.sqlite else fresh_postgres(args.postgres)
-        config = folder / "flat.yaml"
-        config.write_text(CONFIG.format(url=url, outbox=folder / "outbox.jsonl"))
-        settings = load_config(config, environ={})
-        scope = Scope(window=settings.attribution.click_window, flows=settings.domain_flows())
-        engine = connect(url)
         try:
-            migrate.upgrade(engine)
-            measure(engine, args.small, args.large, now, scope, config)
+            for carts in sizes:
+                url = (
+                    f"sqlite:///{folder / f'flat-{carts}.db'}"
+                    if args.sqlite
+                    else fresh_postgres(args.postgres)
+                )
+                urls.append(url)
+                engines.append(connect(url))
+                migrate.upgrade(engines[-1])
+            bench = Bench(folder, now, args.small, args.rounds)
+            bench.run(dict(zip(sizes, engines, strict=True)), dict(zip(sizes, urls, strict=True)))
         finally:
-            engine.dispose()
-            if not args.sqlite:
+            for engine in engines:
+                engine.dispose()
+            for url in urls if not args.sqlite else ():
                 drop_postgres(args.postgres, url)
 
 
@@ -223,45 +217,70 @@ def drop_postgres(admin_url: str, url: str) -> None:
     admin.dispose()
 
 
-def measure(
-    engine: Engine, small: int, large: int, now: datetime, scope: Scope, config: Path
-) -> None:
-    figures: dict[int, tuple[float, ...]] = {}
-    print(f"{engine.dialect.name}, load average {os.getloadavg()[0]:.1f}", flush=True)
-    for carts in (small, large):
-        started = time.perf_counter()
-        seed(engine, carts, small, now)
-        seeded = time.perf_counter() - started
-        tick = tick_seconds(engine, now)
-        month = report_seconds(engine, now, scope)
-        listed = lists_seconds(engine, carts)
-        rss = worker_rss_mb(config, now, engine)
-        figures[carts] = (tick, month, listed, rss)
+class Bench:
+    """Both sizes stored side by side, each figure sampled in turns (small, large, small, …):
+    a load that comes and goes on a shared machine then weighs on both alike."""
+
+    def __init__(self, folder: Path, now: datetime, recent: int, rounds: int) -> None:
+        self.folder, self.now, self.recent, self.rounds = folder, now, recent, rounds
+
+    def run(self, engines: dict[int, Engine], urls: dict[int, str]) -> None:
+        print(f"{next(iter(engines.values())).dialect.name}; load average {_load()}", flush=True)
+        configs = {carts: self.config(carts, url) for carts, url in urls.items()}
+        settings = load_config(next(iter(configs.values())), environ={})
+        scope = Scope(window=settings.attribution.click_window, flows=settings.domain_flows())
+        for carts, engine in engines.items():
+            started = time.perf_counter()
+            seed(engine, carts, self.recent, self.now)
+            print(f"{carts:>9,} carts seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        samples: dict[int, list[list[float]]] = {carts: [[], [], []] for carts in engines}
+        for _ in range(self.rounds):
+            for carts, engine in engines.items():
+                tick, month, listed = samples[carts]
+                tick.append(tick_once(engine, self.now))
+                month.append(timed(lambda e=engine: month_report(e, self.now, scope)))
+                listed.append(timed(lambda e=engine, n=carts: lists(e, n)))
+        figures = {}
+        for carts, engine in engines.items():
+            medians = [statistics.median(each) for each in samples[carts]]
+            figures[carts] = (*medians, worker_rss_mb(configs[carts], self.now, engine))
+            tick, month, listed, rss = figures[carts]
+            print(
+                f"{carts:>9,} carts: tick {tick * 1000:.2f} ms, report for a month "
+                f"{month * 1000:.0f} ms, lists {listed * 1000:.1f} ms, worker RSS {rss:.0f} MB"
+            )
+        small, large = sorted(engines)
+        s, g = figures[small], figures[large]
         print(
-            f"{carts:>9,} carts (seeded in {seeded:.0f} s): tick {tick * 1000:.2f} ms, "
-            f"report for a month {month * 1000:.0f} ms, lists {listed * 1000:.1f} ms, "
-            f"worker RSS {rss:.0f} MB; load average {os.getloadavg()[0]:.1f}",
-            flush=True,
+            f"ratios {large:,} / {small:,}: tick x{g[0] / s[0]:.2f}, report x{g[1] / s[1]:.2f}, "
+            f"lists x{g[2] / s[2]:.2f}, worker RSS x{g[3] / s[3]:.2f} (targets <= 1.2; report "
+            f"well under 1 s); medians of {self.rounds} turns; load average {_load()}"
         )
-    s, g = figures[small], figures[large]
-    print(
-        f"ratios {large:,} / {small:,}: tick x{g[0] / s[0]:.2f}, report x{g[1] / s[1]:.2f}, "
-        f"lists x{g[2] / s[2]:.2f}, worker RSS x{g[3] / s[3]:.2f} "
-        f"(targets <= 1.2; report well under 1 s); load average {os.getloadavg()[0]:.1f}"
-    )
-    print(f"query plans at {large:,} carts:")
-    restore_due(engine, now)
-    runs = (
-        ("tick", lambda: SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))),
-        ("report", lambda: month_report(engine, now, scope)),
-        ("dashboard's activity", lambda: activity(engine, now)),
-        ("lists", lambda: lists(engine, large)),
-    )
-    for title, run in runs:
-        print(f"== {title}")
-        for statement, plan in plans(engine, run):
-            print(f"-- {statement}")
-            print("   " + plan.replace("\n", "\n   "))
+        self.show_plans(engines[large], large, scope)
+
+    def config(self, carts: int, url: str) -> Path:
+        path = self.folder / f"flat-{carts}.yaml"
+        path.write_text(CONFIG.format(url=url, outbox=self.folder / f"outbox-{carts}.jsonl"))
+        return path
+
+    def show_plans(self, engine: Engine, carts: int, scope: Scope) -> None:
+        print(f"query plans at {carts:,} carts:")
+        restore_due(engine, self.now)
+        runs = (
+            ("tick", lambda: SqlStore(engine).claim_due(self.now, 100, timedelta(minutes=5))),
+            ("report", lambda: month_report(engine, self.now, scope)),
+            ("dashboard's activity", lambda: activity(engine, self.now)),
+            ("lists", lambda: lists(engine, carts)),
+        )
+        for title, run in runs:
+            print(f"== {title}")
+            for statement, plan in plans(engine, run):
+                print(f"-- {statement}")
+                print("   " + plan.replace("\n", "\n   "))
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 if __name__ == "__main__":
