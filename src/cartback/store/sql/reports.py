@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, distinct, func, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, distinct, func, select
 
 from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.orders import counts
@@ -41,28 +42,22 @@ class SqlReports:
     def activity(self, store_ids: Collection[str], since: datetime | None) -> Activity:
         serial(self.conn)
         ids = list(store_ids)
-        # With a period, its time index leads and each row's store is checked (see below).
-        store = carts.c.store_id if since is None else _by_value(carts.c.store_id)
         created = select(func.count()).where(carts.c.store_id.in_(ids))
         messaged = select(func.count(distinct(messages.c.cart_id))).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
         )
-        eligible = (
-            select(func.count(distinct(decisions.c.cart_id)))
-            .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
-            .where(store.in_(ids), decisions.c.action.in_(_PASSED))
+        eligible = select(func.count(distinct(decisions.c.cart_id))).where(
+            decisions.c.action.in_(_PASSED)
         )
-        clicked = (
-            select(func.count(distinct(clicks.c.cart_id)))
-            .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
-            .where(store.in_(ids), clicks.c.bot.is_(False))
-        )
+        clicked = select(func.count(distinct(clicks.c.cart_id))).where(clicks.c.bot.is_(False))
         revenue = select(
             orders.c.placed_at, orders.c.total, orders.c.status, orders.c.test, orders.c.refunded
         ).where(orders.c.store_id.in_(ids), orders.c.recovered)
         spend = select(messages.c.created_at, messages.c.cost).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
         )
+        eligible = _in_stores(eligible, decisions, carts, decisions.c.cart_id, ids, since)
+        clicked = _in_stores(clicked, clicks, carts, clicks.c.cart_id, ids, since)
         if since is not None:
             created = created.where(carts.c.created_at >= since)
             eligible = eligible.where(decisions.c.at >= since)
@@ -167,39 +162,50 @@ class SqlReports:
         out.opens = self._by_bot(opens, out.store_id, since).get(False, 0)
 
     def _by_bot(self, table: Table, store_id: str, since: datetime | None) -> dict[bool, int]:
-        query = (
-            select(table.c.bot, func.count())
-            .select_from(table.join(messages, messages.c.id == table.c.message_id))
-            .group_by(table.c.bot)
-        )
-        if since is None:
-            query = query.where(messages.c.store_id == store_id)
-        else:
-            query = query.where(table.c.at >= since, _by_value(messages.c.store_id) == store_id)
+        query = select(table.c.bot, func.count()).group_by(table.c.bot)
+        query = _in_stores(query, table, messages, table.c.message_id, [store_id], since)
+        if since is not None:
+            query = query.where(table.c.at >= since)
         return {bool(bot): int(count) for bot, count in self.conn.execute(query)}
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
-        # With a period, neither the store nor the grouping may lead (see `_by_value`).
+        # With a period, the grouping may not lead (see `_by_value`).
         reason = decisions.c.reason if since is None else _by_value(decisions.c.reason)
         query = (
-            select(reason, func.count())
-            .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
-            .where(decisions.c.action.in_(_NOT_SENT))
-            .group_by(reason)
+            select(reason, func.count()).where(decisions.c.action.in_(_NOT_SENT)).group_by(reason)
         )
-        if since is None:
-            query = query.where(carts.c.store_id == store_id)
-        else:
-            query = query.where(decisions.c.at >= since, _by_value(carts.c.store_id) == store_id)
+        query = _in_stores(query, decisions, carts, decisions.c.cart_id, [store_id], since)
+        if since is not None:
+            query = query.where(decisions.c.at >= since)
         return {reason: int(count) for reason, count in self.conn.execute(query)}
 
 
+def _in_stores(
+    query: Select[Any],
+    table: Table,
+    owner: Table,
+    key: ColumnElement[Any],
+    store_ids: list[str],
+    since: datetime | None,
+) -> Select[Any]:
+    """`query` over `table`'s rows whose `owner` (found by `key`, its id) is of these stores.
+    All time, through a join from the stores' rows. For a period, the period's time index must
+    lead, whatever else is stored: each row's owner is looked up by its id, a subquery per row
+    that neither database turns into a join (joined, PostgreSQL hashes the period's rows and
+    reads every owner past them once there are a few thousand; SQLite walks every row of the
+    store)."""
+    if since is None:
+        joined = query.select_from(table.join(owner, owner.c.id == key))
+        return joined.where(owner.c.store_id.in_(store_ids))
+    store = select(owner.c.store_id).where(owner.c.id == key).scalar_subquery()
+    return query.where(store.in_(store_ids))
+
+
 def _by_value(column: ColumnElement[str]) -> ColumnElement[str]:
-    """The column as a value no index can serve, so that the period's time index leads.
-    Without statistics of ranges SQLite would rather walk every row of the store by a
-    store_id index, or every decision in the order of the reasons it groups by: a cost that
-    grows with all that is stored. This way it reads the period's rows and checks each one.
-    (PostgreSQL leads with the period by itself.)"""
+    """The column as a value no index can serve, so that the period's time index leads:
+    without statistics of ranges SQLite would rather read every decision in the order of the
+    reasons it groups by, a cost that grows with all that is stored. (PostgreSQL leads with
+    the period by itself.)"""
     return column.concat("")
 
 
