@@ -113,7 +113,7 @@ class SqlMeasurements:
         if since is not None:
             abandoned = abandoned.where(carts.c.abandoned_at >= since)
         period = self.conn.execute(abandoned.order_by(carts.c.id)).all()
-        in_period = self._carts(select(abandoned.subquery().c.id), [c.id for c in period])
+        in_period = self._carts(select(abandoned.subquery().c.id), [cart for cart, _ in period])
         assigned = select(
             runs.c.cart_id,
             runs.c.flow_id,
@@ -122,8 +122,8 @@ class SqlMeasurements:
         ).where(in_period.have(runs.c.cart_id), runs.c.holdout.is_not(None))
         if flow_id is not None:
             assigned = assigned.where(runs.c.flow_id == flow_id)
-        run_of = {r.cart_id: r for r in self.conn.execute(assigned).all()}
-        rows = [(c.id, c.abandoned_at, run_of[c.id]) for c in period if c.id in run_of]
+        run_of = {r[0]: r[1:] for r in self.conn.execute(assigned)}
+        rows = [(cart, at, run_of[cart]) for cart, at in period if cart in run_of]
         ids = self._carts(select(assigned.subquery().c.cart_id), [cart for cart, _, _ in rows])
         sent = self._messages(ids)
         with_code = {cart for cart, found in sent.items() if any(m.discount for m in found)}
@@ -132,14 +132,14 @@ class SqlMeasurements:
         return [
             CartOutcome(
                 cart_id=cart,
-                flow_id=run.flow_id,
+                flow_id=flow,
                 abandoned_at=abandoned_at,
-                held_out=bool(run.holdout),
-                arms=arms.of(run.arms),
+                held_out=bool(holdout),
+                arms=arms.of(raw_arms),
                 messages=tuple(sent.get(cart, ())),
                 order=first_orders.get(cart),
             )
-            for cart, abandoned_at, run in rows
+            for cart, abandoned_at, (flow, holdout, raw_arms) in rows
         ]
 
     def _carts(self, query: Select[Any], found: list[int]) -> _Among:
@@ -167,25 +167,26 @@ class SqlMeasurements:
             .where(ids.have(m.cart_id), m.status.in_(_OUT))
             .order_by(m.created_at, m.id)
         ).all()
-        sent = self._sent(ids, [r.id for r in rows])
+        sent = self._sent(ids, [r[0] for r in rows])
         people, bots = self._counted(clicks, sent)
         seen, _bot_opens = self._counted(opens, sent)
         found: dict[int, list[SentMessage]] = defaultdict(list)
-        for r in rows:
+        # Unpacked, not read by name: a big store's month is tens of thousands of rows.
+        for mid, cart, channel, used, step, cost, at, experiment, arm, code in rows:
             message = SentMessage(
-                id=r.id,
-                channel=r.channel_used or r.channel,
-                step_index=r.step_index,
-                cost=r.cost,
-                created_at=r.created_at,
-                experiment_id=r.experiment_id,
-                arm=r.arm,
-                clicks=people.get(r.id, 0),
-                bot_clicks=bots.get(r.id, 0),
-                opens=seen.get(r.id, 0),
-                discount=r.discount_code is not None,
+                id=mid,
+                channel=used or channel,
+                step_index=step,
+                cost=cost,
+                created_at=at,
+                experiment_id=experiment,
+                arm=arm,
+                clicks=people.get(mid, 0),
+                bot_clicks=bots.get(mid, 0),
+                opens=seen.get(mid, 0),
+                discount=code is not None,
             )
-            found[r.cart_id].append(message)
+            found[cart].append(message)
         return found
 
     def _sent(self, ids: _Among, found: list[str]) -> _Among:
@@ -227,17 +228,17 @@ class SqlMeasurements:
             .order_by(o.placed_at, o.id)
         ).all()
         found: dict[int, PlacedOrder] = {}
-        for r in rows:
-            if r.cart_id in found:
+        for cart, placed_at, currency, total, status, test, refunded, discount in rows:
+            if cart in found:
                 continue
-            found[r.cart_id] = PlacedOrder.of(
-                r.placed_at,
-                r.currency,
-                r.total,
-                status=r.status,
-                test=r.test,
-                refunded=r.refunded,
-                discount=r.discount_total if r.cart_id in with_code else Decimal("0"),
+            found[cart] = PlacedOrder.of(
+                placed_at,
+                currency,
+                total,
+                status=status,
+                test=test,
+                refunded=refunded,
+                discount=discount if cart in with_code else Decimal("0"),
             )
         return found
 
