@@ -146,8 +146,11 @@ def worker_rss_mb(config: Path, now: datetime, engine: Engine) -> float:
     return int(done.stdout.split()[-1]) / 1024
 
 
-def plans(engine: Engine, run: Callable[[], object]) -> list[tuple[str, str]]:
-    """The plan of each reading statement `run` makes (run in a rolled-back transaction)."""
+def plans(
+    engine: Engine, run: Callable[[], object], before: Callable[[], object] = lambda: None
+) -> list[tuple[str, str]]:
+    """The plan of each reading statement `run` makes, explained (in a transaction rolled
+    back) once `before` has put the data back as `run` found it."""
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
@@ -159,6 +162,7 @@ def plans(engine: Engine, run: Callable[[], object]) -> list[tuple[str, str]]:
         run()
     finally:
         event.remove(engine, "before_cursor_execute", keep)
+    before()
     pg = engine.dialect.name == "postgresql"
     out = []
     with engine.connect() as conn:
@@ -271,6 +275,7 @@ class Bench:
     def show_plans(self, engine: Engine, carts: int, scope: Scope) -> None:
         print(f"query plans at {carts:,} carts:")
         restore_due(engine, self.now)
+        due = lambda: restore_due(engine, self.now)  # noqa: E731
         runs = (
             ("tick", lambda: SqlStore(engine).claim_due(self.now, 100, timedelta(minutes=5))),
             ("report", lambda: month_report(engine, self.now, scope)),
@@ -279,7 +284,7 @@ class Bench:
         )
         for title, run in runs:
             print(f"== {title}")
-            for statement, plan in plans(engine, run):
+            for statement, plan in plans(engine, run, due):
                 print(f"-- {statement}")
                 print("   " + plan.replace("\n", "\n   "))
 
