@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/scheduler_tick.py
 	$(BIN)/python bench/memory_store.py
+	$(BIN)/python bench/flat_cost.py
 
 # Every operation of /openapi.json with generated and hostile input for FUZZ_TIME seconds;
 # fails on any 5xx. Settings in schemathesis.toml (the demo's store id for {store_id}).

@@ -1,11 +1,14 @@
-"""Cost in stored data: a scheduler tick, a worker's memory and a month's report with 10,000
-and with 1,000,000 stored carts (each with its run, delivery, and for most a message and for a
-third an order), on PostgreSQL. The same 50 runs are due each time: a flat cost is a ratio ~1.
+"""Cost in stored data: a scheduler tick, a worker's memory, a month's report and the first
+pages of the lists with 10,000 and with 1,000,000 stored carts (each with its run, delivery and
+decisions; most with an assignment, a message and a link, some clicked; a third with an order),
+on PostgreSQL or SQLite. The same 50 runs are due and the same month is reported each time: a
+flat cost is a ratio ~1.
 
-Seeded with bulk SQL (generate_series). Prints each figure, the ratios, and at the larger size
-the query plans (EXPLAIN) of the tick's claim and of every query the report makes.
+Seeded in bulk by the database (`bench/flat_seed.py`). Prints each figure, the seeding time, the
+ratios, and at the larger size the query plans (PostgreSQL `EXPLAIN ANALYZE`, SQLite
+`EXPLAIN QUERY PLAN`) of the tick's claim, of every query the report makes and of the lists.
 
-    python bench/flat_cost.py [--small 10000] [--large 1000000] [--postgres URL]
+    python bench/flat_cost.py [--small 10000] [--large 1000000] [--postgres URL | --sqlite]
 """
 
 from __future__ import annotations
@@ -17,68 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flat_seed import DUE, seed
 from ingest import fresh_postgres
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 
+from cartback.config import load_config
+from cartback.engine.measuring import Scope
 from cartback.engine.report import report
 from cartback.store import migrate
 from cartback.store.db import connect
 from cartback.store.sql import SqlStore
-
-DUE = 50
-# The last 30 days hold the smaller size's carts every time; the rest are older (spread over
-# DAYS before them): a month's report reads the same month whatever is stored besides.
-DAYS = 700
-
-SEED = """
-INSERT INTO carts (store_id, cart_key, email, phone, currency, total, items, discount_codes,
-                   status, occurred_at, last_activity_at, created_at, updated_at, abandoned_at)
-SELECT 'bench', 'c' || g, 'p' || g || '@example.com', '+4520' || lpad((g % 1000000)::text, 6, '0'),
-       'DKK', 100, '[]', '[]',
-       CASE g % 3 WHEN 0 THEN 'purchased' WHEN 1 THEN 'abandoned' ELSE 'open' END,
-       t, t, t, t, CASE WHEN g % 3 <> 2 THEN t END
-FROM (SELECT g, CASE WHEN g <= :recent
-                     THEN :now - make_interval(secs => (g::bigint * 7919) % (30 * 86400))
-                     ELSE :now - interval '30 days'
-                          - make_interval(secs => (g::bigint * 7919) % (:days * 86400)) END AS t
-      FROM generate_series(1, :n) g) s;
-
-INSERT INTO runs (cart_id, flow_id, step_index, status, next_run_at, created_at, updated_at)
-SELECT id, 'cart-sms', CASE WHEN id <= :due THEN -1 ELSE 0 END,
-       CASE WHEN id <= :due THEN 'pending' ELSE 'done' END,
-       CASE WHEN id <= :due THEN :now - interval '1 minute' END, created_at, updated_at
-FROM carts;
-
-INSERT INTO deliveries (platform, store_id, topic, delivery_key, received_at, headers, body,
-                        status, attempts, processed_at)
-SELECT 'shopify', 'bench', 'checkouts/update', 'd' || id, created_at, '{}', '\\x7b7d',
-       'processed', 1, created_at
-FROM carts;
-
-INSERT INTO messages (id, store_id, cart_id, channel, provider, recipient, body, segments, cost,
-                      currency, status, attempts, created_at, sent_at)
-SELECT 'm' || id, 'bench', id, 'sms', 'outbox', phone, 'Your basket is saved', 1, 0.30, 'DKK',
-       'sent', 1, created_at + interval '30 minutes', created_at + interval '30 minutes'
-FROM carts WHERE status <> 'open';
-
-INSERT INTO decisions (cart_id, run_id, flow_id, step_index, at, action, reason, detail)
-SELECT c.id, r.id, 'cart-sms', -1, c.abandoned_at, 'abandon', 'abandoned', 'No update: abandoned.'
-FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.abandoned_at IS NOT NULL;
-
-INSERT INTO decisions (cart_id, run_id, flow_id, step_index, at, action, reason, detail)
-SELECT c.id, r.id, 'cart-sms', 0, c.created_at, 'skip', 'no_consent', 'No consent on record.'
-FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.status = 'open';
-
-INSERT INTO orders (store_id, order_key, cart_id, currency, total, discount_total, paid,
-                    placed_at, received_at, recovered, status)
-SELECT 'bench', 'o' || id, id, 'DKK', 250, 0, true, created_at + interval '2 hours',
-       created_at + interval '2 hours', id % 2 = 0, 'open'
-FROM carts WHERE status = 'purchased';
-"""
 
 CONFIG = """\
 database_url: {url}
@@ -98,8 +54,12 @@ flows:
   - id: cart-sms
     store: bench
     abandon_after: 30m
+    holdout: 10%
     steps:
       - send: sms
+        variants:
+          - {{name: a, template: "Your basket is saved: {{{{ link }}}}"}}
+          - {{name: b, template: "Still thinking it over? {{{{ link }}}}"}}
 """
 
 WORKER = """
@@ -113,18 +73,6 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def seed(engine: Engine, carts: int, recent: int, now: datetime) -> None:
-    names = "carts, runs, deliveries, messages, orders, decisions"
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        for statement in SEED.split(";"):
-            if statement.strip():
-                values = {"now": now, "days": DAYS, "n": carts, "due": DUE, "recent": recent}
-                conn.execute(text(statement), values)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
-
-
 def restore_due(engine: Engine, now: datetime) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -132,62 +80,101 @@ def restore_due(engine: Engine, now: datetime) -> None:
                 "UPDATE runs SET status = 'pending', step_index = -1, claim_token = NULL, "
                 "next_run_at = :due WHERE cart_id <= :n"
             ),
-            {"due": now - timedelta(minutes=1), "n": DUE},
+            {"due": _when(engine, now - timedelta(minutes=1)), "n": DUE},
         )
 
 
-def tick_seconds(engine: Engine, now: datetime, repeats: int = 15) -> float:
-    samples = []
-    for _ in range(repeats):
-        restore_due(engine, now)
-        started = time.perf_counter()
-        claimed = SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))
-        samples.append(time.perf_counter() - started)
-        if len(claimed) != DUE:
-            raise RuntimeError(f"claimed {len(claimed)}, not {DUE}")
-    return statistics.median(samples)
+def _when(engine: Engine, at: datetime) -> Any:
+    """A time as the raw statement needs it (SQLite keeps naive UTC text)."""
+    if engine.dialect.name == "postgresql":
+        return at
+    return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def report_seconds(engine: Engine, now: datetime, repeats: int = 3) -> float:
-    store = SqlStore(engine)
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        report(store, [("bench", "DKK")], now - timedelta(days=30))
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
-
-
-def worker_rss_mb(url: str, folder: Path, now: datetime, engine: Engine) -> float:
+def tick_once(engine: Engine, now: datetime) -> float:
     restore_due(engine, now)
-    config = folder / "flat.yaml"
-    config.write_text(CONFIG.format(url=url, outbox=folder / "outbox.jsonl"))
+    started = time.perf_counter()
+    claimed = SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))
+    took = time.perf_counter() - started
+    if len(claimed) != DUE:
+        raise RuntimeError(f"claimed {len(claimed)}, not {DUE}")
+    return took
+
+
+def month_report(engine: Engine, now: datetime, scope: Scope) -> Any:
+    return report(SqlStore(engine), [("bench", "DKK")], now - timedelta(days=30), scope)
+
+
+def activity(engine: Engine, now: datetime) -> None:
+    """What the dashboard's front page reads besides the report."""
+    with SqlStore(engine).reading() as tx:
+        tx.reports.activity(["bench"], now - timedelta(days=30))
+
+
+def lists(engine: Engine, stored: int) -> None:
+    """What `/api/carts`, `/api/messages` and `/api/deliveries` ask: a page, the next one (by
+    the last row seen) and a page deep in the list (after the cart in the middle by id)."""
+    with SqlStore(engine).reading() as tx:
+        tx.carts.page(store_id="bench", status=None, limit=100, offset=0, after=stored // 2)
+        for status in (None, "abandoned"):
+            carts = tx.carts.page(store_id="bench", status=status, limit=100, offset=0)
+            after = carts[-1].id
+            tx.carts.page(store_id="bench", status=status, limit=100, offset=0, after=after)
+        sent = tx.messages.page(store_id="bench", status=None, limit=100, offset=0)
+        tx.messages.page(store_id="bench", status=None, limit=100, offset=0, after=sent[-1].id)
+        found = tx.deliveries.listing(status=None, store_id="bench", limit=100)
+        tx.deliveries.listing(status=None, store_id="bench", limit=100, after=found[-1].id)
+
+
+def timed(run: Callable[[], object], cpu: list[float] | None = None) -> float:
+    """Seconds `run` took; `cpu` gets the seconds of CPU this process spent on it (what a
+    busy machine's other work does not add to; PostgreSQL's own work is not in it)."""
+    started, used = time.perf_counter(), time.process_time()
+    run()
+    if cpu is not None:
+        cpu.append(time.process_time() - used)
+    return time.perf_counter() - started
+
+
+def worker_rss_mb(config: Path, now: datetime, engine: Engine) -> float:
+    restore_due(engine, now)
     done = subprocess.run(
-        [sys.executable, "-c", WORKER, str(config)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", WORKER, str(config)], capture_output=True, text=True, check=False
     )
+    if done.returncode:
+        raise RuntimeError(f"the worker failed: {done.stderr.strip().splitlines()[-1:]}")
     return int(done.stdout.split()[-1]) / 1024
 
 
-def plans(engine: Engine, now: datetime) -> list[tuple[str, str]]:
-    """EXPLAIN of the tick's claim and of each query of a month's report."""
+def plans(
+    engine: Engine, run: Callable[[], object], before: Callable[[], object] = lambda: None
+) -> list[tuple[str, str]]:
+    """The plan of each reading statement `run` makes, explained (in a transaction rolled
+    back) once `before` has put the data back as `run` found it."""
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH", "SET")):
             seen.append((statement, parameters))
 
-    restore_due(engine, now)
     event.listen(engine, "before_cursor_execute", keep)
     try:
-        SqlStore(engine).claim_due(now, 100, timedelta(minutes=5))
-        report(SqlStore(engine), [("bench", "DKK")], now - timedelta(days=30))
+        run()
     finally:
         event.remove(engine, "before_cursor_execute", keep)
+    before()
+    pg = engine.dialect.name == "postgresql"
     out = []
     with engine.connect() as conn:
         for statement, parameters in seen:
-            rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-            out.append((" ".join(statement.split())[:160], "\n".join(r[0] for r in rows)))
+            if statement.startswith("SET"):  # a setting of the transaction, as the code made it
+                conn.exec_driver_sql(statement, parameters)
+                out.append((statement, "(set)"))
+                continue
+            explain = "EXPLAIN (ANALYZE, COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
+            rows = conn.exec_driver_sql(explain + statement, parameters).all()
+            lines = [r[0] for r in rows] if pg else [f"{r[1]}>{r[0]} {r[3]}" for r in rows]
+            out.append((" ".join(statement.split())[:200], "\n".join(lines)))
         conn.rollback()
     return out
 
@@ -196,6 +183,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=7, help="samples of each figure")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite files instead")
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
@@ -203,37 +192,105 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    url = fresh_postgres(args.postgres)
-    engine = connect(url)
-    migrate.upgrade(engine)
-    now = datetime.now(UTC)
-    figures: dict[int, tuple[float, float, float, float]] = {}
+    now = datetime.now(UTC).replace(microsecond=0)
+    sizes = (args.small, args.large)
+    urls: list[str] = []
+    engines: list[Engine] = []
     with tempfile.TemporaryDirectory() as name:
-        for carts in (args.small, args.large):
+        folder = Path(name)
+        try:
+            for carts in sizes:
+                url = (
+                    f"sqlite:///{folder / f'flat-{carts}.db'}"
+                    if args.sqlite
+                    else fresh_postgres(args.postgres)
+                )
+                urls.append(url)
+                engines.append(connect(url))
+                migrate.upgrade(engines[-1])
+            bench = Bench(folder, now, args.small, args.rounds)
+            bench.run(dict(zip(sizes, engines, strict=True)), dict(zip(sizes, urls, strict=True)))
+        finally:
+            for engine in engines:
+                engine.dispose()
+            for url in urls if not args.sqlite else ():
+                drop_postgres(args.postgres, url)
+
+
+def drop_postgres(admin_url: str, url: str) -> None:
+    """The bench's own database, a gigabyte and a half at a million carts, goes when it ends."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"'))
+    admin.dispose()
+
+
+class Bench:
+    """Both sizes stored side by side, each figure sampled in turns (small, large, small, …):
+    a load that comes and goes on a shared machine then weighs on both alike."""
+
+    def __init__(self, folder: Path, now: datetime, recent: int, rounds: int) -> None:
+        self.folder, self.now, self.recent, self.rounds = folder, now, recent, rounds
+
+    def run(self, engines: dict[int, Engine], urls: dict[int, str]) -> None:
+        print(f"{next(iter(engines.values())).dialect.name}; load average {_load()}", flush=True)
+        configs = {carts: self.config(carts, url) for carts, url in urls.items()}
+        settings = load_config(next(iter(configs.values())), environ={})
+        scope = Scope(window=settings.attribution.click_window, flows=settings.domain_flows())
+        for carts, engine in engines.items():
             started = time.perf_counter()
-            seed(engine, carts, args.small, now)
-            seeded = time.perf_counter() - started
-            tick = tick_seconds(engine, now)
-            month = report_seconds(engine, now)
-            rss = worker_rss_mb(url, Path(name), now, engine)
-            figures[carts] = (tick, month, rss, seeded)
+            seed(engine, carts, self.recent, self.now)
+            print(f"{carts:>9,} carts seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        samples: dict[int, list[list[float]]] = {carts: [[], [], [], []] for carts in engines}
+        for _ in range(self.rounds):
+            for carts, engine in engines.items():
+                tick, month, listed, cpu = samples[carts]
+                tick.append(tick_once(engine, self.now))
+                month.append(timed(lambda e=engine: month_report(e, self.now, scope), cpu))
+                listed.append(timed(lambda e=engine, n=carts: lists(e, n)))
+        figures = {}
+        for carts, engine in engines.items():
+            medians = [statistics.median(each) for each in samples[carts]]
+            figures[carts] = (*medians, worker_rss_mb(configs[carts], self.now, engine))
+            tick, month, listed, cpu, rss = figures[carts]
             print(
-                f"{carts:>9,} carts (seeded in {seeded:.0f} s): tick {tick * 1000:.2f} ms, "
-                f"report for a month {month * 1000:.0f} ms, worker RSS {rss:.0f} MB",
-                flush=True,
+                f"{carts:>9,} carts: tick {tick * 1000:.2f} ms, report for a month "
+                f"{month * 1000:.0f} ms (CPU here {cpu * 1000:.0f} ms), lists "
+                f"{listed * 1000:.1f} ms, worker RSS {rss:.0f} MB"
             )
-        shown = plans(engine, now)
-    small, large = figures[args.small], figures[args.large]
-    print(
-        f"ratios {args.large:,} / {args.small:,}: tick x{large[0] / small[0]:.2f}, "
-        f"report x{large[1] / small[1]:.2f}, worker RSS x{large[2] / small[2]:.2f} "
-        f"(targets <= 1.2; report well under 1 s); load average {os.getloadavg()[0]:.1f}"
-    )
-    print(f"query plans at {args.large:,} carts:")
-    for statement, plan in shown:
-        print(f"-- {statement}")
-        print("   " + plan.replace("\n", "\n   "))
-    engine.dispose()
+        small, large = sorted(engines)
+        s, g = figures[small], figures[large]
+        print(
+            f"ratios {large:,} / {small:,}: tick x{g[0] / s[0]:.2f}, report x{g[1] / s[1]:.2f}, "
+            f"lists x{g[2] / s[2]:.2f}, worker RSS x{g[4] / s[4]:.2f} (targets <= 1.2; report "
+            f"well under 1 s); medians of {self.rounds} turns; load average {_load()}"
+        )
+        self.show_plans(engines[large], large, scope)
+
+    def config(self, carts: int, url: str) -> Path:
+        path = self.folder / f"flat-{carts}.yaml"
+        path.write_text(CONFIG.format(url=url, outbox=self.folder / f"outbox-{carts}.jsonl"))
+        return path
+
+    def show_plans(self, engine: Engine, carts: int, scope: Scope) -> None:
+        print(f"query plans at {carts:,} carts:")
+        restore_due(engine, self.now)
+        due = lambda: restore_due(engine, self.now)  # noqa: E731
+        runs = (
+            ("tick", lambda: SqlStore(engine).claim_due(self.now, 100, timedelta(minutes=5))),
+            ("report", lambda: month_report(engine, self.now, scope)),
+            ("dashboard's activity", lambda: activity(engine, self.now)),
+            ("lists", lambda: lists(engine, carts)),
+        )
+        for title, run in runs:
+            print(f"== {title}")
+            for statement, plan in plans(engine, run, due):
+                print(f"-- {statement}")
+                print("   " + plan.replace("\n", "\n   "))
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 if __name__ == "__main__":

@@ -77,8 +77,10 @@ def test_listing_deliveries_newest_first(store: Store) -> None:
         failed = tx.deliveries.listing(status=DeliveryStatus.FAILED, store_id=None, limit=10)
         acme = tx.deliveries.listing(status=None, store_id="acme", limit=2)
         everything = tx.deliveries.listing(status=None, store_id=None, limit=100)
+        next_page = tx.deliveries.listing(status=None, store_id="acme", limit=2, after=ids[2])
     assert [d.id for d in failed] == [ids[3], ids[1]] and failed[0].error == "boom"
     assert [d.id for d in acme] == [ids[3], ids[2]]
+    assert [d.id for d in next_page] == [ids[1], ids[0]]
     assert len(everything) == 5
 
 

@@ -294,6 +294,25 @@ def test_equal_update_times_page_by_highest_id(store: Store) -> None:
     assert [c.id for c in page] == sorted(ids, reverse=True)
 
 
+def test_pages_of_carts_follow_each_other_by_the_last_one_seen(store: Store) -> None:
+    with store.transaction() as tx:
+        ids = [new_cart(tx, T0 + (n // 2) * MINUTE).id for n in range(7)]  # pairs: equal times
+        new_cart(tx, T0 + HOUR, store_id="other")
+    newest_first = [ids[n] for n in (6, 5, 4, 3, 2, 1, 0)]
+    walked: list[int] = []
+    after: int | None = None
+    with store.reading() as tx:
+        for _ in range(10):  # more than enough pages: a list that never ends fails
+            page = tx.carts.page(store_id="acme", status=None, limit=3, offset=0, after=after)
+            if not page:
+                break
+            walked += [x.id for x in page]
+            after = page[-1].id
+        gone = tx.carts.page(store_id="acme", status=None, limit=3, offset=0, after=10_000)
+    assert walked == newest_first
+    assert gone == []
+
+
 def test_a_cart_without_optional_fields(store: Store) -> None:
     bare = replace(
         contents(),

@@ -229,6 +229,27 @@ def test_a_page_of_messages_newest_first(store: Store) -> None:
     assert [m.id for m in second] == [given[2].id]
 
 
+def test_pages_of_messages_follow_each_other_by_the_last_one_seen(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    with store.transaction() as tx:
+        given = [
+            message(cart, run, step_index=n, created_at=T0 + (n // 2) * MINUTE) for n in range(5)
+        ]
+        for each in given:
+            tx.messages.add(each)
+    expected = [m.id for m in sorted(given, key=lambda m: (m.created_at, m.id), reverse=True)]
+    walked: list[str] = []
+    after: str | None = None
+    with store.reading() as tx:
+        for _ in range(10):  # more than enough pages: a list that never ends fails
+            page = tx.messages.page(store_id="acme", status=None, limit=2, offset=0, after=after)
+            if not page:
+                break
+            walked += [x.id for x in page]
+            after = page[-1].id
+    assert walked == expected
+
+
 def test_updating_a_message_that_is_not_there_changes_nothing(store: Store) -> None:
     with store.transaction() as tx:
         tx.messages.update("nope", status=MessageStatus.SENT)

@@ -26,6 +26,9 @@ def _get(shop: Shop, path: str, **params: Any) -> Any:
     [
         ("/api/carts", {"offset": BIG}, "offset"),
         ("/api/messages", {"offset": BIG}, "offset"),
+        ("/api/carts", {"after": BIG}, "after"),
+        ("/api/deliveries", {"after": 0}, "after"),
+        ("/api/messages", {"after": "m\x00"}, "after"),
         (f"/api/carts/{BIG}", {}, "cart_id"),
         ("/api/report", {"since": YEAR_ONE}, "since"),
         ("/api/carts", {"store": "acme\x00"}, "store"),
@@ -36,6 +39,9 @@ def _get(shop: Shop, path: str, **params: Any) -> Any:
     ids=[
         "carts-offset",
         "messages-offset",
+        "carts-after",
+        "deliveries-after",
+        "messages-after",
         "cart-id",
         "report-since",
         "carts-nul",

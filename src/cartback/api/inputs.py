@@ -15,7 +15,17 @@ from pydantic import AfterValidator
 
 from cartback.domain.bounds import MAX_BIGINT, MAX_TEXT, text_problem, time_problem
 
-__all__ = ["CartId", "Filter", "Instant", "Limit", "Offset", "Text", "instant"]
+__all__ = [
+    "After",
+    "AfterMessage",
+    "CartId",
+    "Filter",
+    "Instant",
+    "Limit",
+    "Offset",
+    "Text",
+    "instant",
+]
 
 
 def _text(value: str) -> str:
@@ -40,3 +50,6 @@ Filter = Annotated[Text | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT)]
 CartId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
+# Keyset paging: the id of the last row of the page before (as deep as wanted, at one cost).
+After = Annotated[int | None, Query(ge=1, le=MAX_BIGINT)]
+AfterMessage = Annotated[Text | None, Query(max_length=40)]

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from cartback import __version__
 from cartback.api import views
 from cartback.api.deps import CallerDep, RuntimeDep, require_token
-from cartback.api.inputs import CartId, Filter, Instant, Limit, Offset, Text
+from cartback.api.inputs import After, AfterMessage, CartId, Filter, Instant, Limit, Offset, Text
 from cartback.api.schemas import (
     CartDetail,
     CartSummary,
@@ -44,10 +44,11 @@ def list_carts(
     status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
 ) -> list[Any]:
     with rt.store.reading() as tx:
         found = tx.carts.page(
-            store_id=caller.stores(store), status=status, limit=limit, offset=offset
+            store_id=caller.stores(store), status=status, limit=limit, offset=offset, after=after
         )
     return [views.cart_fields(cart) for cart in found]
 
@@ -68,10 +69,11 @@ def list_messages(
     status: Filter = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    after: AfterMessage = None,
 ) -> list[Any]:
     with rt.store.reading() as tx:
         found = tx.messages.page(
-            store_id=caller.stores(store), status=status, limit=limit, offset=offset
+            store_id=caller.stores(store), status=status, limit=limit, offset=offset, after=after
         )
     return [views.message_fields(message) for message in found]
 
@@ -125,13 +127,16 @@ def list_deliveries(
     status: Filter = None,
     store: Filter = None,
     limit: Limit = 100,
+    after: After = None,
 ) -> list[Any]:
     known = {str(s): s for s in DeliveryStatus}
     if status is not None and status not in known:
         return []  # no delivery has that status
     wanted = known[status] if status is not None else None
     with rt.store.reading() as tx:
-        found = tx.deliveries.listing(status=wanted, store_id=caller.stores(store), limit=limit)
+        found = tx.deliveries.listing(
+            status=wanted, store_id=caller.stores(store), limit=limit, after=after
+        )
     return [views.delivery_fields(delivery) for delivery in found]
 
 

@@ -118,9 +118,17 @@ class Carts(Protocol):
 
     def stores_knowing_phone(self, phone: str) -> list[str]: ...
     def page(
-        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+        self,
+        *,
+        store_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        after: int | None = None,
     ) -> list[Cart]:
-        """Newest updated first."""
+        """Newest updated first (ties: highest id); `after`: only those past the cart with
+        that id in this order (the last of the page before: keyset paging, which costs the
+        same however deep; none when that cart is gone)."""
         ...
 
     def search(self, query: CartSearch, *, limit: int, offset: int) -> list[Cart]:
@@ -233,9 +241,16 @@ class Messages(Protocol):
         ...
 
     def page(
-        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+        self,
+        *,
+        store_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        after: str | None = None,
     ) -> list[Message]:
-        """Newest first."""
+        """Newest first (ties: highest id); `after`: only those past the message with that id
+        in this order (keyset paging, as `Carts.page`)."""
         ...
 
 

@@ -36,9 +36,14 @@ class Deliveries(Protocol):
     ) -> None: ...
     def get(self, delivery_id: int) -> Delivery | None: ...
     def listing(
-        self, *, status: DeliveryStatus | None, store_id: str | None, limit: int
+        self,
+        *,
+        status: DeliveryStatus | None,
+        store_id: str | None,
+        limit: int,
+        after: int | None = None,
     ) -> list[Delivery]:
-        """Newest first."""
+        """Newest first; `after`: only those older than the delivery with that id."""
         ...
 
     def processed_keys(self, platform: str, store_id: str, keys: Collection[str]) -> set[str]: ...

@@ -111,6 +111,8 @@ carts = Table(
     Index(None, "store_id", "customer_external_id"),
     Index(None, "store_id", "status", "updated_at"),
     Index(None, "store_id", "abandoned_at"),
+    Index(None, "store_id", "created_at"),  # the dashboard's activity of a period
+    Index(None, "store_id", "updated_at"),  # a store's carts, newest first (/api/carts)
 )
 
 runs = Table(
@@ -232,6 +234,8 @@ clicks = Table(
     Column("bot_reason", String(120)),  # why a machine made it: never counts for attribution
     Column("agent_class", String(16)),  # browser | app | preview | crawler | scanner | machine
     Index(None, "cart_id", "at"),
+    Index(None, "message_id"),  # a message's clicks: the report, a run's engagement
+    Index(None, "at"),  # the clicks of a period
     Index(  # retention: clicks whose user agent is still kept
         "ix_clicks_unpurged",
         "at",
@@ -251,6 +255,7 @@ opens = Table(
     Column("bot", Boolean, nullable=False, server_default=false()),
     Column("bot_reason", String(120)),
     Index(None, "message_id"),
+    Index(None, "at"),  # the opens of a period
 )
 
 orders = Table(

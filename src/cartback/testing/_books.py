@@ -90,10 +90,17 @@ class MemoryDeliveries:
         return self.table.get(delivery_id)
 
     def listing(
-        self, *, status: DeliveryStatus | None, store_id: str | None, limit: int
+        self,
+        *,
+        status: DeliveryStatus | None,
+        store_id: str | None,
+        limit: int,
+        after: int | None = None,
     ) -> list[Delivery]:
         found: list[Delivery] = []
         for delivery_id in sorted(self.table.rows, reverse=True):
+            if after is not None and delivery_id >= after:
+                continue
             delivery = self.table.rows[delivery_id]
             if (status is None or delivery.status == status) and (
                 store_id is None or delivery.store_id == store_id

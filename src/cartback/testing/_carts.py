@@ -20,7 +20,7 @@ from cartback.domain.records import (
 )
 from cartback.store.base import CartChanges, OrderChanges
 from cartback.testing._data import Data
-from cartback.testing._tables import require, updated, utc, utc_or_none
+from cartback.testing._tables import past, require, updated, utc, utc_or_none
 
 _CONTENTS = tuple(f.name for f in fields(CartContents))
 _NEW_ORDER = tuple(f.name for f in fields(NewOrder))
@@ -141,15 +141,22 @@ class MemoryCarts:
         return sorted({cart.store_id for cart in self._each(self.data.carts_by_phone.get(phone))})
 
     def page(
-        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+        self,
+        *,
+        store_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        after: int | None = None,
     ) -> list[Cart]:
         chosen = [
             cart
             for cart in self.table.values()
             if (not store_id or cart.store_id == store_id) and (not status or cart.status == status)
         ]
-        chosen.sort(key=lambda cart: (cart.updated_at, cart.id), reverse=True)
-        return chosen[offset : offset + limit]
+        return past(chosen, lambda cart: (cart.updated_at, cart.id), after, self.get)[
+            offset : offset + limit
+        ]
 
     def search(self, query: CartSearch, *, limit: int, offset: int) -> list[Cart]:
         since, until = utc_or_none(query.since), utc_or_none(query.until)

@@ -20,6 +20,7 @@ from cartback.testing._data import Data
 from cartback.testing._tables import (
     StoreConflict,
     all_utc,
+    past,
     require,
     updated,
     utc,
@@ -171,15 +172,22 @@ class MemoryMessages:
         return counts
 
     def page(
-        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+        self,
+        *,
+        store_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        after: str | None = None,
     ) -> list[Message]:
         chosen = [
             m
             for m in self.table.values()
             if (not store_id or m.store_id == store_id) and (not status or m.status == status)
         ]
-        chosen.sort(key=lambda m: (m.created_at, m.id), reverse=True)
-        return chosen[offset : offset + limit]
+        return past(chosen, lambda m: (m.created_at, m.id), after, self.get)[
+            offset : offset + limit
+        ]
 
     def _each(self, ids: Iterable[str]) -> Iterator[Message]:
         rows = self.table.rows

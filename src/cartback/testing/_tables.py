@@ -264,3 +264,18 @@ def require(table: Table[K, R], pk: K | None, what: str) -> None:
     """A foreign key: the row must exist (None is allowed, as a NULL column)."""
     if pk is not None and pk not in table:
         raise StoreConflict(f"{what} {pk!r} does not exist")
+
+
+def past(
+    rows: list[R], key: Callable[[R], Any], after: K | None, get: Callable[[K], R | None]
+) -> list[R]:
+    """The rows newest first by `key`, those past the row with id `after` only (the SQL store's
+    keyset paging: none when that row is gone)."""
+    rows = sorted(rows, key=key, reverse=True)
+    if after is None:
+        return rows
+    last = get(after)
+    if last is None:
+        return []
+    edge = key(last)
+    return [row for row in rows if key(row) < edge]

@@ -163,7 +163,13 @@ class SqlCarts:
         return sorted(row.store_id for row in rows)
 
     def page(
-        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+        self,
+        *,
+        store_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        after: int | None = None,
     ) -> list[Cart]:
         query = paged(
             select(carts),
@@ -173,6 +179,7 @@ class SqlCarts:
             status=status,
             limit=limit,
             offset=offset,
+            after=after,
         )
         return [cart_from(row) for row in self.conn.execute(query)]
 

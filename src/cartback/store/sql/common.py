@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, or_
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -31,8 +31,14 @@ def paged(
     status: str | None,
     limit: int,
     offset: int,
+    after: object = None,
 ) -> Select[Any]:
-    """One way to page an API list: by store and status, newest first (ties: highest id)."""
+    """One way to page an API list: by store and status, newest first (ties: highest id);
+    `after`: past the row with that id (keyset: a range of the index, however deep)."""
+    if after is not None:
+        key = select(table.c[newest]).where(table.c.id == after).scalar_subquery()
+        # `<=` alone is the index's range; the rest breaks ties by id.
+        query = query.where(table.c[newest] <= key, or_(table.c[newest] < key, table.c.id < after))
     if store_id:
         query = query.where(table.c.store_id == store_id)
     if status:

@@ -138,9 +138,16 @@ class SqlDeliveries:
         return delivery_from(row) if row is not None else None
 
     def listing(
-        self, *, status: DeliveryStatus | None, store_id: str | None, limit: int
+        self,
+        *,
+        status: DeliveryStatus | None,
+        store_id: str | None,
+        limit: int,
+        after: int | None = None,
     ) -> list[Delivery]:
         query = select(deliveries)
+        if after is not None:
+            query = query.where(deliveries.c.id < after)
         if status is not None:
             query = query.where(deliveries.c.status == str(status))
         if store_id is not None:

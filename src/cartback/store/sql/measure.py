@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import Text as TextType
 
 from cartback.domain.engagement import Open
 from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
 from cartback.domain.records import MESSAGE_OUT
 from cartback.store.sql.common import insert_ignoring_duplicates
+from cartback.store.sql.reports import serial
 from cartback.store.tables import carts, clicks, experiment_winners, messages, opens, orders, runs
 
 _OUT = [str(status) for status in MESSAGE_OUT]
@@ -86,37 +104,52 @@ class SqlMeasurements:
     def outcomes(
         self, store_id: str, since: datetime | None, flow_id: str | None = None
     ) -> list[CartOutcome]:
-        assigned = (
-            select(carts.c.id, runs.c.flow_id, carts.c.abandoned_at, runs.c.holdout, runs.c.arms)
-            .select_from(carts.join(runs, runs.c.cart_id == carts.c.id))
-            .where(
-                carts.c.store_id == store_id,
-                carts.c.abandoned_at.is_not(None),
-                runs.c.holdout.is_not(None),
-            )
+        serial(self.conn)
+        # The period's abandoned carts, then their runs: each step a lookup by index (joined in
+        # one query, PostgreSQL would rather read every run past a hash of the carts).
+        abandoned = select(carts.c.id, carts.c.abandoned_at).where(
+            carts.c.store_id == store_id, carts.c.abandoned_at.is_not(None)
         )
         if since is not None:
-            assigned = assigned.where(carts.c.abandoned_at >= since)
+            abandoned = abandoned.where(carts.c.abandoned_at >= since)
+        period = self.conn.execute(abandoned.order_by(carts.c.id)).all()
+        in_period = self._carts(select(abandoned.subquery().c.id), [cart for cart, _ in period])
+        assigned = select(
+            runs.c.cart_id,
+            runs.c.flow_id,
+            runs.c.holdout,
+            cast(runs.c.arms, TextType).label("arms"),
+        ).where(in_period.have(runs.c.cart_id), runs.c.holdout.is_not(None))
         if flow_id is not None:
             assigned = assigned.where(runs.c.flow_id == flow_id)
-        ids = select(assigned.subquery().c.id)
+        run_of = {r[0]: r[1:] for r in self.conn.execute(assigned)}
+        rows = [(cart, at, run_of[cart]) for cart, at in period if cart in run_of]
+        ids = self._carts(select(assigned.subquery().c.cart_id), [cart for cart, _, _ in rows])
         sent = self._messages(ids)
         with_code = {cart for cart, found in sent.items() if any(m.discount for m in found)}
         first_orders = self._orders(ids, with_code)
+        arms = _Arms()
         return [
             CartOutcome(
-                cart_id=r.id,
-                flow_id=r.flow_id,
-                abandoned_at=r.abandoned_at,
-                held_out=bool(r.holdout),
-                arms=tuple((r.arms or {}).items()),
-                messages=tuple(sent.get(r.id, ())),
-                order=first_orders.get(r.id),
+                cart_id=cart,
+                flow_id=flow,
+                abandoned_at=abandoned_at,
+                held_out=bool(holdout),
+                arms=arms.of(raw_arms),
+                messages=tuple(sent.get(cart, ())),
+                order=first_orders.get(cart),
             )
-            for r in self.conn.execute(assigned.order_by(carts.c.id))
+            for cart, abandoned_at, (flow, holdout, raw_arms) in rows
         ]
 
-    def _messages(self, ids: Select[Any]) -> dict[int, list[SentMessage]]:
+    def _carts(self, query: Select[Any], found: list[int]) -> _Among:
+        """Carts as the next queries ask for their rows: on PostgreSQL the ids found, as one
+        array; on SQLite the query again (a list of ids could pass its limit of parameters)."""
+        if self.conn.dialect.name == "postgresql":
+            return _Among(None, found)
+        return _Among(query, None)
+
+    def _messages(self, ids: _Among) -> dict[int, list[SentMessage]]:
         m = messages.c
         rows = self.conn.execute(
             select(
@@ -131,44 +164,54 @@ class SqlMeasurements:
                 m.arm,
                 m.discount_code,
             )
-            .where(m.cart_id.in_(ids), m.status.in_(_OUT))
+            .where(ids.have(m.cart_id), m.status.in_(_OUT))
             .order_by(m.created_at, m.id)
         ).all()
-        people, bots = self._counted(clicks, ids)
-        seen, _bot_opens = self._counted(opens, ids)
+        sent = self._sent(ids, [r[0] for r in rows])
+        people, bots = self._counted(clicks, sent)
+        seen, _bot_opens = self._counted(opens, sent)
         found: dict[int, list[SentMessage]] = defaultdict(list)
-        for r in rows:
+        # Unpacked, not read by name: a big store's month is tens of thousands of rows.
+        for mid, cart, channel, used, step, cost, at, experiment, arm, code in rows:
             message = SentMessage(
-                id=r.id,
-                channel=r.channel_used or r.channel,
-                step_index=r.step_index,
-                cost=r.cost,
-                created_at=r.created_at,
-                experiment_id=r.experiment_id,
-                arm=r.arm,
-                clicks=people.get(r.id, 0),
-                bot_clicks=bots.get(r.id, 0),
-                opens=seen.get(r.id, 0),
-                discount=r.discount_code is not None,
+                id=mid,
+                channel=used or channel,
+                step_index=step,
+                cost=cost,
+                created_at=at,
+                experiment_id=experiment,
+                arm=arm,
+                clicks=people.get(mid, 0),
+                bot_clicks=bots.get(mid, 0),
+                opens=seen.get(mid, 0),
+                discount=code is not None,
             )
-            found[r.cart_id].append(message)
+            found[cart].append(message)
         return found
 
-    def _counted(self, table: Any, ids: Select[Any]) -> tuple[dict[str, int], dict[str, int]]:
-        """Rows (clicks or opens) per message of these carts: by people, and by machines."""
+    def _sent(self, ids: _Among, found: list[str]) -> _Among:
+        """The messages that went out to these carts: on PostgreSQL their ids found, as one
+        array; on SQLite a query of these carts' messages (their clicks and opens are read by
+        message, and only those that went out are asked for)."""
+        if ids.query is None:
+            return _Among(None, found, String)
+        query = select(messages.c.id).where(messages.c.cart_id.in_(ids.query))
+        return _Among(query, None)
+
+    def _counted(self, table: Any, sent: _Among) -> tuple[dict[str, int], dict[str, int]]:
+        """Rows (clicks or opens) per message: by people, and by machines."""
         people: dict[str, int] = {}
         bots: dict[str, int] = {}
         query = (
             select(table.c.message_id, table.c.bot, func.count())
-            .select_from(table.join(messages, messages.c.id == table.c.message_id))
-            .where(messages.c.cart_id.in_(ids))
+            .where(sent.have(table.c.message_id))
             .group_by(table.c.message_id, table.c.bot)
         )
         for message_id, bot, count in self.conn.execute(query):
             (bots if bot else people)[message_id] = int(count)
         return people, bots
 
-    def _orders(self, ids: Select[Any], with_code: set[int]) -> dict[int, PlacedOrder]:
+    def _orders(self, ids: _Among, with_code: set[int]) -> dict[int, PlacedOrder]:
         o = orders.c
         rows = self.conn.execute(
             select(
@@ -181,20 +224,60 @@ class SqlMeasurements:
                 o.refunded,
                 o.discount_total,
             )
-            .where(o.cart_id.in_(ids))
+            .where(ids.have(o.cart_id))
             .order_by(o.placed_at, o.id)
-        )
+        ).all()
         found: dict[int, PlacedOrder] = {}
-        for r in rows:
-            if r.cart_id in found:
+        for cart, placed_at, currency, total, status, test, refunded, discount in rows:
+            if cart in found:
                 continue
-            found[r.cart_id] = PlacedOrder.of(
-                r.placed_at,
-                r.currency,
-                r.total,
-                status=r.status,
-                test=r.test,
-                refunded=r.refunded,
-                discount=r.discount_total if r.cart_id in with_code else Decimal("0"),
+            found[cart] = PlacedOrder.of(
+                placed_at,
+                currency,
+                total,
+                status=status,
+                test=test,
+                refunded=refunded,
+                discount=discount if cart in with_code else Decimal("0"),
             )
         return found
+
+
+class _Arms:
+    """Runs' arms as the report reads them: as the stored text, parsed once for each
+    different text (a store's carts share a handful of assignments, so thousands of rows
+    cost a few parses)."""
+
+    def __init__(self) -> None:
+        self.parsed: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def of(self, raw: str | None) -> tuple[tuple[str, str], ...]:
+        if raw is None:
+            return ()
+        found = self.parsed.get(raw)
+        if found is None:
+            found = self.parsed[raw] = tuple((json.loads(raw) or {}).items())
+        return found
+
+
+class _Among:
+    """Carts a query is about: `have(column)` is `column IN (those carts)`, shaped so that each
+    database looks them up by index. Asked as a semi-join (or with an array of known size),
+    PostgreSQL hashes the carts and reads the whole table past them once that looks cheaper,
+    a cost that grows with all that is stored; compared with an array it cannot count, it
+    looks each cart up (`= ANY`). SQLite looks `IN (query)` up by index as it is."""
+
+    def __init__(
+        self, query: Select[Any] | None, ids: Sequence[object] | None, kind: Any = BigInteger
+    ) -> None:
+        self.query = query
+        self.ids = ids
+        self.kind = kind
+
+    def have(self, column: Any) -> ColumnElement[bool]:
+        if self.query is not None:
+            return column.in_(self.query)  # type: ignore[no-any-return]
+        # The array comes through a subquery, so the planner plans for a few carts (index
+        # lookups) and never sees how many: told 20,000, it reads the whole table instead.
+        ids = select(bindparam(None, self.ids, type_=ARRAY(self.kind))).scalar_subquery()
+        return column == any_(cast(ids, ARRAY(self.kind)))  # type: ignore[no-any-return]

@@ -240,7 +240,13 @@ class SqlMessages:
         return {message_id: int(count) for message_id, count in self.conn.execute(query)}
 
     def page(
-        self, *, store_id: str | None, status: str | None, limit: int, offset: int
+        self,
+        *,
+        store_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        after: str | None = None,
     ) -> list[Message]:
         query = paged(
             select(messages),
@@ -250,6 +256,7 @@ class SqlMessages:
             status=status,
             limit=limit,
             offset=offset,
+            after=after,
         )
         return self._all(query)
 

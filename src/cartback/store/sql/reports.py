@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, Table, distinct, func, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, distinct, func, select
 
 from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.orders import counts
@@ -29,6 +30,7 @@ class SqlReports:
         self.conn = conn
 
     def figures(self, store_id: str, currency: str | None, since: datetime | None) -> StoreFigures:
+        serial(self.conn)
         out = StoreFigures(store_id, currency or self._usual_currency(store_id))
         out.carts_abandoned = self._abandoned(store_id, since)
         self._add_messages(out, since)
@@ -38,27 +40,24 @@ class SqlReports:
         return out
 
     def activity(self, store_ids: Collection[str], since: datetime | None) -> Activity:
+        serial(self.conn)
         ids = list(store_ids)
         created = select(func.count()).where(carts.c.store_id.in_(ids))
         messaged = select(func.count(distinct(messages.c.cart_id))).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
         )
-        eligible = (
-            select(func.count(distinct(decisions.c.cart_id)))
-            .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
-            .where(carts.c.store_id.in_(ids), decisions.c.action.in_(_PASSED))
+        eligible = select(func.count(distinct(decisions.c.cart_id))).where(
+            decisions.c.action.in_(_PASSED)
         )
-        clicked = (
-            select(func.count(distinct(clicks.c.cart_id)))
-            .select_from(clicks.join(carts, carts.c.id == clicks.c.cart_id))
-            .where(carts.c.store_id.in_(ids), clicks.c.bot.is_(False))
-        )
+        clicked = select(func.count(distinct(clicks.c.cart_id))).where(clicks.c.bot.is_(False))
         revenue = select(
             orders.c.placed_at, orders.c.total, orders.c.status, orders.c.test, orders.c.refunded
         ).where(orders.c.store_id.in_(ids), orders.c.recovered)
         spend = select(messages.c.created_at, messages.c.cost).where(
             messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
         )
+        eligible = _in_stores(eligible, decisions, carts, decisions.c.cart_id, ids, since)
+        clicked = _in_stores(clicked, clicks, carts, clicks.c.cart_id, ids, since)
         if since is not None:
             created = created.where(carts.c.created_at >= since)
             eligible = eligible.where(decisions.c.at >= since)
@@ -103,24 +102,30 @@ class SqlReports:
         return int(self.conn.execute(query).scalar_one())
 
     def _add_messages(self, out: StoreFigures, since: datetime | None) -> None:
-        query = select(
+        kinds = (
             messages.c.status,
             messages.c.channel,
             messages.c.channel_used,
             messages.c.segments,
             messages.c.provider_segments,
             messages.c.cost,
-        ).where(messages.c.store_id == out.store_id, messages.c.status.in_(_OUT))
+        )
+        query = (
+            select(*kinds, func.count().label("n"))
+            .where(messages.c.store_id == out.store_id, messages.c.status.in_(_OUT))
+            .group_by(*kinds)
+        )
         if since is not None:
             query = query.where(messages.c.created_at >= since)
-        # Amounts are summed in Python: SQLite has no exact decimal arithmetic.
+        # Amounts are multiplied and summed in Python: SQLite has no exact decimal arithmetic.
+        # Counted by kind, a month of a busy store is a few rows, not one per message.
         for row in self.conn.execute(query):
-            out.messages_sent += 1
-            out.messages_delivered += row.status == MessageStatus.DELIVERED
+            out.messages_sent += row.n
+            out.messages_delivered += row.n * (row.status == MessageStatus.DELIVERED)
             if (row.channel_used or row.channel) == "sms":
                 # What the gateway billed where it said so (inMobile smsCount, Twilio NumSegments).
-                out.sms_segments += row.provider_segments or row.segments
-            out.spend += row.cost
+                out.sms_segments += row.n * (row.provider_segments or row.segments)
+            out.spend += row.n * row.cost
 
     def _add_orders(self, out: StoreFigures, since: datetime | None) -> None:
         query = (
@@ -157,23 +162,58 @@ class SqlReports:
         out.opens = self._by_bot(opens, out.store_id, since).get(False, 0)
 
     def _by_bot(self, table: Table, store_id: str, since: datetime | None) -> dict[bool, int]:
-        query = (
-            select(table.c.bot, func.count())
-            .select_from(table.join(messages, messages.c.id == table.c.message_id))
-            .where(messages.c.store_id == store_id)
-            .group_by(table.c.bot)
-        )
+        query = select(table.c.bot, func.count()).group_by(table.c.bot)
+        query = _in_stores(query, table, messages, table.c.message_id, [store_id], since)
         if since is not None:
             query = query.where(table.c.at >= since)
         return {bool(bot): int(count) for bot, count in self.conn.execute(query)}
 
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
+        # With a period, the grouping may not lead (see `_by_value`).
+        reason = decisions.c.reason if since is None else _by_value(decisions.c.reason)
         query = (
-            select(decisions.c.reason, func.count())
-            .select_from(decisions.join(carts, carts.c.id == decisions.c.cart_id))
-            .where(carts.c.store_id == store_id, decisions.c.action.in_(_NOT_SENT))
-            .group_by(decisions.c.reason)
+            select(reason, func.count()).where(decisions.c.action.in_(_NOT_SENT)).group_by(reason)
         )
+        query = _in_stores(query, decisions, carts, decisions.c.cart_id, [store_id], since)
         if since is not None:
             query = query.where(decisions.c.at >= since)
         return {reason: int(count) for reason, count in self.conn.execute(query)}
+
+
+def _in_stores(
+    query: Select[Any],
+    table: Table,
+    owner: Table,
+    key: ColumnElement[Any],
+    store_ids: list[str],
+    since: datetime | None,
+) -> Select[Any]:
+    """`query` over `table`'s rows whose `owner` (found by `key`, its id) is of these stores.
+    All time, through a join from the stores' rows. For a period, the period's time index must
+    lead, whatever else is stored: each row's owner is looked up by its id, a subquery per row
+    that neither database turns into a join (joined, PostgreSQL hashes the period's rows and
+    reads every owner past them once there are a few thousand; SQLite walks every row of the
+    store)."""
+    if since is None:
+        joined = query.select_from(table.join(owner, owner.c.id == key))
+        return joined.where(owner.c.store_id.in_(store_ids))
+    store = select(owner.c.store_id).where(owner.c.id == key).scalar_subquery()
+    return query.where(store.in_(store_ids))
+
+
+def _by_value(column: ColumnElement[str]) -> ColumnElement[str]:
+    """The column as a value no index can serve, so that the period's time index leads:
+    without statistics of ranges SQLite would rather read every decision in the order of the
+    reasons it groups by, a cost that grows with all that is stored. (PostgreSQL leads with
+    the period by itself.)"""
+    return column.concat("")
+
+
+def serial(conn: Connection) -> None:
+    """No parallel workers for the rest of this transaction (PostgreSQL). A report's queries
+    read a period's few thousand rows by index, which one process does in a few milliseconds;
+    the planner still hands the bigger tables' scans to workers, whose start costs more than
+    they save (ten to twenty milliseconds a query on a busy machine), and it does so only once
+    the tables are big: a cost that would grow with all that is stored."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
