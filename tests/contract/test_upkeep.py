@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cartback.domain.engagement import Open
 from cartback.domain.privacy import ERASED, ERASED_PREFIX
 from cartback.domain.records import Click, DeliveryStatus, Link, MessageStatus, NewDelivery
 from cartback.store.base import Store
@@ -107,3 +108,33 @@ def test_purge_leaves_an_erasures_hash_alone(store: Store) -> None:
         tx.messages.add(message(cart, recipient=hashed, body=ERASED, created_at=T0 - 100 * DAY))
     with store.transaction() as tx:
         assert tx.upkeep.purge(Cutoffs(message_texts=T0), 100) == Purged()
+
+
+def test_purge_forgets_the_user_agent_of_old_email_opens_and_keeps_the_verdict(
+    store: Store,
+) -> None:
+    with store.transaction() as tx:
+        cart = new_cart(tx)
+        email = message(cart, status=MessageStatus.SENT, created_at=T0 - 300 * DAY)
+        tx.messages.add(email)
+        tx.measure.add_open(Open(email.id, cart.id, T0 - 200 * DAY, "Mozilla/5.0 (Macintosh)"))
+        tx.measure.add_open(Open(email.id, cart.id, T0 - 200 * DAY, "GoogleImageProxy", "proxy"))
+        tx.measure.add_open(Open(email.id, cart.id, T0 - DAY, "Mozilla/5.0 (iPhone)"))
+    cutoffs = Cutoffs(clicks=T0 - 180 * DAY)
+
+    with store.reading() as tx:
+        assert tx.upkeep.purge(cutoffs, 100, dry_run=True) == Purged(opens=2)
+    with store.transaction() as tx:
+        assert tx.upkeep.purge(cutoffs, 1) == Purged(opens=1)  # a batch of one
+    with store.transaction() as tx:
+        assert tx.upkeep.purge(cutoffs, 100) == Purged(opens=1)
+    with store.transaction() as tx:
+        assert tx.upkeep.purge(cutoffs, 100) == Purged()
+
+    with store.reading() as tx:
+        opened = tx.measure.opens_for_cart(cart.id)
+    assert [(o.at, o.user_agent, o.bot_reason) for o in opened] == [
+        (T0 - 200 * DAY, None, None),
+        (T0 - 200 * DAY, None, "proxy"),
+        (T0 - DAY, "Mozilla/5.0 (iPhone)", None),
+    ]

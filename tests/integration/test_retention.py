@@ -89,6 +89,7 @@ def test_cartback_purge(shop: Shop, tmp_path: Path, capsys: pytest.CaptureFixtur
         "raw deliveries older than 1d: 5 would be deleted",
         "message texts older than 1d: 2 would be erased",
         "click details: kept (no retention set)",
+        "email open details: kept (no retention set)",
     ]
     assert cartback_purge(path, dry_run=False) == 0
     assert capsys.readouterr().out.splitlines()[:2] == [

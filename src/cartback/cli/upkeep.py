@@ -11,10 +11,11 @@ from cartback.config import Settings
 from cartback.domain.durations import span
 from cartback.engine.retention import Retention, purge
 
-_KINDS = (
-    ("raw_deliveries", "raw deliveries", "deleted"),
-    ("message_texts", "message texts", "erased"),
-    ("clicks", "click details", "erased"),
+_KINDS = (  # (what was counted, the retention key that ages it, its name, what became of it)
+    ("raw_deliveries", "raw_deliveries", "raw deliveries", "deleted"),
+    ("message_texts", "message_texts", "message texts", "erased"),
+    ("clicks", "clicks", "click details", "erased"),
+    ("opens", "clicks", "email open details", "erased"),
 )
 
 
@@ -24,7 +25,8 @@ def add_commands(commands: Any) -> None:
         "purge",
         "remove personal data past the config's retention",
         purge_command,
-        more="Raw webhook bodies, message texts and recipients, clicks' user agents; what the "
+        more="Raw webhook bodies, message texts and recipients, the user agents of clicks and "
+        "email opens; what the "
         "report counts stays. The worker does the same once a day.",
     )
     parser.add_argument("--dry-run", action="store_true", help="count only; change nothing")
@@ -38,8 +40,8 @@ def purge_command(settings: Settings, args: argparse.Namespace) -> int:
     runtime = open_runtime(settings, args.config).runtime
     done = purge(runtime.store, runtime.clock, keep, dry_run=args.dry_run)
     would = "would be " if args.dry_run else ""
-    for key, name, verb in _KINDS:
-        age = getattr(keep, key)
+    for key, age_key, name, verb in _KINDS:
+        age = getattr(keep, age_key)
         if age is None:
             print(f"{name}: kept (no retention set)")
             continue

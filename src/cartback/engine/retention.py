@@ -3,7 +3,7 @@
 Each batch is its own short transaction, so SQLite's write lock and PostgreSQL's row locks are
 held briefly while webhooks keep arriving. What the report counts (messages, segments, cost,
 orders, clicked carts) is never removed: only raw bodies, message words and recipients, and
-clicks' user agents.
+the user agents of clicks and email opens.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def purge(store: Store, clock: Clock, keep: Retention, *, dry_run: bool = False)
         with store.transaction() as tx:
             batch = tx.upkeep.purge(cutoffs, BATCH)
         total += batch
-        if batch.raw_deliveries < BATCH and batch.message_texts < BATCH and batch.clicks < BATCH:
+        if max(batch.raw_deliveries, batch.message_texts, batch.clicks, batch.opens) < BATCH:
             break
     if total.total:
         log.info(
@@ -57,6 +57,7 @@ def purge(store: Store, clock: Clock, keep: Retention, *, dry_run: bool = False)
                 "raw_deliveries": total.raw_deliveries,
                 "message_texts": total.message_texts,
                 "clicks": total.clicks,
+                "opens": total.opens,
             },
         )
     return total

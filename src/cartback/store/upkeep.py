@@ -35,17 +35,19 @@ class Purged:
     raw_deliveries: int = 0
     message_texts: int = 0
     clicks: int = 0
+    opens: int = 0  # an email open's user agent goes with the clicks' retention
 
     def __add__(self, other: Purged) -> Purged:
         return Purged(
             self.raw_deliveries + other.raw_deliveries,
             self.message_texts + other.message_texts,
             self.clicks + other.clicks,
+            self.opens + other.opens,
         )
 
     @property
     def total(self) -> int:
-        return self.raw_deliveries + self.message_texts + self.clicks
+        return self.raw_deliveries + self.message_texts + self.clicks + self.opens
 
 
 class Upkeep(Protocol):
@@ -58,6 +60,7 @@ class Upkeep(Protocol):
         applied or failed raw deliveries are deleted (one still waiting to be applied stays);
         a message keeps its counts, cost and status, its text and recipient become `[erased]`
         (one an erasure already hashed is left as it is); a click
-        keeps its time and cart but not its user agent. A row already purged is not counted
+        and an email open keep their time, cart and bot verdict but not their user agent (both
+        by the `clicks` cutoff). A row already purged is not counted
         again. `dry_run`: count what would go, change nothing."""
         ...

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from cartback.domain.privacy import ERASED, ERASED_PREFIX
 from cartback.domain.records import DeliveryStatus, RunStatus
 from cartback.store.upkeep import Backlog, Cutoffs, Purged
 from cartback.testing._data import Data
-from cartback.testing._tables import updated, utc
+from cartback.testing._tables import Table, updated, utc
 
 _DONE = (DeliveryStatus.PROCESSED, DeliveryStatus.FAILED)
 
@@ -56,14 +57,21 @@ class MemoryUpkeep:
             found += Purged(message_texts=len(texts))
         if cutoffs.clicks is not None:
             before = utc(cutoffs.clicks)
-            seen = sorted(c.id for c in data.clicks.values() if c.at < before and c.user_agent)
-            seen = seen[:limit]
-            for click_id in [] if dry_run else seen:
-                click = data.clicks.get(click_id)
-                if click is not None:
-                    data.clicks.replace(click_id, updated(click, user_agent=None))
-            found += Purged(clicks=len(seen))
+            found += Purged(
+                clicks=_forget_agents(data.clicks, before, limit, dry_run),
+                opens=_forget_agents(data.opens, before, limit, dry_run),
+            )
         return found
+
+
+def _forget_agents(table: Table[int, Any], before: datetime, limit: int, dry_run: bool) -> int:
+    """Clicks or opens from before `before` lose their user agent, `limit` at most."""
+    seen = sorted(row.id for row in table.values() if row.at < before and row.user_agent)[:limit]
+    for row_id in [] if dry_run else seen:
+        row = table.get(row_id)
+        if row is not None:
+            table.replace(row_id, updated(row, user_agent=None))
+    return len(seen)
 
 
 def _kept(recipient: str) -> bool:

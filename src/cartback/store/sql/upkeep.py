@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, delete, func, select, update
+from sqlalchemy import Column, Connection, Table, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from cartback.domain.privacy import ERASED, ERASED_PREFIX
 from cartback.domain.records import DeliveryStatus, RunStatus
-from cartback.store.tables import clicks, deliveries, messages, runs
+from cartback.store.tables import clicks, deliveries, messages, opens, runs
 from cartback.store.upkeep import Backlog, Cutoffs, Purged
 
 _DONE = (str(DeliveryStatus.PROCESSED), str(DeliveryStatus.FAILED))
@@ -54,14 +54,19 @@ class SqlUpkeep:
                 self.conn.execute(erased.values(body=ERASED, recipient=ERASED))
             found += Purged(message_texts=len(texts))
         if cutoffs.clicks is not None:
-            seen = self._ids(
-                clicks.c.id, limit, clicks.c.at < cutoffs.clicks, clicks.c.user_agent.is_not(None)
+            found += Purged(
+                clicks=self._forget_agents(clicks, cutoffs.clicks, limit, dry_run),
+                opens=self._forget_agents(opens, cutoffs.clicks, limit, dry_run),
             )
-            if seen and not dry_run:
-                forgotten = update(clicks).where(clicks.c.id.in_(seen))
-                self.conn.execute(forgotten.values(user_agent=None))
-            found += Purged(clicks=len(seen))
         return found
+
+    def _forget_agents(self, table: Table, before: datetime, limit: int, dry_run: bool) -> int:
+        """Up to `limit` rows of clicks or opens from before `before` lose their user agent
+        (found through the table's time index; the bot verdict made from it stays)."""
+        seen = self._ids(table.c.id, limit, table.c.at < before, table.c.user_agent.is_not(None))
+        if seen and not dry_run:
+            self.conn.execute(update(table).where(table.c.id.in_(seen)).values(user_agent=None))
+        return len(seen)
 
     def _ids(self, key: Column[Any], limit: int, *where: ColumnElement[bool]) -> list[Any]:
         # No order: any `limit` matching rows will do, found through the partial indexes.
