@@ -27,7 +27,7 @@ from cartback.channels.base import OutgoingMessage, SendResult, SendStatus
 from cartback.config import load_config
 from cartback.domain.events import Channel
 from cartback.engine.ingest import Delivery
-from cartback.runtime import build, prepare_database
+from cartback.runtime import build, prepare_database, worker_thread
 
 CONFIG = """\
 database_url: {database_url}
@@ -135,10 +135,13 @@ def worker_rate(
     runtime.ingest.record_many(checkouts(args.messages))
     runtime.deliveries.drain()
     started, cpu = time.perf_counter(), time.process_time()
+    worker = worker_thread(runtime)  # the loop `cartback worker` runs
+    worker.start()
     while gateway.calls < args.messages and time.perf_counter() - started < args.deadline:
-        if runtime.worker.run_once() == 0:
-            time.sleep(0.05)
+        time.sleep(0.01)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    worker.stop()
+    worker.join()
     runtime.store.close()
     return gateway.calls / seconds, gateway.calls, cpu * 1000 / max(1, gateway.calls)
 
