@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from cartback.domain.records import STOP_REPLY, ConsentEntry, Reply, Suppression
@@ -85,6 +86,18 @@ class SqlConsent:
                 suppressions.c.address == phone,
                 suppressions.c.reason == STOP_REPLY,
             )
+        ).first()
+        return found is not None
+
+    def blocked(self, channel: str, addresses: Sequence[str], stop_phones: Sequence[str]) -> bool:
+        suppressed = and_(suppressions.c.channel == channel, suppressions.c.address.in_(addresses))
+        stopped = and_(
+            suppressions.c.channel == "sms",
+            suppressions.c.reason == STOP_REPLY,
+            suppressions.c.address.in_(stop_phones),
+        )
+        found = self.conn.execute(
+            select(suppressions.c.id).where(or_(suppressed, stopped)).limit(1)
         ).first()
         return found is not None
 

@@ -66,7 +66,7 @@ class SqlMessages:
             "experiment_id": message.experiment_id,
             "arm": message.arm,
         }
-        self.conn.execute(insert(messages).values(**values))
+        self.conn.execute(insert(messages), values)  # one cached statement, values apart
 
     def update(self, message_id: str, **changes: Unpack[MessageChanges]) -> None:
         values: dict[str, Any] = dict(changes)
@@ -138,15 +138,16 @@ class SqlMessages:
 
     def add_attempt(self, attempt: SendAttempt) -> None:
         self.conn.execute(
-            insert(message_attempts).values(
-                message_id=attempt.message_id,
-                number=attempt.number,
-                started_at=attempt.started_at,
-                duration_ms=attempt.duration_ms,
-                outcome=attempt.outcome,
-                http_status=attempt.http_status,
-                error=attempt.error,
-            )
+            insert(message_attempts),
+            {
+                "message_id": attempt.message_id,
+                "number": attempt.number,
+                "started_at": attempt.started_at,
+                "duration_ms": attempt.duration_ms,
+                "outcome": attempt.outcome,
+                "http_status": attempt.http_status,
+                "error": attempt.error,
+            },
         )
         self.conn.execute(
             update(messages)
@@ -175,13 +176,14 @@ class SqlMessages:
 
     def add_link(self, link: Link) -> None:
         self.conn.execute(
-            insert(links).values(
-                code=link.code,
-                message_id=link.message_id,
-                cart_id=link.cart_id,
-                target_url=link.target_url,
-                created_at=link.created_at,
-            )
+            insert(links),
+            {
+                "code": link.code,
+                "message_id": link.message_id,
+                "cart_id": link.cart_id,
+                "target_url": link.target_url,
+                "created_at": link.created_at,
+            },
         )
 
     def link(self, code: str) -> Link | None:

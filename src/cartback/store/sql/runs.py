@@ -152,18 +152,20 @@ class SqlDecisions:
         self.conn = conn
 
     def add(self, entry: DecisionEntry) -> None:
+        # The values apart from the statement: one cached statement for every decision.
         self.conn.execute(
-            insert(decisions).values(
-                cart_id=entry.cart_id,
-                run_id=entry.run_id,
-                flow_id=entry.flow_id,
-                step_index=entry.step_index,
-                at=entry.at,
-                action=str(entry.action),
-                reason=str(entry.reason),
-                detail=entry.detail,
-                until=entry.until,
-            )
+            insert(decisions),
+            {
+                "cart_id": entry.cart_id,
+                "run_id": entry.run_id,
+                "flow_id": entry.flow_id,
+                "step_index": entry.step_index,
+                "at": entry.at,
+                "action": str(entry.action),
+                "reason": str(entry.reason),
+                "detail": entry.detail,
+                "until": entry.until,
+            },
         )
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:
