@@ -11,6 +11,7 @@ Prints the raw numbers and the ratio measured in one run; targets: >= 100 SMS/s,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import threading
@@ -78,21 +79,20 @@ class SlowGateway:
         return SendResult(SendStatus.SENT, provider_message_id=message.id)
 
 
-def checkouts(count: int) -> list[Delivery]:
-    """Checkouts last touched an hour ago: each one's SMS is due at once."""
+def checkouts(count: int, first: int = 0) -> list[Delivery]:
+    """Checkouts last touched an hour ago: each one's SMS is due at once. Each has its own
+    phone number, so that no cooldown or one-SMS rule holds one back."""
     sample = SAMPLE.read_text()
     at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     out = []
-    for n in range(count):
-        import json
-
+    for n in range(first, first + count):
         payload = json.loads(sample)
         payload.update(
             token=uuid.uuid4().hex,
             cart_token=uuid.uuid4().hex,
             email=f"send{n}@example.com",
             buyer_accepts_sms_marketing=True,
-            sms_marketing_phone=f"+452012{n:04d}",  # valid Danish mobiles
+            sms_marketing_phone=f"+45201{n:05d}",  # valid Danish mobiles (up to 100,000)
             updated_at=at,
             created_at=at,
         )

@@ -32,8 +32,10 @@ def normalise_url(url: str) -> str:
 
 
 def connect(url: str, *, echo: bool = False, threads: int = 0) -> Engine:
-    """The engine of `url`; `threads`: how many of the caller's threads may hold a connection
-    at once (a worker's senders), kept open beside the pool's own so none waits for one."""
+    """The engine of `url`; `threads`: how many threads of the caller (a worker's senders) may
+    want a connection at once. The pool keeps more connections for them (up to twice its own),
+    so that they are not opened and closed per transaction; a thread holds one only while it
+    reads or writes, never during a gateway call, so a few serve many threads."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -46,7 +48,7 @@ def connect(url: str, *, echo: bool = False, threads: int = 0) -> Engine:
         url,
         echo=echo,
         pool_pre_ping=True,
-        pool_size=POOL_SIZE + threads,
+        pool_size=POOL_SIZE + min(threads, POOL_SIZE),
         max_overflow=POOL_OVERFLOW,
         future=True,
         connect_args=connect_args,
@@ -58,7 +60,8 @@ def _sqlite_engine(url: str, database: str | None, echo: bool, threads: int) -> 
     file = bool(database and database != ":memory:")
     if database and file:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    pool = {"pool_size": SQLITE_POOL_SIZE + threads, "max_overflow": POOL_OVERFLOW} if file else {}
+    kept = SQLITE_POOL_SIZE + min(threads, POOL_SIZE)
+    pool = {"pool_size": kept, "max_overflow": POOL_OVERFLOW} if file else {}
     engine = create_engine(
         url,
         echo=echo,
