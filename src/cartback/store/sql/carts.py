@@ -30,6 +30,7 @@ from cartback.store.types import AnyRow
 
 _LIVE = [str(status) for status in LIVE_CART]
 _FOR_UPDATE = select(carts).where(carts.c.id == bindparam("id")).with_for_update()
+_CHANGE = update(carts).where(carts.c.id == bindparam("cart_id"))  # set: the keys given
 
 
 @cache
@@ -45,6 +46,16 @@ def _newer_live(email: bool, phone: bool) -> Any:
             same_person_by(carts, email, phone),
         )
         .limit(1)
+    )
+
+
+@cache
+def _abandonments(email: bool, phone: bool) -> Any:
+    return select(carts.c.abandoned_at).where(
+        carts.c.store_id == bindparam("store_id"),
+        carts.c.id != bindparam("id"),
+        carts.c.abandoned_at.is_not(None),
+        same_person_by(carts, email, phone),
     )
 
 
@@ -110,7 +121,7 @@ class SqlCarts:
         values: dict[str, Any] = dict(changes)
         if "status" in values:
             values["status"] = str(values["status"])
-        self.conn.execute(update(carts).where(carts.c.id == cart_id).values(**values))
+        self.conn.execute(_CHANGE, {"cart_id": cart_id} | values)
 
     def match_for_order(
         self,
@@ -160,17 +171,11 @@ class SqlCarts:
         return self.conn.execute(query, values | known).first() is not None
 
     def abandonments(self, cart: Cart) -> list[datetime]:
-        same = same_person(carts, cart.email, cart.phone)
-        if same is None:
+        known = person(cart.email, cart.phone)
+        if not known:
             return []
-        rows = self.conn.execute(
-            select(carts.c.abandoned_at).where(
-                carts.c.store_id == cart.store_id,
-                carts.c.id != cart.id,
-                carts.c.abandoned_at.is_not(None),
-                same,
-            )
-        )
+        query = _abandonments("email" in known, "phone" in known)
+        rows = self.conn.execute(query, {"store_id": cart.store_id, "id": cart.id} | known)
         return [row.abandoned_at for row in rows]
 
     def stores_knowing_phone(self, phone: str) -> list[str]:

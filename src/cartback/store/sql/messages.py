@@ -27,6 +27,7 @@ _ON_ITS_WAY = [str(MessageStatus.QUEUED), *_OUT]
 
 # Asked before every send: built once, the values given as parameters.
 _BY_ID = select(messages).where(messages.c.id == bindparam("id"))
+_UPDATE = update(messages).where(messages.c.id == bindparam("message_id"))  # set: the keys given
 _FOR_STEP = select(messages).where(
     messages.c.run_id == bindparam("run_id"), messages.c.step_index == bindparam("step_index")
 )
@@ -90,7 +91,7 @@ class SqlMessages:
         values: dict[str, Any] = dict(changes)
         if "status" in values:
             values["status"] = str(values["status"])
-        self.conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+        self.conn.execute(_UPDATE, {"message_id": message_id} | values)
 
     def for_step(self, run_id: int, step_index: int) -> Message | None:
         return self._one(_FOR_STEP, {"run_id": run_id, "step_index": step_index})

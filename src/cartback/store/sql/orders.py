@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from cartback.domain.orders import OrderStatus, counts, refunded_total, revenue
 from cartback.domain.records import NewOrder, Order, Purchase
 from cartback.store.base import OrderChanges
-from cartback.store.sql.common import person, same_person, same_person_by
+from cartback.store.sql.common import person, same_person_by
 from cartback.store.tables import orders
 from cartback.store.types import AnyRow
 
@@ -29,6 +29,14 @@ def _ordered_since(email: bool, phone: bool) -> Any:
             same_person_by(orders, email, phone),
         )
         .limit(1)
+    )
+
+
+@cache
+def _purchases(email: bool, phone: bool) -> Any:
+    columns = ("total", "placed_at", "currency", "status", "test", "refunded")
+    return select(*(orders.c[name] for name in columns)).where(
+        orders.c.store_id == bindparam("store_id"), same_person_by(orders, email, phone)
     )
 
 
@@ -110,19 +118,11 @@ class SqlOrders:
         return latest
 
     def purchases(self, store_id: str, email: str | None, phone: str | None) -> list[Purchase]:
-        same = same_person(orders, email, phone)
-        if same is None:
+        known = person(email, phone)
+        if not known:
             return []
-        rows = self.conn.execute(
-            select(
-                orders.c.total,
-                orders.c.placed_at,
-                orders.c.currency,
-                orders.c.status,
-                orders.c.test,
-                orders.c.refunded,
-            ).where(orders.c.store_id == store_id, same)
-        )
+        query = _purchases("email" in known, "phone" in known)
+        rows = self.conn.execute(query, {"store_id": store_id} | known)
         return [
             Purchase(revenue(r.total, r.status, r.test, r.refunded), r.placed_at, r.currency)
             for r in rows

@@ -12,13 +12,19 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, DecisionEntry, Run, RunStatus
 from cartback.store.tables import decisions, runs
 from cartback.store.types import AnyRow
 
 _PENDING = str(RunStatus.PENDING)
+
+# A claimed run's moves, on every step: built once, the values as parameters (the columns set
+# are the keys given beside the owner's).
+_IS_OWNED = (runs.c.id == bindparam("owned_id")) & (runs.c.claim_token == bindparam("owned_token"))
+_OWNED = update(runs).where(_IS_OWNED)
+_HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
 
 
 def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
@@ -112,12 +118,8 @@ class SqlRuns:
         )
 
     def hold(self, claim: Claim) -> bool:
-        found = self.conn.execute(
-            select(runs.c.id)
-            .where(runs.c.id == claim.id, runs.c.claim_token == claim.claim_token)
-            .with_for_update()
-        ).first()
-        return found is not None
+        owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
+        return self.conn.execute(_HOLD, owner).first() is not None
 
     def cancel_for_cart(self, cart_id: int, reason: str, now: datetime) -> Run | None:
         before = self.conn.execute(
@@ -139,12 +141,8 @@ class SqlRuns:
         return run_from(before) if cancelled.rowcount == 1 else None
 
     def _owned(self, claim: Claim, **values: Any) -> bool:
-        result = self.conn.execute(
-            update(runs)
-            .where(runs.c.id == claim.id, runs.c.claim_token == claim.claim_token)
-            .values(**values)
-        )
-        return result.rowcount == 1
+        owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
+        return self.conn.execute(_OWNED, owner | values).rowcount == 1
 
 
 class SqlDecisions:
