@@ -12,6 +12,7 @@ from email.utils import parseaddr
 
 import httpx
 
+from cartback.channels import inmobile, smtp, twilio
 from cartback.channels.base import Gateway, InboundSource
 from cartback.channels.inmobile import InMobileGateway
 from cartback.channels.outbox import OutboxGateway
@@ -19,10 +20,18 @@ from cartback.channels.smtp import SmtpGateway
 from cartback.channels.twilio import TwilioGateway
 from cartback.clock import Clock
 from cartback.config import EmailChannelConfig, Settings, SmsChannelConfig
-from cartback.config.channels import ChannelsConfig, InMobileSms, OutboxEmail, OutboxSms
+from cartback.config.channels import (
+    ChannelsConfig,
+    InMobileSms,
+    OutboxEmail,
+    OutboxSms,
+    SmtpEmail,
+    TwilioSms,
+)
 from cartback.domain.events import Channel
 from cartback.domain.signing import Signing
 from cartback.engine.dispatch import ChannelSetup
+from cartback.engine.pacing import Limits
 from cartback.engine.retry import RetryPolicy
 
 
@@ -35,6 +44,39 @@ class Gateways:
     # Every Twilio account that sends (the global one, stores' own): its callbacks are signed
     # with its auth token.
     twilio_accounts: list[tuple[TwilioGateway, str]] = field(default_factory=list)
+    # Stores' own gateways (tenants.py), closed with these.
+    more: list[Gateway] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close what a gateway holds open (SMTP connections, HTTP clients), once each."""
+        every = {id(gateway): gateway for gateway in [*self.by_channel.values(), *self.more]}
+        for gateway in every.values():
+            close = getattr(gateway, "close", None)
+            if callable(close):
+                close()
+
+
+def pace(config: SmsChannelConfig | EmailChannelConfig, *, built_in: bool = True) -> Limits:
+    """A channel's calls in flight and messages/s per sender: what its config sets, else its
+    provider's documented defaults (named beside each provider's client; `built_in=False`:
+    no rate but a configured one)."""
+    concurrency, rate = _provider_pace(config)
+    if not built_in:
+        rate = None
+    return Limits(
+        config.concurrency or concurrency,
+        config.rate_limit if config.rate_limit is not None else rate,
+    )
+
+
+def _provider_pace(config: SmsChannelConfig | EmailChannelConfig) -> tuple[int, float | None]:
+    if isinstance(config, InMobileSms):
+        return inmobile.INMOBILE_CONCURRENCY, inmobile.INMOBILE_RATE
+    if isinstance(config, TwilioSms):
+        return twilio.TWILIO_CONCURRENCY, twilio.sender_rate(config.sender)
+    if isinstance(config, SmtpEmail):
+        return smtp.SMTP_CONCURRENCY, smtp.SMTP_RATE
+    return Limits().concurrency, None  # the outbox: a local file
 
 
 def build_gateways(
@@ -127,6 +169,8 @@ def _email(
         from_address=config.from_address,
         clock=clock,
         timeout=config.timeout.total_seconds(),
+        connections=pace(config).concurrency,
+        messages_per_connection=config.messages_per_connection or smtp.MESSAGES_PER_CONNECTION,
     )
 
 

@@ -34,7 +34,7 @@ from cartback.engine.retry import Breaker
 from cartback.engine.scheduler import Scheduler, SchedulerSettings
 from cartback.engine.sender import Sender, SenderSettings, StoreInfo
 from cartback.engine.worker import Worker, WorkerThread
-from cartback.gateways import Gateways, build_gateways, channel_setups
+from cartback.gateways import Gateways, build_gateways, channel_setups, pace
 from cartback.integrations.registry import parser_for
 from cartback.jobs import worker_jobs
 from cartback.keys import erase_key
@@ -67,6 +67,10 @@ class Runtime:
     # Drain the delivery queue after each webhook answer: when the worker shares the process
     # (`serve`; tests). `serve --no-worker` leaves it to `cartback worker`.
     apply_after_answer: bool = True
+
+    def close(self) -> None:
+        """On shutdown, once the worker stopped: close the gateways' open connections."""
+        self.gateways.close()
 
 
 def build(
@@ -112,6 +116,7 @@ def build(
             signing=signing,
         ),
     )
+    built.more = [gateway for mine in per_store.values() for gateway in mine.values()]
     breaker = breaker or Breaker()
     metrics = metrics or watching(store, clock, lambda: breaker.states(clock.now()))
     windows = Windows(settings.attribution.click_window, settings.attribution.send_window)
@@ -140,7 +145,7 @@ def build(
             store_id: channel_setups(settings.channels_of(store_id), gateways)
             for store_id, gateways in per_store.items()
         },
-        pacing=_pacing(settings, built.by_channel),
+        pacing=_pacing(settings, built.by_channel, per_store),
     )
     worker_config = settings.worker
     scheduling = SchedulerSettings(
@@ -203,13 +208,24 @@ def privacy_requests(runtime: Runtime) -> Privacy:
     return Privacy(partial(erase_key, runtime.signing))
 
 
-def _pacing(settings: Settings, gateways: Mapping[Channel, Gateway]) -> Pacing:
-    """Each gateway's calls in flight and messages/s per sender, from its channel's config."""
+def _pacing(
+    settings: Settings,
+    gateways: Mapping[Channel, Gateway],
+    per_store: Mapping[str, Mapping[Channel, Gateway]],
+) -> Pacing:
+    """Each gateway's calls in flight and messages/s per sender: its channel's config, else the
+    provider's documented pace; the global channels first, then stores' own (a gateway of a
+    provider only a store uses gets that store's). A gateway that is not the provider's client
+    (the backtest's recorder, a test's fake) keeps only what the config sets."""
     limits: dict[str, Limits] = {}
-    sms, email = settings.channels.sms, settings.channels.email
-    for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
-        if config is not None and channel in gateways:
-            limits[gateways[channel].name] = Limits(config.concurrency, config.rate_limit)
+    sources = [(settings.channels, gateways)]
+    sources += [(settings.channels_of(store), mine) for store, mine in per_store.items()]
+    for channels, mine in sources:
+        sms, email = channels.sms, channels.email
+        for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
+            if config is not None and channel in mine:
+                name = mine[channel].name
+                limits.setdefault(name, pace(config, built_in=name == config.provider))
     return Pacing(limits)
 
 

@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cartback.api.app import create_app
+from cartback.channels.twilio import ERROR_TOO_MANY_REQUESTS, LONG_CODE_MPS
+from cartback.engine.pacing import TokenBucket
 from cartback.store.tables import message_attempts, suppressions
 from tests.fakes.inmobile import FakeInMobile, callback_body, report
 from tests.fakes.twilio import FakeTwilio
@@ -291,3 +293,48 @@ def test_a_help_reply_withdraws_no_consent(twilio_shop: GatewayShop) -> None:
     with twilio_shop.runtime.store.reading() as tx:
         assert tx.consent.suppressions(PHONE) == []
         assert not tx.consent.replied_stop(PHONE)
+
+
+def _bucket(shop: Shop, gateway: str, sender: str) -> TokenBucket | None:
+    return shop.runtime.scheduler.sender.dispatcher.pacing.of(gateway).bucket(sender)
+
+
+def test_twilio_paces_its_long_code_and_a_429_20429_slows_that_sender(
+    twilio_shop: GatewayShop,
+) -> None:
+    fake: FakeTwilio = twilio_shop.fake  # type: ignore[assignment]
+    fake.reject_next(429, ERROR_TOO_MANY_REQUESTS, "Too Many Requests")
+    twilio_shop.checkout()
+    twilio_shop.advance(timedelta(minutes=30))
+
+    assert _attempts(twilio_shop) == [(1, "retry", 429)]
+    bucket = _bucket(twilio_shop, "twilio", "+15005550006")
+    assert bucket is not None
+    assert bucket.limit == LONG_CODE_MPS, "no rate_limit configured: the long code's own"
+    assert bucket.rate == LONG_CODE_MPS / 2
+
+
+def test_an_inmobile_429_slows_the_sender_down(db_url: str, tmp_path: Path) -> None:
+    fake = FakeInMobile()
+    fake.fail_next(429, "Too many requests")
+    paced = INMOBILE.replace("    max_attempts: 3\n", "    max_attempts: 3\n    rate_limit: 4\n")
+    runtime, clock, _ = make_runtime(
+        db_url, tmp_path, paced, transport=httpx.MockTransport(fake.handle)
+    )
+    with TestClient(create_app(runtime)) as client:
+        shop = Shop(runtime, client, clock, None)  # type: ignore[arg-type]
+        shop.checkout()
+        shop.advance(timedelta(minutes=30))
+        assert _attempts(shop) == [(1, "retry", 429)]
+        bucket = _bucket(shop, "inmobile", "Acme")
+        assert bucket is not None and (bucket.limit, bucket.rate) == (4, 2)
+    runtime.store.close()
+
+
+def test_inmobile_documents_no_rate_so_none_is_kept_unless_configured(
+    inmobile: GatewayShop,
+) -> None:
+    inmobile.checkout()
+    inmobile.advance(timedelta(minutes=30))
+    assert _attempts(inmobile) == [(1, "sent", 200)]
+    assert _bucket(inmobile, "inmobile", "Acme") is None

@@ -19,8 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
+from cartback.channels.twilio import INTERNATIONAL_MPS, TWILIO_CONCURRENCY
 from cartback.cli.summary import Summary
 from cartback.config import load_config
+from cartback.engine.pacing import Limits
 from cartback.integrations import shopify
 from cartback.reload import Reloader, reload
 from cartback.startup import channel_findings
@@ -351,3 +353,15 @@ def test_a_store_added_by_a_reload_takes_webhooks_at_once(agency: Shop, tmp_path
     post_checkout(agency, "gamma.myshopify.com", sms_marketing_phone="+4520777777")
     carts = get(agency, TOKEN, "/api/carts", store="gamma").json()
     assert [cart["store_id"] for cart in carts] == ["gamma"]
+
+
+def test_a_provider_only_a_store_uses_gets_its_documented_pace(db_url: str, tmp_path: Path) -> None:
+    own = "{provider: twilio, account_sid: AC1, auth_token: t0k, sender: '+4512345678'}"
+    transport = httpx.MockTransport(lambda request: httpx.Response(500))
+    runtime, _clock, _gateway = make_runtime(
+        db_url, tmp_path, TWO_STORES, transport=transport, beta_sms=own
+    )
+    pacing = runtime.scheduler.sender.dispatcher.pacing
+    assert pacing.of("twilio").limits == Limits(TWILIO_CONCURRENCY, INTERNATIONAL_MPS)
+    assert pacing.of("outbox").limits == Limits(), "the global outbox: no rate"
+    runtime.store.close()

@@ -324,6 +324,28 @@ def test_auth_over_starttls(
     assert handler.sessions[0].auth_data == mechanism
 
 
+def test_starttls_and_login_happen_once_for_many_messages(
+    server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
+    handler = Recorder()
+    logins: list[str] = []
+
+    def authenticate(*args: Any) -> AuthResult:
+        logins.append("login")
+        return accept_one_user(*args)
+
+    options = {"tls_context": server_tls, "authenticator": authenticate, "auth_require_tls": True}
+    with smtp_server(handler, **options) as port:
+        smtp = gateway(
+            port, security="starttls", ssl_context=client_tls, username=USER, password=PASSWORD
+        )
+        results = [smtp.send(basket_email(f"msg{n}")) for n in range(5)]
+
+    assert [r.status for r in results] == [SendStatus.SENT] * 5
+    assert len({session.peer for session in handler.sessions}) == 1
+    assert logins == ["login"]
+
+
 def test_a_wrong_password_fails_with_535(
     server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
 ) -> None:

@@ -57,6 +57,13 @@ OUTGOING_PATH = "/v4/sms/outgoing"
 INCOMING_PATH = "/v4/sms/incoming/messages"
 INBOUND_BATCH = 250  # the API's maximum `limit`
 
+# inMobile's pace, for when the channel's config sets none. Its v4 API reference (the OpenAPI
+# document at api.inmobile.com) gives `POST /v4/sms/outgoing` no rate limit and documents no 429
+# (only 200, 400, 401 and 500), so there is no per-sender rate to keep by default: calls in flight
+# stay few, and a 429, should one come, is retried and slows that sender down like any other.
+INMOBILE_CONCURRENCY = 8
+INMOBILE_RATE: float | None = None
+
 STATE_DELIVERED = 1
 STATE_UNKNOWN = 0
 STATE_FAILED = -1

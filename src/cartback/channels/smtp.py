@@ -1,5 +1,9 @@
 """Email through any SMTP server: one attempt per `send`, the engine does the retrying.
 
+Connections are kept open for the next message (`smtp_pool.py`). A kept connection the server
+closed meanwhile (a drop, a 421) or will take no more on (a temporary refusal of MAIL) is
+replaced once, within the same `send`, but only when the failure came before the server
+accepted DATA: nothing of the message had reached it.
 The Message-ID is made from our message id, so a resend after an ambiguous failure (the
 connection dropped after the data was sent) carries the same Message-ID and can be recognised.
 """
@@ -10,6 +14,7 @@ import logging
 import re
 import smtplib
 import ssl
+from datetime import timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -17,6 +22,7 @@ from email.utils import format_datetime, parseaddr
 from typing import Literal
 
 from cartback.channels.base import OutgoingMessage, SendResult, SendStatus
+from cartback.channels.smtp_pool import Kept, SmtpPool, Watched, WatchedTls
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.redact import mask_email
@@ -28,6 +34,21 @@ Security = Literal["none", "starttls", "tls"]
 _ONE_CLICK = "List-Unsubscribe=One-Click"
 _EMAIL_LIKE = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+")
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]")
+_CLOSING = 421  # "service not available, closing transmission channel"
+
+# SMTP servers publish no common throughput: these are ours, for a mail server or relay that
+# says nothing else. `concurrency` / `rate_limit` in the email channel's config override them.
+SMTP_CONCURRENCY = 4  # connections at once; servers cap connections per client (often 10-20)
+SMTP_RATE: float | None = None  # messages/s; a relay with a quota answers 4xx past it
+# Messages on one connection before it is closed and another opened. Servers cap it (Exchange's
+# MaxMessagesPerConnection, KumoMTA's max_messages_per_connection) and answer MAIL with a
+# temporary refusal past the cap; such a refusal on a kept connection moves the message to a
+# fresh one, so a server whose cap is lower than this costs one refusal per connection.
+MESSAGES_PER_CONNECTION = 100
+CHECK_IDLE_AFTER = timedelta(seconds=5)  # idle longer: NOOP before reusing it
+# Idle longer: dropped unasked. RFC 5321 4.5.3.2.7: a server waits at least 5 minutes for the
+# next command, so a connection idle for less than that should still be open.
+DROP_IDLE_AFTER = timedelta(minutes=4)
 
 
 class _SmtpPolicy(EmailPolicy):
@@ -73,6 +94,8 @@ class SmtpGateway:
         clock: Clock,
         timeout: float = 20.0,
         ssl_context: ssl.SSLContext | None = None,
+        connections: int = SMTP_CONCURRENCY,
+        messages_per_connection: int = MESSAGES_PER_CONNECTION,
     ) -> None:
         display_name, addr_spec = parseaddr(from_address)
         if "@" not in addr_spec:
@@ -87,6 +110,18 @@ class SmtpGateway:
         self.clock = clock
         self.timeout = timeout
         self.ssl_context = ssl_context
+        self.pool = SmtpPool(
+            self._connect,
+            clock,
+            keep=connections,
+            per_connection=messages_per_connection,
+            check_after=CHECK_IDLE_AFTER,
+            drop_after=DROP_IDLE_AFTER,
+        )
+
+    def close(self) -> None:
+        """QUIT the connections kept open (`serve` or `worker` stops)."""
+        self.pool.close()
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -142,34 +177,59 @@ class SmtpGateway:
 
     def _transmit(self, email: EmailMessage, to: str) -> None:
         try:
-            smtp = self._connect()
-            try:
-                if self.username is not None:
-                    smtp.login(self.username, self.password or "")
-                smtp.send_message(email, from_addr=self.from_address, to_addrs=[to])
-            except BaseException:
-                smtp.close()  # no QUIT: it could wait out the timeout a second time
-                raise
-            _quit_quietly(smtp)
+            self._send_on_pool(email, to)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (-1, b""))
             raise _Refused(code, _reply_text(text)) from None
         except smtplib.SMTPResponseException as exc:
             raise _Refused(exc.smtp_code, _reply_text(exc.smtp_error)) from None
 
-    def _connect(self) -> smtplib.SMTP:
+    def _send_on_pool(self, email: EmailMessage, to: str) -> None:
+        """On a kept connection; once more on a fresh one if the kept one was spent before the
+        server accepted DATA (so the message cannot arrive twice)."""
+        kept = self.pool.take()
+        try:
+            self._transact(kept, email, to)
+        except Exception as exc:
+            if not (kept.reused and not kept.smtp.data_accepted and _connection_spent(exc)):
+                raise
+            log.info("smtp connection spent (%s); sending on a new one", type(exc).__name__)
+            self._transact(self.pool.fresh(), email, to)
+
+    def _transact(self, kept: Kept, email: EmailMessage, to: str) -> None:
+        """One MAIL..DATA on `kept`; it goes back to the pool unless it is no longer usable."""
+        smtp = kept.smtp
+        smtp.data_accepted = False
+        try:
+            smtp.send_message(email, from_addr=self.from_address, to_addrs=[to])
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+            if _connection_spent(exc) or not _reset(smtp):
+                smtp.close()
+            else:
+                self.pool.give_back(kept)  # refused, but the connection is fine
+            raise
+        except BaseException:
+            smtp.close()  # no QUIT: it could wait out the timeout a second time
+            raise
+        self.pool.give_back(kept)
+
+    def _connect(self) -> Watched:
         context = self.ssl_context or ssl.create_default_context()
+        smtp: Watched
         if self.security == "tls":
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        if self.security == "starttls":
-            try:
+            smtp = WatchedTls(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = Watched(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
                 smtp.ehlo()
                 smtp.starttls(context=context)
                 smtp.ehlo()
-            except BaseException:
-                smtp.close()
-                raise
+            if self.username is not None:
+                smtp.login(self.username, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
     def _retry(self, message: OutgoingMessage, error: str) -> SendResult:
@@ -225,9 +285,22 @@ def _redact(text: str) -> str:
     return _EMAIL_LIKE.sub(lambda match: mask_email(match.group(0)), text)
 
 
-def _quit_quietly(smtp: smtplib.SMTP) -> None:
-    """QUIT, ignoring failures: once the server accepted the data, the message is sent."""
+def _connection_spent(exc: BaseException) -> bool:
+    """The connection, not the message, failed: the server hung up, said it is closing (421),
+    or refused MAIL for now (4xx, as servers do once a connection carried their limit)."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code == _CLOSING for code, _text in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == _CLOSING
+
+
+def _reset(smtp: smtplib.SMTP) -> bool:
+    """RSET after a refusal, so the next message starts a clean transaction; False if it fails."""
     try:
-        smtp.quit()
+        code, _text = smtp.rset()
     except (smtplib.SMTPException, OSError):
-        smtp.close()
+        return False
+    return code == 250

@@ -54,6 +54,21 @@ RCS_PREFIX = "rcs:"
 
 ERROR_UNSUBSCRIBED = 21610
 INVALID_NUMBER_ERRORS = frozenset({21211, 21614})
+ERROR_TOO_MANY_REQUESTS = 20429  # with HTTP 429: never processed, safe to send again
+
+# Twilio's pace, for when the channel's config sets none. Throughput is per sender, in message
+# segments per second ("Understanding Twilio Rate Limits and Message Queues" and "Toll-Free SMS
+# and MMS messaging throughput (MPS)" on help.twilio.com; error pages 30001 and 21611): a long
+# code sends 1 to the US and Canada, a US toll-free number 3, a short code 100, and any number
+# or alphanumeric sender 10 to other countries. Faster than that, Twilio queues the messages
+# (for hours, then fails them with 30001), so sending at the sender's pace keeps the queue empty.
+LONG_CODE_MPS = 1.0
+TOLL_FREE_MPS = 3.0
+INTERNATIONAL_MPS = 10.0
+# The REST API bounds each account's concurrent requests and answers one too many with HTTP 429,
+# error 20429 (twilio.com/docs/api/errors/20429); the page gives no number, so we keep to few.
+TWILIO_CONCURRENCY = 8
+_TOLL_FREE_PREFIXES = ("+1800", "+1833", "+1844", "+1855", "+1866", "+1877", "+1888")
 
 _STATUSES: Mapping[str, MessageStatus] = {
     "accepted": MessageStatus.QUEUED,
@@ -248,6 +263,23 @@ class TwilioGateway:
             text=form.get("Body", ""),
             received_at=self.clock.now(),
         )
+
+
+def sender_rate(sender: str) -> float | None:
+    """Twilio's messages/s for one sender: by the kind of number it sends from.
+
+    Without a `+` number the messages go through the Messaging Service, which spreads them over
+    the senders of its pool (a short code among them): its pace is the sum of theirs, which only
+    the account knows (None). A `+1` number is taken to send to the US and Canada, any other
+    number to the rest of the world.
+    """
+    if sender.startswith(_TOLL_FREE_PREFIXES):
+        return TOLL_FREE_MPS
+    if sender.startswith("+1"):
+        return LONG_CODE_MPS
+    if sender.startswith("+"):
+        return INTERNATIONAL_MPS
+    return None
 
 
 def signature(url: str, params: Mapping[str, str], auth_token: str) -> str:

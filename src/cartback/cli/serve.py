@@ -140,6 +140,7 @@ def serve_command(settings: Settings, args: argparse.Namespace) -> int:
             for thread in reversed(threads):
                 thread.stop()
                 thread.join(timeout=10)
+            opened.runtime.close()
     finally:
         sock.close()
     return 0
@@ -202,6 +203,7 @@ def worker_command(settings: Settings, args: argparse.Namespace) -> int:
     stopped.wait()
     worker.stop()
     worker.join(timeout=30)
+    opened.runtime.close()
     stop_metrics()
     log.info("worker stopped")
     return 0

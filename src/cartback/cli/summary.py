@@ -11,6 +11,8 @@ from cartback.config import Settings, StoreConfig
 from cartback.config.channels import ChannelsConfig
 from cartback.domain.flow import EndStep, Flow, SendStep, Step, WaitStep
 from cartback.engine.enrichment import admin_gaps
+from cartback.engine.pacing import Limits
+from cartback.gateways import pace
 from cartback.integrations.woocommerce_cart_recovery import url_token
 from cartback.startup import is_not_set, mask_url, unset_secrets
 
@@ -107,13 +109,19 @@ def _channel_lines(channels: ChannelsConfig, whose: str) -> list[str]:
     found = []
     if sms is not None:
         where = f" → {sms.path}" if sms.provider == "outbox" else ""
-        found.append(f"sms{whose}: {sms.provider}{where}, sender {sms.sender}")
+        found.append(f"sms{whose}: {sms.provider}{where}, sender {sms.sender}, {_pace(pace(sms))}")
     if email is not None:
         where = (
             f" → {email.path}" if email.provider == "outbox" else f" → {email.host}:{email.port}"
         )
-        found.append(f"email{whose}: {email.provider}{where}")
+        found.append(f"email{whose}: {email.provider}{where}, {_pace(pace(email))}")
     return found
+
+
+def _pace(limits: Limits) -> str:
+    """The pace a channel sends at, e.g. `8 at once, 1/s per sender`."""
+    rate = f"{limits.rate:g}/s per sender" if limits.rate is not None else "no rate limit"
+    return f"{limits.concurrency} at once, {rate}"
 
 
 def webhook_urls(settings: Settings) -> list[WebhookUrl]:

@@ -41,8 +41,10 @@ class _Sms(_Model):
     retry_backoff: PositiveDuration = timedelta(seconds=30)  # doubled each attempt, with jitter
     timeout: PositiveDuration = timedelta(seconds=10)
     inbound_poll_every: PositiveDuration = timedelta(seconds=30)  # inMobile replies
-    concurrency: int = Field(default=8, ge=1, le=256)  # calls in flight to the gateway
-    rate_limit: float | None = Field(default=None, gt=0)  # messages/s per sender; none: no limit
+    # Calls in flight to the gateway, and messages/s per sender. Unset: the provider's documented
+    # pace (beside each provider's client in channels/; `cartback check` shows the one in use).
+    concurrency: int | None = Field(default=None, ge=1, le=256)
+    rate_limit: float | None = Field(default=None, gt=0)
 
 
 class OutboxSms(_Sms):
@@ -70,8 +72,8 @@ class _Email(_Model):
     max_attempts: int = Field(default=5, ge=1, le=20)
     retry_backoff: PositiveDuration = timedelta(seconds=30)
     timeout: PositiveDuration = timedelta(seconds=20)
-    concurrency: int = Field(default=4, ge=1, le=256)  # connections to the mail server
-    rate_limit: float | None = Field(default=None, gt=0)  # messages/s; none: no limit
+    concurrency: int | None = Field(default=None, ge=1, le=256)  # connections; unset: 4
+    rate_limit: float | None = Field(default=None, gt=0)  # messages/s; unset: no limit
 
 
 class OutboxEmail(_Email):
@@ -86,6 +88,8 @@ class SmtpEmail(_Email):
     security: Literal["none", "starttls", "tls"] = "starttls"
     username: str | None = None
     password: Annotated[str | None, Field(repr=False)] = None
+    # Emails on one connection before another is opened; unset: 100 (channels/smtp.py).
+    messages_per_connection: int | None = Field(default=None, ge=1, le=100_000)
 
 
 def _provider(default: str | None) -> Any:
