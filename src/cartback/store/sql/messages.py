@@ -28,6 +28,7 @@ _ON_ITS_WAY = [str(MessageStatus.QUEUED), *_OUT]
 # Asked before every send: built once, the values given as parameters.
 _BY_ID = select(messages).where(messages.c.id == bindparam("id"))
 _UPDATE = update(messages).where(messages.c.id == bindparam("message_id"))  # set: the keys given
+_COUNT_ATTEMPT = _UPDATE.values(attempts=messages.c.attempts + 1)
 _FOR_STEP = select(messages).where(
     messages.c.run_id == bindparam("run_id"), messages.c.step_index == bindparam("step_index")
 )
@@ -157,11 +158,7 @@ class SqlMessages:
                 "error": attempt.error,
             },
         )
-        self.conn.execute(
-            update(messages)
-            .where(messages.c.id == attempt.message_id)
-            .values(attempts=messages.c.attempts + 1)
-        )
+        self.conn.execute(_COUNT_ATTEMPT, {"message_id": attempt.message_id})
 
     def attempts(self, message_id: str) -> list[SendAttempt]:
         rows = self.conn.execute(

@@ -24,6 +24,18 @@ _PENDING = str(RunStatus.PENDING)
 # are the keys given beside the owner's).
 _IS_OWNED = (runs.c.id == bindparam("owned_id")) & (runs.c.claim_token == bindparam("owned_token"))
 _OWNED = update(runs).where(_IS_OWNED)
+_DUE = (
+    select(runs.c.id, runs.c.next_run_at)
+    .where(runs.c.status == _PENDING, runs.c.next_run_at <= bindparam("now"))
+    .order_by(runs.c.next_run_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(runs)
+    .where(runs.c.id.in_(bindparam("ids", expanding=True)))
+    .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
+)
 _HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
 
 
@@ -37,22 +49,12 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
     The partial index `ix_runs_due` keeps this as cheap as the number of due rows.
     """
     token = secrets.token_hex(8)
-    picked = conn.execute(
-        select(runs.c.id, runs.c.next_run_at)
-        .where(runs.c.status == _PENDING, runs.c.next_run_at <= now)
-        .order_by(runs.c.next_run_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    picked = conn.execute(_DUE, {"now": now, "limit": limit}).all()
     if not picked:
         return []
     due_at = {row.id: row.next_run_at for row in picked}
-    rows = conn.execute(
-        update(runs)
-        .where(runs.c.id.in_(due_at))
-        .values(claim_token=token, claimed_at=now, next_run_at=now + lease)
-        .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
-    ).all()
+    values = {"ids": list(due_at), "claim_token": token, "claimed_at": now}
+    rows = conn.execute(_CLAIM, values | {"next_run_at": now + lease}).all()
     claims = [Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id]) for r in rows]
     return sorted(claims, key=lambda claim: (claim.due_at or now, claim.id))
 
