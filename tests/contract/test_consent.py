@@ -91,6 +91,21 @@ def test_suppression_is_per_channel_and_idempotent(store: Store) -> None:
         assert tx.consent.suppressions("nobody@example.com") == []
 
 
+def test_blocked_asks_about_several_addresses_at_once(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.consent.suppress(Suppression("sms", PHONE, "gateway:21610", "twilio", T0))
+        tx.consent.suppress(Suppression("sms", "+4530000000", STOP_REPLY, "inmobile", T0))
+        tx.consent.suppress(Suppression("email", "ann@example.com", "unsubscribe", "link", T0))
+    with store.reading() as tx:
+        blocked = tx.consent.blocked
+        assert blocked("sms", ["+4599999999", PHONE], [])
+        assert not blocked("email", [PHONE], [PHONE])  # suppressed on sms, and not by a STOP
+        assert blocked("email", ["bo@example.com"], ["+4530000000"])  # a STOP ends everything
+        assert blocked("email", ["ann@example.com"], [])
+        assert not blocked("sms", ["ann@example.com", "+4599999999"], ["+4599999999"])
+        assert not blocked("sms", [], [])
+
+
 def test_a_stop_reply_and_lifting_it(store: Store) -> None:
     with store.transaction() as tx:
         tx.consent.suppress(Suppression("sms", PHONE, STOP_REPLY, "inmobile", T0))

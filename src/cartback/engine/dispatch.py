@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +25,12 @@ from cartback.engine import runs
 from cartback.engine.pacing import Pacing
 from cartback.engine.retry import Breaker, RetryPolicy
 from cartback.metrics import Metrics
-from cartback.store.base import Store
+from cartback.store.base import Store, Tx
+
+# What the run does next once its message went out (end, or wait for the next step), written in
+# the same transaction as the outcome: one commit fewer per message. Given the transaction and the
+# time; says nothing back (a lost claim moves nothing, as in engine/runs.py).
+FollowUp = Callable[[Tx, datetime], object]
 
 log = logging.getLogger("cartback.sender")
 
@@ -72,7 +78,11 @@ class Dispatcher:
         self.metrics = metrics or Metrics()
         self.pacing = pacing or Pacing()
 
-    def deliver(self, claim: Claim, flow_id: str, index: int, out: Outgoing) -> Decision:
+    def deliver(
+        self, claim: Claim, flow_id: str, index: int, out: Outgoing, then: FollowUp | None = None
+    ) -> Decision:
+        """Call the gateway (no transaction open), then record the attempt and its outcome;
+        `then` moves the run on in that transaction when the message went out."""
         gateway = out.setup.gateway
         now = self.clock.now()
         resting = self.breaker.open_until(gateway.name, now)
@@ -94,14 +104,37 @@ class Dispatcher:
             result.http_status,
             result.error,
         )
-        with self.store.transaction() as tx:
-            tx.messages.add_attempt(attempt)
         _log(out.message, result)
+        try:
+            # The attempt and its outcome in one transaction: one commit per answer.
+            with self.store.transaction() as tx:
+                tx.messages.add_attempt(attempt)
+                return self._outcome(tx, claim, flow_id, index, out, result, number, now, then)
+        except Exception:
+            with self.store.transaction() as tx:  # every attempt is a row, whatever came after
+                tx.messages.add_attempt(attempt)
+            raise
+
+    def _outcome(
+        self,
+        tx: Tx,
+        claim: Claim,
+        flow_id: str,
+        index: int,
+        out: Outgoing,
+        result: SendResult,
+        number: int,
+        now: datetime,
+        then: FollowUp | None,
+    ) -> Decision:
         if result.status == SendStatus.RETRY and number < out.setup.retry.max_attempts:
             retry_at = now + out.setup.retry.delay(number, self.rng)
             why = f"did not answer ({result.error})"
-            return self._postpone(claim, flow_id, index, out, retry_at, why)
-        return self._settle(claim, flow_id, index, out, result, number, now)
+            return self._postponed(tx, claim, flow_id, index, out, retry_at, why, self.clock.now())
+        decision = self._settle(tx, claim, flow_id, index, out, result, number, now)
+        if then is not None and decision.action == Action.SEND:
+            then(tx, self.clock.now())  # the run goes on from the answer
+        return decision
 
     def _count(
         self, claim: Claim, out: Outgoing, result: SendResult, duration_ms: int, now: datetime
@@ -115,20 +148,33 @@ class Dispatcher:
     def _postpone(
         self, claim: Claim, flow_id: str, index: int, out: Outgoing, until: datetime, why: str
     ) -> Decision:
-        now = self.clock.now()
+        with self.store.transaction() as tx:
+            return self._postponed(tx, claim, flow_id, index, out, until, why, self.clock.now())
+
+    def _postponed(
+        self,
+        tx: Tx,
+        claim: Claim,
+        flow_id: str,
+        index: int,
+        out: Outgoing,
+        until: datetime,
+        why: str,
+        now: datetime,
+    ) -> Decision:
         detail = (
             f"{out.setup.gateway.name} {why}; message {out.message.id} is tried again "
             f"at {until:%Y-%m-%d %H:%M:%S} UTC."
         )
         decision = Decision(Action.DEFER, Reason.GATEWAY_RETRY, detail, until=until)
-        with self.store.transaction() as tx:
-            tx.messages.update(out.message.id, error=why, status_at=now)
-            runs.wait(tx, claim, index, until, now)
-            runs.record(tx, claim, flow_id, index, decision, now)
+        tx.messages.update(out.message.id, error=why, status_at=now)
+        runs.wait(tx, claim, index, until, now)
+        runs.record(tx, claim, flow_id, index, decision, now)
         return decision
 
     def _settle(
         self,
+        tx: Tx,
         claim: Claim,
         flow_id: str,
         index: int,
@@ -155,18 +201,18 @@ class Dispatcher:
         if result.status != SendStatus.SENT:
             detail = f"{gateway} did not send it: {result.error or result.status}."
             decision = Decision(Action.SKIP, Reason.GATEWAY_FAILED, detail)
-        with self.store.transaction() as tx:
+        if result.provider_segments is not None:  # the row is read only when the gateway counted
             stored = tx.messages.get(out.message.id)
-            if result.provider_segments is not None and stored is not None and stored.segments:
+            if stored is not None and stored.segments:
                 changes["provider_segments"] = result.provider_segments
                 changes["cost"] = stored.cost / stored.segments * result.provider_segments
-            tx.messages.update(out.message.id, **changes)
-            if result.suppress:
-                kind = "email" if out.message.channel == Channel.EMAIL else "sms"
-                reason = f"gateway:{result.error_code or 'opted-out'}"
-                tx.consent.suppress(Suppression(kind, out.message.to, reason, gateway, now))
-            if decision.action == Action.SKIP:
-                runs.record(tx, claim, flow_id, index, decision, now)
+        tx.messages.update(out.message.id, **changes)
+        if result.suppress:
+            kind = "email" if out.message.channel == Channel.EMAIL else "sms"
+            reason = f"gateway:{result.error_code or 'opted-out'}"
+            tx.consent.suppress(Suppression(kind, out.message.to, reason, gateway, now))
+        if decision.action == Action.SKIP:
+            runs.record(tx, claim, flow_id, index, decision, now)
         return decision
 
 

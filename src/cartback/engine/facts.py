@@ -47,8 +47,7 @@ def gather(
         address=address,
         phone_raw=cart.phone_raw,
         consent=_consent(tx, cart, kind, address, target.consent_mode),
-        suppressed=_suppressed(tx, kind, address, cart.phone)
-        or _suppressed_once_erased(tx, kind, address, cart.phone, target.erase_key),
+        suppressed=_suppressed(tx, kind, address, cart.phone, target.erase_key),
         channel_configured=target.route is not None,
         has_recovery_url=bool(cart.recovery_url),
         last_promotional_at=_last_promotion(tx, address, kind, run_id, now, cooldown),
@@ -98,22 +97,18 @@ def _past_buyer(tx: Tx, cart: Cart) -> bool:
     return tx.orders.last_purchase(cart.email, None) is not None
 
 
-def _suppressed(tx: Tx, kind: str, address: str | None, phone: str | None) -> bool:
-    """Opted out of this channel, or replied STOP from the cart's phone (which ends everything)."""
-    if address and tx.consent.is_suppressed(kind, address):
-        return True
-    return phone is not None and tx.consent.replied_stop(phone)
-
-
-def _suppressed_once_erased(
+def _suppressed(
     tx: Tx, kind: str, address: str | None, phone: str | None, key: bytes | None
 ) -> bool:
-    """A "no" of a person since erased, kept as a suppression of their address's keyed hash."""
-    if key is None:
-        return False
-    hashed_address = erased_address(key, address) if address else None
-    hashed_phone = erased_address(key, phone) if phone else None
-    return _suppressed(tx, kind, hashed_address, hashed_phone)
+    """Opted out of this channel, or replied STOP from the cart's phone (which ends everything);
+    also a "no" of a person since erased, kept as a suppression of their address's keyed hash.
+    One look-up for all of them: it runs before every send."""
+    addresses = [address] if address else []
+    phones = [phone] if phone else []
+    if key is not None:
+        addresses += [erased_address(key, a) for a in addresses]
+        phones += [erased_address(key, p) for p in phones]
+    return bool(addresses or phones) and tx.consent.blocked(kind, addresses, phones)
 
 
 def _last_promotion(

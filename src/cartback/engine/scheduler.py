@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from cartback.clock import Clock
@@ -23,10 +23,11 @@ from cartback.domain.records import (
     RunStatus,
 )
 from cartback.engine import assignment, runs
+from cartback.engine.pipeline import Pipeline
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
 from cartback.metrics import Metrics
-from cartback.store.base import Store
+from cartback.store.base import Store, Tx
 
 log = logging.getLogger("cartback.worker")
 
@@ -45,6 +46,10 @@ class SchedulerSettings:
 class _Next(Enum):
     CONTINUE = "continue"
     STOP = "stop"
+
+
+# A claimed run and the latest time it may start: a send begun later could outlast its lease.
+Due = tuple[Claim, datetime]
 
 
 class Scheduler:
@@ -68,35 +73,62 @@ class Scheduler:
         self.settings = settings
         # Per store: the rules that lack the shop's data (a Shopify store without a token).
         self.gaps = dict(gaps or {})
-        self._pool: ThreadPoolExecutor | None = None
+        self._pipeline: Pipeline[Due] | None = None
+        self._late = 0  # runs left for their lease to end since the last warning
+        self._late_lock = threading.Lock()
 
-    def tick(self) -> int:
-        """Run every step that is due now; returns how many runs were claimed. With
-        `concurrency` above 1 the claimed runs are worked on by that many threads: a gateway
-        call waits on the network, and the others go on meanwhile."""
+    def tick(self, *, drain: bool = True) -> int:
+        """Run the steps that are due now; returns how many runs were claimed (at most
+        `batch_size`). With `concurrency` above 1 the claimed runs are worked on by that many
+        threads, and more are claimed while earlier ones are still sending (engine/pipeline.py):
+        a gateway call waits on the network, and the threads never wait for a batch's slowest.
+        `drain=False` returns once claiming is done, the runs still going (the worker's loop);
+        by default the tick returns when every claimed run is finished."""
+        if self.settings.concurrency <= 1:
+            claimed = self._claim(self.settings.batch_size)
+            for due in claimed:
+                self._start(due)
+            self._warn_late()
+            return len(claimed)
+        pipeline = self._pipeline_of()
+        claimed_count = pipeline.fill(self._claim, self._start, self.settings.batch_size)
+        if drain:
+            pipeline.drain()
+        self._warn_late()
+        return claimed_count
+
+    def drain(self) -> None:
+        """Wait for the runs still being worked on (a worker that stops)."""
+        if self._pipeline is not None:
+            self._pipeline.drain()
+
+    def _pipeline_of(self) -> Pipeline[Due]:
+        if self._pipeline is None:
+            threads = self.settings.concurrency
+            # Twice the threads held: each one that finishes finds its next run claimed.
+            self._pipeline = Pipeline(
+                threads, window=2 * threads, chunk=max(1, threads // 4), name="cartback-send"
+            )
+        return self._pipeline
+
+    def _claim(self, limit: int) -> list[Due]:
         now = self.clock.now()
-        claimed = self.store.claim_due(now, self.settings.batch_size, self.settings.lease)
         last_start = now + self.settings.lease - self.settings.longest_send
-        late: list[Claim] = []
+        return [(c, last_start) for c in self.store.claim_due(now, limit, self.settings.lease)]
 
-        def run(claim: Claim) -> None:
-            if self.clock.now() >= last_start:
-                late.append(claim)  # it waits for its lease, then is claimed again
-                return
-            self._run_one(claim)
+    def _start(self, due: Due) -> None:
+        claim, last_start = due
+        if self.clock.now() >= last_start:
+            with self._late_lock:
+                self._late += 1  # it waits for its lease, then is claimed again
+            return
+        self._run_one(claim)
 
-        if self.settings.concurrency > 1 and len(claimed) > 1:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    self.settings.concurrency, thread_name_prefix="cartback-send"
-                )
-            list(self._pool.map(run, claimed))
-        else:
-            for claim in claimed:
-                run(claim)
+    def _warn_late(self) -> None:
+        with self._late_lock:
+            late, self._late = self._late, 0
         if late:
-            log.warning("lease nearly over: the rest of the batch waits", extra={"runs": len(late)})
-        return len(claimed)
+            log.warning("lease nearly over: the rest of the batch waits", extra={"runs": late})
 
     def _run_one(self, claim: Claim) -> None:
         try:
@@ -224,11 +256,39 @@ class Scheduler:
         )
 
     def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool) -> _Next:
-        decision = self.sender.run_step(claim, flow, index, step, held_out=held_out)
+        follow_up, moved = self._follow_up(claim, flow, index), threading.Event()
+
+        def then(tx: Tx, now: datetime) -> None:
+            if follow_up is not None:
+                follow_up(tx, now)
+                moved.set()
+
+        decision = self.sender.run_step(claim, flow, index, step, held_out=held_out, then=then)
         self.metrics.count_decision(str(decision.action), str(decision.reason))
+        if moved.is_set():
+            return _Next.STOP  # the run moved on with the message's outcome, committed
         if decision.action in (Action.SEND, Action.SKIP):
             return _Next.CONTINUE
         return _Next.STOP
+
+    def _follow_up(
+        self, claim: Claim, flow: Flow, index: int
+    ) -> Callable[[Tx, datetime], object] | None:
+        """What the run does after a message sent, when it needs no reading: the flow ends, or
+        an unconditional wait comes next. It is written with the message's outcome, in one
+        transaction; anything else (a condition, another send) goes on in the loop as before."""
+        following = flow.step(index + 1)
+        if following is None:
+            detail = "The flow has no more steps."
+
+            def end(tx: Tx, now: datetime) -> None:
+                runs.end(tx, claim, RunStatus.DONE, str(Reason.OK), detail, now, action=None)
+
+            return end
+        if isinstance(following, WaitStep) and following.guard is None:
+            duration = following.duration
+            return lambda tx, now: runs.wait(tx, claim, index + 2, now + duration, now)
+        return None
 
     def _end(
         self,

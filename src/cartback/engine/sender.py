@@ -34,7 +34,7 @@ from cartback.domain.sending_windows import SendingWindow
 from cartback.engine import assignment, runs
 from cartback.engine.compose import Composer, sms_figures
 from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopAccess, label_for
-from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
+from cartback.engine.dispatch import ChannelSetup, Dispatcher, FollowUp, Outgoing
 from cartback.engine.facts import Target, gather
 from cartback.engine.pacing import Pacing
 from cartback.engine.resend import recheck
@@ -119,9 +119,19 @@ class Sender:
         )
 
     def run_step(
-        self, claim: Claim, flow: Flow, index: int, step: SendStep, *, held_out: bool = False
+        self,
+        claim: Claim,
+        flow: Flow,
+        index: int,
+        step: SendStep,
+        *,
+        held_out: bool = False,
+        then: FollowUp | None = None,
     ) -> Decision:
-        """The step for the cart; a held-out cart gets the policy's checks and no message."""
+        """The step for the cart; a held-out cart gets the policy's checks and no message.
+        `then` moves the run on in the transaction that records a message sent."""
+        if self.settings.erase_key is not None:
+            self.settings.erase_key()  # found (once) before a transaction is open, not inside it
         with self.store.transaction() as tx:
             prepared = self._prepare(tx, claim, flow, index, step, held_out)
         if isinstance(prepared, Decision):
@@ -129,10 +139,12 @@ class Sender:
         out = prepared.out
         if prepared.code is not None:
             out = self._settle_code(claim, flow.id, index, out, prepared.code)
-        return self._deliver(claim, flow.id, index, out)
+        return self._deliver(claim, flow.id, index, out, then)
 
-    def _deliver(self, claim: Claim, flow_id: str, index: int, out: Outgoing) -> Decision:
-        return self.dispatcher.deliver(claim, flow_id, index, out)
+    def _deliver(
+        self, claim: Claim, flow_id: str, index: int, out: Outgoing, then: FollowUp | None
+    ) -> Decision:
+        return self.dispatcher.deliver(claim, flow_id, index, out, then)
 
     def channels_of(self, store_id: str) -> Mapping[Channel, ChannelSetup]:
         """The store's own channels (an agency's shop), else the global ones."""

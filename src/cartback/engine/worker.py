@@ -47,11 +47,12 @@ class Worker:
         self.jobs = list(jobs)
         self.deliveries = deliveries
 
-    def run_once(self) -> int:
+    def run_once(self, *, drain: bool = True) -> int:
         """One pass: received deliveries are applied first (a cart's news before its due
-        steps), then due runs. Returns the larger count claimed (a full batch: go again)."""
+        steps), then due runs. Returns the larger count claimed (a full batch: go again).
+        `drain=False` leaves the claimed runs sending while the next pass claims more."""
         applied = self.deliveries.apply_pending() if self.deliveries is not None else 0
-        claimed = max(applied, self.scheduler.tick())
+        claimed = max(applied, self.scheduler.tick(drain=drain))
         for job in self.jobs:
             now = self.clock.now()
             if not job.due(now):
@@ -91,12 +92,14 @@ class WorkerThread(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                busy = self.worker.run_once() >= self.batch_size
+                # Runs claimed in one pass are still sending while the next one claims.
+                busy = self.worker.run_once(drain=False) >= self.batch_size
             except Exception:
                 log.exception("scheduler tick failed; trying again")
                 busy = False
             if not busy:
                 self.stopping.wait(self.poll_interval.total_seconds())
+        self.worker.scheduler.drain()  # the runs still sending finish before the thread ends
 
     def stop(self) -> None:
         self.stopping.set()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,11 @@ from sqlalchemy.engine import make_url
 IMMEDIATE = "cartback_immediate"
 CONNECT_TIMEOUT = 10  # seconds, PostgreSQL
 POOL_SIZE, POOL_OVERFLOW = 10, 20  # PostgreSQL connections kept, and opened beyond them
+SQLITE_POOL_SIZE = 5  # SQLAlchemy's own for a file
+# SQLite has one writer at a time. The threads of one process queue for it on a lock, in turn;
+# without it they would poll the file lock, and SQLite's busy handler sleeps between polls (up to
+# 100 ms each) while the lock is free. Other processes still wait through the busy timeout.
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def normalise_url(url: str) -> str:
@@ -24,11 +31,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def connect(url: str, *, echo: bool = False) -> Engine:
+def connect(url: str, *, echo: bool = False, threads: int = 0) -> Engine:
+    """The engine of `url`; `threads`: how many threads of the caller (a worker's senders) may
+    want a connection at once. The pool keeps more connections for them (up to twice its own),
+    so that they are not opened and closed per transaction; a thread holds one only while it
+    reads or writes, never during a gateway call, so a few serve many threads."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database, echo)
+        return _sqlite_engine(url, parsed.database, echo, threads)
     # A server that drops packets must not hang a start for minutes.
     connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
     # A worker sends from several threads and an API answers many webhooks at once: connections
@@ -37,7 +48,7 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         url,
         echo=echo,
         pool_pre_ping=True,
-        pool_size=POOL_SIZE,
+        pool_size=POOL_SIZE + min(threads, POOL_SIZE),
         max_overflow=POOL_OVERFLOW,
         future=True,
         connect_args=connect_args,
@@ -45,15 +56,20 @@ def connect(url: str, *, echo: bool = False) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
-    if database and database != ":memory:":
+def _sqlite_engine(url: str, database: str | None, echo: bool, threads: int) -> Engine:
+    file = bool(database and database != ":memory:")
+    if database and file:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    kept = SQLITE_POOL_SIZE + min(threads, POOL_SIZE)
+    pool = {"pool_size": kept, "max_overflow": POOL_OVERFLOW} if file else {}
     engine = create_engine(
         url,
         echo=echo,
         connect_args={"timeout": 30, "check_same_thread": False},
         hide_parameters=True,
+        **pool,
     )
+    _WRITERS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -80,5 +96,10 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
     On PostgreSQL it is an ordinary transaction; row locks do the coordinating there.
     """
-    with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+    writer = _WRITERS.get(engine)
+    if writer is None:
+        with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+            yield conn
+        return
+    with writer, engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
         yield conn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from cartback.domain.records import STOP_REPLY, ConsentEntry, Reply, Suppression
@@ -59,6 +60,11 @@ class MemoryConsent:
     def replied_stop(self, phone: str) -> bool:
         found = self.data.suppressions.get(("sms", phone))
         return found is not None and found.reason == STOP_REPLY
+
+    def blocked(self, channel: str, addresses: Sequence[str], stop_phones: Sequence[str]) -> bool:
+        return any(self.is_suppressed(channel, a) for a in addresses) or any(
+            self.replied_stop(phone) for phone in stop_phones
+        )
 
     def suppress(self, suppression: Suppression) -> None:
         key = (suppression.channel, suppression.address)

@@ -119,6 +119,35 @@ def test_a_gateway_that_does_not_answer_is_tried_again_under_the_same_id(rig: Ri
     assert rig.reasons("acme", "c1").count("gateway_retry") == 2
 
 
+def test_the_run_moves_on_in_the_transaction_that_records_the_message_sent(rig: Rig) -> None:
+    rig.cart("acme", "c1")
+    rig.advance(timedelta(minutes=30))
+    [message] = rig.messages("acme", "c1")
+    run = rig.run("acme", "c1")
+    assert message.status == Kept.SENT and message.sent_at is not None
+    assert run.step_index == 2 and run.next_run_at == message.sent_at + timedelta(hours=24)
+
+
+def test_an_attempt_is_kept_when_recording_its_outcome_fails(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the database went away while the outcome was written")
+
+    monkeypatch.setattr(rig.runtime.scheduler.sender.dispatcher, "_settle", broken)
+    rig.cart("acme", "c1")
+    rig.advance(timedelta(minutes=30))
+    [message] = rig.messages("acme", "c1")
+    with rig.store.reading() as tx:
+        attempts = tx.messages.attempts(message.id)
+    assert message.status == Kept.QUEUED and [a.outcome for a in attempts] == ["sent"]
+
+    monkeypatch.undo()  # the lease ends: sent again under the same id, which the gateway knows
+    rig.advance(timedelta(minutes=5))
+    assert [m.id for m in rig.sms.sent] == [message.id, message.id]
+    assert rig.messages("acme", "c1")[0].status == Kept.SENT
+
+
 def test_a_gateway_that_keeps_failing_is_given_up_after_the_last_attempt(rig: Rig) -> None:
     rig.sms.respond = answers(retry("503"))
     rig.cart("acme", "c1")

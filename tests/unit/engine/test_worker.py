@@ -15,7 +15,7 @@ START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
 
 class _NoDue:
-    def tick(self) -> int:
+    def tick(self, *, drain: bool = True) -> int:
         return 0
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, Unpack
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from cartback.domain.records import (
     LIVE_CART,
@@ -17,11 +18,45 @@ from cartback.domain.records import (
     item_json,
 )
 from cartback.store.base import CartChanges
-from cartback.store.sql.common import insert_ignoring_duplicates, paged, same_person
+from cartback.store.sql.common import (
+    insert_ignoring_duplicates,
+    paged,
+    person,
+    same_person,
+    same_person_by,
+)
 from cartback.store.tables import carts
 from cartback.store.types import AnyRow
 
 _LIVE = [str(status) for status in LIVE_CART]
+_FOR_UPDATE = select(carts).where(carts.c.id == bindparam("id")).with_for_update()
+_CHANGE = update(carts).where(carts.c.id == bindparam("cart_id"))  # set: the keys given
+
+
+@cache
+def _newer_live(email: bool, phone: bool) -> Any:
+    """Built once per shape (who is known): it is asked before every send."""
+    return (
+        select(carts.c.id)
+        .where(
+            carts.c.store_id == bindparam("store_id"),
+            carts.c.id != bindparam("id"),
+            carts.c.status.in_(_LIVE),
+            carts.c.last_activity_at > bindparam("since"),
+            same_person_by(carts, email, phone),
+        )
+        .limit(1)
+    )
+
+
+@cache
+def _abandonments(email: bool, phone: bool) -> Any:
+    return select(carts.c.abandoned_at).where(
+        carts.c.store_id == bindparam("store_id"),
+        carts.c.id != bindparam("id"),
+        carts.c.abandoned_at.is_not(None),
+        same_person_by(carts, email, phone),
+    )
 
 
 class SqlCarts:
@@ -32,7 +67,7 @@ class SqlCarts:
         return self._one(select(carts).where(carts.c.id == cart_id))
 
     def get_for_update(self, cart_id: int) -> Cart | None:
-        return self._one(select(carts).where(carts.c.id == cart_id).with_for_update())
+        return self._one(_FOR_UPDATE, {"id": cart_id})
 
     def find(self, store_id: str, cart_key: str) -> Cart | None:
         return self._one(
@@ -86,7 +121,7 @@ class SqlCarts:
         values: dict[str, Any] = dict(changes)
         if "status" in values:
             values["status"] = str(values["status"])
-        self.conn.execute(update(carts).where(carts.c.id == cart_id).values(**values))
+        self.conn.execute(_CHANGE, {"cart_id": cart_id} | values)
 
     def match_for_order(
         self,
@@ -128,34 +163,19 @@ class SqlCarts:
         )
 
     def newer_live_cart_exists(self, cart: Cart) -> bool:
-        same = same_person(carts, cart.email, cart.phone)
-        if same is None:
+        known = person(cart.email, cart.phone)
+        if not known:
             return False
-        found = self.conn.execute(
-            select(carts.c.id)
-            .where(
-                carts.c.store_id == cart.store_id,
-                carts.c.id != cart.id,
-                carts.c.status.in_(_LIVE),
-                carts.c.last_activity_at > cart.last_activity_at,
-                same,
-            )
-            .limit(1)
-        ).first()
-        return found is not None
+        query = _newer_live("email" in known, "phone" in known)
+        values = {"store_id": cart.store_id, "id": cart.id, "since": cart.last_activity_at}
+        return self.conn.execute(query, values | known).first() is not None
 
     def abandonments(self, cart: Cart) -> list[datetime]:
-        same = same_person(carts, cart.email, cart.phone)
-        if same is None:
+        known = person(cart.email, cart.phone)
+        if not known:
             return []
-        rows = self.conn.execute(
-            select(carts.c.abandoned_at).where(
-                carts.c.store_id == cart.store_id,
-                carts.c.id != cart.id,
-                carts.c.abandoned_at.is_not(None),
-                same,
-            )
-        )
+        query = _abandonments("email" in known, "phone" in known)
+        rows = self.conn.execute(query, {"store_id": cart.store_id, "id": cart.id} | known)
         return [row.abandoned_at for row in rows]
 
     def stores_knowing_phone(self, phone: str) -> list[str]:
@@ -214,8 +234,8 @@ class SqlCarts:
         )
         return [cart_from(row) for row in self.conn.execute(query)]
 
-    def _one(self, query: Any) -> Cart | None:
-        row = self.conn.execute(query).first()
+    def _one(self, query: Any, values: dict[str, Any] | None = None) -> Cart | None:
+        row = self.conn.execute(query, values).first()
         return cart_from(row) if row is not None else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, or_, select
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -20,6 +20,19 @@ def same_person(table: Table, email: str | None, phone: str | None) -> ColumnEle
     pairs = ((table.c.email, email), (table.c.phone, phone))
     same = [column == value for column, value in pairs if value]
     return or_(*same) if same else None
+
+
+def same_person_by(table: Table, email: bool, phone: bool) -> ColumnElement[bool]:
+    """`same_person` with the values as parameters (`:email`, `:phone`), for a statement built
+    once per shape and reused: queries on every send skip building and keying it each time."""
+    same = [table.c.email == bindparam("email")] if email else []
+    same += [table.c.phone == bindparam("phone")] if phone else []
+    return or_(*same)
+
+
+def person(email: str | None, phone: str | None) -> dict[str, str]:
+    """The parameters of `same_person_by` (only those known)."""
+    return {key: value for key, value in (("email", email), ("phone", phone)) if value}
 
 
 def paged(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from cartback.domain.records import STOP_REPLY, ConsentEntry, Reply, Suppression
@@ -14,21 +15,43 @@ from cartback.store.types import AnyRow
 _LEDGER_ORDER = (consent_ledger.c.occurred_at, consent_ledger.c.id)
 
 
+# Asked before every send: built once, the values as parameters.
+_LATEST = (
+    select(consent_ledger)
+    .where(
+        consent_ledger.c.store_id == bindparam("store_id"),
+        consent_ledger.c.channel == bindparam("channel"),
+        consent_ledger.c.address == bindparam("address"),
+    )
+    .order_by(*(column.desc() for column in _LEDGER_ORDER))
+    .limit(1)
+)
+_BLOCKED = (
+    select(suppressions.c.id)
+    .where(
+        or_(
+            and_(
+                suppressions.c.channel == bindparam("channel"),
+                suppressions.c.address.in_(bindparam("addresses", expanding=True)),
+            ),
+            and_(
+                suppressions.c.channel == "sms",
+                suppressions.c.reason == STOP_REPLY,
+                suppressions.c.address.in_(bindparam("phones", expanding=True)),
+            ),
+        )
+    )
+    .limit(1)
+)
+
+
 class SqlConsent:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def latest(self, store_id: str, channel: str, address: str) -> ConsentEntry | None:
-        row = self.conn.execute(
-            select(consent_ledger)
-            .where(
-                consent_ledger.c.store_id == store_id,
-                consent_ledger.c.channel == channel,
-                consent_ledger.c.address == address,
-            )
-            .order_by(*(column.desc() for column in _LEDGER_ORDER))
-            .limit(1)
-        ).first()
+        values = {"store_id": store_id, "channel": channel, "address": address}
+        row = self.conn.execute(_LATEST, values).first()
         return entry_from(row) if row is not None else None
 
     def add(self, entry: ConsentEntry) -> None:
@@ -87,6 +110,10 @@ class SqlConsent:
             )
         ).first()
         return found is not None
+
+    def blocked(self, channel: str, addresses: Sequence[str], stop_phones: Sequence[str]) -> bool:
+        values = {"channel": channel, "addresses": list(addresses), "phones": list(stop_phones)}
+        return self.conn.execute(_BLOCKED, values).first() is not None
 
     def suppress(self, suppression: Suppression) -> None:
         if self.is_suppressed(suppression.channel, suppression.address):

@@ -37,19 +37,19 @@ from cartback.store.tables import carts, clicks, experiment_winners, messages, o
 _OUT = [str(status) for status in MESSAGE_OUT]
 
 
+# Once per abandoned cart: built once, the values as parameters (the first assignment wins).
+_ASSIGN = update(runs).where(runs.c.id == bindparam("assigned_id"), runs.c.holdout.is_(None))
+_ASSIGNED = select(runs.c.holdout, runs.c.arms).where(runs.c.id == bindparam("assigned_id"))
+
+
 class SqlMeasurements:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def assign(self, run_id: int, assignment: Assignment) -> Assignment:
-        self.conn.execute(
-            update(runs)
-            .where(runs.c.id == run_id, runs.c.holdout.is_(None))
-            .values(holdout=assignment.held_out, arms=assignment.as_mapping())
-        )
-        row = self.conn.execute(
-            select(runs.c.holdout, runs.c.arms).where(runs.c.id == run_id)
-        ).one()
+        values = {"holdout": assignment.held_out, "arms": assignment.as_mapping()}
+        self.conn.execute(_ASSIGN, {"assigned_id": run_id} | values)
+        row = self.conn.execute(_ASSIGNED, {"assigned_id": run_id}).one()
         return Assignment.from_mapping(bool(row.holdout), row.arms or {})
 
     def add_open(self, opened: Open) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Unpack
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, String, bindparam, func, insert, select, update
 
 from cartback.domain.records import (
     MESSAGE_OUT,
@@ -25,13 +25,33 @@ from cartback.store.types import AnyRow
 _OUT = [str(status) for status in MESSAGE_OUT]
 _ON_ITS_WAY = [str(MessageStatus.QUEUED), *_OUT]
 
+# Asked before every send: built once, the values given as parameters.
+_BY_ID = select(messages).where(messages.c.id == bindparam("id"))
+_UPDATE = update(messages).where(messages.c.id == bindparam("message_id"))  # set: the keys given
+_COUNT_ATTEMPT = _UPDATE.values(attempts=messages.c.attempts + 1)
+_FOR_STEP = select(messages).where(
+    messages.c.run_id == bindparam("run_id"), messages.c.step_index == bindparam("step_index")
+)
+_SMS_IN_RUN = select(func.count()).where(
+    messages.c.run_id == bindparam("run_id"),
+    messages.c.channel.in_(("sms", "rcs")),
+    messages.c.status.in_(_ON_ITS_WAY),
+)
+_LAST_TO = select(func.max(messages.c.created_at)).where(
+    messages.c.recipient == bindparam("recipient"), messages.c.status.in_(_ON_ITS_WAY)
+)
+_LAST_TO_FROM_OTHERS = _LAST_TO.where(messages.c.run_id != bindparam("run_id"))
+_LOCK = select(
+    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("recipient", type_=String), 0))
+)
+
 
 class SqlMessages:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def get(self, message_id: str) -> Message | None:
-        return self._one(select(messages).where(messages.c.id == message_id))
+        return self._one(_BY_ID, {"id": message_id})
 
     def add(self, message: Message) -> None:
         values = {
@@ -66,18 +86,16 @@ class SqlMessages:
             "experiment_id": message.experiment_id,
             "arm": message.arm,
         }
-        self.conn.execute(insert(messages).values(**values))
+        self.conn.execute(insert(messages), values)  # one cached statement, values apart
 
     def update(self, message_id: str, **changes: Unpack[MessageChanges]) -> None:
         values: dict[str, Any] = dict(changes)
         if "status" in values:
             values["status"] = str(values["status"])
-        self.conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+        self.conn.execute(_UPDATE, {"message_id": message_id} | values)
 
     def for_step(self, run_id: int, step_index: int) -> Message | None:
-        return self._one(
-            select(messages).where(messages.c.run_id == run_id, messages.c.step_index == step_index)
-        )
+        return self._one(_FOR_STEP, {"run_id": run_id, "step_index": step_index})
 
     def for_cart(self, cart_id: int) -> list[Message]:
         query = select(messages).where(messages.c.cart_id == cart_id)
@@ -96,31 +114,22 @@ class SqlMessages:
         return self.conn.execute(query).first() is not None
 
     def sms_in_run(self, run_id: int) -> int:
-        count = self.conn.execute(
-            select(func.count()).where(
-                messages.c.run_id == run_id,
-                messages.c.channel.in_(("sms", "rcs")),
-                messages.c.status.in_(_ON_ITS_WAY),
-            )
-        ).scalar_one()
-        return int(count)
+        return int(self.conn.execute(_SMS_IN_RUN, {"run_id": run_id}).scalar_one())
 
     def last_to_recipient(self, recipient: str, *, exclude_run: int | None) -> datetime | None:
         # Queued messages count: they are on their way, and a racing worker must see them.
-        query = select(func.max(messages.c.created_at)).where(
-            messages.c.recipient == recipient, messages.c.status.in_(_ON_ITS_WAY)
-        )
-        if exclude_run is not None:
-            query = query.where(messages.c.run_id != exclude_run)
-        latest: datetime | None = self.conn.execute(query).scalar()
+        if exclude_run is None:
+            latest: datetime | None = self.conn.execute(_LAST_TO, {"recipient": recipient}).scalar()
+            return latest
+        values = {"recipient": recipient, "run_id": exclude_run}
+        latest = self.conn.execute(_LAST_TO_FROM_OTHERS, values).scalar()
         return latest
 
     def lock_recipient(self, recipient: str) -> None:
         """PostgreSQL: a transaction-scoped advisory lock per address. SQLite: the write
         transaction already holds the database's only write lock."""
         if self.conn.dialect.name == "postgresql":
-            key = func.hashtextextended(recipient, 0)
-            self.conn.execute(select(func.pg_advisory_xact_lock(key)))
+            self.conn.execute(_LOCK, {"recipient": recipient})
 
     def touches(self, cart_id: int) -> list[MessageTouch]:
         last_click = (
@@ -138,21 +147,18 @@ class SqlMessages:
 
     def add_attempt(self, attempt: SendAttempt) -> None:
         self.conn.execute(
-            insert(message_attempts).values(
-                message_id=attempt.message_id,
-                number=attempt.number,
-                started_at=attempt.started_at,
-                duration_ms=attempt.duration_ms,
-                outcome=attempt.outcome,
-                http_status=attempt.http_status,
-                error=attempt.error,
-            )
+            insert(message_attempts),
+            {
+                "message_id": attempt.message_id,
+                "number": attempt.number,
+                "started_at": attempt.started_at,
+                "duration_ms": attempt.duration_ms,
+                "outcome": attempt.outcome,
+                "http_status": attempt.http_status,
+                "error": attempt.error,
+            },
         )
-        self.conn.execute(
-            update(messages)
-            .where(messages.c.id == attempt.message_id)
-            .values(attempts=messages.c.attempts + 1)
-        )
+        self.conn.execute(_COUNT_ATTEMPT, {"message_id": attempt.message_id})
 
     def attempts(self, message_id: str) -> list[SendAttempt]:
         rows = self.conn.execute(
@@ -175,13 +181,14 @@ class SqlMessages:
 
     def add_link(self, link: Link) -> None:
         self.conn.execute(
-            insert(links).values(
-                code=link.code,
-                message_id=link.message_id,
-                cart_id=link.cart_id,
-                target_url=link.target_url,
-                created_at=link.created_at,
-            )
+            insert(links),
+            {
+                "code": link.code,
+                "message_id": link.message_id,
+                "cart_id": link.cart_id,
+                "target_url": link.target_url,
+                "created_at": link.created_at,
+            },
         )
 
     def link(self, code: str) -> Link | None:
@@ -260,8 +267,8 @@ class SqlMessages:
         )
         return self._all(query)
 
-    def _one(self, query: Any) -> Message | None:
-        row = self.conn.execute(query).first()
+    def _one(self, query: Any, values: dict[str, Any] | None = None) -> Message | None:
+        row = self.conn.execute(query, values).first()
         return message_from(row) if row is not None else None
 
     def _all(self, query: Any) -> list[Message]:

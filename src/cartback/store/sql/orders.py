@@ -5,16 +5,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, Unpack
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from cartback.domain.orders import OrderStatus, counts, refunded_total, revenue
 from cartback.domain.records import NewOrder, Order, Purchase
 from cartback.store.base import OrderChanges
-from cartback.store.sql.common import same_person
+from cartback.store.sql.common import person, same_person_by
 from cartback.store.tables import orders
 from cartback.store.types import AnyRow
+
+
+# Asked before every send: built once per shape (who is known), the values as parameters.
+@cache
+def _ordered_since(email: bool, phone: bool) -> Any:
+    return (
+        select(orders.c.id)
+        .where(
+            orders.c.store_id == bindparam("store_id"),
+            orders.c.placed_at >= bindparam("since"),
+            same_person_by(orders, email, phone),
+        )
+        .limit(1)
+    )
+
+
+@cache
+def _purchases(email: bool, phone: bool) -> Any:
+    columns = ("total", "placed_at", "currency", "status", "test", "refunded")
+    return select(*(orders.c[name] for name in columns)).where(
+        orders.c.store_id == bindparam("store_id"), same_person_by(orders, email, phone)
+    )
+
+
+@cache
+def _last_purchase(email: bool, phone: bool) -> Any:
+    return select(func.max(orders.c.placed_at)).where(same_person_by(orders, email, phone))
 
 
 class SqlOrders:
@@ -74,39 +102,27 @@ class SqlOrders:
     def ordered_since(
         self, store_id: str, email: str | None, phone: str | None, since: datetime
     ) -> bool:
-        same = same_person(orders, email, phone)
-        if same is None:
+        known = person(email, phone)
+        if not known:
             return False
-        found = self.conn.execute(
-            select(orders.c.id)
-            .where(orders.c.store_id == store_id, orders.c.placed_at >= since, same)
-            .limit(1)
-        ).first()
-        return found is not None
+        query = _ordered_since("email" in known, "phone" in known)
+        values = {"store_id": store_id, "since": since} | known
+        return self.conn.execute(query, values).first() is not None
 
     def last_purchase(self, email: str | None, phone: str | None) -> datetime | None:
-        same = same_person(orders, email, phone)
-        if same is None:
+        known = person(email, phone)
+        if not known:
             return None
-        latest: datetime | None = self.conn.execute(
-            select(func.max(orders.c.placed_at)).where(same)
-        ).scalar()
+        query = _last_purchase("email" in known, "phone" in known)
+        latest: datetime | None = self.conn.execute(query, known).scalar()
         return latest
 
     def purchases(self, store_id: str, email: str | None, phone: str | None) -> list[Purchase]:
-        same = same_person(orders, email, phone)
-        if same is None:
+        known = person(email, phone)
+        if not known:
             return []
-        rows = self.conn.execute(
-            select(
-                orders.c.total,
-                orders.c.placed_at,
-                orders.c.currency,
-                orders.c.status,
-                orders.c.test,
-                orders.c.refunded,
-            ).where(orders.c.store_id == store_id, same)
-        )
+        query = _purchases("email" in known, "phone" in known)
+        rows = self.conn.execute(query, {"store_id": store_id} | known)
         return [
             Purchase(revenue(r.total, r.status, r.test, r.refunded), r.placed_at, r.currency)
             for r in rows

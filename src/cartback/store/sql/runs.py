@@ -12,13 +12,31 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, DecisionEntry, Run, RunStatus
 from cartback.store.tables import decisions, runs
 from cartback.store.types import AnyRow
 
 _PENDING = str(RunStatus.PENDING)
+
+# A claimed run's moves, on every step: built once, the values as parameters (the columns set
+# are the keys given beside the owner's).
+_IS_OWNED = (runs.c.id == bindparam("owned_id")) & (runs.c.claim_token == bindparam("owned_token"))
+_OWNED = update(runs).where(_IS_OWNED)
+_DUE = (
+    select(runs.c.id, runs.c.next_run_at)
+    .where(runs.c.status == _PENDING, runs.c.next_run_at <= bindparam("now"))
+    .order_by(runs.c.next_run_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(runs)
+    .where(runs.c.id.in_(bindparam("ids", expanding=True)))
+    .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
+)
+_HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
 
 
 def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
@@ -31,22 +49,12 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
     The partial index `ix_runs_due` keeps this as cheap as the number of due rows.
     """
     token = secrets.token_hex(8)
-    picked = conn.execute(
-        select(runs.c.id, runs.c.next_run_at)
-        .where(runs.c.status == _PENDING, runs.c.next_run_at <= now)
-        .order_by(runs.c.next_run_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    picked = conn.execute(_DUE, {"now": now, "limit": limit}).all()
     if not picked:
         return []
     due_at = {row.id: row.next_run_at for row in picked}
-    rows = conn.execute(
-        update(runs)
-        .where(runs.c.id.in_(due_at))
-        .values(claim_token=token, claimed_at=now, next_run_at=now + lease)
-        .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
-    ).all()
+    values = {"ids": list(due_at), "claim_token": token, "claimed_at": now}
+    rows = conn.execute(_CLAIM, values | {"next_run_at": now + lease}).all()
     claims = [Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id]) for r in rows]
     return sorted(claims, key=lambda claim: (claim.due_at or now, claim.id))
 
@@ -112,12 +120,8 @@ class SqlRuns:
         )
 
     def hold(self, claim: Claim) -> bool:
-        found = self.conn.execute(
-            select(runs.c.id)
-            .where(runs.c.id == claim.id, runs.c.claim_token == claim.claim_token)
-            .with_for_update()
-        ).first()
-        return found is not None
+        owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
+        return self.conn.execute(_HOLD, owner).first() is not None
 
     def cancel_for_cart(self, cart_id: int, reason: str, now: datetime) -> Run | None:
         before = self.conn.execute(
@@ -139,12 +143,8 @@ class SqlRuns:
         return run_from(before) if cancelled.rowcount == 1 else None
 
     def _owned(self, claim: Claim, **values: Any) -> bool:
-        result = self.conn.execute(
-            update(runs)
-            .where(runs.c.id == claim.id, runs.c.claim_token == claim.claim_token)
-            .values(**values)
-        )
-        return result.rowcount == 1
+        owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
+        return self.conn.execute(_OWNED, owner | values).rowcount == 1
 
 
 class SqlDecisions:
@@ -152,18 +152,20 @@ class SqlDecisions:
         self.conn = conn
 
     def add(self, entry: DecisionEntry) -> None:
+        # The values apart from the statement: one cached statement for every decision.
         self.conn.execute(
-            insert(decisions).values(
-                cart_id=entry.cart_id,
-                run_id=entry.run_id,
-                flow_id=entry.flow_id,
-                step_index=entry.step_index,
-                at=entry.at,
-                action=str(entry.action),
-                reason=str(entry.reason),
-                detail=entry.detail,
-                until=entry.until,
-            )
+            insert(decisions),
+            {
+                "cart_id": entry.cart_id,
+                "run_id": entry.run_id,
+                "flow_id": entry.flow_id,
+                "step_index": entry.step_index,
+                "at": entry.at,
+                "action": str(entry.action),
+                "reason": str(entry.reason),
+                "detail": entry.detail,
+                "until": entry.until,
+            },
         )
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:

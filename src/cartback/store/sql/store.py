@@ -66,8 +66,9 @@ class SqlStore:
         self.engine = engine
 
     @classmethod
-    def connect(cls, url: str) -> SqlStore:
-        return cls(connect(url))
+    def connect(cls, url: str, *, threads: int = 0) -> SqlStore:
+        """`threads`: the worker's senders, each holding a connection while it works."""
+        return cls(connect(url, threads=threads))
 
     @property
     def kind(self) -> str:

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from cartback.domain.records import Touch
 from cartback.store.sql.common import insert_ignoring_duplicates
 from cartback.store.tables import touches
 
 _BATCH = 500
+
+
+# Asked before every send: built once, the values as parameters.
+_LAST = select(func.max(touches.c.sent_at)).where(
+    touches.c.address == bindparam("address"), touches.c.sent_at >= bindparam("since")
+)
+_LAST_ON = _LAST.where(touches.c.channel == bindparam("channel"))
 
 
 class SqlTouches:
@@ -36,10 +43,9 @@ class SqlTouches:
         return added
 
     def last(self, address: str, channel: str | None, since: datetime) -> datetime | None:
-        query = select(func.max(touches.c.sent_at)).where(
-            touches.c.address == address, touches.c.sent_at >= since
-        )
-        if channel is not None:
-            query = query.where(touches.c.channel == channel)
-        latest: datetime | None = self.conn.execute(query).scalar()  # MAX keeps aware UTC
+        values = {"address": address, "since": since}
+        if channel is None:
+            latest: datetime | None = self.conn.execute(_LAST, values).scalar()
+        else:  # MAX keeps aware UTC
+            latest = self.conn.execute(_LAST_ON, values | {"channel": channel}).scalar()
         return latest

@@ -1,0 +1,198 @@
+"""Due->sent lag of two workers on PostgreSQL while runs come due at a steady rate.
+
+Seeds carts through the real ingest, then spreads their runs' due times at `--rate` a second
+from a moment just after two worker processes (each `cartback worker`'s loop, a fake gateway
+taking 200 ms per call) are ready. When every message is out, it reads the lag from the rows
+(the message's `sent_at` minus the due time the bench gave its run) and checks exactly-once:
+one message per run, one gateway call per message id across both workers.
+Target: p99 <= poll interval + 1 s at 500 due/s.
+
+    python bench/send_lag.py [--rate 500] [--seconds 10] [--concurrency 64] [--poll 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from ingest import DOMAIN, SECRET, fresh_postgres
+from send import CONFIG, SlowGateway, checkouts
+from sqlalchemy import create_engine, text
+
+from cartback.config import load_config
+from cartback.domain.events import Channel
+from cartback.runtime import build, prepare_database, worker_thread
+
+FAR = timedelta(days=1)  # seeded runs wait here until the workers are ready
+
+
+def write_config(folder: Path, database_url: str, args: argparse.Namespace) -> Path:
+    config = folder / "lag.yaml"
+    text_ = CONFIG.format(
+        database_url=database_url,
+        domain=DOMAIN,
+        secret=SECRET,
+        folder=folder,
+        concurrency=args.concurrency,
+        batch=args.concurrency * 2,
+    )
+    config.write_text(text_.replace("worker:\n", f"worker:\n  poll_interval: {args.poll}s\n"))
+    return config
+
+
+def work(config: Path, latency: float, ready: Event, stop: Event, sent: Any) -> None:
+    """One worker process: the runtime with the slow fake gateway, on the worker's own loop."""
+    gateway = RecordingGateway(latency)
+    runtime = build(load_config(config, environ={}), gateways={Channel.SMS: gateway})
+    prepare_database(runtime, auto_migrate=False)
+    thread = worker_thread(runtime)
+    thread.start()
+    ready.set()
+    stop.wait()
+    thread.stop()
+    thread.join()
+    runtime.store.close()
+    sent.put(gateway.ids)
+
+
+class RecordingGateway(SlowGateway):
+    """The slow fake, keeping the id of every message it was asked to send."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__(latency)
+        self.ids: list[str] = []
+
+    def send(self, message: Any) -> Any:
+        result = super().send(message)
+        with self.lock:
+            self.ids.append(message.id)
+        return result
+
+
+def seed(config: Path, count: int) -> None:
+    runtime = build(load_config(config, environ={}), gateways={Channel.SMS: SlowGateway(0)})
+    prepare_database(runtime, auto_migrate=True)
+    for start in range(0, count, 500):
+        runtime.ingest.record_many(checkouts(min(500, count - start), first=start))
+        runtime.deliveries.drain()
+    runtime.store.close()
+
+
+def spread(engine: Any, start: datetime, rate: float) -> dict[int, datetime]:
+    """Every run due at `rate` a second from `start`, in the order of their ids."""
+    with engine.begin() as conn:
+        ids = [row.id for row in conn.execute(text("SELECT id FROM runs ORDER BY id"))]
+        due = {run: start + timedelta(seconds=n / rate) for n, run in enumerate(ids)}
+        conn.execute(
+            text("UPDATE runs SET next_run_at = :due WHERE id = :id"),
+            [{"id": run, "due": at} for run, at in due.items()],
+        )
+    return due
+
+
+def sent_rows(engine: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT id, run_id, status, sent_at FROM messages WHERE status = 'sent'")
+            )
+        )
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=500, help="runs coming due per second")
+    parser.add_argument("--seconds", type=float, default=10, help="how long they keep coming")
+    parser.add_argument("--concurrency", type=int, default=64, help="worker.concurrency")
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds per gateway call")
+    parser.add_argument("--poll", type=int, default=1, help="worker.poll_interval, seconds")
+    parser.add_argument("--deadline", type=float, default=180, help="seconds to wait at most")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    count = int(args.rate * args.seconds)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        database = fresh_postgres(args.postgres)
+        config = write_config(folder, database, args)
+        seed(config, count)
+        print(f"seeded {count} carts in {database.rsplit('/', 1)[1]}", flush=True)
+        engine = create_engine(database)
+        spread(engine, datetime.now(UTC) + FAR, args.rate)
+        context = mp.get_context("spawn")
+        stop, sent = context.Event(), context.Queue()
+        readies = [context.Event() for _ in range(2)]
+        workers = [
+            context.Process(target=work, args=(config, args.latency, ready, stop, sent))
+            for ready in readies
+        ]
+        for process in workers:
+            process.start()
+        for ready in readies:
+            ready.wait(60)
+        load_before = os.getloadavg()[0]
+        due = spread(engine, datetime.now(UTC) + timedelta(seconds=1), args.rate)
+        started = time.monotonic()
+        rows = sent_rows(engine)
+        while len(rows) < count and time.monotonic() - started < args.deadline:
+            time.sleep(0.5)
+            rows = sent_rows(engine)
+        stop.set()
+        calls = [message_id for _ in workers for message_id in sent.get(timeout=60)]
+        for process in workers:
+            process.join(30)
+        report(args, count, due, sent_rows(engine), calls, load_before)
+        engine.dispose()
+
+
+def report(
+    args: argparse.Namespace,
+    count: int,
+    due: dict[int, datetime],
+    rows: list[Any],
+    calls: list[str],
+    load_before: float,
+) -> None:
+    lags = [(row.sent_at - due[row.run_id]).total_seconds() for row in rows]
+    per_run = Counter(row.run_id for row in rows)
+    per_call = Counter(calls)
+    last = max((row.sent_at for row in rows), default=None)
+    span = (last - min(due.values())).total_seconds() if last else float("nan")
+    print(
+        f"due->sent lag, two worker processes, PostgreSQL, {count} runs due at {args.rate:.0f}/s "
+        f"over {args.seconds:.0f} s, concurrency {args.concurrency} each, gateway "
+        f"{args.latency * 1000:.0f} ms per call, poll interval {args.poll} s; {os.cpu_count()} "
+        f"CPUs, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
+    print(f"  sent               {len(rows)} of {count} ({len(rows) / span:.1f} SMS/s overall)")
+    if lags:
+        print(
+            f"  lag                p50 {statistics.median(lags):.2f} s   "
+            f"p99 {percentile(lags, 0.99):.2f} s   max {max(lags):.2f} s"
+        )
+    twice = sum(1 for n in per_run.values() if n > 1) + sum(1 for n in per_call.values() if n > 1)
+    print(f"  exactly once       {'yes' if twice == 0 else f'NO: {twice} sent twice'}")
+    met = bool(lags) and len(rows) == count and percentile(lags, 0.99) <= args.poll + 1
+    print(f"target: p99 <= poll interval + 1 s = {args.poll + 1} s: {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
