@@ -8,7 +8,6 @@ not a JSON object at all is answered 400 and kept as failed.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
@@ -17,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
-from cartback.api.deps import RuntimeDep
+from cartback.api.deps import runtime_of
 from cartback.domain.bounds import LENGTHS, text_problem
 from cartback.engine.delivery_queue import DeliveryQueue
 from cartback.engine.ingest import Delivery
@@ -47,24 +46,31 @@ def router(platforms: Registry = PLATFORMS) -> APIRouter:
 
 
 def _endpoint(platform: Platform) -> Callable[..., Awaitable[JSONResponse]]:
+    """The route's function. It asks FastAPI for the request alone (and the path's store id):
+    every dependency it would solve is work done on each webhook, the hottest route."""
     if _STORE_ID in platform.path:
 
-        async def by_store_id(store_id: str, request: Request, rt: RuntimeDep) -> JSONResponse:
-            return await receive(platform, request, rt, store_id)
+        async def by_store_id(store_id: str, request: Request) -> JSONResponse:
+            return await receive(platform, request, runtime_of(request), store_id)
 
         return by_store_id
 
-    async def by_headers(request: Request, rt: RuntimeDep) -> JSONResponse:
-        return await receive(platform, request, rt, None)
+    async def by_headers(request: Request) -> JSONResponse:
+        return await receive(platform, request, runtime_of(request), None)
 
     return by_headers
+
+
+def _query(request: Request) -> dict[str, str]:
+    """The query's parameters; most webhooks have none, and then nothing is parsed."""
+    return dict(request.query_params) if request.scope.get("query_string") else {}
 
 
 async def receive(
     platform: Platform, request: Request, rt: Runtime, store_id: str | None
 ) -> JSONResponse:
     body = await request.body()
-    incoming = WebhookRequest(body, request.headers, dict(request.query_params), store_id)
+    incoming = WebhookRequest(body, request.headers, _query(request), store_id)
     store = platform.find_store(incoming, rt.settings)
     ping = platform.ping(incoming)
     if ping is not None:
@@ -76,7 +82,7 @@ async def receive(
     if problem is not None:
         delivery_id = await run_in_threadpool(rt.ingest.refuse, delivery, problem)
         raise UnreadableBody(problem, extra={"delivery_id": delivery_id, "stored": True})
-    recorded = await asyncio.wrap_future(rt.recorder.submit(delivery))
+    recorded = await rt.recorder.record(delivery)
     status = "duplicate" if recorded.duplicate else "received"
     answer = JSONResponse(platform.answer(Accepted(status, recorded.delivery_id)))
     if rt.apply_after_answer and not recorded.duplicate:
