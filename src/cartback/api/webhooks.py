@@ -15,6 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from cartback.api.deps import runtime_of
 from cartback.domain.bounds import LENGTHS, text_problem
@@ -45,18 +47,42 @@ def router(platforms: Registry = PLATFORMS) -> APIRouter:
     return routes
 
 
+def asgi_routes(platforms: Registry = PLATFORMS) -> list[Route]:
+    """The routes that answer the webhooks, to be placed before `router()`'s (which stay for
+    the OpenAPI description). Each is a bare ASGI app: no dependency solving, no request model,
+    no wrapper per route. An error raised while answering goes the same way as from any route,
+    to the app's exception handlers, and so keeps its shape."""
+    return [
+        Route(platform.path, _Webhook(platform), methods=["POST"], include_in_schema=False)
+        for platform in platforms
+    ]
+
+
+class _Webhook:
+    """One platform's webhook as an ASGI app."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        store_id = scope.get("path_params", {}).get("store_id")
+        answer = await receive_webhook(self.platform, request, runtime_of(request), store_id)
+        await answer(scope, receive, send)
+
+
 def _endpoint(platform: Platform) -> Callable[..., Awaitable[JSONResponse]]:
-    """The route's function. It asks FastAPI for the request alone (and the path's store id):
-    every dependency it would solve is work done on each webhook, the hottest route."""
+    """The route's function: what the OpenAPI description tells of, and what answers in an app
+    without `asgi_routes` (both give the same answers)."""
     if _STORE_ID in platform.path:
 
         async def by_store_id(store_id: str, request: Request) -> JSONResponse:
-            return await receive(platform, request, runtime_of(request), store_id)
+            return await receive_webhook(platform, request, runtime_of(request), store_id)
 
         return by_store_id
 
     async def by_headers(request: Request) -> JSONResponse:
-        return await receive(platform, request, runtime_of(request), None)
+        return await receive_webhook(platform, request, runtime_of(request), None)
 
     return by_headers
 
@@ -66,7 +92,7 @@ def _query(request: Request) -> dict[str, str]:
     return dict(request.query_params) if request.scope.get("query_string") else {}
 
 
-async def receive(
+async def receive_webhook(
     platform: Platform, request: Request, rt: Runtime, store_id: str | None
 ) -> JSONResponse:
     body = await request.body()
