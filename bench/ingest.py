@@ -3,8 +3,10 @@
 Distinct signed Shopify checkouts, each sent twice the way `checkouts/create` and
 `checkouts/update` arrive, at 16 connections, against: an empty handler (reads the body,
 answers 200), `cartback serve` on SQLite with its worker in-process, and `cartback serve
---no-worker` on PostgreSQL. Then latency at half of cartback's own maximum rate. Prints the
-raw numbers and the ratios measured in this one run; no thresholds (shared machines are noisy).
+--no-worker` on PostgreSQL. Then latency at half of cartback's own maximum rate, sent at that
+constant rate (`loadgen._PACED`). All three run on uvicorn with the same settings (its defaults
+for the loop and the HTTP parser, access log off) in one process each. Prints the raw numbers
+and the ratios measured in this one run; no thresholds (shared machines are noisy).
 
     python bench/ingest.py [--seconds 10] [--checkouts 2000] [--postgres URL] [--python]
 """
@@ -193,10 +195,12 @@ def verdicts(results: dict[str, LoadResult]) -> list[str]:
         ratio = top.rate / baseline if baseline else 0.0
         p99 = half.p99_ms if half.p99_ms is not None else float("inf")
         failed = top.non_2xx + half.non_2xx
-        met = ratio >= target and p99 < 50 and failed == 0
+        kept_up = half.rate >= 0.95 * top.rate / 2  # else the p99 is not at half rate
+        met = ratio >= target and p99 < 50 and failed == 0 and kept_up
         lines.append(
             f"  {label:<31} ratio {ratio:.2f} (target >= {target}), p99 at half rate "
-            f"{p99:.1f} ms (< 50), non-2xx {failed} (0): {'met' if met else 'NOT met'}"
+            f"{p99:.1f} ms (< 50; {half.rate:.0f} of {top.rate / 2:.0f}/s sent), "
+            f"non-2xx {failed} (0): {'met' if met else 'NOT met'}"
         )
     return lines
 
@@ -223,7 +227,7 @@ def main() -> None:
 
         port = free_port()
         empty = [sys.executable, "-m", "uvicorn", "empty_app:app", "--port", str(port)]
-        with server([*empty, "--log-level", "warning"], port, folder) as base:
+        with server([*empty, "--log-level", "warning", "--no-access-log"], port, folder) as base:
             requests = prepared_checkouts(args.checkouts)
             results["empty handler"] = load(base, requests, args.seconds, args.python)
 

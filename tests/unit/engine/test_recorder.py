@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -57,3 +60,47 @@ def test_a_batch_that_fails_is_written_one_by_one(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(RuntimeError, match="could not be stored"):
         bad.result(timeout=10)
     assert 1 in sizes, "the failing delivery was tried on its own"
+
+
+def test_an_event_loop_is_woken_once_for_a_whole_batch() -> None:
+    """Webhooks awaiting `record` on one loop: the deliveries that waited together are written
+    in one batch and handed back in one call into the loop, each with its own result."""
+    ingest = _ingest()
+    original = ingest.record_many
+    first_taken, release = threading.Event(), threading.Event()
+    sizes: list[int] = []
+
+    def held(batch: Sequence[Delivery]) -> list[Recorded]:
+        sizes.append(len(batch))
+        if len(sizes) == 1:  # hold the first batch until the others wait behind it
+            first_taken.set()
+            release.wait(timeout=10)
+        return original(batch)
+
+    ingest.record_many = held  # type: ignore[method-assign]
+    recorder = Recorder(ingest)
+
+    async def scenario() -> tuple[list[Recorded], int]:
+        loop = asyncio.get_running_loop()
+        wakes = 0
+        plain = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal wakes
+            wakes += 1
+            return plain(*args, **kwargs)
+
+        first = asyncio.ensure_future(recorder.record(_delivery("first")))
+        await asyncio.to_thread(first_taken.wait, 10)
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        rest = [asyncio.ensure_future(recorder.record(_delivery(k))) for k in "abcab"]
+        await asyncio.sleep(0)  # each has put its delivery in the queue
+        release.set()
+        results = await asyncio.gather(first, *rest)
+        return list(results), wakes
+
+    results, wakes = asyncio.run(scenario())
+    assert sizes == [1, 5], "the five that waited were written together"
+    assert wakes == 2, "one wake-up for each batch, not one for each webhook"
+    ids = [result.delivery_id for result in results]
+    assert len(set(ids)) == 4 and ids[1] == ids[4] and ids[2] == ids[5]
