@@ -87,6 +87,16 @@ def _endpoint(platform: Platform) -> Callable[..., Awaitable[JSONResponse]]:
     return by_headers
 
 
+def _headers(request: Request) -> dict[str, str]:
+    """The headers, decoded once: a platform looks several up, and each look-up in Starlette's
+    `Headers` decodes them all again. Names come lower-case (ASGI); a repeated one keeps its
+    first value, as `Headers` gives it."""
+    decoded: dict[str, str] = {}
+    for name, value in request.scope["headers"]:
+        decoded.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return decoded
+
+
 def _query(request: Request) -> dict[str, str]:
     """The query's parameters; most webhooks have none, and then nothing is parsed."""
     return dict(request.query_params) if request.scope.get("query_string") else {}
@@ -96,7 +106,7 @@ async def receive_webhook(
     platform: Platform, request: Request, rt: Runtime, store_id: str | None
 ) -> JSONResponse:
     body = await request.body()
-    incoming = WebhookRequest(body, request.headers, _query(request), store_id)
+    incoming = WebhookRequest(body, _headers(request), _query(request), store_id)
     store = platform.find_store(incoming, rt.settings)
     ping = platform.ping(incoming)
     if ping is not None:

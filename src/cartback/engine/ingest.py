@@ -99,10 +99,15 @@ class IngestService:
         [recorded] = self.record_many([delivery])
         return recorded
 
-    def record_many(self, batch: Sequence[Delivery]) -> list[Recorded]:
-        """Store deliveries in one transaction (`engine/recorder.py` gathers them)."""
+    def record_many(
+        self, batch: Sequence[Delivery], inserted: Callable[[], None] | None = None
+    ) -> list[Recorded]:
+        """Store deliveries in one transaction (`engine/recorder.py` gathers them).
+        `inserted` is called once they are inserted, before the commit."""
         with self.store.transaction() as tx:
             kept = tx.deliveries.record_many([self._new(delivery) for delivery in batch])
+            if inserted is not None:
+                inserted()
         for delivery_id, duplicate in kept:
             if duplicate:
                 log.info("duplicate delivery", extra={"delivery_id": delivery_id})

@@ -7,10 +7,14 @@ whatever is waiting (up to `batch`), records it in one transaction and hands eac
 result. Under load that is one commit for many answers; alone, a delivery waits for nothing.
 A batch that fails is written again one by one, so one bad delivery fails only its own webhook.
 
-One writer keeps the arrival order: deliveries are numbered as they came, which is the order
-the queue applies a cart's deliveries in. An event loop that waits for deliveries (`record`)
-is woken once per batch, not once per delivery: each wake-up is a write to the loop's pipe
-and a turn of the loop that the answers themselves need.
+On PostgreSQL two writers overlap: while one batch waits for its commit (the disk), the next
+is taken and inserted. The arrival order is kept all the same, as the queue applies a cart's
+deliveries in it: a writer takes a batch and inserts it while holding `_taking` (so ids grow
+in arrival order), and commits only after the batch before it ended (so no delivery becomes
+visible before an earlier one). SQLite has one write lock: one writer there.
+An event loop that waits for deliveries (`record`) is woken once per batch, not once per
+delivery: each wake-up is a write to the loop's pipe and a turn of the loop that the answers
+themselves need.
 """
 
 from __future__ import annotations
@@ -32,13 +36,23 @@ _Outcome = tuple["asyncio.Future[Recorded]", "Recorded | BaseException"]
 _FAILED = "the delivery could not be stored"
 
 
+def default_writers(ingest: IngestService) -> int:
+    """Two where commits can overlap (PostgreSQL), else one."""
+    return 2 if ingest.store.kind == "postgresql" else 1
+
+
 class Recorder:
-    def __init__(self, ingest: IngestService, batch: int = 64) -> None:
+    def __init__(self, ingest: IngestService, batch: int = 64, writers: int | None = None) -> None:
         self.ingest = ingest
         self.batch = batch
+        self.writers = writers if writers is not None else default_writers(ingest)
         self._waiting: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._starting = threading.Lock()
+        self._taking = threading.Lock()  # held from taking a batch until it is inserted
+        self._turns = threading.Condition()
+        self._numbered = 0  # batches taken (the next one's number)
+        self._ended = 0  # batches whose transaction ended, all in order
         self._last_write = float("-inf")  # time.monotonic() of the last batch written
 
     def busy(self, within: float = 0.05) -> bool:
@@ -58,39 +72,78 @@ class Recorder:
         return await done
 
     def _put(self, delivery: Delivery, done: Future[Recorded] | asyncio.Future[Recorded]) -> None:
-        if self._writer is None:
+        if len(self._threads) < self.writers:
             self._start()
         self._waiting.put((delivery, done))
 
     def _start(self) -> None:
         with self._starting:
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write, name="cartback-recorder", daemon=True
-                )
-                self._writer.start()
+            while len(self._threads) < self.writers:
+                name = f"cartback-recorder-{len(self._threads)}"
+                writer = threading.Thread(target=self._write, name=name, daemon=True)
+                self._threads.append(writer)
+                writer.start()
 
     def _write(self) -> None:
         while True:
-            batch = [self._waiting.get()]
-            while len(batch) < self.batch:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            _settle(self._record(batch))
+            self._taking.acquire()
+            batch, number = self._take(), self._numbered
+            self._numbered += 1
+            _settle(self._record_in_turn(batch, number))
             self._last_write = time.monotonic()
 
-    def _record(self, batch: list[_Waiting]) -> list[tuple[_Waiting, Recorded | BaseException]]:
-        """Each waiting delivery with its result, or the error that stands for it."""
+    def _take(self) -> list[_Waiting]:
+        batch = [self._waiting.get()]
+        while len(batch) < self.batch:
+            try:
+                batch.append(self._waiting.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _record_in_turn(
+        self, batch: list[_Waiting], number: int
+    ) -> list[tuple[_Waiting, Recorded | BaseException]]:
+        """Insert the batch (then let the next writer take one), commit it once the batch before
+        it ended; a failed batch is written again one by one after its turn."""
+        waited = False
+
+        def inserted() -> None:
+            nonlocal waited
+            self._taking.release()
+            waited = True
+            self._await_turn(number)
+
         try:
-            results = self.ingest.record_many([delivery for delivery, _ in batch])
+            results = self.ingest.record_many([delivery for delivery, _ in batch], inserted)
         except Exception:
-            if len(batch) > 1:
-                return [outcome for one in batch for outcome in self._record([one])]
-            log.exception("storing a delivery failed")
-            return [(batch[0], RuntimeError(_FAILED))]
+            results = None
+        finally:
+            if not waited:
+                self._taking.release()
+                self._await_turn(number)
+            self._end_turn(number)
+        if results is None:
+            return [outcome for one in batch for outcome in self._record(one)]
         return list(zip(batch, results, strict=True))
+
+    def _await_turn(self, number: int) -> None:
+        with self._turns:
+            self._turns.wait_for(lambda: self._ended == number)
+
+    def _end_turn(self, number: int) -> None:
+        with self._turns:
+            self._ended = number + 1
+            self._turns.notify_all()
+
+    def _record(self, one: _Waiting) -> list[tuple[_Waiting, Recorded | BaseException]]:
+        """One delivery of a failed batch, on its own."""
+        try:
+            [result] = self.ingest.record_many([one[0]])
+        except Exception:
+            log.exception("storing a delivery failed")
+            return [(one, RuntimeError(_FAILED))]
+        return [(one, result)]
 
 
 def _settle(outcomes: list[tuple[_Waiting, Recorded | BaseException]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from cartback.engine.recorder import Recorder
 from cartback.testing import InMemoryStore
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+Inserted = Callable[[], None] | None
 
 
 def _ingest() -> IngestService:
@@ -44,11 +45,11 @@ def test_a_batch_that_fails_is_written_one_by_one(monkeypatch: pytest.MonkeyPatc
     original = ingest.record_many
     sizes: list[int] = []
 
-    def picky(batch: Sequence[Delivery]) -> list[Recorded]:
+    def picky(batch: Sequence[Delivery], inserted: Inserted = None) -> list[Recorded]:
         sizes.append(len(batch))
         if any(delivery.delivery_key == "bad" for delivery in batch):
             raise RuntimeError("a row the database refuses")
-        return original(batch)
+        return original(batch, inserted)
 
     monkeypatch.setattr(ingest, "record_many", picky)
     recorder = Recorder(ingest)
@@ -70,15 +71,15 @@ def test_an_event_loop_is_woken_once_for_a_whole_batch() -> None:
     first_taken, release = threading.Event(), threading.Event()
     sizes: list[int] = []
 
-    def held(batch: Sequence[Delivery]) -> list[Recorded]:
+    def held(batch: Sequence[Delivery], inserted: Inserted = None) -> list[Recorded]:
         sizes.append(len(batch))
         if len(sizes) == 1:  # hold the first batch until the others wait behind it
             first_taken.set()
             release.wait(timeout=10)
-        return original(batch)
+        return original(batch, inserted)
 
     ingest.record_many = held  # type: ignore[method-assign]
-    recorder = Recorder(ingest)
+    recorder = Recorder(ingest, writers=1)
 
     async def scenario() -> tuple[list[Recorded], int]:
         loop = asyncio.get_running_loop()
@@ -104,3 +105,34 @@ def test_an_event_loop_is_woken_once_for_a_whole_batch() -> None:
     assert wakes == 2, "one wake-up for each batch, not one for each webhook"
     ids = [result.delivery_id for result in results]
     assert len(set(ids)) == 4 and ids[1] == ids[4] and ids[2] == ids[5]
+
+
+def test_two_writers_overlap_a_commit_with_the_next_insert_and_commit_in_order() -> None:
+    """The second batch is taken and inserted while the first waits for its commit, yet it is
+    committed only after the first: ids and visibility both keep the arrival order."""
+    ingest = _ingest()
+    original = ingest.record_many
+    steps: list[str] = []
+    first_inserted, second_inserted = threading.Event(), threading.Event()
+    first_may_commit = threading.Event()
+
+    def slow_first_commit(batch: Sequence[Delivery], inserted: Inserted = None) -> list[Recorded]:
+        name = batch[0].delivery_key or "?"
+        steps.append(f"insert {name}")
+        (first_inserted if name == "first" else second_inserted).set()
+        assert inserted is not None
+        inserted()  # the next writer may take a batch; returns once it is this one's turn
+        if name == "first":
+            first_may_commit.wait(timeout=10)
+        steps.append(f"commit {name}")
+        return original(batch)
+
+    ingest.record_many = slow_first_commit  # type: ignore[method-assign]
+    recorder = Recorder(ingest, writers=2)
+    first = recorder.submit(_delivery("first"))
+    assert first_inserted.wait(timeout=10)
+    second = recorder.submit(_delivery("second"))
+    assert second_inserted.wait(timeout=10), "the second batch was inserted meanwhile"
+    first_may_commit.set()
+    assert first.result(timeout=10).delivery_id < second.result(timeout=10).delivery_id
+    assert steps == ["insert first", "insert second", "commit first", "commit second"]
