@@ -86,11 +86,15 @@ class Recorder:
 
     def _write(self) -> None:
         while True:
-            self._taking.acquire()
+            self._taking.acquire()  # released by `_record_in_turn` once the batch is inserted
             batch, number = self._take(), self._numbered
             self._numbered += 1
-            _settle(self._record_in_turn(batch, number))
+            outcomes = self._record_in_turn(batch, number)
             self._last_write = time.monotonic()
+            try:
+                _settle(outcomes)
+            except Exception:  # the writer must live on: every later webhook waits for it
+                log.exception("handing stored deliveries back failed")
 
     def _take(self) -> list[_Waiting]:
         batch = [self._waiting.get()]
@@ -152,6 +156,8 @@ def _settle(outcomes: list[tuple[_Waiting, Recorded | BaseException]]) -> None:
     for (_, done), result in outcomes:
         if isinstance(done, asyncio.Future):
             by_loop[done.get_loop()].append((done, result))
+        elif not done.set_running_or_notify_cancel():
+            continue  # cancelled by its caller: nobody waits for it
         elif isinstance(result, BaseException):
             done.set_exception(result)
         else:

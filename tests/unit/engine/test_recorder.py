@@ -136,3 +136,25 @@ def test_two_writers_overlap_a_commit_with_the_next_insert_and_commit_in_order()
     first_may_commit.set()
     assert first.result(timeout=10).delivery_id < second.result(timeout=10).delivery_id
     assert steps == ["insert first", "insert second", "commit first", "commit second"]
+
+
+def test_a_webhook_that_stopped_waiting_does_not_stop_the_writer() -> None:
+    ingest = _ingest()
+    original = ingest.record_many
+    first_taken, release = threading.Event(), threading.Event()
+
+    def held(batch: Sequence[Delivery], inserted: Inserted = None) -> list[Recorded]:
+        if batch[0].delivery_key == "first":
+            first_taken.set()
+            release.wait(timeout=10)
+        return original(batch, inserted)
+
+    ingest.record_many = held  # type: ignore[method-assign]
+    recorder = Recorder(ingest, writers=1)
+    first = recorder.submit(_delivery("first"))
+    assert first_taken.wait(timeout=10)
+    gone = recorder.submit(_delivery("gone"))
+    assert gone.cancel(), "its caller went away before it was written"
+    release.set()
+    assert first.result(timeout=10).delivery_id > 0
+    assert recorder.submit(_delivery("later")).result(timeout=10).delivery_id > 0
