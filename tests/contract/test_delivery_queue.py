@@ -96,3 +96,31 @@ def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(store: Stor
     with store.reading() as tx:
         stored = tx.deliveries.get(ids[2])
     assert stored is not None and (stored.delivery_key, stored.sequence_key) == ("k2", "acme:b")
+
+
+def test_a_batch_tells_a_key_stored_for_another_store_apart(store: Store) -> None:
+    """The same delivery key in two stores is two deliveries: one stored before is found as
+    a repeat in its own store only, and a key repeated within the batch is one new delivery."""
+    elsewhere = NewDelivery(
+        platform="shopify",
+        store_id="other",
+        topic="checkouts/update",
+        delivery_key="same",
+        headers={},
+        body=b"{}",
+        received_at=T0,
+        sequence_key="other:a",
+    )
+    with store.transaction() as tx:
+        [(before, _)] = tx.deliveries.record_many([elsewhere])
+        tx.deliveries.mark(before, DeliveryStatus.PROCESSED, T0, None)
+    with store.transaction() as tx:
+        kept = tx.deliveries.record_many(
+            [_delivery("same", "acme:a"), elsewhere, _delivery("same", "acme:a")]
+        )
+    (mine, mine_done), (theirs, theirs_done), (again, _) = kept
+    assert theirs == before and theirs_done, "the other store's is the stored, processed one"
+    assert mine != before and not mine_done and again == mine
+    with store.reading() as tx:
+        stored = tx.deliveries.get(mine)
+    assert stored is not None and stored.store_id == "acme"

@@ -54,6 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(HTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected)
+    app.router.routes.extend(webhooks.asgi_routes())  # first: they answer the webhooks
     for router in (
         webhooks.router(),
         gateway_webhooks.router,

@@ -20,9 +20,14 @@ from cartback.runtime import Runtime
 bearer = HTTPBearer(auto_error=False)
 
 
-async def runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
+    """The app's runtime; the webhook routes call it directly, sparing a dependency."""
     found: Runtime = request.app.state.runtime
     return found
+
+
+async def runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -7,8 +7,10 @@ as `X-Request-Id`, so a line in the log and an answer a shop owner saw can be ma
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +19,10 @@ from cartback.metrics import Metrics
 
 _GIVEN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _WEBHOOKS = "/webhooks/"
+# A made id is this process's random prefix and a counter (32 hex digits in all): unique
+# like a random one, without asking the kernel for randomness on every request.
+_PREFIX = os.urandom(8).hex()
+_NUMBERS = itertools.count(1)
 
 
 class RequestContext:
@@ -26,6 +32,8 @@ class RequestContext:
         self.app = app
         self.metrics = metrics
         self.platforms = platforms
+        # platform and status → the counter's `inc`: a label look-up takes a lock each time
+        self._counters: dict[tuple[str, int], Callable[[], None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,7 +60,11 @@ class RequestContext:
     def _count(self, path: str, status: int) -> None:
         if path.startswith(_WEBHOOKS):
             name = path[len(_WEBHOOKS) :].split("/", 1)[0]
-            self.metrics.count_webhook(name if name in self.platforms else "other", status)
+            label = (name if name in self.platforms else "other", status)
+            count = self._counters.get(label)
+            if count is None:
+                count = self._counters[label] = self.metrics.counter_of_webhooks(*label)
+            count()
 
 
 def _request_id(scope: Scope) -> str:
@@ -61,4 +73,4 @@ def _request_id(scope: Scope) -> str:
             given = bytes(value).decode("latin-1")
             if _GIVEN.fullmatch(given):
                 return given
-    return uuid.uuid4().hex
+    return f"{_PREFIX}{next(_NUMBERS):016x}"

@@ -8,7 +8,6 @@ not a JSON object at all is answered 400 and kept as failed.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
@@ -16,8 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from cartback.api.deps import RuntimeDep
+from cartback.api.deps import runtime_of
 from cartback.domain.bounds import LENGTHS, text_problem
 from cartback.engine.delivery_queue import DeliveryQueue
 from cartback.engine.ingest import Delivery
@@ -46,25 +47,66 @@ def router(platforms: Registry = PLATFORMS) -> APIRouter:
     return routes
 
 
+def asgi_routes(platforms: Registry = PLATFORMS) -> list[Route]:
+    """The routes that answer the webhooks, to be placed before `router()`'s (which stay for
+    the OpenAPI description). Each is a bare ASGI app: no dependency solving, no request model,
+    no wrapper per route. An error raised while answering goes the same way as from any route,
+    to the app's exception handlers, and so keeps its shape."""
+    return [
+        Route(platform.path, _Webhook(platform), methods=["POST"], include_in_schema=False)
+        for platform in platforms
+    ]
+
+
+class _Webhook:
+    """One platform's webhook as an ASGI app."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        store_id = scope.get("path_params", {}).get("store_id")
+        answer = await receive_webhook(self.platform, request, runtime_of(request), store_id)
+        await answer(scope, receive, send)
+
+
 def _endpoint(platform: Platform) -> Callable[..., Awaitable[JSONResponse]]:
+    """The route's function: what the OpenAPI description tells of, and what answers in an app
+    without `asgi_routes` (both give the same answers)."""
     if _STORE_ID in platform.path:
 
-        async def by_store_id(store_id: str, request: Request, rt: RuntimeDep) -> JSONResponse:
-            return await receive(platform, request, rt, store_id)
+        async def by_store_id(store_id: str, request: Request) -> JSONResponse:
+            return await receive_webhook(platform, request, runtime_of(request), store_id)
 
         return by_store_id
 
-    async def by_headers(request: Request, rt: RuntimeDep) -> JSONResponse:
-        return await receive(platform, request, rt, None)
+    async def by_headers(request: Request) -> JSONResponse:
+        return await receive_webhook(platform, request, runtime_of(request), None)
 
     return by_headers
 
 
-async def receive(
+def _headers(request: Request) -> dict[str, str]:
+    """The headers, decoded once: a platform looks several up, and each look-up in Starlette's
+    `Headers` decodes them all again. Names come lower-case (ASGI); a repeated one keeps its
+    first value, as `Headers` gives it."""
+    decoded: dict[str, str] = {}
+    for name, value in request.scope["headers"]:
+        decoded.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return decoded
+
+
+def _query(request: Request) -> dict[str, str]:
+    """The query's parameters; most webhooks have none, and then nothing is parsed."""
+    return dict(request.query_params) if request.scope.get("query_string") else {}
+
+
+async def receive_webhook(
     platform: Platform, request: Request, rt: Runtime, store_id: str | None
 ) -> JSONResponse:
     body = await request.body()
-    incoming = WebhookRequest(body, request.headers, dict(request.query_params), store_id)
+    incoming = WebhookRequest(body, _headers(request), _query(request), store_id)
     store = platform.find_store(incoming, rt.settings)
     ping = platform.ping(incoming)
     if ping is not None:
@@ -76,7 +118,7 @@ async def receive(
     if problem is not None:
         delivery_id = await run_in_threadpool(rt.ingest.refuse, delivery, problem)
         raise UnreadableBody(problem, extra={"delivery_id": delivery_id, "stored": True})
-    recorded = await asyncio.wrap_future(rt.recorder.submit(delivery))
+    recorded = await rt.recorder.record(delivery)
     status = "duplicate" if recorded.duplicate else "received"
     answer = JSONResponse(platform.answer(Accepted(status, recorded.delivery_id)))
     if rt.apply_after_answer and not recorded.duplicate:

@@ -14,6 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NoReturn
 
+import orjson
+
 from cartback.domain.bounds import MAX_NESTING, OutOfBounds, check_time, too_deep
 from cartback.domain.money import MoneyError, parse_amount
 from cartback.errors import UnreadableBody
@@ -34,8 +36,16 @@ def load_object(body: bytes, root: str) -> JsonObject:
 
 def json_object(body: bytes) -> dict[str, object]:
     """`body` as one JSON object, quickly (numbers as Python reads them): what a webhook checks
-    before it answers. Raises PayloadError naming the problem."""
-    return _object(body, exact=False)
+    before it answers. Raises PayloadError naming the problem.
+
+    orjson reads it when it can, several times faster; anything it refuses (it is the stricter
+    reader: no NaN, no integer beyond 64 bits, UTF-8 only) is read again by Python's own, so the
+    answer is the same as that reader's, and so is the error that names the problem."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _object(body, exact=False)
+    return _checked(data)
 
 
 def _object(body: bytes, *, exact: bool) -> dict[str, object]:
@@ -48,6 +58,11 @@ def _object(body: bytes, *, exact: bool) -> dict[str, object]:
         raise PayloadError(f"body is not JSON: {exc}") from None
     except RecursionError:
         raise PayloadError(f"body: nests deeper than {MAX_NESTING} levels") from None
+    return _checked(data)
+
+
+def _checked(data: object) -> dict[str, object]:
+    """A decoded body that is one JSON object, nested no deeper than the bounds allow."""
     if too_deep(data):
         raise PayloadError(f"body: nests deeper than {MAX_NESTING} levels")
     if not isinstance(data, dict):

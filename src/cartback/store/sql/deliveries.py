@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, exists, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
@@ -48,49 +48,71 @@ class SqlDeliveries:
         return int(existing.id), existing.status == _PROCESSED
 
     def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
-        """`record` for many, in two statements: the keys seen before, then one insert."""
+        """`record` for many: one insert, in arrival order, that skips the keys stored before
+        (and says which rows it made), then, only when some were, one look-up of those."""
         if len(batch) == 1:
             return [self.record(batch[0])]
-        seen = self._seen([_key(d) for d in batch if d.delivery_key is not None])
-        fresh: dict[_Key | int, int] = {}  # key (or place) → index in `rows`
-        rows: list[dict[str, object]] = []
+        places: dict[_Key | int, int] = {}  # a key (or the place of a keyless one) → first place
         for place, delivery in enumerate(batch):
-            key = _key(delivery) if delivery.delivery_key is not None else place
-            if key not in seen and key not in fresh:
-                fresh[key] = len(rows)
-                rows.append(_values(delivery))
-        ids: list[int] = []
-        if rows:
-            statement = insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True)
-            ids = [int(row.id) for row in self.conn.execute(statement, rows)]
+            places.setdefault(_key(delivery) if delivery.delivery_key is not None else place, place)
+        made = self._insert_new([batch[place] for place in places.values()])
+        ids = dict(zip(places, made, strict=True))
+        found = self._stored([k for k, got in ids.items() if got is None and isinstance(k, tuple)])
         kept: list[tuple[int, bool]] = []
         for place, delivery in enumerate(batch):
-            key = _key(delivery) if delivery.delivery_key is not None else place
-            kept.append(seen[key] if key in seen else (ids[fresh[key]], False))
+            if delivery.delivery_key is None:
+                kept.append((_made(ids[place]), False))
+            elif (made_id := ids[_key(delivery)]) is not None:
+                kept.append((made_id, False))
+            else:
+                kept.append(found[_key(delivery)])
         return kept
 
-    def _seen(
-        self, keys: list[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str] | int, tuple[int, bool]]:
-        if not keys:
-            return {}
-        rows = self.conn.execute(
-            select(
+    def _insert_new(self, batch: list[NewDelivery]) -> list[int | None]:
+        """Insert `batch` in its order, skipping the keys stored before: each one's new id, or
+        None where its key was stored. A statement numbers its rows in order, so the ids made,
+        sorted, belong to the inserted deliveries in turn (whatever order RETURNING gives)."""
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(deliveries)
+            .on_conflict_do_nothing(index_elements=_KEY)
+            .returning(
                 deliveries.c.id,
                 deliveries.c.platform,
                 deliveries.c.store_id,
                 deliveries.c.delivery_key,
-                deliveries.c.status,
-            ).where(
-                tuple_(deliveries.c.platform, deliveries.c.store_id, deliveries.c.delivery_key).in_(
-                    keys
-                )
             )
         )
-        return {
-            (row.platform, row.store_id, row.delivery_key): (int(row.id), row.status == _PROCESSED)
-            for row in rows
+        rows = self.conn.execute(statement, [_values(delivery) for delivery in batch]).all()
+        inserted = {
+            (r.platform, r.store_id, r.delivery_key) for r in rows if r.delivery_key is not None
         }
+        made = iter(sorted(int(row.id) for row in rows))
+        return [
+            next(made) if d.delivery_key is None or _key(d) in inserted else None for d in batch
+        ]
+
+    def _stored(self, keys: list[_Key]) -> dict[_Key, tuple[int, bool]]:
+        """The stored deliveries of `keys`: id, and whether processed. One query for each
+        platform and store (the unique index's leading columns), however many keys."""
+        by_store: dict[tuple[str, str], list[str]] = {}
+        for platform, store_id, key in keys:
+            by_store.setdefault((platform, store_id), []).append(key)
+        found: dict[_Key, tuple[int, bool]] = {}
+        for (platform, store_id), names in by_store.items():
+            rows = self.conn.execute(
+                select(deliveries.c.id, deliveries.c.delivery_key, deliveries.c.status).where(
+                    deliveries.c.platform == platform,
+                    deliveries.c.store_id == store_id,
+                    deliveries.c.delivery_key.in_(names),
+                )
+            )
+            for row in rows:
+                found[(platform, store_id, row.delivery_key)] = (
+                    int(row.id),
+                    row.status == _PROCESSED,
+                )
+        return found
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         earlier = deliveries.alias("earlier")
@@ -167,6 +189,13 @@ class SqlDeliveries:
             )
         )
         return {row.delivery_key for row in rows}
+
+
+def _made(delivery_id: int | None) -> int:
+    """A keyless delivery's id: such a row is always inserted."""
+    if delivery_id is None:
+        raise RuntimeError("a delivery without a key was not inserted")
+    return delivery_id
 
 
 def _key(delivery: NewDelivery) -> _Key:
