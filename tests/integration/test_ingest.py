@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cartback.domain.events import CartUpdated, Event
 from cartback.engine.delivery_queue import DeliveryQueue
-from cartback.engine.ingest import write_turns
 from cartback.store.base import Tx
+from cartback.store.db import writers
 from cartback.store.sql import SqlStore
-from cartback.testing import InMemoryStore
 from tests.integration.conftest import Shop, checkout_payload
 
 PAIRS = 50
@@ -114,26 +111,40 @@ def test_a_carts_deliveries_are_applied_in_arrival_order_by_two_workers(
     assert {(c["update_count"], Decimal(c["total"])) for c in carts} == {(2, Decimal("20.00"))}
 
 
-def test_ingest_writers_on_one_sqlite_file_take_turns_on_one_lock(tmp_path: Path) -> None:
+def test_sqlite_writers_of_one_process_take_turns_on_the_engines_lock(tmp_path: Path) -> None:
     """SQLite's busy handler sleeps (1, 2, 5, 10 ms...) when its write lock is taken, so the
-    writers of a process queue on a lock of their own, one per store, shared by every ingest
-    service on it (a reload builds a new one); other stores need none."""
+    writers of a process (a webhooks' batch, a delivery being applied, a send) queue on a lock
+    of the engine's own and the next starts the moment the last commits."""
     store, other = (SqlStore.connect(f"sqlite:///{tmp_path / n}.db") for n in ("a", "b"))
     try:
-        turns = write_turns(store)
-        assert turns is write_turns(store) and turns is not write_turns(other)
-        taken: list[bool] = []
+        lock = writers(store.engine)
+        assert lock is not None and lock is not writers(other.engine)
+        order: list[str] = []
+        inside, release = threading.Event(), threading.Event()
 
-        def another_writer() -> None:
-            lock: Any = write_turns(store)
-            taken.append(lock.acquire(blocking=False))
+        def applying() -> None:
+            with store.transaction():
+                order.append("first in")
+                inside.set()
+                release.wait(10)
+                order.append("first out")
 
-        with turns:  # held by a delivery being applied: another thread's batch must wait
-            attempt = threading.Thread(target=another_writer)
-            attempt.start()
-            attempt.join(timeout=10)
-        assert taken == [False], "the second writer waits for its turn"
+        def batch() -> None:
+            inside.wait(10)
+            with store.transaction():
+                order.append("second in")
+
+        threads = [threading.Thread(target=applying), threading.Thread(target=batch)]
+        for thread in threads:
+            thread.start()
+        inside.wait(10)
+        assert not lock.acquire(blocking=False), "held while the first writes"
+        release.set()
+        for thread in threads:
+            thread.join(10)
+        assert order == ["first in", "first out", "second in"]
+        assert lock.acquire(blocking=False), "free once both committed"
+        lock.release()
     finally:
         store.close()
         other.close()
-    assert isinstance(write_turns(InMemoryStore()), nullcontext)

@@ -50,7 +50,7 @@ class DeliveryQueue:
 
     def apply_pending(self) -> int:
         """Claim one batch and apply it; how many were claimed (a full batch: go again)."""
-        with self.ingest.writing, self.store.transaction() as tx:
+        with self.store.transaction() as tx:
             claimed = tx.deliveries.claim(self.clock.now(), self.batch_size, self.lease)
         for delivery in claimed:
             started = time.monotonic()
@@ -109,6 +109,6 @@ class DeliveryQueue:
             log.exception("applying a delivery failed", extra={"delivery_id": delivery.id})
 
     def _fail(self, delivery: Delivery, error: str) -> None:
-        with self.ingest.writing, self.store.transaction() as tx:
+        with self.store.transaction() as tx:
             tx.deliveries.mark(delivery.id, DeliveryStatus.FAILED, self.clock.now(), error)
         log.warning("delivery failed", extra={"delivery_id": delivery.id})

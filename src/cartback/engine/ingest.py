@@ -9,10 +9,7 @@ deliveries and replays alike. `receive` does both at once, for the Magento polle
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -35,23 +32,6 @@ Parser = Callable[[bytes, datetime], list[Event]]
 # transaction: the store id and the events in, the events to apply out.
 Enrich = Callable[[str, list[Event]], list[Event]]
 MAX_ERROR = 2000  # characters of an error kept with a failed delivery
-_TURNS: weakref.WeakKeyDictionary[Store, threading.RLock] = weakref.WeakKeyDictionary()
-_TURNS_MADE = threading.Lock()
-
-
-def write_turns(store: Store) -> AbstractContextManager[object]:
-    """What ingest's transactions hold on `store`. SQLite has one write lock, and a writer that
-    finds it taken sleeps in SQLite's busy handler (1, 2, 5, 10 ms and on) however soon it is
-    free again: a webhook's batch waiting behind a delivery being applied would wait that long.
-    So the writers of one process take turns on a lock of their own, one per store, and the
-    next starts the moment the last commits. Other databases need none."""
-    if store.kind != "sqlite":
-        return nullcontext()
-    with _TURNS_MADE:
-        turns = _TURNS.get(store)
-        if turns is None:
-            turns = _TURNS[store] = threading.RLock()
-        return turns
 
 
 class Outcome(StrEnum):
@@ -106,7 +86,6 @@ class IngestService:
         self.applier = EventApplier(flows, windows, privacy)
         self.payload_errors = payload_errors
         self.enrich = enrich
-        self.writing = write_turns(store)  # around each transaction that writes
 
     def receive(self, delivery: Delivery, parse: Parser) -> IngestResult:
         """Record, then apply at once (what a webhook does until applying moves after it)."""
@@ -125,7 +104,7 @@ class IngestService:
     ) -> list[Recorded]:
         """Store deliveries in one transaction (`engine/recorder.py` gathers them).
         `inserted` is called once they are inserted, before the commit."""
-        with self.writing, self.store.transaction() as tx:
+        with self.store.transaction() as tx:
             kept = tx.deliveries.record_many([self._new(delivery) for delivery in batch])
             if inserted is not None:
                 inserted()
@@ -137,7 +116,7 @@ class IngestService:
     def refuse(self, delivery: Delivery, error: str) -> int:
         """Store a delivery whose body cannot be read at all as failed, for a replay."""
         now = self.clock.now()
-        with self.writing, self.store.transaction() as tx:
+        with self.store.transaction() as tx:
             delivery_id, _ = tx.deliveries.record(self._new(delivery))
             tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, printable(error, MAX_ERROR))
         self.metrics.count_delivery("failed")
@@ -190,7 +169,7 @@ class IngestService:
             return IngestResult(Outcome.FAILED, delivery_id, error=str(exc))
         if self.enrich is not None:
             events = self.enrich(stored.store_id, events)
-        with self.writing, self.store.transaction() as tx:
+        with self.store.transaction() as tx:
             for event in events:
                 self.applier.apply(tx, event, now)
             tx.deliveries.mark(delivery_id, DeliveryStatus.PROCESSED, now, None)
@@ -198,6 +177,6 @@ class IngestService:
         return IngestResult(Outcome.PROCESSED, delivery_id, events=len(events))
 
     def _mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
-        with self.writing, self.store.transaction() as tx:
+        with self.store.transaction() as tx:
             tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, error)
         self.metrics.count_delivery("failed")

@@ -94,7 +94,9 @@ def _sqlite_engine(url: str, database: str | None, echo: bool, threads: int) -> 
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that takes the write lock up front on SQLite (BEGIN IMMEDIATE).
 
-    On PostgreSQL it is an ordinary transaction; row locks do the coordinating there.
+    On PostgreSQL it is an ordinary transaction; row locks do the coordinating there. On SQLite
+    the writers of one process (webhooks' batches, deliveries being applied, the worker's
+    sends) first take turns on the engine's own lock (`writers`).
     """
     writer = _WRITERS.get(engine)
     if writer is None:
@@ -103,3 +105,8 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         return
     with writer, engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
         yield conn
+
+
+def writers(engine: Engine) -> threading.RLock | None:
+    """The lock the writers of one SQLite engine take turns on (None: another database)."""
+    return _WRITERS.get(engine)
