@@ -7,7 +7,7 @@ where its channels differ in what a gateway is built from (`tenants.py`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 
 import httpx
@@ -60,23 +60,23 @@ def pace(config: SmsChannelConfig | EmailChannelConfig, *, built_in: bool = True
     """A channel's calls in flight and messages/s per sender: what its config sets, else its
     provider's documented defaults (named beside each provider's client; `built_in=False`:
     no rate but a configured one)."""
-    concurrency, rate = _provider_pace(config)
-    if not built_in:
-        rate = None
-    return Limits(
-        config.concurrency or concurrency,
-        config.rate_limit if config.rate_limit is not None else rate,
+    limits = _provider_pace(config)
+    rate = limits.rate if built_in else None
+    return replace(
+        limits,
+        concurrency=config.concurrency or limits.concurrency,
+        rate=config.rate_limit if config.rate_limit is not None else rate,
     )
 
 
-def _provider_pace(config: SmsChannelConfig | EmailChannelConfig) -> tuple[int, float | None]:
+def _provider_pace(config: SmsChannelConfig | EmailChannelConfig) -> Limits:
     if isinstance(config, InMobileSms):
-        return inmobile.INMOBILE_CONCURRENCY, inmobile.INMOBILE_RATE
-    if isinstance(config, TwilioSms):
-        return twilio.TWILIO_CONCURRENCY, twilio.sender_rate(config.sender)
+        return Limits(inmobile.INMOBILE_CONCURRENCY, inmobile.INMOBILE_RATE)
+    if isinstance(config, TwilioSms):  # Twilio's pace counts segments (twilio.py)
+        return Limits(twilio.TWILIO_CONCURRENCY, twilio.sender_rate(config.sender), True)
     if isinstance(config, SmtpEmail):
-        return smtp.SMTP_CONCURRENCY, smtp.SMTP_RATE
-    return Limits().concurrency, None  # the outbox: a local file
+        return Limits(smtp.SMTP_CONCURRENCY, smtp.SMTP_RATE)
+    return Limits()  # the outbox: a local file
 
 
 def build_gateways(

@@ -338,3 +338,15 @@ def test_inmobile_documents_no_rate_so_none_is_kept_unless_configured(
     inmobile.advance(timedelta(minutes=30))
     assert _attempts(inmobile) == [(1, "sent", 200)]
     assert _bucket(inmobile, "inmobile", "Acme") is None
+
+
+def test_an_inmobile_429_without_a_rate_gives_the_sender_one(inmobile: GatewayShop) -> None:
+    fake: FakeInMobile = inmobile.fake  # type: ignore[assignment]
+    fake.fail_next(429, "Too many requests")
+    inmobile.checkout()
+    inmobile.advance(timedelta(minutes=30))
+
+    assert _attempts(inmobile) == [(1, "retry", 429)]
+    bucket = _bucket(inmobile, "inmobile", "Acme")
+    assert bucket is not None, "the gateway showed its limit: the sender is paced from now on"
+    assert bucket.rate == bucket.limit / 2

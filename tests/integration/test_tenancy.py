@@ -362,6 +362,6 @@ def test_a_provider_only_a_store_uses_gets_its_documented_pace(db_url: str, tmp_
         db_url, tmp_path, TWO_STORES, transport=transport, beta_sms=own
     )
     pacing = runtime.scheduler.sender.dispatcher.pacing
-    assert pacing.of("twilio").limits == Limits(TWILIO_CONCURRENCY, INTERNATIONAL_MPS)
+    assert pacing.of("twilio").limits == Limits(TWILIO_CONCURRENCY, INTERNATIONAL_MPS, True)
     assert pacing.of("outbox").limits == Limits(), "the global outbox: no rate"
     runtime.store.close()

@@ -3,6 +3,7 @@ HTTP client comes back as a retry that carries the 429 (what the pacer slows a s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -51,8 +52,9 @@ def test_twilios_rate_follows_the_kind_of_sender(sender: str, rate: float | None
 
 
 def test_unset_pace_is_the_providers_documented_one() -> None:
-    assert pace(sms(**TWILIO, sender="+15005550006")) == Limits(twilio.TWILIO_CONCURRENCY, 1.0)
-    assert pace(sms(**TWILIO, sender="+18445550100")) == Limits(twilio.TWILIO_CONCURRENCY, 3.0)
+    twilio_pace = Limits(twilio.TWILIO_CONCURRENCY, 1.0, by_segment=True)
+    assert pace(sms(**TWILIO, sender="+15005550006")) == twilio_pace, "Twilio counts segments"
+    assert pace(sms(**TWILIO, sender="+18445550100")) == replace(twilio_pace, rate=3.0)
     assert pace(sms(**INMOBILE)) == Limits(inmobile.INMOBILE_CONCURRENCY, inmobile.INMOBILE_RATE)
     assert pace(email(**SMTP)) == Limits(smtp.SMTP_CONCURRENCY, smtp.SMTP_RATE)
     assert pace(sms(provider="outbox", sender="Acme")) == Limits()
@@ -60,7 +62,7 @@ def test_unset_pace_is_the_providers_documented_one() -> None:
 
 def test_the_configured_pace_overrides_the_providers() -> None:
     config = sms(**TWILIO, sender="+15005550006", concurrency=2, rate_limit=25)
-    assert pace(config) == Limits(2, 25)
+    assert pace(config) == Limits(2, 25, by_segment=True), "still in Twilio's segments"
     assert pace(email(**SMTP, concurrency=10, rate_limit=0.5)) == Limits(10, 0.5)
 
 

@@ -139,6 +139,7 @@ def test_a_temporary_refusal_on_a_new_connection_is_a_retry_for_later() -> None:
 
     assert result.status == SendStatus.RETRY
     assert result.error_code == "451"
+    assert result.throttled, "4.7.x: the server's policy asks us to slow down"
     assert handler.received == []
 
 
@@ -149,7 +150,16 @@ def test_a_421_on_a_new_connection_is_a_retry_for_later() -> None:
 
     assert result.status == SendStatus.RETRY
     assert result.error_code == "421"
+    assert result.throttled
     assert handler.received == []
+
+
+def test_a_temporary_refusal_of_one_mailbox_is_no_reason_to_slow_down() -> None:
+    handler = Counting(mail_replies=["450 4.2.1 mailbox busy"])
+    with smtp_server(handler) as port:
+        result = gateway(port).send(basket_email())
+
+    assert (result.status, result.throttled) == (SendStatus.RETRY, False)
 
 
 def test_a_drop_after_the_data_went_is_not_sent_again() -> None:
@@ -238,6 +248,7 @@ def test_a_refused_recipient_leaves_the_connection_usable() -> None:
         sent = smtp.send(basket_email("msg2"))
 
     assert (refused.status, sent.status) == (SendStatus.FAILED, SendStatus.SENT)
+    assert not refused.throttled, "a refused recipient says nothing of the pace"
     assert len(set(handler.peers)) == 1
     assert len(handler.received) == 1
 

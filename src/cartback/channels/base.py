@@ -73,6 +73,7 @@ class SendResult:
     provider_segments: int | None = None  # the gateway's own count (inMobile smsCount)
     suppress: bool = False  # the gateway says the recipient opted out: suppress the number
     channel_used: Channel | None = None  # rcs that went out as sms, where known at send time
+    throttled: bool = False  # the gateway said "too many, slow down" (not by HTTP 429)
 
     @property
     def retryable(self) -> bool:

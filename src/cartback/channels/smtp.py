@@ -14,6 +14,7 @@ import logging
 import re
 import smtplib
 import ssl
+from dataclasses import replace
 from datetime import timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -157,7 +158,8 @@ class SmtpGateway:
             self._transmit(email, message.to.strip())
         except _Refused as exc:
             status = SendStatus.FAILED if 500 <= exc.code < 600 else SendStatus.RETRY
-            return self._outcome(message, status, f"server replied {exc}", str(exc.code))
+            result = self._outcome(message, status, f"server replied {exc}", str(exc.code))
+            return replace(result, throttled=_throttling(exc))
         except ssl.SSLCertVerificationError as exc:
             return self._failed(message, f"TLS certificate not trusted: {exc.verify_message}", None)
         except smtplib.SMTPNotSupportedError as exc:
@@ -295,6 +297,15 @@ def _connection_spent(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPSenderRefused):
         return 400 <= exc.smtp_code < 500
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == _CLOSING
+
+
+def _throttling(refused: _Refused) -> bool:
+    """A temporary refusal that asks us to slow down: 421 (the server closes: busy, or too many
+    from us), or an enhanced status of policy, 4.7.x (RFC 3463; e.g. "4.7.0 try again later",
+    "4.7.28 rate limited"). The pacer halves this sender's pace on it (engine/pacing.py)."""
+    if not 400 <= refused.code < 500:
+        return False
+    return refused.code == _CLOSING or refused.text.lstrip().startswith("4.7.")
 
 
 def _reset(smtp: smtplib.SMTP) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendStatus
 from cartback.clock import Clock
+from cartback.domain import sms
 from cartback.domain.events import Channel
 from cartback.domain.policy import Action, Decision, Reason
 from cartback.domain.records import Claim, MessageStatus, SendAttempt, Suppression
@@ -89,9 +90,10 @@ class Dispatcher:
         if resting is not None:
             return self._postpone(claim, flow_id, index, out, resting, "is resting after failures")
         pacer, sender = self.pacing.of(gateway.name), out.message.sender
-        with pacer.call(sender):  # the gateway's calls in flight and its sender's rate
+        # The gateway's calls in flight and its sender's rate (by segment where it counts them).
+        with pacer.call(sender, _segments(out.message) if pacer.limits.by_segment else 1):
             result, duration_ms = _call(gateway, out.message)
-        pacer.answered(sender, throttled=result.http_status == THROTTLED)
+        pacer.answered(sender, throttled=result.throttled or result.http_status == THROTTLED)
         self.breaker.record(gateway.name, result.status == SendStatus.RETRY, now)
         self._count(claim, out, result, duration_ms, now)
         number = out.attempts + 1
@@ -214,6 +216,11 @@ class Dispatcher:
         if decision.action == Action.SKIP:
             runs.record(tx, claim, flow_id, index, decision, now)
         return decision
+
+
+def _segments(message: OutgoingMessage) -> int:
+    """The SMS segments a message takes of a pace that counts them (an email: one)."""
+    return sms.analyse(message.text).segments if message.channel == Channel.SMS else 1
 
 
 def _call(gateway: Gateway, message: OutgoingMessage) -> tuple[SendResult, int]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from cartback.engine.pacing import GatewayPacer, Limits, Pacing, TokenBucket
 
 
@@ -106,3 +108,43 @@ def test_calls_in_flight_are_bounded_per_gateway() -> None:
             done.result(timeout=10)
     assert most == 3
     assert pacing.of("other").limits == Limits(), "a gateway not configured gets the defaults"
+
+
+def test_a_gateway_without_a_rate_learns_one_from_its_first_429() -> None:
+    clock = FakeTime()
+    pacer = GatewayPacer(Limits(rate=None), now=clock.now, sleep=clock.sleep)
+    for _ in range(21):  # answers at 20 a second
+        with pacer.call("Acme"):
+            pass
+        pacer.answered("Acme", throttled=False)
+        clock.at += 0.05
+    assert pacer.bucket("Acme") is None and clock.slept == []
+    pacer.answered("Acme", throttled=True)
+    bucket = pacer.bucket("Acme")
+    assert bucket is not None
+    assert (bucket.limit, bucket.rate) == (pytest.approx(20.0), pytest.approx(10.0))
+    for _ in range(200):
+        pacer.answered("Acme", throttled=False)
+    assert 19.9 < bucket.rate <= 20.0, "it climbs back to the pace seen, never above it"
+    assert pacer.bucket("Other") is None, "another sender keeps no rate"
+
+
+def test_a_429_before_any_answer_starts_from_the_calls_in_flight_halved() -> None:
+    clock = FakeTime()
+    pacer = GatewayPacer(Limits(concurrency=4, rate=None), now=clock.now, sleep=clock.sleep)
+    pacer.answered("Acme", throttled=True)
+    with pacer.call("Acme"):
+        pass
+    with pacer.call("Acme"):
+        pass
+    assert clock.slept == [0.5, 0.5], "nothing saved up: a token every half second (2/s)"
+
+
+def test_a_pace_by_segment_takes_a_token_per_segment() -> None:
+    clock = FakeTime()
+    pacer = GatewayPacer(Limits(rate=3, by_segment=True), now=clock.now, sleep=clock.sleep)
+    with pacer.call("Acme", weight=3):
+        pass
+    with pacer.call("Acme", weight=3):
+        pass
+    assert clock.slept == [1.0], "a three-segment SMS takes a second of a 3/s sender"
