@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/send_lag.py
+	$(BIN)/python bench/smtp_reuse.py
 	$(BIN)/python bench/scheduler_tick.py
 	$(BIN)/python bench/memory_store.py
 	$(BIN)/python bench/flat_cost.py

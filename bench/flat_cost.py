@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from flat_seed import DUE, seed
-from ingest import fresh_postgres
-from sqlalchemy import Engine, create_engine, event, text
+from ingest import drop_postgres, fresh_postgres
+from sqlalchemy import Engine, event, text
 
 from cartback.config import load_config
 from cartback.engine.measuring import Scope
@@ -215,14 +215,6 @@ def main() -> None:
                 engine.dispose()
             for url in urls if not args.sqlite else ():
                 drop_postgres(args.postgres, url)
-
-
-def drop_postgres(admin_url: str, url: str) -> None:
-    """The bench's own database, a gigabyte and a half at a million carts, goes when it ends."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"'))
-    admin.dispose()
 
 
 class Bench:

@@ -14,6 +14,7 @@ and the ratios measured in this one run; no thresholds (shared machines are nois
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import json
 import os
@@ -159,12 +160,24 @@ def cartback(folder: Path, database_url: str, *extra: str) -> tuple[list[str], i
 
 
 def fresh_postgres(admin_url: str) -> str:
+    """A database of the bench's own, dropped when the bench ends (however it ends)."""
     name = f"cartback_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    atexit.register(drop_postgres, admin_url, url)
+    return url
+
+
+def drop_postgres(admin_url: str, url: str) -> None:
+    """The bench's own database goes, with any connection a server left open to it."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        name = url.rsplit("/", 1)[1]
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def load(
