@@ -245,6 +245,25 @@ def test_a_451_is_retried_with_backoff_under_the_same_message_id(shop: MailShop)
     assert [d[2] for d in _decisions(shop, 1)].count("gateway_retry") == 1
 
 
+def test_a_server_asking_to_slow_down_halves_the_senders_pace(shop: MailShop) -> None:
+    pacer = shop.runtime.scheduler.sender.dispatcher.pacing.of("smtp")
+    assert pacer.buckets == {}, "SMTP has no documented rate: nothing paces it at first"
+    shop.mailbox.refuse_data.append("451 4.7.0 too many messages, slow down")
+    _abandon(shop)
+    [(_, outcome, error)] = shop.attempts()
+    assert outcome == "retry" and error is not None and "451" in error
+    [bucket] = pacer.buckets.values()
+    assert bucket.rate == bucket.limit / 2, "a pace learned from the server, halved at once"
+
+
+def test_a_temporary_refusal_of_another_kind_keeps_the_pace(shop: MailShop) -> None:
+    pacer = shop.runtime.scheduler.sender.dispatcher.pacing.of("smtp")
+    shop.mailbox.refuse_data.append("451 4.3.0 try later")
+    _abandon(shop)
+    assert [outcome for _, outcome, _ in shop.attempts()] == ["retry"]
+    assert pacer.buckets == {}
+
+
 def test_a_550_fails_at_once_with_the_servers_reason_redacted(shop: MailShop) -> None:
     shop.mailbox.refuse_rcpt.append("550 5.1.1 <example@email.com>: no such user")
     _abandon(shop)

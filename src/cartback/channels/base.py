@@ -18,6 +18,8 @@ from cartback.domain.events import Channel
 # A delivery report speaks of the stored message's own states.
 from cartback.domain.statuses import MessageStatus as MessageStatus
 
+TOO_MANY_REQUESTS = 429  # HTTP: the gateway throttles us
+
 
 class SendStatus(StrEnum):
     SENT = "sent"  # accepted by the gateway
@@ -73,11 +75,17 @@ class SendResult:
     provider_segments: int | None = None  # the gateway's own count (inMobile smsCount)
     suppress: bool = False  # the gateway says the recipient opted out: suppress the number
     channel_used: Channel | None = None  # rcs that went out as sms, where known at send time
-    throttled: bool = False  # the gateway said "too many, slow down" (not by HTTP 429)
+    slow_down: bool = False  # the gateway said "too many" in its own words (an SMTP 421, 4.7.x)
 
     @property
     def retryable(self) -> bool:
         return self.status == SendStatus.RETRY
+
+    @property
+    def throttled(self) -> bool:
+        """The gateway asks us to send slower: an HTTP 429 (Twilio's 20429, inMobile's), or its
+        own words for it. The sender's pace halves (engine/pacing.py)."""
+        return self.slow_down or self.http_status == TOO_MANY_REQUESTS
 
 
 class Gateway(Protocol):

@@ -159,7 +159,7 @@ class SmtpGateway:
         except _Refused as exc:
             status = SendStatus.FAILED if 500 <= exc.code < 600 else SendStatus.RETRY
             result = self._outcome(message, status, f"server replied {exc}", str(exc.code))
-            return replace(result, throttled=_throttling(exc))
+            return replace(result, slow_down=_throttling(exc))
         except ssl.SSLCertVerificationError as exc:
             return self._failed(message, f"TLS certificate not trusted: {exc.verify_message}", None)
         except smtplib.SMTPNotSupportedError as exc:

@@ -35,7 +35,6 @@ FollowUp = Callable[[Tx, datetime], object]
 
 log = logging.getLogger("cartback.sender")
 
-THROTTLED = 429  # "too many requests": the sender's pace halves (engine/pacing.py)
 
 _FINAL = {
     SendStatus.SENT: MessageStatus.SENT,
@@ -93,7 +92,7 @@ class Dispatcher:
         # The gateway's calls in flight and its sender's rate (by segment where it counts them).
         with pacer.call(sender, _segments(out.message) if pacer.limits.by_segment else 1):
             result, duration_ms = _call(gateway, out.message)
-        pacer.answered(sender, throttled=result.throttled or result.http_status == THROTTLED)
+        pacer.answered(sender, throttled=result.throttled)
         self.breaker.record(gateway.name, result.status == SendStatus.RETRY, now)
         self._count(claim, out, result, duration_ms, now)
         number = out.attempts + 1
