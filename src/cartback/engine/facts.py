@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from cartback.domain.events import Channel
 from cartback.domain.phone import phone_country, phone_timezones
@@ -13,6 +13,7 @@ from cartback.domain.privacy import erased_address
 from cartback.domain.records import Cart, CartStatus
 from cartback.domain.sending_windows import SendingWindow, subdivision_for, window_for
 from cartback.store.base import Tx
+from cartback.store.lookback import Ask
 
 ALL_DAY = SendingWindow(time(0), time(0))
 
@@ -39,18 +40,21 @@ def gather(
         tx.messages.lock_recipient(address)  # a racing worker waits, then sees our message
     zones = phone_timezones(cart.phone) if cart.phone else ()
     cooldown = rules.cooldown_for(channel)
+    seen = tx.lookback.before_send(
+        _ask(cart, run_id, kind, address, target.erase_key, now - cooldown)
+    )
     return SendFacts(
         channel=channel,
         now=now,
-        purchased=_bought(tx, cart),
+        purchased=cart.status == CartStatus.PURCHASED or seen.ordered_since,
         deleted=cart.status == CartStatus.DELETED,
         address=address,
         phone_raw=cart.phone_raw,
-        consent=_consent(tx, cart, kind, address, target.consent_mode),
-        suppressed=_suppressed(tx, kind, address, cart.phone, target.erase_key),
+        consent=_consent(tx, cart, kind, address, target.consent_mode, seen.consent),
+        suppressed=seen.blocked,
         channel_configured=target.route is not None,
         has_recovery_url=bool(cart.recovery_url),
-        last_promotional_at=_last_promotion(tx, address, kind, run_id, now, cooldown),
+        last_promotional_at=_latest(seen.last_ours, seen.last_theirs),
         cooldown=cooldown,
         quiet_hours=rules.quiet_hours,
         zones=zones or (target.store_timezone,),
@@ -58,12 +62,40 @@ def gather(
         max_sms=rules.max_sms,
         sms_deadline=rules.sms_deadline,
         store_zone=target.store_timezone,
-        newer_cart=tx.carts.newer_live_cart_exists(cart),
-        last_purchase_at=tx.orders.last_purchase(cart.email, cart.phone),
-        sms_sent=tx.messages.sms_in_run(run_id),
+        newer_cart=seen.newer_cart,
+        last_purchase_at=seen.last_purchase,
+        sms_sent=seen.sms_in_run,
         abandoned_at=cart.abandoned_at,
         window=_window(cart, target) if channel != Channel.EMAIL else None,
         phone_source=cart.phone_source,
+    )
+
+
+def _ask(
+    cart: Cart,
+    run_id: int,
+    kind: str,
+    address: str | None,
+    key: bytes | None,
+    touched_since: datetime,
+) -> Ask:
+    """What to look up before the send. Suppressions: opted out of this channel, or replied STOP
+    from the cart's phone (which ends everything); also a "no" of a person since erased, kept
+    as a suppression of their address's keyed hash."""
+    addresses = [address] if address else []
+    phones = [cart.phone] if cart.phone else []
+    if key is not None:
+        addresses += [erased_address(key, a) for a in addresses]
+        phones += [erased_address(key, p) for p in phones]
+    return Ask(
+        cart=cart,
+        run_id=run_id,
+        kind=kind,
+        address=address or None,
+        blocked_addresses=addresses,
+        blocked_phones=phones,
+        touched_since=touched_since,
+        ordered=cart.status != CartStatus.PURCHASED,
     )
 
 
@@ -75,19 +107,14 @@ def _window(cart: Cart, target: Target) -> SendingWindow | None:
     return None if window == ALL_DAY else window
 
 
-def _bought(tx: Tx, cart: Cart) -> bool:
-    if cart.status == CartStatus.PURCHASED:
-        return True
-    return tx.orders.ordered_since(cart.store_id, cart.email, cart.phone, cart.last_activity_at)
-
-
-def _consent(tx: Tx, cart: Cart, kind: str, address: str | None, mode: str) -> bool:
+def _consent(
+    tx: Tx, cart: Cart, kind: str, address: str | None, mode: str, latest: bool | None
+) -> bool:
     """Strict: a consent on record. Soft opt-in (EU existing customers): email to past buyers."""
     if not address:
         return False
-    latest = tx.consent.latest(cart.store_id, kind, address)
     if latest is not None:
-        return latest.granted
+        return latest
     return kind == "email" and mode == "soft_opt_in" and _past_buyer(tx, cart)
 
 
@@ -97,27 +124,7 @@ def _past_buyer(tx: Tx, cart: Cart) -> bool:
     return tx.orders.last_purchase(cart.email, None) is not None
 
 
-def _suppressed(
-    tx: Tx, kind: str, address: str | None, phone: str | None, key: bytes | None
-) -> bool:
-    """Opted out of this channel, or replied STOP from the cart's phone (which ends everything);
-    also a "no" of a person since erased, kept as a suppression of their address's keyed hash.
-    One look-up for all of them: it runs before every send."""
-    addresses = [address] if address else []
-    phones = [phone] if phone else []
-    if key is not None:
-        addresses += [erased_address(key, a) for a in addresses]
-        phones += [erased_address(key, p) for p in phones]
-    return bool(addresses or phones) and tx.consent.blocked(kind, addresses, phones)
-
-
-def _last_promotion(
-    tx: Tx, address: str | None, kind: str, run_id: int, now: datetime, window: timedelta
-) -> datetime | None:
+def _latest(ours: datetime | None, theirs: datetime | None) -> datetime | None:
     """The latest promotional message to this address: ours from any flow or store (this run's
     own steps excepted), or another system's registered touch."""
-    if not address:
-        return None
-    ours = tx.messages.last_to_recipient(address, exclude_run=run_id)
-    theirs = tx.touches.last(address, kind, now - window)
     return max((t for t in (ours, theirs) if t is not None), default=None)

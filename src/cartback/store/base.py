@@ -53,6 +53,7 @@ from cartback.domain.records import (
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
 from cartback.store.deliveries import Deliveries
 from cartback.store.diagnostics import Diagnostics
+from cartback.store.lookback import Lookbacks
 from cartback.store.measure import Measurements
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
@@ -343,6 +344,8 @@ class Tx(Protocol):
     def deliveries(self) -> Deliveries: ...
     @property
     def touches(self) -> Touches: ...
+    @property
+    def lookback(self) -> Lookbacks: ...
     @property
     def codes(self) -> Codes: ...
     @property

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim
+from cartback.store.lookback import Lookbacks, OneByOne
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
 from cartback.store.upkeep import Upkeep
@@ -64,6 +65,7 @@ class MemoryTx:
         self.measure = MemoryMeasurements(data)
         self.diagnostics: Diagnostics = MemoryDiagnostics(data)
         self.secrets: Secrets = MemorySecrets(data)
+        self.lookback: Lookbacks = OneByOne(self)
 
 
 class InMemoryStore:

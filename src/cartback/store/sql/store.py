@@ -26,6 +26,7 @@ from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.deliveries import SqlDeliveries
 from cartback.store.sql.diagnostics import SqlDiagnostics
+from cartback.store.sql.lookback import SqlLookback
 from cartback.store.sql.measure import SqlMeasurements
 from cartback.store.sql.messages import SqlMessages
 from cartback.store.sql.orders import SqlOrders
@@ -51,6 +52,7 @@ class SqlTx:
         self.consent = SqlConsent(conn)
         self.deliveries = SqlDeliveries(conn)
         self.touches = SqlTouches(conn)
+        self.lookback = SqlLookback(conn)
         self.codes = SqlCodes(conn)
         self.cursors = SqlCursors(conn)
         self.reports = SqlReports(conn)
