@@ -47,13 +47,18 @@ class Gateways:
     # Stores' own gateways (tenants.py), closed with these.
     more: list[Gateway] = field(default_factory=list)
 
-    def close(self) -> None:
-        """Close what a gateway holds open (SMTP connections, HTTP clients), once each."""
-        every = {id(gateway): gateway for gateway in [*self.by_channel.values(), *self.more]}
+    def close(self, keep: Gateways | None = None) -> None:
+        """Close what a gateway holds open (SMTP connections, HTTP clients), once each; those
+        `keep` holds too stay open (a reloaded config may go on with the same gateway)."""
+        kept = {id(gateway) for gateway in keep._all()} if keep is not None else set()
+        every = {id(gateway): gateway for gateway in self._all() if id(gateway) not in kept}
         for gateway in every.values():
             close = getattr(gateway, "close", None)
             if callable(close):
                 close()
+
+    def _all(self) -> list[Gateway]:
+        return [*self.by_channel.values(), *self.more]
 
 
 def pace(config: SmsChannelConfig | EmailChannelConfig, *, built_in: bool = True) -> Limits:

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import FrameType
 
 from cartback.config import ConfigError, Settings, load_config
+from cartback.engine.scheduler import Scheduler
+from cartback.gateways import Gateways
 from cartback.runtime import Runtime
 from cartback.startup import OperatorError, channel_findings
 
@@ -26,8 +28,12 @@ log = logging.getLogger("cartback")
 _SWAPPED = ("settings", "ingest", "scheduler", "feedback", "gateways")
 
 
-def reload(runtime: Runtime, config_file: str | Path) -> bool:
-    """Read `config_file` again and use it; False (and the old config kept) when it fails."""
+def reload(
+    runtime: Runtime, config_file: str | Path, retired: threading.Event | None = None
+) -> bool:
+    """Read `config_file` again and use it; False (and the old config kept) when it fails.
+    The old config's send threads and gateway connections are let go in the background, once
+    nothing uses them (`retired` is set then)."""
     try:
         settings = _checked(runtime, load_config(config_file))
         if runtime.rebuild is None:
@@ -37,6 +43,7 @@ def reload(runtime: Runtime, config_file: str | Path) -> bool:
         why = "; ".join(str(mistake).splitlines())
         log.error("config not reloaded, the running one stays: %s", why)
         return False
+    replaced = (runtime.scheduler, runtime.gateways)
     for name in _SWAPPED:
         setattr(runtime, name, getattr(fresh, name))
     runtime.worker.scheduler = fresh.scheduler
@@ -45,7 +52,26 @@ def reload(runtime: Runtime, config_file: str | Path) -> bool:
     runtime.deliveries.ingest = fresh.ingest
     runtime.deliveries.parser_of = fresh.deliveries.parser_of
     log.info("config reloaded", extra={"config": str(config_file), "stores": len(settings.stores)})
+    args = (runtime, *replaced, retired)
+    threading.Thread(target=_retire, args=args, name="cartback-retire", daemon=True).start()
     return True
+
+
+def _retire(
+    runtime: Runtime, scheduler: Scheduler, gateways: Gateways, retired: threading.Event | None
+) -> None:
+    """The replaced scheduler's threads end and the replaced gateways close (those the new
+    config goes on with stay open), once the worker's pass under way at the swap has ended
+    and the runs it left sending have finished: each reload would otherwise keep them all."""
+    try:
+        runtime.worker.after_current_pass()
+        scheduler.close()
+        gateways.close(keep=runtime.gateways)
+    except Exception:
+        log.exception("letting go of the replaced config's gateways failed")
+    finally:
+        if retired is not None:
+            retired.set()
 
 
 def _checked(runtime: Runtime, settings: Settings) -> Settings:
@@ -65,6 +91,7 @@ class Reloader:
         self.runtime = runtime
         self.config_file = config_file
         self.done = threading.Event()
+        self.retired = threading.Event()  # the last reload's old config let go
         self._lock = threading.Lock()
 
     def install(self) -> None:
@@ -72,9 +99,10 @@ class Reloader:
 
     def on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self.done.clear()
+        self.retired.clear()
         threading.Thread(target=self._run, name="cartback-reload", daemon=True).start()
 
     def _run(self) -> None:
         with self._lock:  # two quick signals: one reload after the other
-            reload(self.runtime, self.config_file)
+            reload(self.runtime, self.config_file, self.retired)
         self.done.set()

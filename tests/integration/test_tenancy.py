@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
-from cartback.channels.twilio import INTERNATIONAL_MPS, TWILIO_CONCURRENCY
+from cartback.channels.twilio import INTERNATIONAL_MPS, TWILIO_CONCURRENCY, TwilioGateway
 from cartback.cli.summary import Summary
 from cartback.config import load_config
 from cartback.engine.pacing import Limits
@@ -365,3 +366,43 @@ def test_a_provider_only_a_store_uses_gets_its_documented_pace(db_url: str, tmp_
     assert pacing.of("twilio").limits == Limits(TWILIO_CONCURRENCY, INTERNATIONAL_MPS, True)
     assert pacing.of("outbox").limits == Limits(), "the global outbox: no rate"
     runtime.store.close()
+
+
+def test_a_reload_lets_go_of_the_replaced_gateways_and_send_threads(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Each reload builds the stores' own gateways anew: the replaced ones are closed once
+    nothing uses them, and the replaced scheduler's send threads end; a gateway the new config
+    goes on with (here the one the test gave for every store's SMS) stays open."""
+    fake = FakeTwilio()
+    own = (
+        f"{{provider: twilio, account_sid: {fake.account_sid}, auth_token: {fake.auth_token},"
+        " sender: '+4512345678'}"
+    )
+    threaded = TWO_STORES.replace("policy:\n", "worker:\n  concurrency: 4\npolicy:\n", 1)
+    runtime, clock, shared = make_runtime(db_url, tmp_path, threaded, beta_sms=own)
+    closed: list[object] = []
+    shared.close = lambda: closed.append(shared)  # type: ignore[attr-defined]
+    path = tmp_path / "cartback.yaml"
+    threads_before = _send_threads()
+    with TestClient(create_app(runtime)) as client:
+        shop = Shop(runtime, client, clock, shared)
+        for n in range(3):
+            [old_twilio] = [g for g in runtime.gateways.more if isinstance(g, TwilioGateway)]
+            post_checkout(shop, DOMAIN, sms_marketing_phone=f"+452012000{n}")
+            clock.advance(timedelta(minutes=31))
+            assert runtime.scheduler.tick() == 1  # on the scheduler's send threads
+            assert _send_threads() > threads_before
+            retired = threading.Event()
+            assert reload(runtime, path, retired)
+            assert retired.wait(10)
+            assert _send_threads() == threads_before  # the new one has started none yet
+            [new_twilio] = [g for g in runtime.gateways.more if isinstance(g, TwilioGateway)]
+            assert old_twilio._client.is_closed and not new_twilio._client.is_closed
+    assert closed == []  # the shared gateway was never closed
+    runtime.close()
+    runtime.store.close()
+
+
+def _send_threads() -> int:
+    return sum(thread.name.startswith("cartback-send") for thread in threading.enumerate())

@@ -54,6 +54,11 @@ class Pipeline(Generic[T]):
         wait(self._in_flight)
         self._in_flight.clear()
 
+    def close(self) -> None:
+        """Wait for every claimed item, then end the threads (a pipeline no longer fed)."""
+        self.drain()
+        self._pool.shutdown(wait=True)
+
     def _wait_for_room(self, places: int) -> None:
         while self.window - self.held < places:
             wait(self._in_flight, return_when=FIRST_COMPLETED)

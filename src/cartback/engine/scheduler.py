@@ -102,6 +102,12 @@ class Scheduler:
         if self._pipeline is not None:
             self._pipeline.drain()
 
+    def close(self) -> None:
+        """Once nothing claims through this scheduler any more (a reloaded config's old one):
+        the runs still sending finish, then its send threads end."""
+        if self._pipeline is not None:
+            self._pipeline.close()
+
     def _pipeline_of(self) -> Pipeline[Due]:
         if self._pipeline is None:
             threads = self.settings.concurrency

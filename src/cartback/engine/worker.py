@@ -46,11 +46,32 @@ class Worker:
         self.scheduler = scheduler
         self.jobs = list(jobs)
         self.deliveries = deliveries
+        self._passes = threading.Condition()
+        self._under_way: set[int] = set()  # the numbers of the passes under way
+        self._numbered = 0
 
     def run_once(self, *, drain: bool = True) -> int:
         """One pass: received deliveries are applied first (a cart's news before its due
         steps), then due runs. Returns the larger count claimed (a full batch: go again).
         `drain=False` leaves the claimed runs sending while the next pass claims more."""
+        with self._passes:  # before the pass reads its scheduler and jobs
+            number, self._numbered = self._numbered, self._numbered + 1
+            self._under_way.add(number)
+        try:
+            return self._pass(drain)
+        finally:
+            with self._passes:
+                self._under_way.discard(number)
+                self._passes.notify_all()
+
+    def after_current_pass(self) -> None:
+        """Returns once the passes under way at the call have ended: a scheduler or a job
+        replaced before the call is used by no pass after it."""
+        with self._passes:
+            waiting = set(self._under_way)
+            self._passes.wait_for(lambda: not waiting & self._under_way)
+
+    def _pass(self, drain: bool) -> int:
         applied = self.deliveries.apply_pending() if self.deliveries is not None else 0
         claimed = max(applied, self.scheduler.tick(drain=drain))
         for job in self.jobs:

@@ -92,3 +92,13 @@ def test_one_fill_claims_at_most_its_limit_and_drain_waits_for_them() -> None:
     assert script.claims == [6, 2]  # the second claim asks only for what the limit leaves
     pipeline.drain()
     assert pipeline.held == 0 and not script.running
+
+
+def test_close_waits_for_the_held_items_then_ends_the_threads() -> None:
+    pipeline: Pipeline[int] = Pipeline(2, window=2, chunk=1, name="test-closing")
+    done: list[int] = []
+    pipeline.fill(lambda want: list(range(want)), done.append, 2)
+    pipeline.close()
+    assert sorted(done) == [0, 1]
+    names = [thread.name for thread in threading.enumerate()]
+    assert not any(name.startswith("test-closing") for name in names)

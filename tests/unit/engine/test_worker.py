@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -57,3 +58,27 @@ def test_a_bug_in_a_job_keeps_its_traceback_and_the_job_runs_again_at_its_next_t
         worker.run_once()
     assert calls == [START, START + timedelta(minutes=1)]
     assert all(r.exc_info is not None for r in caplog.records) and len(caplog.records) == 2
+
+
+def test_after_the_current_pass_waits_for_the_pass_under_way_only() -> None:
+    """A reload lets go of the replaced scheduler once the pass that may still use it ended."""
+    started, release, returned = threading.Event(), threading.Event(), threading.Event()
+
+    def slow() -> int:
+        started.set()
+        release.wait()
+        return 0
+
+    worker = _worker(slow, FakeClock(START))
+    worker.after_current_pass()  # no pass under way: at once
+    passing = threading.Thread(target=worker.run_once)
+    passing.start()
+    assert started.wait(5)
+    waiting = threading.Thread(target=lambda: (worker.after_current_pass(), returned.set()))
+    waiting.start()
+    assert not returned.wait(0.2)  # the pass is still under way
+    release.set()
+    assert returned.wait(5)
+    passing.join(5)
+    waiting.join(5)
+    assert not passing.is_alive() and not waiting.is_alive()

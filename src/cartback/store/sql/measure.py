@@ -50,7 +50,7 @@ class SqlMeasurements:
         values = {"holdout": assignment.held_out, "arms": assignment.as_mapping()}
         if self.conn.execute(_ASSIGN, {"assigned_id": run_id} | values).rowcount == 1:
             # Ours is the first: it reads back as written (one round trip fewer per cart).
-            return Assignment.from_mapping(assignment.held_out, values["arms"])
+            return Assignment.from_mapping(assignment.held_out, assignment.as_mapping())
         row = self.conn.execute(_ASSIGNED, {"assigned_id": run_id}).one()
         return Assignment.from_mapping(bool(row.holdout), row.arms or {})
 
