@@ -14,7 +14,7 @@ from cartback.domain import cart as lifecycle
 from cartback.domain.durations import span
 from cartback.domain.experiments import Assignment
 from cartback.domain.flow import EndStep, Flow, Guard, SendStep, WaitStep, choose_flow
-from cartback.domain.policy import Action, Reason
+from cartback.domain.policy import Action, Decision, Reason
 from cartback.domain.records import (
     WAITING_FOR_ABANDONMENT,
     CartStatus,
@@ -26,6 +26,7 @@ from cartback.engine import assignment, runs
 from cartback.engine.pipeline import Pipeline
 from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sender import Sender
+from cartback.engine.sending import Prepared
 from cartback.metrics import Metrics
 from cartback.store.base import Store, Tx
 
@@ -50,6 +51,14 @@ class _Next(Enum):
 
 # A claimed run and the latest time it may start: a send begun later could outlast its lease.
 Due = tuple[Claim, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class _Abandoned:
+    flow: Flow  # as the cart runs it (its arms chosen)
+    assigned: Assignment
+    # The first step, decided in the abandoning transaction when it is a send due at once.
+    first: Prepared | Decision | None = None
 
 
 class Scheduler:
@@ -146,12 +155,15 @@ class Scheduler:
     def _run(self, claim: Claim) -> None:
         flow = self.flows(claim.flow_id)
         index = claim.step_index
+        first: Prepared | Decision | None = None
         if index == WAITING_FOR_ABANDONMENT:
-            assigned = self._abandon(claim)
+            abandoned = self._abandon(claim)
             index = 0
-            if assigned is not None:
+            assigned = None
+            if abandoned is not None:
+                assigned, first = (abandoned.flow, abandoned.assigned), abandoned.first
                 self.metrics.count_decision(str(DecisionAction.ABANDON), str(Reason.ABANDONED))
-                self.metrics.count_assignment(assigned[0].holdout is not None, assigned[1])
+                self.metrics.count_assignment(abandoned.flow.holdout is not None, assigned[1])
         elif flow is not None:
             with self.store.reading() as tx:
                 assigned = assignment.as_assigned(tx, claim.id, claim.cart_id, flow)
@@ -183,8 +195,10 @@ class Scheduler:
                 with self.store.transaction() as tx:
                     runs.wait(tx, claim, index + 1, now + step.duration, now)
                 return
-            if self._send(claim, flow, index, step, assigned_as.held_out) is _Next.STOP:
+            held_out = assigned_as.held_out
+            if self._send(claim, flow, index, step, held_out, first) is _Next.STOP:
                 return
+            first = None
             index += 1
 
     def _guard_holds(self, claim: Claim, flow: Flow, index: int, guard: Guard) -> bool:
@@ -201,10 +215,12 @@ class Scheduler:
             runs.decide(tx, claim, flow.id, index, now, DecisionAction.SKIP, Reason.CONDITION, why)
         return False
 
-    def _abandon(self, claim: Claim) -> tuple[Flow, Assignment] | None:
-        """Mark the cart abandoned, choose its flow and assign the cart in it (the flow as the
-        cart runs it, and the assignment); None when nothing is to run now."""
+    def _abandon(self, claim: Claim) -> _Abandoned | None:
+        """Mark the cart abandoned, choose its flow and assign the cart in it; None when nothing
+        is to run now. A first step that sends at once is decided in the same transaction (one
+        commit, one reading of the cart fewer), and sent once it is committed."""
         now = self.clock.now()
+        self.sender.ready()
         with self.store.transaction() as tx:
             cart = tx.carts.get_for_update(claim.cart_id)
             if cart is None or not lifecycle.may_abandon(cart):
@@ -250,7 +266,12 @@ class Scheduler:
             )
             if assigned.held_out:
                 assignment.note_held_out(tx, claim, flow, now)
-        return flow, assigned
+            step = flow.step(0)
+            if not isinstance(step, SendStep) or step.guard is not None:
+                return _Abandoned(flow, assigned)
+            abandoned = replace(cart, status=CartStatus.ABANDONED, abandoned_at=now)
+            first = self.sender.prepare(tx, claim, flow, 0, step, assigned.held_out, abandoned)
+        return _Abandoned(flow, assigned, first)
 
     def _gap_note(self, store_id: str) -> str:
         gaps = self.gaps.get(store_id)
@@ -261,7 +282,16 @@ class Scheduler:
             f"shop's customer and product data, only on what the webhooks carry: {gaps}."
         )
 
-    def _send(self, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool) -> _Next:
+    def _send(
+        self,
+        claim: Claim,
+        flow: Flow,
+        index: int,
+        step: SendStep,
+        held_out: bool,
+        prepared: Prepared | Decision | None = None,
+    ) -> _Next:
+        """The step sent (`prepared`: already decided, in the abandoning transaction)."""
         follow_up, moved = self._follow_up(claim, flow, index), threading.Event()
 
         def then(tx: Tx, now: datetime) -> None:
@@ -269,7 +299,10 @@ class Scheduler:
                 follow_up(tx, now)
                 moved.set()
 
-        decision = self.sender.run_step(claim, flow, index, step, held_out=held_out, then=then)
+        if prepared is None:
+            decision = self.sender.run_step(claim, flow, index, step, held_out=held_out, then=then)
+        else:
+            decision = self.sender.complete(claim, flow, index, prepared, then)
         self.metrics.count_decision(str(decision.action), str(decision.reason))
         if moved.is_set():
             return _Next.STOP  # the run moved on with the message's outcome, committed

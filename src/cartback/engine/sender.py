@@ -13,14 +13,14 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from cartback.channels.base import OutgoingMessage
 from cartback.clock import Clock
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep
-from cartback.domain.policy import Action, Decision, PolicyRules, Reason, SendFacts, decide
+from cartback.domain.policy import Action, Decision, Reason, SendFacts, decide
 from cartback.domain.records import (
     Cart,
     Claim,
@@ -30,61 +30,22 @@ from cartback.domain.records import (
     MessageStatus,
     RunStatus,
 )
-from cartback.domain.sending_windows import SendingWindow
 from cartback.engine import assignment, runs
 from cartback.engine.compose import Composer, sms_figures
-from cartback.engine.discounting import Created, Discount, DiscountIssuer, ShopAccess, label_for
+from cartback.engine.discounting import Created, Discount, DiscountIssuer, label_for
 from cartback.engine.dispatch import ChannelSetup, Dispatcher, FollowUp, Outgoing
 from cartback.engine.facts import Target, gather
 from cartback.engine.pacing import Pacing
 from cartback.engine.resend import recheck
 from cartback.engine.retry import Breaker
 from cartback.engine.segment_facts import segment_facts
+from cartback.engine.sending import PendingCode, Prepared, SenderSettings, StoreInfo
 from cartback.metrics import Metrics
 from cartback.store.base import Store, Tx
 
 log = logging.getLogger("cartback.sender")
 
 __all__ = ["ChannelSetup", "Sender", "SenderSettings", "StoreInfo"]
-
-
-@dataclass(frozen=True, slots=True)
-class StoreInfo:
-    id: str
-    name: str
-    timezone: str
-    currency: str | None
-    consent_mode: str = "strict"
-    shop: ShopAccess = field(default_factory=lambda: ShopAccess("generic", None, None))
-    windows: Mapping[str, SendingWindow] = field(default_factory=dict)
-    locale: str | None = None  # the shop's language, for a cart without one
-
-
-@dataclass(frozen=True, slots=True)
-class SenderSettings:
-    public_url: str
-    policy: PolicyRules
-    # Finds the key under whose hashes erased people's "no" is kept (see engine.privacy).
-    erase_key: Callable[[], bytes] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PendingCode:
-    """A Shopify code chosen and recorded, to create before the message goes out."""
-
-    code: str
-    retry: bool  # an earlier try may have created it already
-    cart: Cart
-    step: SendStep
-    chosen_at: datetime
-    plain: OutgoingMessage  # the message without the discount, should the code fail
-    link_code: str
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    out: Outgoing
-    code: PendingCode | None = None
 
 
 class Sender:
@@ -130,10 +91,40 @@ class Sender:
     ) -> Decision:
         """The step for the cart; a held-out cart gets the policy's checks and no message.
         `then` moves the run on in the transaction that records a message sent."""
-        if self.settings.erase_key is not None:
-            self.settings.erase_key()  # found (once) before a transaction is open, not inside it
+        self.ready()
         with self.store.transaction() as tx:
             prepared = self._prepare(tx, claim, flow, index, step, held_out)
+        return self.complete(claim, flow, index, prepared, then)
+
+    def ready(self) -> None:
+        """What `prepare` needs, found before its transaction opens (not inside it)."""
+        if self.settings.erase_key is not None:
+            self.settings.erase_key()  # found once
+
+    def prepare(
+        self,
+        tx: Tx,
+        claim: Claim,
+        flow: Flow,
+        index: int,
+        step: SendStep,
+        held_out: bool,
+        cart: Cart,
+    ) -> Prepared | Decision:
+        """`run_step`'s deciding part, in a transaction the caller opened (after `ready`) and
+        commits before `complete`: the cart is abandoned in the same one (scheduler.py). `cart`:
+        the cart as this transaction has it, locked."""
+        return self._prepare(tx, claim, flow, index, step, held_out, cart)
+
+    def complete(
+        self,
+        claim: Claim,
+        flow: Flow,
+        index: int,
+        prepared: Prepared | Decision,
+        then: FollowUp | None,
+    ) -> Decision:
+        """After the deciding transaction is committed: the Shopify code, then the gateway."""
         if isinstance(prepared, Decision):
             return prepared
         out = prepared.out
@@ -162,10 +153,17 @@ class Sender:
     # deciding and writing the message (one transaction) ----------------------------------
 
     def _prepare(
-        self, tx: Tx, claim: Claim, flow: Flow, index: int, step: SendStep, held_out: bool
+        self,
+        tx: Tx,
+        claim: Claim,
+        flow: Flow,
+        index: int,
+        step: SendStep,
+        held_out: bool,
+        cart: Cart | None = None,
     ) -> Prepared | Decision:
         now = self.clock.now()
-        cart = tx.carts.get_for_update(claim.cart_id)
+        cart = cart or tx.carts.get_for_update(claim.cart_id)
         if cart is None:
             raise LookupError(f"run {claim.id} points at a missing cart {claim.cart_id}")
         existing = tx.messages.for_step(claim.id, index)

@@ -22,19 +22,27 @@ _KEY = ("platform", "store_id", "delivery_key")
 _Key = tuple[str, str, str]  # a delivery key with its platform and store
 
 
+# The inserts of every webhook, built once per dialect (the values are parameters).
+_INSERTS = {
+    name: dialect.insert(deliveries).on_conflict_do_nothing(index_elements=_KEY)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_INSERT_ONE = {name: insert.returning(deliveries.c.id) for name, insert in _INSERTS.items()}
+_INSERT_MANY = {
+    name: insert.returning(
+        deliveries.c.id, deliveries.c.platform, deliveries.c.store_id, deliveries.c.delivery_key
+    )
+    for name, insert in _INSERTS.items()
+}
+
+
 class SqlDeliveries:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def record(self, delivery: NewDelivery) -> tuple[int, bool]:
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(deliveries)
-            .values(**_values(delivery))
-            .on_conflict_do_nothing(index_elements=_KEY)
-            .returning(deliveries.c.id)
-        )
-        row_id = self.conn.execute(statement).scalar()
+        statement = _INSERT_ONE[self.conn.dialect.name]
+        row_id = self.conn.execute(statement, _values(delivery)).scalar()
         if row_id is not None:
             return int(row_id), False
         # The same delivery was stored before, or by a request racing this one.
@@ -72,17 +80,7 @@ class SqlDeliveries:
         """Insert `batch` in its order, skipping the keys stored before: each one's new id, or
         None where its key was stored. A statement numbers its rows in order, so the ids made,
         sorted, belong to the inserted deliveries in turn (whatever order RETURNING gives)."""
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(deliveries)
-            .on_conflict_do_nothing(index_elements=_KEY)
-            .returning(
-                deliveries.c.id,
-                deliveries.c.platform,
-                deliveries.c.store_id,
-                deliveries.c.delivery_key,
-            )
-        )
+        statement = _INSERT_MANY[self.conn.dialect.name]
         rows = self.conn.execute(statement, [_values(delivery) for delivery in batch]).all()
         inserted = {
             (r.platform, r.store_id, r.delivery_key) for r in rows if r.delivery_key is not None
