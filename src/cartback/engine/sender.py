@@ -93,28 +93,13 @@ class Sender:
         `then` moves the run on in the transaction that records a message sent."""
         self.ready()
         with self.store.transaction() as tx:
-            prepared = self._prepare(tx, claim, flow, index, step, held_out)
+            prepared = self.prepare(tx, claim, flow, index, step, held_out)
         return self.complete(claim, flow, index, prepared, then)
 
     def ready(self) -> None:
         """What `prepare` needs, found before its transaction opens (not inside it)."""
         if self.settings.erase_key is not None:
             self.settings.erase_key()  # found once
-
-    def prepare(
-        self,
-        tx: Tx,
-        claim: Claim,
-        flow: Flow,
-        index: int,
-        step: SendStep,
-        held_out: bool,
-        cart: Cart,
-    ) -> Prepared | Decision:
-        """`run_step`'s deciding part, in a transaction the caller opened (after `ready`) and
-        commits before `complete`: the cart is abandoned in the same one (scheduler.py). `cart`:
-        the cart as this transaction has it, locked."""
-        return self._prepare(tx, claim, flow, index, step, held_out, cart)
 
     def complete(
         self,
@@ -152,7 +137,7 @@ class Sender:
 
     # deciding and writing the message (one transaction) ----------------------------------
 
-    def _prepare(
+    def prepare(
         self,
         tx: Tx,
         claim: Claim,
@@ -162,6 +147,9 @@ class Sender:
         held_out: bool,
         cart: Cart | None = None,
     ) -> Prepared | Decision:
+        """`run_step`'s deciding part, in a transaction the caller opened (after `ready`) and
+        commits before `complete` (the scheduler abandons the cart in the same one). `cart`: the
+        cart as this transaction has it, locked; else it is read."""
         now = self.clock.now()
         cart = cart or tx.carts.get_for_update(claim.cart_id)
         if cart is None:
