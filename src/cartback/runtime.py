@@ -217,16 +217,18 @@ def _pacing(
     provider's documented pace; the global channels first, then stores' own (a gateway of a
     provider only a store uses gets that store's). A gateway that is not the provider's client
     (the backtest's recorder, a test's fake) keeps only what the config sets."""
-    limits: dict[str, Limits] = {}
+    limits: dict[int, tuple[Gateway, Limits]] = {}
     sources = [(settings.channels, gateways)]
     sources += [(settings.channels_of(store), mine) for store, mine in per_store.items()]
     for channels, mine in sources:
         sms, email = channels.sms, channels.email
         for channel, config in ((Channel.SMS, sms), (Channel.RCS, sms), (Channel.EMAIL, email)):
             if config is not None and channel in mine:
-                name = mine[channel].name
-                limits.setdefault(name, pace(config, built_in=name == config.provider))
-    return Pacing(limits)
+                gateway = mine[channel]
+                limits.setdefault(
+                    id(gateway), (gateway, pace(config, built_in=gateway.name == config.provider))
+                )
+    return Pacing(limits.values())
 
 
 def _parser_of(settings: Settings) -> ParserOf:

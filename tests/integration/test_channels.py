@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from cartback.api.app import create_app
 from cartback.channels.twilio import ERROR_TOO_MANY_REQUESTS, LONG_CODE_MPS
+from cartback.domain.events import Channel
 from cartback.engine.pacing import TokenBucket
 from cartback.store.tables import message_attempts, suppressions
 from tests.fakes.inmobile import FakeInMobile, callback_body, report
@@ -295,7 +296,8 @@ def test_a_help_reply_withdraws_no_consent(twilio_shop: GatewayShop) -> None:
         assert not tx.consent.replied_stop(PHONE)
 
 
-def _bucket(shop: Shop, gateway: str, sender: str) -> TokenBucket | None:
+def _bucket(shop: Shop, sender: str) -> TokenBucket | None:
+    gateway = shop.runtime.gateways.by_channel[Channel.SMS]
     return shop.runtime.scheduler.sender.dispatcher.pacing.of(gateway).bucket(sender)
 
 
@@ -308,7 +310,7 @@ def test_twilio_paces_its_long_code_and_a_429_20429_slows_that_sender(
     twilio_shop.advance(timedelta(minutes=30))
 
     assert _attempts(twilio_shop) == [(1, "retry", 429)]
-    bucket = _bucket(twilio_shop, "twilio", "+15005550006")
+    bucket = _bucket(twilio_shop, "+15005550006")
     assert bucket is not None
     assert bucket.limit == LONG_CODE_MPS, "no rate_limit configured: the long code's own"
     assert bucket.rate == LONG_CODE_MPS / 2
@@ -326,7 +328,7 @@ def test_an_inmobile_429_slows_the_sender_down(db_url: str, tmp_path: Path) -> N
         shop.checkout()
         shop.advance(timedelta(minutes=30))
         assert _attempts(shop) == [(1, "retry", 429)]
-        bucket = _bucket(shop, "inmobile", "Acme")
+        bucket = _bucket(shop, "Acme")
         assert bucket is not None and (bucket.limit, bucket.rate) == (4, 2)
     runtime.store.close()
 
@@ -337,7 +339,7 @@ def test_inmobile_documents_no_rate_so_none_is_kept_unless_configured(
     inmobile.checkout()
     inmobile.advance(timedelta(minutes=30))
     assert _attempts(inmobile) == [(1, "sent", 200)]
-    assert _bucket(inmobile, "inmobile", "Acme") is None
+    assert _bucket(inmobile, "Acme") is None
 
 
 def test_an_inmobile_429_without_a_rate_gives_the_sender_one(inmobile: GatewayShop) -> None:
@@ -347,6 +349,6 @@ def test_an_inmobile_429_without_a_rate_gives_the_sender_one(inmobile: GatewaySh
     inmobile.advance(timedelta(minutes=30))
 
     assert _attempts(inmobile) == [(1, "retry", 429)]
-    bucket = _bucket(inmobile, "inmobile", "Acme")
+    bucket = _bucket(inmobile, "Acme")
     assert bucket is not None, "the gateway showed its limit: the sender is paced from now on"
     assert bucket.rate == bucket.limit / 2

@@ -27,6 +27,7 @@ from cartback.api.app import create_app
 from cartback.channels.unsubscribe import key_from, make_token
 from cartback.clock import FakeClock
 from cartback.config import load_config
+from cartback.domain.events import Channel
 from cartback.runtime import build
 from cartback.store.tables import consent_ledger, message_attempts, suppressions
 from cartback.testing import FakeGateway
@@ -246,7 +247,7 @@ def test_a_451_is_retried_with_backoff_under_the_same_message_id(shop: MailShop)
 
 
 def test_a_server_asking_to_slow_down_halves_the_senders_pace(shop: MailShop) -> None:
-    pacer = shop.runtime.scheduler.sender.dispatcher.pacing.of("smtp")
+    pacer = shop.runtime.scheduler.sender.dispatcher.pacing.of(_smtp(shop))
     assert pacer.buckets == {}, "SMTP has no documented rate: nothing paces it at first"
     shop.mailbox.refuse_data.append("451 4.7.0 too many messages, slow down")
     _abandon(shop)
@@ -257,7 +258,7 @@ def test_a_server_asking_to_slow_down_halves_the_senders_pace(shop: MailShop) ->
 
 
 def test_a_temporary_refusal_of_another_kind_keeps_the_pace(shop: MailShop) -> None:
-    pacer = shop.runtime.scheduler.sender.dispatcher.pacing.of("smtp")
+    pacer = shop.runtime.scheduler.sender.dispatcher.pacing.of(_smtp(shop))
     shop.mailbox.refuse_data.append("451 4.3.0 try later")
     _abandon(shop)
     assert [outcome for _, outcome, _ in shop.attempts()] == ["retry"]
@@ -293,3 +294,7 @@ def test_a_from_with_a_display_name_gives_a_clean_from_and_mailto(
     assert (sender.display_name, sender.addr_spec) == ("Acme Shop", SHOP_ADDRESS)
     _url, mailto = re.findall(r"<([^<>]+)>", email["List-Unsubscribe"])
     assert mailto == f"mailto:{SHOP_ADDRESS}?subject=unsubscribe"
+
+
+def _smtp(shop: MailShop) -> object:
+    return shop.runtime.gateways.by_channel[Channel.EMAIL]

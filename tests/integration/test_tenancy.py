@@ -23,6 +23,7 @@ from cartback.api.app import create_app
 from cartback.channels.twilio import INTERNATIONAL_MPS, TWILIO_CONCURRENCY, TwilioGateway
 from cartback.cli.summary import Summary
 from cartback.config import load_config
+from cartback.domain.events import Channel
 from cartback.engine.pacing import Limits
 from cartback.integrations import shopify
 from cartback.reload import Reloader, reload
@@ -363,8 +364,32 @@ def test_a_provider_only_a_store_uses_gets_its_documented_pace(db_url: str, tmp_
         db_url, tmp_path, TWO_STORES, transport=transport, beta_sms=own
     )
     pacing = runtime.scheduler.sender.dispatcher.pacing
-    assert pacing.of("twilio").limits == Limits(TWILIO_CONCURRENCY, INTERNATIONAL_MPS, True)
-    assert pacing.of("outbox").limits == Limits(), "the global outbox: no rate"
+    [twilio] = [g for g in runtime.gateways.more if isinstance(g, TwilioGateway)]
+    outbox = runtime.gateways.by_channel[Channel.SMS]
+    assert pacing.of(twilio).limits == Limits(TWILIO_CONCURRENCY, INTERNATIONAL_MPS, True)
+    assert pacing.of(outbox).limits == Limits(), "the global outbox: no rate"
+    runtime.store.close()
+
+
+def test_two_accounts_at_one_provider_are_paced_apart(db_url: str, tmp_path: Path) -> None:
+    """Each Twilio account has its own limits: one store's calls in flight or a 429 on its
+    account do not hold back another store's account."""
+    own = "{provider: twilio, account_sid: AC1, auth_token: t0k, sender: '+4512345678'}"
+    global_twilio = "    provider: twilio\n    account_sid: AC2\n    auth_token: t1k\n"
+    config = TWO_STORES.replace(
+        "    provider: outbox\n    path: unused.jsonl\n", global_twilio, 1
+    ).replace("    sender: Acme\n", "    sender: '+4587654321'\n", 1)
+    transport = httpx.MockTransport(lambda request: httpx.Response(500))
+    runtime, _clock, _gateway = make_runtime(
+        db_url, tmp_path, config, transport=transport, beta_sms=own
+    )
+    pacing = runtime.scheduler.sender.dispatcher.pacing
+    acme = runtime.gateways.by_channel[Channel.SMS]
+    [beta] = [g for g in runtime.gateways.more if isinstance(g, TwilioGateway)]
+    assert isinstance(acme, TwilioGateway) and acme is not beta
+    assert pacing.of(acme) is not pacing.of(beta)
+    assert pacing.of(acme).limits == pacing.of(beta).limits
+    assert pacing.of(acme).limits.concurrency == TWILIO_CONCURRENCY
     runtime.store.close()
 
 

@@ -88,7 +88,7 @@ class Dispatcher:
         resting = self.breaker.open_until(gateway.name, now)
         if resting is not None:
             return self._postpone(claim, flow_id, index, out, resting, "is resting after failures")
-        pacer, sender = self.pacing.of(gateway.name), out.message.sender
+        pacer, sender = self.pacing.of(gateway), out.message.sender
         # The gateway's calls in flight and its sender's rate (by segment where it counts them).
         with pacer.call(sender, _segments(out.message) if pacer.limits.by_segment else 1):
             result, duration_ms = _call(gateway, out.message)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -128,16 +128,21 @@ class GatewayPacer:
 
 
 class Pacing:
-    """Every gateway's pacer, by gateway name; a gateway without configured limits gets the
-    defaults."""
+    """Every gateway's pacer, one per gateway object: two stores' own accounts at one provider
+    are paced apart (each account has its own limits), a gateway stores share once. A gateway
+    without configured limits gets the defaults."""
 
-    def __init__(self, limits: dict[str, Limits] | None = None) -> None:
-        self.limits = dict(limits or {})
-        self.pacers: dict[str, GatewayPacer] = {}
+    def __init__(self, limits: Iterable[tuple[object, Limits]] = ()) -> None:
+        # By the gateway's id; the gateway is kept with it, so that the id stays its own.
+        self.limits = {id(gateway): (gateway, known) for gateway, known in limits}
+        self.pacers: dict[int, tuple[object, GatewayPacer]] = {}
         self.lock = threading.Lock()
 
-    def of(self, gateway: str) -> GatewayPacer:
+    def of(self, gateway: object) -> GatewayPacer:
+        key = id(gateway)
         with self.lock:
-            if gateway not in self.pacers:
-                self.pacers[gateway] = GatewayPacer(self.limits.get(gateway, Limits()))
-            return self.pacers[gateway]
+            if key not in self.pacers:
+                known = self.limits.get(key)
+                pacer = GatewayPacer(known[1] if known is not None else Limits())
+                self.pacers[key] = (gateway, pacer)
+            return self.pacers[key][1]

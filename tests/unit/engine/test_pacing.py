@@ -82,8 +82,9 @@ def test_without_a_rate_nothing_waits() -> None:
 
 
 def test_calls_in_flight_are_bounded_per_gateway() -> None:
-    pacing = Pacing({"slow": Limits(concurrency=3)})
-    pacer = pacing.of("slow")
+    slow, other = object(), object()  # two gateways
+    pacing = Pacing([(slow, Limits(concurrency=3))])
+    pacer = pacing.of(slow)
     changed = threading.Condition()
     inside, most = 0, 0
     release = threading.Event()
@@ -107,7 +108,8 @@ def test_calls_in_flight_are_bounded_per_gateway() -> None:
         for done in calls:
             done.result(timeout=10)
     assert most == 3
-    assert pacing.of("other").limits == Limits(), "a gateway not configured gets the defaults"
+    assert pacing.of(other).limits == Limits(), "a gateway not configured gets the defaults"
+    assert pacing.of(slow) is pacer
 
 
 def test_a_gateway_without_a_rate_learns_one_from_its_first_429() -> None:
