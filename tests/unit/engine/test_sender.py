@@ -253,6 +253,29 @@ def test_an_email_unsubscribe_ends_email_for_that_address(rig: Rig) -> None:
     assert latest is not None and not latest.granted
 
 
+def test_the_first_send_is_decided_in_the_abandoning_transaction_all_or_nothing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cart is abandoned and its first message written in one transaction: a failure
+    while writing the message leaves neither, and the run is taken again after its lease."""
+    rig.cart("acme", "c1")
+    rig.clock.advance(timedelta(minutes=30))
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the message could not be written")
+
+    monkeypatch.setattr(rig.runtime.scheduler.sender, "_write", broken)
+    rig.tick()
+    assert rig.messages("acme", "c1") == [] and rig.sms.sent == []
+    assert rig.found("acme", "c1").abandoned_at is None and rig.decisions("acme", "c1") == []
+    monkeypatch.undo()
+    rig.advance(timedelta(minutes=5))
+    [message] = rig.messages("acme", "c1")
+    assert [m.id for m in rig.sms.sent] == [message.id] and message.status == Kept.SENT
+    actions = [entry.action for entry in rig.decisions("acme", "c1")]
+    assert actions.count("abandon") == 1 and actions.count("send") == 1
+
+
 def test_a_crash_after_the_message_row_resends_the_same_id_once(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
