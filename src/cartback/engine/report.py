@@ -19,16 +19,17 @@ from decimal import Decimal
 
 from cartback.domain.figures import StoreFigures
 from cartback.domain.money import in_minor_units, ratio
-from cartback.domain.outcomes import CartOutcome
 from cartback.engine.measuring import (
+    Cells,
     ExperimentOut,
     GroupOut,
     LiftOut,
     MeasuredOut,
     RowOut,
     Scope,
+    cells,
     measured,
-    outcomes_of,
+    together,
 )
 from cartback.store.base import Store
 
@@ -82,21 +83,21 @@ def report(
     """`stores`: each store's id and configured currency (None: that of most of its orders)."""
     scope = scope or Scope()
     parts: list[StoreReport] = []
-    outcomes: dict[str, list[CartOutcome]] = {}
+    read: list[Cells] = []
     found: MeasuredOut | None = None
     with _no_cycle_hunting(), store.reading() as tx:
         winners = tx.measure.winners()
         for sid, cur in stores:
             figures = tx.reports.figures(sid, cur, since)
-            outcomes[sid] = tx.measure.outcomes(sid, since, scope.flow_id)
+            read.append(cells(tx.measure, sid, since, scope))
             mine = replace(scope, flows=[f for f in scope.flows if f.store_id == sid])
             part = _store_report(figures)
-            found = measured(outcomes[sid], mine, figures.currency, winners=winners)
+            found = measured(read[-1], mine, figures.currency, winners=winners)
             parts.append(_with(part, found))
     total = _combine(parts)
     one = len({p.currency for p in parts if p.currency}) <= 1
     if found is None or not _same_measure(parts, scope):
-        found = measured(outcomes_of(outcomes), scope, total.currency, one, winners)
+        found = measured(together(read), scope, total.currency, one, winners)
     return Report(total=_with(total, found), since=since, stores=parts)
 
 
