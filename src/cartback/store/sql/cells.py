@@ -2,10 +2,10 @@
 rows for a month of a big store, where reading the carts one by one took tens of thousands of
 rows of carts, messages, clicks and orders and most of the report's time.
 
-The period's assigned carts (`assigned`) and their messages that went out (`sent`) are read
-once, as `SqlMeasurements.outcomes` reads them (on PostgreSQL from one array of the carts'
-ids, so each step is a lookup by index whatever else is stored); then five sums over them, in
-one statement: carts, recovered carts with their first order's money, messages, their clicks,
+The period's assigned carts (`assigned`: from the time index of the store's carts, each run
+looked up by its cart) and their messages that went out (`sent`) are read once, every further
+row a lookup by index whatever else is stored (`_by_index`); then five sums over them, in one
+statement: carts, recovered carts with their first order's money, messages, their clicks,
 their opens. A cell's figures come from several rows, which `domain/cells.py` allows. Money is
 grouped by its exact amounts and multiplied and added in Python: SQLite has no exact decimal
 arithmetic, and a month's recovered orders and message costs take few different amounts.
@@ -14,7 +14,8 @@ arithmetic, and a month's recovered orders and message costs take few different 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -45,7 +46,7 @@ from sqlalchemy import Text as TextType
 
 from cartback.domain.cells import Cell, CellsAsked, Per
 from cartback.domain.orders import NOT_REVENUE
-from cartback.store.sql.reports import OUT
+from cartback.store.sql.reports import OUT, serial
 from cartback.store.tables import carts, clicks, messages, opens, orders, runs
 from cartback.store.types import Amount
 
@@ -53,12 +54,31 @@ _NOT_REVENUE = [str(status) for status in NOT_REVENUE]
 ZERO = Decimal("0")
 
 
-def read_cells(conn: Connection, among: Any, asked: CellsAsked) -> list[Cell]:
-    """`among`: the period's carts of the store (`measure._Among`)."""
-    sums = _Sums(conn.dialect.name, among, asked.flow_id, asked.window, asked.per)
+def read_cells(conn: Connection, asked: CellsAsked) -> list[Cell]:
+    serial(conn)
+    sums = _Sums(conn.dialect.name, asked)
     parts = (sums.carts(), sums.recovered(), sums.messages(), sums.clicks(), sums.opens())
     arms = _ArmsText()
-    return [_cell(row, arms) for row in conn.execute(union_all(*parts))]
+    with _by_index(conn):
+        return [_cell(row, arms) for row in conn.execute(union_all(*parts))]
+
+
+@contextmanager
+def _by_index(conn: Connection) -> Iterator[None]:
+    """Every join of the sums a lookup by index, from the period's carts on (PostgreSQL).
+    The planner knows how many carts the period has, and past a few thousand it would hash
+    them and read the whole of runs, messages, orders or clicks once: a cost that grows with
+    all that is stored, where lookups grow with the period. (SQLite looks them up as it is.)"""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    for setting in ("enable_hashjoin", "enable_mergejoin"):
+        conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+    try:
+        yield
+    finally:
+        for setting in ("enable_hashjoin", "enable_mergejoin"):
+            conn.exec_driver_sql(f"SET LOCAL {setting} TO DEFAULT")
 
 
 class _Sums:
@@ -67,17 +87,10 @@ class _Sums:
     (`assigned`) or their sent messages (`sent`), read once, and reaches every other row by
     index from there."""
 
-    def __init__(
-        self,
-        dialect: str,
-        among: Any,
-        flow_id: str | None,
-        window: timedelta,
-        per: Per,
-    ) -> None:
-        self.dialect, self.window, self.per = dialect, window, per
-        self.assigned = _assigned(dialect, among, flow_id)
-        self.sent = _sent(self.assigned, per)
+    def __init__(self, dialect: str, asked: CellsAsked) -> None:
+        self.dialect, self.window, self.per = dialect, asked.window, asked.per
+        self.assigned = _assigned(dialect, asked)
+        self.sent = _sent(self.assigned, asked.per)
 
     def group(self, table: Any) -> list[ColumnElement[Any]]:
         return [table.c.flow_id, table.c.holdout, table.c.arms, table.c.day]
@@ -162,9 +175,10 @@ def _no_money() -> list[ColumnElement[Any]]:
     return [cast(null(), String), *(cast(null(), Amount) for _ in range(3))]
 
 
-def _assigned(dialect: str, among: Any, flow_id: str | None) -> CTE:
+def _assigned(dialect: str, asked: CellsAsked) -> CTE:
     """The period's carts assigned in a flow: their flow, group, arms (as the stored text) and
-    day of abandonment."""
+    day of abandonment. From the time index of the store's carts, each run looked up by its
+    cart."""
     r, c = runs.c, carts.c
     day = (
         func.to_char(func.timezone("UTC", c.abandoned_at), "YYYY-MM-DD")
@@ -180,11 +194,14 @@ def _assigned(dialect: str, among: Any, flow_id: str | None) -> CTE:
             c.abandoned_at,
             day.label("day"),
         )
-        .select_from(runs.join(carts, c.id == r.cart_id))
-        .where(among.have(r.cart_id), r.holdout.is_not(None))
+        .select_from(carts.join(runs, r.cart_id == c.id))
+        .where(c.store_id == asked.store_id, c.abandoned_at.is_not(None))
+        .where(r.holdout.is_not(None))
     )
-    if flow_id is not None:
-        query = query.where(r.flow_id == flow_id)
+    if asked.since is not None:
+        query = query.where(c.abandoned_at >= asked.since)
+    if asked.flow_id is not None:
+        query = query.where(r.flow_id == asked.flow_id)
     return query.cte("assigned")
 
 

@@ -141,16 +141,7 @@ class SqlMeasurements:
         ]
 
     def cells(self, asked: CellsAsked) -> list[Cell]:
-        serial(self.conn)
-        period = select(carts.c.id).where(
-            carts.c.store_id == asked.store_id, carts.c.abandoned_at.is_not(None)
-        )
-        if asked.since is not None:
-            period = period.where(carts.c.abandoned_at >= asked.since)
-        found = []
-        if self.conn.dialect.name == "postgresql":
-            found = list(self.conn.execute(period).scalars())
-        return read_cells(self.conn, self._carts(period, found), asked)
+        return read_cells(self.conn, asked)
 
     def _carts(self, query: Select[Any], found: list[int]) -> _Among:
         """Carts as the next queries ask for their rows: on PostgreSQL the ids found, as one
