@@ -246,9 +246,9 @@ class Bench:
             figures[carts] = (*medians, worker_rss_mb(configs[carts], self.now, engine))
             tick, month, listed, cpu, rss = figures[carts]
             print(
-                f"{carts:>9,} carts: tick {tick * 1000:.2f} ms, report for a month "
-                f"{month * 1000:.0f} ms (CPU here {cpu * 1000:.0f} ms), lists "
-                f"{listed * 1000:.1f} ms, worker RSS {rss:.0f} MB"
+                f"{carts:>9,} carts: tick {tick * 1000:.2f} ms, report for a month of "
+                f"{self.recent:,} carts {month * 1000:.0f} ms (CPU here {cpu * 1000:.0f} ms), "
+                f"lists {listed * 1000:.1f} ms, worker RSS {rss:.0f} MB"
             )
         small, large = sorted(engines)
         s, g = figures[small], figures[large]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,6 +51,8 @@ flows:
 STORES = [("acme", "DKK"), ("beta", None)]
 EXPERIMENT = "cart-sms.step1"
 STATUSES = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED]
+ODD = timedelta(hours=30, microseconds=7)  # a window not of whole seconds
+MICRO = timedelta(microseconds=1)
 ORDER_STATUSES = [OrderStatus.OPEN, OrderStatus.OPEN, OrderStatus.CANCELLED, OrderStatus.REFUNDED]
 
 
@@ -110,7 +112,9 @@ def history(store: Store, seed: int, carts: int = 80) -> None:
                 tx.orders.add(
                     order(
                         cart,
-                        placed_at=at + timedelta(hours=pick.randrange(1, 24 * 8)),
+                        placed_at=pick.choice(edges(at + 30 * MINUTE))
+                        if pick.random() < 0.3
+                        else at + timedelta(hours=pick.randrange(1, 24 * 8)),
                         total=Decimal(pick.randrange(50, 900)),
                         discount_total=pick.choice([Decimal("0"), Decimal("12.50")]),
                         recovered=attributed is not None,
@@ -122,8 +126,15 @@ def history(store: Store, seed: int, carts: int = 80) -> None:
                 )
 
 
+def edges(abandoned: datetime) -> list[datetime]:
+    """Times at the ends of the default window (5 days) and of `ODD`, and just past them."""
+    ends = [abandoned, abandoned + timedelta(days=5), abandoned + ODD]
+    return [*ends, *(end + MICRO for end in ends), abandoned - MICRO]
+
+
 def reports(store: Store, tmp_path: Path) -> list[Report]:
-    """The report of all time and since the fourth day, whole, by each breakdown, per flow."""
+    """The report of all time and since the fourth day, whole, by each breakdown, per flow,
+    for one store, and with another window."""
     config = tmp_path / "report.yaml"
     config.write_text(CONFIG)
     flows = load_config(config, environ={}).domain_flows()
@@ -135,6 +146,7 @@ def reports(store: Store, tmp_path: Path) -> list[Report]:
         found.append(report(store, STORES[:1], since, Scope(flows=flows)))
         acme = [f for f in flows if f.store_id == "acme"]
         found.append(report(store, STORES[:1], since, Scope(flows=acme, by=By.ARM)))
+        found.append(report(store, STORES, since, Scope(ODD, flows, by=By.DAY)))
     return found
 
 

@@ -60,7 +60,7 @@ def probability_best(
     if len(arms) == 1:
         return (1.0,)
     grid = _grid(arms)
-    densities = [[arm.density(y) for y in grid] for arm in arms]
+    densities = [arm.densities(grid) for arm in arms]
     cdfs = [_cumulative(grid, d) for d in densities]
     raw = []
     for i, density in enumerate(densities):
@@ -139,17 +139,21 @@ class _Posterior:
         low, high = max(0.0, mean - _SPREAD * sd), min(1.0, mean + _SPREAD * sd)
         return low * self.value, high * self.value
 
-    def density(self, y: float) -> float:
-        x = y / self.value
-        if not 0.0 <= x <= 1.0:
-            return 0.0
-        a, b = self.alpha, self.beta
-        if (a > 1 and x == 0.0) or (b > 1 and x == 1.0):
-            return 0.0
+    def densities(self, grid: Sequence[float]) -> list[float]:
+        """The density at each point; the constants worked out once for all of them (the
+        report judges each experiment on a grid of hundreds of points)."""
+        a, b, value = self.alpha, self.beta, self.value
         log_norm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-        log_x = (a - 1) * math.log(x) if a > 1 else 0.0
-        log_1x = (b - 1) * math.log1p(-x) if b > 1 else 0.0
-        return math.exp(log_norm + log_x + log_1x) / self.value
+        found = []
+        for y in grid:
+            x = y / value
+            if not 0.0 <= x <= 1.0 or (a > 1 and x == 0.0) or (b > 1 and x == 1.0):
+                found.append(0.0)
+                continue
+            log_x = (a - 1) * math.log(x) if a > 1 else 0.0
+            log_1x = (b - 1) * math.log1p(-x) if b > 1 else 0.0
+            found.append(math.exp(log_norm + log_x + log_1x) / value)
+        return found
 
 
 def _grid(arms: Sequence[_Posterior]) -> list[float]:

@@ -2,8 +2,8 @@
 
 Each row has the figures of `measure.Tally` for its treated carts. Rows by flow, segment and
 day hold their own held-out carts too, so each has a lift; rows by step and channel count the
-carts that got a message at that step or on that channel, and only those messages; rows by
-arm are one per experiment arm, and one for the holdout.
+carts that got a message at that step or on that channel, and only those messages (cells per
+step or channel, `Per`); rows by arm are one per experiment arm, and one for the holdout.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cartback.domain.measure import Counting, Tally, tally
-from cartback.domain.outcomes import CartOutcome, SentMessage
+from cartback.domain.cells import Cell, Per, cells_of
+from cartback.domain.measure import Counting, Tally, summed
+from cartback.domain.outcomes import CartOutcome
 from cartback.domain.stats import Lift, lift
 
 
@@ -34,6 +35,11 @@ class Row:
     lift: Lift | None = None  # for rows that hold both groups
 
 
+def per(by: By) -> Per:
+    """The cells a breakdown reads."""
+    return {By.STEP: Per.STEP, By.CHANNEL: Per.CHANNEL}.get(by, Per.CART)
+
+
 def breakdown(
     outcomes: Sequence[CartOutcome],
     by: By,
@@ -41,62 +47,63 @@ def breakdown(
     segments: Mapping[str, str] | None = None,
 ) -> list[Row]:
     """`segments`: each flow's segment in words (its condition), for `by=segment`."""
+    cells = cells_of(outcomes, counting.window, per(by))
+    return rows(cells, by, counting.currency, segments)
+
+
+def rows(
+    cells: Sequence[Cell],
+    by: By,
+    currency: str | None,
+    segments: Mapping[str, str] | None = None,
+) -> list[Row]:
+    """The rows of cells made `per(by)`."""
     if by == By.ARM:
-        return _by_arm(outcomes, counting)
+        return _by_arm(cells, currency)
     if by in (By.STEP, By.CHANNEL):
-        key = _step_key if by == By.STEP else _channel_key
-        return _by_message(outcomes, counting, key)
+        return _by_message(cells, currency, _step_key if by == By.STEP else _channel_key)
     labels = segments or {}
-    keys: dict[By, Callable[[CartOutcome], str]] = {
-        By.FLOW: lambda o: o.flow_id,
-        By.SEGMENT: lambda o: labels.get(o.flow_id, "every cart"),
-        By.DAY: lambda o: o.abandoned_at.date().isoformat(),
+    keys: dict[By, Callable[[Cell], str]] = {
+        By.FLOW: lambda c: c.flow_id,
+        By.SEGMENT: lambda c: labels.get(c.flow_id, "every cart"),
+        By.DAY: lambda c: c.day,
     }
-    groups: dict[str, list[CartOutcome]] = defaultdict(list)
-    for outcome in outcomes:
-        groups[keys[by](outcome)].append(outcome)
-    rows = []
+    groups: dict[str, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        groups[keys[by](cell)].append(cell)
+    found = []
     for name in sorted(groups):
-        held = tally([o for o in groups[name] if o.held_out], counting)
-        treated = tally([o for o in groups[name] if not o.held_out], counting)
-        rows.append(Row(name, treated, lift(treated.group(), held.group(), treated.spend)))
-    return rows
+        held = summed([c for c in groups[name] if c.held_out], currency)
+        treated = summed([c for c in groups[name] if not c.held_out], currency)
+        found.append(Row(name, treated, lift(treated.group(), held.group(), treated.spend)))
+    return found
 
 
-def _by_arm(outcomes: Sequence[CartOutcome], counting: Counting) -> list[Row]:
-    groups: dict[str, list[CartOutcome]] = defaultdict(list)
-    for outcome in outcomes:
-        if outcome.held_out:
+def _by_arm(cells: Sequence[Cell], currency: str | None) -> list[Row]:
+    groups: dict[str, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        if cell.held_out:
             continue
-        for experiment_id, arm in outcome.arms:
-            groups[f"{experiment_id}/{arm}"].append(outcome)
-    rows = [Row(name, tally(groups[name], counting)) for name in sorted(groups)]
-    rows.append(Row("holdout", tally([o for o in outcomes if o.held_out], counting)))
-    return rows
+        for experiment_id, arm in cell.arms:
+            groups[f"{experiment_id}/{arm}"].append(cell)
+    found = [Row(name, summed(groups[name], currency)) for name in sorted(groups)]
+    found.append(Row("holdout", summed([c for c in cells if c.held_out], currency)))
+    return found
 
 
-def _step_key(outcome: CartOutcome, message: SentMessage) -> str:
-    step = "?" if message.step_index is None else str(message.step_index + 1)
-    return f"{outcome.flow_id} step {step}"
+def _step_key(cell: Cell) -> str:
+    step = "?" if cell.step is None else str(cell.step + 1)
+    return f"{cell.flow_id} step {step}"
 
 
-def _channel_key(_outcome: CartOutcome, message: SentMessage) -> str:
-    return message.channel
+def _channel_key(cell: Cell) -> str:
+    return str(cell.channel)
 
 
 def _by_message(
-    outcomes: Sequence[CartOutcome],
-    counting: Counting,
-    key: Callable[[CartOutcome, SentMessage], str],
+    cells: Sequence[Cell], currency: str | None, key: Callable[[Cell], str]
 ) -> list[Row]:
-    carts: dict[str, dict[int, CartOutcome]] = defaultdict(dict)
-    messages: dict[str, list[SentMessage]] = defaultdict(list)
-    for outcome in outcomes:
-        for message in outcome.messages:
-            name = key(outcome, message)
-            carts[name][outcome.cart_id] = outcome
-            messages[name].append(message)
-    return [
-        Row(name, tally(list(carts[name].values()), counting, messages[name]))
-        for name in sorted(carts)
-    ]
+    groups: dict[str, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        groups[key(cell)].append(cell)
+    return [Row(name, summed(groups[name], currency)) for name in sorted(groups)]

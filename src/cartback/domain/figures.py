@@ -46,21 +46,23 @@ class StoreFigures:
         test: bool,
         refunded: Decimal,
         discount: Decimal,
+        times: int = 1,
     ) -> None:
-        """Count one order attributed to a message: a test, cancelled, voided, failed or fully
-        refunded order not at all; a partly refunded one at what it kept; one in another
-        currency than the store's apart (`discount`: what our code took off it, else 0)."""
+        """Count one order attributed to a message (`times` such orders): a test, cancelled,
+        voided, failed or fully refunded order not at all; a partly refunded one at what it
+        kept; one in another currency than the store's apart (`discount`: what our code took
+        off it, else 0)."""
         if not counts(status, test) or refunded >= total > 0:
             return
-        earned = revenue(total, status, test, refunded)
+        earned = revenue(total, status, test, refunded) * times
         if self.currency is not None and currency != self.currency:
             other = self.other_currencies.setdefault(currency, OtherCurrency())
-            other.orders += 1
+            other.orders += times
             other.revenue += earned
             return
-        self.orders_recovered += 1
+        self.orders_recovered += times
         self.recovered_revenue += earned
-        self.discount_cost += discount
+        self.discount_cost += discount * times
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""From carts' outcomes to what the report says: the held-out and treated groups, the lift
-with its interval, and each experiment's arms with the probability that each is best.
+"""From carts' outcomes, summed in cells (`cells.py`), to what the report says: the held-out
+and treated groups, the lift with its interval, and each experiment's arms with the
+probability that each is best.
 
 Every figure counts carts, not messages: a cart is recovered when it was ordered within the
 attribution window after abandonment (`CartOutcome.recovered`), in either group. Revenue is
@@ -16,8 +17,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from cartback.domain.best_arm import ArmCounts, judge
+from cartback.domain.cells import Cell, cells_of
 from cartback.domain.experiments import Experiment
-from cartback.domain.outcomes import CartOutcome, SentMessage
+from cartback.domain.outcomes import CartOutcome
 from cartback.domain.stats import Group, Lift, lift, rate, wilson
 
 ZERO = Decimal("0")
@@ -58,37 +60,28 @@ class Counting:
     currency: str | None
 
 
-def tally(
-    outcomes: Iterable[CartOutcome],
-    counting: Counting,
-    messages: Iterable[SentMessage] | None = None,
-) -> Tally:
-    """The carts' figures; `messages` (some of theirs) replaces all their messages."""
-    carts = recovered = 0
-    revenue = discounts = ZERO
-    every: list[SentMessage] = []
-    for outcome in outcomes:
-        carts += 1
-        every.extend(outcome.messages)
-        order = outcome.order
-        if order is None or not outcome.recovered(counting.window):
-            continue
-        recovered += 1
-        if counting.currency in (None, order.currency):
-            revenue += order.revenue - order.discount
-            discounts += order.discount
-    chosen = every if messages is None else list(messages)
-    return Tally(
-        carts=carts,
-        recovered=recovered,
-        messages=len(chosen),
-        clicks=sum(m.clicks for m in chosen),
-        bot_clicks=sum(m.bot_clicks for m in chosen),
-        opens=sum(m.opens for m in chosen),
-        revenue=revenue,
-        discount_cost=discounts,
-        spend=sum((m.cost for m in chosen), ZERO),
-    )
+def tally(outcomes: Iterable[CartOutcome], counting: Counting) -> Tally:
+    """The carts' figures."""
+    return summed(cells_of(outcomes, counting.window), counting.currency)
+
+
+def summed(cells: Iterable[Cell], currency: str | None) -> Tally:
+    """The figures of these cells' carts and messages; money of recovered carts' orders in
+    another currency than `currency` (None: any) is not added."""
+    carts = recovered = messages = clicks = bot_clicks = opens = 0
+    revenue = discounts = spend = ZERO
+    for cell in cells:
+        carts += cell.carts
+        recovered += cell.recovered
+        messages += cell.messages
+        clicks += cell.clicks
+        bot_clicks += cell.bot_clicks
+        opens += cell.opens
+        spend += cell.spend
+        if currency is None or cell.currency == currency:
+            revenue += cell.revenue
+            discounts += cell.discount
+    return Tally(carts, recovered, messages, clicks, bot_clicks, opens, revenue, discounts, spend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,30 +112,41 @@ class Measurement:
 def measure(
     outcomes: Sequence[CartOutcome], experiments: Sequence[Experiment], counting: Counting
 ) -> Measurement:
-    held = [o for o in outcomes if o.held_out]
-    treated = [o for o in outcomes if not o.held_out]
-    held_tally, treated_tally = tally(held, counting), tally(treated, counting)
+    return measure_cells(cells_of(outcomes, counting.window), experiments, counting.currency)
+
+
+def measure_cells(
+    cells: Sequence[Cell], experiments: Sequence[Experiment], currency: str | None
+) -> Measurement:
+    held = [c for c in cells if c.held_out]
+    treated = [c for c in cells if not c.held_out]
+    held_tally, treated_tally = summed(held, currency), summed(treated, currency)
     return Measurement(
         holdout=held_tally,
         treated=treated_tally,
         lift=lift(treated_tally.group(), held_tally.group(), treated_tally.spend),
-        experiments=tuple(experiment(e, treated, counting) for e in experiments),
+        experiments=tuple(arms_of(e, treated, currency) for e in experiments),
     )
 
 
 def experiment(
     config: Experiment, treated: Sequence[CartOutcome], counting: Counting
 ) -> ExperimentResult:
+    """An experiment's arms over these treated carts' outcomes (see `arms_of`)."""
+    return arms_of(config, cells_of(treated, counting.window), counting.currency)
+
+
+def arms_of(config: Experiment, treated: Sequence[Cell], currency: str | None) -> ExperimentResult:
     """An experiment's arms over the treated carts assigned in it (held-out carts are the
     holdout's, whatever arm they hold); arms no longer configured are still shown."""
-    by_arm: dict[str, list[CartOutcome]] = {name: [] for name in config.names}
-    for outcome in treated:
-        arm = outcome.arm(config.id)
+    by_arm: dict[str, list[Cell]] = {name: [] for name in config.names}
+    for cell in treated:
+        arm = cell.arm(config.id)
         if arm is not None:
-            by_arm.setdefault(arm, []).append(outcome)
+            by_arm.setdefault(arm, []).append(cell)
     arms = []
-    for name, carts in by_arm.items():
-        figures = tally(carts, counting)
+    for name, cells in by_arm.items():
+        figures = summed(cells, currency)
         interval = wilson(figures.recovered, figures.carts)
         arms.append(ArmResult(name, figures, interval.low, interval.high))
     counts = [ArmCounts(a.name, a.tally.carts, a.tally.recovered, a.tally.revenue) for a in arms]

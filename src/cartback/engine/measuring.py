@@ -4,18 +4,20 @@ minor units)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from cartback.domain.breakdown import By, Row, breakdown
+from cartback.domain.breakdown import By, Row, per
+from cartback.domain.breakdown import rows as rows_of
+from cartback.domain.cells import Cell, CellsAsked, Per
 from cartback.domain.experiments import Experiment, Winner
 from cartback.domain.flow import Flow
-from cartback.domain.measure import Counting, ExperimentResult, Tally, measure
+from cartback.domain.measure import ExperimentResult, Tally, measure_cells
 from cartback.domain.money import in_minor_units, ratio
-from cartback.domain.outcomes import CartOutcome
 from cartback.domain.stats import Lift
+from cartback.store.measure import Measurements
 
 DEFAULT_WINDOW = timedelta(days=5)  # the config's default click window
 
@@ -125,8 +127,32 @@ class MeasuredOut:
     rows: list[RowOut] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """Assigned carts summed in cells (`domain/cells.py`): per cart, and per step or channel
+    when the breakdown asks for those (else empty)."""
+
+    carts: list[Cell]
+    sent: list[Cell] = field(default_factory=list)
+
+
+def cells(found: Measurements, store_id: str, since: datetime | None, scope: Scope) -> Cells:
+    """The store's cells the scope measures."""
+    asked = CellsAsked(store_id, since, scope.window, scope.flow_id)
+    carts = found.cells(asked)
+    if scope.by is None or per(scope.by) == Per.CART:
+        return Cells(carts)
+    return Cells(carts, found.cells(replace(asked, per=per(scope.by))))
+
+
+def together(parts: Iterable[Cells]) -> Cells:
+    """Every store's cells, as one (for the totals)."""
+    both = list(parts)
+    return Cells([c for p in both for c in p.carts], [c for p in both for c in p.sent])
+
+
 def measured(
-    outcomes: Sequence[CartOutcome],
+    found: Cells,
     scope: Scope,
     currency: str | None,
     one_currency: bool = True,
@@ -134,17 +160,19 @@ def measured(
 ) -> MeasuredOut:
     """`one_currency` False (totals over stores in several currencies): no money is added;
     `winners`: the winners called so far, by experiment id."""
-    counting = Counting(scope.window, currency)
-    found = measure(outcomes, scope.experiments(), counting)
+    measurement = measure_cells(found.carts, scope.experiments(), currency)
     money = _Money(currency, one_currency)
     rows = None
     if scope.by is not None:
-        rows = [money.row(r) for r in breakdown(outcomes, scope.by, counting, scope.segments())]
+        chosen = found.carts if per(scope.by) == Per.CART else found.sent
+        rows = [money.row(r) for r in rows_of(chosen, scope.by, currency, scope.segments())]
     return MeasuredOut(
-        holdout=_group(found.holdout),
-        treated=_group(found.treated),
-        lift=money.lift(found.lift),
-        experiments=[money.experiment(e, (winners or {}).get(e.id)) for e in found.experiments],
+        holdout=_group(measurement.holdout),
+        treated=_group(measurement.treated),
+        lift=money.lift(measurement.lift),
+        experiments=[
+            money.experiment(e, (winners or {}).get(e.id)) for e in measurement.experiments
+        ],
         rows=rows,
     )
 
@@ -220,8 +248,3 @@ class _Money:
             roas=ratio(t.revenue, t.spend) if self.added else None,
             lift=self.lift(found.lift) if found.lift is not None else None,
         )
-
-
-def outcomes_of(parts: Mapping[str, Sequence[CartOutcome]]) -> list[CartOutcome]:
-    """Every store's outcomes, one list (for the totals)."""
-    return [o for store_outcomes in parts.values() for o in store_outcomes]

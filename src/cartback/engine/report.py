@@ -19,16 +19,17 @@ from decimal import Decimal
 
 from cartback.domain.figures import StoreFigures
 from cartback.domain.money import in_minor_units, ratio
-from cartback.domain.outcomes import CartOutcome
 from cartback.engine.measuring import (
+    Cells,
     ExperimentOut,
     GroupOut,
     LiftOut,
     MeasuredOut,
     RowOut,
     Scope,
+    cells,
     measured,
-    outcomes_of,
+    together,
 )
 from cartback.store.base import Store
 
@@ -82,32 +83,32 @@ def report(
     """`stores`: each store's id and configured currency (None: that of most of its orders)."""
     scope = scope or Scope()
     parts: list[StoreReport] = []
-    outcomes: dict[str, list[CartOutcome]] = {}
+    read: dict[str, Cells] = {}
     found: MeasuredOut | None = None
     with _no_cycle_hunting(), store.reading() as tx:
         winners = tx.measure.winners()
         for sid, cur in stores:
             figures = tx.reports.figures(sid, cur, since)
-            outcomes[sid] = tx.measure.outcomes(sid, since, scope.flow_id)
+            read[sid] = cells(tx.measure, sid, since, scope)
             mine = replace(scope, flows=[f for f in scope.flows if f.store_id == sid])
             part = _store_report(figures)
-            found = measured(outcomes[sid], mine, figures.currency, winners=winners)
+            found = measured(read[sid], mine, figures.currency, winners=winners)
             parts.append(_with(part, found))
     total = _combine(parts)
     one = len({p.currency for p in parts if p.currency}) <= 1
     if found is None or not _same_measure(parts, scope):
-        found = measured(outcomes_of(outcomes), scope, total.currency, one, winners)
+        found = measured(together(read.values()), scope, total.currency, one, winners)
     return Report(total=_with(total, found), since=since, stores=parts)
 
 
 @contextmanager
 def _no_cycle_hunting() -> Iterator[None]:
-    """The cycle collector paused while a report is made. A month of a big store is a few
-    hundred thousand small objects (each cart's outcome, messages, order, rows), none in a
-    cycle, and the collector would walk the whole heap again and again while they are made:
-    a third of the report's time. Reference counting still frees everything; the collector
-    runs again as soon as the report that paused it ends (one made meanwhile in another
-    thread found it paused, and leaves it to that one)."""
+    """The cycle collector paused while a report is made. A report of all time, or a store
+    without the database's sums (the in-memory store reads each cart's outcome), makes
+    hundreds of thousands of small objects, none in a cycle, and the collector would walk the
+    whole heap again and again while they are made. Reference counting still frees
+    everything; the collector runs again as soon as the report that paused it ends (one made
+    meanwhile in another thread found it paused, and leaves it to that one)."""
     paused = gc.isenabled()
     gc.disable()
     try:

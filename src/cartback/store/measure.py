@@ -1,13 +1,14 @@
 """The store's part in measuring: a run's experiment assignment, email opens, what a run's
-messages got (for `opened:`/`clicked:` conditions), each assigned cart's outcome for the report,
-and the winners called for `auto_winner` experiments. Both stores implement it
-(`store/sql/measure.py`, `testing/_measure.py`)."""
+messages got (for `opened:`/`clicked:` conditions), each assigned cart's outcome and their
+sums in cells (the report), and the winners called for `auto_winner` experiments. Both stores
+implement it (`store/sql/measure.py` with `store/sql/cells.py`, `testing/_measure.py`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Protocol
 
+from cartback.domain.cells import Cell, CellsAsked
 from cartback.domain.engagement import Open
 from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.outcomes import CartOutcome
@@ -33,6 +34,12 @@ class Measurements(Protocol):
     ) -> list[CartOutcome]:
         """Every cart of the store abandoned since `since` and assigned in a flow (`flow_id`:
         that one), with its messages that went out and its first order; by cart id."""
+        ...
+
+    def cells(self, asked: CellsAsked) -> list[Cell]:
+        """The carts `outcomes` gives for the store, period and flow asked, summed in cells
+        (`domain/cells.py`), recovered as counted with the window asked: what `cells_of`
+        makes of them, in cells that may be split differently (the same sums by key)."""
         ...
 
     def call_winner(self, winner: Winner) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from cartback.domain.cells import Cell, CellsAsked, cells_of
 from cartback.domain.engagement import Open
 from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
@@ -85,6 +86,10 @@ class MemoryMeasurements:
                 )
             )
         return found
+
+    def cells(self, asked: CellsAsked) -> list[Cell]:
+        found = self.outcomes(asked.store_id, asked.since, asked.flow_id)
+        return cells_of(found, asked.window, asked.per)
 
     def _run(self, cart_id: int) -> Run | None:
         run_id = self.data.run_by_cart.get(cart_id)

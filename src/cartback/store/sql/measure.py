@@ -26,16 +26,14 @@ from sqlalchemy import (
 )
 from sqlalchemy import Text as TextType
 
+from cartback.domain.cells import Cell, CellsAsked
 from cartback.domain.engagement import Open
 from cartback.domain.experiments import Assignment, Winner
 from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
-from cartback.domain.records import MESSAGE_OUT
+from cartback.store.sql.cells import read_cells
 from cartback.store.sql.common import insert_ignoring_duplicates
-from cartback.store.sql.reports import serial
+from cartback.store.sql.reports import OUT, serial
 from cartback.store.tables import carts, clicks, experiment_winners, messages, opens, orders, runs
-
-_OUT = [str(status) for status in MESSAGE_OUT]
-
 
 # Once per abandoned cart: built once, the values as parameters (the first assignment wins).
 _ASSIGN = update(runs).where(runs.c.id == bindparam("assigned_id"), runs.c.holdout.is_(None))
@@ -144,6 +142,9 @@ class SqlMeasurements:
             for cart, abandoned_at, (flow, holdout, raw_arms) in rows
         ]
 
+    def cells(self, asked: CellsAsked) -> list[Cell]:
+        return read_cells(self.conn, asked)
+
     def _carts(self, query: Select[Any], found: list[int]) -> _Among:
         """Carts as the next queries ask for their rows: on PostgreSQL the ids found, as one
         array; on SQLite the query again (a list of ids could pass its limit of parameters)."""
@@ -166,7 +167,7 @@ class SqlMeasurements:
                 m.arm,
                 m.discount_code,
             )
-            .where(ids.have(m.cart_id), m.status.in_(_OUT))
+            .where(ids.have(m.cart_id), m.status.in_(OUT))
             .order_by(m.created_at, m.id)
         ).all()
         sent = self._sent(ids, [r[0] for r in rows])

@@ -20,7 +20,7 @@ from cartback.domain.records import (
 )
 from cartback.store.tables import carts, clicks, decisions, messages, opens, orders
 
-_OUT = [str(status) for status in MESSAGE_OUT]
+OUT = [str(status) for status in MESSAGE_OUT]  # messages that went out, as stored
 _NOT_SENT = [str(action) for action in NOT_SENT]
 _PASSED = [str(DecisionAction.SEND), str(DecisionAction.HOLDOUT)]  # the checks let it through
 
@@ -44,7 +44,7 @@ class SqlReports:
         ids = list(store_ids)
         created = select(func.count()).where(carts.c.store_id.in_(ids))
         messaged = select(func.count(distinct(messages.c.cart_id))).where(
-            messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
+            messages.c.store_id.in_(ids), messages.c.status.in_(OUT)
         )
         eligible = select(func.count(distinct(decisions.c.cart_id))).where(
             decisions.c.action.in_(_PASSED)
@@ -54,7 +54,7 @@ class SqlReports:
             orders.c.placed_at, orders.c.total, orders.c.status, orders.c.test, orders.c.refunded
         ).where(orders.c.store_id.in_(ids), orders.c.recovered)
         spend = select(messages.c.created_at, messages.c.cost).where(
-            messages.c.store_id.in_(ids), messages.c.status.in_(_OUT)
+            messages.c.store_id.in_(ids), messages.c.status.in_(OUT)
         )
         eligible = _in_stores(eligible, decisions, carts, decisions.c.cart_id, ids, since)
         clicked = _in_stores(clicked, clicks, carts, clicks.c.cart_id, ids, since)
@@ -112,7 +112,7 @@ class SqlReports:
         )
         query = (
             select(*kinds, func.count().label("n"))
-            .where(messages.c.store_id == out.store_id, messages.c.status.in_(_OUT))
+            .where(messages.c.store_id == out.store_id, messages.c.status.in_(OUT))
             .group_by(*kinds)
         )
         if since is not None:
@@ -128,31 +128,36 @@ class SqlReports:
             out.spend += row.n * row.cost
 
     def _add_orders(self, out: StoreFigures, since: datetime | None) -> None:
+        coded = messages.c.discount_code.is_not(None)
+        kinds = (
+            orders.c.currency,
+            orders.c.total,
+            orders.c.status,
+            orders.c.test,
+            orders.c.refunded,
+            orders.c.discount_total,
+            coded,
+        )
         query = (
-            select(
-                orders.c.currency,
-                orders.c.total,
-                orders.c.status,
-                orders.c.test,
-                orders.c.refunded,
-                orders.c.discount_total,
-                messages.c.discount_code,
-            )
+            select(*kinds, func.count())
             .select_from(
                 orders.outerjoin(messages, messages.c.id == orders.c.attributed_message_id)
             )
             .where(orders.c.store_id == out.store_id, orders.c.recovered)
+            .group_by(*kinds)
         )
         if since is not None:
             query = query.where(orders.c.placed_at >= since)
-        for row in self.conn.execute(query):
+        # Counted by kind, like the messages: a month's orders share a few amounts and states.
+        for currency, total, status, test, refunded, discount, ours, n in self.conn.execute(query):
             out.add_recovered_order(
-                row.currency,
-                row.total,
-                status=row.status,
-                test=row.test,
-                refunded=row.refunded,
-                discount=row.discount_total if row.discount_code else Decimal("0"),
+                currency,
+                total,
+                status=status,
+                test=test,
+                refunded=refunded,
+                discount=discount if ours else Decimal("0"),
+                times=n,
             )
 
     def _add_engagement(self, out: StoreFigures, since: datetime | None) -> None:
