@@ -100,3 +100,28 @@ def test_a_crash_after_the_message_row_resends_the_same_id_once(
     assert sent["status"] == "sent"
     shop.advance(timedelta(minutes=10))
     assert len(shop.sms.sent) == 1
+
+
+def test_the_abandonment_and_its_first_message_are_written_all_or_nothing(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One transaction abandons the cart and writes its first message: a failure in between
+    leaves neither on the database, and the run is taken again after its lease."""
+    shop.checkout()
+    shop.clock.advance(timedelta(minutes=30))
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the message could not be written")
+
+    monkeypatch.setattr(shop.runtime.scheduler.sender, "_write", broken)
+    shop.tick()
+    cart = shop.cart()
+    assert cart["abandoned_at"] is None and shop.api("/api/messages") == []
+    assert [e for e in cart["timeline"] if e["kind"] == "decision"] == []
+
+    monkeypatch.undo()
+    shop.advance(timedelta(minutes=5))
+    [sent] = shop.api("/api/messages")
+    assert [m.id for m in shop.sms.sent] == [sent["id"]] and sent["status"] == "sent"
+    reasons = [e["reason"] for e in shop.cart()["timeline"] if e["kind"] == "decision"]
+    assert reasons.count("abandoned") == 1

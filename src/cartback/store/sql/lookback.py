@@ -45,14 +45,13 @@ class SqlLookback:
             "id": cart.id,
             "since": cart.last_activity_at,
             "run_id": ask.run_id,
+            "channel": ask.kind,
             **known,
         }
         if address is not None:
-            values |= {"address": address, "recipient": address, "channel": ask.kind}
-            values["touched_since"] = ask.touched_since
+            values |= {"address": address, "recipient": address, "touched_since": ask.touched_since}
         if asks_blocked:
-            values |= {"channel": ask.kind, "addresses": list(ask.blocked_addresses)}
-            values["phones"] = list(ask.blocked_phones)
+            values |= {"addresses": list(ask.blocked_addresses), "phones": list(ask.blocked_phones)}
         row = self.conn.execute(query, values).one()
         return Lookback(
             ordered_since=bool(row.ordered_since),
