@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
 
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.store.base import Store
@@ -17,7 +20,7 @@ def _delivery(key: str | None, sequence: str | None) -> NewDelivery:
         store_id="acme",
         topic="checkouts/update",
         delivery_key=key,
-        headers={},
+        headers={"x-test": "1"},
         body=b"{}",
         received_at=T0,
         sequence_key=sequence,
@@ -76,9 +79,24 @@ def test_a_failed_delivery_no_longer_holds_its_sequence(store: Store) -> None:
     assert kept is not None and kept.sequence_key == "acme:a"
 
 
-def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(store: Store) -> None:
+def _in_a_transaction(store: Store, batch: list[NewDelivery]) -> list[tuple[int, bool]]:
     with store.transaction() as tx:
-        [(before, _)] = tx.deliveries.record_many([_delivery("old", "acme:a")])
+        return tx.deliveries.record_many(batch)
+
+
+def _on_its_own(store: Store, batch: list[NewDelivery]) -> list[tuple[int, bool]]:
+    """The webhooks' way (PostgreSQL: one statement that commits itself)."""
+    told: list[str] = []
+    kept = store.record_deliveries(batch, lambda: told.append("inserted"))
+    assert told == ["inserted"], "told once that the rows are in"
+    return kept
+
+
+@pytest.mark.parametrize("record_many", [_in_a_transaction, _on_its_own])
+def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(
+    store: Store, record_many: Callable[[Store, list[NewDelivery]], list[tuple[int, bool]]]
+) -> None:
+    [(before, _)] = record_many(store, [_delivery("old", "acme:a")])
     batch = [
         _delivery("k1", "acme:a"),
         _delivery("old", "acme:a"),
@@ -87,8 +105,7 @@ def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(store: Stor
         _delivery(None, "acme:c"),
         _delivery(None, "acme:c"),
     ]
-    with store.transaction() as tx:
-        kept = tx.deliveries.record_many(batch)
+    kept = record_many(store, batch)
     ids = [delivery_id for delivery_id, _ in kept]
     assert ids[1] == before and ids[3] == ids[0], "a repeated key is the stored delivery"
     assert len(set(ids)) == 5 and ids[0] < ids[2] < ids[4] < ids[5], "new ones in order"
@@ -96,6 +113,8 @@ def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(store: Stor
     with store.reading() as tx:
         stored = tx.deliveries.get(ids[2])
     assert stored is not None and (stored.delivery_key, stored.sequence_key) == ("k2", "acme:b")
+    assert stored.headers == {"x-test": "1"} and stored.body == b"{}"
+    assert stored.received_at == T0 and stored.status == DeliveryStatus.RECEIVED
 
 
 def test_a_batch_tells_a_key_stored_for_another_store_apart(store: Store) -> None:

@@ -104,10 +104,7 @@ class IngestService:
     ) -> list[Recorded]:
         """Store deliveries in one transaction (`engine/recorder.py` gathers them).
         `inserted` is called once they are inserted, before the commit."""
-        with self.store.transaction() as tx:
-            kept = tx.deliveries.record_many([self._new(delivery) for delivery in batch])
-            if inserted is not None:
-                inserted()
+        kept = self.store.record_deliveries([self._new(d) for d in batch], inserted)
         for delivery_id, duplicate in kept:
             if duplicate:
                 log.info("duplicate delivery", extra={"delivery_id": delivery_id})

@@ -7,10 +7,12 @@ whatever is waiting (up to `batch`), records it in one transaction and hands eac
 result. Under load that is one commit for many answers; alone, a delivery waits for nothing.
 A batch that fails is written again one by one, so one bad delivery fails only its own webhook.
 
-On PostgreSQL two writers overlap: while one batch waits for its commit (the disk), the next
-is taken and inserted. The arrival order is kept all the same, as the queue applies a cart's
-deliveries in it: a writer takes a batch and inserts it while holding `_taking` (so ids grow
-in arrival order), and commits only after the batch before it ended (so no delivery becomes
+On PostgreSQL a batch is one statement that commits itself (`Store.record_deliveries`), and
+two writers take turns: while one hands its webhooks their answers (and looks up the keys
+stored before), the next batch is taken and inserted. The arrival order is kept all the same,
+as the queue applies a cart's deliveries in it: a writer takes a batch and inserts it while
+holding `_taking` (so ids grow in arrival order), and a transaction that commits after its
+insert (SQLite's) commits only after the batch before it ended (so no delivery becomes
 visible before an earlier one). SQLite has one write lock: one writer there.
 An event loop that waits for deliveries (`record`) is woken once per batch, not once per
 delivery: each wake-up is a write to the loop's pipe and a turn of the loop that the answers

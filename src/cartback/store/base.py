@@ -21,7 +21,7 @@ The change sets of `change`/`update` and `StoreConflict` live in `store/changes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol, Unpack
@@ -40,6 +40,7 @@ from cartback.domain.records import (
     Link,
     Message,
     MessageTouch,
+    NewDelivery,
     NewOrder,
     Order,
     Purchase,
@@ -376,6 +377,14 @@ class Store(Protocol):
 
     def reading(self) -> AbstractContextManager[Tx]:
         """A read-only unit of work for API answers and reports; writes in it are a bug."""
+        ...
+
+    def record_deliveries(
+        self, batch: Sequence[NewDelivery], inserted: Callable[[], None] | None = None
+    ) -> list[tuple[int, bool]]:
+        """`tx.deliveries.record_many`, committed on return; PostgreSQL writes it as one
+        statement that commits itself. `inserted` is called once the rows are in (before
+        SQLite's commit)."""
         ...
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:

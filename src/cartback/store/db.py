@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 IMMEDIATE = "cartback_immediate"
 CONNECT_TIMEOUT = 10  # seconds, PostgreSQL
 POOL_SIZE, POOL_OVERFLOW = 10, 20  # PostgreSQL connections kept, and opened beyond them
 SQLITE_POOL_SIZE = 5  # SQLAlchemy's own for a file
+# A PostgreSQL connection that lay unused in the pool this long is checked before it is lent.
+IDLE_CHECK = 5.0  # seconds
+_RETURNED = "cartback_returned"  # when a connection came back to the pool (time.monotonic)
 # SQLite has one writer at a time. The threads of one process queue for it on a lock, in turn;
 # without it they would poll the file lock, and SQLite's busy handler sleeps between polls (up to
 # 100 ms each) while the lock is free. Other processes still wait through the busy timeout.
@@ -31,11 +36,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def connect(url: str, *, echo: bool = False, threads: int = 0) -> Engine:
+def connect(
+    url: str,
+    *,
+    echo: bool = False,
+    threads: int = 0,
+    idle_clock: Callable[[], float] = time.monotonic,
+) -> Engine:
     """The engine of `url`; `threads`: how many threads of the caller (a worker's senders) may
     want a connection at once. The pool keeps more connections for them (up to twice its own),
     so that they are not opened and closed per transaction; a thread holds one only while it
-    reads or writes, never during a gateway call, so a few serve many threads."""
+    reads or writes, never during a gateway call, so a few serve many threads. `idle_clock`
+    times how long a PostgreSQL connection lay unused (`_check_when_idle`)."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -44,16 +56,43 @@ def connect(url: str, *, echo: bool = False, threads: int = 0) -> Engine:
     connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
     # A worker sends from several threads and an API answers many webhooks at once: connections
     # are kept for them rather than opened and closed per transaction.
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=POOL_SIZE + min(threads, POOL_SIZE),
         max_overflow=POOL_OVERFLOW,
         future=True,
         connect_args=connect_args,
         hide_parameters=True,  # an error's `[parameters: …]` would quote people's data
     )
+    _check_when_idle(engine, idle_clock)
+    return engine
+
+
+def _check_when_idle(engine: Engine, clock: Callable[[], float]) -> None:
+    """Check a pooled PostgreSQL connection before lending it, when it lay unused for
+    `IDLE_CHECK` seconds: a server restarted (or a connection dropped by a firewall) meanwhile
+    costs a new connection, not a failed transaction. A connection in steady use is lent as
+    it is: a check is a round trip to the server, and under load that was one more per
+    transaction (a webhook's, each of a message's two) for nothing. A connection that breaks
+    while in use fails its transaction; SQLAlchemy then replaces every connection that was
+    open before, and the transaction is tried again (the recorder writes a failed batch again,
+    a failed run is claimed again after its lease)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_RETURNED] = clock()
+
+    @event.listens_for(engine, "checkout")
+    def _lent(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or clock() - returned < IDLE_CHECK:
+            return  # just opened, or in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool closes this one and lends another (SQLAlchemy's documented way).
+            raise DisconnectionError("a pooled connection no longer answers") from exc
 
 
 def _sqlite_engine(url: str, database: str | None, echo: bool, threads: int) -> Engine:

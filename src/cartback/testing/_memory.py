@@ -11,13 +11,13 @@ tests/contract runs against both):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from cartback.domain.records import Claim
+from cartback.domain.records import Claim, NewDelivery
 from cartback.store.lookback import Lookbacks, OneByOne
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
@@ -86,6 +86,15 @@ class InMemoryStore:
         """Read-only: a write in it raises. Inside a transaction of the same thread, it sees
         that transaction's writes."""
         return _UnitOfWork(self, writes=False)
+
+    def record_deliveries(
+        self, batch: Sequence[NewDelivery], inserted: Callable[[], None] | None = None
+    ) -> list[tuple[int, bool]]:
+        with self.transaction() as tx:
+            kept = tx.deliveries.record_many(batch)
+            if inserted is not None:
+                inserted()
+        return kept
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         with self.transaction():

@@ -6,14 +6,14 @@ never deadlock on an upgrade from a read lock; PostgreSQL coordinates with row l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from cartback.domain.records import Claim
+from cartback.domain.records import Claim, NewDelivery
 from cartback.store import migrate
 from cartback.store.base import StoreConflict
 from cartback.store.db import connect, write_transaction
@@ -78,13 +78,27 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
-        try:
-            with write_transaction(self.engine) as conn:
-                yield SqlTx(conn)
-        except IntegrityError as exc:
-            # The driver's first line names the rule; the values it quotes stay out.
-            rule = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity"
-            raise StoreConflict(rule) from exc
+        with _conflicts(), write_transaction(self.engine) as conn:
+            yield SqlTx(conn)
+
+    def record_deliveries(
+        self, batch: Sequence[NewDelivery], inserted: Callable[[], None] | None = None
+    ) -> list[tuple[int, bool]]:
+        """On PostgreSQL the batch's insert is its own transaction (autocommit): one round
+        trip where BEGIN, the insert and COMMIT took three, at every webhook's batch. Its
+        other statement, the look-up of keys stored before, only reads."""
+        if self.kind != "postgresql":
+            with self.transaction() as tx:
+                kept = tx.deliveries.record_many(batch)
+                if inserted is not None:
+                    inserted()
+            return kept
+        at_once = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with _conflicts(), at_once as conn:
+            kept = SqlDeliveries(conn).record_many(batch)
+        if inserted is not None:
+            inserted()
+        return kept
 
     @contextmanager
     def reading(self) -> Iterator[SqlTx]:
@@ -112,3 +126,13 @@ class SqlStore:
 
     def schema_current(self) -> bool:
         return migrate.is_current(self.engine)
+
+
+@contextmanager
+def _conflicts() -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError as exc:
+        # The driver's first line names the rule; the values it quotes stay out.
+        rule = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity"
+        raise StoreConflict(rule) from exc
