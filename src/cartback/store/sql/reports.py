@@ -7,7 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, distinct, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    case,
+    distinct,
+    exists,
+    false,
+    func,
+    select,
+)
 
 from cartback.domain.figures import Activity, StoreFigures
 from cartback.domain.orders import counts
@@ -128,7 +139,13 @@ class SqlReports:
             out.spend += row.n * row.cost
 
     def _add_orders(self, out: StoreFigures, since: datetime | None) -> None:
-        coded = messages.c.discount_code.is_not(None)
+        # Whether our message carried a code is asked only of an order with a discount (a
+        # look-up of its message by id, which is random: pages all over a big store's index).
+        coded = exists().where(
+            messages.c.id == orders.c.attributed_message_id,
+            messages.c.discount_code.is_not(None),
+        )
+        ours = case((orders.c.discount_total != Decimal("0"), coded), else_=false())
         kinds = (
             orders.c.currency,
             orders.c.total,
@@ -136,13 +153,10 @@ class SqlReports:
             orders.c.test,
             orders.c.refunded,
             orders.c.discount_total,
-            coded,
+            ours,
         )
         query = (
             select(*kinds, func.count())
-            .select_from(
-                orders.outerjoin(messages, messages.c.id == orders.c.attributed_message_id)
-            )
             .where(orders.c.store_id == out.store_id, orders.c.recovered)
             .group_by(*kinds)
         )
@@ -167,8 +181,10 @@ class SqlReports:
         out.opens = self._by_bot(opens, out.store_id, since).get(False, 0)
 
     def _by_bot(self, table: Table, store_id: str, since: datetime | None) -> dict[bool, int]:
+        # The store through the cart (its id grows with time: a period's look-ups stay in the
+        # recent end of the index), not the message (a random id).
         query = select(table.c.bot, func.count()).group_by(table.c.bot)
-        query = _in_stores(query, table, messages, table.c.message_id, [store_id], since)
+        query = _in_stores(query, table, carts, table.c.cart_id, [store_id], since)
         if since is not None:
             query = query.where(table.c.at >= since)
         return {bool(bot): int(count) for bot, count in self.conn.execute(query)}
