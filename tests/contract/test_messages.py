@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta, timezone
 from decimal import Decimal
 
@@ -142,6 +143,21 @@ def test_the_last_message_to_an_address_from_any_flow(store: Store) -> None:
         tx.messages.lock_recipient(phone)  # a no-op where nothing races
         mine = tx.messages.for_recipient(phone)
     assert [m.created_at for m in mine] == [T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR]
+
+
+def test_a_message_without_a_run_counts_for_every_run(store: Store) -> None:
+    """The cooldown looks at every promotional message to the address: one that belongs to no
+    run (SQL's `run_id != :run` alone would pass over it) is another run's for this purpose."""
+    cart, run = cart_with_due_run(store)
+    phone = cart.phone or ""
+    with store.transaction() as tx:
+        tx.messages.add(message(cart, run, created_at=T0 + HOUR))
+        tx.messages.add(
+            replace(message(cart, run, step_index=1, created_at=T0 + 2 * HOUR), run_id=None)
+        )
+    with store.reading() as tx:
+        assert tx.messages.last_to_recipient(phone, exclude_run=run.id) == T0 + 2 * HOUR
+        assert tx.messages.last_to_recipient(phone, exclude_run=None) == T0 + 2 * HOUR
 
 
 def test_attempts_are_kept_and_counted_on_their_message(store: Store) -> None:

@@ -195,8 +195,8 @@ class MemoryMessages:
 
 
 def _other_run(message: Message, run_id: int) -> bool:
-    """As SQL's `run_id != :run` reads it: a message without a run is not of another run."""
-    return message.run_id is not None and message.run_id != run_id
+    """Not of this run: a message without a run counts too (a cooldown covers it)."""
+    return message.run_id is None or message.run_id != run_id
 
 
 def _oldest_first(messages: Iterable[Message]) -> list[Message]:

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Unpack
 
-from sqlalchemy import Connection, String, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, bindparam, func, insert, or_, select, update
 
 from cartback.domain.records import (
     MESSAGE_OUT,
@@ -40,7 +40,10 @@ _SMS_IN_RUN = select(func.count()).where(
 _LAST_TO = select(func.max(messages.c.created_at)).where(
     messages.c.recipient == bindparam("recipient"), messages.c.status.in_(_ON_ITS_WAY)
 )
-_LAST_TO_FROM_OTHERS = _LAST_TO.where(messages.c.run_id != bindparam("run_id"))
+# Messages not of this run, a message without a run among them (SQL's `!=` alone says NULL).
+_LAST_TO_FROM_OTHERS = _LAST_TO.where(
+    or_(messages.c.run_id.is_(None), messages.c.run_id != bindparam("run_id"))
+)
 _LOCK = select(
     func.pg_advisory_xact_lock(func.hashtextextended(bindparam("recipient", type_=String), 0))
 )
