@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -117,7 +118,8 @@ def prepared_checkouts(count: int) -> list[Prepared]:
 
 
 @contextmanager
-def server(command: list[str], port: int, cwd: Path) -> Iterator[str]:
+def server(command: list[str], port: int, cwd: Path) -> Iterator[tuple[str, int]]:
+    """The server's base URL and process id, once it answers; stopped on leaving."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTBACK_")}
     log = (cwd / f"server-{port}.log").open("wb")
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -132,7 +134,7 @@ def server(command: list[str], port: int, cwd: Path) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        yield base
+        yield base, process.pid
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -180,29 +182,52 @@ def drop_postgres(admin_url: str, url: str) -> None:
     admin.dispose()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) a process has used so far; None without Linux's /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(
-    base: str, requests: list[Prepared], seconds: float, python: bool, rate: float | None = None
+    served: tuple[str, int],
+    requests: list[Prepared],
+    seconds: float,
+    python: bool,
+    rate: float | None = None,
 ) -> LoadResult:
+    """One run of the load generator, with the server's CPU per request where /proc tells
+    it: the server's own share of what a ratio compares."""
+    base, pid = served
+    before = cpu_seconds(pid)
     if wrk_available() and not python:
-        return run_wrk(
+        result = run_wrk(
             base, requests, connections=CONNECTIONS, seconds=seconds, threads=2, rate=rate
         )
-    return run_python(base, requests, connections=CONNECTIONS, rate=rate)
+    else:
+        result = run_python(base, requests, connections=CONNECTIONS, rate=rate)
+    after = cpu_seconds(pid)
+    if before is None or after is None or not result.requests:
+        return result
+    return replace(result, server_cpu_ms=(after - before) * 1000 / result.requests)
 
 
 def measure(
-    base: str, label: str, args: argparse.Namespace, *, applies: bool
+    served: tuple[str, int], label: str, args: argparse.Namespace, *, applies: bool
 ) -> dict[str, LoadResult]:
     """The maximum rate, then latency at half of it (with checkouts not sent before). Where the
     server applies deliveries itself, the half-rate run starts once the backlog of the first run
     is applied: it measures a steady half-rate load, not the catching up after a burst."""
-    top = load(base, prepared_checkouts(args.checkouts), args.seconds, args.python)
+    top = load(served, prepared_checkouts(args.checkouts), args.seconds, args.python)
     if applies:
-        drained = wait_for_applied(base)
+        drained = wait_for_applied(served[0])
         print(f"  {label}: backlog applied in {drained:.0f} s", file=sys.stderr)
     half = top.rate / 2
     paced = prepared_checkouts(max(200, int(half * args.seconds)) // 2)
-    return {label: top, f"{label}, half rate": load(base, paced, args.seconds, args.python, half)}
+    half_run = load(served, paced, args.seconds, args.python, half)
+    return {label: top, f"{label}, half rate": half_run}
 
 
 def wait_for_applied(base: str, limit: float = 300.0) -> float:
@@ -262,21 +287,23 @@ def main() -> None:
 
         port = free_port()
         empty = [sys.executable, "-m", "uvicorn", "empty_app:app", "--port", str(port)]
-        with server([*empty, "--log-level", "warning", "--no-access-log"], port, folder) as base:
+        with server([*empty, "--log-level", "warning", "--no-access-log"], port, folder) as served:
             requests = prepared_checkouts(args.checkouts)
-            results["empty handler"] = load(base, requests, args.seconds, args.python)
+            results["empty handler"] = load(served, requests, args.seconds, args.python)
 
         command, port, _ = cartback(folder, f"sqlite:///{folder / 'bench.db'}")
-        with server(command, port, folder) as base:
-            results.update(measure(base, "serve, SQLite", args, applies=True))
+        with server(command, port, folder) as served:
+            results.update(measure(served, "serve, SQLite", args, applies=True))
 
         if args.postgres:
             database = fresh_postgres(args.postgres)
             command, port, config = cartback(folder, database, "--no-worker")
             migrate = [sys.executable, "-m", "cartback.cli", "migrate", "--config", str(config)]
             subprocess.run(migrate, check=True, capture_output=True)
-            with server(command, port, folder) as base:
-                results.update(measure(base, "serve --no-worker, PostgreSQL", args, applies=False))
+            with server(command, port, folder) as served:
+                results.update(
+                    measure(served, "serve --no-worker, PostgreSQL", args, applies=False)
+                )
 
     baseline = results["empty handler"].rate
     print(
@@ -286,7 +313,9 @@ def main() -> None:
     )
     for label, result in results.items():
         ratio = result.rate / baseline if baseline else 0.0
-        print(f"  {label:<42} {result.line()}  ratio {ratio:.2f}")
+        cpu = result.server_cpu_ms
+        spent = f"  server CPU {cpu:.2f} ms/request" if cpu is not None else ""
+        print(f"  {label:<42} {result.line()}  ratio {ratio:.2f}{spent}")
     print("targets:")
     print("\n".join(verdicts(results)))
 

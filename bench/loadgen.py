@@ -37,6 +37,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     p50_ms: float | None = None
     p99_ms: float | None = None
+    server_cpu_ms: float | None = None  # the server process's CPU per request, where known
 
     @property
     def rate(self) -> float:
