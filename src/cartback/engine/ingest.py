@@ -102,8 +102,9 @@ class IngestService:
     def record_many(
         self, batch: Sequence[Delivery], inserted: Callable[[], None] | None = None
     ) -> list[Recorded]:
-        """Store deliveries in one transaction (`engine/recorder.py` gathers them).
-        `inserted` is called once they are inserted, before the commit."""
+        """Store deliveries together (`engine/recorder.py` gathers them), committed on return
+        (`Store.record_deliveries`). `inserted` is called once they are in, before a commit that
+        comes after the insert (SQLite's)."""
         kept = self.store.record_deliveries([self._new(d) for d in batch], inserted)
         for delivery_id, duplicate in kept:
             if duplicate:

@@ -8,8 +8,8 @@ result. Under load that is one commit for many answers; alone, a delivery waits 
 A batch that fails is written again one by one, so one bad delivery fails only its own webhook.
 
 On PostgreSQL a batch is one statement that commits itself (`Store.record_deliveries`), and
-two writers take turns: while one hands its webhooks their answers (and looks up the keys
-stored before), the next batch is taken and inserted. The arrival order is kept all the same,
+two writers take turns: while one hands its webhooks their answers, the next batch is taken
+and inserted. The arrival order is kept all the same,
 as the queue applies a cart's deliveries in it: a writer takes a batch and inserts it while
 holding `_taking` (so ids grow in arrival order), and a transaction that commits after its
 insert (SQLite's) commits only after the batch before it ended (so no delivery becomes

@@ -8,11 +8,14 @@ never apply a cart's update before its creation.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
+
+if TYPE_CHECKING:
+    from cartback.store.base import Store
 
 
 class Deliveries(Protocol):
@@ -47,3 +50,15 @@ class Deliveries(Protocol):
         ...
 
     def processed_keys(self, platform: str, store_id: str, keys: Collection[str]) -> set[str]: ...
+
+
+def record_in_a_transaction(
+    store: Store, batch: Sequence[NewDelivery], inserted: Callable[[], None] | None
+) -> list[tuple[int, bool]]:
+    """`Store.record_deliveries` where the batch's commit is a transaction's (SQLite, memory):
+    `inserted` is told once the rows are in, before the commit."""
+    with store.transaction() as tx:
+        kept = tx.deliveries.record_many(batch)
+        if inserted is not None:
+            inserted()
+    return kept

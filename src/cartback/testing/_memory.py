@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cartback.domain.records import Claim, NewDelivery
+from cartback.store.deliveries import record_in_a_transaction
 from cartback.store.lookback import Lookbacks, OneByOne
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
@@ -90,11 +91,7 @@ class InMemoryStore:
     def record_deliveries(
         self, batch: Sequence[NewDelivery], inserted: Callable[[], None] | None = None
     ) -> list[tuple[int, bool]]:
-        with self.transaction() as tx:
-            kept = tx.deliveries.record_many(batch)
-            if inserted is not None:
-                inserted()
-        return kept
+        return record_in_a_transaction(self, batch, inserted)
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         with self.transaction():

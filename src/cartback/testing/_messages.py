@@ -96,7 +96,7 @@ class MemoryMessages:
             (
                 m.created_at
                 for m in self._each(self.data.messages_by_recipient.get(recipient))
-                if m.status in _ON_ITS_WAY and (exclude_run is None or _other_run(m, exclude_run))
+                if m.status in _ON_ITS_WAY and (exclude_run is None or m.run_id != exclude_run)
             ),
             default=None,
         )
@@ -192,11 +192,6 @@ class MemoryMessages:
     def _each(self, ids: Iterable[str]) -> Iterator[Message]:
         rows = self.table.rows
         return (rows[message_id] for message_id in ids)
-
-
-def _other_run(message: Message, run_id: int) -> bool:
-    """Not of this run: a message without a run counts too (a cooldown covers it)."""
-    return message.run_id is None or message.run_id != run_id
 
 
 def _oldest_first(messages: Iterable[Message]) -> list[Message]:

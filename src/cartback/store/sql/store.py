@@ -17,6 +17,7 @@ from cartback.domain.records import Claim, NewDelivery
 from cartback.store import migrate
 from cartback.store.base import StoreConflict
 from cartback.store.db import connect, write_transaction
+from cartback.store.deliveries import record_in_a_transaction
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
@@ -88,11 +89,7 @@ class SqlStore:
         trip where BEGIN, the insert and COMMIT took three, at every webhook's batch. Its
         other statement, the look-up of keys stored before, only reads."""
         if self.kind != "postgresql":
-            with self.transaction() as tx:
-                kept = tx.deliveries.record_many(batch)
-                if inserted is not None:
-                    inserted()
-            return kept
+            return record_in_a_transaction(self, batch, inserted)
         at_once = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         with _conflicts(), at_once as conn:
             kept = SqlDeliveries(conn).record_many(batch)
