@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from decimal import Decimal
 
-from cartback.domain.records import STOP_REPLY, Suppression, Touch
+from cartback.domain.orders import OrderStatus
+from cartback.domain.records import STOP_REPLY, CartStatus, Purchase, Suppression, Touch
 from cartback.store.base import Store
-from cartback.store.lookback import Ask, Lookback, asked_one_by_one
+from cartback.store.lookback import Ask, History, Lookback, asked_one_by_one, history_one_by_one
 from tests.contract.records import (
     HOUR,
     MINUTE,
@@ -94,3 +96,39 @@ def test_what_the_one_go_answers_about_one_cart(store: Store) -> None:
 
 def _first(asks: list[Ask], email: str, kind: str) -> Ask:
     return next(a for a in asks if a.cart.email == email and a.kind == kind)
+
+
+def test_a_persons_history_in_one_go_is_as_asked_one_by_one(store: Store) -> None:
+    """Orders that count (not a test, a cancelled or a refunded one) and the person's other
+    abandoned carts, by email or phone, in this store only."""
+    ann, _ = cart_with_due_run(store, email=ANN, phone=ANN_PHONE)
+    by_phone, _ = cart_with_due_run(store, email=None, phone=ANN_PHONE)
+    nobody, _ = cart_with_due_run(store, email=None, phone=None)
+    with store.transaction() as tx:
+        for at, email, phone in ((T0 - HOUR, ANN, None), (T0 - 2 * HOUR, None, ANN_PHONE)):
+            other = new_cart(tx, email=email, phone=phone)
+            tx.carts.change(other.id, status=CartStatus.ABANDONED, abandoned_at=at)
+        tx.carts.change(ann.id, status=CartStatus.ABANDONED, abandoned_at=T0)  # her own
+        new_cart(tx, email=ANN, phone=None)  # not abandoned
+        new_cart(tx, store_id="other", email=ANN, phone=None)  # another store's
+        tx.orders.add(order(ann, placed_at=T0 - 3 * HOUR, total=Decimal("100"), phone=None))
+        tx.orders.add(order(ann, placed_at=T0 - 4 * HOUR, currency="EUR", email=None))
+        tx.orders.add(order(ann, placed_at=T0 - 5 * HOUR, test=True))
+        tx.orders.add(order(ann, placed_at=T0 - 6 * HOUR, status=OrderStatus.CANCELLED))
+        tx.orders.add(order(ann, placed_at=T0 - 7 * HOUR, store_id="other"))
+        refunded = {"r-1": Decimal("404.95")}
+        tx.orders.add(order(ann, placed_at=T0 - 8 * HOUR, refunds=refunded))
+    with store.reading() as tx:
+        carts = [tx.carts.get(cart.id) for cart in (ann, by_phone, nobody)]
+        pairs = [(tx.lookback.history(c), history_one_by_one(tx, c)) for c in carts if c]
+    for together, one_by_one in pairs:
+        assert sorted(together.purchases, key=repr) == sorted(one_by_one.purchases, key=repr)
+        assert sorted(together.abandonments) == sorted(one_by_one.abandonments)
+    seen = pairs[0][0]
+    assert sorted(seen.purchases, key=lambda p: p.placed_at) == [
+        Purchase(Decimal("404.95"), T0 - 4 * HOUR, "EUR"),
+        Purchase(Decimal("100"), T0 - 3 * HOUR, "DKK"),
+    ]
+    assert sorted(seen.abandonments) == [T0 - 2 * HOUR, T0 - HOUR]
+    assert sorted(pairs[1][0].abandonments) == [T0 - 2 * HOUR, T0]  # hers, by the phone
+    assert pairs[2][0] == History([], [])

@@ -180,6 +180,58 @@ def test_attempts_are_kept_and_counted_on_their_message(store: Store) -> None:
     assert found is not None and found.attempts == 2
 
 
+def test_an_attempt_is_written_with_its_messages_outcome(store: Store) -> None:
+    """The message's changes go with the attempt, only to its message; the rest stays."""
+    cart, run = cart_with_due_run(store)
+    given, other = message(cart, run), message(cart, run, step_index=1)
+    sent_at = T0 + MINUTE
+    with store.transaction() as tx:
+        tx.messages.add(given)
+        tx.messages.add(other)
+        tx.messages.add_attempt(
+            SendAttempt(given.id, 1, T0, 120, "retry", 503, "busy"), error="busy", status_at=T0
+        )
+        tx.messages.add_attempt(
+            SendAttempt(given.id, 2, sent_at, 80, "sent", 200),
+            status=MessageStatus.SENT,
+            provider_message_id="p-1",
+            error=None,
+            sent_at=sent_at,
+            status_at=sent_at,
+        )
+    with store.reading() as tx:
+        found, untouched = tx.messages.get(given.id), tx.messages.get(other.id)
+        attempts = tx.messages.attempts(given.id)
+    assert found is not None and found.attempts == 2
+    assert (found.status, found.provider_message_id, found.error) == (
+        MessageStatus.SENT,
+        "p-1",
+        None,
+    )
+    assert found.sent_at == sent_at and found.status_at == sent_at
+    assert (found.body, found.recipient, found.cost) == (given.body, given.recipient, given.cost)
+    assert attempts == [
+        SendAttempt(given.id, 1, T0, 120, "retry", 503, "busy"),
+        SendAttempt(given.id, 2, sent_at, 80, "sent", 200),
+    ]
+    assert untouched == other
+
+
+def test_a_message_is_added_with_its_link(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    given = message(cart, run, link_code="l1nk")
+    link = Link("l1nk", given.id, cart.id, "https://shop/recover", T0)
+    with store.transaction() as tx:
+        tx.messages.add(given, link)
+    clashing = message(cart, run, step_index=1, link_code="l1nk")
+    with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
+        tx.messages.add(clashing, replace(link, message_id=clashing.id))  # the code is taken
+    with store.reading() as tx:
+        assert tx.messages.get(given.id) == given
+        assert tx.messages.link("l1nk") == link
+        assert tx.messages.get(clashing.id) is None  # nothing of the failed write stayed
+
+
 def test_links_and_clicks(store: Store) -> None:
     cart, run = cart_with_due_run(store)
     given = message(cart, run, link_code="c0de")

@@ -109,8 +109,7 @@ class Dispatcher:
         try:
             # The attempt and its outcome in one transaction: one commit per answer.
             with self.store.transaction() as tx:
-                tx.messages.add_attempt(attempt)
-                return self._outcome(tx, claim, flow_id, index, out, result, number, now, then)
+                return self._outcome(tx, claim, flow_id, index, out, result, attempt, then)
         except Exception:
             with self.store.transaction() as tx:  # every attempt is a row, whatever came after
                 tx.messages.add_attempt(attempt)
@@ -124,15 +123,19 @@ class Dispatcher:
         index: int,
         out: Outgoing,
         result: SendResult,
-        number: int,
-        now: datetime,
+        attempt: SendAttempt,
         then: FollowUp | None,
     ) -> Decision:
+        """The attempt's row, written with its message's outcome (one statement where the
+        store can), then the run's move."""
+        number, now = attempt.number, attempt.started_at
         if result.status == SendStatus.RETRY and number < out.setup.retry.max_attempts:
             retry_at = now + out.setup.retry.delay(number, self.rng)
             why = f"did not answer ({result.error})"
-            return self._postponed(tx, claim, flow_id, index, out, retry_at, why, self.clock.now())
-        decision = self._settle(tx, claim, flow_id, index, out, result, number, now)
+            return self._postponed(
+                tx, claim, flow_id, index, out, retry_at, why, self.clock.now(), attempt
+            )
+        decision = self._settle(tx, claim, flow_id, index, out, result, attempt)
         if then is not None and decision.action == Action.SEND:
             then(tx, self.clock.now())  # the run goes on from the answer
         return decision
@@ -162,13 +165,18 @@ class Dispatcher:
         until: datetime,
         why: str,
         now: datetime,
+        attempt: SendAttempt | None = None,
     ) -> Decision:
+        """`attempt`: the call that asked for the retry (none when the breaker held it)."""
         detail = (
             f"{out.setup.gateway.name} {why}; message {out.message.id} is tried again "
             f"at {until:%Y-%m-%d %H:%M:%S} UTC."
         )
         decision = Decision(Action.DEFER, Reason.GATEWAY_RETRY, detail, until=until)
-        tx.messages.update(out.message.id, error=why, status_at=now)
+        if attempt is None:
+            tx.messages.update(out.message.id, error=why, status_at=now)
+        else:
+            tx.messages.add_attempt(attempt, error=why, status_at=now)
         runs.wait(tx, claim, index, until, now)
         runs.record(tx, claim, flow_id, index, decision, now)
         return decision
@@ -181,9 +189,9 @@ class Dispatcher:
         index: int,
         out: Outgoing,
         result: SendResult,
-        attempts: int,
-        now: datetime,
+        attempt: SendAttempt,
     ) -> Decision:
+        attempts, now = attempt.number, attempt.started_at
         changes: dict[str, Any] = {
             "status": _FINAL[result.status],
             "provider_message_id": result.provider_message_id,
@@ -207,7 +215,7 @@ class Dispatcher:
             if stored is not None and stored.segments:
                 changes["provider_segments"] = result.provider_segments
                 changes["cost"] = stored.cost / stored.segments * result.provider_segments
-        tx.messages.update(out.message.id, **changes)
+        tx.messages.add_attempt(attempt, **changes)
         if result.suppress:
             kind = "email" if out.message.channel == Channel.EMAIL else "sms"
             reason = f"gateway:{result.error_code or 'opted-out'}"

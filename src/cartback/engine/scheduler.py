@@ -270,7 +270,8 @@ class Scheduler:
             if not isinstance(step, SendStep) or step.guard is not None:
                 return _Abandoned(flow, assigned)
             abandoned = replace(cart, status=CartStatus.ABANDONED, abandoned_at=now)
-            first = self.sender.prepare(tx, claim, flow, 0, step, assigned.held_out, abandoned)
+            held_out = assigned.held_out
+            first = self.sender.prepare(tx, claim, flow, 0, step, held_out, abandoned, entered=True)
         return _Abandoned(flow, assigned, first)
 
     def _gap_note(self, store_id: str) -> str:

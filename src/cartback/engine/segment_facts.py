@@ -14,7 +14,8 @@ from cartback.store.base import Tx
 
 def segment_facts(tx: Tx, cart: Cart, now: datetime, *, abandoning: bool = False) -> SegmentFacts:
     """`abandoning`: the cart is being abandoned now, and that abandonment counts already."""
-    purchases = tx.orders.purchases(cart.store_id, cart.email, cart.phone)
+    history = tx.lookback.history(cart)
+    purchases = history.purchases
     basket, currency = basket_value(cart)
     spent = (
         sum((p.total for p in purchases if p.currency in (None, currency)), Decimal("0"))
@@ -22,7 +23,6 @@ def segment_facts(tx: Tx, cart: Cart, now: datetime, *, abandoning: bool = False
         else None
     )
     at = cart.abandoned_at or (now if abandoning else None)
-    others = tx.carts.abandonments(cart)
     return SegmentFacts(
         basket_value=basket,
         currency=currency,
@@ -36,7 +36,7 @@ def segment_facts(tx: Tx, cart: Cart, now: datetime, *, abandoning: bool = False
         items=tuple(_item(item) for item in cart.items),
         country=cart.country or (phone_country(cart.phone) if cart.phone else None),
         cart_updates=cart.update_count,
-        abandonments=tuple(sorted((*((at,) if at else ()), *others))),
+        abandonments=tuple(sorted((*((at,) if at else ()), *history.abandonments))),
         now=now,
     )
 

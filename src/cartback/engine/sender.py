@@ -146,15 +146,19 @@ class Sender:
         step: SendStep,
         held_out: bool,
         cart: Cart | None = None,
+        *,
+        entered: bool = False,
     ) -> Prepared | Decision:
         """`run_step`'s deciding part, in a transaction the caller opened (after `ready`) and
         commits before `complete` (the scheduler abandons the cart in the same one). `cart`: the
-        cart as this transaction has it, locked; else it is read."""
+        cart as this transaction has it, locked; else it is read. `entered`: the run entered its
+        flow in this transaction, so it has no message to look for (a run waiting for its cart's
+        abandonment has none: `runs.schedule` restarts no run that has one)."""
         now = self.clock.now()
         cart = cart or tx.carts.get_for_update(claim.cart_id)
         if cart is None:
             raise LookupError(f"run {claim.id} points at a missing cart {claim.cart_id}")
-        existing = tx.messages.for_step(claim.id, index)
+        existing = None if entered else tx.messages.for_step(claim.id, index)
         if existing is not None:
             target = self._target(cart, Channel(existing.channel), Channel(existing.channel))
             rules = self.settings.policy
@@ -269,6 +273,7 @@ class Sender:
         compose = self._composing(message_id, route, step, cart, store, setup.sender, link_code)
         message = compose(_discount_words(applied.code, applied.label) if applied else {})
         segments, encoding, cost = sms_figures(route, message.text, setup.cost_per_segment)
+        target = (applied and applied.link_target) or _plain_target(cart)
         tx.messages.add(
             Message(
                 id=message_id,
@@ -293,10 +298,9 @@ class Sender:
                 created_at=now,
                 experiment_id=step.arm[0] if step.arm else None,
                 arm=step.arm[1] if step.arm else None,
-            )
+            ),
+            Link(link_code, message_id, cart.id, target, now),
         )
-        target = (applied and applied.link_target) or _plain_target(cart)
-        tx.messages.add_link(Link(link_code, message_id, cart.id, target, now))
         out = Outgoing(message, setup, 0)
         if applied is None or not applied.pending or applied.code is None:
             return Prepared(out)

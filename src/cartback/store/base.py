@@ -1,8 +1,7 @@
 """The store seam: a unit of work with typed repositories, returning domain records.
 
-Two implementations honour this contract (one shared contract suite tests both):
-`cartback.store.sql.SqlStore` (SQLite and PostgreSQL) and `cartback.testing.InMemoryStore`.
-The engine is written against these protocols only.
+Two implementations honour this contract (one shared contract suite tests both): `SqlStore`
+(SQLite and PostgreSQL) and `cartback.testing.InMemoryStore`; the engine knows only these.
 
     with store.transaction() as tx:      # one write transaction: all or nothing
         cart = tx.carts.get(cart_id)
@@ -80,8 +79,7 @@ class Carts(Protocol):
     def find_for_delete(
         self, store_id: str, cart_key: str | None, cart_token: str | None
     ) -> Cart | None:
-        """By its key; without one, the newest cart of the store with that cart token; None
-        when neither is given."""
+        """By its key, else the store's newest cart with that token; None given neither."""
         ...
 
     def upsert(self, contents: CartContents, now: datetime) -> tuple[Cart, bool]:
@@ -202,7 +200,10 @@ class Decisions(Protocol):
 
 class Messages(Protocol):
     def get(self, message_id: str) -> Message | None: ...
-    def add(self, message: Message) -> None: ...
+    def add(self, message: Message, link: Link | None = None) -> None:
+        """The message, and its short link when given (one write where the store can)."""
+        ...
+
     def update(self, message_id: str, **changes: Unpack[MessageChanges]) -> None: ...
     def for_step(self, run_id: int, step_index: int) -> Message | None: ...
     def for_cart(self, cart_id: int) -> list[Message]:
@@ -227,8 +228,8 @@ class Messages(Protocol):
         """Messages that went out for the cart, each with its latest click by a person."""
         ...
 
-    def add_attempt(self, attempt: SendAttempt) -> None:
-        """Keep the attempt and count it on its message."""
+    def add_attempt(self, attempt: SendAttempt, **changes: Unpack[MessageChanges]) -> None:
+        """Keep the attempt and count it on its message, with the message's `changes`."""
         ...
 
     def attempts(self, message_id: str) -> list[SendAttempt]: ...

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from cartback.domain.records import Cart
+from cartback.domain.records import Cart, Purchase
 
 if TYPE_CHECKING:
     from cartback.store.base import Tx
@@ -45,9 +45,21 @@ class Lookback:
     sms_in_run: int  # messages.sms_in_run(run_id)
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """The person's past with the store, as segments read it (see engine/segment_facts.py)."""
+
+    purchases: list[Purchase]  # orders.purchases(store, email, phone)
+    abandonments: list[datetime]  # carts.abandonments(the cart): their other carts'
+
+
 class Lookbacks(Protocol):
     def before_send(self, ask: Ask) -> Lookback:
         """Every answer of `asked_one_by_one`, in as few round trips as the store can."""
+        ...
+
+    def history(self, cart: Cart) -> History:
+        """`history_one_by_one`'s answer, in as few round trips as the store can."""
         ...
 
 
@@ -70,6 +82,12 @@ def asked_one_by_one(tx: Tx, ask: Ask) -> Lookback:
     )
 
 
+def history_one_by_one(tx: Tx, cart: Cart) -> History:
+    """The definition: each from the repository that owns it."""
+    purchases = tx.orders.purchases(cart.store_id, cart.email, cart.phone)
+    return History(purchases, tx.carts.abandonments(cart))
+
+
 class OneByOne:
     """`Lookbacks` for a store whose questions cost no round trip (the in-memory store)."""
 
@@ -78,3 +96,6 @@ class OneByOne:
 
     def before_send(self, ask: Ask) -> Lookback:
         return asked_one_by_one(self.tx, ask)
+
+    def history(self, cart: Cart) -> History:
+        return history_one_by_one(self.tx, cart)

@@ -40,7 +40,12 @@ class MemoryMessages:
     def get(self, message_id: str) -> Message | None:
         return self.table.get(message_id)
 
-    def add(self, message: Message) -> None:
+    def add(self, message: Message, link: Link | None = None) -> None:
+        self._add(message)
+        if link is not None:
+            self.add_link(link)
+
+    def _add(self, message: Message) -> None:
         require(self.data.carts, message.cart_id, "cart")
         require(self.data.runs, message.run_id, "run")
         if not (
@@ -116,7 +121,7 @@ class MemoryMessages:
             if m.status in MESSAGE_OUT and m.sent_at is not None
         ]
 
-    def add_attempt(self, attempt: SendAttempt) -> None:
+    def add_attempt(self, attempt: SendAttempt, **changes: Unpack[MessageChanges]) -> None:
         message = self.table.get(attempt.message_id)
         if message is None:
             raise StoreConflict(f"attempt for message {attempt.message_id}, which does not exist")
@@ -127,6 +132,8 @@ class MemoryMessages:
             attempt = updated(attempt, started_at=utc(attempt.started_at))
         self.data.attempts.insert(key, attempt)
         self.table.replace(message.id, updated(message, attempts=message.attempts + 1))
+        if changes:
+            self.update(message.id, **changes)
 
     def attempts(self, message_id: str) -> list[SendAttempt]:
         rows = self.data.attempts.rows

@@ -10,15 +10,29 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, false, func, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
-from cartback.store.lookback import Ask, Lookback
-from cartback.store.sql.carts import _newer_live
+from cartback.domain.records import Cart
+from cartback.store.lookback import Ask, History, Lookback
+from cartback.store.sql.carts import _abandonments, _newer_live
 from cartback.store.sql.common import person
 from cartback.store.sql.consent import _BLOCKED, _LATEST
 from cartback.store.sql.messages import _LAST_TO_FROM_OTHERS, _SMS_IN_RUN
-from cartback.store.sql.orders import _last_purchase, _ordered_since
+from cartback.store.sql.orders import _last_purchase, _ordered_since, _purchases, purchases_from
 from cartback.store.tables import consent_ledger, touches
+from cartback.store.types import Amount
 
 # touches.last on a channel, with its own name for the time it counts from (`since` is the
 # cart's last activity in the other subqueries).
@@ -63,6 +77,33 @@ class SqlLookback:
             last_purchase=row.last_purchase,
             sms_in_run=int(row.sms_in_run),
         )
+
+    def history(self, cart: Cart) -> History:
+        known = person(cart.email, cart.phone)
+        if not known:
+            return History([], [])
+        query = _history("email" in known, "phone" in known)
+        rows = self.conn.execute(query, {"store_id": cart.store_id, "id": cart.id} | known).all()
+        purchases = purchases_from(row for row in rows if row.kind == "order")
+        return History(purchases, [row.placed_at for row in rows if row.kind == "cart"])
+
+
+@cache
+def _history(email: bool, phone: bool) -> Any:
+    """The person's orders and their other abandoned carts, one statement: `_purchases`' rows,
+    then `_abandonments`' (its time as `placed_at`, the rest empty)."""
+    orders_part = _purchases(email, phone).add_columns(literal("order", String).label("kind"))
+    abandoned = _abandonments(email, phone).subquery()
+    carts_part = select(
+        cast(null(), Amount).label("total"),
+        abandoned.c.abandoned_at.label("placed_at"),
+        cast(null(), String).label("currency"),
+        cast(null(), String).label("status"),
+        null().label("test"),
+        cast(null(), Amount).label("refunded"),
+        literal("cart", String).label("kind"),
+    )
+    return union_all(orders_part, carts_part)
 
 
 @cache

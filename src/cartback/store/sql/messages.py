@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
 from typing import Any, Unpack
 
 from sqlalchemy import Connection, String, bindparam, func, insert, or_, select, update
@@ -29,6 +30,19 @@ _ON_ITS_WAY = [str(MessageStatus.QUEUED), *_OUT]
 _BY_ID = select(messages).where(messages.c.id == bindparam("id"))
 _UPDATE = update(messages).where(messages.c.id == bindparam("message_id"))  # set: the keys given
 _COUNT_ATTEMPT = _UPDATE.values(attempts=messages.c.attempts + 1)
+# The attempt's columns, each given as `attempt_<name>`: apart from any column of messages, so
+# that the message's UPDATE beside it sets only its own values (see `_add_and_count`).
+_ATTEMPT_COLUMNS = [column.name for column in message_attempts.c if column.name != "id"]
+_ADD_ATTEMPT = insert(message_attempts).values(
+    {name: bindparam(f"attempt_{name}") for name in _ATTEMPT_COLUMNS}
+)
+# A short link's columns, each given as `link_<name>` (apart from the message's own values).
+_LINK_COLUMNS = [column.name for column in links.c]
+_ADD_LINK = insert(links).values({name: bindparam(f"link_{name}") for name in _LINK_COLUMNS})
+# PostgreSQL: a message and its link in one statement (the message's INSERT as a WITH).
+_ADD_WITH_LINK = _ADD_LINK.add_cte(
+    insert(messages).values({c.name: bindparam(c.name) for c in messages.c}).cte("added")
+)
 _FOR_STEP = select(messages).where(
     messages.c.run_id == bindparam("run_id"), messages.c.step_index == bindparam("step_index")
 )
@@ -56,7 +70,7 @@ class SqlMessages:
     def get(self, message_id: str) -> Message | None:
         return self._one(_BY_ID, {"id": message_id})
 
-    def add(self, message: Message) -> None:
+    def add(self, message: Message, link: Link | None = None) -> None:
         values = {
             "id": message.id,
             "store_id": message.store_id,
@@ -89,13 +103,18 @@ class SqlMessages:
             "experiment_id": message.experiment_id,
             "arm": message.arm,
         }
-        self.conn.execute(insert(messages), values)  # one cached statement, values apart
+        if link is None:
+            self.conn.execute(insert(messages), values)  # one cached statement, values apart
+            return
+        linked = _linked(link)
+        if self.conn.dialect.name == "postgresql":  # the message and its link in one round trip
+            self.conn.execute(_ADD_WITH_LINK, values | linked)
+            return
+        self.conn.execute(insert(messages), values)
+        self.conn.execute(_ADD_LINK, linked)
 
     def update(self, message_id: str, **changes: Unpack[MessageChanges]) -> None:
-        values: dict[str, Any] = dict(changes)
-        if "status" in values:
-            values["status"] = str(values["status"])
-        self.conn.execute(_UPDATE, {"message_id": message_id} | values)
+        self.conn.execute(_UPDATE, {"message_id": message_id} | _stored(changes))
 
     def for_step(self, run_id: int, step_index: int) -> Message | None:
         return self._one(_FOR_STEP, {"run_id": run_id, "step_index": step_index})
@@ -148,20 +167,16 @@ class SqlMessages:
         )
         return [MessageTouch(r.id, r.sent_at, r.clicked_at) for r in rows if r.sent_at is not None]
 
-    def add_attempt(self, attempt: SendAttempt) -> None:
-        self.conn.execute(
-            insert(message_attempts),
-            {
-                "message_id": attempt.message_id,
-                "number": attempt.number,
-                "started_at": attempt.started_at,
-                "duration_ms": attempt.duration_ms,
-                "outcome": attempt.outcome,
-                "http_status": attempt.http_status,
-                "error": attempt.error,
-            },
-        )
-        self.conn.execute(_COUNT_ATTEMPT, {"message_id": attempt.message_id})
+    def add_attempt(self, attempt: SendAttempt, **changes: Unpack[MessageChanges]) -> None:
+        values: dict[str, Any] = {
+            f"attempt_{name}": getattr(attempt, name) for name in _ATTEMPT_COLUMNS
+        }
+        counted = {"message_id": attempt.message_id, **_stored(changes)}
+        if self.conn.dialect.name == "postgresql":  # one round trip for the row and the message
+            self.conn.execute(_add_and_count(frozenset(changes)), values | counted)
+            return
+        self.conn.execute(_ADD_ATTEMPT, values)
+        self.conn.execute(_COUNT_ATTEMPT, counted)
 
     def attempts(self, message_id: str) -> list[SendAttempt]:
         rows = self.conn.execute(
@@ -183,16 +198,7 @@ class SqlMessages:
         ]
 
     def add_link(self, link: Link) -> None:
-        self.conn.execute(
-            insert(links),
-            {
-                "code": link.code,
-                "message_id": link.message_id,
-                "cart_id": link.cart_id,
-                "target_url": link.target_url,
-                "created_at": link.created_at,
-            },
-        )
+        self.conn.execute(_ADD_LINK, _linked(link))
 
     def link(self, code: str) -> Link | None:
         row = self.conn.execute(select(links).where(links.c.code == code)).first()
@@ -311,3 +317,22 @@ def message_from(row: AnyRow) -> Message:
         experiment_id=row.experiment_id,
         arm=row.arm,
     )
+
+
+def _linked(link: Link) -> dict[str, Any]:
+    return {f"link_{name}": getattr(link, name) for name in _LINK_COLUMNS}
+
+
+def _stored(changes: MessageChanges) -> dict[str, Any]:
+    values: dict[str, Any] = dict(changes)
+    if "status" in values:
+        values["status"] = str(values["status"])
+    return values
+
+
+@cache
+def _add_and_count(changed: frozenset[str]) -> Any:
+    """PostgreSQL: the attempt's row, and its message counted and changed, in one statement
+    (the UPDATE as a data-modifying WITH); built once per set of columns changed."""
+    counted = _COUNT_ATTEMPT.values({name: bindparam(name) for name in changed})
+    return _ADD_ATTEMPT.add_cte(counted.cte("counted"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -122,12 +122,16 @@ class SqlOrders:
         if not known:
             return []
         query = _purchases("email" in known, "phone" in known)
-        rows = self.conn.execute(query, {"store_id": store_id} | known)
-        return [
-            Purchase(revenue(r.total, r.status, r.test, r.refunded), r.placed_at, r.currency)
-            for r in rows
-            if counts(r.status, r.test) and r.total > r.refunded
-        ]
+        return purchases_from(self.conn.execute(query, {"store_id": store_id} | known))
+
+
+def purchases_from(rows: Iterable[AnyRow]) -> list[Purchase]:
+    """The orders that count, from rows of `_purchases`' columns."""
+    return [
+        Purchase(revenue(r.total, r.status, r.test, r.refunded), r.placed_at, r.currency)
+        for r in rows
+        if counts(r.status, r.test) and r.total > r.refunded
+    ]
 
 
 def refund_values(refunds: Mapping[str, Decimal]) -> dict[str, Any]:

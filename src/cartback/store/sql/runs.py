@@ -37,11 +37,21 @@ _CLAIM = (
     .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
 )
 _HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
+# PostgreSQL: the due rows read, locked (skipping those another worker holds) and moved in one
+# statement, each returned with the time it was due.
+_DUE_ROWS = _DUE.cte("due")
+_CLAIM_DUE = (
+    update(runs)
+    .where(runs.c.id == _DUE_ROWS.c.id)
+    .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
+    .returning(_DUE_ROWS.c.next_run_at.label("due_at"))
+)
 
 
 def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
-    """Claim up to `limit` due runs, oldest due first (run it in a write transaction): the due
-    rows are read and locked, then moved; each claim keeps the time its step was due.
+    """Claim up to `limit` due runs, oldest due first (run it in a write transaction, or on
+    PostgreSQL on its own): the due rows are read and locked, then moved (on PostgreSQL in one
+    statement); each claim keeps the time its step was due.
 
     A claimed run's `next_run_at` moves to the end of the lease, so no other worker sees it as
     due; if this worker dies, the run becomes due again when the lease runs out. PostgreSQL skips
@@ -49,12 +59,16 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
     The partial index `ix_runs_due` keeps this as cheap as the number of due rows.
     """
     token = secrets.token_hex(8)
-    picked = conn.execute(_DUE, {"now": now, "limit": limit}).all()
-    if not picked:
-        return []
-    due_at = {row.id: row.next_run_at for row in picked}
-    values = {"ids": list(due_at), "claim_token": token, "claimed_at": now}
-    rows = conn.execute(_CLAIM, values | {"next_run_at": now + lease}).all()
+    moved = {"claim_token": token, "claimed_at": now, "next_run_at": now + lease}
+    if conn.dialect.name == "postgresql":  # one statement (SQLite returns no joined column)
+        rows = conn.execute(_CLAIM_DUE, {"now": now, "limit": limit} | moved).all()
+        due_at = {row.id: row.due_at for row in rows}
+    else:
+        picked = conn.execute(_DUE, {"now": now, "limit": limit}).all()
+        if not picked:
+            return []
+        due_at = {row.id: row.next_run_at for row in picked}
+        rows = conn.execute(_CLAIM, {"ids": list(due_at)} | moved).all()
     claims = [Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id]) for r in rows]
     return sorted(claims, key=lambda claim: (claim.due_at or now, claim.id))
 
@@ -62,6 +76,9 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
 class SqlRuns:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        # Runs this transaction moved under their claim, the claim kept: the move's UPDATE
+        # locked the row until the transaction ends, so holding it asks the database nothing.
+        self._moved: set[tuple[int, str | None]] = set()
 
     def for_cart(self, cart_id: int) -> Run | None:
         row = self.conn.execute(select(runs).where(runs.c.cart_id == cart_id)).first()
@@ -80,6 +97,7 @@ class SqlRuns:
         return run_from(self.conn.execute(insert(runs).values(**values).returning(*runs.c)).one())
 
     def restart_timer(self, run_id: int, due: datetime, now: datetime) -> None:
+        self._release(run_id)
         self.conn.execute(
             update(runs)
             .where(runs.c.id == run_id)
@@ -120,6 +138,8 @@ class SqlRuns:
         )
 
     def hold(self, claim: Claim) -> bool:
+        if (claim.id, claim.claim_token) in self._moved:
+            return True
         owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
         return self.conn.execute(_HOLD, owner).first() is not None
 
@@ -129,6 +149,7 @@ class SqlRuns:
         ).first()
         if before is None:
             return None
+        self._release(before.id)
         cancelled = self.conn.execute(
             update(runs)
             .where(runs.c.id == before.id, runs.c.status == _PENDING)
@@ -144,7 +165,17 @@ class SqlRuns:
 
     def _owned(self, claim: Claim, **values: Any) -> bool:
         owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
-        return self.conn.execute(_OWNED, owner | values).rowcount == 1
+        moved = self.conn.execute(_OWNED, owner | values).rowcount == 1
+        key = (claim.id, claim.claim_token)
+        if moved and "claim_token" not in values:  # still ours, and locked
+            self._moved.add(key)
+        else:
+            self._moved.discard(key)
+        return moved
+
+    def _release(self, run_id: int) -> None:
+        """The run's claim is void from here on (restarted or cancelled, whoever held it)."""
+        self._moved = {key for key in self._moved if key[0] != run_id}
 
 
 class SqlDecisions:

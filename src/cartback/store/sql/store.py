@@ -90,8 +90,7 @@ class SqlStore:
         other statement, the look-up of keys stored before, only reads."""
         if self.kind != "postgresql":
             return record_in_a_transaction(self, batch, inserted)
-        at_once = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        with _conflicts(), at_once as conn:
+        with _conflicts(), self._at_once() as conn:
             kept = SqlDeliveries(conn).record_many(batch)
         if inserted is not None:
             inserted()
@@ -103,8 +102,18 @@ class SqlStore:
             yield SqlTx(conn)
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
-        with write_transaction(self.engine) as conn:
+        """On PostgreSQL the claim is one statement that commits itself: one round trip where
+        BEGIN, the claim and COMMIT took three."""
+        if self.kind != "postgresql":
+            with write_transaction(self.engine) as conn:
+                return claim_due(conn, now, limit, lease)
+        with self._at_once() as conn:
             return claim_due(conn, now, limit, lease)
+
+    def _at_once(self) -> Connection:
+        """A PostgreSQL connection whose every statement is its own transaction (autocommit),
+        for a unit of work of one statement."""
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
