@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest import DOMAIN, SAMPLE, SECRET, fresh_postgres
+from ingest import DOMAIN, SAMPLE, SECRET, analyze, fresh_postgres
 
 from cartback.channels.base import OutgoingMessage, SendResult, SendStatus
 from cartback.config import load_config
@@ -134,6 +134,7 @@ def worker_rate(
     prepare_database(runtime, auto_migrate=True)  # as a start does: schema, then the secret
     runtime.ingest.record_many(checkouts(args.messages))
     runtime.deliveries.drain()
+    analyze(database_url)
     started, cpu = time.perf_counter(), time.process_time()
     worker = worker_thread(runtime)  # the loop `cartback worker` runs
     worker.start()

@@ -85,7 +85,8 @@ class SqlLookback:
         query = _history("email" in known, "phone" in known)
         rows = self.conn.execute(query, {"store_id": cart.store_id, "id": cart.id} | known).all()
         purchases = purchases_from(row for row in rows if row.kind == "order")
-        return History(purchases, [row.placed_at for row in rows if row.kind == "cart"])
+        abandoned = (row.placed_at for row in rows if row.kind == "cart")
+        return History(purchases, [at for at in abandoned if at is not None])
 
 
 @cache
