@@ -339,6 +339,16 @@ def _smtp_findings(host: str, port: int, security: str, strict_dns: bool) -> lis
     return found
 
 
+def text_warnings(settings: Settings) -> list[str]:
+    """What is wrong with the flows' texts that compile (`config.template_check`)."""
+    return [
+        warning
+        for index, flow in enumerate(settings.flows)
+        for number, step in enumerate(flow.steps)
+        for warning in step.text_warnings(f"flows[{index}].steps[{number}]")
+    ]
+
+
 def link_warnings(settings: Settings, listen_port: int | None = None) -> list[str]:
     """What is wrong with `public_url` as the base of links that customers open."""
     url = urlsplit(settings.public_url)

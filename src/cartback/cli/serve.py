@@ -33,6 +33,7 @@ from cartback.startup import (
     open_database,
     peek_database,
     schema_level,
+    text_warnings,
 )
 from cartback.store import migrate
 
@@ -118,7 +119,7 @@ def serve_command(settings: Settings, args: argparse.Namespace) -> int:
             listening=_http_url(args.host, port),
             database=f"(schema {opened.revision})",
             worker="off: run `cartback worker`" if args.no_worker else "in this process",
-            warnings=opened.warnings + link_warnings(settings, port),
+            warnings=opened.warnings + link_warnings(settings, port) + text_warnings(settings),
         )
         threads: list[Any] = []
         Reloader(opened.runtime, args.config).install()  # kill -HUP: read the config again
@@ -193,7 +194,7 @@ def worker_command(settings: Settings, args: argparse.Namespace) -> int:
         settings,
         database=f"(schema {opened.revision})",
         worker="this process",
-        warnings=opened.warnings + link_warnings(settings),
+        warnings=opened.warnings + link_warnings(settings) + text_warnings(settings),
         webhooks=False,
     )
     stop_metrics = _metrics_server(opened.runtime.metrics, args.metrics_host, args.metrics_port)
@@ -231,7 +232,8 @@ def migrate_command(settings: Settings, args: argparse.Namespace) -> int:
 def check_command(settings: Settings, args: argparse.Namespace) -> int:
     findings = channel_findings(settings, strict_dns=True)
     errors = [f.text for f in findings if f.level == "error"]
-    warnings = [f.text for f in findings if f.level == "warning"] + link_warnings(settings)
+    warnings = [f.text for f in findings if f.level == "warning"]
+    warnings += link_warnings(settings) + text_warnings(settings)
     database, mistake = _database_state(settings, args.config)
     errors += [mistake] if mistake else []
     summary = Summary(settings, database=database, warnings=warnings)

@@ -22,6 +22,7 @@ from cartback.config.experiments import (
     texts_to_domain,
     under,
 )
+from cartback.config.template_check import check_syntax, text_warnings
 from cartback.domain.best_arm import Goal
 from cartback.domain.discounts import DiscountKind, DiscountRule
 from cartback.domain.events import Channel
@@ -141,7 +142,33 @@ class StepConfig(_Model):
             raise _KeyedError("only an rcs step has a fallback", "fallback")
         if self.fallback not in (None, Channel.SMS):
             raise _KeyedError("rcs falls back to sms only", "fallback")
+        for at, text in self._texts():
+            check_syntax(text, *at)
         return self._experiment_rules()
+
+    def _texts(self) -> list[tuple[tuple[str | int, ...], Texts | None]]:
+        """Every text of the step, at its key: its own, per segment, per variant."""
+        texts: list[tuple[tuple[str | int, ...], Texts | None]] = [
+            (("template",), self.template),
+            (("subject",), self.subject),
+            (("html_template",), self.html_template),
+        ]
+        texts += [(("templates", name), text) for name, text in (self.templates or {}).items()]
+        for n, variant in enumerate(self.variants or ()):
+            texts += [(("variants", n, "template"), variant.template)]
+            texts += [(("variants", n, "subject"), variant.subject)]
+        return texts
+
+    def text_warnings(self, where: str) -> list[str]:
+        """What is wrong with the step's texts that compile (see `config.template_check`)."""
+        if self.send is None:
+            return []
+        found = []
+        for key, text in self._texts():
+            message_text = key[0] == "templates" or key[-1] == "template"  # not a subject
+            label = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in key)
+            found += text_warnings(text, self.send if message_text else Channel.EMAIL, label)
+        return found
 
     def _experiment_rules(self) -> Self:
         if self.variants is None:
