@@ -237,3 +237,40 @@ def test_a_decision_names_a_cart_that_exists(store: Store) -> None:
     cart, _ = cart_with_due_run(store)
     with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
         tx.decisions.add(decision(cart, cart_id=cart.id + 1000))
+
+
+def test_decisions_in_a_batch_are_written_together_in_their_order(store: Store) -> None:
+    cart, run = cart_with_due_run(store)
+    first = decision(cart, run_id=run.id, action="abandon", reason="abandoned")
+    second = decision(cart, run_id=run.id, action="send", reason="ok", at=T0 + MINUTE)
+    with store.transaction() as tx:
+        tx.decisions.add(decision(cart, detail="before the batch"))
+        with tx.decisions.batch():
+            tx.decisions.add(first)
+            with tx.decisions.batch():  # within another: written with the outer one's
+                tx.decisions.add(second)
+            seen_inside = [d.action for d in tx.decisions.for_cart(cart.id)]
+            tx.decisions.add(decision(cart, detail="after a look"))
+    with store.reading() as tx:
+        taken = tx.decisions.for_cart(cart.id)
+    assert seen_inside == ["skip", "abandon", "send"]
+    assert [d.detail for d in taken] == [
+        "before the batch",
+        first.detail,
+        second.detail,
+        "after a look",
+    ]
+    assert [d.action for d in taken] == ["skip", "abandon", "send", "skip"]
+    assert taken[2].at == T0 + MINUTE and taken[1].run_id == run.id
+
+
+def test_a_batch_that_raises_writes_nothing(store: Store) -> None:
+    cart, _ = cart_with_due_run(store)
+    with pytest.raises(RuntimeError), store.transaction() as tx, tx.decisions.batch():
+        tx.decisions.add(decision(cart))
+        raise RuntimeError("the step failed")
+    missing = decision(cart, cart_id=cart.id + 1000)  # no such cart
+    with pytest.raises(Exception), store.transaction() as tx, tx.decisions.batch():  # noqa: B017
+        tx.decisions.add(missing)
+    with store.reading() as tx:
+        assert tx.decisions.for_cart(cart.id) == []

@@ -54,7 +54,8 @@ def _verb_and_table(words: str) -> str:
 def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
     """Claim, abandon and decide (one transaction), then the answer with the run's next move
     (another): on PostgreSQL the claim, a message with its link, and an attempt with its
-    message's outcome are one statement each."""
+    message's outcome are one statement each; the abandonment's decisions are written
+    together."""
     shop.checkout()
     shop.clock.advance(timedelta(minutes=30))
     with _statements(shop) as seen:
@@ -84,11 +85,10 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
         "UPDATE runs",  # the cart's holdout and arms
         "UPDATE runs",  # into the flow
         "UPDATE carts",  # abandoned
-        "INSERT decisions",  # abandoned, and why
         *lock,
         "SELECT orders",  # every look-back before a send, one statement (orders first)
-        "INSERT decisions",  # send
         *message,
+        "INSERT decisions",  # abandoned and why, then send: together
         *begin,
         *attempt,
         "UPDATE runs",  # waits for its next step

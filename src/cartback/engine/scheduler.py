@@ -17,6 +17,7 @@ from cartback.domain.flow import EndStep, Flow, Guard, SendStep, WaitStep, choos
 from cartback.domain.policy import Action, Decision, Reason
 from cartback.domain.records import (
     WAITING_FOR_ABANDONMENT,
+    Cart,
     CartStatus,
     Claim,
     DecisionAction,
@@ -255,24 +256,37 @@ class Scheduler:
             if not runs.enter_flow(tx, claim, flow.id, now):
                 return None
             tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
-            quiet = span(now - cart.last_activity_at)
-            detail = (
-                f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
-                f"{self._gap_note(cart.store_id)}"
-            )
-            detail = " ".join(filter(None, (detail, assignment.described(flow, assigned))))
-            runs.decide(
-                tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail
-            )
-            if assigned.held_out:
-                assignment.note_held_out(tx, claim, flow, now)
-            step = flow.step(0)
-            if not isinstance(step, SendStep) or step.guard is not None:
-                return _Abandoned(flow, assigned)
-            abandoned = replace(cart, status=CartStatus.ABANDONED, abandoned_at=now)
-            held_out = assigned.held_out
-            first = self.sender.prepare(tx, claim, flow, 0, step, held_out, abandoned, entered=True)
+            with tx.decisions.batch():  # the abandonment's and the first step's, together
+                first = self._enter(tx, claim, cart, flow, assigned, why, now)
         return _Abandoned(flow, assigned, first)
+
+    def _enter(
+        self,
+        tx: Tx,
+        claim: Claim,
+        cart: Cart,
+        flow: Flow,
+        assigned: Assignment,
+        why: str,
+        now: datetime,
+    ) -> Prepared | Decision | None:
+        """The abandonment on the timeline, then the first step decided when it sends at once
+        (None: it does not)."""
+        quiet = span(now - cart.last_activity_at)
+        detail = (
+            f"No update or order for {quiet}: the cart is abandoned. Chosen {why}."
+            f"{self._gap_note(cart.store_id)}"
+        )
+        detail = " ".join(filter(None, (detail, assignment.described(flow, assigned))))
+        runs.decide(tx, claim, flow.id, -1, now, DecisionAction.ABANDON, Reason.ABANDONED, detail)
+        if assigned.held_out:
+            assignment.note_held_out(tx, claim, flow, now)
+        step = flow.step(0)
+        if not isinstance(step, SendStep) or step.guard is not None:
+            return None
+        abandoned = replace(cart, status=CartStatus.ABANDONED, abandoned_at=now)
+        held_out = assigned.held_out
+        return self.sender.prepare(tx, claim, flow, 0, step, held_out, abandoned, entered=True)
 
     def _gap_note(self, store_id: str) -> str:
         gaps = self.gaps.get(store_id)

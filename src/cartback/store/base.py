@@ -35,7 +35,6 @@ from cartback.domain.records import (
     CodeImport,
     ConsentEntry,
     Cursor,
-    DecisionEntry,
     Link,
     Message,
     MessageTouch,
@@ -51,6 +50,7 @@ from cartback.domain.records import (
     Touch,
 )
 from cartback.store.changes import CartChanges, MessageChanges, OrderChanges, StoreConflict
+from cartback.store.decisions import Decisions
 from cartback.store.deliveries import Deliveries
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.lookback import Lookbacks
@@ -188,13 +188,6 @@ class Runs(Protocol):
 
     def cancel_for_cart(self, cart_id: int, reason: str, now: datetime) -> Run | None:
         """Cancel the cart's pending run, whoever holds it; the run as it was, or None."""
-        ...
-
-
-class Decisions(Protocol):
-    def add(self, entry: DecisionEntry) -> None: ...
-    def for_cart(self, cart_id: int) -> list[DecisionEntry]:
-        """In the order they were taken."""
         ...
 
 

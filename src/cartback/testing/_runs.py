@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -146,6 +148,11 @@ class MemoryDecisions:
             reason=str(entry.reason),
         )
         self.table.insert(decision_id, stored)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Nothing to gather: each decision is in place as it is added."""
+        yield
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:
         rows = self.table.rows

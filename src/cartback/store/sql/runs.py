@@ -9,6 +9,8 @@ was claimed by another worker cannot be moved by the first. The engine decides w
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -181,25 +183,45 @@ class SqlRuns:
 class SqlDecisions:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._held: list[dict[str, Any]] | None = None  # in a batch: the rows to write
 
     def add(self, entry: DecisionEntry) -> None:
         # The values apart from the statement: one cached statement for every decision.
-        self.conn.execute(
-            insert(decisions),
-            {
-                "cart_id": entry.cart_id,
-                "run_id": entry.run_id,
-                "flow_id": entry.flow_id,
-                "step_index": entry.step_index,
-                "at": entry.at,
-                "action": str(entry.action),
-                "reason": str(entry.reason),
-                "detail": entry.detail,
-                "until": entry.until,
-            },
-        )
+        values = {
+            "cart_id": entry.cart_id,
+            "run_id": entry.run_id,
+            "flow_id": entry.flow_id,
+            "step_index": entry.step_index,
+            "at": entry.at,
+            "action": str(entry.action),
+            "reason": str(entry.reason),
+            "detail": entry.detail,
+            "until": entry.until,
+        }
+        if self._held is not None:
+            self._held.append(values)
+            return
+        self.conn.execute(insert(decisions), values)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if self._held is not None:  # within another: that one writes them
+            yield
+            return
+        self._held = []
+        try:
+            yield
+            self._write_held()
+        finally:
+            self._held = None
+
+    def _write_held(self) -> None:
+        if self._held:
+            self.conn.execute(insert(decisions), self._held)  # one round trip for them all
+            self._held.clear()
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:
+        self._write_held()
         rows = self.conn.execute(
             select(decisions).where(decisions.c.cart_id == cart_id).order_by(decisions.c.id)
         )
