@@ -11,7 +11,12 @@ import pytest
 
 from cartback.cli import main
 from cartback.config import ConfigError, Settings, load_config
+from cartback.config.template_check import SHORT_NAMES
+from cartback.engine.compose import _context
+from cartback.engine.sender import _discount_words
 from cartback.startup import text_warnings
+from cartback.testing import InMemoryStore
+from tests.contract.records import T0, contents
 from tests.unit.test_config import MINIMAL
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -204,3 +209,12 @@ def test_check_stops_at_a_broken_text_and_prints_the_warnings(tmp_path: Path) ->
         "warning: flows[0].steps[0].template: {link} is sent as written; a variable is "
         "{{ link }}" in out.getvalue()
     )
+
+
+def test_the_names_checked_are_those_a_short_text_is_rendered_with() -> None:
+    """The warning's list is written beside the renderer's context: this ties the two."""
+    store = InMemoryStore()
+    with store.transaction() as tx:
+        cart, _ = tx.carts.upsert(contents(), T0)
+    rendered_with = set(_context(cart, "Acme", "https://cb.example/r/c0de"))
+    assert rendered_with | set(_discount_words("SAVE10", "10%")) == SHORT_NAMES
