@@ -4,8 +4,8 @@ The file is read and checked as at start; a config that fails keeps the running 
 why in one log line. A good one is built on the same database, clock and metrics and then
 swapped in: requests that arrive after it see the new stores, tokens and channel settings, and
 the worker's next pass uses the new flows and gateways (a pass already running ends on the old
-ones). What the process was started with stays until a restart: `database_url`, the listening
-address, the worker's `poll_interval` and `batch_size`.
+ones). What the process was started with stays until a restart: `database_url`,
+`database_lanes`, the listening address, the worker's `poll_interval` and `batch_size`.
 """
 
 from __future__ import annotations
@@ -78,9 +78,10 @@ def _checked(runtime: Runtime, settings: Settings) -> Settings:
     errors = [f.text for f in channel_findings(settings, strict_dns=False) if f.level == "error"]
     if errors:
         raise OperatorError("\n".join(errors))
-    if settings.database_url != runtime.settings.database_url:
-        log.warning("database_url changed: it takes effect at the next restart")
-        settings = settings.model_copy(update={"database_url": runtime.settings.database_url})
+    for key in ("database_url", "database_lanes"):  # the store is the running one
+        if getattr(settings, key) != getattr(runtime.settings, key):
+            log.warning("%s changed: it takes effect at the next restart", key)
+            settings = settings.model_copy(update={key: getattr(runtime.settings, key)})
     return settings
 
 

@@ -88,7 +88,9 @@ def build(
     `metrics` and `breaker`: a running runtime's, when its config is reloaded (the counts go on,
     and a gateway that rests keeps resting)."""
     clock = clock or SystemClock()
-    store = store or SqlStore.connect(settings.database_url, threads=settings.worker.concurrency)
+    store = store or SqlStore.connect(
+        settings.database_url, threads=settings.worker.concurrency, lanes=settings.database_lanes
+    )
     flows = {f.id: f for f in settings.domain_flows()}
     signing = load_signing(settings, store, clock)
     outboxes: dict[str, OutboxGateway] = {}

@@ -229,6 +229,21 @@ def test_a_reloaded_config_changes_tokens_and_keeps_the_old_one_when_bad(
     assert get(agency, "beta-rotated", "/api/carts").status_code == 200  # the old config stays
 
 
+def test_a_reload_leaves_the_database_settings_to_a_restart(agency: Shop, tmp_path: Path) -> None:
+    path = tmp_path / "cartback.yaml"
+    path.write_text(path.read_text().replace("public_url:", "database_lanes: 9\npublic_url:", 1))
+    lanes = agency.runtime.settings.database_lanes
+    stream = io.StringIO()
+    logger = logging.getLogger("cartback")
+    logger.addHandler(handler := logging.StreamHandler(stream))
+    try:
+        assert reload(agency.runtime, path)
+    finally:
+        logger.removeHandler(handler)
+    assert "database_lanes changed: it takes effect at the next restart" in stream.getvalue()
+    assert agency.runtime.settings.database_lanes == lanes != 9
+
+
 def test_sighup_reloads_and_the_worker_uses_the_new_flows(agency: Shop, tmp_path: Path) -> None:
     path = tmp_path / "cartback.yaml"
     path.write_text(path.read_text().replace('"Beta: {{ link }}"', '"Beta again: {{ link }}"'))

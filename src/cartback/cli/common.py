@@ -54,6 +54,8 @@ def open_runtime(
     if errors:
         raise OperatorError("\n".join(errors))
     engine = engine or open_database(settings.database_url)
-    runtime = build(settings, echo_outbox=echo_outbox, store=SqlStore(engine))
+    runtime = build(
+        settings, echo_outbox=echo_outbox, store=SqlStore(engine, lanes=settings.database_lanes)
+    )
     revision = prepare_database(runtime, auto_migrate=False, config_file=config_file)
     return Opened(runtime, revision, [f.text for f in findings if f.level == "warning"])

@@ -7,7 +7,7 @@ never deadlock on an upgrade from a read lock; PostgreSQL coordinates with row l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
@@ -27,6 +27,7 @@ from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.deliveries import SqlDeliveries
 from cartback.store.sql.diagnostics import SqlDiagnostics
+from cartback.store.sql.lanes import Lanes
 from cartback.store.sql.lookback import SqlLookback
 from cartback.store.sql.measure import SqlMeasurements
 from cartback.store.sql.messages import SqlMessages
@@ -65,13 +66,19 @@ class SqlTx:
 
 
 class SqlStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, lanes: int | None = None) -> None:
+        """`lanes`: how many of this process's threads work on the database at once
+        (`database_lanes`; store/sql/lanes.py); None: as many as ask."""
         self.engine = engine
+        self.lanes = Lanes(lanes) if lanes else None
 
     @classmethod
-    def connect(cls, url: str, *, threads: int = 0) -> SqlStore:
+    def connect(cls, url: str, *, threads: int = 0, lanes: int | None = None) -> SqlStore:
         """`threads`: the worker's senders, each holding a connection while it works."""
-        return cls(connect(url, threads=threads))
+        return cls(connect(url, threads=threads), lanes=lanes)
+
+    def _lane(self) -> AbstractContextManager[None]:
+        return self.lanes.held() if self.lanes is not None else nullcontext()
 
     @property
     def kind(self) -> str:
@@ -79,7 +86,7 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
-        with _conflicts(), write_transaction(self.engine) as conn:
+        with self._lane(), _conflicts(), write_transaction(self.engine) as conn:
             yield SqlTx(conn)
 
     def record_deliveries(
@@ -90,7 +97,7 @@ class SqlStore:
         other statement, the look-up of keys stored before, only reads."""
         if self.kind != "postgresql":
             return record_in_a_transaction(self, batch, inserted)
-        with _conflicts(), self._at_once() as conn:
+        with self._lane(), _conflicts(), self._at_once() as conn:
             kept = SqlDeliveries(conn).record_many(batch)
         if inserted is not None:
             inserted()
@@ -98,17 +105,18 @@ class SqlStore:
 
     @contextmanager
     def reading(self) -> Iterator[SqlTx]:
-        with self.engine.connect() as conn:
+        with self._lane(), self.engine.connect() as conn:
             yield SqlTx(conn)
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         """On PostgreSQL the claim is one statement that commits itself: one round trip where
         BEGIN, the claim and COMMIT took three."""
-        if self.kind != "postgresql":
-            with write_transaction(self.engine) as conn:
+        with self._lane():
+            if self.kind != "postgresql":
+                with write_transaction(self.engine) as conn:
+                    return claim_due(conn, now, limit, lease)
+            with self._at_once() as conn:
                 return claim_due(conn, now, limit, lease)
-        with self._at_once() as conn:
-            return claim_due(conn, now, limit, lease)
 
     def _at_once(self) -> Connection:
         """A PostgreSQL connection whose every statement is its own transaction (autocommit),
@@ -116,7 +124,7 @@ class SqlStore:
         return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self._lane(), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
