@@ -113,7 +113,9 @@ def activity(engine: Engine, now: datetime) -> None:
 
 def lists(engine: Engine, stored: int) -> None:
     """What `/api/carts`, `/api/messages` and `/api/deliveries` ask: a page, the next one (by
-    the last row seen) and a page deep in the list (after the cart in the middle by id)."""
+    the last row seen) and a page deep in the list (after the cart in the middle by id); and
+    the deliveries of another store of the database, which has none (a new shop of an agency,
+    asked with its own token)."""
     with SqlStore(engine).reading() as tx:
         tx.carts.page(store_id="bench", status=None, limit=100, offset=0, after=stored // 2)
         for status in (None, "abandoned"):
@@ -124,6 +126,7 @@ def lists(engine: Engine, stored: int) -> None:
         tx.messages.page(store_id="bench", status=None, limit=100, offset=0, after=sent[-1].id)
         found = tx.deliveries.listing(status=None, store_id="bench", limit=100)
         tx.deliveries.listing(status=None, store_id="bench", limit=100, after=found[-1].id)
+        tx.deliveries.listing(status=None, store_id="new-shop", limit=100)
 
 
 def timed(run: Callable[[], object], cpu: list[float] | None = None) -> float:

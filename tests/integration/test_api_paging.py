@@ -1,11 +1,15 @@
 """The lists of the API page on by the last row seen (`after`): every row once, in the order
-of one long page, however deep, on both databases."""
+of one long page, however deep, on both databases; a store's page reads that store's rows."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine, event, text
+
+from cartback.store.sql import SqlStore
+from cartback.store.tables import deliveries
 from tests.integration.conftest import Shop
 
 
@@ -43,3 +47,40 @@ def test_messages_page_on_by_the_last_one_seen(shop: Shop) -> None:
     messages = [row["id"] for row in shop.api("/api/messages")]
     assert len(messages) >= 2
     assert _walked(shop, "/api/messages") == messages
+
+
+def test_a_small_stores_page_of_deliveries_reads_its_own_rows(db: Engine) -> None:
+    """An agency's big shop has thousands of deliveries, a small one a few: the small one's page
+    is read through the deliveries' index by store, not by scanning every store's newest
+    deliveries for its own (the plan, on both databases, once the statistics are taken)."""
+    received = datetime(2026, 11, 2, tzinfo=UTC)
+    rows = [
+        {
+            "platform": "shopify",
+            "store_id": "big" if n % 1000 else "small",
+            "received_at": received,
+            "headers": {},
+            "body": b"{}",
+            "status": "processed",
+        }
+        for n in range(1, 4001)
+    ]
+    with db.begin() as conn:
+        conn.execute(deliveries.insert(), rows)
+        conn.execute(text("ANALYZE"))
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(db, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        statements.append((statement, parameters))
+
+    with SqlStore(db).reading() as tx:
+        page = tx.deliveries.listing(status=None, store_id="small", limit=100)
+    event.remove(db, "before_cursor_execute", _seen)
+    assert [d.store_id for d in page] == ["small"] * 4
+    [(statement, parameters)] = [s for s in statements if "FROM deliveries" in s[0]]
+    explain = "EXPLAIN " if db.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    with db.connect() as conn:
+        rows = conn.exec_driver_sql(explain + statement, parameters)
+        plan = " ".join(str(row[-1]) for row in rows)
+    assert "ix_deliveries_store_id_id" in plan, plan

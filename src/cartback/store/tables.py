@@ -48,6 +48,7 @@ deliveries = Table(
     Column("claimed_until", UTCDateTime),  # a worker's lease on a received delivery
     UniqueConstraint("platform", "store_id", "delivery_key"),
     Index(None, "status", "received_at"),
+    Index(None, "store_id", "id"),  # a store's page of deliveries, newest first
     Index(
         "ix_deliveries_to_apply",
         "id",
