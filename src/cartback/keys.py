@@ -9,6 +9,12 @@ ERASE_PURPOSE = b"cartback erase"
 
 def erase_key(signing: Signing) -> bytes:
     """The key of the hashes an erasure keeps (see `domain.privacy`), derived from the signing
-    secret (not the API token, which may be rotated); the one place it comes from. Changing the
-    signing secret forgets every erased person's withdrawal."""
+    secret (not the API token, which may be rotated); the one place it comes from."""
     return signing.key(ERASE_PURPOSE)
+
+
+def erase_keys(signing: Signing) -> tuple[bytes, ...]:
+    """The keys under which erased people's "no" is looked up before a send: the current
+    secret's, then each of `previous_signing_secrets`. A rotated secret kept there still finds
+    the hashes it keyed; one dropped from there forgets them."""
+    return signing.keys(ERASE_PURPOSE)

@@ -25,7 +25,9 @@ from cartback.startup import OperatorError, channel_findings
 log = logging.getLogger("cartback")
 
 # What a reload replaces; the store, clock, metrics and the worker object (its thread's) stay.
-_SWAPPED = ("settings", "ingest", "scheduler", "feedback", "gateways")
+# The signing secrets too: a rotated secret signs the new scheduler's links and callback keys,
+# and the API must verify what it signs (and keep verifying the previous secrets).
+_SWAPPED = ("settings", "ingest", "scheduler", "feedback", "gateways", "signing")
 
 
 def reload(

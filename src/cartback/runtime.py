@@ -37,7 +37,7 @@ from cartback.engine.worker import Worker, WorkerThread
 from cartback.gateways import Gateways, build_gateways, channel_setups, pace
 from cartback.integrations.registry import parser_for
 from cartback.jobs import worker_jobs
-from cartback.keys import erase_key
+from cartback.keys import erase_key, erase_keys
 from cartback.metrics import Metrics, watching
 from cartback.startup import ensure_schema
 from cartback.store.base import Store
@@ -305,7 +305,7 @@ def prepare_database(
 
 def _sender_settings(settings: Settings, signing: Signing) -> SenderSettings:
     rules = settings.policy.rules()
-    return SenderSettings(settings.public_url, rules, partial(erase_key, signing))
+    return SenderSettings(settings.public_url, rules, partial(erase_keys, signing))
 
 
 def _store_info(settings: Settings) -> StoreInfoLookup:

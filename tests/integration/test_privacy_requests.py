@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from cartback.channels.base import InboundMessage
 from cartback.cli import main
+from cartback.reload import reload
 from cartback.store.db import connect
 from cartback.store.tables import metadata
 from tests.integration.conftest import PHONE, TOKEN, Shop
@@ -165,3 +166,32 @@ def test_the_commands_export_then_erase_a_person(
     out = capsys.readouterr().out
     assert out.startswith("erased: carts 1, clicks 1, consent_ledger 1, deliveries 1")
     assert _found_anywhere(db_url, PERSONAL) == []
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["old-secret-kept", "old-secret-dropped"])
+def test_a_stop_outlives_a_rotation_of_the_signing_secret_kept_as_a_previous_one(
+    shop: Shop, tmp_path: Path, kept: bool
+) -> None:
+    """The erased person's STOP is a hash keyed by the signing secret. Rotated the documented
+    way (the old secret moved to `previous_signing_secrets`), it is still found; with the old
+    secret dropped it is forgotten, as the README warns."""
+    _recovered_once(shop)
+    stop = InboundMessage("fake-sms", "in-1", PHONE, "Acme", "STOP", shop.clock.now())
+    shop.runtime.feedback.apply_inbound(stop)
+    _privacy(shop, "customers/redact", customer=_customer())
+    old = shop.runtime.signing.secret
+    path = tmp_path / "cartback.yaml"
+    previous = f"previous_signing_secrets: ['{old}']\n" if kept else ""
+    secrets = f"signing_secret: '{'n' * 32}'\n{previous}"
+    path.write_text(path.read_text().replace("public_url:", f"{secrets}public_url:", 1))
+    assert reload(shop.runtime, path)
+    assert shop.runtime.signing.secret == "n" * 32
+
+    shop.clock.advance(timedelta(days=7))
+    shop.checkout(token="later", cart_token="later")
+    shop.advance(timedelta(minutes=30))
+    skipped = [e["reason"] for e in shop.cart(2)["timeline"] if e["action"] == "skip"]
+    if kept:
+        assert len(shop.sms.sent) == 1 and skipped == ["suppressed"]
+    else:
+        assert len(shop.sms.sent) == 2 and skipped == []

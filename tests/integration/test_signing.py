@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from cartback.api.app import create_app
 from cartback.channels.unsubscribe import key_from, make_token
+from cartback.reload import reload
 from cartback.runtime import Runtime
 from tests.integration.conftest import CONFIG, TOKEN, make_runtime
 
@@ -83,3 +84,25 @@ def test_callback_keys_of_earlier_secrets_still_verify(db_url: str, tmp_path: Pa
     assert runtime.signing.is_callback_key(runtime.signing.callback_key())
     assert not runtime.signing.is_callback_key("0" * 32)
     assert NEW not in repr(runtime.signing)
+
+
+def test_a_reload_that_rotates_the_secret_verifies_the_new_links_and_the_old(
+    db_url: str, tmp_path: Path
+) -> None:
+    """SIGHUP with a new signing secret: the API verifies the links the new config signs at
+    once, and those of the secret it replaced while it is listed as previous."""
+    runtime = _runtime(db_url, tmp_path, signing=f"signing_secret: {OLD}")
+    old_link = _link(runtime)
+    path = tmp_path / "cartback.yaml"
+    listed = f"signing_secret: {NEW}\nprevious_signing_secrets: [{OLD}]"
+    path.write_text(path.read_text().replace(f"signing_secret: {OLD}", listed, 1))
+    assert reload(runtime, path)
+    assert runtime.signing.secret == NEW
+    new_link = make_token(key_from(NEW), "acme", EMAIL)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            assert client.get(f"/u/{new_link}").status_code == 200
+            assert client.get(f"/u/{old_link}").status_code == 200
+    finally:
+        runtime.store.close()
+    assert runtime.signing.is_callback_key(runtime.scheduler.sender.composer.signing.callback_key())

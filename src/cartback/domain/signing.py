@@ -54,7 +54,12 @@ class Signing:
 
     def key(self, purpose: bytes) -> bytes:
         """A key for one purpose, so that no two features share a key."""
-        return hmac.new(self.secret.encode("utf-8"), purpose, hashlib.sha256).digest()
+        return _purpose_key(self.secret, purpose)
+
+    def keys(self, purpose: bytes) -> tuple[bytes, ...]:
+        """The key for `purpose` of every secret that still verifies, the current one first:
+        what was keyed before a rotation is still found."""
+        return tuple(_purpose_key(secret, purpose) for secret in self.verifying)
 
     def callback_key(self) -> str:
         return callback_key(self.secret)
@@ -65,6 +70,10 @@ class Signing:
         for secret in self.verifying:
             matched |= hmac.compare_digest(given.encode(), callback_key(secret).encode())
         return matched
+
+
+def _purpose_key(secret: str, purpose: bytes) -> bytes:
+    return hmac.new(secret.encode("utf-8"), purpose, hashlib.sha256).digest()
 
 
 def callback_key(secret: str) -> str:

@@ -27,7 +27,8 @@ class Target:
     store_timezone: str
     consent_mode: str = "strict"  # strict | soft_opt_in
     windows: Mapping[str, SendingWindow] = field(default_factory=dict)  # the store's overrides
-    erase_key: bytes | None = None  # the key of erased people's hashes (see domain.privacy)
+    # The keys of erased people's hashes (see domain.privacy), the current secret's first.
+    erase_keys: tuple[bytes, ...] = ()
 
 
 def gather(
@@ -41,7 +42,7 @@ def gather(
     zones = phone_timezones(cart.phone) if cart.phone else ()
     cooldown = rules.cooldown_for(channel)
     seen = tx.lookback.before_send(
-        _ask(cart, run_id, kind, address, target.erase_key, now - cooldown)
+        _ask(cart, run_id, kind, address, target.erase_keys, now - cooldown)
     )
     return SendFacts(
         channel=channel,
@@ -76,17 +77,16 @@ def _ask(
     run_id: int,
     kind: str,
     address: str | None,
-    key: bytes | None,
+    keys: tuple[bytes, ...],
     touched_since: datetime,
 ) -> Ask:
     """What to look up before the send. Suppressions: opted out of this channel, or replied STOP
     from the cart's phone (which ends everything); also a "no" of a person since erased, kept
-    as a suppression of their address's keyed hash."""
+    as a suppression of their address's keyed hash (under any secret that still verifies)."""
     addresses = [address] if address else []
     phones = [cart.phone] if cart.phone else []
-    if key is not None:
-        addresses += [erased_address(key, a) for a in addresses]
-        phones += [erased_address(key, p) for p in phones]
+    addresses += [erased_address(key, a) for key in keys for a in addresses]
+    phones += [erased_address(key, p) for key in keys for p in phones]
     return Ask(
         cart=cart,
         run_id=run_id,

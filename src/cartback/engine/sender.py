@@ -98,8 +98,8 @@ class Sender:
 
     def ready(self) -> None:
         """What `prepare` needs, found before its transaction opens (not inside it)."""
-        if self.settings.erase_key is not None:
-            self.settings.erase_key()  # found once
+        if self.settings.erase_keys is not None:
+            self.settings.erase_keys()  # the secret found once
 
     def complete(
         self,
@@ -199,7 +199,7 @@ class Sender:
             store.timezone,
             store.consent_mode,
             store.windows,
-            self.settings.erase_key() if self.settings.erase_key is not None else None,
+            self.settings.erase_keys() if self.settings.erase_keys is not None else (),
         )
 
     def _resume(

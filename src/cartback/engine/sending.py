@@ -32,8 +32,9 @@ class StoreInfo:
 class SenderSettings:
     public_url: str
     policy: PolicyRules
-    # Finds the key under whose hashes erased people's "no" is kept (see engine.privacy).
-    erase_key: Callable[[], bytes] | None = None
+    # Finds the keys under whose hashes erased people's "no" is kept (see engine.privacy):
+    # the current signing secret's first, then the previous secrets'.
+    erase_keys: Callable[[], tuple[bytes, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
