@@ -15,6 +15,8 @@ def erase_key(signing: Signing) -> bytes:
 
 def erase_keys(signing: Signing) -> tuple[bytes, ...]:
     """The keys under which erased people's "no" is looked up before a send: the current
-    secret's, then each of `previous_signing_secrets`. A rotated secret kept there still finds
-    the hashes it keyed; one dropped from there forgets them."""
+    secret's, then those of every secret that still verifies (`previous_signing_secrets`, and
+    the API token, which signed before there was a signing secret). A rotated secret kept in
+    `previous_signing_secrets` still finds the hashes it keyed; one dropped from there forgets
+    them."""
     return signing.keys(ERASE_PURPOSE)
