@@ -27,7 +27,6 @@ class Lanes:
     def __init__(self, count: int) -> None:
         if count < 1:
             raise ValueError("lanes: at least one")
-        self.count = count
         self._free = threading.BoundedSemaphore(count)
         self._depth = threading.local()
 
