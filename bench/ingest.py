@@ -5,10 +5,14 @@ Distinct signed Shopify checkouts, each sent twice the way `checkouts/create` an
 answers 200), `cartback serve` on SQLite with its worker in-process, and `cartback serve
 --no-worker` on PostgreSQL. Then latency at half of cartback's own maximum rate, sent at that
 constant rate (`loadgen._PACED`). All three run on uvicorn with the same settings (its defaults
-for the loop and the HTTP parser, access log off) in one process each. Prints the raw numbers
-and the ratios measured in this one run; no thresholds (shared machines are noisy).
+for the loop and the HTTP parser, access log off) in one process each. Each server first gets
+a few seconds of other checkouts (`--warm-up`); PostgreSQL's are followed by ANALYZE, as
+autovacuum takes a new database's statistics within a minute of its first deliveries (see
+`measure`). Prints the raw numbers and the ratios measured in this one run; no thresholds
+(shared machines are noisy).
 
-    python bench/ingest.py [--seconds 10] [--checkouts 2000] [--postgres URL] [--python]
+    python bench/ingest.py [--seconds 10] [--checkouts 2000] [--warm-up 3] [--postgres URL]
+                           [--python]
 """
 
 from __future__ import annotations
@@ -226,12 +230,35 @@ def load(
     return replace(result, server_cpu_ms=(after - before) * 1000 / result.requests)
 
 
+def warm_up(served: tuple[str, int], args: argparse.Namespace) -> None:
+    """A short run of other checkouts before the measured ones, the same for every server: the
+    measured runs start with the connections, caches and prepared statements of a server that
+    has been answering for a while."""
+    if args.warm_up > 0:
+        load(served, prepared_checkouts(args.checkouts), args.warm_up, args.python)
+
+
 def measure(
-    served: tuple[str, int], label: str, args: argparse.Namespace, *, applies: bool
+    served: tuple[str, int],
+    label: str,
+    args: argparse.Namespace,
+    *,
+    applies: bool,
+    database_url: str | None = None,
 ) -> dict[str, LoadResult]:
-    """The maximum rate, then latency at half of it (with checkouts not sent before). Where the
-    server applies deliveries itself, the half-rate run starts once the backlog of the first run
-    is applied: it measures a steady half-rate load, not the catching up after a burst."""
+    """The maximum rate, then latency at half of it (with checkouts not sent before), after the
+    warm-up. Where the server applies deliveries itself, each measured run starts once the
+    backlog before it is applied: it measures a steady load, not the catching up after a burst.
+
+    On PostgreSQL the warm-up is followed by ANALYZE, what autovacuum does within a minute of
+    the first deliveries on a running server: a database that has never been analyzed has no
+    statistics, and its planner may look a repeated delivery up through the store's index of
+    deliveries (every row of the store) instead of the unique index of its key."""
+    warm_up(served, args)
+    if applies:
+        wait_for_applied(served[0])
+    if database_url:
+        analyze(database_url)
     top = load(served, prepared_checkouts(args.checkouts), args.seconds, args.python)
     if applies:
         drained = wait_for_applied(served[0])
@@ -288,6 +315,9 @@ def main() -> None:
         ),
         help="an admin URL; a fresh database is made from it (empty string: skip PostgreSQL)",
     )
+    parser.add_argument(
+        "--warm-up", type=float, default=3.0, help="seconds of other checkouts before each run"
+    )
     parser.add_argument("--python", action="store_true", help="use the Python generator")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
@@ -301,6 +331,7 @@ def main() -> None:
         empty = [sys.executable, "-m", "uvicorn", "empty_app:app", "--port", str(port)]
         with server([*empty, "--log-level", "warning", "--no-access-log"], port, folder) as served:
             requests = prepared_checkouts(args.checkouts)
+            warm_up(served, args)
             results["empty handler"] = load(served, requests, args.seconds, args.python)
 
         command, port, _ = cartback(folder, f"sqlite:///{folder / 'bench.db'}")
@@ -314,7 +345,13 @@ def main() -> None:
             subprocess.run(migrate, check=True, capture_output=True)
             with server(command, port, folder) as served:
                 results.update(
-                    measure(served, "serve --no-worker, PostgreSQL", args, applies=False)
+                    measure(
+                        served,
+                        "serve --no-worker, PostgreSQL",
+                        args,
+                        applies=False,
+                        database_url=database,
+                    )
                 )
 
     baseline = results["empty handler"].rate

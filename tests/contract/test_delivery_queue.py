@@ -115,6 +115,7 @@ def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(
     assert stored is not None and (stored.delivery_key, stored.sequence_key) == ("k2", "acme:b")
     assert stored.headers == {"x-test": "1"} and stored.body == b"{}"
     assert stored.received_at == T0 and stored.status == DeliveryStatus.RECEIVED
+    assert stored.topic == "checkouts/update"
 
 
 def test_a_batch_tells_a_key_stored_for_another_store_apart(store: Store) -> None:

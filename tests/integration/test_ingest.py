@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 
 from cartback.domain.events import CartUpdated, Event
+from cartback.domain.records import NewDelivery
 from cartback.engine.delivery_queue import DeliveryQueue
 from cartback.store.base import Tx
 from cartback.store.db import writers
 from cartback.store.sql import SqlStore
+from cartback.store.tables import deliveries
 from tests.integration.conftest import Shop, checkout_payload
 
 PAIRS = 50
@@ -148,3 +152,61 @@ def test_sqlite_writers_of_one_process_take_turns_on_the_engines_lock(tmp_path: 
     finally:
         store.close()
         other.close()
+
+
+def test_a_repeated_delivery_is_found_through_the_unique_index_of_its_key(db: Engine) -> None:
+    """The look-up of repeated delivery keys (a platform's retries) reads each key's row
+    through the unique index, not the store's deliveries around it: the plan, on both
+    databases, with the statistics a running database has (one big store among others)."""
+    received = datetime(2026, 11, 2, tzinfo=UTC)
+
+    def row(store_id: str, n: int) -> dict[str, Any]:
+        key = f"{store_id}-{n}"
+        return {
+            "platform": "shopify",
+            "store_id": store_id,
+            "delivery_key": key,
+            "received_at": received,
+            "headers": {},
+            "body": b"{}",
+            "status": "processed",
+        }
+
+    with db.begin() as conn:
+        conn.execute(deliveries.insert(), [row("grown", n) for n in range(4000)])
+        conn.execute(deliveries.insert(), [row(f"small-{n % 20}", n) for n in range(2000)])
+    with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")  # what autovacuum does on PostgreSQL
+    repeated = [
+        NewDelivery(
+            platform="shopify",
+            store_id="grown",
+            topic="checkouts/update",
+            delivery_key=f"grown-{n}",
+            headers={},
+            body=b"{}",
+            received_at=received,
+            sequence_key=None,
+        )
+        for n in (7, 1500, 3999)
+    ]
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(db, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        statements.append((statement, parameters))
+
+    kept = SqlStore(db).record_deliveries(repeated)
+    event.remove(db, "before_cursor_execute", _seen)
+    assert [processed for _, processed in kept] == [True, True, True]
+    [(statement, parameters)] = [s for s in statements if s[0].lstrip().startswith("SELECT")]
+    explain = "EXPLAIN " if db.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    with db.connect() as conn:
+        plan = [str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)]
+    if db.dialect.name == "postgresql":
+        conditions = [line for line in plan if "Index Cond" in line]
+        assert conditions and all("delivery_key" in c for c in conditions), plan
+        assert not any("Filter" in line or "Seq Scan" in line for line in plan), plan
+    else:
+        searches = [line for line in plan if line.startswith(("SEARCH", "SCAN"))]
+        assert searches and all("delivery_key=?" in line for line in searches), plan

@@ -80,6 +80,10 @@ def test_nesting_is_measured_without_recursion() -> None:
 def test_text_problems() -> None:
     assert text_problem("ok") is None
     assert text_problem("x" * 5, limit=4) == "longer than 4 characters (5)"
+    assert text_problem("Ærøskøbing ☃ 🛒 ﬁ \uffff") is None, "any code point but a surrogate"
+    for lone in ("\ud800", "Ærø\udfff", "🛒\udbff🛒", "a\udc00"):
+        assert text_problem(lone) == "contains a lone surrogate (not valid Unicode)", lone
+    assert text_problem("a\x00\ud800") == "contains a NUL character"
     assert printable("a\x00b\ud800") == "a\\x00b\\ud800"
 
 

@@ -31,6 +31,7 @@ from cartback.integrations.platform import (
     StoredDelivery,
     Verdict,
     WebhookRequest,
+    header,
     secret_of,
 )
 from cartback.integrations.registry import PLATFORMS, Registry
@@ -259,3 +260,13 @@ def test_a_stored_delivery_is_read_by_the_platform_that_stored_it() -> None:
     assert PLATFORMS.for_delivery("generic", "event").name == "generic"
     with pytest.raises(ValueError, match="no parser for platform 'nope'"):
         PLATFORMS.for_delivery("nope", None)
+
+
+def test_a_header_is_found_whatever_the_case_of_its_name() -> None:
+    asgi = {"x-shopify-topic": "checkouts/create", "content-type": "application/json"}
+    stored = {"X-Shopify-Topic": "checkouts/update", "Content-Type": "application/json"}
+    for name in ("X-Shopify-Topic", "x-shopify-topic", "X-SHOPIFY-TOPIC"):
+        assert header(asgi, name) == "checkouts/create"
+        assert header(stored, name) == "checkouts/update"
+    assert header(asgi, "X-Shopify-Hmac-Sha256") is None
+    assert header({"x-empty": ""}, "X-Empty") == "", "an empty value is a value"

@@ -86,8 +86,12 @@ class StoreDirectory(Protocol):
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever its case; None when absent."""
+    """A header by name, whatever its case; None when absent. The lower-case name is looked up
+    first (ASGI gives names so, and a platform reads several of every webhook's)."""
     wanted = name.lower()
+    found = headers.get(wanted)
+    if found is not None:
+        return found
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 

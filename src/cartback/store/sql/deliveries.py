@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, Literal
 
-from sqlalchemy import Connection, exists, or_, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Select,
+    bindparam,
+    exists,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
@@ -20,7 +32,15 @@ _PROCESSED = str(DeliveryStatus.PROCESSED)
 _RECEIVED = str(DeliveryStatus.RECEIVED)
 _KEY = ("platform", "store_id", "delivery_key")
 _Key = tuple[str, str, str]  # a delivery key with its platform and store
+_KEYS_AT_ONCE = 100  # look-ups in one statement (SQLite allows 500 terms in a UNION)
 
+
+# What `_by_key` reads: a stored delivery's id and state, or the key of a processed one.
+_Columns = Literal["stored", "processed"]
+_COLUMNS = {
+    "stored": (deliveries.c.id, deliveries.c.delivery_key, deliveries.c.status),
+    "processed": (deliveries.c.delivery_key,),
+}
 
 # The inserts of every webhook, built once per dialect (the values are parameters).
 _INSERTS = {
@@ -46,14 +66,7 @@ class SqlDeliveries:
         if row_id is not None:
             return int(row_id), False
         # The same delivery was stored before, or by a request racing this one.
-        existing = self.conn.execute(
-            select(deliveries.c.id, deliveries.c.status).where(
-                deliveries.c.platform == delivery.platform,
-                deliveries.c.store_id == delivery.store_id,
-                deliveries.c.delivery_key == delivery.delivery_key,
-            )
-        ).one()
-        return int(existing.id), existing.status == _PROCESSED
+        return self._stored([_key(delivery)])[_key(delivery)]
 
     def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
         """`record` for many: one insert, in arrival order, that skips the keys stored before
@@ -91,26 +104,38 @@ class SqlDeliveries:
         ]
 
     def _stored(self, keys: list[_Key]) -> dict[_Key, tuple[int, bool]]:
-        """The stored deliveries of `keys`: id, and whether processed. One query for each
-        platform and store (the unique index's leading columns), however many keys."""
+        """The stored deliveries of `keys`: id, and whether processed."""
         by_store: dict[tuple[str, str], list[str]] = {}
         for platform, store_id, key in keys:
             by_store.setdefault((platform, store_id), []).append(key)
         found: dict[_Key, tuple[int, bool]] = {}
         for (platform, store_id), names in by_store.items():
-            rows = self.conn.execute(
-                select(deliveries.c.id, deliveries.c.delivery_key, deliveries.c.status).where(
-                    deliveries.c.platform == platform,
-                    deliveries.c.store_id == store_id,
-                    deliveries.c.delivery_key.in_(names),
-                )
-            )
-            for row in rows:
+            for row in self._by_key("stored", platform, store_id, names):
                 found[(platform, store_id, row.delivery_key)] = (
                     int(row.id),
                     row.status == _PROCESSED,
                 )
         return found
+
+    def _by_key(
+        self, columns: _Columns, platform: str, store_id: str, names: Sequence[str]
+    ) -> list[AnyRow]:
+        """The rows of a store's delivery keys: one lookup of the unique index per key, in one
+        statement (a UNION ALL) for up to `_KEYS_AT_ONCE` of them.
+
+        Not `delivery_key IN (…)`: beside `platform = … AND store_id = …` PostgreSQL may keep
+        the list out of the index scan and filter it, reading every delivery of the store for
+        each look-up. It does that where the statistics are missing or old (a new database, a
+        store that grew since the last ANALYZE), and a look-up for a Shopify retry then costs
+        as much as the store's deliveries. An equality on each of the index's columns is found
+        through it whatever the statistics say."""
+        rows: list[AnyRow] = []
+        for start in range(0, len(names), _KEYS_AT_ONCE):
+            chunk = names[start : start + _KEYS_AT_ONCE]
+            values = {f"key_{n}": name for n, name in enumerate(chunk)}
+            values.update(platform=platform, store=store_id)
+            rows += self.conn.execute(_lookups(columns, len(chunk)), values)
+        return rows
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         earlier = deliveries.alias("earlier")
@@ -176,17 +201,23 @@ class SqlDeliveries:
         return [delivery_from(row) for row in rows]
 
     def processed_keys(self, platform: str, store_id: str, keys: Collection[str]) -> set[str]:
-        if not keys:
-            return set()
-        rows = self.conn.execute(
-            select(deliveries.c.delivery_key).where(
-                deliveries.c.platform == platform,
-                deliveries.c.store_id == store_id,
-                deliveries.c.delivery_key.in_(list(keys)),
-                deliveries.c.status == _PROCESSED,
-            )
-        )
+        rows = self._by_key("processed", platform, store_id, list(keys))
         return {row.delivery_key for row in rows}
+
+
+@cache
+def _lookups(columns: _Columns, count: int) -> Select[Any] | CompoundSelect[Any]:
+    """`_by_key`'s statement for `count` keys, built once (its values are parameters)."""
+    lookups = [
+        select(*_COLUMNS[columns]).where(
+            deliveries.c.platform == bindparam("platform"),
+            deliveries.c.store_id == bindparam("store"),
+            deliveries.c.delivery_key == bindparam(f"key_{n}"),
+            *([deliveries.c.status == _PROCESSED] if columns == "processed" else []),
+        )
+        for n in range(count)
+    ]
+    return lookups[0] if count == 1 else union_all(*lookups)
 
 
 def _made(delivery_id: int | None) -> int:
