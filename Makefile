@@ -31,6 +31,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_app.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/send_lag.py
 	$(BIN)/python bench/smtp_reuse.py
