@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from flat_seed import DUE, seed
-from ingest import drop_postgres, fresh_postgres
+from ingest import drop_postgres, fresh_postgres, postgres_option
 from sqlalchemy import Engine, event, text
 
 from cartback.config import load_config
@@ -188,12 +188,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=7, help="samples of each figure")
     parser.add_argument("--sqlite", action="store_true", help="SQLite files instead")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
-    )
+    postgres_option(parser)
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
     sizes = (args.small, args.large)

@@ -165,6 +165,18 @@ def cartback(folder: Path, database_url: str, *extra: str) -> tuple[list[str], i
     return [*command, "--port", str(port), *extra], port, config
 
 
+def postgres_option(parser: argparse.ArgumentParser, *, skippable: bool = False) -> None:
+    """`--postgres`: the admin URL a bench makes its own fresh database from."""
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="an admin URL; a fresh database is made from it"
+        + (" (empty string: skip PostgreSQL)" if skippable else ""),
+    )
+
+
 def fresh_postgres(admin_url: str) -> str:
     """A database of the bench's own, dropped when the bench ends (however it ends)."""
     name = f"cartback_bench_{uuid.uuid4().hex[:8]}"
@@ -308,13 +320,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--checkouts", type=int, default=2000, help="distinct checkouts")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
-        help="an admin URL; a fresh database is made from it (empty string: skip PostgreSQL)",
-    )
+    postgres_option(parser, skippable=True)
     parser.add_argument(
         "--warm-up", type=float, default=3.0, help="seconds of other checkouts before each run"
     )

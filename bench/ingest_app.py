@@ -26,7 +26,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from ingest import CONNECTIONS, analyze, cartback, fresh_postgres, prepared_checkouts
+from ingest import (
+    CONNECTIONS,
+    analyze,
+    cartback,
+    fresh_postgres,
+    postgres_option,
+    prepared_checkouts,
+)
 from loadgen import Prepared
 
 from cartback.api.app import create_app
@@ -125,13 +132,7 @@ def cartback_app(folder: Path, database_url: str) -> tuple[App, Callable[[], Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=12000, help="measured requests per app")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
-        help="an admin URL; a fresh database is made from it (empty string: skip PostgreSQL)",
-    )
+    postgres_option(parser, skippable=True)
     args = parser.parse_args()
     results = {"empty handler": measure(empty_app(), args.requests)}
     with tempfile.TemporaryDirectory() as name:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest import DOMAIN, SAMPLE, SECRET, analyze, fresh_postgres
+from ingest import DOMAIN, SAMPLE, SECRET, analyze, fresh_postgres, postgres_option
 
 from cartback.channels.base import OutgoingMessage, SendResult, SendStatus
 from cartback.config import load_config
@@ -154,12 +154,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per gateway call")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--deadline", type=float, default=120, help="seconds to wait at most")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
-    )
+    postgres_option(parser)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as name:

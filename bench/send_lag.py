@@ -24,7 +24,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from ingest import DOMAIN, SECRET, analyze, fresh_postgres
+from ingest import DOMAIN, SECRET, analyze, fresh_postgres, postgres_option
 from send import CONFIG, SlowGateway, checkouts
 from sqlalchemy import create_engine, text
 
@@ -127,12 +127,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per gateway call")
     parser.add_argument("--poll", type=int, default=1, help="worker.poll_interval, seconds")
     parser.add_argument("--deadline", type=float, default=180, help="seconds to wait at most")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CARTBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
-    )
+    postgres_option(parser)
     args = parser.parse_args()
     count = int(args.rate * args.seconds)
     with tempfile.TemporaryDirectory() as name:
