@@ -30,6 +30,7 @@ from ingest import drop_postgres, fresh_postgres, postgres_option
 from sqlalchemy import Engine, event, text
 
 from cartback.config import load_config
+from cartback.domain.records import DeliveryStatus
 from cartback.engine.measuring import Scope
 from cartback.engine.report import report
 from cartback.store import migrate
@@ -65,6 +66,7 @@ flows:
 WORKER = """
 import resource, sys
 from cartback.config import load_config
+from cartback.domain.records import DeliveryStatus
 from cartback.runtime import build
 runtime = build(load_config(sys.argv[1], environ={}))
 for _ in range(3):
@@ -115,7 +117,7 @@ def lists(engine: Engine, stored: int) -> None:
     """What `/api/carts`, `/api/messages` and `/api/deliveries` ask: a page, the next one (by
     the last row seen) and a page deep in the list (after the cart in the middle by id); and
     the deliveries of another store of the database, which has none (a new shop of an agency,
-    asked with its own token)."""
+    asked with its own token); and the failed deliveries (200, of long ago)."""
     with SqlStore(engine).reading() as tx:
         tx.carts.page(store_id="bench", status=None, limit=100, offset=0, after=stored // 2)
         for status in (None, "abandoned"):
@@ -127,6 +129,7 @@ def lists(engine: Engine, stored: int) -> None:
         found = tx.deliveries.listing(status=None, store_id="bench", limit=100)
         tx.deliveries.listing(status=None, store_id="bench", limit=100, after=found[-1].id)
         tx.deliveries.listing(status=None, store_id="new-shop", limit=100)
+        tx.deliveries.listing(status=DeliveryStatus.FAILED, store_id=None, limit=100)
 
 
 def timed(run: Callable[[], object], cpu: list[float] | None = None) -> float:

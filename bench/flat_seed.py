@@ -7,6 +7,7 @@ month the report reads), the rest spread over DAYS days before that month. A thi
 recovered). Every abandoned cart is assigned in the flow: one in ten held out, the others split
 over an experiment's two arms; treated carts got an SMS with a short link, and a quarter of
 those links were clicked (one in five of the clicks by a machine). The first DUE runs are due.
+Every cart has one delivery; those of carts 101 to 300 failed (a bad hour, long ago).
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ SELECT id, 'cart-sms', CASE WHEN id <= :due THEN -1 ELSE 0 END,
 FROM carts;
 
 INSERT INTO deliveries (platform, store_id, topic, delivery_key, received_at, headers, body,
-                        status, attempts, processed_at)
+                        status, error, attempts, processed_at)
 SELECT 'shopify', 'bench', 'checkouts/update', 'd' || id, created_at, '{{}}', {body},
-       'processed', 1, created_at
+       CASE WHEN id BETWEEN 101 AND 300 THEN 'failed' ELSE 'processed' END,
+       CASE WHEN id BETWEEN 101 AND 300 THEN 'a bad hour long ago' END, 1, created_at
 FROM carts;
 
 INSERT INTO messages (id, store_id, cart_id, run_id, flow_id, step_index, channel, provider,

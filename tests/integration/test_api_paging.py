@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 
+from cartback.domain.records import Delivery, DeliveryStatus
 from cartback.store.sql import SqlStore
 from cartback.store.tables import deliveries
 from tests.integration.conftest import Shop
@@ -68,6 +69,44 @@ def test_a_small_stores_page_of_deliveries_reads_its_own_rows(db: Engine) -> Non
     with db.begin() as conn:
         conn.execute(deliveries.insert(), rows)
         conn.execute(text("ANALYZE"))
+    page, plan = _listed(db, status=None, store_id="small")
+    assert [d.store_id for d in page] == ["small"] * 4
+    assert "ix_deliveries_store_id_id" in plan, plan
+
+
+def test_a_page_of_failed_deliveries_reads_the_failed_ones_only(db: Engine) -> None:
+    """What to replay, after a bad week long ago: the failed deliveries' page is read through
+    their partial index, not by walking back over every delivery since (the pages of 'received'
+    ones through theirs); the plan on both databases, with statistics."""
+    received = datetime(2026, 11, 2, tzinfo=UTC)
+    rows = [
+        {
+            "platform": "shopify",
+            "store_id": "big",
+            "received_at": received + timedelta(seconds=n),
+            "headers": {},
+            "body": b"{}",
+            "status": "failed" if 100 <= n < 400 else "processed",
+            "error": "broken" if 100 <= n < 400 else None,
+        }
+        for n in range(6000)
+    ]
+    with db.begin() as conn:
+        conn.execute(deliveries.insert(), rows)
+        conn.execute(text("ANALYZE"))
+    page, plan = _listed(db, status=DeliveryStatus.FAILED, store_id=None)
+    assert len(page) == 100 and {d.status for d in page} == {DeliveryStatus.FAILED}
+    assert [d.id for d in page] == sorted((d.id for d in page), reverse=True), "newest first"
+    assert "ix_deliveries_failed" in plan, plan
+    page, plan = _listed(db, status=DeliveryStatus.FAILED, store_id="big")
+    assert len(page) == 100 and {d.status for d in page} == {DeliveryStatus.FAILED}
+    assert "ix_deliveries_failed" in plan, plan  # of all stores, or by store
+    _, plan = _listed(db, status=DeliveryStatus.RECEIVED, store_id=None)
+    assert "ix_deliveries_to_apply" in plan, plan
+
+
+def _listed(db: Engine, **wanted: Any) -> tuple[list[Delivery], str]:
+    """A page of `deliveries.listing`, and the plan of the statement that read it."""
     statements: list[tuple[str, Any]] = []
 
     @event.listens_for(db, "before_cursor_execute")
@@ -75,12 +114,10 @@ def test_a_small_stores_page_of_deliveries_reads_its_own_rows(db: Engine) -> Non
         statements.append((statement, parameters))
 
     with SqlStore(db).reading() as tx:
-        page = tx.deliveries.listing(status=None, store_id="small", limit=100)
+        page = tx.deliveries.listing(limit=100, **wanted)
     event.remove(db, "before_cursor_execute", _seen)
-    assert [d.store_id for d in page] == ["small"] * 4
     [(statement, parameters)] = [s for s in statements if "FROM deliveries" in s[0]]
     explain = "EXPLAIN " if db.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
     with db.connect() as conn:
         rows = conn.exec_driver_sql(explain + statement, parameters)
-        plan = " ".join(str(row[-1]) for row in rows)
-    assert "ix_deliveries_store_id_id" in plan, plan
+        return page, " ".join(str(row[-1]) for row in rows)

@@ -55,6 +55,21 @@ deliveries = Table(
         postgresql_where=text("status = 'received'"),
         sqlite_where=text("status = 'received'"),
     ),
+    # The failed ones, newest first (of every store, and of one): what an operator pages
+    # through to replay. Few rows, and only those, are in them.
+    Index(
+        "ix_deliveries_failed",
+        "id",
+        postgresql_where=text("status = 'failed'"),
+        sqlite_where=text("status = 'failed'"),
+    ),
+    Index(
+        "ix_deliveries_failed_by_store",
+        "store_id",
+        "id",
+        postgresql_where=text("status = 'failed'"),
+        sqlite_where=text("status = 'failed'"),
+    ),
     Index(
         "ix_deliveries_sequence",
         "sequence_key",

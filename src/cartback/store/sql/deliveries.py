@@ -17,6 +17,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     exists,
+    literal,
     or_,
     select,
     union_all,
@@ -194,7 +195,10 @@ class SqlDeliveries:
         if after is not None:
             query = query.where(deliveries.c.id < after)
         if status is not None:
-            query = query.where(deliveries.c.status == str(status))
+            # Written into the statement, not bound: the planner then knows it is 'failed' (or
+            # 'received') and can read the partial index of those (`ix_deliveries_failed`,
+            # `ix_deliveries_to_apply`); a bound value hides that from a prepared plan.
+            query = query.where(deliveries.c.status == literal(str(status), literal_execute=True))
         if store_id is not None:
             query = query.where(deliveries.c.store_id == store_id)
         rows = self.conn.execute(query.order_by(deliveries.c.id.desc()).limit(limit))
