@@ -6,6 +6,8 @@ requests, diagnostics alerts) are in `journal_tables.py`; both share `metadata`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -28,6 +30,12 @@ from cartback.store.types import Amount, UTCDateTime
 
 __all__ = ["alerts", "experiment_winners", "metadata", "privacy_log"]  # and the tables below
 
+
+def _only_where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, the same on both databases."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -49,34 +57,12 @@ deliveries = Table(
     UniqueConstraint("platform", "store_id", "delivery_key"),
     Index(None, "status", "received_at"),
     Index(None, "store_id", "id"),  # a store's page of deliveries, newest first
-    Index(
-        "ix_deliveries_to_apply",
-        "id",
-        postgresql_where=text("status = 'received'"),
-        sqlite_where=text("status = 'received'"),
-    ),
+    Index("ix_deliveries_to_apply", "id", **_only_where("status = 'received'")),
     # The failed ones, newest first (of every store, and of one): what an operator pages
     # through to replay. Few rows, and only those, are in them.
-    Index(
-        "ix_deliveries_failed",
-        "id",
-        postgresql_where=text("status = 'failed'"),
-        sqlite_where=text("status = 'failed'"),
-    ),
-    Index(
-        "ix_deliveries_failed_by_store",
-        "store_id",
-        "id",
-        postgresql_where=text("status = 'failed'"),
-        sqlite_where=text("status = 'failed'"),
-    ),
-    Index(
-        "ix_deliveries_sequence",
-        "sequence_key",
-        "id",
-        postgresql_where=text("status = 'received'"),
-        sqlite_where=text("status = 'received'"),
-    ),
+    Index("ix_deliveries_failed", "id", **_only_where("status = 'failed'")),
+    Index("ix_deliveries_failed_by_store", "store_id", "id", **_only_where("status = 'failed'")),
+    Index("ix_deliveries_sequence", "sequence_key", "id", **_only_where("status = 'received'")),
 )
 
 carts = Table(
@@ -147,17 +133,9 @@ runs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("holdout", Boolean),  # null until the cart is assigned in its flow
     Column("arms", JSON),  # {experiment id: arm}, fixed at assignment
-    Index(
-        "ix_runs_due",
-        "next_run_at",
-        postgresql_where=text("status = 'pending'"),
-        sqlite_where=text("status = 'pending'"),
-    ),
+    Index("ix_runs_due", "next_run_at", **_only_where("status = 'pending'")),
     Index(  # the report's assigned carts: as many as assigned, whatever else is stored
-        "ix_runs_assigned",
-        "cart_id",
-        postgresql_where=text("holdout IS NOT NULL"),
-        sqlite_where=text("holdout IS NOT NULL"),
+        "ix_runs_assigned", "cart_id", **_only_where("holdout IS NOT NULL")
     ),
 )
 
@@ -220,10 +198,7 @@ messages = Table(
     Index(None, "store_id", "created_at"),
     Index(None, "recipient", "created_at"),
     Index(  # retention: messages whose words and recipient are still kept
-        "ix_messages_unpurged",
-        "created_at",
-        postgresql_where=text("recipient <> '[erased]'"),
-        sqlite_where=text("recipient <> '[erased]'"),
+        "ix_messages_unpurged", "created_at", **_only_where("recipient <> '[erased]'")
     ),
 )
 
@@ -253,10 +228,7 @@ clicks = Table(
     Index(None, "message_id"),  # a message's clicks: the report, a run's engagement
     Index(None, "at"),  # the clicks of a period
     Index(  # retention: clicks whose user agent is still kept
-        "ix_clicks_unpurged",
-        "at",
-        postgresql_where=text("user_agent IS NOT NULL"),
-        sqlite_where=text("user_agent IS NOT NULL"),
+        "ix_clicks_unpurged", "at", **_only_where("user_agent IS NOT NULL")
     ),
 )
 
