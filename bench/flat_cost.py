@@ -117,7 +117,7 @@ def lists(engine: Engine, stored: int) -> None:
     """What `/api/carts`, `/api/messages` and `/api/deliveries` ask: a page, the next one (by
     the last row seen) and a page deep in the list (after the cart in the middle by id); and
     the deliveries of another store of the database, which has none (a new shop of an agency,
-    asked with its own token); and the failed deliveries (200, of long ago)."""
+    asked with its own token); and the failed deliveries (three in a hundred, the first stored)."""
     with SqlStore(engine).reading() as tx:
         tx.carts.page(store_id="bench", status=None, limit=100, offset=0, after=stored // 2)
         for status in (None, "abandoned"):

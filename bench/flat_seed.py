@@ -7,7 +7,8 @@ month the report reads), the rest spread over DAYS days before that month. A thi
 recovered). Every abandoned cart is assigned in the flow: one in ten held out, the others split
 over an experiment's two arms; treated carts got an SMS with a short link, and a quarter of
 those links were clicked (one in five of the clicks by a machine). The first DUE runs are due.
-Every cart has one delivery; those of carts 101 to 300 failed (a bad hour, long ago).
+Every cart has one delivery; FAILED of every hundred failed, all among the first stored (the
+lowest ids, the farthest from where a page of the newest starts).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 DUE = 50
+FAILED = 3  # deliveries of every hundred
 DAYS = 700
 TABLES = ("carts", "runs", "deliveries", "messages", "links", "clicks", "orders", "decisions")
 
@@ -66,8 +68,8 @@ FROM carts;
 INSERT INTO deliveries (platform, store_id, topic, delivery_key, received_at, headers, body,
                         status, error, attempts, processed_at)
 SELECT 'shopify', 'bench', 'checkouts/update', 'd' || id, created_at, '{{}}', {body},
-       CASE WHEN id BETWEEN 101 AND 300 THEN 'failed' ELSE 'processed' END,
-       CASE WHEN id BETWEEN 101 AND 300 THEN 'a bad hour long ago' END, 1, created_at
+       CASE WHEN id BETWEEN 101 AND 100 + :failed THEN 'failed' ELSE 'processed' END,
+       CASE WHEN id BETWEEN 101 AND 100 + :failed THEN 'a bad hour' END, 1, created_at
 FROM carts;
 
 INSERT INTO messages (id, store_id, cart_id, run_id, flow_id, step_index, channel, provider,
@@ -143,6 +145,7 @@ def seed(engine: Engine, carts: int, recent: int, now: datetime) -> None:
     """Empty the tables and write the history, in one transaction; then refresh statistics."""
     dialect = engine.dialect.name
     values: dict[str, Any] = {"n": carts, "due": DUE, "recent": recent}
+    values["failed"] = carts * FAILED // 100
     values["now"] = now if dialect == "postgresql" else now.strftime("%Y-%m-%d %H:%M:%S")
     with engine.begin() as conn:
         if dialect == "postgresql":
