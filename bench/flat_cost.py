@@ -66,7 +66,6 @@ flows:
 WORKER = """
 import resource, sys
 from cartback.config import load_config
-from cartback.domain.records import DeliveryStatus
 from cartback.runtime import build
 runtime = build(load_config(sys.argv[1], environ={}))
 for _ in range(3):

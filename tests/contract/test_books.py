@@ -96,6 +96,22 @@ def test_processed_keys(store: Store) -> None:
         assert tx.deliveries.processed_keys("shopify", "acme", []) == set()
 
 
+def test_many_keys_are_looked_up_past_one_statements_worth(store: Store) -> None:
+    """Over a hundred keys (more than one look-up statement takes): each one found, as
+    processed or stored, and its id the one it was stored with."""
+    keys = [f"many-{n}" for n in range(250)]
+    with store.transaction() as tx:
+        stored = tx.deliveries.record_many([_delivery(key) for key in keys])
+        for delivery_id, _ in stored[::2]:
+            tx.deliveries.mark(delivery_id, DeliveryStatus.PROCESSED, T0, None)
+    with store.transaction() as tx:
+        again = tx.deliveries.record_many([_delivery(key) for key in [*keys, "new"]])
+        done = tx.deliveries.processed_keys("shopify", "acme", [*keys, "unknown"])
+    assert again[:-1] == [(delivery_id, n % 2 == 0) for n, (delivery_id, _) in enumerate(stored)]
+    assert again[-1][0] not in {delivery_id for delivery_id, _ in stored}
+    assert done == set(keys[::2])
+
+
 def test_touches_are_kept_once_and_the_latest_found(store: Store) -> None:
     phone = "+4520123456"
     plus_two = timezone(timedelta(hours=2))

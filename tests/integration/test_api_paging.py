@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
 from cartback.domain.records import Delivery, DeliveryStatus
 from cartback.store.sql import SqlStore
 from cartback.store.tables import deliveries
 from tests.integration.conftest import Shop
+from tests.integration.plans import planned
 
 
 def _walked(shop: Shop, path: str, **params: Any) -> list[Any]:
@@ -107,17 +108,10 @@ def test_a_page_of_failed_deliveries_reads_the_failed_ones_only(db: Engine) -> N
 
 def _listed(db: Engine, **wanted: Any) -> tuple[list[Delivery], str]:
     """A page of `deliveries.listing`, and the plan of the statement that read it."""
-    statements: list[tuple[str, Any]] = []
 
-    @event.listens_for(db, "before_cursor_execute")
-    def _seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        statements.append((statement, parameters))
+    def listing() -> list[Delivery]:
+        with SqlStore(db).reading() as tx:
+            return tx.deliveries.listing(limit=100, **wanted)
 
-    with SqlStore(db).reading() as tx:
-        page = tx.deliveries.listing(limit=100, **wanted)
-    event.remove(db, "before_cursor_execute", _seen)
-    [(statement, parameters)] = [s for s in statements if "FROM deliveries" in s[0]]
-    explain = "EXPLAIN " if db.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-    with db.connect() as conn:
-        rows = conn.exec_driver_sql(explain + statement, parameters)
-        return page, " ".join(str(row[-1]) for row in rows)
+    page, plan = planned(db, listing, lambda statement: "FROM deliveries" in statement)
+    return page, " ".join(plan)

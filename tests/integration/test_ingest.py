@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from cartback.domain.events import CartUpdated, Event
 from cartback.domain.records import NewDelivery
@@ -22,6 +22,7 @@ from cartback.store.db import writers
 from cartback.store.sql import SqlStore
 from cartback.store.tables import deliveries
 from tests.integration.conftest import Shop, checkout_payload
+from tests.integration.plans import planned
 
 PAIRS = 50
 
@@ -190,19 +191,12 @@ def test_a_repeated_delivery_is_found_through_the_unique_index_of_its_key(db: En
         )
         for n in (7, 1500, 3999)
     ]
-    statements: list[tuple[str, Any]] = []
-
-    @event.listens_for(db, "before_cursor_execute")
-    def _seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        statements.append((statement, parameters))
-
-    kept = SqlStore(db).record_deliveries(repeated)
-    event.remove(db, "before_cursor_execute", _seen)
+    kept, plan = planned(
+        db,
+        lambda: SqlStore(db).record_deliveries(repeated),
+        lambda statement: statement.lstrip().startswith("SELECT"),
+    )
     assert [processed for _, processed in kept] == [True, True, True]
-    [(statement, parameters)] = [s for s in statements if s[0].lstrip().startswith("SELECT")]
-    explain = "EXPLAIN " if db.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-    with db.connect() as conn:
-        plan = [str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)]
     if db.dialect.name == "postgresql":
         conditions = [line for line in plan if "Index Cond" in line]
         assert conditions and all("delivery_key" in c for c in conditions), plan

@@ -67,7 +67,8 @@ class SqlDeliveries:
         if row_id is not None:
             return int(row_id), False
         # The same delivery was stored before, or by a request racing this one.
-        return self._stored([_key(delivery)])[_key(delivery)]
+        key = _key(delivery)
+        return self._stored([key])[key]
 
     def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
         """`record` for many: one insert, in arrival order, that skips the keys stored before
@@ -121,15 +122,15 @@ class SqlDeliveries:
     def _by_key(
         self, columns: _Columns, platform: str, store_id: str, names: Sequence[str]
     ) -> list[AnyRow]:
-        """The rows of a store's delivery keys: one lookup of the unique index per key, in one
-        statement (a UNION ALL) for up to `_KEYS_AT_ONCE` of them.
+        """The rows of a store's delivery keys: one equality look-up of the unique index per
+        key, in one statement (a UNION ALL) for up to `_KEYS_AT_ONCE` of them.
 
-        Not `delivery_key IN (…)`: beside `platform = … AND store_id = …` PostgreSQL may keep
-        the list out of the index scan and filter it, reading every delivery of the store for
-        each look-up. It does that where the statistics are missing or old (a new database, a
-        store that grew since the last ANALYZE), and a look-up for a Shopify retry then costs
-        as much as the store's deliveries. An equality on each of the index's columns is found
-        through it whatever the statistics say."""
+        Not `delivery_key IN (…)`: SQLAlchemy renders an IN list anew on every call, and on a
+        platform's retry that cost more than the look-up itself (≈ 0.26 against 0.16 ms of the
+        client's CPU per repeated delivery); these statements are built once per count of keys.
+        The plan is the unique index's either way where PostgreSQL has statistics; a database
+        never analyzed (its first minute, before autovacuum) may read a store's deliveries
+        through `ix_deliveries_store_id_id` instead, whichever form is asked."""
         rows: list[AnyRow] = []
         for start in range(0, len(names), _KEYS_AT_ONCE):
             chunk = names[start : start + _KEYS_AT_ONCE]
