@@ -1,12 +1,15 @@
 """The stored history `bench/flat_cost.py` measures against, written in bulk by the database
 itself (INSERT … SELECT over a generated series, one transaction) on PostgreSQL and SQLite.
 
-`carts` carts of one store: the first `recent` abandoned within the 30 days before `now` (the
-month the report reads), the rest spread over DAYS days before that month. A third stay open
+`carts` carts of one store, stored in the order of their times as a shop's are (ids and times
+grow together): the last `recent` within the 30 days before `now` (the month the report reads),
+the others spread evenly over DAYS days before that month. A third stay open
 (a `no_consent` skip), a third are abandoned and a third bought (an order, half of them
 recovered). Every abandoned cart is assigned in the flow: one in ten held out, the others split
 over an experiment's two arms; treated carts got an SMS with a short link, and a quarter of
-those links were clicked (one in five of the clicks by a machine). The first DUE runs are due.
+those links were clicked (one in five of the clicks by a machine). The first DUE runs (of the
+oldest carts) are due; once a worker has run them, their carts are abandoned in the month with
+the lowest ids, as a returning customer's old checkout would be.
 Every cart has one delivery; FAILED of every hundred failed, all among the first stored (the
 lowest ids, the farthest from where a page of the newest starts).
 """
@@ -50,7 +53,7 @@ INSERT INTO carts (store_id, cart_key, email, phone, currency, total, items, dis
 SELECT 'bench', 'c' || g, 'p' || g || '@example.com', '+4520' || {phone}, 'DKK', '100', '[]',
        '[]', CASE g % 3 WHEN 0 THEN 'purchased' WHEN 1 THEN 'abandoned' ELSE 'open' END,
        t, t, t, t, CASE WHEN g % 3 <> 2 THEN t END
-FROM (SELECT g, CASE WHEN g <= :recent THEN {ago_recent} ELSE {ago_old} END AS t
+FROM (SELECT g, CASE WHEN g > :n - :recent THEN {ago_recent} ELSE {ago_old} END AS t
       FROM {series}) AS dated;
 
 INSERT INTO runs (cart_id, flow_id, step_index, status, next_run_at, created_at, updated_at,
@@ -128,8 +131,10 @@ def statements(dialect: str) -> list[str]:
     words = dict(_PG if dialect == "postgresql" else _SQLITE)
     json = words.pop("json")
     words |= {
-        "ago_recent": _ago(dialect, "(CAST(g AS bigint) * 7919) % (30 * 86400)"),
-        "ago_old": _ago(dialect, f"30 * 86400 + (CAST(g AS bigint) * 7919) % ({DAYS} * 86400)"),
+        "ago_recent": _ago(dialect, "(CAST(:n - g AS bigint) * 30 * 86400) / :recent"),
+        "ago_old": _ago(
+            dialect, f"30 * 86400 + (CAST(:n - :recent - g AS bigint) * {DAYS} * 86400) / :n"
+        ),
         "ago_minute": _ago(dialect, "60"),
         "json_empty": json.format("'{}'"),
         "json_a": json.format('\'{"cart-sms.step1": "a"}\''),

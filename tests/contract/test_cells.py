@@ -12,17 +12,28 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from cartback.domain.cells import Cell, CellsAsked, Per
 from cartback.domain.engagement import Click, Link, Open
 from cartback.domain.experiments import Assignment
 from cartback.domain.records import Cart, CartStatus, MessageStatus
 from cartback.store.base import Store
+from cartback.store.sql import cells as sql_cells
 from tests.contract.records import HOUR, MINUTE, T0, cart_with_due_run, message, order
 
 ARMS = (("cart-sms.step1", "a"),)
 WINDOW = timedelta(hours=5, microseconds=7)
 MICRO = timedelta(microseconds=1)
 ASKED = CellsAsked("acme", None, WINDOW)
+
+
+@pytest.fixture(autouse=True, params=["by range", "cart by cart"])
+def read_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test with the period's carts read as one range of ids and looked up cart by cart:
+    PostgreSQL's two ways (`SPAN`); SQLite and the in-memory store read one way under both."""
+    monkeypatch.setattr(sql_cells, "SPAN", 10**9 if request.param == "by range" else 0)
+    return str(request.param)
 
 
 def summed(cells: Iterable[Cell]) -> dict[tuple[Any, ...], tuple[Any, ...]]:

@@ -12,7 +12,19 @@ T = TypeVar("T")
 
 def planned(db: Engine, run: Callable[[], T], which: Callable[[str], bool]) -> tuple[T, list[str]]:
     """`run`'s result, and the plan (one line per row) of the one statement it ran that `which`
-    picks: PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN, with the same parameters."""
+    picks (see `plans`)."""
+    result, found = plans(db, run, which)
+    [plan] = found
+    return result, plan
+
+
+def plans(
+    db: Engine, run: Callable[[], T], which: Callable[[str], bool]
+) -> tuple[T, list[list[str]]]:
+    """`run`'s result, and the plan (one line per row) of each statement it ran that `which`
+    picks, in order: PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN, with the same
+    parameters and after the same settings (`SET LOCAL` before it) in one transaction, rolled
+    back."""
     statements: list[tuple[str, Any]] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
@@ -23,8 +35,14 @@ def planned(db: Engine, run: Callable[[], T], which: Callable[[str], bool]) -> t
         result = run()
     finally:
         event.remove(db, "before_cursor_execute", seen)
-    [(statement, parameters)] = [s for s in statements if which(s[0])]
     explain = "EXPLAIN " if db.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    found = []
     with db.connect() as conn:
-        rows = conn.exec_driver_sql(explain + statement, parameters)
-        return result, [str(row[-1]) for row in rows]
+        for statement, parameters in statements:
+            if statement.startswith("SET LOCAL"):
+                conn.exec_driver_sql(statement, parameters)
+            elif which(statement):
+                rows = conn.exec_driver_sql(explain + statement, parameters)
+                found.append([str(row[-1]) for row in rows])
+        conn.rollback()
+    return result, found

@@ -242,6 +242,7 @@ opens = Table(
     Column("user_agent", String(300)),
     Column("bot", Boolean, nullable=False, server_default=false()),
     Column("bot_reason", String(120)),
+    Index(None, "cart_id", "at"),  # the report's opens of a period's carts
     Index(None, "message_id"),
     Index(None, "at"),  # the opens of a period
 )

@@ -1,14 +1,18 @@
-"""The report's cells (`domain/cells.py`) summed by the database: one statement, a few hundred
-rows for a month of a big store, where reading the carts one by one took tens of thousands of
-rows of carts, messages, clicks and orders and most of the report's time.
+"""The report's cells (`domain/cells.py`) summed by the database: one statement (on PostgreSQL
+two at most), a few hundred rows for a month of a big store, where reading the carts one by one
+took tens of thousands of rows of carts, messages, clicks and orders and most of the report's
+time.
 
-The period's assigned carts (`assigned`: from the time index of the store's carts, each run
-looked up by its cart) and their messages that went out (`sent`) are read once, every further
-row a lookup by index whatever else is stored (`_by_index`); then five sums over them, in one
-statement: carts, recovered carts with their first order's money, messages, their clicks,
-their opens. A cell's figures come from several rows, which `domain/cells.py` allows. Money is
-grouped by its exact amounts and multiplied and added in Python: SQLite has no exact decimal
-arithmetic, and a month's recovered orders and message costs take few different amounts.
+The period's assigned carts (`assigned`: from the time index of the store's carts, with their
+runs) and their messages that went out (`sent`) are read once, and every further row is reached
+through its cart's id: on PostgreSQL, for the carts at the newest end of the ids, as one range
+of ids read once and hashed; for older ones, and on SQLite, a lookup by index for each
+(`_readings`, `_joins`). Either way the cost follows the period, not what is stored before it.
+Then five sums over them, in one statement: carts, recovered carts with their first order's
+money, messages, their clicks, their opens. A cell's figures come from several rows, which
+`domain/cells.py` allows. Money is grouped by its exact amounts and multiplied and added in
+Python: SQLite has no exact decimal arithmetic, and a month's recovered orders and message
+costs take few different amounts.
 """
 
 from __future__ import annotations
@@ -54,30 +58,77 @@ _NOT_REVENUE = [str(status) for status in NOT_REVENUE]
 ZERO = Decimal("0")
 
 
+SPAN = 4  # ids of the newest range read for each of the period's carts (PostgreSQL)
+
+Ids = tuple[int, int]  # the first and last cart id a reading covers
+
+
 def read_cells(conn: Connection, asked: CellsAsked) -> list[Cell]:
     serial(conn)
-    sums = _Sums(conn.dialect.name, asked)
-    parts = (sums.carts(), sums.recovered(), sums.messages(), sums.clicks(), sums.opens())
     arms = _ArmsText()
-    with _by_index(conn):
-        return [_cell(row, arms) for row in conn.execute(union_all(*parts))]
+    found: list[Cell] = []
+    for ids, by_range in _readings(conn, asked):
+        sums = _Sums(conn.dialect.name, asked, ids)
+        parts = (sums.carts(), sums.recovered(), sums.messages(), sums.clicks(), sums.opens())
+        with _joins(conn, by_range=by_range):
+            found += [_cell(row, arms) for row in conn.execute(union_all(*parts))]
+    return found
+
+
+def _readings(conn: Connection, asked: CellsAsked) -> list[tuple[Ids | None, bool]]:
+    """How the period's carts are read: each part's range of cart ids (None: all) and
+    whether every row it joins is read from that range at once (else looked up by its cart).
+
+    Ids grow with time, so a period's carts lie mostly together at the newest end. On
+    PostgreSQL the carts among the newest SPAN ids for each cart of the period are one part:
+    their runs, messages, orders, clicks and opens (each indexed by its cart) are read as one
+    range of ids and hashed, a cost of at most SPAN times the period whatever is stored before
+    it. Older carts (one made long ago and abandoned in the period; a small store's among
+    bigger ones) are the other part, each row looked up by its cart. A cart is wholly in one
+    part, and cells add up. SQLite looks every row up, as one part."""
+    if conn.dialect.name != "postgresql":
+        return [(None, False)]
+    c = carts.c
+    query = select(func.count(), func.min(c.id), func.max(c.id)).where(
+        c.store_id == asked.store_id, c.abandoned_at.is_not(None)
+    )
+    if asked.since is not None:
+        query = query.where(c.abandoned_at >= asked.since)
+    n, first, last = conn.execute(query).one()
+    if not n:
+        return []
+    newest = max(first, last - SPAN * n + 1)
+    readings: list[tuple[Ids | None, bool]] = []
+    if newest <= last:
+        readings.append(((newest, last), True))
+    if first < newest:
+        readings.append(((first, newest - 1), False))
+    return readings
+
+
+def _within(column: ColumnElement[Any], ids: Ids | None) -> list[ColumnElement[bool]]:
+    """The condition that keeps a join within a part's cart ids (none: all)."""
+    return [] if ids is None else [column.between(*ids)]
 
 
 @contextmanager
-def _by_index(conn: Connection) -> Iterator[None]:
-    """Every join of the sums a lookup by index, from the period's carts on (PostgreSQL).
-    The planner knows how many carts the period has, and past a few thousand it would hash
-    them and read the whole of runs, messages, orders or clicks once: a cost that grows with
-    all that is stored, where lookups grow with the period. (SQLite looks them up as it is.)"""
+def _joins(conn: Connection, *, by_range: bool) -> Iterator[None]:
+    """How the sums join, from the period's carts on (PostgreSQL; SQLite looks each row up as
+    it is). With a range of cart ids: hashed, each table read once within the range (looked
+    up one by one, every row would cost a walk down a B-tree that grows a level deeper with
+    all that is stored). Without one: every join a lookup by index; the planner knows how many
+    carts the period has, and past a few thousand it would hash them and read the whole of
+    runs, messages, orders or clicks once."""
     if conn.dialect.name != "postgresql":
         yield
         return
-    for setting in ("enable_hashjoin", "enable_mergejoin"):
+    settings = ("enable_nestloop",) if by_range else ("enable_hashjoin", "enable_mergejoin")
+    for setting in settings:
         conn.exec_driver_sql(f"SET LOCAL {setting} = off")
     try:
         yield
     finally:
-        for setting in ("enable_hashjoin", "enable_mergejoin"):
+        for setting in settings:
             conn.exec_driver_sql(f"SET LOCAL {setting} TO DEFAULT")
 
 
@@ -87,10 +138,10 @@ class _Sums:
     (`assigned`) or their sent messages (`sent`), read once, and reaches every other row by
     index from there."""
 
-    def __init__(self, dialect: str, asked: CellsAsked) -> None:
-        self.dialect, self.window, self.per = dialect, asked.window, asked.per
-        self.assigned = _assigned(dialect, asked)
-        self.sent = _sent(self.assigned, asked.per)
+    def __init__(self, dialect: str, asked: CellsAsked, ids: Ids | None) -> None:
+        self.dialect, self.window, self.per, self.ids = dialect, asked.window, asked.per, ids
+        self.assigned = _assigned(dialect, asked, ids)
+        self.sent = _sent(self.assigned, asked.per, ids)
 
     def group(self, table: Any) -> list[ColumnElement[Any]]:
         return [table.c.flow_id, table.c.holdout, table.c.arms, table.c.day]
@@ -116,13 +167,13 @@ class _Sums:
 
     def recovered(self) -> Select[Any]:
         """Recovered carts and their first orders' money, by the amounts."""
-        first = _first_orders(self.assigned, self.sent, self.per)
+        first = _first_orders(self.assigned, self.sent, self.per, self.ids)
         f = first.c
         recovered = and_(
             f.nth == 1,
             not_(f.test),
             f.status.not_in(_NOT_REVENUE),
-            _within(self.dialect, f.abandoned_at, f.placed_at, self.window),
+            _in_window(self.dialect, f.abandoned_at, f.placed_at, self.window),
         )
         coded = exists().where(
             messages.c.cart_id == f.cart_id,
@@ -155,6 +206,7 @@ class _Sums:
         return (
             select(*self.head("k", self.sent), m.step, m.channel, *_no_money(), func.count(), bot)
             .select_from(joined)
+            .where(*_within(clicks.c.cart_id, self.ids))
             .group_by(*self.group(self.sent), m.step, m.channel, bot)
         )
 
@@ -166,7 +218,7 @@ class _Sums:
             select(*self.head("o", self.sent), m.step, m.channel, *_no_money(), func.count())
             .add_columns(literal(0, BigInteger))
             .select_from(joined)
-            .where(opens.c.bot.is_(False))
+            .where(opens.c.bot.is_(False), *_within(opens.c.cart_id, self.ids))
             .group_by(*self.group(self.sent), m.step, m.channel)
         )
 
@@ -175,10 +227,10 @@ def _no_money() -> list[ColumnElement[Any]]:
     return [cast(null(), String), *(cast(null(), Amount) for _ in range(3))]
 
 
-def _assigned(dialect: str, asked: CellsAsked) -> CTE:
+def _assigned(dialect: str, asked: CellsAsked, ids: Ids | None) -> CTE:
     """The period's carts assigned in a flow: their flow, group, arms (as the stored text) and
-    day of abandonment. From the time index of the store's carts, each run looked up by its
-    cart."""
+    day of abandonment. From the time index of the store's carts, the runs read within their
+    range of ids, or each looked up by its cart."""
     r, c = runs.c, carts.c
     day = (
         func.to_char(func.timezone("UTC", c.abandoned_at), "YYYY-MM-DD")
@@ -196,7 +248,7 @@ def _assigned(dialect: str, asked: CellsAsked) -> CTE:
         )
         .select_from(carts.join(runs, r.cart_id == c.id))
         .where(c.store_id == asked.store_id, c.abandoned_at.is_not(None))
-        .where(r.holdout.is_not(None))
+        .where(r.holdout.is_not(None), *_within(c.id, ids), *_within(r.cart_id, ids))
     )
     if asked.since is not None:
         query = query.where(c.abandoned_at >= asked.since)
@@ -205,7 +257,7 @@ def _assigned(dialect: str, asked: CellsAsked) -> CTE:
     return query.cte("assigned")
 
 
-def _sent(assigned: CTE, per: Per) -> CTE:
+def _sent(assigned: CTE, per: Per, ids: Ids | None) -> CTE:
     """The assigned carts' messages that went out, each with its cart's group and its step or
     channel as asked (per cart: neither)."""
     a, m = assigned.c, messages.c
@@ -222,10 +274,10 @@ def _sent(assigned: CTE, per: Per) -> CTE:
         step.label("step"),
         (channel if channel is not None else cast(null(), String)).label("channel"),
     ).select_from(assigned.join(messages, m.cart_id == a.cart_id))
-    return query.where(m.status.in_(OUT)).cte("sent")
+    return query.where(m.status.in_(OUT), *_within(m.cart_id, ids)).cte("sent")
 
 
-def _first_orders(assigned: CTE, sent: CTE, per: Per) -> Any:
+def _first_orders(assigned: CTE, sent: CTE, per: Per, ids: Ids | None) -> Any:
     """The assigned carts' orders, each numbered in its cart's order (1: its first), with its
     cart's group (per step or channel: once for each of the cart's)."""
     a, o = assigned.c, orders.c
@@ -240,11 +292,12 @@ def _first_orders(assigned: CTE, sent: CTE, per: Per) -> Any:
         select(a.flow_id, a.holdout, a.arms, a.day, a.abandoned_at, *columns, *key)
         .add_columns(o.status, o.test, nth.label("nth"))
         .select_from(joined)
+        .where(*_within(o.cart_id, ids))
         .subquery()
     )
 
 
-def _within(
+def _in_window(
     dialect: str, abandoned: ColumnElement[Any], placed: ColumnElement[Any], window: timedelta
 ) -> ColumnElement[bool]:
     """Placed within `window` after abandonment, to the microsecond as Python compares. SQLite
