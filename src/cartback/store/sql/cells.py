@@ -248,6 +248,7 @@ def _assigned(dialect: str, asked: CellsAsked, ids: Ids | None) -> CTE:
         )
         .select_from(carts.join(runs, r.cart_id == c.id))
         .where(c.store_id == asked.store_id, c.abandoned_at.is_not(None))
+        # The range on both sides: the planner carries no range across the join's equality.
         .where(r.holdout.is_not(None), *_within(c.id, ids), *_within(r.cart_id, ids))
     )
     if asked.since is not None:
