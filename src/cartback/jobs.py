@@ -1,9 +1,10 @@
 """The worker's periodic jobs: replies to fetch, experiment winners to call, abandonment
-alerts, retention's purge, Magento stores to poll. Each runs at its own pace between the due
-steps (see `engine/worker.py`)."""
+alerts, retention's purge, Magento stores to poll, the statistics of tables that grew fast.
+Each runs at its own pace between the due steps (see `engine/worker.py`)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,10 @@ from cartback.store.base import Store
 
 if TYPE_CHECKING:
     from cartback.gateways import Gateways
+
+log = logging.getLogger("cartback.worker")
+
+STATISTICS_EVERY = timedelta(seconds=10)
 
 
 def worker_jobs(
@@ -48,7 +53,25 @@ def worker_jobs(
         poller = MagentoPoller(store, clock, ingest, settings.stores, _magento_client)
         # The poller keeps each store's own pace; the job only gives it a turn every pass.
         jobs.append(Periodic("magento:poll", timedelta(0), poller.poll_due))
+    if store.kind == "postgresql":
+        jobs.append(statistics_job(store))
     return jobs
+
+
+def statistics_job(store: Store) -> Periodic:
+    """Every `STATISTICS_EVERY`: ANALYZE what grew past its statistics (`Upkeep.analyze_grown`),
+    so that a new database sending hundreds of messages a second is planned from its size, not
+    from the empty tables it started with, long before autovacuum's turn. One read of the
+    catalogue when nothing grew."""
+
+    def run() -> int:
+        with store.transaction() as tx:
+            analyzed = tx.upkeep.analyze_grown()
+        if analyzed:
+            log.info("planner statistics renewed", extra={"tables": ", ".join(analyzed)})
+        return len(analyzed)
+
+    return Periodic("statistics", STATISTICS_EVERY, run)
 
 
 def _alert_job(settings: Settings, gateways: Gateways, store: Store, clock: Clock) -> Periodic:

@@ -1,4 +1,5 @@
-"""The store's upkeep: what operations reads (the due backlog) and removes (retention).
+"""The store's upkeep: what operations reads (the due backlog) and removes (retention), and
+the planner's statistics of tables that grew fast.
 
 A repository of its own (`tx.upkeep`) so that `store/base.py` keeps its size; both stores
 implement it and the contract suite checks them alike.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+GROWN = 500  # rows changed since a table's last ANALYZE, at the least, before another
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,15 @@ class Purged:
 class Upkeep(Protocol):
     def backlog(self, now: datetime) -> Backlog:
         """The pending runs due at `now`; as cheap as the number of due rows."""
+        ...
+
+    def analyze_grown(self) -> list[str]:
+        """PostgreSQL: ANALYZE the tables that changed by more rows than they held at their
+        last ANALYZE (and by at least `GROWN`), and return their names. A new database filling
+        fast is otherwise planned from the statistics of empty tables until autovacuum's first
+        pass (a minute apart at best): every look-up a sequential scan, and a prepared
+        statement's generic plan keeps that choice. A table this role may not analyze is left
+        alone. Elsewhere there is nothing to do: []."""
         ...
 
     def purge(self, cutoffs: Cutoffs, limit: int, *, dry_run: bool = False) -> Purged:

@@ -29,6 +29,9 @@ class MemoryUpkeep:
         ]
         return Backlog(len(due), min(due, default=None))
 
+    def analyze_grown(self) -> list[str]:
+        return []  # no planner here
+
     def purge(self, cutoffs: Cutoffs, limit: int, *, dry_run: bool = False) -> Purged:
         data = self.data
         found = Purged()

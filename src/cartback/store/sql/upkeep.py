@@ -1,19 +1,33 @@
-"""The SQL side of `store/upkeep.py`: the due backlog and retention's purge."""
+"""The SQL side of `store/upkeep.py`: the due backlog, retention's purge, and the planner's
+statistics of tables that grew fast (PostgreSQL)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, delete, func, select, update
+from sqlalchemy import Column, Connection, Table, delete, func, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from cartback.domain.privacy import ERASED, ERASED_PREFIX
 from cartback.domain.records import DeliveryStatus, RunStatus
-from cartback.store.tables import clicks, deliveries, messages, opens, runs
-from cartback.store.upkeep import Backlog, Cutoffs, Purged
+from cartback.store.tables import clicks, deliveries, messages, metadata, opens, runs
+from cartback.store.upkeep import GROWN, Backlog, Cutoffs, Purged
 
 _DONE = (str(DeliveryStatus.PROCESSED), str(DeliveryStatus.FAILED))
+# Our tables in this schema changed by more rows than their last ANALYZE counted (reltuples is
+# -1 before the first), that this role may analyze: their owner's, or the database owner's.
+_GROWN = text(
+    """
+    SELECT s.relname FROM pg_stat_user_tables AS s
+    JOIN pg_class AS c ON c.oid = s.relid
+    JOIN pg_database AS d ON d.datname = current_database()
+    WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables)
+      AND s.n_mod_since_analyze >= greatest(:least, c.reltuples)
+      AND (pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE'))
+    ORDER BY s.relname
+    """
+)
 
 
 class SqlUpkeep:
@@ -28,6 +42,17 @@ class SqlUpkeep:
             )
         ).one()
         return Backlog(int(row[0]), row[1])
+
+    def analyze_grown(self) -> list[str]:
+        if self.conn.dialect.name != "postgresql":
+            return []  # SQLite keeps no plans across statements to go stale
+        ours = sorted(metadata.tables)  # read now: journal_tables.py adds its own on import
+        grown = self.conn.execute(_GROWN, {"tables": ours, "least": GROWN}).scalars().all()
+        for name in grown:
+            # A name from our own metadata, checked against the catalogue: safe to quote in.
+            # SKIP_LOCKED: another worker analyzing it now is as good.
+            self.conn.execute(text(f'ANALYZE (SKIP_LOCKED) "{name}"'))
+        return list(grown)
 
     def purge(self, cutoffs: Cutoffs, limit: int, *, dry_run: bool = False) -> Purged:
         found = Purged()
