@@ -81,7 +81,8 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
         *claim,
         *begin,
         "SELECT carts",  # the cart, locked
-        "SELECT orders",  # the person's orders and other abandoned carts, one statement
+        # (the person's orders and other abandoned carts are read only for a flow's condition:
+        # this store's one flow takes every cart)
         "UPDATE runs",  # the cart's holdout and arms
         "UPDATE runs",  # into the flow
         "UPDATE carts",  # abandoned

@@ -13,7 +13,7 @@ runs it, so the engine's steps need not know about experiments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -222,16 +222,21 @@ def _arm(experiment: Experiment, cart_key: str, assignment: Assignment) -> str:
     return recorded if recorded in experiment.names else experiment.assign(cart_key)
 
 
-def choose_flow(flows: list[Flow], facts: SegmentFacts) -> tuple[Flow | None, str]:
-    """The first flow, by priority then order, whose condition holds; and why."""
+def choose_flow(flows: list[Flow], facts: Callable[[], SegmentFacts]) -> tuple[Flow | None, str]:
+    """The first flow, by priority then order, whose condition holds; and why. `facts` is
+    asked once, when a condition is first evaluated: a store whose first flow takes every cart
+    reads nothing of the person's history."""
     ranked = sorted(enumerate(flows), key=lambda pair: (-pair[1].priority, pair[0]))
     passed: list[str] = []
+    known: SegmentFacts | None = None
     for _, flow in ranked:
         if flow.guard is None:
             return flow, f"flow {flow.id} takes every cart" + _after(passed)
-        if flow.guard.holds(facts):
-            return flow, f"flow {flow.id}: {flow.guard.explain(facts)}" + _after(passed)
-        passed.append(f"flow {flow.id}: {flow.guard.explain(facts)}")
+        if known is None:
+            known = facts()
+        if flow.guard.holds(known):
+            return flow, f"flow {flow.id}: {flow.guard.explain(known)}" + _after(passed)
+        passed.append(f"flow {flow.id}: {flow.guard.explain(known)}")
     return None, "; ".join(passed) or "the store has no flows"
 
 

@@ -237,8 +237,10 @@ class Scheduler:
                     tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
                 )
                 return None
-            facts = segment_facts(tx, cart, now, abandoning=True)
-            flow, why = choose_flow(self.store_flows(cart.store_id), facts)
+            flow, why = choose_flow(
+                self.store_flows(cart.store_id),
+                lambda: segment_facts(tx, cart, now, abandoning=True),
+            )
             if flow is None:
                 # Abandoned all the same: it counts in the report and towards `abandoned_times`.
                 tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
