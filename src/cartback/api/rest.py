@@ -11,7 +11,17 @@ from fastapi.concurrency import run_in_threadpool
 from cartback import __version__
 from cartback.api import views
 from cartback.api.deps import CallerDep, RuntimeDep, require_token
-from cartback.api.inputs import After, AfterMessage, CartId, Filter, Instant, Limit, Offset, Text
+from cartback.api.inputs import (
+    After,
+    AfterMessage,
+    CartId,
+    Filter,
+    Limit,
+    Offset,
+    Since,
+    Text,
+    since_at,
+)
 from cartback.api.schemas import (
     CartDetail,
     CartSummary,
@@ -83,7 +93,7 @@ def report(
     rt: RuntimeDep,
     caller: CallerDep,
     store: Filter = None,
-    since: Instant | None = None,
+    since: Since = None,
     flow: Filter = None,
     by: By | None = None,
 ) -> Report:
@@ -94,29 +104,18 @@ def report(
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
     if flow is not None and all(f.id != flow for f in rt.settings.flows):
         raise HTTPException(status_code=404, detail=f"no flow {flow!r} is configured")
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(
-            status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
-        )
-    return views.report_answer(rt, store, since, flow, by)
+    return views.report_answer(rt, store, since_at(since, rt.clock.now()), flow, by)
 
 
 @api.get("/diagnostics", response_model=DiagnosticsOut)
-def diagnostics(
-    rt: RuntimeDep, caller: CallerDep, store: Text, since: Instant | None = None
-) -> Any:
+def diagnostics(rt: RuntimeDep, caller: CallerDep, store: Text, since: Since = None) -> Any:
     """Abandoned carts per checkout stage since `since` (default: the alerts' window), against
     the store's baseline, by source, and the alerts raised in that time."""
     if not caller.may_see(store) or rt.settings.store(store) is None:
         raise HTTPException(status_code=404, detail=f"no store {store!r} is configured")
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(
-            status_code=400, detail="since: give a time zone, e.g. 2026-11-01T00:00:00Z"
-        )
     now = rt.clock.now()
-    found = diagnose(
-        rt.store, store, since or now - rt.settings.alerts.window, now, rt.settings.alerts
-    )
+    start = since_at(since, now) or now - rt.settings.alerts.window
+    found = diagnose(rt.store, store, start, now, rt.settings.alerts)
     return {**asdict(found), "store": store, "alerts": [asdict(a) for a in found.alerts]}
 
 
