@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from cartback.config import ConfigError, Settings, load_config, parse_duration
+from cartback.config import ConfigError, Settings, load_config, parse_duration, read_since
 from cartback.config.channels import InMobileSms, OutboxEmail, SmtpEmail
 from cartback.domain.events import Channel
 from cartback.domain.flow import Flow, SendStep, WaitStep
@@ -412,3 +412,30 @@ def test_a_gateway_timeout_must_be_shorter_than_the_lease(tmp_path: Path) -> Non
     config = MINIMAL.replace("flows:", f"{channels}worker:\n  lease: 10s\nflows:")
     message = error_of(tmp_path, config)
     assert "channels.sms.timeout" in message and "shorter than worker.lease (10s)" in message
+
+
+NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7d", NOW - timedelta(days=7)),
+        (" 1h30m ", NOW - timedelta(hours=1, minutes=30)),
+        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T08:00+01:00", datetime(2026, 11, 1, 7, tzinfo=UTC)),
+        ("2026-11-01T08:00", datetime(2026, 11, 1, 8)),  # naive: the caller decides
+        ("1764547200", datetime(2025, 12, 1, tzinfo=UTC)),
+    ],
+)
+def test_read_since_takes_spans_dates_times_and_unix_seconds(text: str, expected: datetime) -> None:
+    assert read_since(text, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("yesterday", "is not a date"), ("", "is not a date"), ("99999999d", "before the year 1")],
+)
+def test_read_since_names_what_it_cannot_read(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        read_since(text, NOW)

@@ -7,13 +7,13 @@ at the door with a 422 that names the parameter.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query
 from pydantic import AfterValidator
 
-from cartback.config import parse_duration
+from cartback.config import read_since
 from cartback.domain.bounds import MAX_BIGINT, MAX_TEXT, text_problem, time_problem
 from cartback.errors import InvalidRequest
 
@@ -53,44 +53,23 @@ Instant = Annotated[datetime, AfterValidator(instant)]
 # `since` as the CLI takes it too: a time, a date, or a span back from now (`since_at`).
 Since = Annotated[str | None, Query(description="2026-11-01T08:00:00Z, 2026-11-01, or 7d/12h/30m")]
 
-_SINCE_FORMS = (
-    "a time with its UTC offset (2026-11-01T08:00:00Z), a date (2026-11-01, midnight UTC) "
-    "or a span back from now (7d, 12h, 30m)"
-)
-
 
 def since_at(text: str | None, now: datetime) -> datetime | None:
-    """The instant `since` names, `now` being the server's time: a time with its UTC offset, a
-    date (midnight UTC), a span back from now as the CLI takes it, or Unix seconds. A time
-    without an offset is a 400 that says how to write one; anything else unreadable, or a time
-    outside the years cartback keeps, a 422 naming `since`."""
+    """The instant `since` names, `now` being the server's time, in the CLI's forms
+    (`read_since`). A time without an offset is a 400 that says how to write one; anything
+    else unreadable, or a time outside the years cartback keeps, a 422 naming `since`."""
     if text is None:
         return None
-    text = text.strip()
     try:
-        when = now - parse_duration(text)
-    except ValueError:
-        when = _written_time(text)
-    except OverflowError:
-        raise InvalidRequest(f"since: {text!r} reaches back before the year 1") from None
+        when = read_since(text, now)
+    except ValueError as exc:
+        raise InvalidRequest(f"since: {exc}") from None
+    if when.tzinfo is None:
+        raise InvalidRequest("since: give a time zone, e.g. 2026-11-01T00:00:00Z", status=400)
     problem = time_problem(when)
     if problem is not None:
         raise InvalidRequest(f"since: {problem}")
     return when
-
-
-def _written_time(text: str) -> datetime:
-    if text.isascii() and text.isdigit() and len(text) <= 12:
-        return datetime.fromtimestamp(int(text), UTC)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidRequest(f"since: {text!r} is not {_SINCE_FORMS}") from None
-    if when.tzinfo is not None:
-        return when
-    if len(text) == len("2026-11-01"):
-        return when.replace(tzinfo=UTC)
-    raise InvalidRequest("since: give a time zone, e.g. 2026-11-01T00:00:00Z", status=400)
 
 
 Filter = Annotated[Text | None, Query()]

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from cartback.cli.common import add_command, open_runtime
 from cartback.cli.report import add_report_command
 from cartback.cli.summary import webhook_urls
-from cartback.config import Settings, parse_duration
+from cartback.config import Settings, read_since
 from cartback.runtime import Runtime
 from cartback.startup import OperatorError, known_store
 
@@ -98,16 +98,9 @@ def _import_commands(commands: Any) -> None:
 def since_arg(text: str) -> datetime:
     """`--since`: an ISO date or time (naive means UTC), or a span back from now."""
     try:
-        return datetime.now(UTC) - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a date or time (2026-11-01, 2026-11-01T08:00+01:00) "
-            "nor a span (7d, 12h, 30m)"
-        ) from None
+        when = read_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 

@@ -8,7 +8,7 @@ Every problem becomes a `ConfigError` naming the file, the line and the key path
 
 from __future__ import annotations
 
-from cartback.config.base import ConfigError, Problem, parse_duration
+from cartback.config.base import ConfigError, Problem, parse_duration, read_since
 from cartback.config.flows import FlowConfig, StepConfig
 from cartback.config.load import load_config
 from cartback.config.settings import (
@@ -31,4 +31,5 @@ __all__ = [
     "StoreConfig",
     "load_config",
     "parse_duration",
+    "read_since",
 ]

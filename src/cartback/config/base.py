@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,6 +59,36 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r} is not a duration {_DURATION_HINT}")
     days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+SINCE_FORMS = (
+    "a date (2026-11-01, midnight UTC), a time (2026-11-01T08:00+01:00) "
+    "or a span back from now (7d, 12h, 30m)"
+)
+
+
+def read_since(text: str, now: datetime) -> datetime:
+    """A `since` as people write it, for the CLI's `--since` and the API's `since=`: a span back
+    from `now`, a date (midnight UTC), an ISO time, or Unix seconds. A time written without an
+    offset comes back naive: the CLI takes it as UTC, the API asks for the offset. ValueError
+    names the forms."""
+    text = text.strip()
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    except OverflowError:
+        raise ValueError(f"{text!r} reaches back before the year 1") from None
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        return datetime.fromtimestamp(int(text), UTC)
+    try:
+        return datetime.combine(date.fromisoformat(text), time(), UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not {SINCE_FORMS}") from None
 
 
 def _duration(value: object) -> object:
