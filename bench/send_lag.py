@@ -4,10 +4,13 @@ Seeds carts through the real ingest, then spreads their runs' due times at `--ra
 from a moment just after two worker processes (each `cartback worker`'s loop, a fake gateway
 taking 200 ms per call) are ready. When every message is out, it reads the lag from the rows
 (the message's `sent_at` minus the due time the bench gave its run) and checks exactly-once:
-one message per run, one gateway call per message id across both workers.
+one message per run, one gateway call per message id across both workers. It also prints the
+CPU each SMS cost while they sent: the two worker processes', and that of the PostgreSQL server
+processes working for the bench's database (read from /proc), with the rate the machine's CPUs
+could send at that cost: the ceiling the lag meets when due runs come faster.
 Target: p99 <= poll interval + 1 s at 500 due/s.
 
-    python bench/send_lag.py [--rate 500] [--seconds 10] [--concurrency 64] [--poll 1]
+    python bench/send_lag.py [--rate 500] [--seconds 10] [--concurrency 64] [--poll 1] [--lanes N]
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from ingest import DOMAIN, SECRET, analyze, fresh_postgres, postgres_option
+from ingest import DOMAIN, SECRET, analyze, cpu_seconds, fresh_postgres, postgres_option
 from send import CONFIG, SlowGateway, checkouts
 from sqlalchemy import create_engine, text
 
@@ -45,7 +48,10 @@ def write_config(folder: Path, database_url: str, args: argparse.Namespace) -> P
         concurrency=args.concurrency,
         batch=args.concurrency * 2,
     )
-    config.write_text(text_.replace("worker:\n", f"worker:\n  poll_interval: {args.poll}s\n"))
+    text_ = text_.replace("worker:\n", f"worker:\n  poll_interval: {args.poll}s\n")
+    if args.lanes is not None:
+        text_ += f"database_lanes: {args.lanes}\n"
+    config.write_text(text_)
     return config
 
 
@@ -114,6 +120,23 @@ def sent_count(engine: Any) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def backends(engine: Any) -> list[int]:
+    """The PostgreSQL server processes working for the bench's database."""
+    with engine.connect() as conn:
+        query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [int(pid) for pid in conn.execute(query).scalars()]
+
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    """CPU seconds so far of the processes /proc can tell (Linux), by process id."""
+    return {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings; a process first seen in the second counts from 0."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -126,6 +149,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="worker.concurrency")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per gateway call")
     parser.add_argument("--poll", type=int, default=1, help="worker.poll_interval, seconds")
+    parser.add_argument("--lanes", type=int, help="database_lanes (default: the product's)")
     parser.add_argument("--deadline", type=float, default=180, help="seconds to wait at most")
     postgres_option(parser)
     args = parser.parse_args()
@@ -151,16 +175,20 @@ def main() -> None:
         for ready in readies:
             ready.wait(60)
         load_before = os.getloadavg()[0]
+        pids = [process.pid for process in workers if process.pid is not None]
+        cpu_before = cpu_of(pids), cpu_of(backends(engine))
         due = spread(engine, datetime.now(UTC) + timedelta(seconds=1), args.rate)
         started = time.monotonic()
         # Counted, not read, while the workers send: the bench takes little of their CPU.
         while sent_count(engine) < count and time.monotonic() - started < args.deadline:
             time.sleep(0.5)
+        # The backends still open: a pool keeps its connections, so few if any have gone.
+        cpu = spent(cpu_before[0], cpu_of(pids)), spent(cpu_before[1], cpu_of(backends(engine)))
         stop.set()
         calls = [message_id for _ in workers for message_id in sent.get(timeout=60)]
         for process in workers:
             process.join(30)
-        report(args, count, due, sent_rows(engine), calls, load_before)
+        report(args, count, due, sent_rows(engine), calls, load_before, cpu)
         engine.dispose()
 
 
@@ -171,6 +199,7 @@ def report(
     rows: list[Any],
     calls: list[str],
     load_before: float,
+    cpu: tuple[float, float],
 ) -> None:
     lags = [(row.sent_at - due[row.run_id]).total_seconds() for row in rows]
     per_run = Counter(row.run_id for row in rows)
@@ -188,6 +217,13 @@ def report(
         print(
             f"  lag                p50 {statistics.median(lags):.2f} s   "
             f"p99 {percentile(lags, 0.99):.2f} s   max {max(lags):.2f} s"
+        )
+    if rows:
+        workers_ms, server_ms = (seconds * 1000 / len(rows) for seconds in cpu)
+        print(
+            f"  CPU per SMS        workers {workers_ms:.2f} ms   PostgreSQL {server_ms:.2f} ms   "
+            f"(all {workers_ms + server_ms:.2f} ms; {os.cpu_count()} CPUs send at most "
+            f"{(os.cpu_count() or 1) * 1000 / (workers_ms + server_ms):.0f} SMS/s at that cost)"
         )
     twice = sum(1 for n in per_run.values() if n > 1) + sum(1 for n in per_call.values() if n > 1)
     print(f"  exactly once       {'yes' if twice == 0 else f'NO: {twice} sent twice'}")
