@@ -121,10 +121,19 @@ def sent_count(engine: Any) -> int:
 
 
 def backends(engine: Any) -> list[int]:
-    """The PostgreSQL server processes working for the bench's database."""
+    """The PostgreSQL server processes working for the bench's database, where they run on
+    this machine (a process of that id here whose command is PostgreSQL's)."""
     with engine.connect() as conn:
         query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-        return [int(pid) for pid in conn.execute(query).scalars()]
+        pids = [int(pid) for pid in conn.execute(query).scalars()]
+    return [pid for pid in pids if _command(pid).startswith("postgres")]
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def cpu_of(pids: list[int]) -> dict[int, float]:
@@ -183,7 +192,11 @@ def main() -> None:
         while sent_count(engine) < count and time.monotonic() - started < args.deadline:
             time.sleep(0.5)
         # The backends still open: a pool keeps its connections, so few if any have gone.
-        cpu = spent(cpu_before[0], cpu_of(pids)), spent(cpu_before[1], cpu_of(backends(engine)))
+        cpu_after = cpu_of(pids), cpu_of(backends(engine))
+        # None where /proc tells nothing (not Linux): no figure rather than a zero.
+        cpu = None
+        if cpu_after[0] and cpu_after[1]:
+            cpu = spent(cpu_before[0], cpu_after[0]), spent(cpu_before[1], cpu_after[1])
         stop.set()
         calls = [message_id for _ in workers for message_id in sent.get(timeout=60)]
         for process in workers:
@@ -199,7 +212,7 @@ def report(
     rows: list[Any],
     calls: list[str],
     load_before: float,
-    cpu: tuple[float, float],
+    cpu: tuple[float, float] | None,
 ) -> None:
     lags = [(row.sent_at - due[row.run_id]).total_seconds() for row in rows]
     per_run = Counter(row.run_id for row in rows)
@@ -218,7 +231,7 @@ def report(
             f"  lag                p50 {statistics.median(lags):.2f} s   "
             f"p99 {percentile(lags, 0.99):.2f} s   max {max(lags):.2f} s"
         )
-    if rows:
+    if rows and cpu is not None and sum(cpu) > 0:
         workers_ms, server_ms = (seconds * 1000 / len(rows) for seconds in cpu)
         print(
             f"  CPU per SMS        workers {workers_ms:.2f} ms   PostgreSQL {server_ms:.2f} ms   "
