@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from cartback.domain.experiments import Assignment
 from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, RunStatus
 from cartback.store.base import Store
 from tests.contract.records import (
@@ -122,6 +123,46 @@ def test_waiting_for_a_longer_abandonment(store: Store) -> None:
     assert run is not None
     assert (run.flow_id, run.step_index, run.next_run_at) == ("slow-flow", -1, T0 + 2 * HOUR)
     assert claim_one(store, T0 + 2 * HOUR).flow_id == "slow-flow"
+
+
+def test_a_claim_carries_the_runs_assignment(store: Store) -> None:
+    """None until the cart is assigned; then the claim has it, as the run stores it."""
+    _cart, run = cart_with_due_run(store)
+    assert claim_one(store).assigned is None
+    kept = Assignment(True, (("timing", "slow"),))
+    with store.transaction() as tx:
+        tx.measure.assign(run.id, kept)
+    assert claim_one(store, T0 + LEASE).assigned == kept
+
+
+@pytest.mark.parametrize("waits", [False, True])
+def test_an_assignment_is_written_with_the_runs_move(store: Store, waits: bool) -> None:
+    """Into the flow, or waiting for it: the cart's holdout and arms go with the move, and the
+    next claim carries them."""
+    cart, _ = cart_with_due_run(store)
+    claim = claim_one(store)
+    wanted = Assignment(False, (("timing", "fast"), ("wording", "b")))
+    with store.transaction() as tx:
+        if waits:
+            assert tx.runs.wait_for_abandonment(claim, "slow-flow", T0 + HOUR, T0, assigned=wanted)
+        else:
+            assert tx.runs.move_on(claim, 0, T0, flow_id="vip-flow", assigned=wanted)
+            assert tx.runs.move_on(claim, 1, T0)  # a later move leaves it as it is
+    with store.reading() as tx:
+        run = tx.runs.for_cart(cart.id)
+    assert run is not None and run.assignment == wanted
+    assert claim_one(store, T0 + (HOUR if waits else LEASE)).assigned == wanted
+
+
+def test_a_lost_claim_writes_no_assignment(store: Store) -> None:
+    cart, _ = cart_with_due_run(store)
+    first = claim_one(store)
+    claim_one(store, T0 + LEASE)  # the lease ran out: another worker holds it now
+    with store.transaction() as tx:
+        assert not tx.runs.move_on(first, 0, T0 + LEASE, assigned=Assignment(True, ()))
+    with store.reading() as tx:
+        run = tx.runs.for_cart(cart.id)
+    assert run is not None and run.assignment is None
 
 
 @pytest.mark.parametrize("status", [RunStatus.DONE, RunStatus.CANCELLED])

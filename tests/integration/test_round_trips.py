@@ -83,8 +83,7 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
         "SELECT carts",  # the cart, locked
         # (the person's orders and other abandoned carts are read only for a flow's condition:
         # this store's one flow takes every cart)
-        "UPDATE runs",  # the cart's holdout and arms
-        "UPDATE runs",  # into the flow
+        "UPDATE runs",  # into the flow, with the cart's holdout and arms
         "UPDATE carts",  # abandoned
         *lock,
         "SELECT orders",  # every look-back before a send, one statement (orders first)

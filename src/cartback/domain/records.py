@@ -209,6 +209,9 @@ class Claim:
     step_index: int
     claim_token: str
     due_at: datetime | None = None  # when the step was due, for the due→sent lag
+    # The cart's holdout and arms in its flow as the run had them when claimed (None: not
+    # assigned yet); the scheduler writes a new one with the run's move into its flow.
+    assigned: Assignment | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
 """A cart's place in its flow's experiments: held out or not, and an arm per experiment.
 
 Fixed once, when the flow is chosen for the abandoned cart, and kept on the run: a later update
-of the cart, a restart, or new weights in the config never move it (`Measurements.assign` keeps
-the first). The flow then runs as that cart gets it (`Flow.for_cart`): the timing arm's waits,
-each send step in its variant. A held-out cart goes through every step and the policy, but
-where a message would go out, a `holdout` decision is recorded instead.
+of the cart, a restart, or new weights in the config never move it: a claimed run carries the
+assignment it has, and one is written only with the move of a run that had none (into its flow,
+or waiting for it), in the same statement. The flow then runs as that cart gets it
+(`Flow.for_cart`): the timing arm's waits, each send step in its variant. A held-out cart goes
+through every step and the policy, but where a message would go out, a `holdout` decision is
+recorded instead.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ def cart_key(cart_id: int) -> str:
     return str(cart_id)
 
 
-def fix(tx: Tx, run_id: int, cart_id: int, flow: Flow) -> tuple[Flow, Assignment]:
-    """Assign the cart in `flow` unless its run has an assignment already; the flow as the
-    cart runs it, and the assignment kept. An `auto_winner` experiment whose winner was called
-    gives new carts the winner."""
+def fix(tx: Tx, claim: Claim, flow: Flow) -> tuple[Flow, Assignment, Assignment | None]:
+    """The cart's assignment in `flow`: the one its run had when claimed, else a new one. The
+    flow as the cart runs it, the assignment, and the assignment to write with the run's move
+    into (or wait for) the flow: None when the run had one (the first is kept). An
+    `auto_winner` experiment whose winner was called gives new carts the winner."""
+    key = cart_key(claim.cart_id)
+    if claim.assigned is not None:
+        return flow.for_cart(key, claim.assigned), claim.assigned, None
     winners: dict[str, str] = {}
     if any(e.auto_winner for e in flow.experiments):
-        winners = {key: called.arm for key, called in tx.measure.winners().items()}
-    wanted = flow.assign(cart_key(cart_id), winners)
-    kept = tx.measure.assign(run_id, wanted)
-    return flow.for_cart(cart_key(cart_id), kept), kept
+        winners = {name: called.arm for name, called in tx.measure.winners().items()}
+    wanted = flow.assign(key, winners)
+    return flow.for_cart(key, wanted), wanted, wanted
 
 
 def as_assigned(tx: Tx, run_id: int, cart_id: int, flow: Flow) -> tuple[Flow, Assignment]:

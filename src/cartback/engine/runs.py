@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from cartback.domain.experiments import Assignment
 from cartback.domain.flow import Flow
 from cartback.domain.policy import Decision
 from cartback.domain.records import Claim, DecisionAction, DecisionEntry, RunStatus
@@ -87,14 +88,24 @@ def wait(tx: Tx, claim: Claim, index: int, due: datetime, now: datetime) -> bool
     return tx.runs.advance(claim, index, due, now)
 
 
-def enter_flow(tx: Tx, claim: Claim, flow_id: str, now: datetime) -> bool:
-    """The abandoned cart starts `flow_id` at its first step, under the same claim."""
-    return tx.runs.move_on(claim, 0, now, flow_id=flow_id)
+def enter_flow(
+    tx: Tx, claim: Claim, flow_id: str, now: datetime, assigned: Assignment | None = None
+) -> bool:
+    """The abandoned cart starts `flow_id` at its first step, under the same claim;
+    `assigned`: its assignment in the flow, written with the move (see engine/assignment.py)."""
+    return tx.runs.move_on(claim, 0, now, flow_id=flow_id, assigned=assigned)
 
 
-def wait_for_flow(tx: Tx, claim: Claim, flow_id: str, due: datetime, now: datetime) -> bool:
+def wait_for_flow(
+    tx: Tx,
+    claim: Claim,
+    flow_id: str,
+    due: datetime,
+    now: datetime,
+    assigned: Assignment | None = None,
+) -> bool:
     """The chosen flow waits longer than the store's shortest: come back when it is due."""
-    return tx.runs.wait_for_abandonment(claim, flow_id, due, now)
+    return tx.runs.wait_for_abandonment(claim, flow_id, due, now, assigned=assigned)
 
 
 def hold(tx: Tx, claim: Claim) -> None:

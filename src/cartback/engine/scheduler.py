@@ -250,12 +250,12 @@ class Scheduler:
                     tx, claim, RunStatus.DONE, why_not, detail, now, action=DecisionAction.SKIP
                 )
                 return None
-            flow, assigned = assignment.fix(tx, claim.id, cart.id, flow)
+            flow, assigned, new = assignment.fix(tx, claim, flow)
             due = cart.last_activity_at + flow.abandon_after
             if due > now:  # the chosen flow (or arm) waits longer than the store's shortest
-                runs.wait_for_flow(tx, claim, flow.id, due, now)
+                runs.wait_for_flow(tx, claim, flow.id, due, now, assigned=new)
                 return None
-            if not runs.enter_flow(tx, claim, flow.id, now):
+            if not runs.enter_flow(tx, claim, flow.id, now, assigned=new):
                 return None
             tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
             with tx.decisions.batch():  # the abandonment's and the first step's, together

@@ -43,8 +43,6 @@ from cartback.domain.records import (
     Order,
     Purchase,
     Reply,
-    Run,
-    RunStatus,
     SendAttempt,
     Suppression,
     Touch,
@@ -56,6 +54,7 @@ from cartback.store.diagnostics import Diagnostics
 from cartback.store.lookback import Lookbacks
 from cartback.store.measure import Measurements
 from cartback.store.privacy import PrivacyRecords
+from cartback.store.runs import Runs
 from cartback.store.secrets import Secrets
 from cartback.store.upkeep import Upkeep
 
@@ -158,36 +157,6 @@ class Orders(Protocol):
 
     def purchases(self, store_id: str, email: str | None, phone: str | None) -> list[Purchase]:
         """This person's orders in the store (email or phone) that are revenue, net of refunds."""
-        ...
-
-
-class Runs(Protocol):
-    def for_cart(self, cart_id: int) -> Run | None: ...
-    def start(self, cart_id: int, flow_id: str, due: datetime, now: datetime) -> Run:
-        """A new run waiting for the cart's abandonment."""
-        ...
-
-    def restart_timer(self, run_id: int, due: datetime, now: datetime) -> None: ...
-    def advance(self, claim: Claim, step_index: int, due: datetime, now: datetime) -> bool:
-        """Move a claimed run to `step_index`, due at `due`; False if the claim was lost."""
-        ...
-
-    def move_on(
-        self, claim: Claim, step_index: int, now: datetime, flow_id: str | None = None
-    ) -> bool:
-        """Record progress within a claim; the run stays hidden until the lease ends."""
-        ...
-
-    def wait_for_abandonment(
-        self, claim: Claim, flow_id: str, due: datetime, now: datetime
-    ) -> bool: ...
-    def finish(self, claim: Claim, status: RunStatus, reason: str, now: datetime) -> bool: ...
-    def hold(self, claim: Claim) -> bool:
-        """Lock the claimed run for this transaction; False if another party took it."""
-        ...
-
-    def cancel_for_cart(self, cart_id: int, reason: str, now: datetime) -> Run | None:
-        """Cancel the cart's pending run, whoever holds it; the run as it was, or None."""
         ...
 
 

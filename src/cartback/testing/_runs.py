@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from cartback.domain.experiments import Assignment
 from cartback.domain.records import (
     WAITING_FOR_ABANDONMENT,
     Claim,
@@ -62,17 +63,28 @@ class MemoryRuns:
         return self._owned(claim, step_index=step_index, next_run_at=utc(due), updated_at=utc(now))
 
     def move_on(
-        self, claim: Claim, step_index: int, now: datetime, flow_id: str | None = None
+        self,
+        claim: Claim,
+        step_index: int,
+        now: datetime,
+        flow_id: str | None = None,
+        assigned: Assignment | None = None,
     ) -> bool:
         values: dict[str, Any] = {"step_index": step_index, "updated_at": utc(now)}
         if flow_id is not None:
             values["flow_id"] = flow_id
-        return self._owned(claim, **values)
+        return self._owned(claim, **values, **_assignment(assigned))
 
     def wait_for_abandonment(
-        self, claim: Claim, flow_id: str, due: datetime, now: datetime
+        self,
+        claim: Claim,
+        flow_id: str,
+        due: datetime,
+        now: datetime,
+        assigned: Assignment | None = None,
     ) -> bool:
-        return self._owned(claim, flow_id=flow_id, next_run_at=utc(due), updated_at=utc(now))
+        values = {"flow_id": flow_id, "next_run_at": utc(due), "updated_at": utc(now)}
+        return self._owned(claim, **values, **_assignment(assigned))
 
     def finish(self, claim: Claim, status: RunStatus, reason: str, now: datetime) -> bool:
         return self._owned(
@@ -123,10 +135,18 @@ def claim_due(data: Data, now: datetime, limit: int, lease: timedelta) -> list[C
     for run in data.due.pop_due(data.runs, now, limit):
         claimed = updated(run, claim_token=token, claimed_at=now, next_run_at=until)
         data.runs.replace(run.id, claimed)
+        due_at = run.next_run_at
         claims.append(
-            Claim(run.id, run.cart_id, run.flow_id, run.step_index, token, run.next_run_at)
+            Claim(run.id, run.cart_id, run.flow_id, run.step_index, token, due_at, run.assignment)
         )
     return claims
+
+
+def _assignment(assigned: Assignment | None) -> dict[str, Any]:
+    """The fields of an assignment written with a run's move (none: nothing to write)."""
+    if assigned is None:
+        return {}
+    return {"held_out": assigned.held_out, "arms": assigned.arms}
 
 
 class MemoryDecisions:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from cartback.domain.experiments import Assignment
 from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, DecisionEntry, Run, RunStatus
 from cartback.store.tables import decisions, runs
 from cartback.store.types import AnyRow
@@ -37,6 +38,7 @@ _CLAIM = (
     update(runs)
     .where(runs.c.id.in_(bindparam("ids", expanding=True)))
     .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
+    .returning(runs.c.holdout, runs.c.arms)
 )
 _HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
 # PostgreSQL: the due rows read, locked (skipping those another worker holds) and moved in one
@@ -46,7 +48,7 @@ _CLAIM_DUE = (
     update(runs)
     .where(runs.c.id == _DUE_ROWS.c.id)
     .returning(runs.c.id, runs.c.cart_id, runs.c.flow_id, runs.c.step_index)
-    .returning(_DUE_ROWS.c.next_run_at.label("due_at"))
+    .returning(runs.c.holdout, runs.c.arms, _DUE_ROWS.c.next_run_at.label("due_at"))
 )
 
 
@@ -71,8 +73,25 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
             return []
         due_at = {row.id: row.next_run_at for row in picked}
         rows = conn.execute(_CLAIM, {"ids": list(due_at)} | moved).all()
-    claims = [Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id]) for r in rows]
+    claims = [
+        Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id], _assigned(r))
+        for r in rows
+    ]
     return sorted(claims, key=lambda claim: (claim.due_at or now, claim.id))
+
+
+def _assigned(row: Any) -> Assignment | None:
+    """A run row's assignment (None: not assigned yet)."""
+    if row.holdout is None:
+        return None
+    return Assignment.from_mapping(bool(row.holdout), row.arms or {})
+
+
+def _assignment(assigned: Assignment | None) -> dict[str, Any]:
+    """The columns of an assignment written with a run's move (none: nothing to write)."""
+    if assigned is None:
+        return {}
+    return {"holdout": assigned.held_out, "arms": assigned.as_mapping()}
 
 
 class SqlRuns:
@@ -117,17 +136,28 @@ class SqlRuns:
         return self._owned(claim, step_index=step_index, next_run_at=due, updated_at=now)
 
     def move_on(
-        self, claim: Claim, step_index: int, now: datetime, flow_id: str | None = None
+        self,
+        claim: Claim,
+        step_index: int,
+        now: datetime,
+        flow_id: str | None = None,
+        assigned: Assignment | None = None,
     ) -> bool:
         values: dict[str, Any] = {"step_index": step_index, "updated_at": now}
         if flow_id is not None:
             values["flow_id"] = flow_id
-        return self._owned(claim, **values)
+        return self._owned(claim, **values, **_assignment(assigned))
 
     def wait_for_abandonment(
-        self, claim: Claim, flow_id: str, due: datetime, now: datetime
+        self,
+        claim: Claim,
+        flow_id: str,
+        due: datetime,
+        now: datetime,
+        assigned: Assignment | None = None,
     ) -> bool:
-        return self._owned(claim, flow_id=flow_id, next_run_at=due, updated_at=now)
+        values = {"flow_id": flow_id, "next_run_at": due, "updated_at": now}
+        return self._owned(claim, **values, **_assignment(assigned))
 
     def finish(self, claim: Claim, status: RunStatus, reason: str, now: datetime) -> bool:
         return self._owned(
