@@ -96,6 +96,52 @@ def test_processed_keys(store: Store) -> None:
         assert tx.deliveries.processed_keys("shopify", "acme", []) == set()
 
 
+def test_a_batch_is_stored_whole_in_arrival_order(store: Store) -> None:
+    """`record_many` keeps every field of every delivery, numbers them in the batch's order
+    (keyless ones among them), gives a key repeated within the batch its first place's id, and
+    a key stored before its stored id."""
+    plus_two = timezone(timedelta(hours=2))
+    with store.transaction() as tx:
+        before, _ = tx.deliveries.record(_delivery("old"))
+    batch = [
+        _delivery("a", headers={"X-Shopify-Topic": "checkouts/create", "X-Other": "é"}),
+        _delivery(None, body=b"\x00\xffraw", topic=None),
+        _delivery("old"),
+        _delivery("b", received_at=(T0 + MINUTE).astimezone(plus_two), sequence_key="cart-9"),
+        _delivery("a", body=b"a again"),
+        _delivery(None, platform="magento"),
+    ]
+    with store.transaction() as tx:
+        stored = tx.deliveries.record_many(batch)
+    ids = [delivery_id for delivery_id, _ in stored]
+    assert ids[2] == before and ids[4] == ids[0]
+    made = [ids[n] for n in (0, 1, 3, 5)]
+    assert made == sorted(made) and len(set(made)) == 4 and before < made[0]
+    with store.reading() as tx:
+        kept = [tx.deliveries.get(delivery_id) for delivery_id in ids]
+    for place in (0, 1, 3, 5):
+        delivery, row = batch[place], kept[place]
+        assert row is not None and row.status == DeliveryStatus.RECEIVED
+        assert (row.platform, row.store_id, row.topic, row.delivery_key) == (
+            delivery.platform,
+            delivery.store_id,
+            delivery.topic,
+            delivery.delivery_key,
+        )
+        assert (row.body, dict(row.headers), row.sequence_key) == (
+            delivery.body,
+            dict(delivery.headers),
+            delivery.sequence_key,
+        )
+        assert row.received_at == delivery.received_at and row.received_at.tzinfo is not None
+
+
+def test_a_batch_with_a_naive_time_is_refused(store: Store) -> None:
+    naive = T0.replace(tzinfo=None)
+    with pytest.raises(Exception, match="naive"), store.transaction() as tx:
+        tx.deliveries.record_many([_delivery("a"), _delivery("b", received_at=naive)])
+
+
 def test_many_keys_are_looked_up_past_one_statements_worth(store: Store) -> None:
     """Over a hundred keys (more than one look-up statement takes): each one found, as
     processed or stored, and its id the one it was stored with."""

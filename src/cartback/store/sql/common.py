@@ -8,9 +8,11 @@ from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, bindpar
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
-    if conn.dialect.name == "postgresql":
+def insert_ignoring_duplicates(conn: Connection | str, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike (for a connection, or
+    a dialect's name)."""
+    dialect = conn if isinstance(conn, str) else conn.dialect.name
+    if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
 
