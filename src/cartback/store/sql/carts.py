@@ -19,6 +19,7 @@ from cartback.domain.records import (
 )
 from cartback.store.base import CartChanges
 from cartback.store.sql.common import (
+    among,
     insert_ignoring_duplicates,
     paged,
     person,
@@ -49,7 +50,7 @@ def _newer_live(email: bool, phone: bool) -> Any:
         .where(
             carts.c.store_id == bindparam("store_id"),
             carts.c.id != bindparam("id"),
-            carts.c.status.in_(_LIVE),
+            among(carts.c.status, _LIVE),
             carts.c.last_activity_at > bindparam("since"),
             same_person_by(carts, email, phone),
         )

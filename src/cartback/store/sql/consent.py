@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from cartback.domain.records import STOP_REPLY, ConsentEntry, Reply, Suppression
+from cartback.store.sql.common import one_of_params, params
 from cartback.store.tables import consent_ledger, inbound_messages, suppressions
 from cartback.store.types import AnyRow
 
@@ -26,23 +29,34 @@ _LATEST = (
     .order_by(*(column.desc() for column in _LEDGER_ORDER))
     .limit(1)
 )
-_BLOCKED = (
-    select(suppressions.c.id)
-    .where(
-        or_(
-            and_(
-                suppressions.c.channel == bindparam("channel"),
-                suppressions.c.address.in_(bindparam("addresses", expanding=True)),
-            ),
-            and_(
-                suppressions.c.channel == "sms",
-                suppressions.c.reason == STOP_REPLY,
-                suppressions.c.address.in_(bindparam("phones", expanding=True)),
-            ),
+
+
+@cache
+def blocked_statement(addresses: int, phones: int) -> Any:
+    """Whether any of `addresses` (values `addresses_0`…) is suppressed on the channel, or any
+    of `phones` (`phones_0`…) replied STOP: built once per count of each."""
+    return (
+        select(suppressions.c.id)
+        .where(
+            or_(
+                and_(
+                    suppressions.c.channel == bindparam("channel"),
+                    one_of_params(suppressions.c.address, "addresses", addresses),
+                ),
+                and_(
+                    suppressions.c.channel == "sms",
+                    suppressions.c.reason == STOP_REPLY,
+                    one_of_params(suppressions.c.address, "phones", phones),
+                ),
+            )
         )
+        .limit(1)
     )
-    .limit(1)
-)
+
+
+def blocked_values(addresses: Sequence[str], phones: Sequence[str]) -> dict[str, object]:
+    """The parameters of `blocked_statement(len(addresses), len(phones))`."""
+    return params("addresses", addresses) | params("phones", phones)
 
 
 class SqlConsent:
@@ -112,8 +126,9 @@ class SqlConsent:
         return found is not None
 
     def blocked(self, channel: str, addresses: Sequence[str], stop_phones: Sequence[str]) -> bool:
-        values = {"channel": channel, "addresses": list(addresses), "phones": list(stop_phones)}
-        return self.conn.execute(_BLOCKED, values).first() is not None
+        statement = blocked_statement(len(addresses), len(stop_phones))
+        values = {"channel": channel} | blocked_values(addresses, stop_phones)
+        return self.conn.execute(statement, values).first() is not None
 
     def suppress(self, suppression: Suppression) -> None:
         if self.is_suppressed(suppression.channel, suppression.address):

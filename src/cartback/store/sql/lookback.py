@@ -28,7 +28,7 @@ from cartback.domain.records import Cart
 from cartback.store.lookback import Ask, History, Lookback
 from cartback.store.sql.carts import _abandonments, _newer_live
 from cartback.store.sql.common import person
-from cartback.store.sql.consent import _BLOCKED, _LATEST
+from cartback.store.sql.consent import _LATEST, blocked_statement, blocked_values
 from cartback.store.sql.messages import _LAST_TO_FROM_OTHERS, _SMS_IN_RUN
 from cartback.store.sql.orders import _last_purchase, _ordered_since, _purchases, purchases_from
 from cartback.store.tables import consent_ledger, touches
@@ -50,9 +50,9 @@ class SqlLookback:
     def before_send(self, ask: Ask) -> Lookback:
         cart, address = ask.cart, ask.address
         known = person(cart.email, cart.phone)
-        asks_blocked = bool(ask.blocked_addresses or ask.blocked_phones)
+        blocked = (len(ask.blocked_addresses), len(ask.blocked_phones))
         query = _statement(
-            "email" in known, "phone" in known, address is not None, ask.ordered, asks_blocked
+            "email" in known, "phone" in known, address is not None, ask.ordered, blocked
         )
         values: dict[str, Any] = {
             "store_id": cart.store_id,
@@ -64,8 +64,8 @@ class SqlLookback:
         }
         if address is not None:
             values |= {"address": address, "recipient": address, "touched_since": ask.touched_since}
-        if asks_blocked:
-            values |= {"addresses": list(ask.blocked_addresses), "phones": list(ask.blocked_phones)}
+        if any(blocked):
+            values |= blocked_values(ask.blocked_addresses, ask.blocked_phones)
         row = self.conn.execute(query, values).one()
         return Lookback(
             ordered_since=bool(row.ordered_since),
@@ -108,13 +108,16 @@ def _history(email: bool, phone: bool) -> Any:
 
 
 @cache
-def _statement(email: bool, phone: bool, address: bool, ordered: bool, blocked: bool) -> Any:
+def _statement(
+    email: bool, phone: bool, address: bool, ordered: bool, blocked: tuple[int, int]
+) -> Any:
+    """Built once per shape; `blocked`: how many addresses and STOP phones are asked about."""
     known = email or phone
     granted = _LATEST.with_only_columns(consent_ledger.c.granted)
     columns: dict[str, ColumnElement[Any]] = {
         "ordered_since": _ordered_since(email, phone).exists() if ordered and known else false(),
         "consent": granted.scalar_subquery() if address else null(),
-        "blocked": _BLOCKED.exists() if blocked else false(),
+        "blocked": blocked_statement(*blocked).exists() if any(blocked) else false(),
         "last_ours": _LAST_TO_FROM_OTHERS.scalar_subquery() if address else null(),
         "last_theirs": _LAST_TOUCH.scalar_subquery() if address else null(),
         "newer_cart": _newer_live(email, phone).exists() if known else false(),

@@ -19,7 +19,7 @@ from cartback.domain.records import (
     SendAttempt,
 )
 from cartback.store.base import MessageChanges
-from cartback.store.sql.common import paged
+from cartback.store.sql.common import among, paged
 from cartback.store.tables import clicks, links, message_attempts, messages
 from cartback.store.types import AnyRow
 
@@ -48,11 +48,11 @@ _FOR_STEP = select(messages).where(
 )
 _SMS_IN_RUN = select(func.count()).where(
     messages.c.run_id == bindparam("run_id"),
-    messages.c.channel.in_(("sms", "rcs")),
-    messages.c.status.in_(_ON_ITS_WAY),
+    among(messages.c.channel, ("sms", "rcs")),
+    among(messages.c.status, _ON_ITS_WAY),
 )
 _LAST_TO = select(func.max(messages.c.created_at)).where(
-    messages.c.recipient == bindparam("recipient"), messages.c.status.in_(_ON_ITS_WAY)
+    messages.c.recipient == bindparam("recipient"), among(messages.c.status, _ON_ITS_WAY)
 )
 # Messages not of this run, a message without a run among them (SQL's `!=` alone says NULL).
 _LAST_TO_FROM_OTHERS = _LAST_TO.where(
