@@ -16,29 +16,35 @@ The lanes are re-entrant per thread: a thread that holds one and opens another u
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 class Lanes:
-    """At most `count` threads inside `held()` at once; the rest wait in turn."""
+    """At most `count` threads inside `held()` at once; the rest wait for a lane to come back."""
 
     def __init__(self, count: int) -> None:
         if count < 1:
             raise ValueError("lanes: at least one")
-        self._free = threading.BoundedSemaphore(count)
+        # A lane is a token in a queue: taken and given back in C. A `Semaphore` does both in
+        # Python, through a `Condition` (a lock made for each wait), and took a twentieth of a
+        # sending worker's time under the interpreter's lock.
+        self._free: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(count):
+            self._free.put(None)
         self._depth = threading.local()
 
     @contextmanager
     def held(self) -> Iterator[None]:
         depth: int = getattr(self._depth, "value", 0)
         if depth == 0:
-            self._free.acquire()
+            self._free.get()
         self._depth.value = depth + 1
         try:
             yield
         finally:
             self._depth.value = depth
             if depth == 0:
-                self._free.release()
+                self._free.put(None)
