@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from cartback.domain.bounds import (
+    MAX_NESTING,
     OutOfBounds,
     check_event,
     not_after,
@@ -23,6 +25,7 @@ from cartback.domain.events import (
     Customer,
     LineItem,
 )
+from cartback.integrations._json import PayloadError, _few_containers, json_object
 
 NOW = datetime(2026, 11, 30, 10, tzinfo=UTC)
 
@@ -75,6 +78,25 @@ def test_nesting_is_measured_without_recursion() -> None:
         node = child
     assert too_deep(deep)
     assert not too_deep({"a": [{"b": 1}]})
+
+
+@pytest.mark.parametrize("levels", [MAX_NESTING - 3, MAX_NESTING - 1, MAX_NESTING, MAX_NESTING + 1])
+@pytest.mark.parametrize("inner", ["[]", "[1]", '{"a": "[{"}', '"x"'])
+def test_a_body_is_measured_the_same_whether_walked_or_counted(levels: int, inner: str) -> None:
+    """A body with few brackets is judged from its text, one with many by the walk: the same
+    verdict as the walk's either way, near the bound and with brackets inside strings."""
+    nested = '{"a": ' + "[" * levels + inner + "]" * levels + "}"
+    padded = '{"pad": "' + "[" * 40 + '", "a": ' + "[" * levels + inner + "]" * levels + "}"
+    assert not _few_containers(padded.encode())
+    brackets = 1 + levels + inner.count("[") + inner.count("{")
+    assert _few_containers(nested.encode()) == (brackets <= MAX_NESTING)
+    for text in (nested, padded):
+        deep = too_deep(orjson.loads(text))
+        if deep:
+            with pytest.raises(PayloadError, match="nests deeper"):
+                json_object(text.encode())
+        else:
+            assert json_object(text.encode())["a"] is not None
 
 
 def test_text_problems() -> None:
