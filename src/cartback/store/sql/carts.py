@@ -35,6 +35,9 @@ _CHANGE = update(carts).where(carts.c.id == bindparam("cart_id"))  # set: the ke
 # A delivery's contents, in statements built once (set or inserted: the keys given), where a
 # statement made per call cost more of a webhook's CPU than its execution.
 _UPDATE_CONTENTS = _CHANGE.values(update_count=carts.c.update_count + 1)
+_FIND = select(carts).where(
+    carts.c.store_id == bindparam("store_id"), carts.c.cart_key == bindparam("cart_key")
+)
 
 
 @cache
@@ -81,9 +84,7 @@ class SqlCarts:
         return self._one(_FOR_UPDATE, {"id": cart_id})
 
     def find(self, store_id: str, cart_key: str) -> Cart | None:
-        return self._one(
-            select(carts).where(carts.c.store_id == store_id, carts.c.cart_key == cart_key)
-        )
+        return self._one(_FIND, {"store_id": store_id, "cart_key": cart_key})
 
     def find_for_delete(
         self, store_id: str, cart_key: str | None, cart_token: str | None

@@ -16,6 +16,7 @@ from cartback.store.tables import consent_ledger, inbound_messages, suppressions
 from cartback.store.types import AnyRow
 
 _LEDGER_ORDER = (consent_ledger.c.occurred_at, consent_ledger.c.id)
+_ADD = insert(consent_ledger)  # inserted: the keys given
 
 
 # Asked before every send: built once, the values as parameters.
@@ -69,19 +70,18 @@ class SqlConsent:
         return entry_from(row) if row is not None else None
 
     def add(self, entry: ConsentEntry) -> None:
-        self.conn.execute(
-            insert(consent_ledger).values(
-                store_id=entry.store_id,
-                channel=entry.channel,
-                address=entry.address,
-                granted=entry.granted,
-                customer_external_id=entry.customer_external_id,
-                source=entry.source,
-                detail=entry.detail,
-                occurred_at=entry.occurred_at,
-                recorded_at=entry.recorded_at,
-            )
-        )
+        values = {
+            "store_id": entry.store_id,
+            "channel": entry.channel,
+            "address": entry.address,
+            "granted": entry.granted,
+            "customer_external_id": entry.customer_external_id,
+            "source": entry.source,
+            "detail": entry.detail,
+            "occurred_at": entry.occurred_at,
+            "recorded_at": entry.recorded_at,
+        }
+        self.conn.execute(_ADD, values)  # a statement built once: asked for each checkout
 
     def add_once(self, entry: ConsentEntry) -> bool:
         found = self.conn.execute(

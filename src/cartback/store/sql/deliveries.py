@@ -16,6 +16,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Dialect,
+    Integer,
     Select,
     String,
     any_,
@@ -57,6 +58,46 @@ _ANY_KEY = {
     )
     for columns in ("stored", "processed")
 }
+
+# The oldest received deliveries of their sequences, not leased, leased for a while: built once.
+_EARLIER = deliveries.alias("earlier")
+_FREE = (
+    select(deliveries.c.id)
+    .where(
+        deliveries.c.status == _RECEIVED,
+        or_(
+            deliveries.c.claimed_until.is_(None),
+            deliveries.c.claimed_until <= bindparam("now", type_=UTCDateTime),
+        ),
+        ~exists().where(
+            _EARLIER.c.sequence_key == deliveries.c.sequence_key,
+            _EARLIER.c.status == _RECEIVED,
+            _EARLIER.c.id < deliveries.c.id,
+        ),
+    )
+    .order_by(deliveries.c.id)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(_FREE.scalar_subquery()))
+    .values(claimed_until=bindparam("until"))
+    .returning(*deliveries.c)
+)
+
+# A delivery applied (or failed): built once, the values as parameters.
+_MARK = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"))
+    .values(
+        status=bindparam("new_status"),
+        error=bindparam("why"),
+        processed_at=bindparam("at"),
+        claimed_until=None,
+        attempts=deliveries.c.attempts + 1,
+    )
+)
 
 # The inserts of every webhook, built once per dialect (the values are parameters).
 _INSERTS = {
@@ -188,45 +229,15 @@ class SqlDeliveries:
         return rows
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
-        earlier = deliveries.alias("earlier")
-        waits = exists().where(
-            earlier.c.sequence_key == deliveries.c.sequence_key,
-            earlier.c.status == _RECEIVED,
-            earlier.c.id < deliveries.c.id,
-        )
-        free = (
-            select(deliveries.c.id)
-            .where(
-                deliveries.c.status == _RECEIVED,
-                or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now),
-                ~waits,
-            )
-            .order_by(deliveries.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        rows = self.conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(free.scalar_subquery()))
-            .values(claimed_until=now + lease)
-            .returning(*deliveries.c)
-        ).all()
+        values = {"now": now, "limit": limit, "until": now + lease}
+        rows = self.conn.execute(_CLAIM, values).all()
         return sorted((delivery_from(row) for row in rows), key=lambda d: d.id)
 
     def mark(
         self, delivery_id: int, status: DeliveryStatus, at: datetime, error: str | None
     ) -> None:
-        self.conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id)
-            .values(
-                status=str(status),
-                error=error,
-                processed_at=at,
-                claimed_until=None,
-                attempts=deliveries.c.attempts + 1,
-            )
-        )
+        values = {"delivery_id": delivery_id, "new_status": str(status), "at": at, "why": error}
+        self.conn.execute(_MARK, values)
 
     def get(self, delivery_id: int) -> Delivery | None:
         row = self.conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()

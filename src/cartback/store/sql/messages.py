@@ -51,6 +51,7 @@ _SMS_IN_RUN = select(func.count()).where(
     among(messages.c.channel, ("sms", "rcs")),
     among(messages.c.status, _ON_ITS_WAY),
 )
+_ANY_FOR_RUN = select(messages.c.id).where(messages.c.run_id == bindparam("run_id")).limit(1)
 _LAST_TO = select(func.max(messages.c.created_at)).where(
     messages.c.recipient == bindparam("recipient"), among(messages.c.status, _ON_ITS_WAY)
 )
@@ -132,8 +133,7 @@ class SqlMessages:
         )
 
     def any_for_run(self, run_id: int) -> bool:
-        query = select(messages.c.id).where(messages.c.run_id == run_id).limit(1)
-        return self.conn.execute(query).first() is not None
+        return self.conn.execute(_ANY_FOR_RUN, {"run_id": run_id}).first() is not None
 
     def sms_in_run(self, run_id: int) -> int:
         return int(self.conn.execute(_SMS_IN_RUN, {"run_id": run_id}).scalar_one())

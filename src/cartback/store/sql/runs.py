@@ -41,6 +41,20 @@ _CLAIM = (
     .returning(runs.c.holdout, runs.c.arms)
 )
 _HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
+# What applying a cart's update asks and writes: built once, the values as parameters.
+_FOR_CART = select(runs).where(runs.c.cart_id == bindparam("cart_id"))
+_START = insert(runs).returning(*runs.c)  # inserted: the keys given
+_RESTART = (
+    update(runs)
+    .where(runs.c.id == bindparam("run_id"))
+    .values(
+        step_index=WAITING_FOR_ABANDONMENT,
+        status=_PENDING,
+        next_run_at=bindparam("due"),
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+)
 # PostgreSQL: the due rows read, locked (skipping those another worker holds) and moved in one
 # statement, each returned with the time it was due.
 _DUE_ROWS = _DUE.cte("due")
@@ -102,7 +116,7 @@ class SqlRuns:
         self._moved: set[tuple[int, str | None]] = set()
 
     def for_cart(self, cart_id: int) -> Run | None:
-        row = self.conn.execute(select(runs).where(runs.c.cart_id == cart_id)).first()
+        row = self.conn.execute(_FOR_CART, {"cart_id": cart_id}).first()
         return run_from(row) if row is not None else None
 
     def start(self, cart_id: int, flow_id: str, due: datetime, now: datetime) -> Run:
@@ -115,21 +129,11 @@ class SqlRuns:
             "created_at": now,
             "updated_at": now,
         }
-        return run_from(self.conn.execute(insert(runs).values(**values).returning(*runs.c)).one())
+        return run_from(self.conn.execute(_START, values).one())
 
     def restart_timer(self, run_id: int, due: datetime, now: datetime) -> None:
         self._release(run_id)
-        self.conn.execute(
-            update(runs)
-            .where(runs.c.id == run_id)
-            .values(
-                step_index=WAITING_FOR_ABANDONMENT,
-                status=_PENDING,
-                next_run_at=due,
-                claim_token=None,
-                updated_at=now,
-            )
-        )
+        self.conn.execute(_RESTART, {"run_id": run_id, "due": due, "now": now})
 
     def advance(self, claim: Claim, step_index: int, due: datetime, now: datetime) -> bool:
         # The claim token stays: the next claim replaces it anyway.
