@@ -160,3 +160,16 @@ def test_mask_secret() -> None:
     assert mask_secret("12345678901") == "***"
     assert mask_secret("shpss_0123456789abcdef") == "***ef"
     assert "0123456789" not in mask_secret("shpss_0123456789abcdef")
+
+
+def test_a_number_read_again_gives_the_same_answer_and_a_refused_one_is_refused_again() -> None:
+    """Numbers are cached per text and country: the country still decides a local number, and a
+    refused number raises every time it comes."""
+    assert normalize_phone("20 12 34 56", "DK") == "+4520123456"
+    assert normalize_phone("20 12 34 56", "dk") == "+4520123456"
+    assert normalize_phone(" 20 12 34 56 ", "DK") == "+4520123456"
+    assert normalize_phone("(212) 555-0134", "US") == "+12125550134"
+    assert split_phone("(212) 555-0134", "DK") == (None, "(212) 555-0134")
+    for _ in range(2):
+        with pytest.raises(InvalidPhone, match="letters"):
+            normalize_phone("555-555-BILL", "US")

@@ -44,12 +44,19 @@ def normalize_phone(raw: str | None, country: str | None) -> str | None:
     """
     if raw is None or not raw.strip():
         return None
-    text = raw.strip()
+    return _e164(raw.strip(), country.strip().upper() if country else None)
+
+
+@lru_cache(maxsize=4096)
+def _e164(text: str, region: str | None) -> str:
+    """`normalize_phone` of a stripped text. Cached: each update of a checkout brings its
+    number again, and reading one takes phonenumbers about as long as the rest of the update's
+    parsing (a refused number raises again each time: exceptions are not cached)."""
     if any(char.isalpha() for char in text):
         raise InvalidPhone("phone number contains letters")
     if text.startswith("00"):
         text = "+" + text[2:]
-    number = _parse(text, country.strip().upper() if country else None)
+    number = _parse(text, region)
     _require_valid(number)
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
