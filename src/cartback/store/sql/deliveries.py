@@ -310,19 +310,14 @@ def _values(delivery: NewDelivery) -> dict[str, object]:
 
 
 def _columns(batch: Sequence[NewDelivery], dialect: Dialect) -> dict[str, object]:
-    """`batch` as `_INSERT_ARRAYS` takes it: a list per column, the headers as JSON text, the
-    times by their column type's rule (aware, or refused)."""
-    return {
-        "platform": [d.platform for d in batch],
-        "store_id": [d.store_id for d in batch],
-        "topic": [d.topic for d in batch],
-        "delivery_key": [d.delivery_key for d in batch],
-        "headers": [json.dumps(dict(d.headers)) for d in batch],
-        "body": [d.body for d in batch],
-        "received_at": [_UTC.process_bind_param(d.received_at, dialect) for d in batch],
-        "status": _RECEIVED,
-        "sequence_key": [d.sequence_key for d in batch],
-    }
+    """`batch` as `_INSERT_ARRAYS` takes it: `_values`' columns as a list each, the headers as
+    JSON text, the times by their column type's rule (aware, or refused)."""
+    rows = [_values(delivery) for delivery in batch]
+    columns: dict[str, object] = {name: [row[name] for row in rows] for name in rows[0]}
+    columns["headers"] = [json.dumps(row["headers"]) for row in rows]
+    columns["received_at"] = [_UTC.process_bind_param(d.received_at, dialect) for d in batch]
+    columns["status"] = _RECEIVED
+    return columns
 
 
 def delivery_from(row: AnyRow) -> Delivery:

@@ -33,6 +33,7 @@ from cartback.domain.outcomes import CartOutcome, PlacedOrder, SentMessage
 from cartback.store.sql.cells import read_cells
 from cartback.store.sql.common import insert_ignoring_duplicates
 from cartback.store.sql.reports import OUT, serial
+from cartback.store.sql.runs import assignment_from
 from cartback.store.tables import carts, clicks, experiment_winners, messages, opens, orders, runs
 
 # Once per abandoned cart: built once, the values as parameters (the first assignment wins).
@@ -49,8 +50,10 @@ class SqlMeasurements:
         if self.conn.execute(_ASSIGN, {"assigned_id": run_id} | values).rowcount == 1:
             # Ours is the first: it reads back as written (one round trip fewer per cart).
             return Assignment.from_mapping(assignment.held_out, assignment.as_mapping())
-        row = self.conn.execute(_ASSIGNED, {"assigned_id": run_id}).one()
-        return Assignment.from_mapping(bool(row.holdout), row.arms or {})
+        kept = assignment_from(self.conn.execute(_ASSIGNED, {"assigned_id": run_id}).one())
+        if kept is None:
+            raise RuntimeError(f"run {run_id} kept no assignment")
+        return kept
 
     def add_open(self, opened: Open) -> None:
         self.conn.execute(

@@ -88,14 +88,14 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
         due_at = {row.id: row.next_run_at for row in picked}
         rows = conn.execute(_CLAIM, {"ids": list(due_at)} | moved).all()
     claims = [
-        Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id], _assigned(r))
+        Claim(r.id, r.cart_id, r.flow_id, r.step_index, token, due_at[r.id], assignment_from(r))
         for r in rows
     ]
     return sorted(claims, key=lambda claim: (claim.due_at or now, claim.id))
 
 
-def _assigned(row: Any) -> Assignment | None:
-    """A run row's assignment (None: not assigned yet)."""
+def assignment_from(row: Any) -> Assignment | None:
+    """A run row's assignment, from its `holdout` and `arms` (None: not assigned yet)."""
     if row.holdout is None:
         return None
     return Assignment.from_mapping(bool(row.holdout), row.arms or {})
