@@ -30,7 +30,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        revision = MigrationContext.configure(conn).get_current_revision()
+        # Ended with COMMIT, not a rollback: psycopg would forget the statements it prepared on
+        # this pooled connection (see SqlStore.reading); /readyz asks every few seconds.
+        conn.commit()
+        return revision
 
 
 def head_revision(engine: Engine) -> str | None:

@@ -105,8 +105,14 @@ class SqlStore:
 
     @contextmanager
     def reading(self) -> Iterator[SqlTx]:
+        """Reads that end with COMMIT, not the ROLLBACK of a connection closed in its
+        transaction: at a rollback psycopg forgets, and deallocates, every statement it had
+        prepared on the connection, and the connection's next statements were parsed and
+        planned anew (a worker's later steps and a metrics scrape read this way). An error
+        still rolls back."""
         with self._lane(), self.engine.connect() as conn:
             yield SqlTx(conn)
+            conn.commit()
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         """On PostgreSQL the claim is one statement that commits itself: one round trip where
@@ -126,6 +132,7 @@ class SqlStore:
     def ping(self) -> None:
         with self._lane(), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            conn.commit()  # not a rollback (see `reading`): /readyz is asked every few seconds
 
     def close(self) -> None:
         self.engine.dispose()
