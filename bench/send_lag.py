@@ -10,7 +10,13 @@ processes working for the bench's database (read from /proc), with the rate the 
 could send at that cost: the ceiling the lag meets when due runs come faster.
 Target: p99 <= poll interval + 1 s at 500 due/s.
 
+Before the measured runs the workers send `--warm-up` seconds' worth of others (due at once),
+then the bench ANALYZEs, as the worker's `statistics` job and autovacuum keep a running
+database: the measure is of a shop that has sent messages before, not of a database's first
+seconds, whose plans are made from empty tables (see README, Performance).
+
     python bench/send_lag.py [--rate 500] [--seconds 10] [--concurrency 64] [--poll 1] [--lanes N]
+                             [--warm-up 2]
 """
 
 from __future__ import annotations
@@ -93,10 +99,14 @@ def seed(config: Path, count: int) -> None:
     runtime.store.close()
 
 
-def spread(engine: Any, start: datetime, rate: float) -> dict[int, datetime]:
-    """Every run due at `rate` a second from `start`, in the order of their ids."""
+def run_ids(engine: Any) -> list[int]:
+    with engine.connect() as conn:
+        return [row.id for row in conn.execute(text("SELECT id FROM runs ORDER BY id"))]
+
+
+def spread(engine: Any, ids: list[int], start: datetime, rate: float) -> dict[int, datetime]:
+    """The runs `ids` due at `rate` a second from `start`, in that order."""
     with engine.begin() as conn:
-        ids = [row.id for row in conn.execute(text("SELECT id FROM runs ORDER BY id"))]
         due = {run: start + timedelta(seconds=n / rate) for n, run in enumerate(ids)}
         conn.execute(
             text("UPDATE runs SET next_run_at = :due WHERE id = :id"),
@@ -105,19 +115,27 @@ def spread(engine: Any, start: datetime, rate: float) -> dict[int, datetime]:
     return due
 
 
-def sent_rows(engine: Any) -> list[Any]:
+def sent_rows(engine: Any, runs: dict[int, datetime]) -> list[Any]:
+    """The messages sent for `runs` (the measured ones, not the warm-up's)."""
     with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text("SELECT id, run_id, status, sent_at FROM messages WHERE status = 'sent'")
-            )
+        rows = conn.execute(
+            text("SELECT id, run_id, status, sent_at FROM messages WHERE status = 'sent'")
         )
+        return [row for row in rows if row.run_id in runs]
 
 
 def sent_count(engine: Any) -> int:
     with engine.connect() as conn:
         query = text("SELECT count(*) FROM messages WHERE status = 'sent'")
         return int(conn.execute(query).scalar_one())
+
+
+def warm_up(engine: Any, count: int, deadline: float) -> None:
+    """Until the workers have sent the warm-up's `count` messages."""
+    started = time.monotonic()
+    while sent_count(engine) < count and time.monotonic() - started < deadline:
+        time.sleep(0.2)
+    print(f"warmed up: {sent_count(engine)} sent in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def backends(engine: Any) -> list[int]:
@@ -160,18 +178,24 @@ def main() -> None:
     parser.add_argument("--poll", type=int, default=1, help="worker.poll_interval, seconds")
     parser.add_argument("--lanes", type=int, help="database_lanes (default: the product's)")
     parser.add_argument("--deadline", type=float, default=180, help="seconds to wait at most")
+    parser.add_argument(
+        "--warm-up", type=float, default=2, help="seconds' worth of runs sent before measuring"
+    )
     postgres_option(parser)
     args = parser.parse_args()
     count = int(args.rate * args.seconds)
+    warm = int(args.rate * args.warm_up)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         database = fresh_postgres(args.postgres)
         config = write_config(folder, database, args)
-        seed(config, count)
+        seed(config, warm + count)
         analyze(database)
-        print(f"seeded {count} carts in {database.rsplit('/', 1)[1]}", flush=True)
+        print(f"seeded {warm} + {count} carts in {database.rsplit('/', 1)[1]}", flush=True)
         engine = create_engine(database)
-        spread(engine, datetime.now(UTC) + FAR, args.rate)
+        ids = run_ids(engine)
+        warming, measured = ids[:warm], ids[warm:]
+        spread(engine, ids, datetime.now(UTC) + FAR, args.rate)
         context = mp.get_context("spawn")
         stop, sent = context.Event(), context.Queue()
         readies = [context.Event() for _ in range(2)]
@@ -183,13 +207,17 @@ def main() -> None:
             process.start()
         for ready in readies:
             ready.wait(60)
+        if warming:
+            spread(engine, warming, datetime.now(UTC), float("inf"))
+            warm_up(engine, len(warming), args.deadline)
+            analyze(database)
         load_before = os.getloadavg()[0]
         pids = [process.pid for process in workers if process.pid is not None]
         cpu_before = cpu_of(pids), cpu_of(backends(engine))
-        due = spread(engine, datetime.now(UTC) + timedelta(seconds=1), args.rate)
+        due = spread(engine, measured, datetime.now(UTC) + timedelta(seconds=1), args.rate)
         started = time.monotonic()
         # Counted, not read, while the workers send: the bench takes little of their CPU.
-        while sent_count(engine) < count and time.monotonic() - started < args.deadline:
+        while sent_count(engine) < warm + count and time.monotonic() - started < args.deadline:
             time.sleep(0.5)
         # The backends still open: a pool keeps its connections, so few if any have gone.
         cpu_after = cpu_of(pids), cpu_of(backends(engine))
@@ -201,7 +229,7 @@ def main() -> None:
         calls = [message_id for _ in workers for message_id in sent.get(timeout=60)]
         for process in workers:
             process.join(30)
-        report(args, count, due, sent_rows(engine), calls, load_before, cpu)
+        report(args, count, due, sent_rows(engine, due), calls, load_before, cpu)
         engine.dispose()
 
 
@@ -222,7 +250,8 @@ def report(
     print(
         f"due->sent lag, two worker processes, PostgreSQL, {count} runs due at {args.rate:.0f}/s "
         f"over {args.seconds:.0f} s, concurrency {args.concurrency} each, gateway "
-        f"{args.latency * 1000:.0f} ms per call, poll interval {args.poll} s; {os.cpu_count()} "
+        f"{args.latency * 1000:.0f} ms per call, poll interval {args.poll} s, after "
+        f"{int(args.rate * args.warm_up)} warm-up runs; {os.cpu_count()} "
         f"CPUs, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     print(f"  sent               {len(rows)} of {count} ({len(rows) / span:.1f} SMS/s overall)")
