@@ -40,7 +40,7 @@ def test_a_read_keeps_the_connections_prepared_statements(store: SqlStore) -> No
     pid, before = _prepared_here(store)
     assert before >= 1
     with store.reading() as tx:
-        assert tx.carts.get(1) is None
+        tx.carts.get(1)  # whatever the session's other tests left there
     after_pid, after = _prepared_here(store)
     assert after_pid == pid  # the same pooled connection
     assert after >= before
