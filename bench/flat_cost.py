@@ -172,7 +172,8 @@ def plans(
     out = []
     with engine.connect() as conn:
         for statement, parameters in seen:
-            if statement.startswith("SET"):  # a setting of the transaction, as the code made it
+            if statement.startswith("SET") or "set_config(" in statement:
+                # a setting of the transaction, as the code made it
                 conn.exec_driver_sql(statement, parameters)
                 out.append((statement, "(set)"))
                 continue

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from cartback.store.sql import SqlStore
+from cartback.store.sql.reports import serial
 
 pytestmark = pytest.mark.postgres
 
@@ -65,3 +66,16 @@ def test_a_read_that_fails_still_rolls_back(store: SqlStore) -> None:
         raise Boom
     with store.reading() as tx:  # the connection came back clean
         assert tx.conn.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_a_reports_reads_are_planned_for_their_values_and_in_one_process(store: SqlStore) -> None:
+    settings = text(
+        "SELECT current_setting('plan_cache_mode'), "
+        "current_setting('max_parallel_workers_per_gather')"
+    )
+    with store.reading() as tx:
+        default = tuple(tx.conn.execute(settings).one())
+        serial(tx.conn)
+        assert tuple(tx.conn.execute(settings).one()) == ("force_custom_plan", "0")
+    with store.reading() as tx:  # local to the report's transaction
+        assert tuple(tx.conn.execute(settings).one()) == default

@@ -231,10 +231,21 @@ def _by_value(column: ColumnElement[str]) -> ColumnElement[str]:
 
 
 def serial(conn: Connection) -> None:
-    """No parallel workers for the rest of this transaction (PostgreSQL). A report's queries
-    read a period's few thousand rows by index, which one process does in a few milliseconds;
-    the planner still hands the bigger tables' scans to workers, whose start costs more than
-    they save (ten to twenty milliseconds a query on a busy machine), and it does so only once
-    the tables are big: a cost that would grow with all that is stored."""
+    """For the rest of this transaction (PostgreSQL), no parallel workers, and plans made for
+    the values asked. A report's queries read a period's few thousand rows by index, which one
+    process does in a few milliseconds; the planner still hands the bigger tables' scans to
+    workers, whose start costs more than they save (ten to twenty milliseconds a query on a
+    busy machine), and it does so only once the tables are big: a cost that would grow with all
+    that is stored. A connection keeps the statements psycopg prepared on it, and after a few
+    runs PostgreSQL may plan a prepared one once for any values (a generic plan): for a report
+    the best plan depends on the store and the period asked, and its planning is a small part
+    of its time, so every run is planned for its own (`plan_cache_mode`). One statement, both
+    settings local to the transaction (`set_config(…, true)` is `SET LOCAL`)."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+        conn.exec_driver_sql(_SERIAL)
+
+
+_SERIAL = (
+    "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
