@@ -8,11 +8,13 @@ constant rate (`loadgen._PACED`). All three run on uvicorn with the same setting
 for the loop and the HTTP parser, access log off) in one process each. Each server first gets
 a few seconds of other checkouts (`--warm-up`); PostgreSQL's are followed by ANALYZE, as
 autovacuum takes a new database's statistics within a minute of its first deliveries (see
-`measure`). Prints the raw numbers and the ratios measured in this one run; no thresholds
-(shared machines are noisy).
+`settle`). All three stay up, and are measured in turns, one after the other (`--turns`, 3):
+a shared machine's speed drifts from minute to minute, so each turn's ratio compares two runs
+made back to back, and the ratio printed against the target is the median of the turns'.
+Prints every turn's raw numbers and ratio; no thresholds (shared machines are noisy).
 
-    python bench/ingest.py [--seconds 10] [--checkouts 2000] [--warm-up 3] [--postgres URL]
-                           [--python]
+    python bench/ingest.py [--seconds 10] [--checkouts 2000] [--warm-up 3] [--turns 3]
+                           [--postgres URL] [--python]
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,6 +94,9 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+EMPTY, SQLITE, POSTGRES = "empty handler", "serve, SQLite", "serve --no-worker, PostgreSQL"
 
 
 def prepared_checkouts(count: int) -> list[Prepared]:
@@ -250,17 +256,12 @@ def warm_up(served: tuple[str, int], args: argparse.Namespace) -> None:
         load(served, prepared_checkouts(args.checkouts), args.warm_up, args.python)
 
 
-def measure(
-    served: tuple[str, int],
-    label: str,
-    args: argparse.Namespace,
-    *,
-    applies: bool,
-    database_url: str | None = None,
-) -> dict[str, LoadResult]:
-    """The maximum rate, then latency at half of it (with checkouts not sent before), after the
-    warm-up. Where the server applies deliveries itself, each measured run starts once the
-    backlog before it is applied: it measures a steady load, not the catching up after a burst.
+def settle(
+    served: tuple[str, int], args: argparse.Namespace, *, applies: bool, database_url: str | None
+) -> None:
+    """The warm-up, then what a running server has after it. Where the server applies
+    deliveries itself, each measured run starts once the backlog before it is applied: it
+    measures a steady load, not the catching up after a burst.
 
     On PostgreSQL the warm-up is followed by ANALYZE, what autovacuum does within a minute of
     the first deliveries on a running server: a database that has never been analyzed has no
@@ -271,14 +272,13 @@ def measure(
         wait_for_applied(served[0])
     if database_url:
         analyze(database_url)
-    top = load(served, prepared_checkouts(args.checkouts), args.seconds, args.python)
-    if applies:
-        drained = wait_for_applied(served[0])
-        print(f"  {label}: backlog applied in {drained:.0f} s", file=sys.stderr)
-    half = top.rate / 2
+
+
+def half_rate(served: tuple[str, int], top: float, args: argparse.Namespace) -> LoadResult:
+    """Latency at half of the server's maximum rate (`top`), with checkouts not sent before."""
+    half = top / 2
     paced = prepared_checkouts(max(200, int(half * args.seconds)) // 2)
-    half_run = load(served, paced, args.seconds, args.python, half)
-    return {label: top, f"{label}, half rate": half_run}
+    return load(served, paced, args.seconds, args.python, half)
 
 
 def wait_for_applied(base: str, limit: float = 300.0) -> float:
@@ -296,22 +296,22 @@ def wait_for_applied(base: str, limit: float = 300.0) -> float:
     return time.monotonic() - started
 
 
-def verdicts(results: dict[str, LoadResult]) -> list[str]:
-    baseline = results["empty handler"].rate
+def verdicts(turns: dict[str, list[LoadResult]], halves: dict[str, LoadResult]) -> list[str]:
     lines = []
-    for label, target in (("serve, SQLite", 0.3), ("serve --no-worker, PostgreSQL", 0.5)):
-        if label not in results:
+    for label, target in ((SQLITE, 0.3), (POSTGRES, 0.5)):
+        if label not in turns:
             continue
-        top, half = results[label], results[f"{label}, half rate"]
-        ratio = top.rate / baseline if baseline else 0.0
+        ratio = statistics.median(ratios(turns, label))
+        top = statistics.median(result.rate for result in turns[label])
+        half = halves[label]
         p99 = half.p99_ms if half.p99_ms is not None else float("inf")
-        failed = top.non_2xx + half.non_2xx
-        kept_up = half.rate >= 0.95 * top.rate / 2  # else the p99 is not at half rate
+        failed = sum(result.non_2xx for result in turns[label]) + half.non_2xx
+        kept_up = half.rate >= 0.95 * top / 2  # else the p99 is not at half rate
         met = ratio >= target and p99 < 50 and failed == 0 and kept_up
         lines.append(
-            f"  {label:<31} ratio {ratio:.2f} (target >= {target}), p99 at half rate "
-            f"{p99:.1f} ms (< 50; {half.rate:.0f} of {top.rate / 2:.0f}/s sent), "
-            f"non-2xx {failed} (0): {'met' if met else 'NOT met'}"
+            f"  {label:<31} ratio {ratio:.2f} (median of {len(turns[label])}; target >= "
+            f"{target}), p99 at half rate {p99:.1f} ms (< 50; {half.rate:.0f} of {top / 2:.0f}/s "
+            f"sent), non-2xx {failed} (0): {'met' if met else 'NOT met'}"
         )
     return lines
 
@@ -325,54 +325,91 @@ def main() -> None:
         "--warm-up", type=float, default=3.0, help="seconds of other checkouts before each run"
     )
     parser.add_argument("--python", action="store_true", help="use the Python generator")
+    parser.add_argument(
+        "--turns", type=int, default=3, help="measured runs of each server, in rotation"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
 
-    with tempfile.TemporaryDirectory() as name:
+    with tempfile.TemporaryDirectory() as name, ExitStack() as servers:
         folder = Path(name)
         (folder / "empty_app.py").write_text(EMPTY_APP)
-        results: dict[str, LoadResult] = {}
+        # label → (base URL and pid, applies its deliveries itself)
+        running: dict[str, tuple[tuple[str, int], bool]] = {}
 
         port = free_port()
         empty = [sys.executable, "-m", "uvicorn", "empty_app:app", "--port", str(port)]
-        with server([*empty, "--log-level", "warning", "--no-access-log"], port, folder) as served:
-            requests = prepared_checkouts(args.checkouts)
-            warm_up(served, args)
-            results["empty handler"] = load(served, requests, args.seconds, args.python)
+        quiet = [*empty, "--log-level", "warning", "--no-access-log"]
+        served = servers.enter_context(server(quiet, port, folder))
+        settle(served, args, applies=False, database_url=None)
+        running[EMPTY] = served, False
 
         command, port, _ = cartback(folder, f"sqlite:///{folder / 'bench.db'}")
-        with server(command, port, folder) as served:
-            results.update(measure(served, "serve, SQLite", args, applies=True))
+        served = servers.enter_context(server(command, port, folder))
+        settle(served, args, applies=True, database_url=None)
+        running[SQLITE] = served, True
 
         if args.postgres:
             database = fresh_postgres(args.postgres)
             command, port, config = cartback(folder, database, "--no-worker")
             migrate = [sys.executable, "-m", "cartback.cli", "migrate", "--config", str(config)]
             subprocess.run(migrate, check=True, capture_output=True)
-            with server(command, port, folder) as served:
-                results.update(
-                    measure(
-                        served,
-                        "serve --no-worker, PostgreSQL",
-                        args,
-                        applies=False,
-                        database_url=database,
-                    )
-                )
+            served = servers.enter_context(server(command, port, folder))
+            settle(served, args, applies=False, database_url=database)
+            running[POSTGRES] = served, False
 
-    baseline = results["empty handler"].rate
+        turns: dict[str, list[LoadResult]] = {label: [] for label in running}
+        for _ in range(args.turns):
+            for label, (served, applies) in running.items():
+                turns[label].append(
+                    load(served, prepared_checkouts(args.checkouts), args.seconds, args.python)
+                )
+                if applies:
+                    drained = wait_for_applied(served[0])
+                    print(f"  {label}: backlog applied in {drained:.0f} s", file=sys.stderr)
+        halves = {
+            label: half_rate(served, statistics.median(r.rate for r in turns[label]), args)
+            for label, (served, _applies) in running.items()
+            if label != EMPTY
+        }
+
     print(
-        f"webhook ingest, {args.checkouts} checkouts x 2 deliveries, {CONNECTIONS} connections; "
-        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after"
+        f"webhook ingest, {args.checkouts} checkouts x 2 deliveries, {CONNECTIONS} connections, "
+        f"{args.turns} turns of {args.seconds:.0f} s in rotation; {os.cpu_count()} CPUs, load "
+        f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
-    for label, result in results.items():
-        ratio = result.rate / baseline if baseline else 0.0
-        cpu = result.server_cpu_ms
-        spent = f"  server CPU {cpu:.2f} ms/request" if cpu is not None else ""
-        print(f"  {label:<42} {result.line()}  ratio {ratio:.2f}{spent}")
+    print("\n".join(report_lines(turns, halves)))
     print("targets:")
-    print("\n".join(verdicts(results)))
+    print("\n".join(verdicts(turns, halves)))
+
+
+def ratios(turns: dict[str, list[LoadResult]], label: str) -> list[float]:
+    """Each turn's rate over the empty handler's in the same turn (run just before it)."""
+    return [
+        result.rate / base.rate if base.rate else 0.0
+        for result, base in zip(turns[label], turns[EMPTY], strict=True)
+    ]
+
+
+def report_lines(turns: dict[str, list[LoadResult]], halves: dict[str, LoadResult]) -> list[str]:
+    """Per server: each turn, then the median of its turns' ratios; then its half-rate run."""
+    lines = []
+    for label, results in turns.items():
+        for number, result in enumerate(results, 1):
+            ratio = ratios(turns, label)[number - 1]
+            lines.append(f"  {label + f', turn {number}':<42} {result.line()}  ratio {ratio:.2f}")
+            lines[-1] += _cpu(result)
+        if label != EMPTY:
+            median = statistics.median(ratios(turns, label))
+            lines.append(f"  {label + ', median':<42} ratio {median:.2f} (of the turns' ratios)")
+            half = halves[label]
+            lines.append(f"  {label + ', half rate':<42} {half.line()}{_cpu(half)}")
+    return lines
+
+
+def _cpu(result: LoadResult) -> str:
+    cpu = result.server_cpu_ms
+    return f"  server CPU {cpu:.2f} ms/request" if cpu is not None else ""
 
 
 if __name__ == "__main__":
