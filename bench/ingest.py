@@ -395,12 +395,12 @@ def report_lines(turns: dict[str, list[LoadResult]], halves: dict[str, LoadResul
     """Per server: each turn, then the median of its turns' ratios; then its half-rate run."""
     lines = []
     for label, results in turns.items():
-        for number, result in enumerate(results, 1):
-            ratio = ratios(turns, label)[number - 1]
+        each = ratios(turns, label)
+        for number, (result, ratio) in enumerate(zip(results, each, strict=True), 1):
             lines.append(f"  {label + f', turn {number}':<42} {result.line()}  ratio {ratio:.2f}")
             lines[-1] += _cpu(result)
         if label != EMPTY:
-            median = statistics.median(ratios(turns, label))
+            median = statistics.median(each)
             lines.append(f"  {label + ', median':<42} ratio {median:.2f} (of the turns' ratios)")
             half = halves[label]
             lines.append(f"  {label + ', half rate':<42} {half.line()}{_cpu(half)}")

@@ -130,12 +130,12 @@ def sent_count(engine: Any) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def warm_up(engine: Any, count: int, deadline: float) -> None:
-    """Until the workers have sent the warm-up's `count` messages."""
+def until_sent(engine: Any, count: int, deadline: float) -> None:
+    """Until the workers have sent `count` messages in all, or `deadline` seconds went by.
+    Counted, not read, while the workers send: the bench takes little of their CPU."""
     started = time.monotonic()
     while sent_count(engine) < count and time.monotonic() - started < deadline:
         time.sleep(0.2)
-    print(f"warmed up: {sent_count(engine)} sent in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def backends(engine: Any) -> list[int]:
@@ -209,16 +209,16 @@ def main() -> None:
             ready.wait(60)
         if warming:
             spread(engine, warming, datetime.now(UTC), float("inf"))
-            warm_up(engine, len(warming), args.deadline)
+            started = time.monotonic()
+            until_sent(engine, len(warming), args.deadline)
+            took = time.monotonic() - started
+            print(f"warmed up: {sent_count(engine)} sent in {took:.1f} s", flush=True)
             analyze(database)
         load_before = os.getloadavg()[0]
         pids = [process.pid for process in workers if process.pid is not None]
         cpu_before = cpu_of(pids), cpu_of(backends(engine))
         due = spread(engine, measured, datetime.now(UTC) + timedelta(seconds=1), args.rate)
-        started = time.monotonic()
-        # Counted, not read, while the workers send: the bench takes little of their CPU.
-        while sent_count(engine) < warm + count and time.monotonic() - started < args.deadline:
-            time.sleep(0.5)
+        until_sent(engine, warm + count, args.deadline)
         # The backends still open: a pool keeps its connections, so few if any have gone.
         cpu_after = cpu_of(pids), cpu_of(backends(engine))
         # None where /proc tells nothing (not Linux): no figure rather than a zero.

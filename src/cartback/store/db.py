@@ -130,6 +130,18 @@ def _sqlite_engine(url: str, database: str | None, echo: bool, threads: int) -> 
 
 
 @contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads whose transaction ends with COMMIT, not with the ROLLBACK of a
+    connection closed inside it. At a rollback psycopg forgets, and deallocates, every
+    statement it prepared on the connection, and the pool keeps connections: the connection's
+    next statements were parsed and planned anew (a run's later steps, metrics scrapes and
+    /readyz read this way). An error still rolls back."""
+    with engine.connect() as conn:
+        yield conn
+        conn.commit()
+
+
+@contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that takes the write lock up front on SQLite (BEGIN IMMEDIATE).
 

@@ -11,6 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from cartback.store.db import read_only
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -29,12 +31,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        revision = MigrationContext.configure(conn).get_current_revision()
-        # Ended with COMMIT, not a rollback: psycopg would forget the statements it prepared on
-        # this pooled connection (see SqlStore.reading); /readyz asks every few seconds.
-        conn.commit()
-        return revision
+    with read_only(engine) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from cartback.domain.records import Claim, NewDelivery
 from cartback.store import migrate
 from cartback.store.base import StoreConflict
-from cartback.store.db import connect, write_transaction
+from cartback.store.db import connect, read_only, write_transaction
 from cartback.store.deliveries import record_in_a_transaction
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.privacy import PrivacyRecords
@@ -105,14 +105,8 @@ class SqlStore:
 
     @contextmanager
     def reading(self) -> Iterator[SqlTx]:
-        """Reads that end with COMMIT, not the ROLLBACK of a connection closed in its
-        transaction: at a rollback psycopg forgets, and deallocates, every statement it had
-        prepared on the connection, and the connection's next statements were parsed and
-        planned anew (a worker's later steps and a metrics scrape read this way). An error
-        still rolls back."""
-        with self._lane(), self.engine.connect() as conn:
+        with self._lane(), read_only(self.engine) as conn:
             yield SqlTx(conn)
-            conn.commit()
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         """On PostgreSQL the claim is one statement that commits itself: one round trip where
@@ -130,9 +124,8 @@ class SqlStore:
         return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def ping(self) -> None:
-        with self._lane(), self.engine.connect() as conn:
+        with self._lane(), read_only(self.engine) as conn:
             conn.execute(text("SELECT 1"))
-            conn.commit()  # not a rollback (see `reading`): /readyz is asked every few seconds
 
     def close(self) -> None:
         self.engine.dispose()
