@@ -26,6 +26,7 @@ from cartback.store.sql.common import (
     same_person,
     same_person_by,
 )
+from cartback.store.sql.direct import execute
 from cartback.store.tables import carts
 from cartback.store.types import AnyRow
 
@@ -81,10 +82,12 @@ class SqlCarts:
         return self._one(select(carts).where(carts.c.id == cart_id))
 
     def get_for_update(self, cart_id: int) -> Cart | None:
-        return self._one(_FOR_UPDATE, {"id": cart_id})
+        row = execute(self.conn, _FOR_UPDATE, {"id": cart_id}).first()
+        return cart_from(row) if row is not None else None
 
     def find(self, store_id: str, cart_key: str) -> Cart | None:
-        return self._one(_FIND, {"store_id": store_id, "cart_key": cart_key})
+        row = execute(self.conn, _FIND, {"store_id": store_id, "cart_key": cart_key}).first()
+        return cart_from(row) if row is not None else None
 
     def find_for_delete(
         self, store_id: str, cart_key: str | None, cart_token: str | None
@@ -109,7 +112,7 @@ class SqlCarts:
             "created_at": now,
             "updated_at": now,
         }
-        inserted = self.conn.execute(_upsert(self.conn.dialect.name), values).first()
+        inserted = execute(self.conn, _upsert(self.conn.dialect.name), values).first()
         if inserted is not None:
             return cart_from(inserted), True
         winner = self.find(contents.store_id, contents.cart_key)
@@ -119,13 +122,13 @@ class SqlCarts:
 
     def update_contents(self, cart_id: int, contents: CartContents, now: datetime) -> None:
         values = contents_values(contents) | {"cart_id": cart_id, "updated_at": now}
-        self.conn.execute(_UPDATE_CONTENTS, values)
+        execute(self.conn, _UPDATE_CONTENTS, values)
 
     def change(self, cart_id: int, **changes: Unpack[CartChanges]) -> None:
         values: dict[str, Any] = dict(changes)
         if "status" in values:
             values["status"] = str(values["status"])
-        self.conn.execute(_CHANGE, {"cart_id": cart_id} | values)
+        execute(self.conn, _CHANGE, {"cart_id": cart_id} | values)
 
     def match_for_order(
         self,

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cartback.domain.records import STOP_REPLY, ConsentEntry, Reply, Suppression
 from cartback.store.sql.common import one_of_params, params
+from cartback.store.sql.direct import execute
 from cartback.store.tables import consent_ledger, inbound_messages, suppressions
 from cartback.store.types import AnyRow
 
@@ -66,7 +67,7 @@ class SqlConsent:
 
     def latest(self, store_id: str, channel: str, address: str) -> ConsentEntry | None:
         values = {"store_id": store_id, "channel": channel, "address": address}
-        row = self.conn.execute(_LATEST, values).first()
+        row = execute(self.conn, _LATEST, values).first()
         return entry_from(row) if row is not None else None
 
     def add(self, entry: ConsentEntry) -> None:
@@ -81,7 +82,7 @@ class SqlConsent:
             "occurred_at": entry.occurred_at,
             "recorded_at": entry.recorded_at,
         }
-        self.conn.execute(_ADD, values)  # a statement built once: asked for each checkout
+        execute(self.conn, _ADD, values)  # a statement built once: asked for each checkout
 
     def add_once(self, entry: ConsentEntry) -> bool:
         found = self.conn.execute(

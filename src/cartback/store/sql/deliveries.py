@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
+from cartback.store.sql.direct import execute
 from cartback.store.tables import deliveries
 from cartback.store.types import AnyRow, UTCDateTime
 
@@ -230,14 +231,14 @@ class SqlDeliveries:
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         values = {"now": now, "limit": limit, "until": now + lease}
-        rows = self.conn.execute(_CLAIM, values).all()
+        rows = execute(self.conn, _CLAIM, values).all()
         return sorted((delivery_from(row) for row in rows), key=lambda d: d.id)
 
     def mark(
         self, delivery_id: int, status: DeliveryStatus, at: datetime, error: str | None
     ) -> None:
         values = {"delivery_id": delivery_id, "new_status": str(status), "at": at, "why": error}
-        self.conn.execute(_MARK, values)
+        execute(self.conn, _MARK, values)
 
     def get(self, delivery_id: int) -> Delivery | None:
         row = self.conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()

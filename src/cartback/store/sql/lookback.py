@@ -29,6 +29,7 @@ from cartback.store.lookback import Ask, History, Lookback
 from cartback.store.sql.carts import _abandonments, _newer_live
 from cartback.store.sql.common import person
 from cartback.store.sql.consent import _LATEST, blocked_statement, blocked_values
+from cartback.store.sql.direct import execute
 from cartback.store.sql.messages import _LAST_TO_FROM_OTHERS, _SMS_IN_RUN
 from cartback.store.sql.orders import _last_purchase, _ordered_since, _purchases, purchases_from
 from cartback.store.tables import consent_ledger, touches
@@ -66,7 +67,7 @@ class SqlLookback:
             values |= {"address": address, "recipient": address, "touched_since": ask.touched_since}
         if any(blocked):
             values |= blocked_values(ask.blocked_addresses, ask.blocked_phones)
-        row = self.conn.execute(query, values).one()
+        row = execute(self.conn, query, values).one()
         return Lookback(
             ordered_since=bool(row.ordered_since),
             consent=None if row.consent is None else bool(row.consent),

@@ -20,6 +20,7 @@ from cartback.domain.records import (
 )
 from cartback.store.base import MessageChanges
 from cartback.store.sql.common import among, paged
+from cartback.store.sql.direct import execute
 from cartback.store.tables import clicks, links, message_attempts, messages
 from cartback.store.types import AnyRow
 
@@ -109,16 +110,17 @@ class SqlMessages:
             return
         linked = _linked(link)
         if self.conn.dialect.name == "postgresql":  # the message and its link in one round trip
-            self.conn.execute(_ADD_WITH_LINK, values | linked)
+            execute(self.conn, _ADD_WITH_LINK, values | linked)
             return
         self.conn.execute(insert(messages), values)
         self.conn.execute(_ADD_LINK, linked)
 
     def update(self, message_id: str, **changes: Unpack[MessageChanges]) -> None:
-        self.conn.execute(_UPDATE, {"message_id": message_id} | _stored(changes))
+        execute(self.conn, _UPDATE, {"message_id": message_id} | _stored(changes))
 
     def for_step(self, run_id: int, step_index: int) -> Message | None:
-        return self._one(_FOR_STEP, {"run_id": run_id, "step_index": step_index})
+        row = execute(self.conn, _FOR_STEP, {"run_id": run_id, "step_index": step_index}).first()
+        return message_from(row) if row is not None else None
 
     def for_cart(self, cart_id: int) -> list[Message]:
         query = select(messages).where(messages.c.cart_id == cart_id)
@@ -151,7 +153,7 @@ class SqlMessages:
         """PostgreSQL: a transaction-scoped advisory lock per address. SQLite: the write
         transaction already holds the database's only write lock."""
         if self.conn.dialect.name == "postgresql":
-            self.conn.execute(_LOCK, {"recipient": recipient})
+            execute(self.conn, _LOCK, {"recipient": recipient})
 
     def touches(self, cart_id: int) -> list[MessageTouch]:
         last_click = (
@@ -173,7 +175,7 @@ class SqlMessages:
         }
         counted = {"message_id": attempt.message_id, **_stored(changes)}
         if self.conn.dialect.name == "postgresql":  # one round trip for the row and the message
-            self.conn.execute(_add_and_count(frozenset(changes)), values | counted)
+            execute(self.conn, _add_and_count(frozenset(changes)), values | counted)
             return
         self.conn.execute(_ADD_ATTEMPT, values)
         self.conn.execute(_COUNT_ATTEMPT, counted)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from cartback.domain.experiments import Assignment
 from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, DecisionEntry, Run, RunStatus
+from cartback.store.sql.direct import execute
 from cartback.store.tables import decisions, runs
 from cartback.store.types import AnyRow
 
@@ -41,6 +42,7 @@ _CLAIM = (
     .returning(runs.c.holdout, runs.c.arms)
 )
 _HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
+_ADD_DECISION = insert(decisions)
 # What applying a cart's update asks and writes: built once, the values as parameters.
 _FOR_CART = select(runs).where(runs.c.cart_id == bindparam("cart_id"))
 _START = insert(runs).returning(*runs.c)  # inserted: the keys given
@@ -79,7 +81,7 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
     token = secrets.token_hex(8)
     moved = {"claim_token": token, "claimed_at": now, "next_run_at": now + lease}
     if conn.dialect.name == "postgresql":  # one statement (SQLite returns no joined column)
-        rows = conn.execute(_CLAIM_DUE, {"now": now, "limit": limit} | moved).all()
+        rows = execute(conn, _CLAIM_DUE, {"now": now, "limit": limit} | moved).all()
         due_at = {row.id: row.due_at for row in rows}
     else:
         picked = conn.execute(_DUE, {"now": now, "limit": limit}).all()
@@ -116,7 +118,7 @@ class SqlRuns:
         self._moved: set[tuple[int, str | None]] = set()
 
     def for_cart(self, cart_id: int) -> Run | None:
-        row = self.conn.execute(_FOR_CART, {"cart_id": cart_id}).first()
+        row = execute(self.conn, _FOR_CART, {"cart_id": cart_id}).first()
         return run_from(row) if row is not None else None
 
     def start(self, cart_id: int, flow_id: str, due: datetime, now: datetime) -> Run:
@@ -129,11 +131,11 @@ class SqlRuns:
             "created_at": now,
             "updated_at": now,
         }
-        return run_from(self.conn.execute(_START, values).one())
+        return run_from(execute(self.conn, _START, values).one())
 
     def restart_timer(self, run_id: int, due: datetime, now: datetime) -> None:
         self._release(run_id)
-        self.conn.execute(_RESTART, {"run_id": run_id, "due": due, "now": now})
+        execute(self.conn, _RESTART, {"run_id": run_id, "due": due, "now": now})
 
     def advance(self, claim: Claim, step_index: int, due: datetime, now: datetime) -> bool:
         # The claim token stays: the next claim replaces it anyway.
@@ -201,7 +203,7 @@ class SqlRuns:
 
     def _owned(self, claim: Claim, **values: Any) -> bool:
         owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
-        moved = self.conn.execute(_OWNED, owner | values).rowcount == 1
+        moved = execute(self.conn, _OWNED, owner | values).rowcount == 1
         key = (claim.id, claim.claim_token)
         if moved and "claim_token" not in values:  # still ours, and locked
             self._moved.add(key)
@@ -235,7 +237,7 @@ class SqlDecisions:
         if self._held is not None:
             self._held.append(values)
             return
-        self.conn.execute(insert(decisions), values)
+        execute(self.conn, _ADD_DECISION, values)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -251,7 +253,7 @@ class SqlDecisions:
 
     def _write_held(self) -> None:
         if self._held:
-            self.conn.execute(insert(decisions), self._held)  # one round trip for them all
+            execute(self.conn, _ADD_DECISION, self._held)  # one round trip for them all
             self._held.clear()
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:
