@@ -119,17 +119,24 @@ def require_phone(raw: str | None, country: str | None) -> str:
 def phone_timezones(e164: str) -> tuple[str, ...]:
     """IANA zones the number may be in; empty when the library cannot tell. (Cached: every
     send asks it again for the same few numbers.)"""
-    zones = pn_timezone.time_zones_for_number(_parse(e164, None))
+    zones = pn_timezone.time_zones_for_number(_e164_number(e164))
     return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
 
 
 @lru_cache(maxsize=4096)
 def phone_country(e164: str) -> str | None:
     """ISO region code of the number; None for non-geographic or unknown numbers."""
-    region = phonenumbers.region_code_for_number(_parse(e164, None))
+    region = phonenumbers.region_code_for_number(_e164_number(e164))
     if not region or region in _NON_GEOGRAPHIC_REGIONS:
         return None
     return str(region)
+
+
+@lru_cache(maxsize=4096)
+def _e164_number(e164: str) -> phonenumbers.PhoneNumber:
+    """A stored number, parsed once for the questions asked of it (a send asks its zones and
+    its country). Not changed by those who read it."""
+    return _parse(e164, None)
 
 
 def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 __all__ = ["INMOBILE_CALLBACK", "Signing", "callback_key"]
 
@@ -72,7 +73,9 @@ class Signing:
         return matched
 
 
+@lru_cache(maxsize=64)
 def _purpose_key(secret: str, purpose: bytes) -> bytes:
+    """(Cached: a send asks for the erasure keys of every verifying secret, twice.)"""
     return hmac.new(secret.encode("utf-8"), purpose, hashlib.sha256).digest()
 
 
