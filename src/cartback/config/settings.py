@@ -194,7 +194,7 @@ class WorkerConfig(_Model):
 class Settings(_Model):
     database_url: str = "sqlite:///cartback.db"
     # Threads of one process working on the database at once (store/sql/lanes.py).
-    database_lanes: int = Field(default=4, ge=1, le=256)
+    database_lanes: int = Field(default=8, ge=1, le=256)
     public_url: str = "http://localhost:8000"
     api_token: Annotated[NonEmptyStr, Field(repr=False)]
     # Signs unsubscribe links and callback keys; unset: made on first start, kept in the database.
