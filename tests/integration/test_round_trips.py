@@ -1,6 +1,7 @@
 """What one SMS asks the database: each statement is a round trip, and on PostgreSQL its
-client side (SQLAlchemy, the driver) is most of a worker's CPU per message (see the README's
-Performance section). A change that adds one to the send path shows here, named."""
+client side (the driver, on the path of store/sql/direct.py) and the server's side are most of
+the CPU a message costs (see the README's Performance section). A change that adds one to the
+send path shows here, named."""
 
 from __future__ import annotations
 
