@@ -88,14 +88,8 @@ class Rows:
             raise exc.NoResultFound("no row") if not self._rows else exc.MultipleResultsFound()
         return self._rows[0]
 
-    def scalar(self) -> Any:
-        return self._rows[0][0] if self._rows else None
-
     def scalar_one(self) -> Any:
         return self.one()[0]
-
-    def scalars(self) -> list[Any]:
-        return [row[0] for row in self._rows]
 
 
 class _Compiled:

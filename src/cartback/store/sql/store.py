@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
-from functools import cached_property
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
@@ -43,79 +42,27 @@ from cartback.store.upkeep import Upkeep
 
 
 class SqlTx:
-    """One unit of work on one connection; every repository shares the transaction. Each is
-    made when first asked for (a send's transaction asks for five of the seventeen)."""
+    """One unit of work on one connection; every repository shares the transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    @cached_property
-    def carts(self) -> SqlCarts:
-        return SqlCarts(self.conn)
-
-    @cached_property
-    def orders(self) -> SqlOrders:
-        return SqlOrders(self.conn)
-
-    @cached_property
-    def runs(self) -> SqlRuns:
-        return SqlRuns(self.conn)
-
-    @cached_property
-    def decisions(self) -> SqlDecisions:
-        return SqlDecisions(self.conn)
-
-    @cached_property
-    def messages(self) -> SqlMessages:
-        return SqlMessages(self.conn)
-
-    @cached_property
-    def consent(self) -> SqlConsent:
-        return SqlConsent(self.conn)
-
-    @cached_property
-    def deliveries(self) -> SqlDeliveries:
-        return SqlDeliveries(self.conn)
-
-    @cached_property
-    def touches(self) -> SqlTouches:
-        return SqlTouches(self.conn)
-
-    @cached_property
-    def lookback(self) -> SqlLookback:
-        return SqlLookback(self.conn)
-
-    @cached_property
-    def codes(self) -> SqlCodes:
-        return SqlCodes(self.conn)
-
-    @cached_property
-    def cursors(self) -> SqlCursors:
-        return SqlCursors(self.conn)
-
-    @cached_property
-    def reports(self) -> SqlReports:
-        return SqlReports(self.conn)
-
-    @cached_property
-    def upkeep(self) -> Upkeep:
-        return SqlUpkeep(self.conn)
-
-    @cached_property
-    def privacy(self) -> PrivacyRecords:
-        return SqlPrivacy(self.conn)
-
-    @cached_property
-    def measure(self) -> SqlMeasurements:
-        return SqlMeasurements(self.conn)
-
-    @cached_property
-    def diagnostics(self) -> Diagnostics:
-        return SqlDiagnostics(self.conn)
-
-    @cached_property
-    def secrets(self) -> Secrets:
-        return SqlSecrets(self.conn)
+        self.carts = SqlCarts(conn)
+        self.orders = SqlOrders(conn)
+        self.runs = SqlRuns(conn)
+        self.decisions = SqlDecisions(conn)
+        self.messages = SqlMessages(conn)
+        self.consent = SqlConsent(conn)
+        self.deliveries = SqlDeliveries(conn)
+        self.touches = SqlTouches(conn)
+        self.lookback = SqlLookback(conn)
+        self.codes = SqlCodes(conn)
+        self.cursors = SqlCursors(conn)
+        self.reports = SqlReports(conn)
+        self.upkeep: Upkeep = SqlUpkeep(conn)
+        self.privacy: PrivacyRecords = SqlPrivacy(conn)
+        self.measure = SqlMeasurements(conn)
+        self.diagnostics: Diagnostics = SqlDiagnostics(conn)
+        self.secrets: Secrets = SqlSecrets(conn)
 
 
 class SqlStore:
