@@ -13,10 +13,21 @@ from cartback.domain.records import (
     Link,
     MessageStatus,
     MessageTouch,
+    RunStatus,
     SendAttempt,
 )
-from cartback.store.base import Store
-from tests.contract.records import HOUR, MINUTE, T0, cart_with_due_run, message, new_cart
+from cartback.store.base import MessageChanges, Store
+from cartback.store.sent import Onward
+from tests.contract.records import (
+    HOUR,
+    LEASE,
+    MINUTE,
+    T0,
+    cart_with_due_run,
+    claim_one,
+    message,
+    new_cart,
+)
 
 
 def test_a_message_comes_back_as_written(store: Store) -> None:
@@ -324,3 +335,54 @@ def test_updating_a_message_that_is_not_there_changes_nothing(store: Store) -> N
         tx.messages.retarget_link("nope", "https://x")
     with store.reading() as tx:
         assert tx.messages.get("nope") is None
+
+
+@pytest.mark.parametrize("move", ["ends", "waits", "claim lost", "none"])
+def test_a_message_sent_is_written_with_its_runs_move(store: Store, move: str) -> None:
+    """`record_sent`: the attempt, its message's outcome and the run's move, together (one
+    statement on PostgreSQL); a lost claim moves nothing and the message is written all the
+    same, as in a transaction."""
+    cart, run = cart_with_due_run(store)
+    claim = claim_one(store)
+    given, other = message(cart, run), message(cart, run, step_index=1)
+    with store.transaction() as tx:
+        tx.messages.add(given)
+        tx.messages.add(other)
+    if move == "claim lost":
+        claim_one(store, T0 + LEASE)  # another worker's now
+    onward = {
+        "ends": Onward(claim),
+        "waits": Onward(claim, 2, timedelta(hours=24)),
+        "claim lost": Onward(claim),
+        "none": None,
+    }[move]
+    sent_at, now = T0 + MINUTE, T0 + 2 * MINUTE
+    changes: MessageChanges = {
+        "status": MessageStatus.SENT,
+        "provider_message_id": "p-1",
+        "error": None,
+        "sent_at": sent_at,
+        "status_at": sent_at,
+    }
+    store.record_sent(SendAttempt(given.id, 1, sent_at, 80, "sent", 200), changes, onward, now)
+
+    with store.reading() as tx:
+        found, untouched = tx.messages.get(given.id), tx.messages.get(other.id)
+        attempts = tx.messages.attempts(given.id)
+        after = tx.runs.for_cart(cart.id)
+    assert attempts == [SendAttempt(given.id, 1, sent_at, 80, "sent", 200)]
+    assert found is not None and found.attempts == 1 and found.status == MessageStatus.SENT
+    assert (found.provider_message_id, found.sent_at, found.body) == ("p-1", sent_at, given.body)
+    assert untouched is not None and untouched.attempts == 0
+    assert untouched.status == other.status
+    assert after is not None
+    if move == "ends":
+        assert (after.status, after.ended_reason, after.next_run_at) == (RunStatus.DONE, "ok", None)
+        assert after.claim_token is None and after.updated_at == now
+    elif move == "waits":
+        assert (after.status, after.step_index) == (RunStatus.PENDING, 2)
+        assert after.next_run_at == now + timedelta(hours=24) and after.updated_at == now
+        assert after.claim_token == claim.claim_token  # the next claim replaces it
+    else:  # a lost claim, or no move: the run is as the last claim left it
+        assert (after.status, after.step_index) == (RunStatus.PENDING, run.step_index)
+        assert after.updated_at != now and after.ended_reason is None

@@ -32,18 +32,22 @@ def _statements(shop: Shop) -> Iterator[list[str]]:
 
 
 def _kind(statement: str) -> str:
-    """`SELECT carts`, `INSERT decisions`, `WITH UPDATE messages + INSERT message_attempts`…"""
+    """`SELECT carts`, `INSERT decisions`, `WITH UPDATE messages + INSERT message_attempts`…
+    (each statement of a WITH, in its order, then the main one)."""
     words = " ".join(statement.split())
     if not words.startswith("WITH "):
         return _verb_and_table(words)
-    opened = words.index("(")
-    depth, at = 0, opened
-    for at in range(opened, len(words)):  # to the parenthesis that closes the WITH's statement
-        depth += {"(": 1, ")": -1}.get(words[at], 0)
-        if depth == 0:
-            break
-    inner, main = words[opened + 1 : at], words[at + 1 :].strip()
-    return f"WITH {_verb_and_table(inner)} + {_verb_and_table(main)}"
+    parts = []
+    while words.startswith(("WITH ", ", ")):
+        opened = words.index("(")
+        depth, at = 0, opened
+        for at in range(opened, len(words)):  # to the parenthesis that closes this statement
+            depth += {"(": 1, ")": -1}.get(words[at], 0)
+            if depth == 0:
+                break
+        parts.append(_verb_and_table(words[opened + 1 : at]))
+        words = words[at + 1 :].strip()
+    return "WITH " + " + ".join([*parts, _verb_and_table(words)])
 
 
 def _verb_and_table(words: str) -> str:
@@ -54,9 +58,9 @@ def _verb_and_table(words: str) -> str:
 
 def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
     """Claim, abandon and decide (one transaction), then the answer with the run's next move
-    (another): on PostgreSQL the claim, a message with its link, and an attempt with its
-    message's outcome are one statement each; the abandonment's decisions are written
-    together."""
+    (another): on PostgreSQL the claim, a message with its link, and the answer (the attempt,
+    its message's outcome and the run's move) are one statement each, the answer's with no
+    transaction around it; the abandonment's decisions are written together."""
     shop.checkout()
     shop.clock.advance(timedelta(minutes=30))
     with _statements(shop) as seen:
@@ -73,10 +77,12 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
     message = (
         ["WITH INSERT messages + INSERT links"] if postgres else ["INSERT messages", "INSERT links"]
     )
-    attempt = (
-        ["WITH UPDATE messages + INSERT message_attempts"]
+    # The answer, with the run's move (it waits for its next step): on PostgreSQL one
+    # statement that commits itself, no transaction around it.
+    answer = (
+        ["WITH UPDATE messages + UPDATE runs + INSERT message_attempts"]
         if postgres
-        else ["INSERT message_attempts", "UPDATE messages"]
+        else [*begin, "INSERT message_attempts", "UPDATE messages", "UPDATE runs"]
     )
     assert seen == [
         *claim,
@@ -90,7 +96,5 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
         "SELECT orders",  # every look-back before a send, one statement (orders first)
         *message,
         "INSERT decisions",  # abandoned and why, then send: together
-        *begin,
-        *attempt,
-        "UPDATE runs",  # waits for its next step
+        *answer,
     ]

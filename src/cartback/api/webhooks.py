@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -120,11 +121,19 @@ async def receive_webhook(
         raise UnreadableBody(problem, extra={"delivery_id": delivery_id, "stored": True})
     recorded = await rt.recorder.record(delivery)
     status = "duplicate" if recorded.duplicate else "received"
-    answer = JSONResponse(platform.answer(Accepted(status, recorded.delivery_id)))
+    answer = _Answer(platform.answer(Accepted(status, recorded.delivery_id)))
     if rt.apply_after_answer and not recorded.duplicate:
         # Applied once the answer is sent (a test client waits for it: deterministic there).
         answer.background = BackgroundTask(_apply_received, rt.deliveries)
     return answer
+
+
+class _Answer(JSONResponse):
+    """A webhook's answer, rendered by orjson: the same compact UTF-8 JSON as Starlette's
+    `json.dumps` with its separators, in a few microseconds less of every webhook."""
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
 
 
 async def _apply_received(queue: DeliveryQueue) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from cartback.channels.base import Gateway, OutgoingMessage, SendResult, SendStatus
 from cartback.clock import Clock
@@ -26,12 +24,8 @@ from cartback.engine import runs
 from cartback.engine.pacing import Pacing
 from cartback.engine.retry import Breaker, RetryPolicy
 from cartback.metrics import Metrics
-from cartback.store.base import Store, Tx
-
-# What the run does next once its message went out (end, or wait for the next step), written in
-# the same transaction as the outcome: one commit fewer per message. Given the transaction and the
-# time; says nothing back (a lost claim moves nothing, as in engine/runs.py).
-FollowUp = Callable[[Tx, datetime], object]
+from cartback.store.base import MessageChanges, Store, Tx
+from cartback.store.sent import Onward
 
 log = logging.getLogger("cartback.sender")
 
@@ -79,10 +73,11 @@ class Dispatcher:
         self.pacing = pacing or Pacing()
 
     def deliver(
-        self, claim: Claim, flow_id: str, index: int, out: Outgoing, then: FollowUp | None = None
+        self, claim: Claim, flow_id: str, index: int, out: Outgoing, onward: Onward | None = None
     ) -> Decision:
         """Call the gateway (no transaction open), then record the attempt and its outcome;
-        `then` moves the run on in that transaction when the message went out."""
+        `onward`: where the run goes when the message went out, written with the outcome (a
+        SEND decision says it was)."""
         gateway = out.setup.gateway
         now = self.clock.now()
         resting = self.breaker.open_until(gateway.name, now)
@@ -107,13 +102,34 @@ class Dispatcher:
         )
         _log(out.message, result)
         try:
-            # The attempt and its outcome in one transaction: one commit per answer.
-            with self.store.transaction() as tx:
-                return self._outcome(tx, claim, flow_id, index, out, result, attempt, then)
+            return self._record(claim, flow_id, index, out, result, attempt, onward)
         except Exception:
             with self.store.transaction() as tx:  # every attempt is a row, whatever came after
                 tx.messages.add_attempt(attempt)
             raise
+
+    def _record(
+        self,
+        claim: Claim,
+        flow_id: str,
+        index: int,
+        out: Outgoing,
+        result: SendResult,
+        attempt: SendAttempt,
+        onward: Onward | None,
+    ) -> Decision:
+        """The attempt and its outcome in one unit of work: one commit per answer. A message
+        sent whose answer needs no reading (most of them) is one write: on PostgreSQL one
+        statement with the run's move, where a transaction took four round trips."""
+        if (
+            result.status == SendStatus.SENT
+            and result.provider_segments is None
+            and not result.suppress
+        ):
+            self.store.record_sent(attempt, _changes(result, attempt), onward, self.clock.now())
+            return _SENT
+        with self.store.transaction() as tx:
+            return self._outcome(tx, claim, flow_id, index, out, result, attempt, onward)
 
     def _outcome(
         self,
@@ -124,7 +140,7 @@ class Dispatcher:
         out: Outgoing,
         result: SendResult,
         attempt: SendAttempt,
-        then: FollowUp | None,
+        onward: Onward | None,
     ) -> Decision:
         """The attempt's row, written with its message's outcome (one statement where the
         store can), then the run's move."""
@@ -136,8 +152,8 @@ class Dispatcher:
                 tx, claim, flow_id, index, out, retry_at, why, self.clock.now(), attempt
             )
         decision = self._settle(tx, claim, flow_id, index, out, result, attempt)
-        if then is not None and decision.action == Action.SEND:
-            then(tx, self.clock.now())  # the run goes on from the answer
+        if onward is not None and decision.action == Action.SEND:
+            onward.write(tx.runs, self.clock.now())  # the run goes on from the answer
         return decision
 
     def _count(
@@ -191,22 +207,10 @@ class Dispatcher:
         result: SendResult,
         attempt: SendAttempt,
     ) -> Decision:
-        attempts, now = attempt.number, attempt.started_at
-        changes: dict[str, Any] = {
-            "status": _FINAL[result.status],
-            "provider_message_id": result.provider_message_id,
-            "error": result.error if result.status != SendStatus.SENT else None,
-            "error_code": result.error_code,
-            "status_at": now,
-        }
-        if result.status == SendStatus.SENT:
-            changes["sent_at"] = result.sent_at or now
-        if result.status == SendStatus.RETRY:
-            changes["error"] = f"gave up after {attempts} attempts: {result.error}"
-        if result.channel_used is not None:
-            changes["channel_used"] = str(result.channel_used)
+        now = attempt.started_at
+        changes = _changes(result, attempt)
         gateway = out.setup.gateway.name
-        decision = Decision(Action.SEND, Reason.OK, "sent")
+        decision = _SENT
         if result.status != SendStatus.SENT:
             detail = f"{gateway} did not send it: {result.error or result.status}."
             decision = Decision(Action.SKIP, Reason.GATEWAY_FAILED, detail)
@@ -223,6 +227,28 @@ class Dispatcher:
         if decision.action == Action.SKIP:
             runs.record(tx, claim, flow_id, index, decision, now)
         return decision
+
+
+_SENT = Decision(Action.SEND, Reason.OK, "sent")
+
+
+def _changes(result: SendResult, attempt: SendAttempt) -> MessageChanges:
+    """The message's outcome, from its gateway's answer to `attempt`."""
+    now = attempt.started_at
+    changes: MessageChanges = {
+        "status": _FINAL[result.status],
+        "provider_message_id": result.provider_message_id,
+        "error": result.error if result.status != SendStatus.SENT else None,
+        "error_code": result.error_code,
+        "status_at": now,
+    }
+    if result.status == SendStatus.SENT:
+        changes["sent_at"] = result.sent_at or now
+    if result.status == SendStatus.RETRY:
+        changes["error"] = f"gave up after {attempt.number} attempts: {result.error}"
+    if result.channel_used is not None:
+        changes["channel_used"] = str(result.channel_used)
+    return changes
 
 
 def _segments(message: OutgoingMessage) -> int:

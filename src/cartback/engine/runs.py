@@ -2,7 +2,9 @@
 
 Every move goes through the runs repository, which refuses a move whose claim was lost; every
 move that means something to a person leaves a decision on the cart's timeline. The scheduler,
-the sender and ingest call these; none of them writes a run directly.
+the sender and ingest call these; none of them writes a run directly. One move is written
+elsewhere, by the same rules: where the run goes once its message went out (it ends, or waits
+for its next step) goes with the message's answer (`store/sent.Onward`, `Store.record_sent`).
 """
 
 from __future__ import annotations

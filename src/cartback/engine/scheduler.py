@@ -30,6 +30,7 @@ from cartback.engine.sender import Sender
 from cartback.engine.sending import Prepared
 from cartback.metrics import Metrics
 from cartback.store.base import Store, Tx
+from cartback.store.sent import Onward
 
 log = logging.getLogger("cartback.worker")
 
@@ -309,42 +310,19 @@ class Scheduler:
         prepared: Prepared | Decision | None = None,
     ) -> _Next:
         """The step sent (`prepared`: already decided, in the abandoning transaction)."""
-        follow_up, moved = self._follow_up(claim, flow, index), threading.Event()
-
-        def then(tx: Tx, now: datetime) -> None:
-            if follow_up is not None:
-                follow_up(tx, now)
-                moved.set()
-
+        onward = _onward(claim, flow, index)
         if prepared is None:
-            decision = self.sender.run_step(claim, flow, index, step, held_out=held_out, then=then)
+            decision = self.sender.run_step(
+                claim, flow, index, step, held_out=held_out, onward=onward
+            )
         else:
-            decision = self.sender.complete(claim, flow, index, prepared, then)
+            decision = self.sender.complete(claim, flow, index, prepared, onward)
         self.metrics.count_decision(str(decision.action), str(decision.reason))
-        if moved.is_set():
+        if onward is not None and decision.action == Action.SEND:
             return _Next.STOP  # the run moved on with the message's outcome, committed
         if decision.action in (Action.SEND, Action.SKIP):
             return _Next.CONTINUE
         return _Next.STOP
-
-    def _follow_up(
-        self, claim: Claim, flow: Flow, index: int
-    ) -> Callable[[Tx, datetime], object] | None:
-        """What the run does after a message sent, when it needs no reading: the flow ends, or
-        an unconditional wait comes next. It is written with the message's outcome, in one
-        transaction; anything else (a condition, another send) goes on in the loop as before."""
-        following = flow.step(index + 1)
-        if following is None:
-            detail = "The flow has no more steps."
-
-            def end(tx: Tx, now: datetime) -> None:
-                runs.end(tx, claim, RunStatus.DONE, str(Reason.OK), detail, now, action=None)
-
-            return end
-        if isinstance(following, WaitStep) and following.guard is None:
-            duration = following.duration
-            return lambda tx, now: runs.wait(tx, claim, index + 2, now + duration, now)
-        return None
 
     def _end(
         self,
@@ -358,3 +336,15 @@ class Scheduler:
         now = self.clock.now()
         with self.store.transaction() as tx:
             runs.end(tx, claim, status, str(reason), detail, now, action=action, index=index)
+
+
+def _onward(claim: Claim, flow: Flow, index: int) -> Onward | None:
+    """Where the run goes after a message sent, when it needs no reading: the flow ends, or an
+    unconditional wait comes next. It is written with the message's outcome, in one unit of
+    work; anything else (a condition, another send) goes on in the loop as before."""
+    following = flow.step(index + 1)
+    if following is None:
+        return Onward(claim)  # the flow has no more steps
+    if isinstance(following, WaitStep) and following.guard is None:
+        return Onward(claim, index + 2, following.duration)
+    return None

@@ -33,7 +33,7 @@ from cartback.domain.records import (
 from cartback.engine import assignment, runs
 from cartback.engine.compose import Composer, sms_figures
 from cartback.engine.discounting import Created, Discount, DiscountIssuer, label_for
-from cartback.engine.dispatch import ChannelSetup, Dispatcher, FollowUp, Outgoing
+from cartback.engine.dispatch import ChannelSetup, Dispatcher, Outgoing
 from cartback.engine.facts import Target, gather
 from cartback.engine.pacing import Pacing
 from cartback.engine.resend import recheck
@@ -42,6 +42,7 @@ from cartback.engine.segment_facts import segment_facts
 from cartback.engine.sending import PendingCode, Prepared, SenderSettings, StoreInfo
 from cartback.metrics import Metrics
 from cartback.store.base import Store, Tx
+from cartback.store.sent import Onward
 
 log = logging.getLogger("cartback.sender")
 
@@ -87,14 +88,14 @@ class Sender:
         step: SendStep,
         *,
         held_out: bool = False,
-        then: FollowUp | None = None,
+        onward: Onward | None = None,
     ) -> Decision:
         """The step for the cart; a held-out cart gets the policy's checks and no message.
-        `then` moves the run on in the transaction that records a message sent."""
+        `onward`: the run's move, written with the outcome of a message sent."""
         self.ready()
         with self.store.transaction() as tx:
             prepared = self.prepare(tx, claim, flow, index, step, held_out)
-        return self.complete(claim, flow, index, prepared, then)
+        return self.complete(claim, flow, index, prepared, onward)
 
     def ready(self) -> None:
         """What `prepare` needs, found before its transaction opens (not inside it)."""
@@ -107,7 +108,7 @@ class Sender:
         flow: Flow,
         index: int,
         prepared: Prepared | Decision,
-        then: FollowUp | None,
+        onward: Onward | None,
     ) -> Decision:
         """After the deciding transaction is committed: the Shopify code, then the gateway."""
         if isinstance(prepared, Decision):
@@ -115,12 +116,12 @@ class Sender:
         out = prepared.out
         if prepared.code is not None:
             out = self._settle_code(claim, flow.id, index, out, prepared.code)
-        return self._deliver(claim, flow.id, index, out, then)
+        return self._deliver(claim, flow.id, index, out, onward)
 
     def _deliver(
-        self, claim: Claim, flow_id: str, index: int, out: Outgoing, then: FollowUp | None
+        self, claim: Claim, flow_id: str, index: int, out: Outgoing, onward: Onward | None
     ) -> Decision:
-        return self.dispatcher.deliver(claim, flow_id, index, out, then)
+        return self.dispatcher.deliver(claim, flow_id, index, out, onward)
 
     def channels_of(self, store_id: str) -> Mapping[Channel, ChannelSetup]:
         """The store's own channels (an agency's shop), else the global ones."""

@@ -56,6 +56,7 @@ from cartback.store.measure import Measurements
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.runs import Runs
 from cartback.store.secrets import Secrets
+from cartback.store.sent import Onward
 from cartback.store.upkeep import Upkeep
 
 __all__ = [
@@ -348,6 +349,18 @@ class Store(Protocol):
         """`tx.deliveries.record_many`, committed on return; PostgreSQL writes it as one
         statement that commits itself. `inserted` is called once the rows are in (before
         SQLite's commit)."""
+        ...
+
+    def record_sent(
+        self,
+        attempt: SendAttempt,
+        changes: MessageChanges,
+        onward: Onward | None,
+        now: datetime,
+    ) -> None:
+        """`tx.messages.add_attempt(attempt, **changes)` and the run's move (`onward`, at
+        `now`), committed on return; PostgreSQL writes them as one statement that commits
+        itself (store/sent.py)."""
         ...
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:

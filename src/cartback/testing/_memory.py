@@ -17,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from cartback.domain.records import Claim, NewDelivery
+from cartback.domain.records import Claim, NewDelivery, SendAttempt
+from cartback.store.changes import MessageChanges
 from cartback.store.deliveries import record_in_a_transaction
 from cartback.store.lookback import Lookbacks, OneByOne
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
+from cartback.store.sent import Onward, record_sent_in_a_transaction
 from cartback.store.upkeep import Upkeep
 from cartback.testing._books import (
     MemoryCodes,
@@ -92,6 +94,15 @@ class InMemoryStore:
         self, batch: Sequence[NewDelivery], inserted: Callable[[], None] | None = None
     ) -> list[tuple[int, bool]]:
         return record_in_a_transaction(self, batch, inserted)
+
+    def record_sent(
+        self,
+        attempt: SendAttempt,
+        changes: MessageChanges,
+        onward: Onward | None,
+        now: datetime,
+    ) -> None:
+        record_sent_in_a_transaction(self, attempt, changes, onward, now)
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         with self.transaction():

@@ -128,13 +128,23 @@ def test_the_run_moves_on_in_the_transaction_that_records_the_message_sent(rig: 
     assert run.step_index == 2 and run.next_run_at == message.sent_at + timedelta(hours=24)
 
 
+@pytest.mark.parametrize("counted", [False, True], ids=["plain answer", "segments counted"])
 def test_an_attempt_is_kept_when_recording_its_outcome_fails(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, counted: bool
 ) -> None:
+    """Both ways an answer is written: a plain one as one write (`Store.record_sent`), one
+    that needs reading (the gateway counted the segments) in a transaction (`_settle`)."""
+
     def broken(*_args: object) -> None:
         raise RuntimeError("the database went away while the outcome was written")
 
-    monkeypatch.setattr(rig.runtime.scheduler.sender.dispatcher, "_settle", broken)
+    dispatcher = rig.runtime.scheduler.sender.dispatcher
+    if counted:
+        answer = SendResult(SendStatus.SENT, provider_message_id="p1", provider_segments=1)
+        monkeypatch.setattr(rig.sms, "respond", lambda _message: answer)
+        monkeypatch.setattr(dispatcher, "_settle", broken)
+    else:
+        monkeypatch.setattr(dispatcher.store, "record_sent", broken)
     rig.cart("acme", "c1")
     rig.advance(timedelta(minutes=30))
     [message] = rig.messages("acme", "c1")

@@ -13,7 +13,8 @@ dialect and set of keys given (as SQLAlchemy would compile it), its values go th
 columns' own bind processors, and the driver's cursor runs it, prepared by psycopg as before.
 Rows come back with the columns' result processors applied, by name and position as SQLAlchemy's
 rows. Errors are SQLAlchemy's (`IntegrityError`, …), a lost connection is invalidated, and the
-`before_cursor_execute` / `after_cursor_execute` events fire as they do for any statement.
+`before_cursor_execute` / `after_cursor_execute` events fire as they do for any statement. On a
+connection in autocommit (`SqlStore._at_once`: a message's answer) the statement commits itself.
 
 Only statements that need nothing more take this path: no Python-side column defaults, no
 expanding parameters, no rows asked back from a list of values. Others, and every dialect but

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any, Unpack
@@ -21,6 +21,7 @@ from cartback.domain.records import (
 from cartback.store.base import MessageChanges
 from cartback.store.sql.common import among, paged
 from cartback.store.sql.direct import execute
+from cartback.store.sql.runs import owned_update
 from cartback.store.tables import clicks, links, message_attempts, messages
 from cartback.store.types import AnyRow
 
@@ -170,9 +171,7 @@ class SqlMessages:
         return [MessageTouch(r.id, r.sent_at, r.clicked_at) for r in rows if r.sent_at is not None]
 
     def add_attempt(self, attempt: SendAttempt, **changes: Unpack[MessageChanges]) -> None:
-        values: dict[str, Any] = {
-            f"attempt_{name}": getattr(attempt, name) for name in _ATTEMPT_COLUMNS
-        }
+        values = _attempt_values(attempt)
         counted = {"message_id": attempt.message_id, **_stored(changes)}
         if self.conn.dialect.name == "postgresql":  # one round trip for the row and the message
             execute(self.conn, _add_and_count(frozenset(changes)), values | counted)
@@ -330,6 +329,36 @@ def _stored(changes: MessageChanges) -> dict[str, Any]:
     if "status" in values:
         values["status"] = str(values["status"])
     return values
+
+
+def add_sent(
+    conn: Connection,
+    attempt: SendAttempt,
+    changes: MessageChanges,
+    moved: Mapping[str, Any] | None,
+) -> None:
+    """PostgreSQL: `add_attempt`, and the run's move beside it (`moved`: from
+    `runs.onward_values`), in one statement; on a connection in autocommit it commits itself
+    (`Store.record_sent`)."""
+    values = _attempt_values(attempt) | {"message_id": attempt.message_id}
+    values |= {f"message_{name}": value for name, value in _stored(changes).items()}
+    columns = frozenset(name[4:] for name in moved or {} if name.startswith("run_"))
+    execute(conn, _add_sent(frozenset(changes), columns), values | dict(moved or {}))
+
+
+@cache
+def _add_sent(changed: frozenset[str], moved: frozenset[str]) -> Any:
+    """`add_sent`'s statement, built once per set of columns changed. Every value has a name
+    of no column of the three tables (`message_<column>`, `run_<column>`, `attempt_<column>`):
+    a statement is compiled for the names given, and a name that is a table's column would be
+    set in each of its statements that writes that table."""
+    counted = _COUNT_ATTEMPT.values({name: bindparam(f"message_{name}") for name in changed})
+    statement = _ADD_ATTEMPT.add_cte(counted.cte("counted"))
+    return statement.add_cte(owned_update(moved).cte("moved")) if moved else statement
+
+
+def _attempt_values(attempt: SendAttempt) -> dict[str, Any]:
+    return {f"attempt_{name}": getattr(attempt, name) for name in _ATTEMPT_COLUMNS}
 
 
 @cache

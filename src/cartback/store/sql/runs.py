@@ -12,12 +12,14 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from cartback.domain.experiments import Assignment
 from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, DecisionEntry, Run, RunStatus
+from cartback.store.sent import Onward
 from cartback.store.sql.direct import execute
 from cartback.store.tables import decisions, runs
 from cartback.store.types import AnyRow
@@ -138,8 +140,7 @@ class SqlRuns:
         execute(self.conn, _RESTART, {"run_id": run_id, "due": due, "now": now})
 
     def advance(self, claim: Claim, step_index: int, due: datetime, now: datetime) -> bool:
-        # The claim token stays: the next claim replaces it anyway.
-        return self._owned(claim, step_index=step_index, next_run_at=due, updated_at=now)
+        return self._owned(claim, **_advanced(step_index, due, now))
 
     def move_on(
         self,
@@ -166,14 +167,7 @@ class SqlRuns:
         return self._owned(claim, **values, **_assignment(assigned))
 
     def finish(self, claim: Claim, status: RunStatus, reason: str, now: datetime) -> bool:
-        return self._owned(
-            claim,
-            status=str(status),
-            ended_reason=reason,
-            next_run_at=None,
-            claim_token=None,
-            updated_at=now,
-        )
+        return self._owned(claim, **_finished(status, reason, now))
 
     def hold(self, claim: Claim) -> bool:
         if (claim.id, claim.claim_token) in self._moved:
@@ -214,6 +208,40 @@ class SqlRuns:
     def _release(self, run_id: int) -> None:
         """The run's claim is void from here on (restarted or cancelled, whoever held it)."""
         self._moved = {key for key in self._moved if key[0] != run_id}
+
+
+def _advanced(step_index: int, due: datetime, now: datetime) -> dict[str, Any]:
+    """A claimed run's columns when it goes on at `step_index` at `due`. The claim token
+    stays: the next claim replaces it anyway."""
+    return {"step_index": step_index, "next_run_at": due, "updated_at": now}
+
+
+def _finished(status: RunStatus, reason: str, now: datetime) -> dict[str, Any]:
+    return {
+        "status": str(status),
+        "ended_reason": reason,
+        "next_run_at": None,
+        "claim_token": None,
+        "updated_at": now,
+    }
+
+
+def onward_values(onward: Onward, now: datetime) -> dict[str, Any]:
+    """`onward`'s move as `owned_update` takes it: the owner, and each column set as
+    `run_<name>` (apart from the names of the statements written beside it)."""
+    if onward.step_index is None:
+        columns = _finished(Onward.ENDED, Onward.REASON, now)
+    else:
+        columns = _advanced(onward.step_index, now + onward.after, now)
+    owner = {"owned_id": onward.claim.id, "owned_token": onward.claim.claim_token}
+    return owner | {f"run_{name}": value for name, value in columns.items()}
+
+
+@cache
+def owned_update(columns: frozenset[str]) -> Any:
+    """A claimed run's move, to be written beside another statement (as a WITH, on
+    PostgreSQL): the values of `onward_values`; built once per set of columns."""
+    return _OWNED.values({name: bindparam(f"run_{name}") for name in columns})
 
 
 class SqlDecisions:

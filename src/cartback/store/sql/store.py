@@ -13,14 +13,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from cartback.domain.records import Claim, NewDelivery
+from cartback.domain.records import Claim, NewDelivery, SendAttempt
 from cartback.store import migrate
 from cartback.store.base import StoreConflict
+from cartback.store.changes import MessageChanges
 from cartback.store.db import connect, read_only, write_transaction
 from cartback.store.deliveries import record_in_a_transaction
 from cartback.store.diagnostics import Diagnostics
 from cartback.store.privacy import PrivacyRecords
 from cartback.store.secrets import Secrets
+from cartback.store.sent import Onward, record_sent_in_a_transaction
 from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.codes import SqlCodes
 from cartback.store.sql.consent import SqlConsent
@@ -30,11 +32,11 @@ from cartback.store.sql.diagnostics import SqlDiagnostics
 from cartback.store.sql.lanes import Lanes
 from cartback.store.sql.lookback import SqlLookback
 from cartback.store.sql.measure import SqlMeasurements
-from cartback.store.sql.messages import SqlMessages
+from cartback.store.sql.messages import SqlMessages, add_sent
 from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.privacy import SqlPrivacy
 from cartback.store.sql.reports import SqlReports
-from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due
+from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due, onward_values
 from cartback.store.sql.secrets import SqlSecrets
 from cartback.store.sql.touches import SqlTouches
 from cartback.store.sql.upkeep import SqlUpkeep
@@ -117,6 +119,21 @@ class SqlStore:
                     return claim_due(conn, now, limit, lease)
             with self._at_once() as conn:
                 return claim_due(conn, now, limit, lease)
+
+    def record_sent(
+        self,
+        attempt: SendAttempt,
+        changes: MessageChanges,
+        onward: Onward | None,
+        now: datetime,
+    ) -> None:
+        """On PostgreSQL one statement that commits itself (store/sent.py)."""
+        if self.kind != "postgresql":
+            record_sent_in_a_transaction(self, attempt, changes, onward, now)
+            return
+        moved = onward_values(onward, now) if onward is not None else None
+        with self._lane(), _conflicts(), self._at_once() as conn:
+            add_sent(conn, attempt, changes, moved)
 
     def _at_once(self) -> Connection:
         """A PostgreSQL connection whose every statement is its own transaction (autocommit),
