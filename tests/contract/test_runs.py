@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from cartback.domain.experiments import Assignment
-from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, RunStatus
+from cartback.domain.records import WAITING_FOR_ABANDONMENT, CartStatus, Claim, RunStatus
 from cartback.store.base import Store
 from tests.contract.records import (
     HOUR,
@@ -111,6 +111,33 @@ def test_move_on_records_progress_and_keeps_the_run_hidden(store: Store) -> None
     assert run is not None and (run.step_index, run.flow_id) == (1, "vip-flow")
     assert run.next_run_at == T0 + LEASE
     assert store.claim_due(T0 + MINUTE, 10, LEASE) == []
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["claim held", "claim lost"])
+def test_entering_a_flow_abandons_the_cart_with_the_move(store: Store, lost: bool) -> None:
+    """`move_on(abandoned=True)`: the run's cart is abandoned with the move (one statement on
+    PostgreSQL), the run held as after any move; a lost claim changes neither."""
+    cart, _ = cart_with_due_run(store)
+    claim = claim_one(store)
+    if lost:
+        claim_one(store, T0 + LEASE)  # another worker's now
+    wanted = Assignment(False, (("exp", "b"),))
+    with store.transaction() as tx:
+        moved = tx.runs.move_on(
+            claim, 0, T0 + MINUTE, flow_id="vip-flow", assigned=wanted, abandoned=True
+        )
+        assert moved is not lost
+        assert tx.runs.hold(claim) is not lost
+    with store.reading() as tx:
+        run, after = tx.runs.for_cart(cart.id), tx.carts.get(cart.id)
+    assert run is not None and after is not None
+    if lost:
+        assert (after.status, after.abandoned_at) == (cart.status, cart.abandoned_at)
+        assert (run.flow_id, run.step_index) == ("cart-sms", WAITING_FOR_ABANDONMENT)
+        return
+    assert (after.status, after.abandoned_at) == (CartStatus.ABANDONED, T0 + MINUTE)
+    assert (after.email, after.updated_at) == (cart.email, cart.updated_at)  # nothing else
+    assert (run.flow_id, run.step_index, run.assignment) == ("vip-flow", 0, wanted)
 
 
 def test_waiting_for_a_longer_abandonment(store: Store) -> None:

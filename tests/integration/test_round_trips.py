@@ -73,6 +73,8 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
     claim = (
         ["WITH SELECT runs + UPDATE runs"] if postgres else [*begin, "SELECT runs", "UPDATE runs"]
     )
+    # Into the flow, with the cart's holdout and arms, and the cart abandoned with it.
+    enter = ["WITH UPDATE runs + UPDATE carts"] if postgres else ["UPDATE runs", "UPDATE carts"]
     lock = ["SELECT pg_advisory_xact_lock"] if postgres else []  # SQLite: its one write lock
     message = (
         ["WITH INSERT messages + INSERT links"] if postgres else ["INSERT messages", "INSERT links"]
@@ -90,8 +92,7 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
         "SELECT carts",  # the cart, locked
         # (the person's orders and other abandoned carts are read only for a flow's condition:
         # this store's one flow takes every cart)
-        "UPDATE runs",  # into the flow, with the cart's holdout and arms
-        "UPDATE carts",  # abandoned
+        *enter,
         *lock,
         "SELECT orders",  # every look-back before a send, one statement (orders first)
         *message,

@@ -93,9 +93,10 @@ def wait(tx: Tx, claim: Claim, index: int, due: datetime, now: datetime) -> bool
 def enter_flow(
     tx: Tx, claim: Claim, flow_id: str, now: datetime, assigned: Assignment | None = None
 ) -> bool:
-    """The abandoned cart starts `flow_id` at its first step, under the same claim;
-    `assigned`: its assignment in the flow, written with the move (see engine/assignment.py)."""
-    return tx.runs.move_on(claim, 0, now, flow_id=flow_id, assigned=assigned)
+    """The cart is abandoned now and starts `flow_id` at its first step, under the same claim
+    (False, and the cart as it was, when the claim was lost); `assigned`: its assignment in
+    the flow, written with the move (see engine/assignment.py)."""
+    return tx.runs.move_on(claim, 0, now, flow_id=flow_id, assigned=assigned, abandoned=True)
 
 
 def wait_for_flow(

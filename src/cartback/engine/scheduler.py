@@ -256,9 +256,8 @@ class Scheduler:
             if due > now:  # the chosen flow (or arm) waits longer than the store's shortest
                 runs.wait_for_flow(tx, claim, flow.id, due, now, assigned=new)
                 return None
-            if not runs.enter_flow(tx, claim, flow.id, now, assigned=new):
+            if not runs.enter_flow(tx, claim, flow.id, now, assigned=new):  # abandons the cart
                 return None
-            tx.carts.change(cart.id, status=CartStatus.ABANDONED, abandoned_at=now)
             with tx.decisions.batch():  # the abandonment's and the first step's, together
                 first = self._enter(tx, claim, cart, flow, assigned, why, now)
         return _Abandoned(flow, assigned, first)

@@ -27,9 +27,13 @@ class Runs(Protocol):
         now: datetime,
         flow_id: str | None = None,
         assigned: Assignment | None = None,
+        *,
+        abandoned: bool = False,
     ) -> bool:
         """Record progress within a claim; the run stays hidden until the lease ends.
-        `assigned`: the cart's holdout and arms, written with the move (the run had none)."""
+        `assigned`: the cart's holdout and arms, written with the move (the run had none).
+        `abandoned`: the run's cart is abandoned at `now` (its status and `abandoned_at`) when
+        the run moved, in the same write (one statement on PostgreSQL)."""
         ...
 
     def wait_for_abandonment(

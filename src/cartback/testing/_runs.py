@@ -11,11 +11,13 @@ from typing import Any
 from cartback.domain.experiments import Assignment
 from cartback.domain.records import (
     WAITING_FOR_ABANDONMENT,
+    CartStatus,
     Claim,
     DecisionEntry,
     Run,
     RunStatus,
 )
+from cartback.testing._carts import MemoryCarts
 from cartback.testing._data import Data
 from cartback.testing._tables import StoreConflict, require, updated, utc, utc_or_none
 
@@ -69,11 +71,18 @@ class MemoryRuns:
         now: datetime,
         flow_id: str | None = None,
         assigned: Assignment | None = None,
+        *,
+        abandoned: bool = False,
     ) -> bool:
         values: dict[str, Any] = {"step_index": step_index, "updated_at": utc(now)}
         if flow_id is not None:
             values["flow_id"] = flow_id
-        return self._owned(claim, **values, **_assignment(assigned))
+        moved = self._owned(claim, **values, **_assignment(assigned))
+        if moved and abandoned:
+            MemoryCarts(self.data).change(
+                claim.cart_id, status=CartStatus.ABANDONED, abandoned_at=now
+            )
+        return moved
 
     def wait_for_abandonment(
         self,

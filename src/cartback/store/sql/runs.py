@@ -9,19 +9,26 @@ was claimed by another worker cannot be moved by the first. The engine decides w
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, update
 
 from cartback.domain.experiments import Assignment
-from cartback.domain.records import WAITING_FOR_ABANDONMENT, Claim, DecisionEntry, Run, RunStatus
+from cartback.domain.records import (
+    WAITING_FOR_ABANDONMENT,
+    CartStatus,
+    Claim,
+    DecisionEntry,
+    Run,
+    RunStatus,
+)
 from cartback.store.sent import Onward
 from cartback.store.sql.direct import execute
-from cartback.store.tables import decisions, runs
+from cartback.store.tables import carts, decisions, runs
 from cartback.store.types import AnyRow
 
 _PENDING = str(RunStatus.PENDING)
@@ -149,11 +156,27 @@ class SqlRuns:
         now: datetime,
         flow_id: str | None = None,
         assigned: Assignment | None = None,
+        *,
+        abandoned: bool = False,
     ) -> bool:
         values: dict[str, Any] = {"step_index": step_index, "updated_at": now}
         if flow_id is not None:
             values["flow_id"] = flow_id
-        return self._owned(claim, **values, **_assignment(assigned))
+        values |= _assignment(assigned)
+        if not abandoned:
+            return self._owned(claim, **values)
+        cart = {"cart_id": claim.cart_id, "status": str(CartStatus.ABANDONED), "when": now}
+        if self.conn.dialect.name != "postgresql":
+            moved = self._owned(claim, **values)
+            if moved:
+                execute(self.conn, _ABANDON, cart)
+            return moved
+        given = {f"run_{name}": value for name, value in values.items()}
+        given |= {f"abandoned_{name}": value for name, value in cart.items()}
+        given |= {"owned_id": claim.id, "owned_token": claim.claim_token}
+        moved = execute(self.conn, _moved_abandoning(frozenset(values)), given).rowcount == 1
+        self._track(claim, moved, values)
+        return moved
 
     def wait_for_abandonment(
         self,
@@ -198,12 +221,15 @@ class SqlRuns:
     def _owned(self, claim: Claim, **values: Any) -> bool:
         owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
         moved = execute(self.conn, _OWNED, owner | values).rowcount == 1
+        self._track(claim, moved, values)
+        return moved
+
+    def _track(self, claim: Claim, moved: bool, values: Mapping[str, Any]) -> None:
         key = (claim.id, claim.claim_token)
         if moved and "claim_token" not in values:  # still ours, and locked
             self._moved.add(key)
         else:
             self._moved.discard(key)
-        return moved
 
     def _release(self, run_id: int) -> None:
         """The run's claim is void from here on (restarted or cancelled, whoever held it)."""
@@ -224,6 +250,33 @@ def _finished(status: RunStatus, reason: str, now: datetime) -> dict[str, Any]:
         "claim_token": None,
         "updated_at": now,
     }
+
+
+# The cart's abandonment written with its run's entry into a flow (`move_on(abandoned=True)`).
+_ABANDON = (
+    update(carts)
+    .where(carts.c.id == bindparam("cart_id"))
+    .values(status=bindparam("status"), abandoned_at=bindparam("when"))
+)
+
+
+@cache
+def _moved_abandoning(columns: frozenset[str]) -> Any:
+    """PostgreSQL: a claimed run's move and its cart's abandonment in one statement, the cart
+    changed only where the run moved (its UPDATE as a WITH); built once per set of columns.
+    Every value has a name of no column of the two tables (`run_<column>`,
+    `abandoned_<name>`): a statement is compiled for the names given, and a name that is a
+    column would be set in both UPDATEs."""
+    moved = (
+        _OWNED.values({name: bindparam(f"run_{name}") for name in columns})
+        .returning(runs.c.id)
+        .cte("moved")
+    )
+    return (
+        update(carts)
+        .where(carts.c.id == bindparam("abandoned_cart_id"), exists(select(moved.c.id)))
+        .values(status=bindparam("abandoned_status"), abandoned_at=bindparam("abandoned_when"))
+    )
 
 
 def onward_values(onward: Onward, now: datetime) -> dict[str, Any]:
