@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy.exc import StatementError
 
 from cartback.domain.experiments import Assignment
 from cartback.domain.records import WAITING_FOR_ABANDONMENT, CartStatus, Claim, RunStatus
@@ -330,6 +333,44 @@ def test_decisions_in_a_batch_are_written_together_in_their_order(store: Store) 
     ]
     assert [d.action for d in taken] == ["skip", "abandon", "send", "skip"]
     assert taken[2].at == T0 + MINUTE and taken[1].run_id == run.id
+
+
+def test_a_long_batch_keeps_every_decision_and_its_values(store: Store) -> None:
+    """More decisions than one statement takes (SQL writes a batch in INSERTs of 16 rows), every
+    value of every row as given: times from another zone come back in UTC, absent ones as
+    None, in the order they were added."""
+    cart, run = cart_with_due_run(store)
+    elsewhere = timezone(timedelta(hours=2))
+    given = [
+        decision(
+            cart,
+            run_id=run.id if n % 2 else None,
+            flow_id=f"flow-{n}",
+            step_index=n,
+            at=(T0 + n * MINUTE).astimezone(elsewhere),
+            action="defer" if n % 3 else "send",
+            reason=f"reason-{n}",
+            detail=f"Decision {n}.",
+            until=T0 + n * HOUR if n % 4 else None,
+        )
+        for n in range(35)
+    ]
+    with store.transaction() as tx, tx.decisions.batch():
+        for entry in given:
+            tx.decisions.add(entry)
+    with store.reading() as tx:
+        taken = tx.decisions.for_cart(cart.id)
+    assert [replace(d, id=None) for d in taken] == [replace(d, id=None) for d in given]
+    assert all(d.at.utcoffset() == timedelta(0) for d in taken)
+
+    naive = replace(given[20], at=datetime(2026, 11, 30, 12, 0))  # of no zone: refused
+    with (
+        pytest.raises((ValueError, StatementError)),
+        store.transaction() as tx,
+        tx.decisions.batch(),
+    ):
+        for entry in [*given[:20], naive]:
+            tx.decisions.add(entry)
 
 
 def test_a_batch_that_raises_writes_nothing(store: Store) -> None:

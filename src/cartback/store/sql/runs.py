@@ -297,6 +297,21 @@ def owned_update(columns: frozenset[str]) -> Any:
     return _OWNED.values({name: bindparam(f"run_{name}") for name in columns})
 
 
+_ROWS_AT_ONCE = 16
+
+
+@cache
+def _decision_rows(count: int) -> Any:
+    """`count` decisions in one INSERT, each value as `<column>_<row>`; built once per count."""
+    columns = [column for column in decisions.c if column.name != "id"]
+    # Typed: SQLAlchemy gives a value its column's type (and bind processor) in the first row
+    # only.
+    rows = [
+        {c.name: bindparam(f"{c.name}_{n}", type_=c.type) for c in columns} for n in range(count)
+    ]
+    return insert(decisions).values(rows)
+
+
 class SqlDecisions:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -333,9 +348,19 @@ class SqlDecisions:
             self._held = None
 
     def _write_held(self) -> None:
-        if self._held:
-            execute(self.conn, _ADD_DECISION, self._held)  # one round trip for them all
-            self._held.clear()
+        """The held decisions, one INSERT of several rows (of at most `_ROWS_AT_ONCE`): one
+        statement, where a list of values runs one insert each (pipelined by psycopg, one round
+        trip all the same, and a fifth more of the client's CPU for two rows)."""
+        held = self._held
+        if not held:
+            return
+        for start in range(0, len(held), _ROWS_AT_ONCE):
+            rows = held[start : start + _ROWS_AT_ONCE]
+            values = {
+                f"{name}_{n}": value for n, row in enumerate(rows) for name, value in row.items()
+            }
+            execute(self.conn, _decision_rows(len(rows)), values)
+        held.clear()
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:
         self._write_held()
