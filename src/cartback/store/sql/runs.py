@@ -1,16 +1,16 @@
-"""Flow runs (one per cart in a flow) and the decisions taken about them.
+"""Flow runs (one per cart in a flow).
 
 The runs whose `next_run_at` has come *are* the queue: a worker claims due rows in one statement,
 and every later move of a claimed run names the claim's token, so a run whose lease ran out and
 was claimed by another worker cannot be moved by the first. The engine decides which move to make
-(engine/runs.py); this module is the only place that writes a run.
+(engine/runs.py); this module is the only place that writes a run. The decisions taken about
+them are in store/sql/decisions.py.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -22,13 +22,12 @@ from cartback.domain.records import (
     WAITING_FOR_ABANDONMENT,
     CartStatus,
     Claim,
-    DecisionEntry,
     Run,
     RunStatus,
 )
 from cartback.store.sent import Onward
 from cartback.store.sql.direct import execute
-from cartback.store.tables import carts, decisions, runs
+from cartback.store.tables import carts, runs
 from cartback.store.types import AnyRow
 
 _PENDING = str(RunStatus.PENDING)
@@ -51,7 +50,6 @@ _CLAIM = (
     .returning(runs.c.holdout, runs.c.arms)
 )
 _HOLD = select(runs.c.id).where(_IS_OWNED).with_for_update()
-_ADD_DECISION = insert(decisions)
 # What applying a cart's update asks and writes: built once, the values as parameters.
 _FOR_CART = select(runs).where(runs.c.cart_id == bindparam("cart_id"))
 _START = insert(runs).returning(*runs.c)  # inserted: the keys given
@@ -295,93 +293,6 @@ def owned_update(columns: frozenset[str]) -> Any:
     """A claimed run's move, to be written beside another statement (as a WITH, on
     PostgreSQL): the values of `onward_values`; built once per set of columns."""
     return _OWNED.values({name: bindparam(f"run_{name}") for name in columns})
-
-
-_ROWS_AT_ONCE = 16
-
-
-@cache
-def _decision_rows(count: int) -> Any:
-    """`count` decisions in one INSERT, each value as `<column>_<row>`; built once per count."""
-    columns = [column for column in decisions.c if column.name != "id"]
-    # Typed: SQLAlchemy gives a value its column's type (and bind processor) in the first row
-    # only.
-    rows = [
-        {c.name: bindparam(f"{c.name}_{n}", type_=c.type) for c in columns} for n in range(count)
-    ]
-    return insert(decisions).values(rows)
-
-
-class SqlDecisions:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._held: list[dict[str, Any]] | None = None  # in a batch: the rows to write
-
-    def add(self, entry: DecisionEntry) -> None:
-        # The values apart from the statement: one cached statement for every decision.
-        values = {
-            "cart_id": entry.cart_id,
-            "run_id": entry.run_id,
-            "flow_id": entry.flow_id,
-            "step_index": entry.step_index,
-            "at": entry.at,
-            "action": str(entry.action),
-            "reason": str(entry.reason),
-            "detail": entry.detail,
-            "until": entry.until,
-        }
-        if self._held is not None:
-            self._held.append(values)
-            return
-        execute(self.conn, _ADD_DECISION, values)
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        if self._held is not None:  # within another: that one writes them
-            yield
-            return
-        self._held = []
-        try:
-            yield
-            self._write_held()
-        finally:
-            self._held = None
-
-    def _write_held(self) -> None:
-        """The held decisions, one INSERT of several rows (of at most `_ROWS_AT_ONCE`): one
-        statement, where a list of values runs one insert each (pipelined by psycopg, one round
-        trip all the same, and a fifth more of the client's CPU for two rows)."""
-        held = self._held
-        if not held:
-            return
-        for start in range(0, len(held), _ROWS_AT_ONCE):
-            rows = held[start : start + _ROWS_AT_ONCE]
-            values = {
-                f"{name}_{n}": value for n, row in enumerate(rows) for name, value in row.items()
-            }
-            execute(self.conn, _decision_rows(len(rows)), values)
-        held.clear()
-
-    def for_cart(self, cart_id: int) -> list[DecisionEntry]:
-        self._write_held()
-        rows = self.conn.execute(
-            select(decisions).where(decisions.c.cart_id == cart_id).order_by(decisions.c.id)
-        )
-        return [
-            DecisionEntry(
-                cart_id=row.cart_id,
-                at=row.at,
-                action=row.action,
-                reason=row.reason,
-                detail=row.detail,
-                run_id=row.run_id,
-                flow_id=row.flow_id,
-                step_index=row.step_index,
-                until=row.until,
-                id=row.id,
-            )
-            for row in rows
-        ]
 
 
 def run_from(row: AnyRow) -> Run:

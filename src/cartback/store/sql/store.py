@@ -27,6 +27,7 @@ from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.codes import SqlCodes
 from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
+from cartback.store.sql.decisions import SqlDecisions
 from cartback.store.sql.deliveries import SqlDeliveries
 from cartback.store.sql.diagnostics import SqlDiagnostics
 from cartback.store.sql.lanes import Lanes
@@ -36,7 +37,7 @@ from cartback.store.sql.messages import SqlMessages, add_sent
 from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.privacy import SqlPrivacy
 from cartback.store.sql.reports import SqlReports
-from cartback.store.sql.runs import SqlDecisions, SqlRuns, claim_due, onward_values
+from cartback.store.sql.runs import SqlRuns, claim_due, onward_values
 from cartback.store.sql.secrets import SqlSecrets
 from cartback.store.sql.touches import SqlTouches
 from cartback.store.sql.upkeep import SqlUpkeep
