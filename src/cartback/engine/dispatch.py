@@ -102,34 +102,15 @@ class Dispatcher:
         )
         _log(out.message, result)
         try:
-            return self._record(claim, flow_id, index, out, result, attempt, onward)
+            if _plain(result):  # most answers: one write, one statement on PostgreSQL
+                self.store.record_sent(attempt, _changes(result, attempt), onward, self.clock.now())
+                return _SENT
+            with self.store.transaction() as tx:  # one commit per answer
+                return self._outcome(tx, claim, flow_id, index, out, result, attempt, onward)
         except Exception:
             with self.store.transaction() as tx:  # every attempt is a row, whatever came after
                 tx.messages.add_attempt(attempt)
             raise
-
-    def _record(
-        self,
-        claim: Claim,
-        flow_id: str,
-        index: int,
-        out: Outgoing,
-        result: SendResult,
-        attempt: SendAttempt,
-        onward: Onward | None,
-    ) -> Decision:
-        """The attempt and its outcome in one unit of work: one commit per answer. A message
-        sent whose answer needs no reading (most of them) is one write: on PostgreSQL one
-        statement with the run's move, where a transaction took four round trips."""
-        if (
-            result.status == SendStatus.SENT
-            and result.provider_segments is None
-            and not result.suppress
-        ):
-            self.store.record_sent(attempt, _changes(result, attempt), onward, self.clock.now())
-            return _SENT
-        with self.store.transaction() as tx:
-            return self._outcome(tx, claim, flow_id, index, out, result, attempt, onward)
 
     def _outcome(
         self,
@@ -230,6 +211,16 @@ class Dispatcher:
 
 
 _SENT = Decision(Action.SEND, Reason.OK, "sent")
+
+
+def _plain(result: SendResult) -> bool:
+    """A message sent whose answer needs no reading (no segments counted by the gateway, no
+    opt-out): written with `Store.record_sent`, where a transaction took four round trips."""
+    return (
+        result.status == SendStatus.SENT
+        and result.provider_segments is None
+        and not result.suppress
+    )
 
 
 def _changes(result: SendResult, attempt: SendAttempt) -> MessageChanges:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime
 from functools import cache
 from typing import Any, Unpack
@@ -19,9 +19,10 @@ from cartback.domain.records import (
     SendAttempt,
 )
 from cartback.store.base import MessageChanges
+from cartback.store.sent import Onward
 from cartback.store.sql.common import among, paged
 from cartback.store.sql.direct import execute
-from cartback.store.sql.runs import owned_update
+from cartback.store.sql.runs import onward_columns, owned_update, owned_values
 from cartback.store.tables import clicks, links, message_attempts, messages
 from cartback.store.types import AnyRow
 
@@ -335,15 +336,17 @@ def add_sent(
     conn: Connection,
     attempt: SendAttempt,
     changes: MessageChanges,
-    moved: Mapping[str, Any] | None,
+    onward: Onward | None,
+    now: datetime,
 ) -> None:
-    """PostgreSQL: `add_attempt`, and the run's move beside it (`moved`: from
-    `runs.onward_values`), in one statement; on a connection in autocommit it commits itself
-    (`Store.record_sent`)."""
+    """PostgreSQL: `add_attempt`, and the run's move beside it (`onward`, at `now`), in one
+    statement; on a connection in autocommit it commits itself (`Store.record_sent`)."""
     values = _attempt_values(attempt) | {"message_id": attempt.message_id}
     values |= {f"message_{name}": value for name, value in _stored(changes).items()}
-    columns = frozenset(name[4:] for name in moved or {} if name.startswith("run_"))
-    execute(conn, _add_sent(frozenset(changes), columns), values | dict(moved or {}))
+    columns = onward_columns(onward, now) if onward is not None else {}
+    if onward is not None:
+        values |= owned_values(onward.claim, columns)
+    execute(conn, _add_sent(frozenset(changes), frozenset(columns)), values)
 
 
 @cache

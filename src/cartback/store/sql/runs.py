@@ -26,6 +26,7 @@ from cartback.domain.records import (
     RunStatus,
 )
 from cartback.store.sent import Onward
+from cartback.store.sql.carts import SqlCarts
 from cartback.store.sql.direct import execute
 from cartback.store.tables import carts, runs
 from cartback.store.types import AnyRow
@@ -163,15 +164,18 @@ class SqlRuns:
         values |= _assignment(assigned)
         if not abandoned:
             return self._owned(claim, **values)
-        cart = {"cart_id": claim.cart_id, "status": str(CartStatus.ABANDONED), "when": now}
         if self.conn.dialect.name != "postgresql":
             moved = self._owned(claim, **values)
             if moved:
-                execute(self.conn, _ABANDON, cart)
+                SqlCarts(self.conn).change(
+                    claim.cart_id, status=CartStatus.ABANDONED, abandoned_at=now
+                )
             return moved
-        given = {f"run_{name}": value for name, value in values.items()}
-        given |= {f"abandoned_{name}": value for name, value in cart.items()}
-        given |= {"owned_id": claim.id, "owned_token": claim.claim_token}
+        given = owned_values(claim, values) | {
+            "abandoned_cart_id": claim.cart_id,
+            "abandoned_status": str(CartStatus.ABANDONED),
+            "abandoned_when": now,
+        }
         moved = execute(self.conn, _moved_abandoning(frozenset(values)), given).rowcount == 1
         self._track(claim, moved, values)
         return moved
@@ -250,14 +254,6 @@ def _finished(status: RunStatus, reason: str, now: datetime) -> dict[str, Any]:
     }
 
 
-# The cart's abandonment written with its run's entry into a flow (`move_on(abandoned=True)`).
-_ABANDON = (
-    update(carts)
-    .where(carts.c.id == bindparam("cart_id"))
-    .values(status=bindparam("status"), abandoned_at=bindparam("when"))
-)
-
-
 @cache
 def _moved_abandoning(columns: frozenset[str]) -> Any:
     """PostgreSQL: a claimed run's move and its cart's abandonment in one statement, the cart
@@ -265,11 +261,7 @@ def _moved_abandoning(columns: frozenset[str]) -> Any:
     Every value has a name of no column of the two tables (`run_<column>`,
     `abandoned_<name>`): a statement is compiled for the names given, and a name that is a
     column would be set in both UPDATEs."""
-    moved = (
-        _OWNED.values({name: bindparam(f"run_{name}") for name in columns})
-        .returning(runs.c.id)
-        .cte("moved")
-    )
+    moved = owned_update(columns).returning(runs.c.id).cte("moved")
     return (
         update(carts)
         .where(carts.c.id == bindparam("abandoned_cart_id"), exists(select(moved.c.id)))
@@ -277,21 +269,24 @@ def _moved_abandoning(columns: frozenset[str]) -> Any:
     )
 
 
-def onward_values(onward: Onward, now: datetime) -> dict[str, Any]:
-    """`onward`'s move as `owned_update` takes it: the owner, and each column set as
-    `run_<name>` (apart from the names of the statements written beside it)."""
+def onward_columns(onward: Onward, now: datetime) -> dict[str, Any]:
+    """The run's columns that `onward` sets at `now`, as `finish` and `advance` set them."""
     if onward.step_index is None:
-        columns = _finished(Onward.ENDED, Onward.REASON, now)
-    else:
-        columns = _advanced(onward.step_index, now + onward.after, now)
-    owner = {"owned_id": onward.claim.id, "owned_token": onward.claim.claim_token}
+        return _finished(Onward.ENDED, Onward.REASON, now)
+    return _advanced(onward.step_index, now + onward.after, now)
+
+
+def owned_values(claim: Claim, columns: Mapping[str, Any]) -> dict[str, Any]:
+    """A claimed run's move as `owned_update` takes it: the owner, and each column set as
+    `run_<name>` (apart from the names of the statements written beside it)."""
+    owner = {"owned_id": claim.id, "owned_token": claim.claim_token}
     return owner | {f"run_{name}": value for name, value in columns.items()}
 
 
 @cache
 def owned_update(columns: frozenset[str]) -> Any:
     """A claimed run's move, to be written beside another statement (as a WITH, on
-    PostgreSQL): the values of `onward_values`; built once per set of columns."""
+    PostgreSQL): the values of `owned_values`; built once per set of columns."""
     return _OWNED.values({name: bindparam(f"run_{name}") for name in columns})
 
 

@@ -37,7 +37,7 @@ from cartback.store.sql.messages import SqlMessages, add_sent
 from cartback.store.sql.orders import SqlOrders
 from cartback.store.sql.privacy import SqlPrivacy
 from cartback.store.sql.reports import SqlReports
-from cartback.store.sql.runs import SqlRuns, claim_due, onward_values
+from cartback.store.sql.runs import SqlRuns, claim_due
 from cartback.store.sql.secrets import SqlSecrets
 from cartback.store.sql.touches import SqlTouches
 from cartback.store.sql.upkeep import SqlUpkeep
@@ -132,9 +132,8 @@ class SqlStore:
         if self.kind != "postgresql":
             record_sent_in_a_transaction(self, attempt, changes, onward, now)
             return
-        moved = onward_values(onward, now) if onward is not None else None
         with self._lane(), _conflicts(), self._at_once() as conn:
-            add_sent(conn, attempt, changes, moved)
+            add_sent(conn, attempt, changes, onward, now)
 
     def _at_once(self) -> Connection:
         """A PostgreSQL connection whose every statement is its own transaction (autocommit),
