@@ -155,3 +155,21 @@ def test_statements_made_per_call_go_through_sqlalchemy_once_the_cache_is_full(
         assert execute(conn, made).scalar_one() == key
         conn.commit()
     assert all(direct._KEEP.get(statement_id) is not made for statement_id, *_ in direct._CACHE)
+
+
+def test_a_statement_in_the_drivers_placeholders_gives_rows_by_name(engine: Engine) -> None:
+    """`execute_sql`: the driver's own placeholders, rows by the names the server gave the
+    columns, the cursor events, SQLAlchemy's errors."""
+    key = _add(engine)
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    marker = "%(key)s" if engine.dialect.name == "postgresql" else ":key"
+    sql = f"SELECT id, cart_key AS named, 7 AS seven FROM carts WHERE cart_key = {marker}"
+    with engine.begin() as conn:
+        [row] = direct.execute_sql(conn, sql, {"key": key}).all()
+        assert (row.named, row.seven) == (key, 7) and row[1] == key
+        assert direct.execute_sql(conn, sql, {"key": "none"}).all() == []
+    assert seen.count(sql) == 2
+    store = "%(store)s" if engine.dialect.name == "postgresql" else ":store"
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # no cart key: NOT NULL
+        direct.execute_sql(conn, f"INSERT INTO carts (store_id) VALUES ({store})", {"store": "x"})

@@ -156,8 +156,9 @@ def test_sqlite_writers_of_one_process_take_turns_on_the_engines_lock(tmp_path: 
 
 
 def test_a_repeated_delivery_is_found_through_the_unique_index_of_its_key(db: Engine) -> None:
-    """The look-up of repeated delivery keys (a platform's retries) reads each key's row
-    through the unique index, not the store's deliveries around it: the plan, on both
+    """The look-up of repeated delivery keys (a platform's retries; on PostgreSQL, the part of
+    the batch's insert that reads the keys it skipped) reads each key's row through the unique
+    index, not the store's deliveries around it: the plan, on both
     databases, with the statistics a running database has (one big store among others)."""
     received = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -194,7 +195,7 @@ def test_a_repeated_delivery_is_found_through_the_unique_index_of_its_key(db: En
     kept, plan = planned(
         db,
         lambda: SqlStore(db).record_deliveries(repeated),
-        lambda statement: statement.lstrip().startswith("SELECT"),
+        lambda statement: statement.lstrip().startswith(("SELECT", "WITH batch")),
     )
     assert [processed for _, processed in kept] == [True, True, True]
     if db.dialect.name == "postgresql":
@@ -204,3 +205,53 @@ def test_a_repeated_delivery_is_found_through_the_unique_index_of_its_key(db: En
     else:
         searches = [line for line in plan if line.startswith(("SEARCH", "SCAN"))]
         assert searches and all("delivery_key=?" in line for line in searches), plan
+
+
+def test_a_key_stored_by_a_racing_transaction_is_found_after_the_batch(db: Engine) -> None:
+    """PostgreSQL's batch insert reads the keys it skipped in the same statement, from the rows
+    committed before it began. A key another transaction stores while the batch waits on it is
+    skipped and not in that reading; the batch looks it up after, and answers with its id."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns: no insert waits on another's key")
+    received = datetime(2026, 11, 2, tzinfo=UTC)
+
+    def delivery(key: str) -> NewDelivery:
+        return NewDelivery(
+            platform="shopify",
+            store_id="acme",
+            topic="checkouts/update",
+            delivery_key=key,
+            headers={},
+            body=b"{}",
+            received_at=received,
+            sequence_key=None,
+        )
+
+    store = SqlStore(db)
+    racing = db.connect()
+    try:
+        racing.begin()
+        row = {"platform": "shopify", "store_id": "acme", "delivery_key": "raced", "body": b"{}"}
+        row.update(received_at=received, headers={}, status="received")
+        raced_id = racing.execute(deliveries.insert().returning(deliveries.c.id), row).scalar()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            batch = pool.submit(store.record_deliveries, [delivery("new"), delivery("raced")])
+            with db.connect() as watcher:
+                waiting = (
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND query LIKE '%%WITH batch%%'"
+                )
+                for _ in range(2000):  # until the batch waits on the racing key
+                    if watcher.exec_driver_sql(waiting).scalar():
+                        break
+                    watcher.rollback()
+                    threading.Event().wait(0.005)
+                else:
+                    pytest.fail("the batch never waited on the racing transaction's key")
+            racing.commit()
+            kept = batch.result(timeout=30)
+    finally:
+        racing.close()
+    (new_id, new_done), (found_id, found_done) = kept
+    assert found_id == raced_id and not found_done
+    assert new_id != raced_id and not new_done

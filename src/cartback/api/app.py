@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
@@ -26,6 +25,7 @@ from cartback.api.errors import (
     on_unexpected,
     on_validation_error,
 )
+from cartback.api.lean import WebhookApp
 from cartback.api.limits import BodyLimit
 from cartback.api.observe import RequestContext
 from cartback.errors import CartbackError
@@ -39,8 +39,8 @@ def _webhook_names() -> frozenset[str]:
     return frozenset(path.split("/")[2] for path in paths)
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(
+def create_app(runtime: Runtime) -> WebhookApp:
+    app = WebhookApp(
         title="cartback",
         version=__version__,
         description="Self-hosted abandoned-cart recovery: webhooks in, timed messages out.",
@@ -54,7 +54,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(HTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected)
-    app.router.routes.extend(webhooks.asgi_routes())  # first: they answer the webhooks
+    shop_webhooks = webhooks.asgi_routes()
+    app.router.routes.extend(shop_webhooks)  # first: they answer the webhooks
+    app.shorten(shop_webhooks)  # past the framework's layers (api/lean.py)
     for router in (
         webhooks.router(),
         gateway_webhooks.router,

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
-from cartback.store.sql.direct import execute
+from cartback.store.sql.direct import execute, execute_sql
 from cartback.store.tables import deliveries
 from cartback.store.types import AnyRow, UTCDateTime
 
@@ -118,20 +118,42 @@ _INSERT_MANY = _INSERTS["sqlite"].returning(
 # go in psycopg's binary format (`%(…)b`): in text every byte of every body is escaped in Python,
 # ten times the cost. The rows go in the arrays' order (`place`), so the ids made still number
 # them in turn.
+#
+# The same statement reads the deliveries whose keys were stored before (a platform's retry):
+# its second part sees the rows committed before it began, never the ones it inserts, and looks
+# up only the keys the insert skipped. A key skipped because another transaction stored it while
+# this one ran is in neither part; `record_many` looks that one up after.
 _INSERT_ARRAYS = """
-    INSERT INTO deliveries (platform, store_id, topic, delivery_key, headers, body, received_at,
-                            status, sequence_key)
-    SELECT platform, store_id, topic, delivery_key, CAST(headers AS json), body, received_at,
-           %(status)b, sequence_key
-    FROM unnest(CAST(%(platform)b AS varchar[]), CAST(%(store_id)b AS varchar[]),
-                CAST(%(topic)b AS varchar[]), CAST(%(delivery_key)b AS varchar[]),
-                CAST(%(headers)b AS text[]), CAST(%(body)b AS bytea[]),
-                CAST(%(received_at)b AS timestamptz[]), CAST(%(sequence_key)b AS varchar[]))
-         WITH ORDINALITY AS batch(platform, store_id, topic, delivery_key, headers, body,
-                                  received_at, sequence_key, place)
-    ORDER BY place
-    ON CONFLICT (platform, store_id, delivery_key) DO NOTHING
-    RETURNING id, platform, store_id, delivery_key
+    WITH batch AS (
+        SELECT *
+        FROM unnest(CAST(%(platform)b AS varchar[]), CAST(%(store_id)b AS varchar[]),
+                    CAST(%(topic)b AS varchar[]), CAST(%(delivery_key)b AS varchar[]),
+                    CAST(%(headers)b AS text[]), CAST(%(body)b AS bytea[]),
+                    CAST(%(received_at)b AS timestamptz[]), CAST(%(sequence_key)b AS varchar[]))
+             WITH ORDINALITY AS batch(platform, store_id, topic, delivery_key, headers, body,
+                                      received_at, sequence_key, place)
+    ), made AS (
+        INSERT INTO deliveries (platform, store_id, topic, delivery_key, headers, body,
+                                received_at, status, sequence_key)
+        SELECT platform, store_id, topic, delivery_key, CAST(headers AS json), body, received_at,
+               %(status)b, sequence_key
+        FROM batch
+        ORDER BY place
+        ON CONFLICT (platform, store_id, delivery_key) DO NOTHING
+        RETURNING id, platform, store_id, delivery_key
+    )
+    SELECT id, platform, store_id, delivery_key, NULL AS status FROM made
+    UNION ALL
+    SELECT stored.id, stored.platform, stored.store_id, stored.delivery_key, stored.status
+    FROM batch
+    JOIN deliveries AS stored
+      ON stored.platform = batch.platform AND stored.store_id = batch.store_id
+         AND stored.delivery_key = batch.delivery_key
+    WHERE NOT EXISTS (
+        SELECT FROM made
+        WHERE made.platform = batch.platform AND made.store_id = batch.store_id
+              AND made.delivery_key = batch.delivery_key
+    )
 """
 
 _UTC = UTCDateTime()
@@ -152,15 +174,17 @@ class SqlDeliveries:
 
     def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
         """`record` for many: one insert, in arrival order, that skips the keys stored before
-        (and says which rows it made), then, only when some were, one look-up of those."""
+        (and says which rows it made; on PostgreSQL it also reads those stored before), then,
+        only when some are still unknown, one look-up of those."""
         if len(batch) == 1:
             return [self.record(batch[0])]
         places: dict[_Key | int, int] = {}  # a key (or the place of a keyless one) → first place
         for place, delivery in enumerate(batch):
             places.setdefault(_key(delivery) if delivery.delivery_key is not None else place, place)
-        made = self._insert_new([batch[place] for place in places.values()])
+        made, found = self._insert_new([batch[place] for place in places.values()])
         ids = dict(zip(places, made, strict=True))
-        found = self._stored([k for k, got in ids.items() if got is None and isinstance(k, tuple)])
+        unknown = [k for k, got in ids.items() if got is None and isinstance(k, tuple)]
+        found.update(self._stored([key for key in unknown if key not in found]))
         kept: list[tuple[int, bool]] = []
         for place, delivery in enumerate(batch):
             if delivery.delivery_key is None:
@@ -171,22 +195,32 @@ class SqlDeliveries:
                 kept.append(found[_key(delivery)])
         return kept
 
-    def _insert_new(self, batch: list[NewDelivery]) -> list[int | None]:
+    def _insert_new(
+        self, batch: list[NewDelivery]
+    ) -> tuple[list[int | None], dict[_Key, tuple[int, bool]]]:
         """Insert `batch` in its order, skipping the keys stored before: each one's new id, or
-        None where its key was stored. A statement numbers its rows in order, so the ids made,
-        sorted, belong to the inserted deliveries in turn (whatever order RETURNING gives)."""
+        None where its key was stored; and the stored deliveries the statement read (PostgreSQL:
+        those of the keys it skipped, see `_INSERT_ARRAYS`). A statement numbers its rows in
+        order, so the ids made, sorted, belong to the inserted deliveries in turn (whatever
+        order RETURNING gives)."""
+        found: dict[_Key, tuple[int, bool]] = {}
+        rows: list[Any]
         if self.conn.dialect.name == "postgresql":
             columns = _columns(batch, self.conn.dialect)
-            rows = self.conn.exec_driver_sql(_INSERT_ARRAYS, columns).all()
+            read = execute_sql(self.conn, _INSERT_ARRAYS, columns).all()
+            rows = [row for row in read if row.status is None]
+            for row in read:
+                if row.status is not None:
+                    key = (row.platform, row.store_id, row.delivery_key)
+                    found[key] = (int(row.id), row.status == _PROCESSED)
         else:
-            rows = self.conn.execute(_INSERT_MANY, [_values(delivery) for delivery in batch]).all()
+            rows = list(self.conn.execute(_INSERT_MANY, [_values(d) for d in batch]))
         inserted = {
             (r.platform, r.store_id, r.delivery_key) for r in rows if r.delivery_key is not None
         }
         made = iter(sorted(int(row.id) for row in rows))
-        return [
-            next(made) if d.delivery_key is None or _key(d) in inserted else None for d in batch
-        ]
+        ids = [next(made) if d.delivery_key is None or _key(d) in inserted else None for d in batch]
+        return ids, found
 
     def _stored(self, keys: list[_Key]) -> dict[_Key, tuple[int, bool]]:
         """The stored deliveries of `keys`: id, and whether processed."""

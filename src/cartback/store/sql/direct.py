@@ -16,6 +16,10 @@ rows. Errors are SQLAlchemy's (`IntegrityError`, …), a lost connection is inva
 `before_cursor_execute` / `after_cursor_execute` events fire as they do for any statement. On a
 connection in autocommit (`SqlStore._at_once`: a message's answer) the statement commits itself.
 
+`execute_sql(conn, sql, values)` does the same for a statement written in the driver's own
+placeholders (the webhooks' batch insert, whose arrays go in psycopg's binary format): what
+`conn.exec_driver_sql` does, without SQLAlchemy's execution context around the cursor.
+
 Only statements that need nothing more take this path: no Python-side column defaults, no
 expanding parameters, no rows asked back from a list of values. Others, and every dialect but
 psycopg's, go through `conn.execute`. Give it statements built once (module constants, or made
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -177,24 +182,51 @@ def execute(
     if not conn.in_transaction():
         conn.begin()  # as SQLAlchemy's own autobegin: the statement is in the transaction
     parameters = [compiled.parameters(one) for one in given]
-    return _run(conn, compiled, parameters, many)
+    return _run(conn, compiled.sql, parameters, many, partial(compiled.rows, conn.dialect))
+
+
+def execute_sql(conn: Connection, sql: str, values: Mapping[str, Any]) -> Rows | CursorResult[Any]:
+    """`conn.exec_driver_sql(sql, values)`, on the driver's cursor (psycopg): for a statement
+    written in the driver's own placeholders (`%(name)s`, `%(name)b` for binary), its values as
+    the driver takes them. Rows by column name and position, as the server named the columns."""
+    if conn.dialect.driver != "psycopg":
+        return conn.exec_driver_sql(sql, values)
+    if not conn.in_transaction():
+        conn.begin()
+    return _run(conn, sql, [dict(values)], False, _plain_rows)
+
+
+def _plain_rows(cursor: Any) -> list[Row]:
+    if cursor.description is None:
+        return []
+    names = tuple(column.name for column in cursor.description)
+    row = _PLAIN_ROWS.get(names)
+    if row is None:
+        row = _PLAIN_ROWS[names] = _row_class({name: at for at, name in enumerate(names)})
+    return [row(values) for values in cursor.fetchall()]
+
+
+_PLAIN_ROWS: dict[tuple[str, ...], type[Row]] = {}  # by the columns' names
 
 
 def _run(
-    conn: Connection, compiled: _Compiled, parameters: list[dict[str, Any]], many: bool
+    conn: Connection,
+    sql: str,
+    parameters: list[dict[str, Any]],
+    many: bool,
+    rows_of: Callable[[Any], list[Row]],
 ) -> Rows:
     dialect = conn.dialect
     dbapi = conn.connection.dbapi_connection
     cursor = dbapi.cursor()  # type: ignore[union-attr]
     shown: Any = parameters if many else parameters[0]
-    sql = compiled.sql
     try:
         conn.dispatch.before_cursor_execute(conn, cursor, sql, shown, None, many)
         if many:
             cursor.executemany(sql, parameters)
         else:
             cursor.execute(sql, parameters[0])
-        rows = compiled.rows(dialect, cursor)
+        rows = rows_of(cursor)
         rowcount = cursor.rowcount
         conn.dispatch.after_cursor_execute(conn, cursor, sql, shown, None, many)
     except dialect.loaded_dbapi.Error as error:
