@@ -25,6 +25,7 @@ from tests.contract.records import (
     T0,
     cart_with_due_run,
     claim_one,
+    decision,
     message,
     new_cart,
 )
@@ -241,6 +242,34 @@ def test_a_message_is_added_with_its_link(store: Store) -> None:
         assert tx.messages.get(given.id) == given
         assert tx.messages.link("l1nk") == link
         assert tx.messages.get(clashing.id) is None  # nothing of the failed write stayed
+
+
+@pytest.mark.parametrize("held", [2, 16, 17])
+def test_a_message_with_its_link_keeps_the_batchs_decisions_in_order(
+    store: Store, held: int
+) -> None:
+    """Decisions held in a batch when a message is added (on PostgreSQL written in the message's
+    own statement, up to sixteen) and one held after it: every one kept, in the order taken,
+    with all its values, the message and its link beside them."""
+    cart, run = cart_with_due_run(store)
+    given = message(cart, run, link_code="b4tch")
+    link = Link("b4tch", given.id, cart.id, "https://shop/recover", T0)
+    before = [
+        decision(cart, run_id=run.id, flow_id="cart-sms", step_index=n, at=T0 + n * MINUTE)
+        for n in range(held)
+    ]
+    after = decision(cart, run_id=run.id, action="send", reason="ok", detail="After.", until=T0)
+    with store.transaction() as tx, tx.decisions.batch():
+        for entry in before:
+            tx.decisions.add(entry)
+        tx.messages.add(given, link)
+        tx.decisions.add(after)
+    with store.reading() as tx:
+        kept = tx.decisions.for_cart(cart.id)
+        assert tx.messages.get(given.id) == given and tx.messages.link("b4tch") == link
+    written = [replace(entry, id=None) for entry in [*before, after]]
+    assert [replace(entry, id=None) for entry in kept] == written
+    assert [entry.id for entry in kept] == sorted(entry.id for entry in kept)  # type: ignore[type-var]
 
 
 def test_links_and_clicks(store: Store) -> None:

@@ -60,7 +60,8 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
     """Claim, abandon and decide (one transaction), then the answer with the run's next move
     (another): on PostgreSQL the claim, a message with its link, and the answer (the attempt,
     its message's outcome and the run's move) are one statement each, the answer's with no
-    transaction around it; the abandonment's decisions are written together."""
+    transaction around it; the abandonment's decisions are written together (on PostgreSQL,
+    with the message)."""
     shop.checkout()
     shop.clock.advance(timedelta(minutes=30))
     with _statements(shop) as seen:
@@ -76,8 +77,12 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
     # Into the flow, with the cart's holdout and arms, and the cart abandoned with it.
     enter = ["WITH UPDATE runs + UPDATE carts"] if postgres else ["UPDATE runs", "UPDATE carts"]
     lock = ["SELECT pg_advisory_xact_lock"] if postgres else []  # SQLite: its one write lock
+    # The message with its link; on PostgreSQL the decisions held so far (abandoned and why,
+    # then send) in the same statement, on SQLite together after it.
     message = (
-        ["WITH INSERT messages + INSERT links"] if postgres else ["INSERT messages", "INSERT links"]
+        ["WITH INSERT messages + INSERT decisions + INSERT links"]
+        if postgres
+        else ["INSERT messages", "INSERT links", "INSERT decisions"]
     )
     # The answer, with the run's move (it waits for its next step): on PostgreSQL one
     # statement that commits itself, no transaction around it.
@@ -96,6 +101,5 @@ def test_a_first_sms_costs_these_statements(shop: Shop) -> None:
         *lock,
         "SELECT orders",  # every look-back before a send, one statement (orders first)
         *message,
-        "INSERT decisions",  # abandoned and why, then send: together
         *answer,
     ]

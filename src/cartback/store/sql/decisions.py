@@ -19,7 +19,7 @@ _ROWS_AT_ONCE = 16
 
 
 @cache
-def _decision_rows(count: int) -> Any:
+def decision_rows(count: int) -> Any:
     """`count` decisions in one INSERT, each value as `<column>_<row>`; built once per count."""
     columns = [column for column in decisions.c if column.name != "id"]
     # Typed: SQLAlchemy gives a value its column's type (and bind processor) in the first row
@@ -28,6 +28,11 @@ def _decision_rows(count: int) -> Any:
         {c.name: bindparam(f"{c.name}_{n}", type_=c.type) for c in columns} for n in range(count)
     ]
     return insert(decisions).values(rows)
+
+
+def rows_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Held decisions' values as `decision_rows(len(rows))` takes them."""
+    return {f"{name}_{n}": value for n, row in enumerate(rows) for name, value in row.items()}
 
 
 class SqlDecisions:
@@ -74,11 +79,19 @@ class SqlDecisions:
             return
         for start in range(0, len(held), _ROWS_AT_ONCE):
             rows = held[start : start + _ROWS_AT_ONCE]
-            values = {
-                f"{name}_{n}": value for n, row in enumerate(rows) for name, value in row.items()
-            }
-            execute(self.conn, _decision_rows(len(rows)), values)
+            execute(self.conn, decision_rows(len(rows)), rows_values(rows))
         held.clear()
+
+    def take_held(self) -> list[dict[str, Any]]:
+        """The decisions held in this batch, for a statement that writes them beside its own
+        rows (`decision_rows`, `rows_values`), no longer held here; none when not in a batch,
+        or when more are held than one statement takes."""
+        held = self._held
+        if not held or len(held) > _ROWS_AT_ONCE:
+            return []
+        taken = list(held)
+        held.clear()
+        return taken
 
     def for_cart(self, cart_id: int) -> list[DecisionEntry]:
         self._write_held()

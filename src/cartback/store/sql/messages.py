@@ -21,6 +21,7 @@ from cartback.domain.records import (
 from cartback.store.base import MessageChanges
 from cartback.store.sent import Onward
 from cartback.store.sql.common import among, paged
+from cartback.store.sql.decisions import SqlDecisions, decision_rows, rows_values
 from cartback.store.sql.direct import execute
 from cartback.store.sql.runs import onward_columns, owned_update, owned_values
 from cartback.store.tables import clicks, links, message_attempts, messages
@@ -46,6 +47,19 @@ _ADD_LINK = insert(links).values({name: bindparam(f"link_{name}") for name in _L
 _ADD_WITH_LINK = _ADD_LINK.add_cte(
     insert(messages).values({c.name: bindparam(c.name) for c in messages.c}).cte("added")
 )
+
+
+@cache
+def _add_with_link_and_decisions(count: int) -> Any:
+    """PostgreSQL: a message, its link and `count` decisions held in the transaction's batch
+    (the send's own among them), in one statement; built once per count. The message's values
+    are given as `message_<column>` here: a key that is a column of the decisions' table (`id`)
+    would be asked of their INSERT too."""
+    message = insert(messages).values({c.name: bindparam(f"message_{c.name}") for c in messages.c})
+    decided = decision_rows(count).cte("decided")
+    return _ADD_LINK.add_cte(message.cte("added")).add_cte(decided)
+
+
 _FOR_STEP = select(messages).where(
     messages.c.run_id == bindparam("run_id"), messages.c.step_index == bindparam("step_index")
 )
@@ -68,8 +82,11 @@ _LOCK = select(
 
 
 class SqlMessages:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, decisions: SqlDecisions | None = None) -> None:
+        """`decisions`: the same transaction's, whose held decisions a message's INSERT may
+        write beside it (PostgreSQL)."""
         self.conn = conn
+        self.decisions = decisions
 
     def get(self, message_id: str) -> Message | None:
         return self._one(_BY_ID, {"id": message_id})
@@ -112,6 +129,12 @@ class SqlMessages:
             return
         linked = _linked(link)
         if self.conn.dialect.name == "postgresql":  # the message and its link in one round trip
+            held = self.decisions.take_held() if self.decisions is not None else []
+            if held:  # and the decisions held in the batch (the send's own), in the same one
+                given = {f"message_{name}": value for name, value in values.items()}
+                statement = _add_with_link_and_decisions(len(held))
+                execute(self.conn, statement, given | linked | rows_values(held))
+                return
             execute(self.conn, _ADD_WITH_LINK, values | linked)
             return
         self.conn.execute(insert(messages), values)

@@ -53,7 +53,7 @@ class SqlTx:
         self.orders = SqlOrders(conn)
         self.runs = SqlRuns(conn)
         self.decisions = SqlDecisions(conn)
-        self.messages = SqlMessages(conn)
+        self.messages = SqlMessages(conn, self.decisions)
         self.consent = SqlConsent(conn)
         self.deliveries = SqlDeliveries(conn)
         self.touches = SqlTouches(conn)
