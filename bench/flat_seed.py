@@ -12,6 +12,11 @@ oldest carts) are due; once a worker has run them, their carts are abandoned in 
 the lowest ids, as a returning customer's old checkout would be.
 Every cart has one delivery; FAILED of every hundred failed, all among the first stored (the
 lowest ids, the farthest from where a page of the newest starts).
+
+Every table's rows are written in the order of their carts, as a running shop appends them over
+time: a month's messages, orders and decisions then lie together at the end of their tables,
+where a join's own order (a hash join's) would scatter them over the whole history and make a
+month's report read a page of the table for each of its rows.
 """
 
 from __future__ import annotations
@@ -83,23 +88,28 @@ SELECT 'm' || c.id, 'bench', c.id, r.id, 'cart-sms', 0, 'sms', 'outbox', c.phone
        {later_created_30}, {later_created_30}, 'cart-sms.step1',
        CASE WHEN (c.id / 10) % 2 = 0 THEN 'a' ELSE 'b' END
 FROM carts c JOIN runs r ON r.cart_id = c.id
-WHERE c.abandoned_at IS NOT NULL AND c.id % 10 <> 0;
+WHERE c.abandoned_at IS NOT NULL AND c.id % 10 <> 0
+ORDER BY c.id;
 
 INSERT INTO links (code, message_id, cart_id, target_url, created_at)
-SELECT link_code, id, cart_id, 'https://bench.myshopify.com/cart', created_at FROM messages;
+SELECT link_code, id, cart_id, 'https://bench.myshopify.com/cart', created_at FROM messages
+ORDER BY cart_id;
 
 INSERT INTO clicks (code, message_id, cart_id, at, bot, agent_class)
 SELECT link_code, id, cart_id, {later_message_10}, CASE WHEN cart_id % 20 = 1 THEN {true}
        ELSE {false} END, 'browser'
-FROM messages WHERE cart_id % 4 = 1;
+FROM messages WHERE cart_id % 4 = 1
+ORDER BY cart_id;
 
 INSERT INTO decisions (cart_id, run_id, flow_id, step_index, at, action, reason, detail)
-SELECT c.id, r.id, 'cart-sms', -1, c.abandoned_at, 'abandon', 'abandoned', 'No update: abandoned.'
-FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.abandoned_at IS NOT NULL;
-
-INSERT INTO decisions (cart_id, run_id, flow_id, step_index, at, action, reason, detail)
-SELECT c.id, r.id, 'cart-sms', 0, c.created_at, 'skip', 'no_consent', 'No consent on record.'
-FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.status = 'open';
+SELECT cart_id, run_id, 'cart-sms', step_index, at, action, reason, detail
+FROM (SELECT c.id AS cart_id, r.id AS run_id, -1 AS step_index, c.abandoned_at AS at,
+             'abandon' AS action, 'abandoned' AS reason, 'No update: abandoned.' AS detail
+      FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.abandoned_at IS NOT NULL
+      UNION ALL
+      SELECT c.id, r.id, 0, c.created_at, 'skip', 'no_consent', 'No consent on record.'
+      FROM carts c JOIN runs r ON r.cart_id = c.id WHERE c.status = 'open') AS taken
+ORDER BY cart_id, step_index;
 
 INSERT INTO orders (store_id, order_key, cart_id, currency, total, discount_total, paid,
                     placed_at, received_at, recovered, attributed_message_id, attribution,
@@ -109,6 +119,7 @@ SELECT 'bench', 'o' || c.id, c.id, 'DKK', '250', '0', {true}, {later_cart_120},
        CASE WHEN c.id % 2 = 0 THEN m.id END, CASE WHEN c.id % 2 = 0 AND m.id IS NOT NULL
        THEN 'send' END, 'open', {false}, '0'
 FROM carts c LEFT JOIN messages m ON m.cart_id = c.id WHERE c.status = 'purchased'
+ORDER BY c.id
 """
 
 

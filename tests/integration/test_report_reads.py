@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from cartback.domain.cells import Cell, CellsAsked, Per
 from cartback.store.sql import SqlStore
 from cartback.store.sql import cells as sql_cells
-from cartback.store.tables import carts, clicks, links, messages, opens, orders, runs
+from cartback.store.tables import carts, clicks, decisions, links, messages, opens, orders, runs
 from tests.contract.test_cells import summed
 from tests.integration.plans import plans
 
@@ -203,3 +203,27 @@ def test_a_period_whose_carts_are_spread_sums_the_same_however_it_is_read(
             assert _by_range(plan) == (pg and span > 0), plan
         assert summed(both) == summed(found[0]) == summed(found[10**6])
         assert _carts(both) == 67
+
+
+def test_a_periods_skips_are_read_from_the_index_of_skips_alone(db: Engine) -> None:
+    """The report's count of skips by reason reads the index of the decisions that sent
+    nothing (`ix_decisions_skipped_at`), not every decision of the period, on both
+    databases."""
+    rows = []
+    for n in range(1, 3001):
+        at = PERIOD + timedelta(minutes=n)
+        action, reason = ("skip", "no_consent") if n % 3 == 0 else ("abandon", "abandoned")
+        rows.append({"cart_id": n, "at": at, "action": action, "reason": reason, "detail": "-"})
+    with db.begin() as conn:
+        conn.execute(carts.insert(), [_cart(n, "acme", PERIOD, True) for n in range(1, 3001)])
+        conn.execute(decisions.insert(), rows)
+    with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+
+    def figures() -> Any:
+        with SqlStore(db).reading() as tx:
+            return tx.reports.figures("acme", "DKK", PERIOD)
+
+    found, [plan] = plans(db, figures, lambda statement: "decisions.reason" in statement)
+    assert found.skipped == {"no_consent": 1000}
+    assert any("ix_decisions_skipped_at" in line for line in plan), plan

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import Dialect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cartback.domain.statuses import NOT_SENT
 from cartback.store.sql.common import among, one_of_params, params
 from cartback.store.sql.consent import blocked_statement
 from cartback.store.sql.lookback import _statement
-from cartback.store.tables import messages
+from cartback.store.tables import decisions, messages
 
 POSTGRESQL: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 SQLITE: Dialect = sqlite.dialect()
@@ -49,3 +50,17 @@ def test_the_questions_before_a_send_have_no_expanding_parameter(dialect: Dialec
             compiled = _statement(*shape, blocked).compile(dialect=dialect)
             assert "POSTCOMPILE" not in str(compiled), (shape, blocked)
     assert "POSTCOMPILE" not in str(blocked_statement(2, 2).compile(dialect=dialect))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=["postgresql", "sqlite"])
+def test_the_skips_index_holds_every_action_the_report_counts_as_skipped(
+    dialect: Dialect,
+) -> None:
+    """`ix_decisions_skipped_at` is of the actions that send nothing, as the report's count of
+    skips writes them: a new such action must be in both, or the planner may not use it."""
+    [index] = [i for i in decisions.indexes if i.name == "ix_decisions_skipped_at"]
+    where = str(index.dialect_options[dialect.name]["where"])
+    skipped = sorted(str(action) for action in NOT_SENT)
+    assert where == "action IN (" + ", ".join(f"'{a}'" for a in skipped) + ")"
+    condition = among(decisions.c.action, skipped).compile(dialect=dialect)
+    assert str(condition) == "decisions." + where

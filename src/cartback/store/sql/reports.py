@@ -29,10 +29,11 @@ from cartback.domain.records import (
     DecisionAction,
     MessageStatus,
 )
+from cartback.store.sql.common import among
 from cartback.store.tables import carts, clicks, decisions, messages, opens, orders
 
 OUT = [str(status) for status in MESSAGE_OUT]  # messages that went out, as stored
-_NOT_SENT = [str(action) for action in NOT_SENT]
+_NOT_SENT = sorted(str(action) for action in NOT_SENT)
 _PASSED = [str(DecisionAction.SEND), str(DecisionAction.HOLDOUT)]  # the checks let it through
 
 
@@ -192,8 +193,12 @@ class SqlReports:
     def _skips(self, store_id: str, since: datetime | None) -> dict[str, int]:
         # With a period, the grouping may not lead (see `_by_value`).
         reason = decisions.c.reason if since is None else _by_value(decisions.c.reason)
+        # The actions written into the statement, as the partial index of them says them
+        # (`ix_decisions_skipped_at`): the planner then knows that index holds every row asked.
         query = (
-            select(reason, func.count()).where(decisions.c.action.in_(_NOT_SENT)).group_by(reason)
+            select(reason, func.count())
+            .where(among(decisions.c.action, _NOT_SENT))
+            .group_by(reason)
         )
         query = _in_stores(query, decisions, carts, decisions.c.cart_id, [store_id], since)
         if since is not None:
