@@ -176,8 +176,8 @@ class SqlDeliveries:
         """`record` for many: one insert, in arrival order, that skips the keys stored before
         (and says which rows it made; on PostgreSQL it also reads those stored before), then,
         only when some are still unknown, one look-up of those."""
-        if len(batch) == 1:
-            return [self.record(batch[0])]
+        if len(batch) == 1 and self.conn.dialect.name != "postgresql":
+            return [self.record(batch[0])]  # PostgreSQL: one statement for every size
         places: dict[_Key | int, int] = {}  # a key (or the place of a keyless one) → first place
         for place, delivery in enumerate(batch):
             places.setdefault(_key(delivery) if delivery.delivery_key is not None else place, place)
