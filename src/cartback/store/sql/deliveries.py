@@ -207,10 +207,11 @@ class SqlDeliveries:
         rows: list[Any]
         if self.conn.dialect.name == "postgresql":
             columns = _columns(batch, self.conn.dialect)
-            read = execute_sql(self.conn, _INSERT_ARRAYS, columns).all()
-            rows = [row for row in read if row.status is None]
-            for row in read:
-                if row.status is not None:
+            rows = []
+            for row in execute_sql(self.conn, _INSERT_ARRAYS, columns):
+                if row.status is None:  # made by this statement
+                    rows.append(row)
+                else:  # stored before it
                     key = (row.platform, row.store_id, row.delivery_key)
                     found[key] = (int(row.id), row.status == _PROCESSED)
         else:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -102,10 +101,11 @@ class _Compiled:
     """A statement compiled for one dialect and set of keys, with its values' processors; the
     result processors are found at its first rows (some depend on the type the server sent)."""
 
-    __slots__ = ("binds", "columns", "compiled", "results", "row", "sql")
+    __slots__ = ("binds", "columns", "compiled", "dialect", "results", "row", "sql")
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
         self.compiled = compiled
+        self.dialect = dialect  # the one it was compiled for (cached per dialect)
         self.sql = compiled.string
         escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
         binds = []
@@ -128,8 +128,8 @@ class _Compiled:
             driver[name] = process(driver[name])
         return driver
 
-    def rows(self, dialect: Dialect, cursor: Any) -> list[Row]:
-        row, results = self.row, self.results
+    def rows(self, cursor: Any) -> list[Row]:
+        row, results, dialect = self.row, self.results, self.dialect
         if row is None:
             return []
         fetched = cursor.fetchall()
@@ -182,7 +182,7 @@ def execute(
     if not conn.in_transaction():
         conn.begin()  # as SQLAlchemy's own autobegin: the statement is in the transaction
     parameters = [compiled.parameters(one) for one in given]
-    return _run(conn, compiled.sql, parameters, many, partial(compiled.rows, conn.dialect))
+    return _run(conn, compiled.sql, parameters, many, compiled.rows)
 
 
 def execute_sql(conn: Connection, sql: str, values: Mapping[str, Any]) -> Rows | CursorResult[Any]:
