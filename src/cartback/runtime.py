@@ -69,8 +69,10 @@ class Runtime:
     apply_after_answer: bool = True
 
     def close(self) -> None:
-        """On shutdown, once the worker stopped: close the gateways' open connections."""
+        """On shutdown, once the worker stopped: close the gateways' open connections and the
+        recorder's."""
         self.gateways.close()
+        self.recorder.close()
 
 
 def build(

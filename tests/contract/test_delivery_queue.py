@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -92,7 +94,19 @@ def _on_its_own(store: Store, batch: list[NewDelivery]) -> list[tuple[int, bool]
     return kept
 
 
-@pytest.mark.parametrize("record_many", [_in_a_transaction, _on_its_own])
+def _on_a_loop(store: Store, batch: list[NewDelivery]) -> list[tuple[int, bool]]:
+    """A server's event loop's way, where the store has one (PostgreSQL)."""
+    writer = store.loop_writer()
+    if writer is None:
+        pytest.skip(f"{store.kind} stores deliveries with the recorder's threads only")
+    try:
+        with ThreadPoolExecutor(max_workers=1) as apart:  # this thread may run a loop
+            return apart.submit(asyncio.run, writer.record_many(batch)).result(timeout=30)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("record_many", [_in_a_transaction, _on_its_own, _on_a_loop])
 def test_many_deliveries_are_recorded_at_once_in_order_each_key_once(
     store: Store, record_many: Callable[[Store, list[NewDelivery]], list[tuple[int, bool]]]
 ) -> None:

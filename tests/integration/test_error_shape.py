@@ -133,7 +133,12 @@ def test_a_bug_answers_internal_error_without_leaking_it(
     def broken(*_args: object) -> object:
         raise RuntimeError("detail of a bug: postgresql://user:pw@db")
 
+    async def broken_on_the_loop(*_args: object) -> object:
+        return broken()
+
+    # The recorder's threads (SQLite) or the server's loop (PostgreSQL) store the delivery.
     monkeypatch.setattr(runtime.ingest, "record_many", broken)
+    monkeypatch.setattr(runtime.ingest, "record_on_loop", broken_on_the_loop)
     body = b'{"token": "t1"}'
     headers = {
         shopify.SHOP_DOMAIN_HEADER: DOMAIN,

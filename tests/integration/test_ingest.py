@@ -4,16 +4,20 @@ within milliseconds: both are answered 200 and make one cart. A bug while applyi
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from cartback.api.app import create_app
 from cartback.domain.events import CartUpdated, Event
 from cartback.domain.records import NewDelivery
 from cartback.engine.delivery_queue import DeliveryQueue
@@ -21,7 +25,7 @@ from cartback.store.base import Tx
 from cartback.store.db import writers
 from cartback.store.sql import SqlStore
 from cartback.store.tables import deliveries
-from tests.integration.conftest import Shop, checkout_payload
+from tests.integration.conftest import Shop, checkout_payload, make_runtime
 from tests.integration.plans import planned
 
 PAIRS = 50
@@ -207,14 +211,25 @@ def test_a_repeated_delivery_is_found_through_the_unique_index_of_its_key(db: En
         assert searches and all("delivery_key=?" in line for line in searches), plan
 
 
+def _on_a_loop(store: SqlStore, batch: list[NewDelivery]) -> list[tuple[int, bool]]:
+    """The batch written as a server's event loop writes it (`Store.loop_writer`)."""
+    writer = store.loop_writer()
+    assert writer is not None
+    try:
+        return asyncio.run(writer.record_many(batch))
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("way", ["threads", "loop"])
 @pytest.mark.parametrize("keys", [["new", "raced"], ["raced"]], ids=["batch", "alone"])
 def test_a_key_stored_by_a_racing_transaction_is_found_after_the_batch(
-    db: Engine, keys: list[str]
+    db: Engine, keys: list[str], way: str
 ) -> None:
     """PostgreSQL's batch insert reads the keys it skipped in the same statement, from the rows
     committed before it began. A key another transaction stores while the batch waits on it is
     skipped and not in that reading; the batch looks it up after, and answers with its id. A
-    delivery alone takes the same statement on PostgreSQL."""
+    delivery alone takes the same statement on PostgreSQL, and so does the event loop's writer."""
     if db.dialect.name != "postgresql":
         pytest.skip("SQLite's writers take turns: no insert waits on another's key")
     received = datetime(2026, 11, 2, tzinfo=UTC)
@@ -239,7 +254,8 @@ def test_a_key_stored_by_a_racing_transaction_is_found_after_the_batch(
         row.update(received_at=received, headers={}, status="received")
         raced_id = racing.execute(deliveries.insert().returning(deliveries.c.id), row).scalar()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            batch = pool.submit(store.record_deliveries, [delivery(key) for key in keys])
+            write = store.record_deliveries if way == "threads" else partial(_on_a_loop, store)
+            batch = pool.submit(write, [delivery(key) for key in keys])
             with db.connect() as watcher:
                 waiting = (
                     "SELECT count(*) FROM pg_stat_activity "
@@ -259,3 +275,28 @@ def test_a_key_stored_by_a_racing_transaction_is_found_after_the_batch(
     *made, (found_id, found_done) = kept
     assert found_id == raced_id and not found_done
     assert all(new_id != raced_id and not new_done for new_id, new_done in made)
+
+
+def test_a_servers_event_loop_stores_its_webhooks_deliveries_on_postgresql(
+    db_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL the app's loop writes the deliveries itself on a connection of its own,
+    closed when the app stops; on SQLite the recorder's thread writes them."""
+    runtime, clock, gateway = make_runtime(db_url, tmp_path)
+    recorder = runtime.recorder
+    with TestClient(create_app(runtime)) as client:
+        shop = Shop(runtime, client, clock, gateway)
+        answers = [shop.post("checkouts/create", shop.checkout(token=f"t{n}")) for n in range(3)]
+        assert [a.json()["status"] for a in answers] == ["received"] * 3
+        lane = recorder._lane
+        if runtime.store.kind == "postgresql":
+            assert lane is not None and recorder._threads == [], "no thread wrote"
+            conn = lane.writer._conn  # type: ignore[attr-defined]
+            assert conn is not None and not conn.closed
+        else:
+            assert lane is None and len(recorder._threads) == 1
+    if runtime.store.kind == "postgresql":
+        assert conn.closed and recorder._lane is None, "closed when the app stopped"
+    runtime.store.close()
+    ids = [a.json()["delivery_id"] for a in answers]
+    assert ids == sorted(ids) and len(set(ids)) == 3

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
@@ -39,8 +43,17 @@ def _webhook_names() -> frozenset[str]:
     return frozenset(path.split("/")[2] for path in paths)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """When the server stops: the connection its event loop stored deliveries on is closed
+    (`Recorder.close`; a process that ends closes it anyway, a test's app does not)."""
+    yield
+    app.state.runtime.recorder.close()
+
+
 def create_app(runtime: Runtime) -> WebhookApp:
     app = WebhookApp(
+        lifespan=_lifespan,
         title="cartback",
         version=__version__,
         description="Self-hosted abandoned-cart recovery: webhooks in, timed messages out.",

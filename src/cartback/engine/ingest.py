@@ -23,7 +23,7 @@ from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.engine.apply import EventApplier, Windows
 from cartback.engine.privacy import Privacy
 from cartback.metrics import Metrics
-from cartback.store.base import Store
+from cartback.store.base import LoopWriter, Store
 
 log = logging.getLogger("cartback.ingest")
 
@@ -106,10 +106,11 @@ class IngestService:
         (`Store.record_deliveries`). `inserted` is called once they are in, before a commit that
         comes after the insert (SQLite's)."""
         kept = self.store.record_deliveries([self._new(d) for d in batch], inserted)
-        for delivery_id, duplicate in kept:
-            if duplicate:
-                log.info("duplicate delivery", extra={"delivery_id": delivery_id})
-        return [Recorded(delivery_id, duplicate) for delivery_id, duplicate in kept]
+        return _recorded(kept)
+
+    async def record_on_loop(self, writer: LoopWriter, batch: Sequence[Delivery]) -> list[Recorded]:
+        """`record_many` through the running loop's writer (`Store.loop_writer`)."""
+        return _recorded(await writer.record_many([self._new(d) for d in batch]))
 
     def refuse(self, delivery: Delivery, error: str) -> int:
         """Store a delivery whose body cannot be read at all as failed, for a replay."""
@@ -178,3 +179,10 @@ class IngestService:
         with self.store.transaction() as tx:
             tx.deliveries.mark(delivery_id, DeliveryStatus.FAILED, now, error)
         self.metrics.count_delivery("failed")
+
+
+def _recorded(kept: list[tuple[int, bool]]) -> list[Recorded]:
+    for delivery_id, duplicate in kept:
+        if duplicate:
+            log.info("duplicate delivery", extra={"delivery_id": delivery_id})
+    return [Recorded(delivery_id, duplicate) for delivery_id, duplicate in kept]

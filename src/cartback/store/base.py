@@ -329,6 +329,19 @@ class Tx(Protocol):
     def secrets(self) -> Secrets: ...
 
 
+class LoopWriter(Protocol):
+    """`Store.record_deliveries` awaited on one event loop, by one caller at a time."""
+
+    async def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
+        """The deliveries stored (committed on return): each one's id, and whether it was
+        stored before."""
+        ...
+
+    def close(self) -> None:
+        """Close its connection (from any thread, whether its loop still runs or not)."""
+        ...
+
+
 class Store(Protocol):
     @property
     def kind(self) -> str:
@@ -349,6 +362,11 @@ class Store(Protocol):
         """`tx.deliveries.record_many`, committed on return; PostgreSQL writes it as one
         statement that commits itself. `inserted` is called once the rows are in (before
         SQLite's commit)."""
+        ...
+
+    def loop_writer(self) -> LoopWriter | None:
+        """A writer of deliveries for the running event loop, where the database has one
+        (PostgreSQL; `engine/recorder.py`); None where deliveries are written by threads."""
         ...
 
     def record_sent(

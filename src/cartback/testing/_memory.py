@@ -95,6 +95,9 @@ class InMemoryStore:
     ) -> list[tuple[int, bool]]:
         return record_in_a_transaction(self, batch, inserted)
 
+    def loop_writer(self) -> None:
+        return None  # deliveries are written by the recorder's thread
+
     def record_sent(
         self,
         attempt: SendAttempt,

@@ -6,7 +6,6 @@ insert that does nothing on a repeated delivery key (then the stored one is look
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from functools import cache
@@ -15,7 +14,6 @@ from typing import Any, Literal
 from sqlalchemy import (
     CompoundSelect,
     Connection,
-    Dialect,
     Integer,
     Select,
     String,
@@ -28,17 +26,16 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
+from cartback.store.sql import delivery_batches as batches
 from cartback.store.sql.direct import execute, execute_sql
 from cartback.store.tables import deliveries
 from cartback.store.types import AnyRow, UTCDateTime
 
 _PROCESSED = str(DeliveryStatus.PROCESSED)
 _RECEIVED = str(DeliveryStatus.RECEIVED)
-_KEY = ("platform", "store_id", "delivery_key")
-_Key = tuple[str, str, str]  # a delivery key with its platform and store
 _KEYS_AT_ONCE = 100  # look-ups in one statement (SQLite allows 500 terms in a UNION)
 
 
@@ -100,76 +97,18 @@ _MARK = (
     )
 )
 
-# The inserts of every webhook, built once per dialect (the values are parameters).
-_INSERTS = {
-    name: dialect.insert(deliveries).on_conflict_do_nothing(index_elements=_KEY)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-_INSERT_ONE = {name: insert.returning(deliveries.c.id) for name, insert in _INSERTS.items()}
-# SQLite's insert of a batch (PostgreSQL's is `_INSERT_ARRAYS`).
-_INSERT_MANY = _INSERTS["sqlite"].returning(
-    deliveries.c.id, deliveries.c.platform, deliveries.c.store_id, deliveries.c.delivery_key
-)
-
-# PostgreSQL's insert of a batch: one statement over arrays, a column each, whatever the batch's
-# size. SQLAlchemy's insert of many rows renders a VALUES list anew for every size of batch, a
-# text too long for psycopg to keep its parsing, so it was parsed again on every batch (a tenth
-# of an ingesting server's CPU); this one is parsed once and prepared by the server. The arrays
-# go in psycopg's binary format (`%(…)b`): in text every byte of every body is escaped in Python,
-# ten times the cost. The rows go in the arrays' order (`place`), so the ids made still number
-# them in turn.
-#
-# The same statement reads the deliveries whose keys were stored before (a platform's retry):
-# its second part sees the rows committed before it began, never the ones it inserts, and looks
-# up only the keys the insert skipped. A key skipped because another transaction stored it while
-# this one ran is in neither part; `record_many` looks that one up after.
-_INSERT_ARRAYS = """
-    WITH batch AS (
-        SELECT *
-        FROM unnest(CAST(%(platform)b AS varchar[]), CAST(%(store_id)b AS varchar[]),
-                    CAST(%(topic)b AS varchar[]), CAST(%(delivery_key)b AS varchar[]),
-                    CAST(%(headers)b AS text[]), CAST(%(body)b AS bytea[]),
-                    CAST(%(received_at)b AS timestamptz[]), CAST(%(sequence_key)b AS varchar[]))
-             WITH ORDINALITY AS batch(platform, store_id, topic, delivery_key, headers, body,
-                                      received_at, sequence_key, place)
-    ), made AS (
-        INSERT INTO deliveries (platform, store_id, topic, delivery_key, headers, body,
-                                received_at, status, sequence_key)
-        SELECT platform, store_id, topic, delivery_key, CAST(headers AS json), body, received_at,
-               %(status)b, sequence_key
-        FROM batch
-        ORDER BY place
-        ON CONFLICT (platform, store_id, delivery_key) DO NOTHING
-        RETURNING id, platform, store_id, delivery_key
-    )
-    SELECT id, platform, store_id, delivery_key, NULL AS status FROM made
-    UNION ALL
-    SELECT stored.id, stored.platform, stored.store_id, stored.delivery_key, stored.status
-    FROM batch
-    JOIN deliveries AS stored
-      ON stored.platform = batch.platform AND stored.store_id = batch.store_id
-         AND stored.delivery_key = batch.delivery_key
-    WHERE NOT EXISTS (
-        SELECT FROM made
-        WHERE made.platform = batch.platform AND made.store_id = batch.store_id
-              AND made.delivery_key = batch.delivery_key
-    )
-"""
-
-_UTC = UTCDateTime()
-
 
 class SqlDeliveries:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def record(self, delivery: NewDelivery) -> tuple[int, bool]:
-        statement = _INSERT_ONE[self.conn.dialect.name]
-        row_id = self.conn.execute(statement, _values(delivery)).scalar()
+        statement = batches.INSERT_ONE[self.conn.dialect.name]
+        row_id = self.conn.execute(statement, batches.values_of(delivery)).scalar()
         if row_id is not None:
             return int(row_id), False
         # The same delivery was stored before, or by a request racing this one.
-        key = _key(delivery)
+        key = batches.key_of(delivery)
         return self._stored([key])[key]
 
     def record_many(self, batch: Sequence[NewDelivery]) -> list[tuple[int, bool]]:
@@ -178,58 +117,22 @@ class SqlDeliveries:
         only when some are still unknown, one look-up of those."""
         if len(batch) == 1 and self.conn.dialect.name != "postgresql":
             return [self.record(batch[0])]  # PostgreSQL: one statement for every size
-        places: dict[_Key | int, int] = {}  # a key (or the place of a keyless one) → first place
-        for place, delivery in enumerate(batch):
-            places.setdefault(_key(delivery) if delivery.delivery_key is not None else place, place)
-        made, found = self._insert_new([batch[place] for place in places.values()])
-        ids = dict(zip(places, made, strict=True))
-        unknown = [k for k, got in ids.items() if got is None and isinstance(k, tuple)]
-        found.update(self._stored([key for key in unknown if key not in found]))
-        kept: list[tuple[int, bool]] = []
-        for place, delivery in enumerate(batch):
-            if delivery.delivery_key is None:
-                kept.append((_made(ids[place]), False))
-            elif (made_id := ids[_key(delivery)]) is not None:
-                kept.append((made_id, False))
-            else:
-                kept.append(found[_key(delivery)])
-        return kept
-
-    def _insert_new(
-        self, batch: list[NewDelivery]
-    ) -> tuple[list[int | None], dict[_Key, tuple[int, bool]]]:
-        """Insert `batch` in its order, skipping the keys stored before: each one's new id, or
-        None where its key was stored; and the stored deliveries the statement read (PostgreSQL:
-        those of the keys it skipped, see `_INSERT_ARRAYS`). A statement numbers its rows in
-        order, so the ids made, sorted, belong to the inserted deliveries in turn (whatever
-        order RETURNING gives)."""
-        found: dict[_Key, tuple[int, bool]] = {}
-        rows: list[Any]
+        places = batches.first_places(batch)
+        unique = [batch[place] for place in places.values()]
         if self.conn.dialect.name == "postgresql":
-            columns = _columns(batch, self.conn.dialect)
-            rows = []
-            for row in execute_sql(self.conn, _INSERT_ARRAYS, columns):
-                if row.status is None:  # made by this statement
-                    rows.append(row)
-                else:  # stored before it
-                    key = (row.platform, row.store_id, row.delivery_key)
-                    found[key] = (int(row.id), row.status == _PROCESSED)
+            columns = batches.columns_of(unique, self.conn.dialect)
+            rows = execute_sql(self.conn, batches.INSERT_ARRAYS, columns)
         else:
-            rows = list(self.conn.execute(_INSERT_MANY, [_values(d) for d in batch]))
-        inserted = {
-            (r.platform, r.store_id, r.delivery_key) for r in rows if r.delivery_key is not None
-        }
-        made = iter(sorted(int(row.id) for row in rows))
-        ids = [next(made) if d.delivery_key is None or _key(d) in inserted else None for d in batch]
-        return ids, found
+            rows = self.conn.execute(batches.INSERT_MANY, batches.rows_of(unique))
+        made, found = batches.sorted_out(unique, rows)
+        ids = dict(zip(places, made, strict=True))
+        found.update(self._stored(batches.unknown(ids, found)))
+        return batches.kept(batch, ids, found)
 
-    def _stored(self, keys: list[_Key]) -> dict[_Key, tuple[int, bool]]:
+    def _stored(self, keys: list[batches.Key]) -> dict[batches.Key, tuple[int, bool]]:
         """The stored deliveries of `keys`: id, and whether processed."""
-        by_store: dict[tuple[str, str], list[str]] = {}
-        for platform, store_id, key in keys:
-            by_store.setdefault((platform, store_id), []).append(key)
-        found: dict[_Key, tuple[int, bool]] = {}
-        for (platform, store_id), names in by_store.items():
+        found: dict[batches.Key, tuple[int, bool]] = {}
+        for (platform, store_id), names in batches.by_store(keys).items():
             for row in self._by_key("stored", platform, store_id, names):
                 found[(platform, store_id, row.delivery_key)] = (
                     int(row.id),
@@ -318,42 +221,6 @@ def _lookups(columns: _Columns, count: int) -> Select[Any] | CompoundSelect[Any]
         for n in range(count)
     ]
     return lookups[0] if count == 1 else union_all(*lookups)
-
-
-def _made(delivery_id: int | None) -> int:
-    """A keyless delivery's id: such a row is always inserted."""
-    if delivery_id is None:
-        raise RuntimeError("a delivery without a key was not inserted")
-    return delivery_id
-
-
-def _key(delivery: NewDelivery) -> _Key:
-    return (delivery.platform, delivery.store_id, delivery.delivery_key or "")
-
-
-def _values(delivery: NewDelivery) -> dict[str, object]:
-    return {
-        "platform": delivery.platform,
-        "store_id": delivery.store_id,
-        "topic": delivery.topic,
-        "delivery_key": delivery.delivery_key,
-        "headers": dict(delivery.headers),
-        "body": delivery.body,
-        "received_at": delivery.received_at,
-        "status": _RECEIVED,
-        "sequence_key": delivery.sequence_key,
-    }
-
-
-def _columns(batch: Sequence[NewDelivery], dialect: Dialect) -> dict[str, object]:
-    """`batch` as `_INSERT_ARRAYS` takes it: `_values`' columns as a list each, the headers as
-    JSON text, the times by their column type's rule (aware, or refused)."""
-    rows = [_values(delivery) for delivery in batch]
-    columns: dict[str, object] = {name: [row[name] for row in rows] for name in rows[0]}
-    columns["headers"] = [json.dumps(row["headers"]) for row in rows]
-    columns["received_at"] = [_UTC.process_bind_param(d.received_at, dialect) for d in batch]
-    columns["status"] = _RECEIVED
-    return columns
 
 
 def delivery_from(row: AnyRow) -> Delivery:

@@ -29,6 +29,7 @@ from cartback.store.sql.consent import SqlConsent
 from cartback.store.sql.cursors import SqlCursors
 from cartback.store.sql.decisions import SqlDecisions
 from cartback.store.sql.deliveries import SqlDeliveries
+from cartback.store.sql.delivery_batches import LoopDeliveries
 from cartback.store.sql.diagnostics import SqlDiagnostics
 from cartback.store.sql.lanes import Lanes
 from cartback.store.sql.lookback import SqlLookback
@@ -120,6 +121,13 @@ class SqlStore:
                     return claim_due(conn, now, limit, lease)
             with self._at_once() as conn:
                 return claim_due(conn, now, limit, lease)
+
+    def loop_writer(self) -> LoopDeliveries | None:
+        """PostgreSQL (psycopg): a connection of the loop's own (`LoopDeliveries`). It takes no
+        lane: the loop writes one batch at a time."""
+        if self.kind != "postgresql" or self.engine.dialect.driver != "psycopg":
+            return None
+        return LoopDeliveries(self.engine)
 
     def record_sent(
         self,
