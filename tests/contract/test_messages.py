@@ -244,18 +244,20 @@ def test_a_message_is_added_with_its_link(store: Store) -> None:
         assert tx.messages.get(clashing.id) is None  # nothing of the failed write stayed
 
 
-@pytest.mark.parametrize("held", [2, 16, 17])
+@pytest.mark.parametrize("held", [1, 2, 16, 17])
 def test_a_message_with_its_link_keeps_the_batchs_decisions_in_order(
     store: Store, held: int
 ) -> None:
     """Decisions held in a batch when a message is added (on PostgreSQL written in the message's
-    own statement, up to sixteen) and one held after it: every one kept, in the order taken,
-    with all its values, the message and its link beside them."""
+    own statement, whatever their count) and one held after it: every one kept, in the order
+    taken, with all its values (those left empty too), the message and its link beside them."""
     cart, run = cart_with_due_run(store)
     given = message(cart, run, link_code="b4tch")
     link = Link("b4tch", given.id, cart.id, "https://shop/recover", T0)
     before = [
         decision(cart, run_id=run.id, flow_id="cart-sms", step_index=n, at=T0 + n * MINUTE)
+        if n % 2 == 0
+        else decision(cart, at=T0 + n * MINUTE, until=T0 + n * HOUR, detail=f"Held {n}.")
         for n in range(held)
     ]
     after = decision(cart, run_id=run.id, action="send", reason="ok", detail="After.", until=T0)

@@ -21,7 +21,7 @@ from cartback.domain.records import (
 from cartback.store.base import MessageChanges
 from cartback.store.sent import Onward
 from cartback.store.sql.common import among, paged
-from cartback.store.sql.decisions import SqlDecisions, decision_rows, rows_values
+from cartback.store.sql.decisions import DECISION_ARRAYS, SqlDecisions, arrays_values
 from cartback.store.sql.direct import execute
 from cartback.store.sql.runs import onward_columns, owned_update, owned_values
 from cartback.store.tables import clicks, links, message_attempts, messages
@@ -49,15 +49,16 @@ _ADD_WITH_LINK = _ADD_LINK.add_cte(
 )
 
 
-@cache
-def _add_with_link_and_decisions(count: int) -> Any:
-    """PostgreSQL: a message, its link and `count` decisions held in the transaction's batch
-    (the send's own among them), in one statement; built once per count. The message's values
-    are given as `message_<column>` here: a key that is a column of the decisions' table (`id`)
-    would be asked of their INSERT too."""
-    message = insert(messages).values({c.name: bindparam(f"message_{c.name}") for c in messages.c})
-    decided = decision_rows(count).cte("decided")
-    return _ADD_LINK.add_cte(message.cte("added")).add_cte(decided)
+# PostgreSQL: a message, its link and the decisions held in the transaction's batch (the send's
+# own among them), in one statement, the decisions as arrays (`DECISION_ARRAYS`). The message's
+# values are given as `message_<column>` here: a key that is a column of the decisions' table
+# (`id`) would be asked of their INSERT too.
+_MESSAGE_NAMED = insert(messages).values(
+    {c.name: bindparam(f"message_{c.name}") for c in messages.c}
+)
+_ADD_WITH_LINK_AND_DECISIONS = _ADD_LINK.add_cte(_MESSAGE_NAMED.cte("added")).add_cte(
+    DECISION_ARRAYS.cte("decided")
+)
 
 
 _FOR_STEP = select(messages).where(
@@ -132,8 +133,8 @@ class SqlMessages:
             held = self.decisions.take_held() if self.decisions is not None else []
             if held:  # and the decisions held in the batch (the send's own), in the same one
                 given = {f"message_{name}": value for name, value in values.items()}
-                statement = _add_with_link_and_decisions(len(held))
-                execute(self.conn, statement, given | linked | rows_values(held))
+                values = given | linked | arrays_values(held)
+                execute(self.conn, _ADD_WITH_LINK_AND_DECISIONS, values)
                 return
             execute(self.conn, _ADD_WITH_LINK, values | linked)
             return
