@@ -20,7 +20,7 @@ _ROWS_AT_ONCE = 16
 
 
 @cache
-def decision_rows(count: int) -> Any:
+def _decision_rows(count: int) -> Any:
     """`count` decisions in one INSERT, each value as `<column>_<row>`; built once per count."""
     columns = [column for column in decisions.c if column.name != "id"]
     # Typed: SQLAlchemy gives a value its column's type (and bind processor) in the first row
@@ -31,8 +31,8 @@ def decision_rows(count: int) -> Any:
     return insert(decisions).values(rows)
 
 
-def rows_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Held decisions' values as `decision_rows(len(rows))` takes them."""
+def _rows_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Held decisions' values as `_decision_rows(len(rows))` takes them."""
     return {f"{name}_{n}": value for n, row in enumerate(rows) for name, value in row.items()}
 
 
@@ -104,7 +104,7 @@ class SqlDecisions:
             return
         for start in range(0, len(held), _ROWS_AT_ONCE):
             rows = held[start : start + _ROWS_AT_ONCE]
-            execute(self.conn, decision_rows(len(rows)), rows_values(rows))
+            execute(self.conn, _decision_rows(len(rows)), _rows_values(rows))
         held.clear()
 
     def take_held(self) -> list[dict[str, Any]]:

@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     CompoundSelect,
     Connection,
     Integer,
     Select,
-    String,
-    any_,
     bindparam,
     exists,
     literal,
@@ -26,7 +24,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
 from cartback.domain.records import Delivery, DeliveryStatus, NewDelivery
 from cartback.store.sql import delivery_batches as batches
@@ -38,24 +35,6 @@ _PROCESSED = str(DeliveryStatus.PROCESSED)
 _RECEIVED = str(DeliveryStatus.RECEIVED)
 _KEYS_AT_ONCE = 100  # look-ups in one statement (SQLite allows 500 terms in a UNION)
 
-
-# What `_by_key` reads: a stored delivery's id and state, or the key of a processed one.
-_Columns = Literal["stored", "processed"]
-_COLUMNS = {
-    "stored": (deliveries.c.id, deliveries.c.delivery_key, deliveries.c.status),
-    "processed": (deliveries.c.delivery_key,),
-}
-
-# `_by_key`'s statement on PostgreSQL: any of an array of keys.
-_ANY_KEY = {
-    columns: select(*_COLUMNS[columns]).where(
-        deliveries.c.platform == bindparam("platform"),
-        deliveries.c.store_id == bindparam("store"),
-        deliveries.c.delivery_key == any_(bindparam("keys", type_=postgresql.ARRAY(String))),
-        *([deliveries.c.status == _PROCESSED] if columns == "processed" else []),
-    )
-    for columns in ("stored", "processed")
-}
 
 # The oldest received deliveries of their sequences, not leased, leased for a while: built once.
 _EARLIER = deliveries.alias("earlier")
@@ -133,15 +112,12 @@ class SqlDeliveries:
         """The stored deliveries of `keys`: id, and whether processed."""
         found: dict[batches.Key, tuple[int, bool]] = {}
         for (platform, store_id), names in batches.by_store(keys).items():
-            for row in self._by_key("stored", platform, store_id, names):
-                found[(platform, store_id, row.delivery_key)] = (
-                    int(row.id),
-                    row.status == _PROCESSED,
-                )
+            rows = self._by_key("stored", platform, store_id, names)
+            found.update(batches.stored(platform, store_id, rows))
         return found
 
     def _by_key(
-        self, columns: _Columns, platform: str, store_id: str, names: Sequence[str]
+        self, columns: batches.Lookup, platform: str, store_id: str, names: Sequence[str]
     ) -> list[AnyRow]:
         """The rows of a store's delivery keys, by the unique index: on PostgreSQL one statement
         over an array of the keys; on SQLite one equality look-up per key, in one statement (a
@@ -158,7 +134,7 @@ class SqlDeliveries:
             return []
         if self.conn.dialect.name == "postgresql":
             values = {"platform": platform, "store": store_id, "keys": list(names)}
-            return list(self.conn.execute(_ANY_KEY[columns], values))
+            return list(self.conn.execute(batches.ANY_KEY[columns], values))
         rows: list[AnyRow] = []
         for start in range(0, len(names), _KEYS_AT_ONCE):
             chunk = names[start : start + _KEYS_AT_ONCE]
@@ -209,10 +185,10 @@ class SqlDeliveries:
 
 
 @cache
-def _lookups(columns: _Columns, count: int) -> Select[Any] | CompoundSelect[Any]:
+def _lookups(columns: batches.Lookup, count: int) -> Select[Any] | CompoundSelect[Any]:
     """`_by_key`'s statement for `count` keys, built once (its values are parameters)."""
     lookups = [
-        select(*_COLUMNS[columns]).where(
+        select(*batches.LOOKUP_COLUMNS[columns]).where(
             deliveries.c.platform == bindparam("platform"),
             deliveries.c.store_id == bindparam("store"),
             deliveries.c.delivery_key == bindparam(f"key_{n}"),

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
-from sqlalchemy import Dialect, Engine
+from sqlalchemy import Dialect, Engine, String, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from cartback.domain.records import DeliveryStatus, NewDelivery
 from cartback.store.db import CONNECT_TIMEOUT
@@ -23,13 +24,32 @@ from cartback.store.tables import deliveries
 from cartback.store.types import UTCDateTime
 
 _PROCESSED = str(DeliveryStatus.PROCESSED)
-RECEIVED = str(DeliveryStatus.RECEIVED)
-KEY = ("platform", "store_id", "delivery_key")
+_RECEIVED = str(DeliveryStatus.RECEIVED)
+_KEY = ("platform", "store_id", "delivery_key")
 Key = tuple[str, str, str]  # a delivery key with its platform and store
+
+# What a look-up by key reads: a stored delivery's id and state, or the key of a processed one.
+Lookup = Literal["stored", "processed"]
+LOOKUP_COLUMNS = {
+    "stored": (deliveries.c.id, deliveries.c.delivery_key, deliveries.c.status),
+    "processed": (deliveries.c.delivery_key,),
+}
+
+# The look-up on PostgreSQL: any of an array of keys (`SqlDeliveries._by_key`; `LoopDeliveries`
+# runs the "stored" one as compiled for psycopg).
+ANY_KEY = {
+    columns: select(*LOOKUP_COLUMNS[columns]).where(
+        deliveries.c.platform == bindparam("platform"),
+        deliveries.c.store_id == bindparam("store"),
+        deliveries.c.delivery_key == any_(bindparam("keys", type_=postgresql.ARRAY(String))),
+        *([deliveries.c.status == _PROCESSED] if columns == "processed" else []),
+    )
+    for columns in ("stored", "processed")
+}
 
 # The inserts of every webhook, built once per dialect (the values are parameters).
 _INSERTS = {
-    name: dialect.insert(deliveries).on_conflict_do_nothing(index_elements=KEY)
+    name: dialect.insert(deliveries).on_conflict_do_nothing(index_elements=_KEY)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 INSERT_ONE = {name: insert.returning(deliveries.c.id) for name, insert in _INSERTS.items()}
@@ -150,6 +170,13 @@ def by_store(keys: list[Key]) -> dict[tuple[str, str], list[str]]:
     return by_store
 
 
+def stored(
+    platform: str, store_id: str, rows: Iterable[Sequence[Any]]
+) -> dict[Key, tuple[int, bool]]:
+    """The stored deliveries of a look-up's rows (id, key, status): id, and whether processed."""
+    return {(platform, store_id, row[1]): (int(row[0]), row[2] == _PROCESSED) for row in rows}
+
+
 def _made(delivery_id: int | None) -> int:
     """A keyless delivery's id: such a row is always inserted."""
     if delivery_id is None:
@@ -170,7 +197,7 @@ def values_of(delivery: NewDelivery) -> dict[str, object]:
         "headers": dict(delivery.headers),
         "body": delivery.body,
         "received_at": delivery.received_at,
-        "status": RECEIVED,
+        "status": _RECEIVED,
         "sequence_key": delivery.sequence_key,
     }
 
@@ -182,19 +209,18 @@ def rows_of(batch: Sequence[NewDelivery]) -> list[dict[str, object]]:
 def columns_of(batch: Sequence[NewDelivery], dialect: Dialect) -> dict[str, object]:
     """`batch` as `INSERT_ARRAYS` takes it: `values_of`' columns as a list each, the headers as
     JSON text, the times by their column type's rule (aware, or refused)."""
-    rows = [values_of(delivery) for delivery in batch]
+    rows = rows_of(batch)
     columns: dict[str, object] = {name: [row[name] for row in rows] for name in rows[0]}
     columns["headers"] = [json.dumps(row["headers"]) for row in rows]
     columns["received_at"] = [_UTC.process_bind_param(d.received_at, dialect) for d in batch]
-    columns["status"] = RECEIVED
+    columns["status"] = _RECEIVED
     return columns
 
 
-# `SqlDeliveries._stored`'s look-up on PostgreSQL, for `LoopDeliveries` (the driver's own text).
-_STORED_BY_KEYS = """
-    SELECT id, delivery_key, status FROM deliveries
-    WHERE platform = %(platform)s AND store_id = %(store)s AND delivery_key = ANY(%(keys)s)
-"""
+# The look-up of stored keys in the driver's own text, for `LoopDeliveries` (its values go as
+# they are: two strings and a list of strings).
+_PSYCOPG = psycopg_dialect()  # type: ignore[no-untyped-call]
+_STORED_BY_KEYS = ANY_KEY["stored"].compile(dialect=_PSYCOPG).string
 
 
 class LoopDeliveries:
@@ -228,8 +254,7 @@ class LoopDeliveries:
                 for (platform, store_id), names in by_store(unknown(ids, found)).items():
                     values = {"platform": platform, "store": store_id, "keys": names}
                     await cursor.execute(_STORED_BY_KEYS, values)
-                    for row_id, key, status in await cursor.fetchall():
-                        found[(platform, store_id, key)] = (int(row_id), status == _PROCESSED)
+                    found.update(stored(platform, store_id, await cursor.fetchall()))
         except BaseException:
             self.close()
             raise

@@ -43,22 +43,16 @@ _ADD_ATTEMPT = insert(message_attempts).values(
 # A short link's columns, each given as `link_<name>` (apart from the message's own values).
 _LINK_COLUMNS = [column.name for column in links.c]
 _ADD_LINK = insert(links).values({name: bindparam(f"link_{name}") for name in _LINK_COLUMNS})
-# PostgreSQL: a message and its link in one statement (the message's INSERT as a WITH).
+# PostgreSQL: a message and its link in one statement (the message's INSERT as a WITH), and
+# with the decisions held in the transaction's batch (the send's own among them) as arrays
+# (`DECISION_ARRAYS`). The message's values are given as `message_<column>`: a key that is a
+# column of the decisions' table (`id`) would be asked of their INSERT too.
 _ADD_WITH_LINK = _ADD_LINK.add_cte(
-    insert(messages).values({c.name: bindparam(c.name) for c in messages.c}).cte("added")
+    insert(messages)
+    .values({c.name: bindparam(f"message_{c.name}") for c in messages.c})
+    .cte("added")
 )
-
-
-# PostgreSQL: a message, its link and the decisions held in the transaction's batch (the send's
-# own among them), in one statement, the decisions as arrays (`DECISION_ARRAYS`). The message's
-# values are given as `message_<column>` here: a key that is a column of the decisions' table
-# (`id`) would be asked of their INSERT too.
-_MESSAGE_NAMED = insert(messages).values(
-    {c.name: bindparam(f"message_{c.name}") for c in messages.c}
-)
-_ADD_WITH_LINK_AND_DECISIONS = _ADD_LINK.add_cte(_MESSAGE_NAMED.cte("added")).add_cte(
-    DECISION_ARRAYS.cte("decided")
-)
+_ADD_WITH_LINK_AND_DECISIONS = _ADD_WITH_LINK.add_cte(DECISION_ARRAYS.cte("decided"))
 
 
 _FOR_STEP = select(messages).where(
@@ -130,13 +124,12 @@ class SqlMessages:
             return
         linked = _linked(link)
         if self.conn.dialect.name == "postgresql":  # the message and its link in one round trip
+            given = {f"message_{name}": value for name, value in values.items()} | linked
             held = self.decisions.take_held() if self.decisions is not None else []
             if held:  # and the decisions held in the batch (the send's own), in the same one
-                given = {f"message_{name}": value for name, value in values.items()}
-                values = given | linked | arrays_values(held)
-                execute(self.conn, _ADD_WITH_LINK_AND_DECISIONS, values)
-                return
-            execute(self.conn, _ADD_WITH_LINK, values | linked)
+                execute(self.conn, _ADD_WITH_LINK_AND_DECISIONS, given | arrays_values(held))
+            else:
+                execute(self.conn, _ADD_WITH_LINK, given)
             return
         self.conn.execute(insert(messages), values)
         self.conn.execute(_ADD_LINK, linked)
